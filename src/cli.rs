@@ -1,0 +1,167 @@
+//! Command-line interface: argument definitions and the headless `rank` command.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+
+use crate::ingest::Progress;
+use crate::output::{Format, Rows};
+use crate::profile::{self, PROFILES};
+use crate::{model, pipeline};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "anomalog",
+    version,
+    about = "Hunt unusual Windows scheduled-task events: rank unique events by how unusual they are",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Event logs to open: .evtx, JSON / JSON Lines exports, .zip archives, or folders of them
+    /// (default: samples/)
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Rank unique events headless, for scripts and pipelines (progress on stderr, result on stdout)
+    Rank(RankArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RankArgs {
+    /// Event logs: .evtx, JSON / JSON Lines exports, .zip archives, or folders of them
+    /// (default: samples/)
+    pub paths: Vec<PathBuf>,
+    /// Output format
+    #[arg(short, long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Write the result to FILE (`-` is standard output)
+    #[arg(short, long, value_name = "FILE", default_value = "-")]
+    pub output: String,
+    /// Keep only the N most unusual unique events
+    #[arg(short = 'n', long, value_name = "N")]
+    pub top: Option<usize>,
+    /// Which events to hunt in
+    #[arg(short, long, default_value = "scheduled-tasks", value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
+    pub profile: String,
+    /// Print no progress or summary on stderr (warnings still are)
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `samples/` of the current directory, else of the source tree this binary was built from.
+pub fn default_paths() -> Vec<PathBuf> {
+    let here = PathBuf::from("samples");
+    if here.is_dir() {
+        return vec![here];
+    }
+    vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")]
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    let result = match cli.command {
+        Some(Command::Rank(args)) => rank(args),
+        None => {
+            // Until the TUI lands, no subcommand prints the ranking as a table.
+            let explicit = !cli.paths.is_empty();
+            let args = RankArgs {
+                paths: cli.paths,
+                format: Format::Table,
+                output: "-".into(),
+                top: Some(50),
+                profile: "scheduled-tasks".into(),
+                quiet: false,
+            };
+            if !explicit && !has_logs(&default_paths()) {
+                eprintln!(
+                    "anomalog: no logs in samples/. Usage: anomalog [PATHS]... or anomalog rank [PATHS]... (see --help)"
+                );
+                return ExitCode::SUCCESS;
+            }
+            rank(args)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("anomalog: error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn has_logs(paths: &[PathBuf]) -> bool {
+    !crate::ingest::expand_paths(paths).0.is_empty()
+}
+
+pub fn rank(args: RankArgs) -> Result<ExitCode> {
+    let profile = profile::by_name(&args.profile).context("unknown profile")?;
+    let paths = if args.paths.is_empty() { default_paths() } else { args.paths };
+    let to_stdout = args.output == "-";
+    if to_stdout && args.format == Format::Parquet && std::io::stdout().is_terminal() {
+        bail!("Parquet is binary: write it to a file with -o FILE, or pipe standard output");
+    }
+    let progress = Progress::default();
+    if !args.quiet {
+        eprintln!("anomalog: reading {} ...", describe(&paths));
+    }
+    let loaded = pipeline::load(&paths, profile.as_ref(), &progress);
+    for w in loaded.warnings() {
+        eprintln!("anomalog: warning: {w}");
+    }
+    if loaded.nothing_read() {
+        eprintln!("anomalog: nothing could be read from {}", describe(&paths));
+        return Ok(ExitCode::from(2));
+    }
+    if !args.quiet {
+        eprintln!("anomalog: {}", loaded.summary());
+    }
+    let ds = &loaded.dataset;
+    let ranking = model::rarity::rank(ds);
+    let rows = Rows::new(ds, &ranking, args.top);
+    if to_stdout {
+        let stdout = std::io::stdout();
+        let mut lock = std::io::BufWriter::new(stdout.lock());
+        write_ignoring_broken_pipe(rows.write(args.format, &mut lock))?;
+    } else {
+        let file = std::fs::File::create(&args.output).with_context(|| format!("cannot create {}", args.output))?;
+        let mut w = std::io::BufWriter::new(file);
+        rows.write(args.format, &mut w)?;
+        w.flush()?;
+        if !args.quiet {
+            eprintln!("anomalog: wrote {} rows to {}", rows.order.len(), args.output);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `anomalog rank | head` closes the pipe early: that is no error.
+fn write_ignoring_broken_pipe(r: Result<()>) -> Result<()> {
+    match r {
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+fn describe(paths: &[PathBuf]) -> String {
+    let names: Vec<String> = paths.iter().take(3).map(|p| p.display().to_string()).collect();
+    let more = paths.len().saturating_sub(3);
+    if more > 0 {
+        format!("{} and {more} more", names.join(", "))
+    } else {
+        names.join(", ")
+    }
+}

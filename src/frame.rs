@@ -1,0 +1,202 @@
+//! Unique events: occurrences that share every feature collapse into one row with its count,
+//! hosts, first and last seen and source files. Exposed as a polars [`DataFrame`] for export
+//! and, later, encoding; every raw occurrence stays reachable through [`UniqueEvent::occurrences`].
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use polars::prelude::*;
+
+use crate::event::{RawEvent, rfc3339};
+use crate::profile::Profile;
+
+/// One distinct feature tuple and where it was seen.
+#[derive(Debug, Clone)]
+pub struct UniqueEvent {
+    /// Canonical channel name when the profile knows it, else the raw one.
+    pub channel: String,
+    pub event_id: u32,
+    /// One value per profile field.
+    pub values: Vec<Arc<str>>,
+    /// Indices into [`Dataset::occurrences`], in reading order.
+    pub occurrences: Vec<u32>,
+    /// Distinct host names (lower-case), sorted.
+    pub hosts: Vec<String>,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    /// Distinct source files, sorted.
+    pub sources: Vec<Arc<str>>,
+}
+
+impl UniqueEvent {
+    pub fn count(&self) -> u64 {
+        self.occurrences.len() as u64
+    }
+}
+
+/// The profile's view of everything read.
+#[derive(Debug, Default)]
+pub struct Dataset {
+    pub profile: &'static str,
+    pub fields: &'static [&'static str],
+    /// Every kept occurrence (duplicates removed), in reading order.
+    pub occurrences: Vec<RawEvent>,
+    pub uniques: Vec<UniqueEvent>,
+    /// Records seen more than once (same host, channel, record id and time), dropped.
+    pub duplicates_dropped: u64,
+    /// Events the profile's prefilter kept but its extractor rejected.
+    pub rejected: u64,
+}
+
+/// The identity of a record: the same record read from a zip and from its extracted copy,
+/// or from overlapping collections, has the same key.
+fn record_key(ev: &RawEvent) -> u64 {
+    let mut h = DefaultHasher::new();
+    ev.computer.to_ascii_lowercase().hash(&mut h);
+    let ch = ev.canonical_channel();
+    if ch.is_empty() {
+        ev.channel.to_ascii_lowercase().hash(&mut h);
+    } else {
+        ch.hash(&mut h);
+    }
+    ev.time.hash(&mut h);
+    ev.event_id.hash(&mut h);
+    match ev.record_id {
+        Some(id) => id.hash(&mut h),
+        // No record id (some exports drop it): the content decides.
+        None => {
+            let mut data: Vec<&(String, String)> = ev.data.iter().collect();
+            data.sort();
+            data.hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+impl Dataset {
+    /// Run the profile over the events, drop duplicate records, and group the rest.
+    pub fn build(profile: &dyn Profile, events: Vec<RawEvent>) -> Dataset {
+        let mut seen: HashSet<u64> = HashSet::with_capacity(events.len());
+        let mut interner: HashMap<String, Arc<str>> = HashMap::new();
+        let mut index: HashMap<(String, u32, Vec<Arc<str>>), usize> = HashMap::new();
+        let mut ds = Dataset {
+            profile: profile.name(),
+            fields: profile.fields(),
+            ..Dataset::default()
+        };
+        let mut hosts: Vec<BTreeSet<String>> = Vec::new();
+        let mut sources: Vec<BTreeSet<Arc<str>>> = Vec::new();
+        for ev in events {
+            let Some(values) = profile.extract(&ev) else {
+                ds.rejected += 1;
+                continue;
+            };
+            if !seen.insert(record_key(&ev)) {
+                ds.duplicates_dropped += 1;
+                continue;
+            }
+            let values: Vec<Arc<str>> = values
+                .into_iter()
+                .map(|v| match interner.get(&v) {
+                    Some(a) => a.clone(),
+                    None => {
+                        let a: Arc<str> = Arc::from(v.as_str());
+                        interner.insert(v, a.clone());
+                        a
+                    }
+                })
+                .collect();
+            let channel = match ev.canonical_channel() {
+                "" => ev.channel.clone(),
+                c => c.to_string(),
+            };
+            let occ = ds.occurrences.len() as u32;
+            let key = (channel, ev.event_id, values);
+            let u = match index.get(&key) {
+                Some(&u) => u,
+                None => {
+                    let u = ds.uniques.len();
+                    ds.uniques.push(UniqueEvent {
+                        channel: key.0.clone(),
+                        event_id: key.1,
+                        values: key.2.clone(),
+                        occurrences: Vec::new(),
+                        hosts: Vec::new(),
+                        first_seen: None,
+                        last_seen: None,
+                        sources: Vec::new(),
+                    });
+                    hosts.push(BTreeSet::new());
+                    sources.push(BTreeSet::new());
+                    index.insert(key, u);
+                    u
+                }
+            };
+            let ue = &mut ds.uniques[u];
+            ue.occurrences.push(occ);
+            if let Some(t) = ev.time {
+                ue.first_seen = Some(ue.first_seen.map_or(t, |f| f.min(t)));
+                ue.last_seen = Some(ue.last_seen.map_or(t, |l| l.max(t)));
+            }
+            if !ev.computer.is_empty() {
+                hosts[u].insert(ev.computer.to_lowercase());
+            }
+            sources[u].insert(ev.source.clone());
+            ds.occurrences.push(ev);
+        }
+        for ((ue, h), s) in ds.uniques.iter_mut().zip(hosts).zip(sources) {
+            ue.hosts = h.into_iter().collect();
+            ue.sources = s.into_iter().collect();
+        }
+        ds
+    }
+
+    /// The value of `field` for unique event `u` (empty when the field is unknown).
+    pub fn value(&self, u: usize, field: &str) -> &str {
+        self.fields
+            .iter()
+            .position(|f| *f == field)
+            .map(|i| &*self.uniques[u].values[i])
+            .unwrap_or("")
+    }
+
+    /// All distinct hosts in the dataset.
+    pub fn fleet_size(&self) -> usize {
+        self.uniques
+            .iter()
+            .flat_map(|u| u.hosts.iter())
+            .collect::<HashSet<_>>()
+            .len()
+    }
+
+    /// The unique events as a DataFrame, one row each in dataset order: `channel`,
+    /// `event_id`, `count`, `n_hosts`, `hosts` (`; `-joined), `first_seen`, `last_seen`
+    /// (RFC 3339), `sources`, then one string column per profile field.
+    pub fn to_dataframe(&self) -> PolarsResult<DataFrame> {
+        let u = &self.uniques;
+        let mut cols: Vec<Column> = vec![
+            Column::new("channel".into(), u.iter().map(|e| e.channel.as_str()).collect::<Vec<_>>()),
+            Column::new("event_id".into(), u.iter().map(|e| e.event_id).collect::<Vec<_>>()),
+            Column::new("count".into(), u.iter().map(|e| e.count()).collect::<Vec<_>>()),
+            Column::new("n_hosts".into(), u.iter().map(|e| e.hosts.len() as u32).collect::<Vec<_>>()),
+            Column::new("hosts".into(), u.iter().map(|e| e.hosts.join("; ")).collect::<Vec<_>>()),
+            Column::new("first_seen".into(), u.iter().map(|e| rfc3339(e.first_seen)).collect::<Vec<_>>()),
+            Column::new("last_seen".into(), u.iter().map(|e| rfc3339(e.last_seen)).collect::<Vec<_>>()),
+            Column::new(
+                "sources".into(),
+                u.iter()
+                    .map(|e| e.sources.iter().map(|s| &**s).collect::<Vec<_>>().join("; "))
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        for (i, f) in self.fields.iter().enumerate() {
+            cols.push(Column::new(
+                (*f).into(),
+                u.iter().map(|e| &*e.values[i]).collect::<Vec<_>>(),
+            ));
+        }
+        DataFrame::new_infer_height(cols)
+    }
+}

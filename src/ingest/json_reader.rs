@@ -1,0 +1,160 @@
+//! JSON, JSON Lines, and concatenated pretty-printed JSON (evtx_dump `-o json`, with its
+//! `Record N` separator lines). A malformed record is skipped up to the next line that starts
+//! a new object, and counted.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use serde_json::Value;
+
+use super::{FileReport, Progress, layout};
+use crate::event::RawEvent;
+
+pub fn read_json_text<F>(text: &str, name: String, keep: &F, progress: &Progress) -> (Vec<RawEvent>, FileReport)
+where
+    F: Fn(&RawEvent) -> bool + Sync,
+{
+    let source: Arc<str> = Arc::from(name.as_str());
+    let mut report = FileReport::new(name, "json");
+    let mut events = Vec::new();
+    let mut on_value = |v: Value, report: &mut FileReport| {
+        // A JSON array holds records (Chainsaw, old Hayabusa, a SIEM export).
+        let items = match v {
+            Value::Array(items) => items,
+            other => vec![other],
+        };
+        for item in items {
+            match layout::normalize(&item, &source) {
+                Some(ev) => {
+                    report.records += 1;
+                    progress.records.fetch_add(1, Ordering::Relaxed);
+                    *report
+                        .histogram
+                        .entry((ev.channel.clone(), ev.event_id))
+                        .or_default() += 1;
+                    if keep(&ev) {
+                        events.push(ev);
+                    }
+                }
+                None => {
+                    report.skipped += 1;
+                    report.problem("JSON value that is no event log record");
+                }
+            }
+        }
+    };
+
+    // A whole-file array first: the common case for non-line-delimited exports.
+    if text.starts_with('[')
+        && let Ok(v) = serde_json::from_str::<Value>(text)
+    {
+        on_value(v, &mut report);
+        return (events, report);
+    }
+
+    let bytes = text.as_bytes();
+    let mut pos = 0usize;
+    let mut line_no = 1usize;
+    while pos < bytes.len() {
+        if progress.cancelled() {
+            report.problem("cancelled");
+            break;
+        }
+        // Skip separators between records: white space, commas, array brackets.
+        match bytes[pos] {
+            b'\n' => {
+                line_no += 1;
+                pos += 1;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' | b',' | b'[' | b']' => {
+                pos += 1;
+                continue;
+            }
+            _ => {}
+        }
+        let rest = &text[pos..];
+        if bytes[pos] == b'{' {
+            let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+            match stream.next() {
+                Some(Ok(v)) => {
+                    let used = stream.byte_offset();
+                    line_no += rest[..used].matches('\n').count();
+                    pos += used;
+                    on_value(v, &mut report);
+                    continue;
+                }
+                Some(Err(e)) => {
+                    report.skipped += 1;
+                    report.problem(format!("malformed JSON at line {line_no}: {e}"));
+                }
+                None => break,
+            }
+        } else if !is_record_separator(rest) {
+            report.skipped += 1;
+            report.problem(format!("line {line_no} is not JSON"));
+        }
+        // Resynchronise: the next line that starts (after indentation) with `{`.
+        let (skipped_to, lines) = next_object_line(text, pos);
+        pos = skipped_to;
+        line_no += lines;
+    }
+    (events, report)
+}
+
+/// evtx_dump `-o json` writes `Record 12` between records.
+fn is_record_separator(rest: &str) -> bool {
+    let line = rest.lines().next().unwrap_or_default().trim();
+    line.strip_prefix("Record ")
+        .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// The byte offset of the next line after `pos` whose first non-blank byte is `{`, and how
+/// many newlines lie in between.
+fn next_object_line(text: &str, pos: usize) -> (usize, usize) {
+    let mut lines = 0;
+    let mut at = pos;
+    while let Some(nl) = text[at..].find('\n') {
+        at += nl + 1;
+        lines += 1;
+        let line = text[at..].trim_start_matches([' ', '\t']);
+        if line.starts_with('{') || line.starts_with("Record ") {
+            return (at, lines);
+        }
+    }
+    (text.len(), lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(text: &str) -> (Vec<RawEvent>, FileReport) {
+        read_json_text(text, "t".into(), &|_| true, &Progress::default())
+    }
+
+    #[test]
+    fn jsonl_with_a_bad_line() {
+        let (ev, r) = read(
+            "{\"EventID\": 1, \"Channel\": \"A\"}\n{broken\n{\"EventID\": 2, \"Channel\": \"A\"}\n",
+        );
+        assert_eq!(ev.len(), 2);
+        assert_eq!((r.records, r.skipped), (2, 1));
+        assert!(r.warning().unwrap().contains("line 2"), "{:?}", r.problems);
+    }
+
+    #[test]
+    fn evtx_dump_json_with_record_lines() {
+        let text = "Record 1\n{\n  \"Event\": {\n    \"System\": {\"EventID\": 4698}\n  }\n}\nRecord 2\n{\n  \"Event\": {\n    \"System\": {\"EventID\": 4699}\n  }\n}\n";
+        let (ev, r) = read(text);
+        assert_eq!(ev.iter().map(|e| e.event_id).collect::<Vec<_>>(), [4698, 4699]);
+        assert_eq!(r.skipped, 0);
+    }
+
+    #[test]
+    fn truncated_array_keeps_complete_records() {
+        let (ev, r) = read("[\n {\"EventID\": 1},\n {\"EventID\": 2},\n {\"EventID\": 3, \"Chan");
+        assert_eq!(ev.len(), 2);
+        assert_eq!(r.skipped, 1);
+    }
+}

@@ -1,0 +1,176 @@
+//! Headless output of a ranking: table, CSV, JSON Lines, JSON, Parquet.
+//!
+//! The JSON Lines contract (README, "Output"): one object per unique event, best first, with
+//! `rank`, `score`, `count`, `hosts`, `first_seen`, `last_seen`, `channel`, `event_id` and
+//! `fields`. Keys are only ever added, never renamed.
+
+use std::io::Write;
+
+use anyhow::Result;
+use polars::prelude::*;
+use serde_json::{Map, Value, json};
+
+use crate::event::rfc3339;
+use crate::frame::Dataset;
+use crate::model::Ranking;
+use crate::sanitize::{csv_cell, for_terminal};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Jsonl,
+    Json,
+    Parquet,
+}
+
+/// The ranked unique events to write: indices into the dataset, best first.
+pub struct Rows<'a> {
+    pub ds: &'a Dataset,
+    pub ranking: &'a Ranking,
+    pub order: Vec<usize>,
+}
+
+impl<'a> Rows<'a> {
+    pub fn new(ds: &'a Dataset, ranking: &'a Ranking, top: Option<usize>) -> Self {
+        let mut order = ranking.order.clone();
+        if let Some(n) = top {
+            order.truncate(n);
+        }
+        Rows { ds, ranking, order }
+    }
+
+    fn top_fields(&self, u: usize) -> String {
+        self.ranking
+            .top_fields(self.ds, u, 3)
+            .iter()
+            .map(|(f, s)| format!("{f}:{s:.1}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// One JSON object per row (the JSONL contract).
+    pub fn json_row(&self, rank: usize, u: usize) -> Value {
+        let e = &self.ds.uniques[u];
+        let mut fields = Map::new();
+        for (name, v) in self.ds.fields.iter().zip(&e.values) {
+            if !v.is_empty() {
+                fields.insert((*name).to_string(), Value::String(v.to_string()));
+            }
+        }
+        json!({
+            "rank": rank + 1,
+            "score": round3(self.ranking.scores[u]),
+            "count": e.count(),
+            "hosts": e.hosts,
+            "first_seen": rfc3339(e.first_seen),
+            "last_seen": rfc3339(e.last_seen),
+            "channel": e.channel,
+            "event_id": e.event_id,
+            "fields": fields,
+            "model": self.ranking.model,
+            "sources": e.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+        })
+    }
+
+    /// The rows as a DataFrame; `defuse` applies CSV formula defusing to text cells.
+    pub fn dataframe(&self, defuse: bool) -> PolarsResult<DataFrame> {
+        let cell = |s: &str| if defuse { csv_cell(s) } else { s.to_string() };
+        let us: Vec<_> = self.order.iter().map(|&u| (u, &self.ds.uniques[u])).collect();
+        let mut cols = vec![
+            Column::new("rank".into(), (1..=us.len() as u32).collect::<Vec<_>>()),
+            Column::new("score".into(), us.iter().map(|(u, _)| round3(self.ranking.scores[*u])).collect::<Vec<_>>()),
+            Column::new("count".into(), us.iter().map(|(_, e)| e.count()).collect::<Vec<_>>()),
+            Column::new("n_hosts".into(), us.iter().map(|(_, e)| e.hosts.len() as u32).collect::<Vec<_>>()),
+            Column::new("hosts".into(), us.iter().map(|(_, e)| cell(&e.hosts.join("; "))).collect::<Vec<_>>()),
+            Column::new("first_seen".into(), us.iter().map(|(_, e)| rfc3339(e.first_seen)).collect::<Vec<_>>()),
+            Column::new("last_seen".into(), us.iter().map(|(_, e)| rfc3339(e.last_seen)).collect::<Vec<_>>()),
+            Column::new("channel".into(), us.iter().map(|(_, e)| cell(&e.channel)).collect::<Vec<_>>()),
+            Column::new("event_id".into(), us.iter().map(|(_, e)| e.event_id).collect::<Vec<_>>()),
+            Column::new("model".into(), vec![self.ranking.model; us.len()]),
+            Column::new("top_fields".into(), us.iter().map(|(u, _)| self.top_fields(*u)).collect::<Vec<_>>()),
+        ];
+        for (i, f) in self.ds.fields.iter().enumerate() {
+            cols.push(Column::new(
+                (*f).into(),
+                us.iter().map(|(_, e)| cell(&e.values[i])).collect::<Vec<_>>(),
+            ));
+        }
+        cols.push(Column::new(
+            "sources".into(),
+            us.iter()
+                .map(|(_, e)| cell(&e.sources.iter().map(|s| &**s).collect::<Vec<_>>().join("; ")))
+                .collect::<Vec<_>>(),
+        ));
+        DataFrame::new_infer_height(cols)
+    }
+
+    pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
+        match format {
+            Format::Jsonl => {
+                for (rank, &u) in self.order.iter().enumerate() {
+                    serde_json::to_writer(&mut *out, &self.json_row(rank, u))?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            Format::Json => {
+                let all: Vec<Value> = self.order.iter().enumerate().map(|(r, &u)| self.json_row(r, u)).collect();
+                serde_json::to_writer_pretty(&mut *out, &all)?;
+                out.write_all(b"\n")?;
+            }
+            Format::Csv => {
+                let mut df = self.dataframe(true)?;
+                CsvWriter::new(&mut *out).finish(&mut df).map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+            }
+            Format::Parquet => {
+                let mut df = self.dataframe(false)?;
+                // ParquetWriter wants to own its sink; write to memory, then out.
+                let mut buf = Vec::new();
+                ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| anyhow::anyhow!("writing Parquet: {e}"))?;
+                out.write_all(&buf)?;
+            }
+            Format::Table => self.write_table(out)?,
+        }
+        out.flush()?;
+        Ok(())
+    }
+
+    /// A fixed-width table for reading in a terminal; every log string is sanitised.
+    fn write_table(&self, out: &mut dyn Write) -> Result<()> {
+        let cols = [("task_name", 44usize), ("user", 26), ("command", 48)];
+        writeln!(
+            out,
+            "{:>4} {:>7} {:>6} {:>5} {:>5}  {:<44} {:<26} {:<48} {}",
+            "rank", "score", "count", "hosts", "event", "task", "user", "command", "why"
+        )?;
+        for (rank, &u) in self.order.iter().enumerate() {
+            let e = &self.ds.uniques[u];
+            let mut line = format!(
+                "{:>4} {:>7.2} {:>6} {:>5} {:>5} ",
+                rank + 1,
+                self.ranking.scores[u],
+                e.count(),
+                e.hosts.len(),
+                e.event_id
+            );
+            for (name, width) in cols {
+                let mut v = self.ds.value(u, name).to_string();
+                if name == "command" {
+                    let args = self.ds.value(u, "arguments");
+                    if !args.is_empty() {
+                        v = format!("{v} {args}");
+                    }
+                }
+                let v = for_terminal(&v, width - 1);
+                line.push_str(&format!(" {v:<width$}"));
+            }
+            line.push_str(&format!(" {}", self.top_fields(u)));
+            writeln!(out, "{}", line.trim_end())?;
+        }
+        Ok(())
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}

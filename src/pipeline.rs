@@ -1,0 +1,68 @@
+//! From paths to a ranked dataset: the steps every front end (headless `rank`, the TUI)
+//! runs, in one place.
+
+use std::path::PathBuf;
+
+use crate::frame::Dataset;
+use crate::ingest::{self, FileReport, Progress};
+use crate::profile::Profile;
+
+/// What loading a set of paths gave.
+#[derive(Debug)]
+pub struct Loaded {
+    pub dataset: Dataset,
+    pub reports: Vec<FileReport>,
+    /// Records read from all inputs, whatever the profile kept.
+    pub records: u64,
+    /// Records, chunks or lines that could not be read.
+    pub skipped: u64,
+    /// Files (and zip members) read.
+    pub files: usize,
+}
+
+impl Loaded {
+    /// Nothing at all could be read: no record from any input, and something went wrong
+    /// (or there was no input).
+    pub fn nothing_read(&self) -> bool {
+        self.records == 0 && (self.reports.is_empty() || self.reports.iter().any(|r| !r.problems.is_empty()))
+    }
+
+    /// Warning lines for stderr, one per file with problems.
+    pub fn warnings(&self) -> impl Iterator<Item = String> + '_ {
+        self.reports.iter().filter_map(FileReport::warning)
+    }
+
+    /// A one-line summary for stderr.
+    pub fn summary(&self) -> String {
+        let d = &self.dataset;
+        format!(
+            "read {} records from {} file{} ({} skipped); {} {} events kept ({} duplicate records dropped) -> {} unique events on {} host{}",
+            self.records,
+            self.files,
+            if self.files == 1 { "" } else { "s" },
+            self.skipped,
+            d.occurrences.len(),
+            d.profile,
+            d.duplicates_dropped,
+            d.uniques.len(),
+            d.fleet_size(),
+            if d.fleet_size() == 1 { "" } else { "s" },
+        )
+    }
+}
+
+/// Read `paths` and build the profile's dataset.
+pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Loaded {
+    let ing = ingest::read_paths(paths, |e| profile.wants(e), progress);
+    let records = ing.records();
+    let skipped = ing.skipped();
+    let files = ing.reports.iter().filter(|r| r.kind != "unknown" || r.records > 0).count();
+    let dataset = Dataset::build(profile, ing.events);
+    Loaded {
+        dataset,
+        reports: ing.reports,
+        records,
+        skipped,
+        files,
+    }
+}

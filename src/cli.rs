@@ -102,7 +102,11 @@ fn has_logs(paths: &[PathBuf]) -> bool {
 
 pub fn rank(args: RankArgs) -> Result<ExitCode> {
     let profile = profile::by_name(&args.profile).context("unknown profile")?;
-    let paths = if args.paths.is_empty() { default_paths() } else { args.paths };
+    let paths = if args.paths.is_empty() {
+        default_paths()
+    } else {
+        args.paths
+    };
     let to_stdout = args.output == "-";
     if to_stdout && args.format == Format::Parquet && std::io::stdout().is_terminal() {
         bail!("Parquet is binary: write it to a file with -o FILE, or pipe standard output");
@@ -130,12 +134,17 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
         let mut lock = std::io::BufWriter::new(stdout.lock());
         write_ignoring_broken_pipe(rows.write(args.format, &mut lock))?;
     } else {
-        let file = std::fs::File::create(&args.output).with_context(|| format!("cannot create {}", args.output))?;
+        let file = std::fs::File::create(&args.output)
+            .with_context(|| format!("cannot create {}", args.output))?;
         let mut w = std::io::BufWriter::new(file);
         rows.write(args.format, &mut w)?;
         w.flush()?;
         if !args.quiet {
-            eprintln!("anomalog: wrote {} rows to {}", rows.order.len(), args.output);
+            eprintln!(
+                "anomalog: wrote {} rows to {}",
+                rows.order.len(),
+                args.output
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -157,7 +166,11 @@ fn write_ignoring_broken_pipe(r: Result<()>) -> Result<()> {
 }
 
 fn describe(paths: &[PathBuf]) -> String {
-    let names: Vec<String> = paths.iter().take(3).map(|p| p.display().to_string()).collect();
+    let names: Vec<String> = paths
+        .iter()
+        .take(3)
+        .map(|p| p.display().to_string())
+        .collect();
     let more = paths.len().saturating_sub(3);
     if more > 0 {
         format!("{} and {more} more", names.join(", "))

@@ -78,7 +78,8 @@ fn record_key(ev: &RawEvent) -> u64 {
 impl Dataset {
     /// Run the profile over the events, drop duplicate records, and group the rest.
     pub fn build(profile: &dyn Profile, events: Vec<RawEvent>) -> Dataset {
-        let mut seen: HashSet<u64> = HashSet::with_capacity(events.len());
+        // record key -> the unique event it went to (a duplicate still names its source file).
+        let mut seen: HashMap<u64, usize> = HashMap::with_capacity(events.len());
         let mut interner: HashMap<String, Arc<str>> = HashMap::new();
         let mut index: HashMap<(String, u32, Vec<Arc<str>>), usize> = HashMap::new();
         let mut ds = Dataset {
@@ -93,8 +94,10 @@ impl Dataset {
                 ds.rejected += 1;
                 continue;
             };
-            if !seen.insert(record_key(&ev)) {
+            let rkey = record_key(&ev);
+            if let Some(&u) = seen.get(&rkey) {
                 ds.duplicates_dropped += 1;
+                sources[u].insert(ev.source.clone());
                 continue;
             }
             let values: Vec<Arc<str>> = values
@@ -134,6 +137,7 @@ impl Dataset {
                     u
                 }
             };
+            seen.insert(rkey, u);
             let ue = &mut ds.uniques[u];
             ue.occurrences.push(occ);
             if let Some(t) = ev.time {
@@ -177,17 +181,44 @@ impl Dataset {
     pub fn to_dataframe(&self) -> PolarsResult<DataFrame> {
         let u = &self.uniques;
         let mut cols: Vec<Column> = vec![
-            Column::new("channel".into(), u.iter().map(|e| e.channel.as_str()).collect::<Vec<_>>()),
-            Column::new("event_id".into(), u.iter().map(|e| e.event_id).collect::<Vec<_>>()),
-            Column::new("count".into(), u.iter().map(|e| e.count()).collect::<Vec<_>>()),
-            Column::new("n_hosts".into(), u.iter().map(|e| e.hosts.len() as u32).collect::<Vec<_>>()),
-            Column::new("hosts".into(), u.iter().map(|e| e.hosts.join("; ")).collect::<Vec<_>>()),
-            Column::new("first_seen".into(), u.iter().map(|e| rfc3339(e.first_seen)).collect::<Vec<_>>()),
-            Column::new("last_seen".into(), u.iter().map(|e| rfc3339(e.last_seen)).collect::<Vec<_>>()),
+            Column::new(
+                "channel".into(),
+                u.iter().map(|e| e.channel.as_str()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "event_id".into(),
+                u.iter().map(|e| e.event_id).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "count".into(),
+                u.iter().map(|e| e.count()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_hosts".into(),
+                u.iter().map(|e| e.hosts.len() as u32).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "hosts".into(),
+                u.iter().map(|e| e.hosts.join("; ")).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "first_seen".into(),
+                u.iter().map(|e| rfc3339(e.first_seen)).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "last_seen".into(),
+                u.iter().map(|e| rfc3339(e.last_seen)).collect::<Vec<_>>(),
+            ),
             Column::new(
                 "sources".into(),
                 u.iter()
-                    .map(|e| e.sources.iter().map(|s| &**s).collect::<Vec<_>>().join("; "))
+                    .map(|e| {
+                        e.sources
+                            .iter()
+                            .map(|s| &**s)
+                            .collect::<Vec<_>>()
+                            .join("; ")
+                    })
                     .collect::<Vec<_>>(),
             ),
         ];

@@ -76,30 +76,83 @@ impl<'a> Rows<'a> {
     /// The rows as a DataFrame; `defuse` applies CSV formula defusing to text cells.
     pub fn dataframe(&self, defuse: bool) -> PolarsResult<DataFrame> {
         let cell = |s: &str| if defuse { csv_cell(s) } else { s.to_string() };
-        let us: Vec<_> = self.order.iter().map(|&u| (u, &self.ds.uniques[u])).collect();
+        let us: Vec<_> = self
+            .order
+            .iter()
+            .map(|&u| (u, &self.ds.uniques[u]))
+            .collect();
         let mut cols = vec![
             Column::new("rank".into(), (1..=us.len() as u32).collect::<Vec<_>>()),
-            Column::new("score".into(), us.iter().map(|(u, _)| round3(self.ranking.scores[*u])).collect::<Vec<_>>()),
-            Column::new("count".into(), us.iter().map(|(_, e)| e.count()).collect::<Vec<_>>()),
-            Column::new("n_hosts".into(), us.iter().map(|(_, e)| e.hosts.len() as u32).collect::<Vec<_>>()),
-            Column::new("hosts".into(), us.iter().map(|(_, e)| cell(&e.hosts.join("; "))).collect::<Vec<_>>()),
-            Column::new("first_seen".into(), us.iter().map(|(_, e)| rfc3339(e.first_seen)).collect::<Vec<_>>()),
-            Column::new("last_seen".into(), us.iter().map(|(_, e)| rfc3339(e.last_seen)).collect::<Vec<_>>()),
-            Column::new("channel".into(), us.iter().map(|(_, e)| cell(&e.channel)).collect::<Vec<_>>()),
-            Column::new("event_id".into(), us.iter().map(|(_, e)| e.event_id).collect::<Vec<_>>()),
+            Column::new(
+                "score".into(),
+                us.iter()
+                    .map(|(u, _)| round3(self.ranking.scores[*u]))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "count".into(),
+                us.iter().map(|(_, e)| e.count()).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "n_hosts".into(),
+                us.iter()
+                    .map(|(_, e)| e.hosts.len() as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "hosts".into(),
+                us.iter()
+                    .map(|(_, e)| cell(&e.hosts.join("; ")))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "first_seen".into(),
+                us.iter()
+                    .map(|(_, e)| rfc3339(e.first_seen))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "last_seen".into(),
+                us.iter()
+                    .map(|(_, e)| rfc3339(e.last_seen))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "channel".into(),
+                us.iter().map(|(_, e)| cell(&e.channel)).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "event_id".into(),
+                us.iter().map(|(_, e)| e.event_id).collect::<Vec<_>>(),
+            ),
             Column::new("model".into(), vec![self.ranking.model; us.len()]),
-            Column::new("top_fields".into(), us.iter().map(|(u, _)| self.top_fields(*u)).collect::<Vec<_>>()),
+            Column::new(
+                "top_fields".into(),
+                us.iter()
+                    .map(|(u, _)| self.top_fields(*u))
+                    .collect::<Vec<_>>(),
+            ),
         ];
         for (i, f) in self.ds.fields.iter().enumerate() {
             cols.push(Column::new(
                 (*f).into(),
-                us.iter().map(|(_, e)| cell(&e.values[i])).collect::<Vec<_>>(),
+                us.iter()
+                    .map(|(_, e)| cell(&e.values[i]))
+                    .collect::<Vec<_>>(),
             ));
         }
         cols.push(Column::new(
             "sources".into(),
             us.iter()
-                .map(|(_, e)| cell(&e.sources.iter().map(|s| &**s).collect::<Vec<_>>().join("; ")))
+                .map(|(_, e)| {
+                    cell(
+                        &e.sources
+                            .iter()
+                            .map(|s| &**s)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                })
                 .collect::<Vec<_>>(),
         ));
         DataFrame::new_infer_height(cols)
@@ -114,19 +167,28 @@ impl<'a> Rows<'a> {
                 }
             }
             Format::Json => {
-                let all: Vec<Value> = self.order.iter().enumerate().map(|(r, &u)| self.json_row(r, u)).collect();
+                let all: Vec<Value> = self
+                    .order
+                    .iter()
+                    .enumerate()
+                    .map(|(r, &u)| self.json_row(r, u))
+                    .collect();
                 serde_json::to_writer_pretty(&mut *out, &all)?;
                 out.write_all(b"\n")?;
             }
             Format::Csv => {
                 let mut df = self.dataframe(true)?;
-                CsvWriter::new(&mut *out).finish(&mut df).map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+                CsvWriter::new(&mut *out)
+                    .finish(&mut df)
+                    .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
             }
             Format::Parquet => {
                 let mut df = self.dataframe(false)?;
                 // ParquetWriter wants to own its sink; write to memory, then out.
                 let mut buf = Vec::new();
-                ParquetWriter::new(&mut buf).finish(&mut df).map_err(|e| anyhow::anyhow!("writing Parquet: {e}"))?;
+                ParquetWriter::new(&mut buf)
+                    .finish(&mut df)
+                    .map_err(|e| anyhow::anyhow!("writing Parquet: {e}"))?;
                 out.write_all(&buf)?;
             }
             Format::Table => self.write_table(out)?,
@@ -140,8 +202,8 @@ impl<'a> Rows<'a> {
         let cols = [("task_name", 44usize), ("user", 26), ("command", 48)];
         writeln!(
             out,
-            "{:>4} {:>7} {:>6} {:>5} {:>5}  {:<44} {:<26} {:<48} {}",
-            "rank", "score", "count", "hosts", "event", "task", "user", "command", "why"
+            "{:>4} {:>7} {:>6} {:>5} {:>5}  {:<44} {:<26} {:<48} why",
+            "rank", "score", "count", "hosts", "event", "task", "user", "command"
         )?;
         for (rank, &u) in self.order.iter().enumerate() {
             let e = &self.ds.uniques[u];

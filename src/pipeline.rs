@@ -24,7 +24,8 @@ impl Loaded {
     /// Nothing at all could be read: no record from any input, and something went wrong
     /// (or there was no input).
     pub fn nothing_read(&self) -> bool {
-        self.records == 0 && (self.reports.is_empty() || self.reports.iter().any(|r| !r.problems.is_empty()))
+        self.records == 0
+            && (self.reports.is_empty() || self.reports.iter().any(|r| !r.problems.is_empty()))
     }
 
     /// Warning lines for stderr, one per file with problems.
@@ -56,7 +57,11 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
     let ing = ingest::read_paths(paths, |e| profile.wants(e), progress);
     let records = ing.records();
     let skipped = ing.skipped();
-    let files = ing.reports.iter().filter(|r| r.kind != "unknown" || r.records > 0).count();
+    let files = ing
+        .reports
+        .iter()
+        .filter(|r| r.kind != "unknown" || r.records > 0)
+        .count();
     let dataset = Dataset::build(profile, ing.events);
     Loaded {
         dataset,

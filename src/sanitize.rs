@@ -15,8 +15,7 @@ fn is_invisible_format(c: char) -> bool {
 /// characters are kept (an ellipsis marks the cut).
 pub fn for_terminal(s: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars * 4));
-    let mut n = 0;
-    for c in s.chars() {
+    for (n, c) in s.chars().enumerate() {
         if n >= max_chars {
             out.push('…');
             break;
@@ -31,7 +30,6 @@ pub fn for_terminal(s: &str, max_chars: usize) -> String {
             }
             c => out.push(c),
         }
-        n += 1;
     }
     out
 }

@@ -18,7 +18,12 @@ fn settings() -> ParserSettings {
         .validate_checksums(false)
 }
 
-pub fn read_evtx_path<F>(path: &Path, name: String, keep: &F, progress: &Progress) -> (Vec<RawEvent>, FileReport)
+pub fn read_evtx_path<F>(
+    path: &Path,
+    name: String,
+    keep: &F,
+    progress: &Progress,
+) -> (Vec<RawEvent>, FileReport)
 where
     F: Fn(&RawEvent) -> bool + Sync,
 {
@@ -28,7 +33,12 @@ where
     }
 }
 
-pub fn read_evtx_bytes<F>(bytes: Vec<u8>, name: String, keep: &F, progress: &Progress) -> (Vec<RawEvent>, FileReport)
+pub fn read_evtx_bytes<F>(
+    bytes: Vec<u8>,
+    name: String,
+    keep: &F,
+    progress: &Progress,
+) -> (Vec<RawEvent>, FileReport)
 where
     F: Fn(&RawEvent) -> bool + Sync,
 {
@@ -40,7 +50,10 @@ where
 
 fn failed(name: String, e: impl std::fmt::Display) -> (Vec<RawEvent>, FileReport) {
     let mut r = FileReport::new(name, "evtx");
-    r.problem(format!("not a readable EVTX file: {}", one_line(&e.to_string())));
+    r.problem(format!(
+        "not a readable EVTX file: {}",
+        one_line(&e.to_string())
+    ));
     (Vec::new(), r)
 }
 

@@ -10,7 +10,12 @@ use serde_json::Value;
 use super::{FileReport, Progress, layout};
 use crate::event::RawEvent;
 
-pub fn read_json_text<F>(text: &str, name: String, keep: &F, progress: &Progress) -> (Vec<RawEvent>, FileReport)
+pub fn read_json_text<F>(
+    text: &str,
+    name: String,
+    keep: &F,
+    progress: &Progress,
+) -> (Vec<RawEvent>, FileReport)
 where
     F: Fn(&RawEvent) -> bool + Sync,
 {
@@ -147,7 +152,10 @@ mod tests {
     fn evtx_dump_json_with_record_lines() {
         let text = "Record 1\n{\n  \"Event\": {\n    \"System\": {\"EventID\": 4698}\n  }\n}\nRecord 2\n{\n  \"Event\": {\n    \"System\": {\"EventID\": 4699}\n  }\n}\n";
         let (ev, r) = read(text);
-        assert_eq!(ev.iter().map(|e| e.event_id).collect::<Vec<_>>(), [4698, 4699]);
+        assert_eq!(
+            ev.iter().map(|e| e.event_id).collect::<Vec<_>>(),
+            [4698, 4699]
+        );
         assert_eq!(r.skipped, 0);
     }
 

@@ -61,8 +61,11 @@ fn time_of(v: &Value) -> Option<i64> {
 /// Case-insensitive lookup of the first of `keys` in an object.
 fn get_ci<'a>(o: &'a Map<String, Value>, keys: &[&str]) -> Option<&'a Value> {
     keys.iter().find_map(|k| {
-        o.get(*k)
-            .or_else(|| o.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v))
+        o.get(*k).or_else(|| {
+            o.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v)
+        })
     })
 }
 
@@ -232,12 +235,16 @@ fn from_hayabusa(o: &Map<String, Value>, source: &Arc<str>) -> Option<RawEvent> 
     }
     if let Some(Value::Object(details)) = o.get("Details") {
         for (k, v) in details {
-            let name = HAYABUSA_ALIASES
+            let v = scalar(v);
+            // Keep Hayabusa's short name, and add the original one where it is known.
+            let full = HAYABUSA_ALIASES
                 .iter()
                 .find(|(a, _)| a == k)
-                .map_or(k.as_str(), |(_, full)| full);
-            if !data.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
-                data.push((name.to_string(), scalar(v)));
+                .map(|(_, full)| *full);
+            for name in std::iter::once(k.as_str()).chain(full) {
+                if !data.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                    data.push((name.to_string(), v.clone()));
+                }
             }
         }
     }
@@ -292,7 +299,10 @@ mod tests {
             "TimeCreated": {"#attributes": {"SystemTime": "2020-01-01T00:00:00Z"}}},
             "EventData": {"ServiceName": "x", "#attributes": {"Name": "ignored"}}}});
         let e = normalize(&v, &src()).unwrap();
-        assert_eq!((e.event_id, e.record_id, e.computer.as_str()), (7045, Some(9), "PC1"));
+        assert_eq!(
+            (e.event_id, e.record_id, e.computer.as_str()),
+            (7045, Some(9), "PC1")
+        );
         assert_eq!(e.data, vec![("ServiceName".into(), "x".into())]);
         assert!(e.time.is_some());
     }

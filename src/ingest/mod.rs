@@ -143,6 +143,9 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
     (files, bad)
 }
 
+/// The events kept from one file, and its report (a zip gives one per member).
+type FileResult = (Vec<RawEvent>, Vec<FileReport>);
+
 /// Read every path, keeping the events `keep` accepts.
 pub fn read_paths<F>(paths: &[PathBuf], keep: F, progress: &Progress) -> Ingest
 where
@@ -160,7 +163,7 @@ where
         .min(files.len())
         .max(1);
     let next = AtomicU64::new(0);
-    let mut per_file: Vec<(usize, (Vec<RawEvent>, Vec<FileReport>))> = std::thread::scope(|s| {
+    let mut per_file: Vec<(usize, FileResult)> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..workers)
             .map(|_| {
                 s.spawn(|| {
@@ -171,7 +174,7 @@ where
                         let out = if progress.cancelled() {
                             (Vec::new(), Vec::new())
                         } else {
-                            read_file(f, &keep, progress)
+                            read_file_guarded(f, &keep, progress)
                         };
                         progress.files_done.fetch_add(1, Ordering::Relaxed);
                         done.push((i, out));
@@ -192,6 +195,27 @@ where
         reports.extend(rep);
     }
     Ingest { events, reports }
+}
+
+/// [`read_file`], with a panic in a parser (a bug, on some hostile input) turned into a
+/// problem of that one file rather than the loss of everything read.
+fn read_file_guarded<F>(
+    path: &Path,
+    keep: &F,
+    progress: &Progress,
+) -> (Vec<RawEvent>, Vec<FileReport>)
+where
+    F: Fn(&RawEvent) -> bool + Sync,
+{
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        read_file(path, keep, progress)
+    }))
+    .unwrap_or_else(|_| {
+        let mut r = FileReport::new(path.display().to_string(), "unknown");
+        r.problem("the parser failed on this file (internal error); nothing kept from it");
+        r.skipped += 1;
+        (Vec::new(), vec![r])
+    })
 }
 
 const EVTX_MAGIC: &[u8] = b"ElfFile\0";
@@ -248,7 +272,12 @@ fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Read a log held in memory (a zip member, or a JSON file).
-fn read_bytes<F>(bytes: Vec<u8>, name: String, keep: &F, progress: &Progress) -> (Vec<RawEvent>, FileReport)
+fn read_bytes<F>(
+    bytes: Vec<u8>,
+    name: String,
+    keep: &F,
+    progress: &Progress,
+) -> (Vec<RawEvent>, FileReport)
 where
     F: Fn(&RawEvent) -> bool + Sync,
 {
@@ -273,7 +302,12 @@ where
     json_reader::read_json_text(body, name, keep, progress)
 }
 
-fn read_zip<F>(path: &Path, name: String, keep: &F, progress: &Progress) -> (Vec<RawEvent>, Vec<FileReport>)
+fn read_zip<F>(
+    path: &Path,
+    name: String,
+    keep: &F,
+    progress: &Progress,
+) -> (Vec<RawEvent>, Vec<FileReport>)
 where
     F: Fn(&RawEvent) -> bool + Sync,
 {
@@ -307,7 +341,12 @@ where
             }
         };
         // Folders, and the resource forks macOS adds to archives it makes.
-        if member.is_dir() || member.name().is_ok_and(|n| n.starts_with("__MACOSX/") || n.rsplit('/').next().is_some_and(|b| b.starts_with("._"))) {
+        if member.is_dir()
+            || member.name().is_ok_and(|n| {
+                n.starts_with("__MACOSX/")
+                    || n.rsplit('/').next().is_some_and(|b| b.starts_with("._"))
+            })
+        {
             continue;
         }
         let member_name = match member.name() {
@@ -340,7 +379,11 @@ mod tests {
 
     #[test]
     fn missing_path_is_reported_not_fatal() {
-        let ing = read_paths(&[PathBuf::from("/no/such/path.evtx")], |_| true, &Progress::default());
+        let ing = read_paths(
+            &[PathBuf::from("/no/such/path.evtx")],
+            |_| true,
+            &Progress::default(),
+        );
         assert_eq!(ing.events.len(), 0);
         assert_eq!(ing.reports.len(), 1);
         assert!(ing.reports[0].warning().unwrap().contains("no such file"));

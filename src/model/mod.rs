@@ -21,7 +21,12 @@ pub struct Ranking {
 impl Ranking {
     /// Sort indices by score, descending; ties broken by fewer occurrences, then earlier first
     /// seen, then dataset order, so that the same input always gives the same ranking.
-    pub fn from_scores(model: &'static str, ds: &Dataset, scores: Vec<f64>, field_scores: Vec<Vec<f32>>) -> Ranking {
+    pub fn from_scores(
+        model: &'static str,
+        ds: &Dataset,
+        scores: Vec<f64>,
+        field_scores: Vec<Vec<f32>>,
+    ) -> Ranking {
         let mut order: Vec<usize> = (0..scores.len()).collect();
         order.sort_by(|&a, &b| {
             scores[b]
@@ -30,7 +35,12 @@ impl Ranking {
                 .then(ds.uniques[a].first_seen.cmp(&ds.uniques[b].first_seen))
                 .then(a.cmp(&b))
         });
-        Ranking { model, scores, field_scores, order }
+        Ranking {
+            model,
+            scores,
+            field_scores,
+            order,
+        }
     }
 
     /// The fields that contribute most to unique event `u`'s score, highest first.

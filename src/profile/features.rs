@@ -63,8 +63,11 @@ pub fn normalize_user(domain: &str, user: &str) -> String {
 fn domain_sid_rid(s: &str) -> Option<&str> {
     let rest = s.strip_prefix("s-1-5-21-")?;
     let parts: Vec<&str> = rest.split('-').collect();
-    (parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
-        .then(|| parts[3])
+    (parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())))
+    .then(|| parts[3])
 }
 
 /// Mask the parts of a name that differ per installation: GUIDs, SIDs, long digit runs.
@@ -271,19 +274,60 @@ pub fn dir_class(normalized: &str) -> &'static str {
 
 /// Binaries that attackers use to run their code through something signed by Microsoft.
 const LOLBINS: &[&str] = &[
-    "at.exe", "bitsadmin.exe", "certutil.exe", "cmd.exe", "cmstp.exe", "control.exe",
-    "cscript.exe", "curl.exe", "forfiles.exe", "hh.exe", "installutil.exe", "msbuild.exe",
-    "msdt.exe", "mshta.exe", "msiexec.exe", "msxsl.exe", "odbcconf.exe", "pcalua.exe",
-    "powershell.exe", "pwsh.exe", "regasm.exe", "regsvcs.exe", "regsvr32.exe", "rundll32.exe",
-    "schtasks.exe", "wmic.exe", "wscript.exe", "bash.exe", "wsl.exe", "mavinject.exe",
-    "syncappvpublishingserver.exe", "esentutl.exe", "expand.exe", "extrac32.exe", "reg.exe",
-    "sc.exe", "net.exe", "net1.exe", "netsh.exe", "ftp.exe", "presentationhost.exe",
-    "infdefaultinstall.exe", "xwizard.exe", "diskshadow.exe", "conhost.exe",
+    "at.exe",
+    "bitsadmin.exe",
+    "certutil.exe",
+    "cmd.exe",
+    "cmstp.exe",
+    "control.exe",
+    "cscript.exe",
+    "curl.exe",
+    "forfiles.exe",
+    "hh.exe",
+    "installutil.exe",
+    "msbuild.exe",
+    "msdt.exe",
+    "mshta.exe",
+    "msiexec.exe",
+    "msxsl.exe",
+    "odbcconf.exe",
+    "pcalua.exe",
+    "powershell.exe",
+    "pwsh.exe",
+    "regasm.exe",
+    "regsvcs.exe",
+    "regsvr32.exe",
+    "rundll32.exe",
+    "schtasks.exe",
+    "wmic.exe",
+    "wscript.exe",
+    "bash.exe",
+    "wsl.exe",
+    "mavinject.exe",
+    "syncappvpublishingserver.exe",
+    "esentutl.exe",
+    "expand.exe",
+    "extrac32.exe",
+    "reg.exe",
+    "sc.exe",
+    "net.exe",
+    "net1.exe",
+    "netsh.exe",
+    "ftp.exe",
+    "presentationhost.exe",
+    "infdefaultinstall.exe",
+    "xwizard.exe",
+    "diskshadow.exe",
+    "conhost.exe",
 ];
 
 pub fn is_lolbin(exe: &str) -> bool {
     let exe = exe.to_ascii_lowercase();
-    let exe = if exe.contains('.') { exe } else { format!("{exe}.exe") };
+    let exe = if exe.contains('.') {
+        exe
+    } else {
+        format!("{exe}.exe")
+    };
     LOLBINS.contains(&exe.as_str())
 }
 
@@ -298,29 +342,36 @@ pub fn suspicious_flags(exe: &str, command_line: &str) -> String {
         let t = t.trim_start_matches(['-', '/']);
         t.len() >= min && long.starts_with(t)
     };
-    if ps {
-        for (i, t) in tokens.iter().enumerate() {
-            if !(t.starts_with('-') || t.starts_with('/')) {
-                continue;
-            }
-            if is_opt(t, "encodedcommand", 1) && t.len() >= 2 && !is_opt(t, "executionpolicy", 2) {
-                flags.push("encoded");
-            }
-            if is_opt(t, "windowstyle", 1) && tokens.get(i + 1).is_some_and(|n| n.starts_with("hid")) {
-                flags.push("hidden-window");
-            }
-            if is_opt(t, "noprofile", 3) {
-                flags.push("noprofile");
-            }
-            if (is_opt(t, "executionpolicy", 2) || *t == "-exec")
-                && tokens.get(i + 1).is_some_and(|n| n.starts_with("bypass") || n.starts_with("unrestricted"))
-            {
-                flags.push("bypass");
-            }
+    // PowerShell's switches, which it accepts by any unambiguous prefix. A renamed
+    // powershell.exe takes them too, so they count on any executable, where only the
+    // longer, unmistakable prefixes do.
+    let min = if ps { 1 } else { 3 };
+    for (i, t) in tokens.iter().enumerate() {
+        if !(t.starts_with('-') || t.starts_with('/')) {
+            continue;
         }
-        if cl.contains("frombase64string") {
-            flags.push("base64");
+        if is_opt(t, "encodedcommand", min.max(1))
+            && t.len() >= 2
+            && !is_opt(t, "executionpolicy", 2)
+        {
+            flags.push("encoded");
         }
+        if is_opt(t, "windowstyle", 1) && tokens.get(i + 1).is_some_and(|n| n.starts_with("hid")) {
+            flags.push("hidden-window");
+        }
+        if is_opt(t, "noprofile", 3) && (ps || t.len() >= 4) {
+            flags.push("noprofile");
+        }
+        if (is_opt(t, "executionpolicy", 2) || *t == "-exec")
+            && tokens
+                .get(i + 1)
+                .is_some_and(|n| n.starts_with("bypass") || n.starts_with("unrestricted"))
+        {
+            flags.push("bypass");
+        }
+    }
+    if cl.contains("frombase64string") {
+        flags.push("base64");
     }
     for (needle, flag) in [
         ("http://", "url"),
@@ -339,7 +390,9 @@ pub fn suspicious_flags(exe: &str, command_line: &str) -> String {
         ("scrobj.dll", "scriptlet"),
     ] {
         let hit = if needle == "iex" {
-            tokens.iter().any(|t| t.trim_matches(|c: char| !c.is_alphanumeric()) == "iex")
+            tokens
+                .iter()
+                .any(|t| t.trim_matches(|c: char| !c.is_alphanumeric()) == "iex")
                 || cl.contains("iex(")
                 || cl.contains("| iex")
         } else {
@@ -352,16 +405,27 @@ pub fn suspicious_flags(exe: &str, command_line: &str) -> String {
     if cl.contains(" > ") || cl.contains(">>") || cl.contains(" 2>&1") || cl.contains(">%") {
         flags.push("redirect");
     }
-    if tokens.iter().skip(1).any(|t| t.trim_matches('"').starts_with("\\\\")) {
+    if tokens
+        .iter()
+        .skip(1)
+        .any(|t| t.trim_matches('"').starts_with("\\\\"))
+    {
         flags.push("unc-argument");
     }
-    for ext in [".ps1", ".bat", ".cmd", ".vbs", ".vbe", ".js", ".jse", ".hta", ".wsf", ".sct"] {
-        if tokens.iter().any(|t| t.trim_matches(['"', '\'']).ends_with(ext)) {
+    for ext in [
+        ".ps1", ".bat", ".cmd", ".vbs", ".vbe", ".js", ".jse", ".hta", ".wsf", ".sct",
+    ] {
+        if tokens
+            .iter()
+            .any(|t| t.trim_matches(['"', '\'']).ends_with(ext))
+        {
             flags.push("script-file");
             break;
         }
     }
-    if exe == "rundll32.exe" && (cl.contains(",#") || cl.contains("\\programdata\\") || cl.contains("\\users\\")) {
+    if exe == "rundll32.exe"
+        && (cl.contains(",#") || cl.contains("\\programdata\\") || cl.contains("\\users\\"))
+    {
         flags.push("rundll32-odd-dll");
     }
     flags.sort_unstable();
@@ -412,7 +476,9 @@ pub fn split_exe_args(cmd: &str) -> (String, String) {
     // Unquoted: the executable ends at the first space after something that looks like an
     // extension, else at the first space.
     let lower = cmd.to_ascii_lowercase();
-    for ext in [".exe ", ".com ", ".bat ", ".cmd ", ".ps1 ", ".vbs ", ".dll "] {
+    for ext in [
+        ".exe ", ".com ", ".bat ", ".cmd ", ".ps1 ", ".vbs ", ".dll ",
+    ] {
         if let Some(i) = lower.find(ext) {
             let end = i + ext.len() - 1;
             return (cmd[..end].to_string(), cmd[end..].trim().to_string());
@@ -457,7 +523,9 @@ pub fn parse_schtasks(command_line: &str) -> Option<SchtasksCall> {
             if a.starts_with("\\\\") && call.remote_host.is_empty() && cmd.is_empty() {
                 call.remote_host = a.trim_start_matches('\\').to_lowercase();
             } else if a.starts_with('/')
-                || (cmd.is_empty() && a.contains(':') && a.starts_with(|c: char| c.is_ascii_digit()))
+                || (cmd.is_empty()
+                    && a.contains(':')
+                    && a.starts_with(|c: char| c.is_ascii_digit()))
             {
                 // a switch (/every:, /interactive) or the time
             } else {
@@ -475,9 +543,35 @@ pub fn parse_schtasks(command_line: &str) -> Option<SchtasksCall> {
             i += 1;
             continue;
         };
-        let takes_value = matches!(opt, "tn" | "tr" | "ru" | "sc" | "rl" | "s" | "xml" | "rp" | "u" | "p" | "mo" | "st" | "sd" | "et" | "ed" | "d" | "m" | "i" | "du" | "ri" | "fo" | "ec" | "k");
+        let takes_value = matches!(
+            opt,
+            "tn" | "tr"
+                | "ru"
+                | "sc"
+                | "rl"
+                | "s"
+                | "xml"
+                | "rp"
+                | "u"
+                | "p"
+                | "mo"
+                | "st"
+                | "sd"
+                | "et"
+                | "ed"
+                | "d"
+                | "m"
+                | "i"
+                | "du"
+                | "ri"
+                | "fo"
+                | "ec"
+                | "k"
+        );
         match opt {
-            "create" | "delete" | "run" | "end" | "change" | "query" | "showsid" => call.op = opt.into(),
+            "create" | "delete" | "run" | "end" | "change" | "query" | "showsid" => {
+                call.op = opt.into()
+            }
             "tn" => call.task_name = value.clone(),
             "tr" => call.task_run = value.clone(),
             "ru" => call.run_as = value.clone(),
@@ -502,11 +596,20 @@ mod tests {
     #[test]
     fn users() {
         assert_eq!(normalize_user("", "S-1-5-18"), "nt authority\\system");
-        assert_eq!(normalize_user("NT AUTHORITY", "SYSTEM"), "nt authority\\system");
+        assert_eq!(
+            normalize_user("NT AUTHORITY", "SYSTEM"),
+            "nt authority\\system"
+        );
         assert_eq!(normalize_user("", "System"), "nt authority\\system");
-        assert_eq!(normalize_user("THESHIRE", "WORKSTATION5$"), "theshire\\<machine>$");
+        assert_eq!(
+            normalize_user("THESHIRE", "WORKSTATION5$"),
+            "theshire\\<machine>$"
+        );
         assert_eq!(normalize_user("THESHIRE", "pgustavo"), "theshire\\pgustavo");
-        assert_eq!(normalize_user("", "THESHIRE\\pgustavo"), "theshire\\pgustavo");
+        assert_eq!(
+            normalize_user("", "THESHIRE\\pgustavo"),
+            "theshire\\pgustavo"
+        );
         assert_eq!(normalize_user("", "S-1-5-21-1-2-3-1104"), "s-1-5-21-*-1104");
         assert_eq!(normalize_user("", "-"), "");
     }
@@ -518,7 +621,9 @@ mod tests {
             "\\GoogleUpdateTaskMachineUA{GUID}"
         );
         assert_eq!(
-            normalize_task_name("\\OneDrive Standalone Update Task-S-1-5-21-3786818125-2382361537-3207726629-1104"),
+            normalize_task_name(
+                "\\OneDrive Standalone Update Task-S-1-5-21-3786818125-2382361537-3207726629-1104"
+            ),
             "\\OneDrive Standalone Update Task-S-1-5-21-*"
         );
         assert_eq!(normalize_task_name("eviltask"), "\\eviltask");
@@ -529,14 +634,26 @@ mod tests {
         let p = normalize_path("%windir%\\system32\\svchost.exe");
         assert_eq!(p, "c:\\windows\\system32\\svchost.exe");
         assert_eq!(dir_class(&p), "system32");
-        assert_eq!(dir_class(&normalize_path("C:\\Users\\Public\\svc.exe")), "users-public");
-        assert_eq!(normalize_path("C:\\Users\\bob\\AppData\\x.exe"), "c:\\users\\<user>\\appdata\\x.exe");
-        assert_eq!(dir_class(&normalize_path("C:\\Users\\bob\\AppData\\x.exe")), "appdata");
+        assert_eq!(
+            dir_class(&normalize_path("C:\\Users\\Public\\svc.exe")),
+            "users-public"
+        );
+        assert_eq!(
+            normalize_path("C:\\Users\\bob\\AppData\\x.exe"),
+            "c:\\users\\<user>\\appdata\\x.exe"
+        );
+        assert_eq!(
+            dir_class(&normalize_path("C:\\Users\\bob\\AppData\\x.exe")),
+            "appdata"
+        );
         assert_eq!(dir_class(&normalize_path("%windir%\\Temp\\a.exe")), "temp");
         assert_eq!(dir_class("\\\\srv\\share\\a.exe"), "unc");
         assert_eq!(dir_class("cmd.exe"), "bare");
         assert_eq!(dir_class("c:\\tools\\shell.cmd"), "other");
-        assert_eq!(dir_class(&normalize_path("\"C:\\Program Files\\x\\y.exe\"")), "program-files");
+        assert_eq!(
+            dir_class(&normalize_path("\"C:\\Program Files\\x\\y.exe\"")),
+            "program-files"
+        );
     }
 
     #[test]
@@ -545,16 +662,38 @@ mod tests {
             suspicious_flags("powershell.exe", "powershell -nop -w hidden -enc SQBFAFgA"),
             "encoded,hidden-window,noprofile"
         );
-        assert_eq!(suspicious_flags("cmd.exe", "/C whoami > %windir%\\Temp\\x.tmp 2>&1"), "recon,redirect");
+        assert_eq!(
+            suspicious_flags("cmd.exe", "/C whoami > %windir%\\Temp\\x.tmp 2>&1"),
+            "recon,redirect"
+        );
         assert_eq!(suspicious_flags("svchost.exe", "-k netsvcs"), "");
+        assert_eq!(
+            suspicious_flags("svc.exe", "svc.exe -w hidden -enc SQBFAFgA"),
+            "encoded,hidden-window"
+        );
+        assert_eq!(suspicious_flags("msiexec.exe", "msiexec /e x /w y"), "");
         assert!(suspicious_flags("mshta.exe", "mshta.exe https://x/y.txt").contains("url"));
     }
 
     #[test]
     fn schtasks_lines() {
         let c = parse_schtasks("\"C:\\Windows\\system32\\schtasks.exe\" /create /sc minute /mo 1 /tn eviltask /tr C:\\tools\\shell.cmd /ru SYSTEM").unwrap();
-        assert_eq!((c.op.as_str(), c.task_name.as_str(), c.task_run.as_str(), c.run_as.as_str(), c.schedule.as_str()),
-            ("create", "eviltask", "C:\\tools\\shell.cmd", "SYSTEM", "minute"));
+        assert_eq!(
+            (
+                c.op.as_str(),
+                c.task_name.as_str(),
+                c.task_run.as_str(),
+                c.run_as.as_str(),
+                c.schedule.as_str()
+            ),
+            (
+                "create",
+                "eviltask",
+                "C:\\tools\\shell.cmd",
+                "SYSTEM",
+                "minute"
+            )
+        );
         let c = parse_schtasks("\"C:\\Windows\\system32\\cmd.exe\" /C schtasks /create /F /tn \\A\\B /tr \"C:\\x.exe /C y\" /sc ONSTART /ru system /S WORKSTATION6").unwrap();
         assert_eq!(c.task_run, "C:\\x.exe /C y");
         assert_eq!(c.remote_host, "workstation6");
@@ -562,13 +701,22 @@ mod tests {
         assert_eq!(parse_schtasks("schtasks  /query /xml").unwrap().op, "query");
         assert!(parse_schtasks("notepad.exe a.txt").is_none());
         let at = parse_schtasks("at \\\\srv 12:00 c:\\x.bat").unwrap();
-        assert_eq!((at.remote_host.as_str(), at.task_run.as_str()), ("srv", "c:\\x.bat"));
+        assert_eq!(
+            (at.remote_host.as_str(), at.task_run.as_str()),
+            ("srv", "c:\\x.bat")
+        );
     }
 
     #[test]
     fn exe_args() {
-        assert_eq!(split_exe_args("\"C:\\a b\\c.exe\" -x"), ("C:\\a b\\c.exe".into(), "-x".into()));
-        assert_eq!(split_exe_args("C:\\Program Files\\a.exe -x y"), ("C:\\Program Files\\a.exe".into(), "-x y".into()));
+        assert_eq!(
+            split_exe_args("\"C:\\a b\\c.exe\" -x"),
+            ("C:\\a b\\c.exe".into(), "-x".into())
+        );
+        assert_eq!(
+            split_exe_args("C:\\Program Files\\a.exe -x y"),
+            ("C:\\Program Files\\a.exe".into(), "-x y".into())
+        );
         assert_eq!(split_exe_args("cmd /c"), ("cmd".into(), "/c".into()));
     }
 }

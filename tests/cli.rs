@@ -247,13 +247,19 @@ fn folders_are_read_recursively() {
 }
 
 #[test]
-fn no_argument_without_samples_prints_usage() {
+fn no_argument_ranks_the_bundled_samples() {
     let dir = tempfile::tempdir().unwrap();
-    // With no samples/ here, the binary falls back to the source tree's samples/, which holds
-    // no logs yet.
+    // No samples/ in this folder: the binary falls back to the source tree's samples/.
     let out = anomalog().current_dir(dir.path()).output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8(out.stderr).unwrap().contains("Usage"));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    assert!(lines.next().unwrap().starts_with("rank"), "{text}");
+    assert!(
+        lines.next().unwrap().contains("\\OneDriveSyncHelper"),
+        "{text}"
+    );
+    assert!(text.lines().count() > 20);
 }
 
 /// Deterministic byte damage: flip bytes and truncate, as a bad disk or a torn copy would.

@@ -22,6 +22,7 @@ where
     let source: Arc<str> = Arc::from(name.as_str());
     let mut report = FileReport::new(name, "json");
     let mut events = Vec::new();
+    let mut non_events = 0u64;
     let mut on_value = |v: Value, report: &mut FileReport| {
         // A JSON array holds records (Chainsaw, old Hayabusa, a SIEM export).
         let items = match v {
@@ -43,6 +44,7 @@ where
                 }
                 None => {
                     report.skipped += 1;
+                    non_events += 1;
                     report.problem("JSON value that is no event log record");
                 }
             }
@@ -54,6 +56,7 @@ where
         && let Ok(v) = serde_json::from_str::<Value>(text)
     {
         on_value(v, &mut report);
+        report.not_a_log = report.records == 0 && non_events == report.skipped;
         return (events, report);
     }
 
@@ -104,6 +107,7 @@ where
         pos = skipped_to;
         line_no += lines;
     }
+    report.not_a_log = report.records == 0 && non_events > 0 && non_events == report.skipped;
     (events, report)
 }
 

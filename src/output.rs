@@ -58,7 +58,7 @@ impl<'a> Rows<'a> {
                 fields.insert((*name).to_string(), Value::String(v.to_string()));
             }
         }
-        json!({
+        let mut row = json!({
             "rank": rank + 1,
             "score": round3(self.ranking.scores[u]),
             "count": e.count(),
@@ -69,8 +69,64 @@ impl<'a> Rows<'a> {
             "event_id": e.event_id,
             "fields": fields,
             "model": self.ranking.model,
-            "sources": e.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-        })
+        });
+        let obj = row.as_object_mut().expect("an object");
+        if let Some(fe) = self.field_errors(u) {
+            obj.insert("field_errors".into(), fe);
+        }
+        if let Some(ex) = self.expected(u) {
+            obj.insert("expected".into(), ex);
+        }
+        obj.insert(
+            "sources".into(),
+            json!(e.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        );
+        row
+    }
+
+    /// Fields worth reporting for unique event `u`: those with a value, or a real loss.
+    fn reported_fields(&self, u: usize) -> impl Iterator<Item = (usize, &'static str)> + '_ {
+        let e = &self.ds.uniques[u];
+        self.ds
+            .fields
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| {
+                !e.values[*i].is_empty() || self.ranking.field_scores[u][*i] > 0.01
+            })
+            .map(|(i, f)| (i, *f))
+    }
+
+    /// `{field: {"loss": x, "z": z}}`, or `None` when the model gives no per-field losses.
+    pub fn field_errors(&self, u: usize) -> Option<Value> {
+        let z = self.ranking.field_z.get(u);
+        let mut m = Map::new();
+        for (i, f) in self.reported_fields(u) {
+            let mut o = Map::new();
+            o.insert(
+                "loss".into(),
+                json!(round3(f64::from(self.ranking.field_scores[u][i]))),
+            );
+            if let Some(z) = z {
+                o.insert("z".into(), json!(round3(f64::from(z[i]))));
+            }
+            m.insert(f.to_string(), Value::Object(o));
+        }
+        Some(Value::Object(m))
+    }
+
+    /// `{field: {"value": v, "p": p}}`, or `None` when the model gives no expected values.
+    pub fn expected(&self, u: usize) -> Option<Value> {
+        let ex = self.ranking.expected.get(u)?;
+        let mut m = Map::new();
+        for (i, f) in self.reported_fields(u) {
+            let (v, p) = &ex[i];
+            m.insert(
+                f.to_string(),
+                json!({"value": v.to_string(), "p": round3(f64::from(*p))}),
+            );
+        }
+        Some(Value::Object(m))
     }
 
     /// The rows as a DataFrame; `defuse` applies CSV formula defusing to text cells.
@@ -141,6 +197,16 @@ impl<'a> Rows<'a> {
                     .collect::<Vec<_>>(),
             ));
         }
+        let json_col = |name: &str, f: &dyn Fn(usize) -> Option<Value>| {
+            Column::new(
+                name.into(),
+                us.iter()
+                    .map(|(u, _)| f(*u).map(|v| cell(&v.to_string())).unwrap_or_default())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        cols.push(json_col("field_errors", &|u| self.field_errors(u)));
+        cols.push(json_col("expected", &|u| self.expected(u)));
         cols.push(Column::new(
             "sources".into(),
             us.iter()

@@ -2,18 +2,78 @@
 //! (higher = more unusual) and each field's share of it, so that every front end can say
 //! *why* an event ranks where it does.
 
+pub mod ae;
+pub mod ds4n6;
+pub mod encode;
 pub mod rarity;
+pub mod worker;
+
+use std::sync::Arc;
 
 use crate::frame::Dataset;
 
+/// The models `--model` selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModelKind {
+    /// The autoencoder: embeddings, swap noise, a softmax head per field
+    Ae,
+    /// The DS4N6 blog series' setup, for comparison: label-encoded fields, Dense(3)-Dense(n), MSE
+    Ds4n6,
+    /// Value-frequency counting: the sum of each field's surprisal
+    Rarity,
+}
+
+impl ModelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Ae => "ae",
+            ModelKind::Ds4n6 => "ds4n6",
+            ModelKind::Rarity => "rarity",
+        }
+    }
+}
+
+/// Progress of training, once per epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochReport {
+    pub epoch: usize,
+    pub epochs: usize,
+    /// Mean training loss of the epoch.
+    pub loss: f64,
+    /// Seconds since training started.
+    pub elapsed: f64,
+    /// Estimated seconds left.
+    pub eta: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("no events to train on")]
+    Empty,
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Incompatible(String),
+    #[error("{0}")]
+    Io(String),
+    #[error("model computation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}
+
 #[derive(Debug, Clone)]
 pub struct Ranking {
-    /// The model that produced it (`rarity`, ...).
+    /// The model that produced it (`rarity`, `ae`, `ds4n6`).
     pub model: &'static str,
     /// Score per unique event, in dataset order.
     pub scores: Vec<f64>,
-    /// Per unique event, per profile field: that field's contribution to the score.
+    /// Per unique event, per profile field: that field's loss (its share of the score).
     pub field_scores: Vec<Vec<f32>>,
+    /// Per unique event, per profile field: the z-score of the field's loss against the
+    /// training distribution (empty when the model gives none).
+    pub field_z: Vec<Vec<f32>>,
+    /// Per unique event, per profile field: the value the model expected and its probability
+    /// (empty when the model gives none).
+    pub expected: Vec<Vec<(Arc<str>, f32)>>,
     /// Unique-event indices, best (most unusual) first.
     pub order: Vec<usize>,
 }
@@ -39,6 +99,8 @@ impl Ranking {
             model,
             scores,
             field_scores,
+            field_z: Vec::new(),
+            expected: Vec::new(),
             order,
         }
     }

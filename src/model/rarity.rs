@@ -7,6 +7,10 @@
 //! that ran ten thousand times makes its values common. Under the assumption that fields are
 //! independent this is the event's negative log-likelihood: value-frequency counting done
 //! properly, and the baseline any learnt model has to beat.
+//!
+//! The "expected" value of a field is its most frequent value among events of the same
+//! channel and event id; z-scores compare a field's surprisal with its mean over all unique
+//! events.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,24 +22,39 @@ pub fn rank(ds: &Dataset) -> Ranking {
     let n_fields = ds.fields.len();
     let mut family: HashMap<(&str, u32), u64> = HashMap::new();
     let mut counts: Vec<HashMap<&Arc<str>, u64>> = vec![HashMap::new(); n_fields];
+    let mut by_family: Vec<HashMap<((&str, u32), &Arc<str>), u64>> = vec![HashMap::new(); n_fields];
     let mut totals = vec![0u64; n_fields];
     let mut all = 0u64;
     for u in &ds.uniques {
         let c = u.count();
+        let fam = (u.channel.as_str(), u.event_id);
         all += c;
-        *family.entry((u.channel.as_str(), u.event_id)).or_default() += c;
+        *family.entry(fam).or_default() += c;
         for (i, v) in u.values.iter().enumerate() {
             if !v.is_empty() {
                 *counts[i].entry(v).or_default() += c;
                 totals[i] += c;
+            }
+            *by_family[i].entry((fam, v)).or_default() += c;
+        }
+    }
+    // The most frequent value of each field per family (ties: the smaller value).
+    let mut mode: Vec<HashMap<(&str, u32), (&Arc<str>, u64)>> = vec![HashMap::new(); n_fields];
+    for (i, m) in by_family.iter().enumerate() {
+        for (&(fam, v), &c) in m {
+            let e = mode[i].entry(fam).or_insert((v, 0));
+            if c > e.1 || (c == e.1 && v < e.0) {
+                *e = (v, c);
             }
         }
     }
     let surprisal = |n: u64, total: u64| -> f64 { -((n as f64) / (total as f64)).ln() };
     let mut scores = Vec::with_capacity(ds.uniques.len());
     let mut field_scores = Vec::with_capacity(ds.uniques.len());
+    let mut expected = Vec::with_capacity(ds.uniques.len());
     for u in &ds.uniques {
-        let mut s = surprisal(family[&(u.channel.as_str(), u.event_id)], all);
+        let fam = (u.channel.as_str(), u.event_id);
+        let mut s = surprisal(family[&fam], all);
         let mut per = vec![0f32; n_fields];
         for (i, v) in u.values.iter().enumerate() {
             if !v.is_empty() {
@@ -46,6 +65,41 @@ pub fn rank(ds: &Dataset) -> Ranking {
         }
         scores.push(s);
         field_scores.push(per);
+        expected.push(
+            (0..n_fields)
+                .map(|i| {
+                    let (v, c) = mode[i][&fam];
+                    (v.clone(), (c as f64 / family[&fam] as f64) as f32)
+                })
+                .collect(),
+        );
     }
-    Ranking::from_scores("rarity", ds, scores, field_scores)
+    let field_z = zscores(&field_scores, n_fields);
+    let mut r = Ranking::from_scores("rarity", ds, scores, field_scores);
+    r.field_z = field_z;
+    r.expected = expected;
+    r
+}
+
+/// z-scores of each field's loss against its mean and deviation over all rows.
+pub fn zscores(field_scores: &[Vec<f32>], n_fields: usize) -> Vec<Vec<f32>> {
+    let n = field_scores.len().max(1) as f32;
+    let mean: Vec<f32> = (0..n_fields)
+        .map(|f| field_scores.iter().map(|r| r[f]).sum::<f32>() / n)
+        .collect();
+    let std: Vec<f32> = (0..n_fields)
+        .map(|f| {
+            (field_scores
+                .iter()
+                .map(|r| (r[f] - mean[f]).powi(2))
+                .sum::<f32>()
+                / n)
+                .sqrt()
+                .max(1e-3)
+        })
+        .collect();
+    field_scores
+        .iter()
+        .map(|r| (0..n_fields).map(|f| (r[f] - mean[f]) / std[f]).collect())
+        .collect()
 }

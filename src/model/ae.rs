@@ -1,0 +1,521 @@
+//! The autoencoder (candle, CPU): a denoising autoencoder over categorical fields, in the
+//! design of dfencoder / NVIDIA Morpheus.
+//!
+//! - Input: every field's value index (rare values share one bucket) looks up an embedding in
+//!   one shared table; two numeric features (`log1p(count)`, `log1p(hosts)`) are appended.
+//! - Encoder `in -> hidden -> bottleneck`, decoder `bottleneck -> hidden`, then one softmax
+//!   head per field (cross-entropy) and one linear head for the numeric features (MSE).
+//! - Swap noise: during training a share of each row's fields is replaced by the value of the
+//!   same field in another row, so the model must predict a field from the others instead of
+//!   copying it through.
+//!
+//! A field's loss is `-log p(value | the row)`; for a value in the rare bucket the frequency
+//! of the value among the rare ones is added (`-log p(value | rare)`), so a one-off value
+//! still costs more than one seen twice. The row's score is the sum over fields.
+//! Parameters are initialised from the seed (candle's CPU generator cannot be seeded), so a
+//! seed fixes the model and the ranking.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Optimizer, ParamsAdamW};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::encode::{EncodeConfig, Encoded, Encoder, RARE};
+use super::{EpochReport, ModelError, Ranking};
+use crate::frame::Dataset;
+
+/// How much each unique event counts in training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+pub enum Weighting {
+    /// Every unique event once.
+    Unique,
+    /// By the logarithm of its occurrences (`1 + ln count`).
+    LogCount,
+    /// By its occurrences.
+    Count,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct AeConfig {
+    /// Epochs; 0 picks enough for about 150 000 training samples (at least 8, at most 60).
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub embed_dim: usize,
+    pub hidden: usize,
+    pub bottleneck: usize,
+    pub learning_rate: f64,
+    /// Share of fields replaced per row during training.
+    pub swap_noise: f64,
+    pub seed: u64,
+    pub weighting: Weighting,
+    pub encode: EncodeConfig,
+}
+
+impl Default for AeConfig {
+    fn default() -> Self {
+        AeConfig {
+            epochs: 0,
+            batch_size: 256,
+            embed_dim: 8,
+            hidden: 64,
+            bottleneck: 12,
+            learning_rate: 0.01,
+            swap_noise: 0.15,
+            seed: 1,
+            weighting: Weighting::LogCount,
+            encode: EncodeConfig::default(),
+        }
+    }
+}
+
+impl AeConfig {
+    pub fn epochs_for(&self, rows: usize) -> usize {
+        if self.epochs > 0 {
+            self.epochs
+        } else {
+            (150_000 / rows.max(1)).clamp(8, 60)
+        }
+    }
+}
+
+/// Per-field loss statistics over the training rows, for z-scores.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LossStats {
+    pub mean: Vec<f32>,
+    pub std: Vec<f32>,
+}
+
+/// A trained autoencoder with its encoder.
+pub struct Autoencoder {
+    pub encoder: Encoder,
+    pub config: AeConfig,
+    pub stats: LossStats,
+    /// `emb`, `w1`, `b1`, `w2`, `b2`, `w3`, `b3`, `wo`, `bo`, `wn`, `bn`.
+    vars: Vec<(String, Var)>,
+    /// Start of each field's rows in the embedding table and its logits in the output.
+    offsets: Vec<usize>,
+    total_vocab: usize,
+}
+
+const FORMAT: &str = "anomalog-ae-1";
+
+fn init(rng: &mut StdRng, rows: usize, cols: usize, scale: f32) -> Result<Var, ModelError> {
+    // Uniform(-scale, scale): Glorot-style, drawn from the seeded generator.
+    let data: Vec<f32> = (0..rows * cols)
+        .map(|_| rng.random_range(-scale..scale))
+        .collect();
+    Ok(Var::from_tensor(&Tensor::from_vec(
+        data,
+        (rows, cols),
+        &Device::Cpu,
+    )?)?)
+}
+
+fn zeros(cols: usize) -> Result<Var, ModelError> {
+    Ok(Var::zeros(cols, DType::F32, &Device::Cpu)?)
+}
+
+impl Autoencoder {
+    fn var(&self, name: &str) -> &Tensor {
+        self.vars
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_tensor())
+            .expect("known parameter")
+    }
+
+    fn new(encoder: Encoder, config: AeConfig) -> Result<Self, ModelError> {
+        let mut rng = StdRng::seed_from_u64(config.seed);
+        let mut offsets = Vec::with_capacity(encoder.fields.len() + 1);
+        let mut total = 0;
+        for f in &encoder.fields {
+            offsets.push(total);
+            total += f.len();
+        }
+        offsets.push(total);
+        let n_in = encoder.fields.len() * config.embed_dim + 2;
+        let g = |a: usize, b: usize| (6.0 / (a + b) as f32).sqrt();
+        let (h, z) = (config.hidden, config.bottleneck);
+        let vars = vec![
+            (
+                "emb".to_string(),
+                init(&mut rng, total, config.embed_dim, 0.5)?,
+            ),
+            ("w1".into(), init(&mut rng, n_in, h, g(n_in, h))?),
+            ("b1".into(), zeros(h)?),
+            ("w2".into(), init(&mut rng, h, z, g(h, z))?),
+            ("b2".into(), zeros(z)?),
+            ("w3".into(), init(&mut rng, z, h, g(z, h))?),
+            ("b3".into(), zeros(h)?),
+            ("wo".into(), init(&mut rng, h, total, g(h, total))?),
+            ("bo".into(), zeros(total)?),
+            ("wn".into(), init(&mut rng, h, 2, g(h, 2))?),
+            ("bn".into(), zeros(2)?),
+        ];
+        Ok(Autoencoder {
+            encoder,
+            config,
+            stats: LossStats {
+                mean: Vec::new(),
+                std: Vec::new(),
+            },
+            vars,
+            offsets,
+            total_vocab: total,
+        })
+    }
+
+    /// Forward pass: per-field log-probabilities `(B, V_f)` and the numeric output `(B, 2)`.
+    fn forward(
+        &self,
+        idx: &[u32],
+        numeric: &[f32],
+        b: usize,
+    ) -> Result<(Vec<Tensor>, Tensor), ModelError> {
+        let nf = self.encoder.fields.len();
+        let dev = &Device::Cpu;
+        // Shift each field's index into its slice of the shared embedding table.
+        let shifted: Vec<u32> = idx
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| i + self.offsets[k % nf] as u32)
+            .collect();
+        let ids = Tensor::from_vec(shifted, b * nf, dev)?;
+        let emb = self
+            .var("emb")
+            .index_select(&ids, 0)?
+            .reshape((b, nf * self.config.embed_dim))?;
+        let num = Tensor::from_vec(numeric.to_vec(), (b, 2), dev)?;
+        let x = Tensor::cat(&[&emb, &num], 1)?;
+        let h1 = x
+            .matmul(self.var("w1"))?
+            .broadcast_add(self.var("b1"))?
+            .relu()?;
+        let z = h1
+            .matmul(self.var("w2"))?
+            .broadcast_add(self.var("b2"))?
+            .relu()?;
+        let h3 = z
+            .matmul(self.var("w3"))?
+            .broadcast_add(self.var("b3"))?
+            .relu()?;
+        let logits = h3.matmul(self.var("wo"))?.broadcast_add(self.var("bo"))?;
+        let mut lps = Vec::with_capacity(nf);
+        for f in 0..nf {
+            let (start, end) = (self.offsets[f], self.offsets[f + 1]);
+            let lf = logits.narrow(1, start, end - start)?;
+            lps.push(candle_nn::ops::log_softmax(&lf, 1)?);
+        }
+        let nout = h3.matmul(self.var("wn"))?.broadcast_add(self.var("bn"))?;
+        Ok((lps, nout))
+    }
+
+    /// Weighted training loss of a batch.
+    fn loss(
+        &self,
+        idx: &[u32],
+        numeric: &[f32],
+        weights: &[f32],
+        b: usize,
+    ) -> Result<Tensor, ModelError> {
+        let nf = self.encoder.fields.len();
+        let dev = &Device::Cpu;
+        let (lps, nout) = self.forward(idx, numeric, b)?;
+        let w = Tensor::from_vec(weights.to_vec(), (b, 1), dev)?;
+        let mut total: Option<Tensor> = None;
+        for (f, lp) in lps.iter().enumerate() {
+            let target: Vec<u32> = (0..b).map(|r| idx[r * nf + f]).collect();
+            let t = Tensor::from_vec(target, (b, 1), dev)?;
+            let picked = lp.gather(&t, 1)?; // (B, 1) log p
+            let l = (picked * &w)?.sum_all()?.neg()?;
+            total = Some(match total {
+                Some(acc) => (acc + l)?,
+                None => l,
+            });
+        }
+        let target = Tensor::from_vec(numeric.to_vec(), (b, 2), dev)?;
+        let mse = (nout - target)?.sqr()?.broadcast_mul(&w)?.sum_all()?;
+        Ok((total.expect("at least one field") + mse)?)
+    }
+
+    /// Train on `ds`. `on_epoch` hears about every epoch; `cancel` stops training within a
+    /// batch.
+    pub fn train(
+        ds: &Dataset,
+        config: AeConfig,
+        cancel: &AtomicBool,
+        on_epoch: &mut dyn FnMut(EpochReport),
+    ) -> Result<Autoencoder, ModelError> {
+        if ds.uniques.is_empty() {
+            return Err(ModelError::Empty);
+        }
+        let encoder = Encoder::fit(ds, config.encode);
+        let data = encoder.encode(ds);
+        let mut model = Autoencoder::new(encoder, config)?;
+        let vars: Vec<Var> = model.vars.iter().map(|(_, v)| v.clone()).collect();
+        let mut opt = AdamW::new(
+            vars,
+            ParamsAdamW {
+                lr: config.learning_rate,
+                weight_decay: 1e-5,
+                ..Default::default()
+            },
+        )?;
+        let mut rng = StdRng::seed_from_u64(config.seed.wrapping_add(0x5EED));
+        let rows = data.rows;
+        let nf = data.n_fields;
+        let weight_of = |c: u64| match config.weighting {
+            Weighting::Unique => 1.0f32,
+            Weighting::LogCount => 1.0 + (c as f32).ln(),
+            Weighting::Count => c as f32,
+        };
+        let row_w: Vec<f32> = data.counts.iter().map(|&c| weight_of(c)).collect();
+        let mean_w = row_w.iter().sum::<f32>() / rows as f32;
+        let epochs = config.epochs_for(rows);
+        let start = Instant::now();
+        let mut order: Vec<usize> = (0..rows).collect();
+        for epoch in 1..=epochs {
+            order.shuffle(&mut rng);
+            let mut sum = 0.0f64;
+            for batch in order.chunks(config.batch_size) {
+                if cancel.load(Ordering::Relaxed) {
+                    return Err(ModelError::Cancelled);
+                }
+                let b = batch.len();
+                let mut idx = Vec::with_capacity(b * nf);
+                let mut num = Vec::with_capacity(b * 2);
+                let mut w = Vec::with_capacity(b);
+                for &r in batch {
+                    for f in 0..nf {
+                        let v = if rng.random_bool(config.swap_noise) {
+                            data.indices[rng.random_range(0..rows) * nf + f]
+                        } else {
+                            data.indices[r * nf + f]
+                        };
+                        idx.push(v);
+                    }
+                    num.extend_from_slice(&data.numeric[r * 2..r * 2 + 2]);
+                    // Normalised so that a batch's weights average 1 / b.
+                    w.push(row_w[r] / mean_w / b as f32);
+                }
+                let loss = model.loss(&idx, &num, &w, b)?;
+                opt.backward_step(&loss)?;
+                sum += f64::from(loss.to_scalar::<f32>()?) * b as f64;
+            }
+            let elapsed = start.elapsed().as_secs_f64();
+            on_epoch(EpochReport {
+                epoch,
+                epochs,
+                loss: sum / rows as f64,
+                elapsed,
+                eta: elapsed / epoch as f64 * (epochs - epoch) as f64,
+            });
+        }
+        let (per_field, _, _) = model.field_losses(&data, ds)?;
+        model.stats = loss_stats(&per_field, nf);
+        Ok(model)
+    }
+
+    /// Per row and field: loss, expected index and its probability.
+    #[allow(clippy::type_complexity)]
+    fn field_losses(
+        &self,
+        data: &Encoded,
+        ds: &Dataset,
+    ) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>), ModelError> {
+        let nf = data.n_fields;
+        let mut losses = vec![0f32; data.rows * nf];
+        let mut expect = vec![0u32; data.rows * nf];
+        let mut probs = vec![0f32; data.rows * nf];
+        let chunk = 2048;
+        for start in (0..data.rows).step_by(chunk) {
+            let b = chunk.min(data.rows - start);
+            let idx = &data.indices[start * nf..(start + b) * nf];
+            let num = &data.numeric[start * 2..(start + b) * 2];
+            let (lps, _) = self.forward(idx, num, b)?;
+            for (f, lp) in lps.iter().enumerate() {
+                let lp = lp.to_vec2::<f32>()?;
+                for (r, row) in lp.iter().enumerate() {
+                    let at = (start + r) * nf + f;
+                    let target = idx[r * nf + f] as usize;
+                    let mut loss = -row[target];
+                    if target == RARE as usize {
+                        let value = Encoder::values_of(ds, start + r).swap_remove(f);
+                        loss += self.encoder.fields[f].within_rare_surprisal(&value);
+                    }
+                    losses[at] = loss;
+                    let (best, lbest) = row
+                        .iter()
+                        .enumerate()
+                        .fold((0usize, f32::NEG_INFINITY), |acc, (i, &v)| {
+                            if v > acc.1 { (i, v) } else { acc }
+                        });
+                    expect[at] = best as u32;
+                    probs[at] = lbest.exp();
+                }
+            }
+        }
+        Ok((losses, expect, probs))
+    }
+
+    /// Score every unique event of `ds` (which must come from the profile the model was
+    /// trained on).
+    pub fn score(&self, ds: &Dataset) -> Result<Ranking, ModelError> {
+        if ds.profile != self.encoder.profile {
+            return Err(ModelError::Incompatible(format!(
+                "the model was trained on the {} profile, these events are {}",
+                self.encoder.profile, ds.profile
+            )));
+        }
+        let data = self.encoder.encode(ds);
+        let nf = data.n_fields;
+        let (losses, expect, probs) = self.field_losses(&data, ds)?;
+        let vocab: Vec<Vec<Arc<str>>> = self
+            .encoder
+            .fields
+            .iter()
+            .map(|f| {
+                f.values
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| Arc::from(if i == 0 { "(rare)" } else { v.as_str() }))
+                    .collect()
+            })
+            .collect();
+        let mut scores = Vec::with_capacity(data.rows);
+        let mut field_scores = Vec::with_capacity(data.rows);
+        let mut field_z = Vec::with_capacity(data.rows);
+        let mut expected = Vec::with_capacity(data.rows);
+        for r in 0..data.rows {
+            let row = &losses[r * nf..(r + 1) * nf];
+            scores.push(row.iter().map(|&l| f64::from(l)).sum());
+            // Field 0 is the event kind; the profile's fields follow.
+            field_scores.push(row[1..].to_vec());
+            field_z.push(
+                (1..nf)
+                    .map(|f| (row[f] - self.stats.mean[f]) / self.stats.std[f].max(1e-3))
+                    .collect(),
+            );
+            expected.push(
+                (1..nf)
+                    .map(|f| {
+                        (
+                            vocab[f][expect[r * nf + f] as usize].clone(),
+                            probs[r * nf + f],
+                        )
+                    })
+                    .collect(),
+            );
+        }
+        let mut ranking = Ranking::from_scores("ae", ds, scores, field_scores);
+        ranking.field_z = field_z;
+        ranking.expected = expected;
+        Ok(ranking)
+    }
+
+    /// Save weights (safetensors) with the encoder, configuration and loss statistics as JSON
+    /// in the file's metadata: one file holds everything needed to score new logs.
+    pub fn save(&self, path: &Path) -> Result<(), ModelError> {
+        let mut meta = HashMap::new();
+        meta.insert("format".to_string(), FORMAT.to_string());
+        meta.insert(
+            "anomalog_version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        );
+        meta.insert(
+            "encoder".to_string(),
+            serde_json::to_string(&self.encoder).map_err(|e| ModelError::Io(e.to_string()))?,
+        );
+        meta.insert(
+            "config".to_string(),
+            serde_json::to_string(&self.config).map_err(|e| ModelError::Io(e.to_string()))?,
+        );
+        meta.insert(
+            "stats".to_string(),
+            serde_json::to_string(&self.stats).map_err(|e| ModelError::Io(e.to_string()))?,
+        );
+        let tensors: Vec<(String, Tensor)> = self
+            .vars
+            .iter()
+            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
+            .collect();
+        safetensors::serialize_to_file(tensors, Some(meta), path)
+            .map_err(|e| ModelError::Io(e.to_string()))
+    }
+
+    /// Load a model saved by [`Autoencoder::save`]; refuses files of another format.
+    pub fn load(path: &Path) -> Result<Autoencoder, ModelError> {
+        let bytes =
+            std::fs::read(path).map_err(|e| ModelError::Io(format!("{}: {e}", path.display())))?;
+        let bad = |why: String| ModelError::Incompatible(format!("{}: {why}", path.display()));
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| bad(format!("not an anomalog model ({e})")))?;
+        let meta = header
+            .metadata()
+            .clone()
+            .ok_or_else(|| bad("not an anomalog model (no metadata)".into()))?;
+        match meta.get("format").map(String::as_str) {
+            Some(FORMAT) => {}
+            Some(other) => {
+                return Err(bad(format!(
+                    "model format {other}, this anomalog reads {FORMAT}"
+                )));
+            }
+            None => return Err(bad("not an anomalog model".into())),
+        }
+        let get = |k: &str| {
+            meta.get(k)
+                .ok_or_else(|| bad(format!("metadata lacks {k}")))
+        };
+        let mut encoder: Encoder =
+            serde_json::from_str(get("encoder")?).map_err(|e| bad(e.to_string()))?;
+        encoder.rebuild();
+        let config: AeConfig =
+            serde_json::from_str(get("config")?).map_err(|e| bad(e.to_string()))?;
+        let stats: LossStats =
+            serde_json::from_str(get("stats")?).map_err(|e| bad(e.to_string()))?;
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)?;
+        let mut model = Autoencoder::new(encoder, config)?;
+        for (name, var) in &mut model.vars {
+            let t = tensors
+                .get(name)
+                .ok_or_else(|| bad(format!("weights lack {name}")))?;
+            if t.dims() != var.as_tensor().dims() {
+                return Err(bad(format!(
+                    "{name} has shape {:?}, expected {:?}",
+                    t.dims(),
+                    var.as_tensor().dims()
+                )));
+            }
+            var.set(t)?;
+        }
+        if stats.mean.len() != model.encoder.fields.len() {
+            return Err(bad("loss statistics do not match the fields".into()));
+        }
+        model.stats = stats;
+        let _ = model.total_vocab;
+        Ok(model)
+    }
+}
+
+fn loss_stats(losses: &[f32], nf: usize) -> LossStats {
+    let rows = losses.len() / nf.max(1);
+    let mut mean = vec![0f32; nf];
+    let mut std = vec![0f32; nf];
+    for f in 0..nf {
+        let vals = (0..rows).map(|r| losses[r * nf + f]);
+        let m = vals.clone().sum::<f32>() / rows.max(1) as f32;
+        let v = vals.map(|x| (x - m) * (x - m)).sum::<f32>() / rows.max(1) as f32;
+        mean[f] = m;
+        std[f] = v.sqrt();
+    }
+    LossStats { mean, std }
+}

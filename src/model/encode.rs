@@ -1,0 +1,205 @@
+//! Encoding unique events for a model: one categorical index per field, with rare values
+//! sharing a bucket, and the frequency of each rare value kept so that a model can still
+//! tell a one-off value from a value seen twice.
+//!
+//! An [`Encoder`] is fitted on the training data and saved with the model weights, so that
+//! new logs are scored with the vocabularies the model learnt (`--baseline`).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::Dataset;
+
+/// Index of the shared bucket of rare (and unseen) values in every field's vocabulary.
+pub const RARE: u32 = 0;
+
+/// One field's vocabulary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FieldVocab {
+    pub name: String,
+    /// `values[i]` is the value of index `i`; `values[0]` is the rare bucket (`""` name).
+    pub values: Vec<String>,
+    /// Occurrences of each vocabulary entry in the training data (index 0: all rare values).
+    pub counts: Vec<u64>,
+    /// Occurrences of each rare value (values below `min_count`), for the within-bucket
+    /// frequency. Values never seen count as seen once.
+    pub rare_counts: HashMap<String, u64>,
+    #[serde(skip)]
+    index: HashMap<String, u32>,
+}
+
+impl FieldVocab {
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    pub fn index_of(&self, v: &str) -> u32 {
+        self.index.get(v).copied().unwrap_or(RARE)
+    }
+
+    /// `-log p(value | rare bucket)`: how surprising a value is among the rare ones. Zero for
+    /// values with their own index.
+    pub fn within_rare_surprisal(&self, v: &str) -> f32 {
+        if self.index.contains_key(v) {
+            return 0.0;
+        }
+        let total = self.counts[RARE as usize].max(1) as f64;
+        let n = self.rare_counts.get(v).copied().unwrap_or(1).max(1) as f64;
+        (-(n / (total + 1.0)).ln()).max(0.0) as f32
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index = self
+            .values
+            .iter()
+            .enumerate()
+            .skip(1)
+            .map(|(i, v)| (v.clone(), i as u32))
+            .collect();
+    }
+}
+
+/// Settings of the encoding.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
+pub struct EncodeConfig {
+    /// Values seen in fewer occurrences share the rare bucket.
+    pub min_count: u64,
+    /// Largest vocabulary per field (the most frequent values keep their own index).
+    pub max_vocab: usize,
+}
+
+impl Default for EncodeConfig {
+    fn default() -> Self {
+        EncodeConfig {
+            min_count: 3,
+            max_vocab: 256,
+        }
+    }
+}
+
+/// Vocabularies of every field, fitted on a dataset.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Encoder {
+    pub profile: String,
+    pub config: EncodeConfig,
+    pub fields: Vec<FieldVocab>,
+}
+
+/// A dataset encoded for a model: `indices[row * n_fields + f]`.
+#[derive(Debug, Clone)]
+pub struct Encoded {
+    pub rows: usize,
+    pub n_fields: usize,
+    pub indices: Vec<u32>,
+    /// Numeric features per row (`log1p(count)`, `log1p(hosts)`), standardised.
+    pub numeric: Vec<f32>,
+    pub n_numeric: usize,
+    /// Occurrences per row.
+    pub counts: Vec<u64>,
+}
+
+/// The pseudo-field for the event kind, encoded like the profile's fields.
+pub const KIND_FIELD: &str = "event";
+
+fn kind(ds: &Dataset, u: usize) -> String {
+    let e = &ds.uniques[u];
+    format!("{}/{}", e.channel, e.event_id)
+}
+
+impl Encoder {
+    /// Field names, the event kind first.
+    pub fn field_names(&self) -> Vec<&str> {
+        self.fields.iter().map(|f| f.name.as_str()).collect()
+    }
+
+    /// Fit vocabularies on `ds`, counting occurrences (a benign task that ran a thousand
+    /// times makes its values frequent).
+    pub fn fit(ds: &Dataset, config: EncodeConfig) -> Encoder {
+        let n = ds.fields.len();
+        let mut counts: Vec<HashMap<String, u64>> = vec![HashMap::new(); n + 1];
+        for (u, e) in ds.uniques.iter().enumerate() {
+            let c = e.count();
+            *counts[0].entry(kind(ds, u)).or_default() += c;
+            for (i, v) in e.values.iter().enumerate() {
+                *counts[i + 1].entry(v.to_string()).or_default() += c;
+            }
+        }
+        let names = std::iter::once(KIND_FIELD).chain(ds.fields.iter().copied());
+        let fields = names
+            .zip(counts)
+            .map(|(name, counts)| {
+                let mut by_count: Vec<(String, u64)> = counts.into_iter().collect();
+                // Most frequent first; ties by value, so the order is deterministic.
+                by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+                let mut vocab = FieldVocab {
+                    name: name.to_string(),
+                    values: vec![String::new()],
+                    counts: vec![0],
+                    rare_counts: HashMap::new(),
+                    index: HashMap::new(),
+                };
+                for (v, c) in by_count {
+                    if c >= config.min_count && vocab.values.len() < config.max_vocab {
+                        vocab.values.push(v);
+                        vocab.counts.push(c);
+                    } else {
+                        vocab.counts[0] += c;
+                        vocab.rare_counts.insert(v, c);
+                    }
+                }
+                vocab.rebuild_index();
+                vocab
+            })
+            .collect();
+        Encoder {
+            profile: ds.profile.to_string(),
+            config,
+            fields,
+        }
+    }
+
+    /// Rebuild lookup tables after deserialising.
+    pub fn rebuild(&mut self) {
+        for f in &mut self.fields {
+            f.rebuild_index();
+        }
+    }
+
+    /// The field values of unique event `u`, the event kind first.
+    pub fn values_of(ds: &Dataset, u: usize) -> Vec<String> {
+        std::iter::once(kind(ds, u))
+            .chain(ds.uniques[u].values.iter().map(|v| v.to_string()))
+            .collect()
+    }
+
+    pub fn encode(&self, ds: &Dataset) -> Encoded {
+        let n_fields = self.fields.len();
+        let mut indices = Vec::with_capacity(ds.uniques.len() * n_fields);
+        let mut numeric = Vec::with_capacity(ds.uniques.len() * 2);
+        let mut counts = Vec::with_capacity(ds.uniques.len());
+        for (u, e) in ds.uniques.iter().enumerate() {
+            let kind = kind(ds, u);
+            indices.push(self.fields[0].index_of(&kind));
+            for (i, v) in e.values.iter().enumerate() {
+                indices.push(self.fields.get(i + 1).map_or(RARE, |f| f.index_of(v)));
+            }
+            // Scale to roughly unit range; a count of 1 is 0.
+            numeric.push(((e.count() as f32).ln_1p() - 0.69) / 3.0);
+            numeric.push(((e.hosts.len().max(1) as f32).ln_1p() - 0.69) / 2.0);
+            counts.push(e.count());
+        }
+        Encoded {
+            rows: ds.uniques.len(),
+            n_fields,
+            indices,
+            numeric,
+            n_numeric: 2,
+            counts,
+        }
+    }
+}

@@ -18,11 +18,14 @@ use std::sync::Arc;
 use super::Ranking;
 use crate::frame::Dataset;
 
+/// A channel and event id.
+type Family<'a> = (&'a str, u32);
+
 pub fn rank(ds: &Dataset) -> Ranking {
     let n_fields = ds.fields.len();
-    let mut family: HashMap<(&str, u32), u64> = HashMap::new();
+    let mut family: HashMap<Family, u64> = HashMap::new();
     let mut counts: Vec<HashMap<&Arc<str>, u64>> = vec![HashMap::new(); n_fields];
-    let mut by_family: Vec<HashMap<((&str, u32), &Arc<str>), u64>> = vec![HashMap::new(); n_fields];
+    let mut by_family: Vec<HashMap<(Family, &Arc<str>), u64>> = vec![HashMap::new(); n_fields];
     let mut totals = vec![0u64; n_fields];
     let mut all = 0u64;
     for u in &ds.uniques {
@@ -39,7 +42,7 @@ pub fn rank(ds: &Dataset) -> Ranking {
         }
     }
     // The most frequent value of each field per family (ties: the smaller value).
-    let mut mode: Vec<HashMap<(&str, u32), (&Arc<str>, u64)>> = vec![HashMap::new(); n_fields];
+    let mut mode: Vec<HashMap<Family, (&Arc<str>, u64)>> = vec![HashMap::new(); n_fields];
     for (i, m) in by_family.iter().enumerate() {
         for (&(fam, v), &c) in m {
             let e = mode[i].entry(fam).or_insert((v, 0));

@@ -87,10 +87,39 @@ impl Dataset {
             fields: profile.fields(),
             ..Dataset::default()
         };
+        // Occurrences of one task repeat the same inputs with other times and ids: extract
+        // each distinct input once.
+        let mut memo: HashMap<u64, Option<Vec<Arc<str>>>> = HashMap::new();
+        let inputs = profile.inputs();
         let mut hosts: Vec<BTreeSet<String>> = Vec::new();
         let mut sources: Vec<BTreeSet<Arc<str>>> = Vec::new();
         for ev in events {
-            let Some(values) = profile.extract(&ev) else {
+            let ikey = {
+                let mut h = DefaultHasher::new();
+                ev.canonical_channel().hash(&mut h);
+                ev.channel.hash(&mut h);
+                ev.event_id.hash(&mut h);
+                for n in inputs {
+                    ev.get(n).hash(&mut h);
+                }
+                h.finish()
+            };
+            let extracted = memo.entry(ikey).or_insert_with(|| {
+                profile.extract(&ev).map(|values| {
+                    values
+                        .into_iter()
+                        .map(|v| match interner.get(&v) {
+                            Some(a) => a.clone(),
+                            None => {
+                                let a: Arc<str> = Arc::from(v.as_str());
+                                interner.insert(v, a.clone());
+                                a
+                            }
+                        })
+                        .collect()
+                })
+            });
+            let Some(values) = extracted.clone() else {
                 ds.rejected += 1;
                 continue;
             };
@@ -100,17 +129,6 @@ impl Dataset {
                 sources[u].insert(ev.source.clone());
                 continue;
             }
-            let values: Vec<Arc<str>> = values
-                .into_iter()
-                .map(|v| match interner.get(&v) {
-                    Some(a) => a.clone(),
-                    None => {
-                        let a: Arc<str> = Arc::from(v.as_str());
-                        interner.insert(v, a.clone());
-                        a
-                    }
-                })
-                .collect();
             let channel = match ev.canonical_channel() {
                 "" => ev.channel.clone(),
                 c => c.to_string(),

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use evtx::{EvtxParser, ParserSettings, SerializedEvtxRecord};
+use evtx::{EvtxParser, ParserSettings};
 
 use super::{FileReport, Progress, layout};
 use crate::event::RawEvent;
@@ -74,24 +74,27 @@ where
     let source: Arc<str> = Arc::from(name.as_str());
     let mut report = FileReport::new(name, "evtx");
     let mut events = Vec::new();
-    for (i, item) in parser.records_json_value().enumerate() {
+    // Rendering to JSON and normalising run inside the evtx crate's workers (in parallel over
+    // chunks); this thread only filters and counts.
+    let src = source.clone();
+    let records = parser.serialized_records(move |r| {
+        r.and_then(|r| r.into_json_value()).map(|rec| {
+            let mut ev = match rec.data.get("Event") {
+                Some(e) => layout::from_evtx_dump(e, &src),
+                None => layout::from_evtx_dump(&rec.data, &src),
+            };
+            ev.record_id = Some(rec.event_record_id);
+            ev.time = ev.time.or(Some(rec.timestamp.as_microsecond()));
+            ev
+        })
+    });
+    for (i, item) in records.enumerate() {
         if i % 4096 == 0 && progress.cancelled() {
             report.problem("cancelled");
             break;
         }
         match item {
-            Ok(SerializedEvtxRecord {
-                event_record_id,
-                timestamp,
-                data,
-                ..
-            }) => {
-                let mut ev = match data.get("Event") {
-                    Some(e) => layout::from_evtx_dump(e, &source),
-                    None => layout::from_evtx_dump(&data, &source),
-                };
-                ev.record_id = Some(event_record_id);
-                ev.time = ev.time.or(Some(timestamp.as_microsecond()));
+            Ok(ev) => {
                 report.records += 1;
                 progress.records.fetch_add(1, Ordering::Relaxed);
                 *report

@@ -352,12 +352,12 @@ impl Autoencoder {
                         loss += self.encoder.fields[f].within_rare_surprisal(&value);
                     }
                     losses[at] = loss;
-                    let (best, lbest) = row
-                        .iter()
-                        .enumerate()
-                        .fold((0usize, f32::NEG_INFINITY), |acc, (i, &v)| {
-                            if v > acc.1 { (i, v) } else { acc }
-                        });
+                    let (best, lbest) =
+                        row.iter()
+                            .enumerate()
+                            .fold((0usize, f32::NEG_INFINITY), |acc, (i, &v)| {
+                                if v > acc.1 { (i, v) } else { acc }
+                            });
                     expect[at] = best as u32;
                     probs[at] = lbest.exp();
                 }

@@ -20,7 +20,11 @@ pub trait Profile: Sync + Send {
     /// Whether ingest should keep this record (channel / event id / image tests only).
     fn wants(&self, ev: &RawEvent) -> bool;
     /// One value per field (empty where the event has none), or `None` to drop the event.
+    /// It must depend only on the channel, the event id and the [`Profile::inputs`] fields:
+    /// extraction is memoised on those.
     fn extract(&self, ev: &RawEvent) -> Option<Vec<String>>;
+    /// The raw event fields `extract` reads.
+    fn inputs(&self) -> &'static [&'static str];
 }
 
 /// The profiles `--profile` accepts.

@@ -105,6 +105,28 @@ impl Profile for ScheduledTasks {
         FIELDS
     }
 
+    fn inputs(&self) -> &'static [&'static str] {
+        &[
+            "TaskName",
+            "UserName",
+            "UserContext",
+            "UserId",
+            "Path",
+            "ActionName",
+            "ResultCode",
+            "SubjectUserName",
+            "SubjectDomainName",
+            "TaskContentNew",
+            "TaskContent",
+            "CommandLine",
+            "User",
+            "ParentProcessName",
+            "ParentImage",
+            "NewProcessName",
+            "Image",
+        ]
+    }
+
     fn wants(&self, ev: &RawEvent) -> bool {
         match ev.canonical_channel() {
             CH_TASKSCHEDULER => true,

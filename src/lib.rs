@@ -7,6 +7,7 @@
 //! [`output`] (headless formats). [`pipeline`] strings them together.
 
 pub mod cli;
+pub mod eval;
 pub mod event;
 pub mod evtx_writer;
 pub mod frame;

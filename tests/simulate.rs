@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use anomalog::frame::Dataset;
 use anomalog::ingest::Progress;
-use anomalog::model::rarity;
+use anomalog::model::ae::AeConfig;
+use anomalog::model::worker::{Task, run};
+use anomalog::model::{ModelKind, rarity};
 use anomalog::pipeline;
 use anomalog::profile::by_name;
 use anomalog::simulate::{self, Config, GroundTruth};
@@ -85,7 +87,7 @@ fn attack_ranks<'a>(
     best
 }
 
-fn check_fleet(dir: &Path, top: usize) {
+fn check_fleet(dir: &Path, top: usize, kind: ModelKind) {
     let truth: GroundTruth =
         serde_json::from_slice(&std::fs::read(dir.join("ground_truth.json")).unwrap()).unwrap();
     assert!(truth.attacks.len() >= 5);
@@ -93,7 +95,18 @@ fn check_fleet(dir: &Path, top: usize) {
     let loaded = pipeline::load(&[dir.to_path_buf()], profile.as_ref(), &Progress::default());
     assert_eq!(loaded.skipped, 0, "simulated logs read cleanly");
     assert!(loaded.warnings().next().is_none());
-    let ranking = rarity::rank(&loaded.dataset);
+    let ranking = match kind {
+        ModelKind::Rarity => rarity::rank(&loaded.dataset),
+        kind => {
+            let task = Task::Train {
+                kind,
+                config: AeConfig::default(),
+            };
+            run(&loaded.dataset, task, &Default::default(), &mut |_| {})
+                .unwrap()
+                .ranking
+        }
+    };
     let ranks = attack_ranks(&loaded.dataset, &ranking.order, &truth);
     eprintln!(
         "{}: best rank of each planted attack: {ranks:?}",
@@ -109,8 +122,10 @@ fn check_fleet(dir: &Path, top: usize) {
 
 #[test]
 fn bundled_samples_rank_every_planted_attack_in_the_top_10() {
+    // The default model (the autoencoder), and the rarity baseline.
     let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
-    check_fleet(&samples, 10);
+    check_fleet(&samples, 10, ModelKind::Ae);
+    check_fleet(&samples, 10, ModelKind::Rarity);
 }
 
 #[test]
@@ -152,7 +167,7 @@ fn other_seeds_rank_the_attacks_high_too() {
             dir.path(),
         )
         .unwrap();
-        check_fleet(dir.path(), 20);
+        check_fleet(dir.path(), 20, ModelKind::Ae);
     }
 }
 

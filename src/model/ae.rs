@@ -45,7 +45,7 @@ pub enum Weighting {
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AeConfig {
-    /// Epochs; 0 picks enough for about 150 000 training samples (at least 8, at most 60).
+    /// Epochs; 0 picks them from the data (see [`AeConfig::epochs_for`]).
     pub epochs: usize,
     pub batch_size: usize,
     pub embed_dim: usize,
@@ -57,6 +57,15 @@ pub struct AeConfig {
     pub seed: u64,
     pub weighting: Weighting,
     pub encode: EncodeConfig,
+    /// Weight of each value's unconditional rarity (`-log p(value)`) added to its field's
+    /// loss: the score is then `-log [p(value | row) * p(value)^w]`, the autoencoder's
+    /// conditional surprise times a frequency prior (see the README's benchmark).
+    #[serde(default = "one")]
+    pub prior_weight: f32,
+}
+
+fn one() -> f32 {
+    1.0
 }
 
 impl Default for AeConfig {
@@ -66,23 +75,35 @@ impl Default for AeConfig {
             batch_size: 256,
             embed_dim: 8,
             hidden: 64,
-            bottleneck: 12,
+            bottleneck: 16,
             learning_rate: 0.01,
             swap_noise: 0.15,
             seed: 1,
             weighting: Weighting::LogCount,
             encode: EncodeConfig::default(),
+            prior_weight: 1.0,
         }
     }
 }
 
 impl AeConfig {
+    /// The batch size for `rows` training rows: smaller batches for small datasets, so that
+    /// they still get enough optimiser steps.
+    pub fn batch_for(&self, rows: usize) -> usize {
+        (rows / 16).clamp(32, self.batch_size.max(32))
+    }
+
+    /// Epochs: the configured number, or enough for about 150 000 samples and at least 600
+    /// optimiser steps (between 8 and 200 epochs).
     pub fn epochs_for(&self, rows: usize) -> usize {
         if self.epochs > 0 {
-            self.epochs
-        } else {
-            (150_000 / rows.max(1)).clamp(8, 60)
+            return self.epochs;
         }
+        let rows = rows.max(1);
+        let batches = rows.div_ceil(self.batch_for(rows));
+        (150_000 / rows)
+            .max(600_usize.div_ceil(batches))
+            .clamp(8, 200)
     }
 }
 
@@ -285,7 +306,7 @@ impl Autoencoder {
         for epoch in 1..=epochs {
             order.shuffle(&mut rng);
             let mut sum = 0.0f64;
-            for batch in order.chunks(config.batch_size) {
+            for batch in order.chunks(config.batch_for(rows)) {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(ModelError::Cancelled);
                 }
@@ -347,8 +368,10 @@ impl Autoencoder {
                     let at = (start + r) * nf + f;
                     let target = idx[r * nf + f] as usize;
                     let mut loss = -row[target];
-                    if target == RARE as usize {
-                        let value = Encoder::values_of(ds, start + r).swap_remove(f);
+                    let value = Encoder::value_of(ds, start + r, f);
+                    if self.config.prior_weight > 0.0 {
+                        loss += self.config.prior_weight * self.encoder.fields[f].surprisal(&value);
+                    } else if target == RARE as usize {
                         loss += self.encoder.fields[f].within_rare_surprisal(&value);
                     }
                     losses[at] = loss;

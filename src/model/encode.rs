@@ -53,6 +53,25 @@ impl FieldVocab {
         (-(n / (total + 1.0)).ln()).max(0.0) as f32
     }
 
+    /// `-log p(value)` over the training occurrences where the field had a value: the
+    /// value's unconditional rarity. Zero for the empty value; a value never seen counts as
+    /// seen once.
+    pub fn surprisal(&self, v: &str) -> f32 {
+        if v.is_empty() {
+            return 0.0;
+        }
+        let n = match self.index.get(v) {
+            Some(&i) => self.counts[i as usize],
+            None => self.rare_counts.get(v).copied().unwrap_or(1),
+        };
+        let empty = self.index.get("").map_or_else(
+            || self.rare_counts.get("").copied().unwrap_or(0),
+            |&i| self.counts[i as usize],
+        );
+        let total: u64 = self.counts.iter().sum::<u64>().saturating_sub(empty).max(1);
+        (-((n.max(1) as f64) / (total as f64 + 1.0)).ln()).max(0.0) as f32
+    }
+
     fn rebuild_index(&mut self) {
         self.index = self
             .values
@@ -175,6 +194,15 @@ impl Encoder {
         std::iter::once(kind(ds, u))
             .chain(ds.uniques[u].values.iter().map(|v| v.to_string()))
             .collect()
+    }
+
+    /// Field `f` of unique event `u` (0 is the event kind).
+    pub fn value_of(ds: &Dataset, u: usize, f: usize) -> String {
+        if f == 0 {
+            kind(ds, u)
+        } else {
+            ds.uniques[u].values[f - 1].to_string()
+        }
     }
 
     pub fn encode(&self, ds: &Dataset) -> Encoded {

@@ -1,0 +1,134 @@
+//! Model benchmark: encode, train and score the autoencoder on synthetic datasets of 1 k,
+//! 10 k and 100 k unique events, with the process's peak memory after each size.
+//!
+//! `cargo bench --bench model` (`ANOMALOG_BENCH_SIZES=1000,10000` to choose sizes).
+//! Synthetic rows: every field drawn from a Zipf-like distribution over its own vocabulary,
+//! so that value frequencies look like real logs (a few very common values, a long tail).
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use anomalog::event::RawEvent;
+use anomalog::frame::Dataset;
+use anomalog::model::ae::{AeConfig, Autoencoder};
+use anomalog::model::encode::Encoder;
+use anomalog::profile::Profile;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// A profile whose fields are the raw event's data, as they are.
+struct Synthetic;
+const FIELDS: &[&str] = &[
+    "f0", "f1", "f2", "f3", "f4", "f5", "f6", "f7", "f8", "f9", "f10", "f11",
+];
+
+impl Profile for Synthetic {
+    fn name(&self) -> &'static str {
+        "synthetic"
+    }
+    fn fields(&self) -> &'static [&'static str] {
+        FIELDS
+    }
+    fn wants(&self, _: &RawEvent) -> bool {
+        true
+    }
+    fn extract(&self, ev: &RawEvent) -> Option<Vec<String>> {
+        Some(
+            FIELDS
+                .iter()
+                .map(|f| ev.get(f).unwrap_or("").to_string())
+                .collect(),
+        )
+    }
+    fn inputs(&self) -> &'static [&'static str] {
+        FIELDS
+    }
+}
+
+fn zipf(rng: &mut StdRng, n: usize) -> usize {
+    // Inverse-transform sample of p(k) ~ 1/k, k in 1..=n.
+    let h = (n as f64).ln() + 0.5772;
+    let u: f64 = rng.random_range(0.0..h);
+    (u.exp() as usize).clamp(1, n) - 1
+}
+
+fn dataset(uniques: usize, seed: u64) -> Dataset {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let src: Arc<str> = Arc::from("synthetic");
+    let vocab = [5usize, 20, 50, 200, 1000, 5000, 30, 8, 3, 100, 2000, 400];
+    let mut events = Vec::with_capacity(uniques * 2);
+    let mut id = 0u64;
+    // Enough draws to reach the wanted number of distinct rows.
+    while events.len() < uniques * 3 {
+        id += 1;
+        let data = FIELDS
+            .iter()
+            .zip(vocab)
+            .map(|(f, n)| (f.to_string(), format!("{f}-{}", zipf(&mut rng, n))))
+            .collect();
+        events.push(RawEvent {
+            source: src.clone(),
+            channel: "Synthetic".into(),
+            event_id: 1,
+            provider: String::new(),
+            computer: format!("h{}", id % 50),
+            time: Some(id as i64),
+            record_id: Some(id),
+            data,
+        });
+    }
+    let mut ds = Dataset::build(&Synthetic, events);
+    ds.uniques.truncate(uniques);
+    ds
+}
+
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("ANOMALOG_BENCH_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+    println!("| unique events | encode | train (epochs) | score | total | peak RSS |");
+    println!("|---|---|---|---|---|---|");
+    for n in sizes {
+        let ds = dataset(n, 1);
+        let config = AeConfig::default();
+        let t = Instant::now();
+        let enc = Encoder::fit(&ds, config.encode);
+        let _ = enc.encode(&ds);
+        let t_encode = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let model = Autoencoder::train(&ds, config, &AtomicBool::new(false), &mut |_| {}).unwrap();
+        let t_train = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let r = model.score(&ds).unwrap();
+        let t_score = t.elapsed().as_secs_f64();
+        assert_eq!(r.order.len(), ds.uniques.len());
+        println!(
+            "| {} | {:.3} s | {:.2} s ({}) | {:.2} s | {:.2} s | {:.0} MB |",
+            ds.uniques.len(),
+            t_encode,
+            t_train,
+            config.epochs_for(ds.uniques.len()),
+            t_score,
+            t_encode + t_train + t_score,
+            peak_rss_mb()
+        );
+    }
+}

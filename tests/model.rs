@@ -1,0 +1,317 @@
+//! The models: determinism, the worker's messages and cancel flag, saved models and
+//! baselines, per-field errors and expected values in the output.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anomalog::frame::Dataset;
+use anomalog::ingest::Progress;
+use anomalog::model::ae::{AeConfig, Autoencoder};
+use anomalog::model::worker::{self, Task, WorkerMsg, run};
+use anomalog::model::{ModelKind, Ranking};
+use anomalog::pipeline;
+use anomalog::profile::by_name;
+use assert_cmd::Command;
+use serde_json::Value;
+
+fn samples() -> Dataset {
+    let profile = by_name("scheduled-tasks").unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    pipeline::load(&[dir], profile.as_ref(), &Progress::default()).dataset
+}
+
+fn train(ds: &Dataset, kind: ModelKind, seed: u64) -> Ranking {
+    let task = Task::Train {
+        kind,
+        config: AeConfig {
+            seed,
+            epochs: 12,
+            ..AeConfig::default()
+        },
+    };
+    run(ds, task, &AtomicBool::new(false), &mut |_| {})
+        .unwrap()
+        .ranking
+}
+
+#[test]
+fn same_seed_same_ranking() {
+    let ds = samples();
+    for kind in [ModelKind::Ae, ModelKind::Ds4n6] {
+        let a = train(&ds, kind, 7);
+        let b = train(&ds, kind, 7);
+        assert_eq!(a.order, b.order, "{kind:?}");
+        assert_eq!(a.scores, b.scores, "{kind:?}");
+        assert_eq!(a.order.len(), ds.uniques.len());
+    }
+    let c = train(&ds, ModelKind::Ae, 8);
+    assert_ne!(
+        train(&ds, ModelKind::Ae, 7).scores,
+        c.scores,
+        "the seed matters"
+    );
+}
+
+#[test]
+fn worker_reports_every_epoch_and_the_loss_falls() {
+    let ds = Arc::new(samples());
+    let job = worker::spawn(
+        ds.clone(),
+        Task::Train {
+            kind: ModelKind::Ae,
+            config: AeConfig {
+                epochs: 10,
+                ..AeConfig::default()
+            },
+        },
+    );
+    let mut epochs = Vec::new();
+    let done = loop {
+        match job
+            .rx
+            .recv_timeout(Duration::from_secs(120))
+            .expect("a message")
+        {
+            WorkerMsg::Epoch(r) => epochs.push(r),
+            WorkerMsg::Done(t) => break t,
+            WorkerMsg::Failed(e) => panic!("{e}"),
+            WorkerMsg::Cancelled => panic!("cancelled"),
+        }
+    };
+    job.join();
+    assert_eq!(
+        epochs.iter().map(|r| r.epoch).collect::<Vec<_>>(),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert!(
+        epochs
+            .iter()
+            .all(|r| r.epochs == 10 && r.loss.is_finite() && r.eta >= 0.0)
+    );
+    assert!(
+        epochs[9].loss < epochs[0].loss,
+        "{:?} -> {:?}",
+        epochs[0].loss,
+        epochs[9].loss
+    );
+    assert_eq!(epochs[9].eta, 0.0);
+    assert_eq!(done.ranking.model, "ae");
+    assert!(done.model.is_some());
+}
+
+#[test]
+fn cancel_stops_training_quickly() {
+    let ds = Arc::new(samples());
+    let job = worker::spawn(
+        ds,
+        Task::Train {
+            kind: ModelKind::Ae,
+            config: AeConfig {
+                epochs: 100_000,
+                ..AeConfig::default()
+            },
+        },
+    );
+    // Let it start, then cancel.
+    assert!(matches!(
+        job.rx.recv_timeout(Duration::from_secs(60)),
+        Ok(WorkerMsg::Epoch(_))
+    ));
+    let t = Instant::now();
+    job.cancel();
+    loop {
+        match job
+            .rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("the worker answers")
+        {
+            WorkerMsg::Epoch(_) => continue,
+            WorkerMsg::Cancelled => break,
+            _ => panic!("expected Cancelled"),
+        }
+    }
+    assert!(
+        t.elapsed() < Duration::from_millis(1500),
+        "stopped in {:?}",
+        t.elapsed()
+    );
+    job.join();
+}
+
+#[test]
+fn per_field_losses_z_and_expected_values() {
+    let ds = samples();
+    let task = Task::Train {
+        kind: ModelKind::Ae,
+        config: AeConfig::default(),
+    };
+    let r = run(&ds, task, &AtomicBool::new(false), &mut |_| {})
+        .unwrap()
+        .ranking;
+    let n = ds.fields.len();
+    assert_eq!(r.field_scores.len(), ds.uniques.len());
+    assert!(
+        r.field_scores
+            .iter()
+            .all(|f| f.len() == n && f.iter().all(|x| x.is_finite() && *x >= 0.0))
+    );
+    assert!(
+        r.field_z
+            .iter()
+            .all(|z| z.len() == n && z.iter().all(|x| x.is_finite()))
+    );
+    assert!(
+        r.expected
+            .iter()
+            .all(|e| e.len() == n && e.iter().all(|(_, p)| (0.0..=1.0).contains(p)))
+    );
+    // The row's score is the sum of its fields' losses plus the event kind's.
+    for u in 0..ds.uniques.len() {
+        let sum: f64 = r.field_scores[u].iter().map(|&x| f64::from(x)).sum();
+        assert!(r.scores[u] >= sum - 1e-3);
+    }
+    // For common events, the model expects their actual task names.
+    let ti = ds.fields.iter().position(|f| *f == "task_name").unwrap();
+    let mut by_count: Vec<usize> = (0..ds.uniques.len()).collect();
+    by_count.sort_by_key(|&u| std::cmp::Reverse(ds.uniques[u].count()));
+    let right = by_count[..20]
+        .iter()
+        .filter(|&&u| *r.expected[u][ti].0 == *ds.uniques[u].values[ti])
+        .count();
+    assert!(
+        right >= 16,
+        "{right} of the 20 most common events reconstructed"
+    );
+}
+
+#[test]
+fn saved_model_scores_identically_and_refuses_other_files() {
+    let ds = samples();
+    let model = Autoencoder::train(
+        &ds,
+        AeConfig {
+            epochs: 8,
+            ..AeConfig::default()
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    let before = model.score(&ds).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    model.save(&path).unwrap();
+    let loaded = Autoencoder::load(&path).unwrap();
+    let after = loaded.score(&ds).unwrap();
+    assert_eq!(before.scores, after.scores);
+    assert_eq!(before.order, after.order);
+
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"not a model at all").unwrap();
+    let e = Autoencoder::load(&junk).err().unwrap().to_string();
+    assert!(e.contains("not an anomalog model"), "{e}");
+
+    // A safetensors file of another format version.
+    let other = dir.path().join("other.safetensors");
+    let mut meta = std::collections::HashMap::new();
+    meta.insert("format".to_string(), "anomalog-ae-0".to_string());
+    let t =
+        candle_core::Tensor::zeros(2, candle_core::DType::F32, &candle_core::Device::Cpu).unwrap();
+    safetensors::serialize_to_file(vec![("w", t)], Some(meta), &other).unwrap();
+    let e = Autoencoder::load(&other).err().unwrap().to_string();
+    assert!(
+        e.contains("anomalog-ae-0") && e.contains("anomalog-ae-1"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cli_save_model_then_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("good.safetensors");
+    let out = Command::cargo_bin("anomalog")
+        .unwrap()
+        .args([
+            "rank",
+            "-q",
+            "--format",
+            "jsonl",
+            "--epochs",
+            "6",
+            "--save-model",
+        ])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let top = &rows[0];
+    assert_eq!(top["model"], "ae");
+    let fe = top["field_errors"].as_object().expect("field_errors");
+    assert!(fe.contains_key("task_name"));
+    assert!(fe["task_name"]["loss"].as_f64().is_some() && fe["task_name"]["z"].as_f64().is_some());
+    let ex = top["expected"].as_object().expect("expected");
+    assert!(ex["task_name"]["value"].is_string());
+    let p = ex["task_name"]["p"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&p));
+
+    // Scoring the same logs against the saved model gives the same ranking, without training.
+    let out = Command::cargo_bin("anomalog")
+        .unwrap()
+        .args(["rank", "--format", "jsonl", "--baseline"])
+        .arg(&model)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let again: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(again, rows);
+    assert!(!String::from_utf8(out.stderr).unwrap().contains("epoch"));
+
+    // A file that is no model is refused with a clear message.
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, b"{}").unwrap();
+    let out = Command::cargo_bin("anomalog")
+        .unwrap()
+        .args(["rank", "--baseline"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .contains("not an anomalog model")
+    );
+}
+
+#[test]
+fn every_model_ranks_every_unique_event() {
+    let ds = samples();
+    for kind in [ModelKind::Ae, ModelKind::Ds4n6, ModelKind::Rarity] {
+        let r = train(&ds, kind, 3);
+        let mut o = r.order.clone();
+        o.sort_unstable();
+        assert_eq!(o, (0..ds.uniques.len()).collect::<Vec<_>>(), "{kind:?}");
+        assert!(
+            r.order.windows(2).all(|w| r.scores[w[0]] >= r.scores[w[1]]),
+            "{kind:?} best first"
+        );
+        assert_eq!(r.model, kind.name());
+    }
+}

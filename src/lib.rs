@@ -18,3 +18,40 @@ pub mod pipeline;
 pub mod profile;
 pub mod sanitize;
 pub mod simulate;
+
+/// Keep freed memory in the process instead of returning it to the kernel.
+///
+/// Training allocates and frees many tensors of a few hundred kilobytes per step; with glibc's
+/// default thresholds each one is a fresh `mmap`, and the page faults cost more than the
+/// arithmetic (measured: most of a training step). Raising the thresholds makes those
+/// allocations reuse memory. Call once at start-up; a no-op off glibc.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; called before heavy allocation.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 512 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_ARENA_MAX, 4);
+    }
+}
+
+/// Thread setup for the binary: one rayon worker per core for parsing (the evtx crate), one
+/// thread for the model's matrix products.
+///
+/// candle asks `RAYON_NUM_THREADS` on every matrix product; for models this small one thread
+/// is faster than two (measured: 4.6 s against 7.6 s for 1 000 unique events, 100 epochs), and
+/// it leaves the other core to parsing and the UI. The global rayon pool is built first, with
+/// every core, so that setting the variable afterwards does not shrink it. Call at the very
+/// start of `main`, before any other thread exists.
+pub fn init_threads() {
+    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
+        return; // the user chose
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let _ = rayon::ThreadPoolBuilder::new()
+        .num_threads(cores)
+        .build_global();
+    // SAFETY: called first thing in main; the rayon workers just started do not read the
+    // environment, and no other thread exists yet.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+}

@@ -90,10 +90,10 @@ impl AeConfig {
     /// The batch size for `rows` training rows: smaller batches for small datasets, so that
     /// they still get enough optimiser steps.
     pub fn batch_for(&self, rows: usize) -> usize {
-        (rows / 16).clamp(32, self.batch_size.max(32))
+        (rows / 16).clamp(64, self.batch_size.max(64))
     }
 
-    /// Epochs: the configured number, or enough for about 150 000 samples and at least 600
+    /// Epochs: the configured number, or enough for about 60 000 samples and at least 300
     /// optimiser steps (between 8 and 200 epochs).
     pub fn epochs_for(&self, rows: usize) -> usize {
         if self.epochs > 0 {
@@ -101,8 +101,8 @@ impl AeConfig {
         }
         let rows = rows.max(1);
         let batches = rows.div_ceil(self.batch_for(rows));
-        (150_000 / rows)
-            .max(600_usize.div_ceil(batches))
+        (60_000 / rows)
+            .max(300_usize.div_ceil(batches))
             .clamp(8, 200)
     }
 }
@@ -121,9 +121,12 @@ pub struct Autoencoder {
     pub stats: LossStats,
     /// `emb`, `w1`, `b1`, `w2`, `b2`, `w3`, `b3`, `wo`, `bo`, `wn`, `bn`.
     vars: Vec<(String, Var)>,
-    /// Start of each field's rows in the embedding table and its logits in the output.
-    offsets: Vec<usize>,
-    total_vocab: usize,
+    /// Every field gets `vmax` slots (its vocabulary, padded): the embedding table has
+    /// `fields * vmax` rows and the output `fields * vmax` logits, so that all fields go
+    /// through one softmax and one gather.
+    vmax: usize,
+    /// `0` for real slots, a large negative number for padding: added to the logits.
+    mask: Tensor,
 }
 
 const FORMAT: &str = "anomalog-ae-1";
@@ -155,14 +158,16 @@ impl Autoencoder {
 
     fn new(encoder: Encoder, config: AeConfig) -> Result<Self, ModelError> {
         let mut rng = StdRng::seed_from_u64(config.seed);
-        let mut offsets = Vec::with_capacity(encoder.fields.len() + 1);
-        let mut total = 0;
-        for f in &encoder.fields {
-            offsets.push(total);
-            total += f.len();
-        }
-        offsets.push(total);
-        let n_in = encoder.fields.len() * config.embed_dim + 2;
+        let nf = encoder.fields.len();
+        let vmax = encoder.fields.iter().map(|f| f.len()).max().unwrap_or(1);
+        let total = nf * vmax;
+        let mask: Vec<f32> = encoder
+            .fields
+            .iter()
+            .flat_map(|f| (0..vmax).map(move |i| if i < f.len() { 0.0 } else { -1e9 }))
+            .collect();
+        let mask = Tensor::from_vec(mask, total, &Device::Cpu)?;
+        let n_in = nf * config.embed_dim + 2;
         let g = |a: usize, b: usize| (6.0 / (a + b) as f32).sqrt();
         let (h, z) = (config.hidden, config.bottleneck);
         let vars = vec![
@@ -189,25 +194,25 @@ impl Autoencoder {
                 std: Vec::new(),
             },
             vars,
-            offsets,
-            total_vocab: total,
+            vmax,
+            mask,
         })
     }
 
-    /// Forward pass: per-field log-probabilities `(B, V_f)` and the numeric output `(B, 2)`.
+    /// Forward pass: log-probabilities `(B, F, vmax)` and the numeric output `(B, 2)`.
     fn forward(
         &self,
         idx: &[u32],
         numeric: &[f32],
         b: usize,
-    ) -> Result<(Vec<Tensor>, Tensor), ModelError> {
+    ) -> Result<(Tensor, Tensor), ModelError> {
         let nf = self.encoder.fields.len();
         let dev = &Device::Cpu;
         // Shift each field's index into its slice of the shared embedding table.
         let shifted: Vec<u32> = idx
             .iter()
             .enumerate()
-            .map(|(k, &i)| i + self.offsets[k % nf] as u32)
+            .map(|(k, &i)| i + ((k % nf) * self.vmax) as u32)
             .collect();
         let ids = Tensor::from_vec(shifted, b * nf, dev)?;
         let emb = self
@@ -228,15 +233,14 @@ impl Autoencoder {
             .matmul(self.var("w3"))?
             .broadcast_add(self.var("b3"))?
             .relu()?;
-        let logits = h3.matmul(self.var("wo"))?.broadcast_add(self.var("bo"))?;
-        let mut lps = Vec::with_capacity(nf);
-        for f in 0..nf {
-            let (start, end) = (self.offsets[f], self.offsets[f + 1]);
-            let lf = logits.narrow(1, start, end - start)?;
-            lps.push(candle_nn::ops::log_softmax(&lf, 1)?);
-        }
+        let logits = h3
+            .matmul(self.var("wo"))?
+            .broadcast_add(self.var("bo"))?
+            .broadcast_add(&self.mask)?
+            .reshape((b, nf, self.vmax))?;
+        let lp = candle_nn::ops::log_softmax(&logits, 2)?;
         let nout = h3.matmul(self.var("wn"))?.broadcast_add(self.var("bn"))?;
-        Ok((lps, nout))
+        Ok((lp, nout))
     }
 
     /// Weighted training loss of a batch.
@@ -249,22 +253,14 @@ impl Autoencoder {
     ) -> Result<Tensor, ModelError> {
         let nf = self.encoder.fields.len();
         let dev = &Device::Cpu;
-        let (lps, nout) = self.forward(idx, numeric, b)?;
+        let (lp, nout) = self.forward(idx, numeric, b)?;
         let w = Tensor::from_vec(weights.to_vec(), (b, 1), dev)?;
-        let mut total: Option<Tensor> = None;
-        for (f, lp) in lps.iter().enumerate() {
-            let target: Vec<u32> = (0..b).map(|r| idx[r * nf + f]).collect();
-            let t = Tensor::from_vec(target, (b, 1), dev)?;
-            let picked = lp.gather(&t, 1)?; // (B, 1) log p
-            let l = (picked * &w)?.sum_all()?.neg()?;
-            total = Some(match total {
-                Some(acc) => (acc + l)?,
-                None => l,
-            });
-        }
+        let target = Tensor::from_vec(idx.to_vec(), (b, nf, 1), dev)?;
+        let picked = lp.gather(&target, 2)?.squeeze(2)?; // (B, F) log p
+        let ce = picked.broadcast_mul(&w)?.sum_all()?.neg()?;
         let target = Tensor::from_vec(numeric.to_vec(), (b, 2), dev)?;
         let mse = (nout - target)?.sqr()?.broadcast_mul(&w)?.sum_all()?;
-        Ok((total.expect("at least one field") + mse)?)
+        Ok((ce + mse)?)
     }
 
     /// Train on `ds`. `on_epoch` hears about every epoch; `cancel` stops training within a
@@ -361,28 +357,25 @@ impl Autoencoder {
             let b = chunk.min(data.rows - start);
             let idx = &data.indices[start * nf..(start + b) * nf];
             let num = &data.numeric[start * 2..(start + b) * 2];
-            let (lps, _) = self.forward(idx, num, b)?;
-            for (f, lp) in lps.iter().enumerate() {
-                let lp = lp.to_vec2::<f32>()?;
-                for (r, row) in lp.iter().enumerate() {
+            let (lp, _) = self.forward(idx, num, b)?;
+            let target = Tensor::from_vec(idx.to_vec(), (b, nf, 1), &Device::Cpu)?;
+            let picked = lp.gather(&target, 2)?.squeeze(2)?.to_vec2::<f32>()?;
+            let best = lp.argmax_keepdim(2)?.squeeze(2)?.to_vec2::<u32>()?;
+            let best_lp = lp.max_keepdim(2)?.squeeze(2)?.to_vec2::<f32>()?;
+            for r in 0..b {
+                for f in 0..nf {
                     let at = (start + r) * nf + f;
-                    let target = idx[r * nf + f] as usize;
-                    let mut loss = -row[target];
+                    let target = idx[r * nf + f];
+                    let mut loss = -picked[r][f];
                     let value = Encoder::value_of(ds, start + r, f);
                     if self.config.prior_weight > 0.0 {
                         loss += self.config.prior_weight * self.encoder.fields[f].surprisal(&value);
-                    } else if target == RARE as usize {
+                    } else if target == RARE {
                         loss += self.encoder.fields[f].within_rare_surprisal(&value);
                     }
                     losses[at] = loss;
-                    let (best, lbest) =
-                        row.iter()
-                            .enumerate()
-                            .fold((0usize, f32::NEG_INFINITY), |acc, (i, &v)| {
-                                if v > acc.1 { (i, v) } else { acc }
-                            });
-                    expect[at] = best as u32;
-                    probs[at] = lbest.exp();
+                    expect[at] = best[r][f];
+                    probs[at] = best_lp[r][f].exp();
                 }
             }
         }
@@ -524,7 +517,6 @@ impl Autoencoder {
             return Err(bad("loss statistics do not match the fields".into()));
         }
         model.stats = stats;
-        let _ = model.total_vocab;
         Ok(model)
     }
 }

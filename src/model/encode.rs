@@ -96,7 +96,7 @@ impl Default for EncodeConfig {
     fn default() -> Self {
         EncodeConfig {
             min_count: 3,
-            max_vocab: 256,
+            max_vocab: 64,
         }
     }
 }

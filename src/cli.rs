@@ -28,6 +28,12 @@ pub struct Cli {
     /// Event logs to open: .evtx, JSON / JSON Lines exports, .zip archives, or folders of them
     /// (default: samples/)
     pub paths: Vec<PathBuf>,
+    /// Monochrome screen (also when NO_COLOR is set)
+    #[arg(long)]
+    pub mono: bool,
+    /// Random seed of the model trained in the terminal UI
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -113,28 +119,38 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Rank(args)) => rank(args),
         Some(Command::Simulate(args)) => simulate(args),
         None => {
-            // Until the TUI lands, no subcommand prints the ranking as a table.
             let explicit = !cli.paths.is_empty();
-            let args = RankArgs {
-                paths: cli.paths,
-                format: Format::Table,
-                output: "-".into(),
-                top: Some(50),
-                profile: "scheduled-tasks".into(),
-                quiet: false,
-                model: ModelKind::Ae,
-                seed: 1,
-                epochs: 0,
-                save_model: None,
-                baseline: None,
-            };
-            if !explicit && !has_logs(&default_paths()) {
+            let paths = if explicit { cli.paths } else { default_paths() };
+            if !explicit && !has_logs(&paths) {
                 eprintln!(
                     "anomalog: no logs in samples/. Usage: anomalog [PATHS]... or anomalog rank [PATHS]... (see --help)"
                 );
                 return ExitCode::SUCCESS;
             }
-            rank(args)
+            if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() {
+                let mono = cli.mono || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+                let config = AeConfig {
+                    seed: cli.seed,
+                    ..AeConfig::default()
+                };
+                let profile = profile::by_name("scheduled-tasks").expect("known profile");
+                crate::tui::run(paths, profile, config, mono).map(|()| ExitCode::SUCCESS)
+            } else {
+                // Not a terminal (a pipe, a script): the ranking as a table instead.
+                rank(RankArgs {
+                    paths,
+                    format: Format::Table,
+                    output: "-".into(),
+                    top: Some(50),
+                    profile: "scheduled-tasks".into(),
+                    quiet: false,
+                    model: ModelKind::Ae,
+                    seed: cli.seed,
+                    epochs: 0,
+                    save_model: None,
+                    baseline: None,
+                })
+            }
         }
     };
     match result {

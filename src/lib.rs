@@ -6,6 +6,7 @@
 //! which features) -> [`frame`] (unique events, polars) -> [`model`] (scores) ->
 //! [`output`] (headless formats). [`pipeline`] strings them together.
 
+pub mod app;
 pub mod cli;
 pub mod eval;
 pub mod event;
@@ -18,6 +19,8 @@ pub mod pipeline;
 pub mod profile;
 pub mod sanitize;
 pub mod simulate;
+pub mod tui;
+pub mod ui;
 
 /// Keep freed memory in the process instead of returning it to the kernel.
 ///

@@ -51,7 +51,8 @@ pub fn rank(ds: &Dataset) -> Ranking {
             }
         }
     }
-    let surprisal = |n: u64, total: u64| -> f64 { -((n as f64) / (total as f64)).ln() };
+    // `+ 0.0` turns the -0.0 of a certain value into 0.0.
+    let surprisal = |n: u64, total: u64| -> f64 { -((n as f64) / (total as f64)).ln() + 0.0 };
     let mut scores = Vec::with_capacity(ds.uniques.len());
     let mut field_scores = Vec::with_capacity(ds.uniques.len());
     let mut expected = Vec::with_capacity(ds.uniques.len());

@@ -1,0 +1,845 @@
+//! The terminal UI's state, changed only by [`App::update`] (key and mouse actions) and
+//! [`App::on_msg`] (messages from the loader and the training worker). No threads, no
+//! terminal: tests drive it directly, and [`crate::ui`] draws it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use regex::Regex;
+
+use crate::frame::Dataset;
+use crate::model::worker::WorkerMsg;
+use crate::model::{EpochReport, Ranking};
+use crate::output::{Format, Rows};
+use crate::pipeline::Loaded;
+
+/// The list's columns, in display order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    Rank,
+    Score,
+    Count,
+    Hosts,
+    Event,
+    Task,
+    User,
+    Command,
+}
+
+impl Column {
+    pub const ALL: [Column; 8] = [
+        Column::Rank,
+        Column::Score,
+        Column::Count,
+        Column::Hosts,
+        Column::Event,
+        Column::Task,
+        Column::User,
+        Column::Command,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Rank => "rank",
+            Column::Score => "score",
+            Column::Count => "count",
+            Column::Hosts => "hosts",
+            Column::Event => "event",
+            Column::Task => "task",
+            Column::User => "user",
+            Column::Command => "command",
+        }
+    }
+}
+
+/// What the user can do. Key bindings map onto these ([`KEYS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// Sort by the next column (or, with `Some`, by that column; again reverses).
+    Sort(Option<Column>),
+    ReverseSort,
+    StartFilter,
+    ClearFilter,
+    StartSearch,
+    NextMatch,
+    PrevMatch,
+    /// A character typed into the open prompt.
+    Input(char),
+    Backspace,
+    Submit,
+    /// Close the open prompt or overlay; quit when none is open.
+    Back,
+    ToggleMark,
+    MarkAllFiltered,
+    ClearMarks,
+    StartExport,
+    /// Switch the export format in the export prompt.
+    NextFormat,
+    ToggleFocus,
+    ToggleHelp,
+    CancelTraining,
+    Quit,
+    /// Select the row shown at this position of the list (a mouse click).
+    ClickRow(usize),
+    /// The list's height changed (rows visible), for paging.
+    Resize(usize),
+}
+
+/// Side effects the terminal loop carries out for [`App::update`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    CancelTraining,
+    Export { format: Format, path: PathBuf },
+}
+
+/// A key binding as the help overlay shows it.
+pub struct KeyHelp {
+    pub keys: &'static str,
+    pub what: &'static str,
+}
+
+/// Every key, in the order the help overlay lists them. `tui::key_action` implements them.
+pub const KEYS: &[KeyHelp] = &[
+    KeyHelp {
+        keys: "j k ↓ ↑",
+        what: "move",
+    },
+    KeyHelp {
+        keys: "PgDn PgUp ^d ^u",
+        what: "page",
+    },
+    KeyHelp {
+        keys: "g G Home End",
+        what: "first / last row",
+    },
+    KeyHelp {
+        keys: "s S",
+        what: "sort by the next column / reverse",
+    },
+    KeyHelp {
+        keys: "f F",
+        what: "filter (field=value, field~regex, or a regex over all fields) / clear",
+    },
+    KeyHelp {
+        keys: "/ n N",
+        what: "search / next / previous match",
+    },
+    KeyHelp {
+        keys: "Tab Enter",
+        what: "focus the drill-down pane (j k scroll it)",
+    },
+    KeyHelp {
+        keys: "Space m",
+        what: "mark or unmark the row",
+    },
+    KeyHelp {
+        keys: "A C",
+        what: "mark every filtered row / clear marks",
+    },
+    KeyHelp {
+        keys: "e",
+        what: "export marked rows (or the filtered view): Tab picks the format",
+    },
+    KeyHelp {
+        keys: "c",
+        what: "cancel training (keep the current ranking)",
+    },
+    KeyHelp {
+        keys: "?",
+        what: "this help",
+    },
+    KeyHelp {
+        keys: "q Esc",
+        what: "quit (Esc first closes a prompt)",
+    },
+    KeyHelp {
+        keys: "mouse",
+        what: "wheel scrolls, click selects, click a header sorts",
+    },
+];
+
+/// Which prompt or overlay is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Filter(String),
+    Search(String),
+    Export { format: Format, path: String },
+    Help,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    List,
+    Detail,
+}
+
+/// Training as the header shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Training {
+    NotStarted,
+    Running {
+        last: Option<EpochReport>,
+        losses: Vec<f64>,
+    },
+    Done {
+        model: &'static str,
+        epochs: usize,
+        seconds: f64,
+    },
+    Cancelled,
+    Failed(String),
+}
+
+/// Loading as the header shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadState {
+    pub files_done: u64,
+    pub files_total: u64,
+    pub records: u64,
+}
+
+/// Messages from the background threads.
+pub enum Msg {
+    Loading(LoadState),
+    Loaded(Box<Loaded>),
+    Worker(WorkerMsg),
+}
+
+/// A row filter.
+#[derive(Debug, Clone)]
+pub enum Filter {
+    /// `field=value`, case-insensitive.
+    Equals { field: String, value: String },
+    /// `field~regex` (case-insensitive), or a regex over all fields when `field` is `None`.
+    Regex {
+        field: Option<String>,
+        re: Regex,
+        text: String,
+    },
+}
+
+pub struct App {
+    pub loading: Option<LoadState>,
+    pub dataset: Option<Arc<Dataset>>,
+    pub ranking: Option<Ranking>,
+    /// Rank (0-based) of each unique event in the current ranking.
+    rank_of: Vec<usize>,
+    pub summary: String,
+    pub warnings: Vec<String>,
+    pub training: Training,
+    /// Unique-event indices in display order (filtered and sorted).
+    pub rows: Vec<usize>,
+    /// Index into `rows`.
+    pub selected: usize,
+    /// First row shown (the list is virtualised: only visible rows are drawn).
+    pub offset: usize,
+    pub page: usize,
+    pub sort: Column,
+    pub descending: bool,
+    pub filter: Option<Filter>,
+    pub search: Option<String>,
+    pub marks: BTreeSet<usize>,
+    pub mode: Mode,
+    pub focus: Focus,
+    pub detail_scroll: u16,
+    pub status: String,
+    pub monochrome: bool,
+    pub quit: bool,
+}
+
+impl App {
+    pub fn new(monochrome: bool) -> App {
+        App {
+            loading: Some(LoadState::default()),
+            dataset: None,
+            ranking: None,
+            rank_of: Vec::new(),
+            summary: String::new(),
+            warnings: Vec::new(),
+            training: Training::NotStarted,
+            rows: Vec::new(),
+            selected: 0,
+            offset: 0,
+            page: 20,
+            sort: Column::Rank,
+            descending: false,
+            filter: None,
+            search: None,
+            marks: BTreeSet::new(),
+            mode: Mode::Normal,
+            focus: Focus::List,
+            detail_scroll: 0,
+            status: String::new(),
+            monochrome,
+            quit: false,
+        }
+    }
+
+    /// The unique event under the cursor.
+    pub fn current(&self) -> Option<usize> {
+        self.rows.get(self.selected).copied()
+    }
+
+    pub fn rank_of(&self, u: usize) -> usize {
+        self.rank_of.get(u).copied().unwrap_or(usize::MAX)
+    }
+
+    /// Install a dataset (a finished load).
+    pub fn set_dataset(&mut self, loaded: Loaded) {
+        self.loading = None;
+        self.summary = loaded.summary();
+        self.warnings = loaded.warnings().collect();
+        self.dataset = Some(Arc::new(loaded.dataset));
+    }
+
+    /// Install a ranking, keeping the cursor on the same unique event.
+    pub fn set_ranking(&mut self, ranking: Ranking) {
+        let keep = self.current();
+        self.rank_of = vec![0; ranking.order.len()];
+        for (r, &u) in ranking.order.iter().enumerate() {
+            self.rank_of[u] = r;
+        }
+        self.ranking = Some(ranking);
+        self.refresh_rows();
+        self.select_unique(keep);
+    }
+
+    fn select_unique(&mut self, u: Option<usize>) {
+        self.selected = u
+            .and_then(|u| self.rows.iter().position(|&r| r == u))
+            .unwrap_or(0);
+        self.scroll_to_selected();
+    }
+
+    fn scroll_to_selected(&mut self) {
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + self.page.max(1) {
+            self.offset = self.selected + 1 - self.page.max(1);
+        }
+        self.detail_scroll = 0;
+    }
+
+    /// The text of a column for unique event `u`, as sorting and filtering see it.
+    pub fn cell(&self, u: usize, col: Column) -> String {
+        let (Some(ds), Some(r)) = (&self.dataset, &self.ranking) else {
+            return String::new();
+        };
+        let e = &ds.uniques[u];
+        match col {
+            Column::Rank => (self.rank_of(u) + 1).to_string(),
+            Column::Score => format!("{:.2}", r.scores[u]),
+            Column::Count => e.count().to_string(),
+            Column::Hosts => e.hosts.len().to_string(),
+            Column::Event => e.event_id.to_string(),
+            Column::Task => ds.value(u, "task_name").to_string(),
+            Column::User => ds.value(u, "user").to_string(),
+            Column::Command => {
+                let (c, a) = (ds.value(u, "command"), ds.value(u, "arguments"));
+                if a.is_empty() {
+                    c.to_string()
+                } else {
+                    format!("{c} {a}")
+                }
+            }
+        }
+    }
+
+    /// Recompute the visible rows from the filter and the sort.
+    fn refresh_rows(&mut self) {
+        let (Some(ds), Some(r)) = (&self.dataset, &self.ranking) else {
+            self.rows.clear();
+            return;
+        };
+        let mut rows: Vec<usize> = r
+            .order
+            .iter()
+            .copied()
+            .filter(|&u| self.passes(ds, u))
+            .collect();
+        let key_num = |u: usize| -> f64 {
+            let e = &ds.uniques[u];
+            match self.sort {
+                Column::Rank => self.rank_of(u) as f64,
+                Column::Score => -r.scores[u],
+                Column::Count => e.count() as f64,
+                Column::Hosts => e.hosts.len() as f64,
+                Column::Event => f64::from(e.event_id),
+                _ => 0.0,
+            }
+        };
+        match self.sort {
+            Column::Task | Column::User | Column::Command => {
+                let col = self.sort;
+                let mut keyed: Vec<(String, usize)> = rows
+                    .iter()
+                    .map(|&u| (self.cell(u, col).to_lowercase(), u))
+                    .collect();
+                keyed.sort_by(|a, b| {
+                    a.0.cmp(&b.0)
+                        .then(self.rank_of(a.1).cmp(&self.rank_of(b.1)))
+                });
+                rows = keyed.into_iter().map(|(_, u)| u).collect();
+            }
+            _ => rows.sort_by(|&a, &b| {
+                key_num(a)
+                    .total_cmp(&key_num(b))
+                    .then(self.rank_of(a).cmp(&self.rank_of(b)))
+            }),
+        }
+        if self.descending {
+            rows.reverse();
+        }
+        self.rows = rows;
+        if self.selected >= self.rows.len() {
+            self.selected = self.rows.len().saturating_sub(1);
+        }
+    }
+
+    fn field_value<'a>(
+        ds: &'a Dataset,
+        u: usize,
+        field: &str,
+    ) -> Option<std::borrow::Cow<'a, str>> {
+        let e = &ds.uniques[u];
+        Some(match field {
+            "event_id" | "event" => e.event_id.to_string().into(),
+            "channel" => e.channel.as_str().into(),
+            "host" | "hosts" => e.hosts.join(" ").into(),
+            f => ds
+                .fields
+                .iter()
+                .position(|x| *x == f)
+                .map(|i| std::borrow::Cow::Borrowed(&*e.values[i]))?,
+        })
+    }
+
+    fn passes(&self, ds: &Dataset, u: usize) -> bool {
+        match &self.filter {
+            None => true,
+            Some(Filter::Equals { field, value }) => {
+                Self::field_value(ds, u, field).is_some_and(|v| v.eq_ignore_ascii_case(value))
+            }
+            Some(Filter::Regex {
+                field: Some(f), re, ..
+            }) => Self::field_value(ds, u, f).is_some_and(|v| re.is_match(&v)),
+            Some(Filter::Regex {
+                field: None, re, ..
+            }) => {
+                let e = &ds.uniques[u];
+                e.values.iter().any(|v| re.is_match(v))
+                    || re.is_match(&e.event_id.to_string())
+                    || e.hosts.iter().any(|h| re.is_match(h))
+            }
+        }
+    }
+
+    /// Parse a filter: `field=value`, `field~regex`, or a regex over all fields.
+    pub fn parse_filter(text: &str, fields: &[&str]) -> Result<Filter, String> {
+        let known = |f: &str| {
+            fields.contains(&f) || matches!(f, "event_id" | "event" | "channel" | "host" | "hosts")
+        };
+        let regex = |s: &str| {
+            regex::RegexBuilder::new(s)
+                .case_insensitive(true)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| format!("bad regex: {e}"))
+        };
+        if let Some((f, v)) = text.split_once('~') {
+            let f = f.trim();
+            if known(f) {
+                return Ok(Filter::Regex {
+                    field: Some(f.to_string()),
+                    re: regex(v.trim())?,
+                    text: text.to_string(),
+                });
+            }
+        }
+        if let Some((f, v)) = text.split_once('=') {
+            let f = f.trim();
+            if known(f) {
+                return Ok(Filter::Equals {
+                    field: f.to_string(),
+                    value: v.trim().to_string(),
+                });
+            }
+            return Err(format!(
+                "unknown field {f:?}; fields: {}",
+                fields.join(", ")
+            ));
+        }
+        Ok(Filter::Regex {
+            field: None,
+            re: regex(text)?,
+            text: text.to_string(),
+        })
+    }
+
+    fn matches_search(&self, u: usize, needle: &str) -> bool {
+        let n = needle.to_lowercase();
+        [Column::Task, Column::User, Column::Command, Column::Event]
+            .iter()
+            .any(|&c| self.cell(u, c).to_lowercase().contains(&n))
+            || self.dataset.as_ref().is_some_and(|ds| {
+                ds.uniques[u]
+                    .values
+                    .iter()
+                    .any(|v| v.to_lowercase().contains(&n))
+            })
+    }
+
+    /// Move to the next (or previous) row matching the search, from `from` (inclusive).
+    fn find(&mut self, from: usize, forward: bool) -> bool {
+        let Some(needle) = self.search.clone().filter(|s| !s.is_empty()) else {
+            return false;
+        };
+        let n = self.rows.len();
+        for k in 0..n {
+            let i = if forward {
+                (from + k) % n
+            } else {
+                (from + n - k % n) % n
+            };
+            if self.matches_search(self.rows[i], &needle) {
+                self.selected = i;
+                self.scroll_to_selected();
+                return true;
+            }
+        }
+        false
+    }
+
+    fn move_to(&mut self, i: usize) {
+        self.selected = i.min(self.rows.len().saturating_sub(1));
+        self.scroll_to_selected();
+    }
+
+    /// Apply a user action; returns what the terminal loop must do.
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        // Prompts first: they take typing.
+        match (&mut self.mode, &action) {
+            (Mode::Filter(text) | Mode::Search(text), Action::Input(c)) => {
+                text.push(*c);
+                if let Mode::Search(t) = &self.mode {
+                    self.search = Some(t.clone());
+                    let from = self.selected;
+                    self.find(from, true);
+                }
+                return effects;
+            }
+            (Mode::Export { path, .. }, Action::Input(c)) => {
+                path.push(*c);
+                return effects;
+            }
+            (Mode::Filter(text) | Mode::Search(text), Action::Backspace)
+            | (Mode::Export { path: text, .. }, Action::Backspace) => {
+                text.pop();
+                return effects;
+            }
+            (Mode::Export { format, path }, Action::NextFormat) => {
+                *format = match format {
+                    Format::Csv => Format::Jsonl,
+                    Format::Jsonl => Format::Parquet,
+                    _ => Format::Csv,
+                };
+                if let Some((stem, _)) = path.rsplit_once('.') {
+                    *path = format!("{stem}.{}", ext(*format));
+                }
+                return effects;
+            }
+            (Mode::Normal, _) | (Mode::Help, _) => {}
+            (_, Action::Back) => {
+                self.mode = Mode::Normal;
+                return effects;
+            }
+            (_, Action::Submit) => {}
+            _ => return effects,
+        }
+        match action {
+            Action::Submit => match std::mem::replace(&mut self.mode, Mode::Normal) {
+                Mode::Filter(text) => self.apply_filter(&text),
+                Mode::Search(text) => {
+                    self.search = Some(text);
+                }
+                Mode::Export { format, path } => {
+                    effects.push(Effect::Export {
+                        format,
+                        path: PathBuf::from(path),
+                    });
+                }
+                Mode::Normal | Mode::Help => {
+                    self.focus = if self.focus == Focus::List {
+                        Focus::Detail
+                    } else {
+                        Focus::List
+                    };
+                }
+            },
+            Action::Back => match self.mode {
+                Mode::Help => self.mode = Mode::Normal,
+                _ if self.focus == Focus::Detail => self.focus = Focus::List,
+                _ => self.quit = true,
+            },
+            Action::Quit => self.quit = true,
+            Action::ToggleHelp => {
+                self.mode = if self.mode == Mode::Help {
+                    Mode::Normal
+                } else {
+                    Mode::Help
+                };
+            }
+            _ if self.mode == Mode::Help => {}
+            Action::Up | Action::Down if self.focus == Focus::Detail => {
+                self.detail_scroll = if action == Action::Up {
+                    self.detail_scroll.saturating_sub(1)
+                } else {
+                    self.detail_scroll.saturating_add(1)
+                };
+            }
+            Action::Up => self.move_to(self.selected.saturating_sub(1)),
+            Action::Down => self.move_to(self.selected + 1),
+            Action::PageUp => self.move_to(self.selected.saturating_sub(self.page.max(1))),
+            Action::PageDown => self.move_to(self.selected + self.page.max(1)),
+            Action::Top => self.move_to(0),
+            Action::Bottom => self.move_to(usize::MAX),
+            Action::Sort(col) => {
+                let keep = self.current();
+                match col {
+                    Some(c) if c == self.sort => self.descending = !self.descending,
+                    Some(c) => {
+                        self.sort = c;
+                        self.descending = false;
+                    }
+                    None => {
+                        let i = Column::ALL
+                            .iter()
+                            .position(|&c| c == self.sort)
+                            .unwrap_or(0);
+                        self.sort = Column::ALL[(i + 1) % Column::ALL.len()];
+                        self.descending = false;
+                    }
+                }
+                self.refresh_rows();
+                self.select_unique(keep);
+            }
+            Action::ReverseSort => {
+                let keep = self.current();
+                self.descending = !self.descending;
+                self.refresh_rows();
+                self.select_unique(keep);
+            }
+            Action::StartFilter => {
+                let text = match &self.filter {
+                    Some(Filter::Equals { field, value }) => format!("{field}={value}"),
+                    Some(Filter::Regex { text, .. }) => text.clone(),
+                    None => String::new(),
+                };
+                self.mode = Mode::Filter(text);
+            }
+            Action::ClearFilter => {
+                let keep = self.current();
+                self.filter = None;
+                self.refresh_rows();
+                self.select_unique(keep);
+                self.status = "filter cleared".into();
+            }
+            Action::StartSearch => self.mode = Mode::Search(String::new()),
+            Action::NextMatch => {
+                let from = self.selected + 1;
+                if !self.find(from, true) {
+                    self.status = "no match".into();
+                }
+            }
+            Action::PrevMatch => {
+                let from = (self.selected + self.rows.len().max(1) - 1) % self.rows.len().max(1);
+                if !self.find(from, false) {
+                    self.status = "no match".into();
+                }
+            }
+            Action::ToggleMark => {
+                if let Some(u) = self.current() {
+                    if !self.marks.remove(&u) {
+                        self.marks.insert(u);
+                    }
+                    self.move_to(self.selected + 1);
+                }
+            }
+            Action::MarkAllFiltered => {
+                self.marks.extend(self.rows.iter().copied());
+                self.status = format!("{} rows marked", self.marks.len());
+            }
+            Action::ClearMarks => {
+                self.marks.clear();
+                self.status = "marks cleared".into();
+            }
+            Action::StartExport => {
+                if self.dataset.is_some() {
+                    self.mode = Mode::Export {
+                        format: Format::Csv,
+                        path: "anomalog-export.csv".into(),
+                    };
+                }
+            }
+            Action::ToggleFocus => {
+                self.focus = if self.focus == Focus::List {
+                    Focus::Detail
+                } else {
+                    Focus::List
+                };
+            }
+            Action::CancelTraining => {
+                if matches!(self.training, Training::Running { .. }) {
+                    effects.push(Effect::CancelTraining);
+                    self.status = "cancelling training ...".into();
+                }
+            }
+            Action::ClickRow(i) => self.move_to(self.offset + i),
+            Action::Resize(h) => {
+                self.page = h.max(1);
+                self.scroll_to_selected();
+            }
+            Action::Input(_) | Action::Backspace | Action::NextFormat => {}
+        }
+        effects
+    }
+
+    fn apply_filter(&mut self, text: &str) {
+        let keep = self.current();
+        if text.trim().is_empty() {
+            self.filter = None;
+        } else {
+            let fields = self
+                .dataset
+                .as_ref()
+                .map(|d| d.fields.to_vec())
+                .unwrap_or_default();
+            match Self::parse_filter(text, &fields) {
+                Ok(f) => self.filter = Some(f),
+                Err(e) => {
+                    self.status = e;
+                    return;
+                }
+            }
+        }
+        self.refresh_rows();
+        self.select_unique(keep);
+        self.status = format!("{} rows match", self.rows.len());
+    }
+
+    /// Handle a message from the loader or the worker.
+    pub fn on_msg(&mut self, msg: Msg) {
+        match msg {
+            Msg::Loading(l) => self.loading = Some(l),
+            Msg::Loaded(loaded) => {
+                self.set_dataset(*loaded);
+                // Rank by rarity at once: the list is usable while the model trains.
+                if let Some(ds) = self.dataset.clone() {
+                    self.set_ranking(crate::model::rarity::rank(&ds));
+                }
+            }
+            Msg::Worker(WorkerMsg::Epoch(r)) => {
+                let mut losses = match std::mem::replace(&mut self.training, Training::NotStarted) {
+                    Training::Running { losses, .. } => losses,
+                    _ => Vec::new(),
+                };
+                losses.push(r.loss);
+                self.training = Training::Running {
+                    last: Some(r),
+                    losses,
+                };
+            }
+            Msg::Worker(WorkerMsg::Done(t)) => {
+                let (epochs, seconds) = match &self.training {
+                    Training::Running { last: Some(r), .. } => (r.epochs, r.elapsed),
+                    _ => (0, 0.0),
+                };
+                self.training = Training::Done {
+                    model: t.ranking.model,
+                    epochs,
+                    seconds,
+                };
+                self.status = format!("re-ranked by {}", t.ranking.model);
+                self.set_ranking(t.ranking);
+            }
+            Msg::Worker(WorkerMsg::Cancelled) => {
+                self.training = Training::Cancelled;
+                self.status = "training cancelled: ranked by rarity".into();
+            }
+            Msg::Worker(WorkerMsg::Failed(e)) => {
+                self.status = format!("training failed: {e}");
+                self.training = Training::Failed(e);
+            }
+        }
+    }
+
+    /// The rows an export writes: the marked ones, or the filtered view when none is marked;
+    /// in display order.
+    pub fn export_rows(&self) -> Vec<usize> {
+        if self.marks.is_empty() {
+            self.rows.clone()
+        } else {
+            self.rows
+                .iter()
+                .copied()
+                .filter(|u| self.marks.contains(u))
+                .collect()
+        }
+    }
+
+    /// Write the export; sets the status line either way.
+    pub fn export(&mut self, format: Format, path: &std::path::Path) {
+        let (Some(ds), Some(r)) = (&self.dataset, &self.ranking) else {
+            return;
+        };
+        let rows = Rows {
+            ds,
+            ranking: r,
+            order: self.export_rows(),
+        };
+        let result = std::fs::File::create(path)
+            .map_err(anyhow::Error::from)
+            .and_then(|f| {
+                let mut w = std::io::BufWriter::new(f);
+                rows.write(format, &mut w)
+            });
+        self.status = match result {
+            Ok(()) => format!("exported {} rows to {}", rows.order.len(), path.display()),
+            Err(e) => format!("export failed: {e:#}"),
+        };
+    }
+
+    /// Occurrences per host of unique event `u`, most first.
+    pub fn host_counts(&self, u: usize) -> Vec<(String, usize)> {
+        let Some(ds) = &self.dataset else {
+            return Vec::new();
+        };
+        let mut m: BTreeMap<String, usize> = BTreeMap::new();
+        for &o in &ds.uniques[u].occurrences {
+            *m.entry(ds.occurrences[o as usize].computer.to_lowercase())
+                .or_default() += 1;
+        }
+        let mut v: Vec<(String, usize)> = m.into_iter().collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+}
+
+pub fn ext(f: Format) -> &'static str {
+    match f {
+        Format::Csv => "csv",
+        Format::Jsonl => "jsonl",
+        Format::Parquet => "parquet",
+        Format::Json => "json",
+        Format::Table => "txt",
+    }
+}

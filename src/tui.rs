@@ -1,0 +1,231 @@
+//! The terminal loop: thin on purpose. It reads keys and mouse events, turns them into
+//! [`Action`]s, forwards the loader's and the worker's messages, carries out [`Effect`]s, and
+//! draws. Loading and training run on their own threads; the loop never blocks on them.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use anyhow::Result;
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, KeyCode, KeyEvent, KeyEventKind,
+    KeyModifiers, MouseButton, MouseEventKind,
+};
+use ratatui::crossterm::execute;
+
+use crate::app::{Action, App, Column, Effect, LoadState, Mode, Msg};
+use crate::ingest::Progress;
+use crate::model::ModelKind;
+use crate::model::ae::AeConfig;
+use crate::model::worker::{self, Job, Task};
+use crate::profile::Profile;
+use crate::ui;
+
+/// The action a key means in the app's current mode, if any.
+pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    let typing = matches!(
+        app.mode,
+        Mode::Filter(_) | Mode::Search(_) | Mode::Export { .. }
+    );
+    if typing {
+        return match key.code {
+            KeyCode::Enter => Some(Action::Submit),
+            KeyCode::Esc => Some(Action::Back),
+            KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Tab => Some(Action::NextFormat),
+            KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
+            _ => None,
+        };
+    }
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => Action::Quit,
+        KeyCode::Char('d') if ctrl => Action::PageDown,
+        KeyCode::Char('u') if ctrl => Action::PageUp,
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Esc => Action::Back,
+        KeyCode::Char('j') | KeyCode::Down => Action::Down,
+        KeyCode::Char('k') | KeyCode::Up => Action::Up,
+        KeyCode::PageDown => Action::PageDown,
+        KeyCode::PageUp => Action::PageUp,
+        KeyCode::Char('g') | KeyCode::Home => Action::Top,
+        KeyCode::Char('G') | KeyCode::End => Action::Bottom,
+        KeyCode::Char('s') => Action::Sort(None),
+        KeyCode::Char('S') => Action::ReverseSort,
+        KeyCode::Char('f') => Action::StartFilter,
+        KeyCode::Char('F') => Action::ClearFilter,
+        KeyCode::Char('/') => Action::StartSearch,
+        KeyCode::Char('n') => Action::NextMatch,
+        KeyCode::Char('N') => Action::PrevMatch,
+        KeyCode::Tab => Action::ToggleFocus,
+        KeyCode::Enter => Action::Submit,
+        KeyCode::Char(' ') | KeyCode::Char('m') => Action::ToggleMark,
+        KeyCode::Char('A') => Action::MarkAllFiltered,
+        KeyCode::Char('C') => Action::ClearMarks,
+        KeyCode::Char('e') => Action::StartExport,
+        KeyCode::Char('c') => Action::CancelTraining,
+        KeyCode::Char('?') => Action::ToggleHelp,
+        _ => return None,
+    })
+}
+
+/// Open the TUI on `paths`. The terminal is restored on every way out (panics included:
+/// `ratatui::init` installs a hook).
+pub fn run(
+    paths: Vec<PathBuf>,
+    profile: Box<dyn Profile>,
+    config: AeConfig,
+    monochrome: bool,
+) -> Result<()> {
+    let mut terminal = ratatui::try_init()?;
+    let _ = execute!(std::io::stdout(), EnableMouseCapture);
+    let result = event_loop(&mut terminal, paths, profile, config, monochrome);
+    let _ = execute!(std::io::stdout(), DisableMouseCapture);
+    ratatui::restore();
+    result
+}
+
+fn event_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    paths: Vec<PathBuf>,
+    profile: Box<dyn Profile>,
+    config: AeConfig,
+    monochrome: bool,
+) -> Result<()> {
+    let mut app = App::new(monochrome);
+    let progress = Arc::new(Progress::default());
+    let (tx, rx) = mpsc::channel::<Msg>();
+    {
+        let progress = progress.clone();
+        std::thread::Builder::new()
+            .name("anomalog-load".into())
+            .spawn(move || {
+                let loaded = crate::pipeline::load(&paths, profile.as_ref(), &progress);
+                let _ = tx.send(Msg::Loaded(Box::new(loaded)));
+            })?;
+    }
+    let mut job: Option<Job> = None;
+    loop {
+        let size = terminal.size()?;
+        let page = ui::list_height(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+        if page != app.page {
+            app.update(Action::Resize(page));
+        }
+        terminal.draw(|f| ui::render(&app, f))?;
+        if app.quit {
+            if let Some(j) = job.take() {
+                j.cancel();
+            }
+            progress.cancel.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
+        // Input, with a short timeout so that progress keeps moving.
+        if event::poll(Duration::from_millis(60))? {
+            let actions: Vec<Action> = match event::read()? {
+                Event::Key(k) if k.kind != KeyEventKind::Release => {
+                    key_action(&app, k).into_iter().collect()
+                }
+                Event::Mouse(m) => match m.kind {
+                    MouseEventKind::ScrollDown => vec![Action::Down],
+                    MouseEventKind::ScrollUp => vec![Action::Up],
+                    MouseEventKind::Down(MouseButton::Left) => click(&app, m.column, m.row, size),
+                    _ => Vec::new(),
+                },
+                _ => Vec::new(),
+            };
+            for a in actions {
+                for effect in app.update(a) {
+                    match effect {
+                        Effect::CancelTraining => {
+                            if let Some(j) = &job {
+                                j.cancel();
+                            }
+                        }
+                        Effect::Export { format, path } => app.export(format, &path),
+                    }
+                }
+            }
+        }
+        // Messages from the loader and the worker.
+        if app.loading.is_some() {
+            app.on_msg(Msg::Loading(LoadState {
+                files_done: progress.files_done.load(Ordering::Relaxed),
+                files_total: progress.files_total.load(Ordering::Relaxed),
+                records: progress.records.load(Ordering::Relaxed),
+            }));
+        }
+        while let Ok(m) = rx.try_recv() {
+            let loaded = matches!(m, Msg::Loaded(_));
+            app.on_msg(m);
+            if loaded && let Some(ds) = app.dataset.clone() {
+                if ds.uniques.is_empty() {
+                    app.status = "no scheduled-task events in these logs".into();
+                } else {
+                    app.training = crate::app::Training::Running {
+                        last: None,
+                        losses: Vec::new(),
+                    };
+                    job = Some(worker::spawn(
+                        ds,
+                        Task::Train {
+                            kind: ModelKind::Ae,
+                            config,
+                        },
+                    ));
+                }
+            }
+        }
+        if let Some(j) = &job {
+            let mut finished = false;
+            while let Ok(m) = j.rx.try_recv() {
+                finished |= !matches!(m, worker::WorkerMsg::Epoch(_));
+                app.on_msg(Msg::Worker(m));
+            }
+            if finished && let Some(j) = job.take() {
+                j.join();
+            }
+        }
+    }
+}
+
+/// A left click: a row selects it, a header cell sorts by its column.
+fn click(app: &App, x: u16, y: u16, size: ratatui::layout::Size) -> Vec<Action> {
+    let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
+    let list_top = 2; // header lines
+    let list_w = if area.width >= 140 {
+        area.width * 58 / 100
+    } else {
+        area.width
+    };
+    if x >= list_w || app.dataset.is_none() {
+        return Vec::new();
+    }
+    // Border, then the table header, then rows.
+    if y == list_top + 1 {
+        // Which column: the fixed widths first, then share the rest.
+        let fixed = [6u16, 7, 6, 5, 5];
+        let mut at = 1u16;
+        for (i, w) in fixed.iter().enumerate() {
+            if x < at + w + 1 {
+                return vec![Action::Sort(Some(Column::ALL[i]))];
+            }
+            at += w + 1;
+        }
+        let rest = list_w.saturating_sub(at + 1).max(1);
+        let rel = (x - at) * 100 / rest;
+        let col = if rel < 32 {
+            Column::Task
+        } else if rel < 50 {
+            Column::User
+        } else {
+            Column::Command
+        };
+        return vec![Action::Sort(Some(col))];
+    }
+    if y >= list_top + 2 {
+        return vec![Action::ClickRow((y - list_top - 2) as usize)];
+    }
+    Vec::new()
+}

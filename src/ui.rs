@@ -1,0 +1,594 @@
+//! Drawing: a pure function of [`App`]. Every string that came from a log passes through
+//! [`for_terminal`] first, so escape sequences, control and bidirectional characters are shown
+//! escaped and can never move the cursor or change the terminal.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{
+    Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Sparkline, Table, Wrap,
+};
+
+use crate::app::{App, Column, Focus, KEYS, Mode, Training};
+use crate::event::rfc3339;
+use crate::output::Format;
+use crate::sanitize::for_terminal;
+
+/// Strings from logs, made safe and cut to `max` characters.
+fn safe(s: &str, max: usize) -> String {
+    for_terminal(s, max)
+}
+
+fn style(app: &App, color: Color) -> Style {
+    if app.monochrome {
+        Style::default()
+    } else {
+        Style::default().fg(color)
+    }
+}
+
+/// Draw the whole screen.
+pub fn render(app: &App, f: &mut Frame) {
+    let area = f.area();
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Length(2),
+            Constraint::Min(3),
+            Constraint::Length(2),
+        ])
+        .split(area);
+    header(app, f, rows[0]);
+    if app.dataset.is_some() {
+        let body = if area.width >= 140 {
+            Layout::default()
+                .direction(Direction::Horizontal)
+                .constraints([Constraint::Percentage(58), Constraint::Percentage(42)])
+                .split(rows[1])
+        } else {
+            Layout::default()
+                .direction(Direction::Vertical)
+                .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .split(rows[1])
+        };
+        list(app, f, body[0]);
+        detail(app, f, body[1]);
+    } else {
+        loading(app, f, rows[1]);
+    }
+    footer(app, f, rows[2]);
+    match &app.mode {
+        Mode::Help => help(app, f, area),
+        Mode::Filter(t) => prompt(
+            f,
+            area,
+            "filter: field=value, field~regex, or a regex (Enter applies, Esc cancels)",
+            t,
+        ),
+        Mode::Search(t) => prompt(
+            f,
+            area,
+            "search (Enter keeps it; n / N move between matches)",
+            t,
+        ),
+        Mode::Export { format, path } => {
+            let n = app.export_rows().len();
+            let what = if app.marks.is_empty() {
+                "the filtered view"
+            } else {
+                "the marked rows"
+            };
+            let title = format!(
+                "export {n} rows ({what}) as {} to (Tab: format, Enter: write, Esc: cancel)",
+                fmt_name(*format)
+            );
+            prompt(f, area, &title, path);
+        }
+        Mode::Normal => {}
+    }
+}
+
+fn fmt_name(f: Format) -> &'static str {
+    match f {
+        Format::Csv => "CSV",
+        Format::Jsonl => "JSON Lines",
+        Format::Parquet => "Parquet",
+        Format::Json => "JSON",
+        Format::Table => "table",
+    }
+}
+
+/// The list's rows per screen, for paging (the table's height less its header and borders).
+pub fn list_height(area: Rect) -> usize {
+    let body = area.height.saturating_sub(4);
+    let list = if area.width >= 140 {
+        body
+    } else {
+        body * 55 / 100
+    };
+    list.saturating_sub(3) as usize
+}
+
+fn header(app: &App, f: &mut Frame, area: Rect) {
+    let parts = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints([
+            Constraint::Min(30),
+            Constraint::Length(1),
+            Constraint::Length(46),
+        ])
+        .split(area);
+    let title = Line::from(vec![
+        Span::styled(
+            " anomalog ",
+            Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ),
+        Span::raw(" "),
+        Span::raw(if app.summary.is_empty() {
+            "reading logs ...".to_string()
+        } else {
+            safe(&app.summary, 400)
+        }),
+    ]);
+    let model = app.ranking.as_ref().map_or("-", |r| r.model);
+    let second = Line::from(vec![
+        Span::raw(format!(" ranked by {model}  ")),
+        Span::raw(format!("{} rows", app.rows.len())),
+        Span::raw(if app.marks.is_empty() {
+            String::new()
+        } else {
+            format!("  {} marked", app.marks.len())
+        }),
+        Span::raw(match &app.filter {
+            Some(crate::app::Filter::Equals { field, value }) => {
+                format!("  filter {field}={}", safe(value, 40))
+            }
+            Some(crate::app::Filter::Regex { text, .. }) => format!("  filter {}", safe(text, 40)),
+            None => String::new(),
+        }),
+        Span::raw(format!(
+            "  sort {}{}",
+            app.sort.title(),
+            if app.descending { " ↓" } else { "" }
+        )),
+        Span::raw(if app.warnings.is_empty() {
+            String::new()
+        } else {
+            format!("  {} warnings", app.warnings.len())
+        }),
+    ]);
+    f.render_widget(Paragraph::new(vec![title, second]), parts[0]);
+    // Training: a gauge and a loss sparkline.
+    let t = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Length(1), Constraint::Length(1)])
+        .split(parts[2]);
+    match &app.training {
+        Training::Running { last, losses } => {
+            let (ratio, label) = match last {
+                Some(r) => (
+                    r.epoch as f64 / r.epochs.max(1) as f64,
+                    format!(
+                        "training {}/{} loss {:.2} {:.0}s left (c cancels)",
+                        r.epoch, r.epochs, r.loss, r.eta
+                    ),
+                ),
+                None => (0.0, "training ... (c cancels)".into()),
+            };
+            f.render_widget(
+                Gauge::default()
+                    .ratio(ratio.clamp(0.0, 1.0))
+                    .label(label)
+                    .gauge_style(style(app, Color::Cyan)),
+                t[0],
+            );
+            let max = losses.iter().cloned().fold(f64::MIN, f64::max).max(1e-9);
+            let data: Vec<u64> = losses.iter().map(|l| (l / max * 100.0) as u64).collect();
+            f.render_widget(
+                Sparkline::default()
+                    .data(&data)
+                    .style(style(app, Color::Cyan)),
+                t[1],
+            );
+        }
+        Training::Done {
+            model,
+            epochs,
+            seconds,
+        } => {
+            f.render_widget(
+                Paragraph::new(format!("{model}: {epochs} epochs in {seconds:.1} s")),
+                t[0],
+            );
+        }
+        Training::Cancelled => f.render_widget(Paragraph::new("training cancelled"), t[0]),
+        Training::Failed(e) => f.render_widget(
+            Paragraph::new(format!("training failed: {}", safe(e, 60))),
+            t[0],
+        ),
+        Training::NotStarted => {}
+    }
+}
+
+fn loading(app: &App, f: &mut Frame, area: Rect) {
+    let l = app.loading.clone().unwrap_or_default();
+    let ratio = if l.files_total > 0 {
+        l.files_done as f64 / l.files_total as f64
+    } else {
+        0.0
+    };
+    let block = Block::default().borders(Borders::ALL).title(" loading ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Min(0),
+        ])
+        .split(inner);
+    f.render_widget(
+        Gauge::default()
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(format!(
+                "{}/{} files, {} records",
+                l.files_done, l.files_total, l.records
+            ))
+            .gauge_style(style(app, Color::Green)),
+        rows[0],
+    );
+}
+
+/// Severity colour of a score: by its rank among all unique events.
+fn severity(app: &App, u: usize, n: usize) -> Style {
+    let r = app.rank_of(u);
+    let c = if r < (n / 100).max(5) {
+        Color::Red
+    } else if r < (n / 20).max(15) {
+        Color::Yellow
+    } else {
+        Color::Reset
+    };
+    if app.monochrome {
+        if c == Color::Red {
+            Style::default().add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        }
+    } else {
+        Style::default().fg(c)
+    }
+}
+
+fn list(app: &App, f: &mut Frame, area: Rect) {
+    let Some(ds) = &app.dataset else { return };
+    let focus = app.focus == Focus::List;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" unique events ({}) ", app.rows.len()))
+        .border_style(if focus {
+            style(app, Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        });
+    let height = area.height.saturating_sub(3) as usize;
+    // Virtualised: only the rows on screen are built.
+    let start = app.offset.min(app.rows.len());
+    let end = (start + height).min(app.rows.len());
+    let n = ds.uniques.len();
+    let rows: Vec<Row> = app.rows[start..end]
+        .iter()
+        .enumerate()
+        .map(|(i, &u)| {
+            let mark = if app.marks.contains(&u) { "●" } else { " " };
+            let cells = vec![
+                Cell::from(format!("{mark}{}", app.cell(u, Column::Rank))),
+                Cell::from(app.cell(u, Column::Score)).style(severity(app, u, n)),
+                Cell::from(app.cell(u, Column::Count)),
+                Cell::from(app.cell(u, Column::Hosts)),
+                Cell::from(app.cell(u, Column::Event)),
+                Cell::from(safe(&app.cell(u, Column::Task), 80)),
+                Cell::from(safe(&app.cell(u, Column::User), 40)),
+                Cell::from(safe(&app.cell(u, Column::Command), 160)),
+            ];
+            let mut row = Row::new(cells);
+            if start + i == app.selected {
+                row = row.style(if app.monochrome {
+                    Style::default().add_modifier(Modifier::REVERSED)
+                } else {
+                    Style::default()
+                        .bg(Color::DarkGray)
+                        .add_modifier(Modifier::BOLD)
+                });
+            }
+            row
+        })
+        .collect();
+    let header = Row::new(Column::ALL.iter().map(|&c| {
+        let t = if c == app.sort {
+            format!("{}{}", c.title(), if app.descending { "↓" } else { "↑" })
+        } else {
+            c.title().to_string()
+        };
+        Cell::from(t)
+    }))
+    .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
+    let widths = [
+        Constraint::Length(6),
+        Constraint::Length(7),
+        Constraint::Length(6),
+        Constraint::Length(5),
+        Constraint::Length(5),
+        Constraint::Percentage(32),
+        Constraint::Percentage(18),
+        Constraint::Percentage(50),
+    ];
+    f.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}
+
+fn detail(app: &App, f: &mut Frame, area: Rect) {
+    let focus = app.focus == Focus::Detail;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" drill-down ")
+        .border_style(if focus {
+            style(app, Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        });
+    let (Some(ds), Some(r), Some(u)) = (&app.dataset, &app.ranking, app.current()) else {
+        f.render_widget(Paragraph::new("no event selected").block(block), area);
+        return;
+    };
+    let e = &ds.uniques[u];
+    let width = area.width.saturating_sub(4) as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    lines.push(Line::from(Span::styled(
+        format!(
+            "#{} score {:.2} ({})  {} / {}  count {}",
+            app.rank_of(u) + 1,
+            r.scores[u],
+            r.model,
+            safe(&e.channel, 60),
+            e.event_id,
+            e.count()
+        ),
+        Style::default().add_modifier(Modifier::BOLD),
+    )));
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        "why it is unusual: per-field loss (z), value, and what the model expected",
+        Style::default().add_modifier(Modifier::UNDERLINED),
+    )));
+    let mut fields: Vec<(usize, f32)> = r.field_scores[u]
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(i, s)| *s >= 0.5 || !e.values[*i].is_empty())
+        .collect();
+    fields.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let max = fields.first().map_or(1.0, |x| x.1).max(1e-6);
+    let bar_w = 12usize;
+    for (i, s) in fields {
+        let name = ds.fields[i];
+        let n = ((s / max) * bar_w as f32).round() as usize;
+        let z = r
+            .field_z
+            .get(u)
+            .map(|z| format!("{:+.1}", z[i]))
+            .unwrap_or_default();
+        let bar = format!(
+            "{}{}",
+            "█".repeat(n.min(bar_w)),
+            " ".repeat(bar_w - n.min(bar_w))
+        );
+        let actual = safe(&e.values[i], width.saturating_sub(40).max(10));
+        let mut spans = vec![
+            Span::raw(format!("{name:>12} ")),
+            Span::styled(
+                bar,
+                style(
+                    app,
+                    if z.starts_with('+') && s > max * 0.5 {
+                        Color::Red
+                    } else {
+                        Color::Yellow
+                    },
+                ),
+            ),
+            Span::raw(format!(" {s:5.2} {z:>5}  ")),
+            Span::styled(
+                if actual.is_empty() {
+                    "(empty)".into()
+                } else {
+                    actual
+                },
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+        ];
+        if let Some((v, p)) = r.expected.get(u).map(|x| &x[i])
+            && **v != *e.values[i]
+        {
+            spans.push(Span::raw(format!(
+                "  expected {} ({:.0}%)",
+                safe(v, 60),
+                p * 100.0
+            )));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        "where and when",
+        Style::default().add_modifier(Modifier::UNDERLINED),
+    )));
+    lines.push(Line::raw(format!(
+        "first seen {}   last seen {}",
+        rfc3339(e.first_seen),
+        rfc3339(e.last_seen)
+    )));
+    for (h, c) in app.host_counts(u).iter().take(12) {
+        lines.push(Line::raw(format!("  {:>6} x {}", c, safe(h, 80))));
+    }
+    if e.hosts.len() > 12 {
+        lines.push(Line::raw(format!(
+            "  ... and {} more hosts",
+            e.hosts.len() - 12
+        )));
+    }
+    for s in e.sources.iter().take(4) {
+        lines.push(Line::raw(format!("  from {}", safe(s, 120))));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        "raw fields of the first occurrence",
+        Style::default().add_modifier(Modifier::UNDERLINED),
+    )));
+    if let Some(&o) = e.occurrences.first() {
+        let ev = &ds.occurrences[o as usize];
+        lines.push(Line::raw(format!(
+            "  record {} at {} on {}",
+            ev.record_id.map(|r| r.to_string()).unwrap_or("-".into()),
+            rfc3339(ev.time),
+            safe(&ev.computer, 80)
+        )));
+        for (k, v) in &ev.data {
+            if k.starts_with("TaskContent") {
+                lines.push(Line::raw(format!("  {}:", safe(k, 40))));
+                for l in pretty_xml(v) {
+                    lines.push(Line::raw(format!("    {}", safe(&l, 300))));
+                }
+            } else if k != "Message" {
+                lines.push(Line::raw(format!("  {} = {}", safe(k, 40), safe(v, 300))));
+            }
+        }
+    }
+    f.render_widget(
+        Paragraph::new(Text::from(lines))
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((app.detail_scroll, 0)),
+        area,
+    );
+}
+
+/// Task XML, one element per line and indented; the input may be HTML-escaped or malformed
+/// (then it is shown as it is, split at tags).
+///
+/// ```
+/// let lines = anomalog::ui::pretty_xml("<Task><Exec><Command>cmd.exe</Command></Exec></Task>");
+/// assert_eq!(lines, ["<Task>", "  <Exec>", "    <Command>cmd.exe</Command>", "  </Exec>", "</Task>"]);
+/// ```
+pub fn pretty_xml(xml: &str) -> Vec<String> {
+    let text = if !xml.contains('<') && xml.contains("&lt;") {
+        xml.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&")
+    } else {
+        xml.to_string()
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    // An element just opened: its closing tag goes on the same line (`<Command>x</Command>`).
+    let mut just_opened = false;
+    for piece in text
+        .replace('\r', "")
+        .split('<')
+        .filter(|p| !p.trim().is_empty())
+    {
+        let (tag, rest) = match piece.split_once('>') {
+            Some((t, r)) => (t, r.trim()),
+            None => (piece, ""),
+        };
+        if let Some(name) = tag.strip_prefix('/') {
+            depth = depth.saturating_sub(1);
+            match out.last_mut() {
+                Some(last) if just_opened => last.push_str(&format!("</{name}>")),
+                _ => out.push(format!("{}</{name}>", "  ".repeat(depth))),
+            }
+            just_opened = false;
+        } else {
+            out.push(format!("{}<{tag}>{rest}", "  ".repeat(depth)));
+            let opens = !tag.ends_with('/') && !tag.starts_with('?') && !tag.starts_with('!');
+            if opens {
+                depth += 1;
+            }
+            just_opened = opens;
+        }
+    }
+    out
+}
+
+fn footer(app: &App, f: &mut Frame, area: Rect) {
+    let hints = "j/k move  s/S sort  f filter  / search  Tab drill-down  Space mark  e export  c cancel  ? help  q quit";
+    let status = if app.status.is_empty() {
+        app.warnings
+            .first()
+            .map(|w| format!("warning: {}", safe(w, 200)))
+            .unwrap_or_default()
+    } else {
+        safe(&app.status, 300)
+    };
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::from(Span::styled(status, style(app, Color::Yellow))),
+            Line::from(Span::styled(
+                hints,
+                Style::default().add_modifier(Modifier::DIM),
+            )),
+        ]),
+        area,
+    );
+}
+
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect {
+        x: area.x + (area.width - w) / 2,
+        y: area.y + (area.height - h) / 2,
+        width: w,
+        height: h,
+    }
+}
+
+fn help(app: &App, f: &mut Frame, area: Rect) {
+    let r = centered(area, 96, KEYS.len() as u16 + 4);
+    f.render_widget(Clear, r);
+    let lines: Vec<Line> = KEYS
+        .iter()
+        .map(|k| {
+            Line::from(vec![
+                Span::styled(
+                    format!("{:>18}  ", k.keys),
+                    style(app, Color::Cyan).add_modifier(Modifier::BOLD),
+                ),
+                Span::raw(k.what),
+            ])
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" keys (? or Esc closes) "),
+        ),
+        r,
+    );
+}
+
+fn prompt(f: &mut Frame, area: Rect, title: &str, text: &str) {
+    let r = centered(area, area.width.saturating_sub(4).min(110), 3);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(format!("{}▏", safe(text, 400))).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(format!(" {title} ")),
+        ),
+        r,
+    );
+}

@@ -1,0 +1,342 @@
+//! The TUI's state and rendering, with no threads and no terminal: actions and worker
+//! messages go straight into `update` / `on_msg`, frames into ratatui's `TestBackend`.
+
+mod common;
+
+use std::path::PathBuf;
+
+use anomalog::app::{Action, App, Column, Effect, Focus, Mode, Msg, Training};
+use anomalog::ingest::Progress;
+use anomalog::model::EpochReport;
+use anomalog::model::worker::{Trained, WorkerMsg};
+use anomalog::output::Format;
+use anomalog::pipeline;
+use anomalog::profile::by_name;
+use common::fixture;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+fn app_on(paths: &[PathBuf]) -> App {
+    let profile = by_name("scheduled-tasks").unwrap();
+    let loaded = pipeline::load(paths, profile.as_ref(), &Progress::default());
+    let mut app = App::new(true);
+    app.update(Action::Resize(20));
+    app.on_msg(Msg::Loaded(Box::new(loaded)));
+    app
+}
+
+fn samples() -> App {
+    app_on(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")])
+}
+
+fn screen(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| anomalog::ui::render(app, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    let mut out = String::new();
+    for y in 0..h {
+        let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        app.update(Action::Input(c));
+    }
+}
+
+#[test]
+fn loads_ranked_by_rarity_while_training() {
+    let app = samples();
+    assert!(app.loading.is_none());
+    assert_eq!(app.ranking.as_ref().unwrap().model, "rarity");
+    assert_eq!(app.rows.len(), app.dataset.as_ref().unwrap().uniques.len());
+    assert_eq!(app.selected, 0);
+    assert_eq!(app.rank_of(app.current().unwrap()), 0);
+}
+
+#[test]
+fn sort_both_directions_keeps_the_selection() {
+    let mut app = samples();
+    app.update(Action::Down);
+    app.update(Action::Down);
+    let u = app.current().unwrap();
+    app.update(Action::Sort(Some(Column::Count)));
+    assert_eq!(app.current(), Some(u), "selection follows the event");
+    let ds = app.dataset.clone().unwrap();
+    let counts: Vec<u64> = app.rows.iter().map(|&r| ds.uniques[r].count()).collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]), "ascending counts");
+    app.update(Action::Sort(Some(Column::Count)));
+    let counts: Vec<u64> = app.rows.iter().map(|&r| ds.uniques[r].count()).collect();
+    assert!(counts.windows(2).all(|w| w[0] >= w[1]), "again: descending");
+    assert_eq!(app.current(), Some(u));
+    app.update(Action::Sort(Some(Column::Task)));
+    let names: Vec<String> = app
+        .rows
+        .iter()
+        .map(|&r| app.cell(r, Column::Task).to_lowercase())
+        .collect();
+    assert!(names.windows(2).all(|w| w[0] <= w[1]));
+    app.update(Action::Sort(None));
+    assert_eq!(app.sort, Column::User);
+}
+
+#[test]
+fn filters_by_field_regex_and_all_fields() {
+    let mut app = samples();
+    let all = app.rows.len();
+    app.update(Action::StartFilter);
+    typed(&mut app, "event_id=4698");
+    app.update(Action::Submit);
+    assert!(app.rows.len() < all && !app.rows.is_empty());
+    assert!(
+        app.rows
+            .iter()
+            .all(|&u| app.cell(u, Column::Event) == "4698")
+    );
+    app.update(Action::StartFilter);
+    for _ in 0..20 {
+        app.update(Action::Backspace);
+    }
+    typed(&mut app, "command~temp");
+    app.update(Action::Submit);
+    assert!(!app.rows.is_empty());
+    assert!(
+        app.rows
+            .iter()
+            .all(|&u| app.cell(u, Column::Command).contains("temp"))
+    );
+    // A regex over all fields.
+    app.update(Action::StartFilter);
+    for _ in 0..20 {
+        app.update(Action::Backspace);
+    }
+    typed(&mut app, "svc_sql|oneDRIVEsync");
+    app.update(Action::Submit);
+    assert!(app.rows.len() >= 3, "{}", app.rows.len());
+    // A bad regex leaves the filter as it was and says why.
+    let before = app.rows.clone();
+    app.update(Action::StartFilter);
+    typed(&mut app, "(");
+    app.update(Action::Submit);
+    assert!(app.status.contains("regex"), "{}", app.status);
+    assert_eq!(app.rows, before);
+    app.update(Action::ClearFilter);
+    assert_eq!(app.rows.len(), all);
+}
+
+#[test]
+fn incremental_search_and_next_previous() {
+    let mut app = samples();
+    app.update(Action::StartSearch);
+    typed(&mut app, "zoomupdate");
+    let first = app.selected;
+    assert!(
+        app.cell(app.current().unwrap(), Column::Task)
+            .to_lowercase()
+            .contains("zoomupdate")
+    );
+    app.update(Action::Submit);
+    assert_eq!(app.mode, Mode::Normal);
+    app.update(Action::NextMatch);
+    assert!(app.selected > first);
+    assert!(
+        app.cell(app.current().unwrap(), Column::Task)
+            .to_lowercase()
+            .contains("zoomupdate")
+    );
+    app.update(Action::PrevMatch);
+    assert_eq!(app.selected, first);
+}
+
+#[test]
+fn marks_and_export_write_exactly_the_marked_rows() {
+    let mut app = samples();
+    app.update(Action::ToggleMark); // marks row 0, moves down
+    app.update(Action::Down);
+    app.update(Action::ToggleMark); // marks row 2
+    assert_eq!(app.marks.len(), 2);
+    let want: Vec<String> = app
+        .export_rows()
+        .iter()
+        .map(|&u| app.cell(u, Column::Task))
+        .collect();
+    app.update(Action::StartExport);
+    app.update(Action::NextFormat); // csv -> jsonl
+    assert!(
+        matches!(&app.mode, Mode::Export { format: Format::Jsonl, path } if path.ends_with(".jsonl"))
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("marked.jsonl");
+    let effects = app.update(Action::Submit);
+    let Effect::Export { format, .. } = effects[0].clone() else {
+        panic!()
+    };
+    app.export(format, &path);
+    assert!(app.status.contains("exported 2 rows"), "{}", app.status);
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<String> = rows
+        .iter()
+        .map(|r| r["fields"]["task_name"].as_str().unwrap_or("").to_string())
+        .collect();
+    assert_eq!(got, want);
+    assert!(
+        rows.iter()
+            .all(|r| r["field_errors"].is_object() && r["expected"].is_object())
+    );
+    // Nothing marked: the filtered view is exported.
+    app.update(Action::ClearMarks);
+    app.update(Action::StartFilter);
+    typed(&mut app, "event_id=4699");
+    app.update(Action::Submit);
+    let csv = dir.path().join("view.csv");
+    app.export(Format::Csv, &csv);
+    assert_eq!(
+        std::fs::read_to_string(&csv).unwrap().lines().count(),
+        app.rows.len() + 1
+    );
+    app.update(Action::MarkAllFiltered);
+    assert_eq!(app.marks.len(), app.rows.len());
+}
+
+#[test]
+fn rerank_keeps_the_selected_event() {
+    let mut app = samples();
+    for _ in 0..5 {
+        app.update(Action::Down);
+    }
+    let u = app.current().unwrap();
+    app.on_msg(Msg::Worker(WorkerMsg::Epoch(EpochReport {
+        epoch: 1,
+        epochs: 3,
+        loss: 9.0,
+        elapsed: 0.1,
+        eta: 0.2,
+    })));
+    assert!(matches!(&app.training, Training::Running { losses, .. } if losses == &vec![9.0]));
+    let ds = app.dataset.clone().unwrap();
+    let task = anomalog::model::worker::Task::Train {
+        kind: anomalog::model::ModelKind::Ds4n6,
+        config: Default::default(),
+    };
+    let trained =
+        anomalog::model::worker::run(&ds, task, &Default::default(), &mut |_| {}).unwrap();
+    app.on_msg(Msg::Worker(WorkerMsg::Done(Box::new(Trained {
+        ranking: trained.ranking,
+        model: None,
+    }))));
+    assert_eq!(app.ranking.as_ref().unwrap().model, "ds4n6");
+    assert_eq!(app.current(), Some(u), "the cursor stays on the same event");
+    assert!(matches!(
+        app.training,
+        Training::Done { model: "ds4n6", .. }
+    ));
+    // Cancelling keeps the ranking it has.
+    let mut app = samples();
+    app.training = Training::Running {
+        last: None,
+        losses: vec![],
+    };
+    assert_eq!(
+        app.update(Action::CancelTraining),
+        vec![Effect::CancelTraining]
+    );
+    app.on_msg(Msg::Worker(WorkerMsg::Cancelled));
+    assert_eq!(app.training, Training::Cancelled);
+    assert_eq!(app.ranking.as_ref().unwrap().model, "rarity");
+}
+
+#[test]
+fn navigation_focus_help_and_quit() {
+    let mut app = samples();
+    app.update(Action::Bottom);
+    assert_eq!(app.selected, app.rows.len() - 1);
+    app.update(Action::Top);
+    app.update(Action::PageDown);
+    assert_eq!(app.selected, 20);
+    assert!(app.offset <= 20 && 20 < app.offset + 20);
+    app.update(Action::ClickRow(3));
+    assert_eq!(app.selected, app.offset + 3);
+    app.update(Action::Submit);
+    assert_eq!(app.focus, Focus::Detail);
+    app.update(Action::Down);
+    assert_eq!(
+        app.detail_scroll, 1,
+        "j scrolls the drill-down when it has focus"
+    );
+    app.update(Action::Back);
+    assert_eq!(app.focus, Focus::List);
+    app.update(Action::ToggleHelp);
+    assert_eq!(app.mode, Mode::Help);
+    app.update(Action::Down);
+    app.update(Action::Back);
+    assert_eq!(app.mode, Mode::Normal);
+    assert!(!app.quit);
+    app.update(Action::Back);
+    assert!(app.quit);
+}
+
+#[test]
+fn render_list_and_drill_down() {
+    let mut app = samples();
+    app.update(Action::Resize(30));
+    insta::assert_snapshot!("list_and_drill_down", screen(&app, 150, 42));
+}
+
+#[test]
+fn render_narrow_terminal_stacks_the_panes() {
+    let app = samples();
+    let s = screen(&app, 100, 40);
+    assert!(s.contains("unique events (") && s.contains("drill-down"));
+    insta::assert_snapshot!("narrow", s);
+}
+
+#[test]
+fn render_help_overlay_lists_every_key() {
+    let mut app = samples();
+    app.update(Action::ToggleHelp);
+    let s = screen(&app, 150, 42);
+    for k in anomalog::app::KEYS {
+        assert!(s.contains(k.what), "{}", k.what);
+    }
+    insta::assert_snapshot!("help", s);
+}
+
+#[test]
+fn render_hostile_strings_harmlessly() {
+    let app = app_on(&[fixture("hostile.jsonl")]);
+    let mut t = Terminal::new(TestBackend::new(150, 40)).unwrap();
+    t.draw(|f| anomalog::ui::render(&app, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    for cell in buf.content() {
+        let s = cell.symbol();
+        assert!(
+            !s.chars().any(|c| c.is_control()
+                || ('\u{202a}'..='\u{202e}').contains(&c)
+                || c == '\u{200b}'),
+            "{s:?}"
+        );
+    }
+    let s = screen(&app, 150, 40);
+    assert!(s.contains("\\x1b"), "escapes are shown, not sent");
+    insta::assert_snapshot!("hostile", s);
+}
+
+#[test]
+fn render_loading_screen() {
+    let mut app = App::new(true);
+    app.on_msg(Msg::Loading(anomalog::app::LoadState {
+        files_done: 3,
+        files_total: 12,
+        records: 4567,
+    }));
+    let s = screen(&app, 100, 12);
+    assert!(s.contains("3/12 files, 4567 records"), "{s}");
+}

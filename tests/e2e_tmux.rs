@@ -1,0 +1,132 @@
+//! The real binary in a real terminal (tmux), as an analyst would use it: open the samples,
+//! wait for training, open the drill-down of the top event, mark two rows, export them, check
+//! the file, quit, and check the terminal was restored.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("run tmux");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn capture(session: &str) -> String {
+    tmux(&["capture-pane", "-p", "-t", session])
+}
+
+fn wait_for(session: &str, what: &str, secs: u64) -> String {
+    let start = Instant::now();
+    loop {
+        let screen = capture(session);
+        if screen.contains(what) {
+            return screen;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(secs),
+            "waited {secs} s for {what:?}; screen:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn keys(session: &str, keys: &[&str]) {
+    let mut args = vec!["send-keys", "-t", session];
+    args.extend_from_slice(keys);
+    tmux(&args);
+    std::thread::sleep(Duration::from_millis(300));
+}
+
+#[test]
+fn analyst_session_in_tmux() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIP: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_anomalog");
+    let dir = tempfile::tempdir().unwrap();
+    let export = dir.path().join("two.csv");
+    let session = format!("anomalog-e2e-{}", std::process::id());
+    // The shell prints a marker with the exit code when the program ends.
+    let cmd = format!(
+        "cd {} && {} ; echo ANOMALOG-EXIT=$?; sleep 60",
+        env!("CARGO_MANIFEST_DIR"),
+        bin
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "150",
+        "-y",
+        "45",
+        &cmd,
+    ]);
+    let _guard = KillOnDrop(session.clone());
+
+    // Loading, then the rarity ranking, then the autoencoder's.
+    wait_for(&session, "unique events (", 120);
+    let screen = wait_for(&session, "re-ranked by ae", 300);
+    assert!(
+        screen.contains("rank") && screen.contains("OneDriveSyncHel"),
+        "{screen}"
+    );
+    assert_eq!(
+        tmux(&["display", "-p", "-t", &session, "#{alternate_on}"]).trim(),
+        "1",
+        "the UI uses the alternate screen"
+    );
+
+    // Drill-down of the top event.
+    keys(&session, &["g", "Enter"]);
+    let screen = wait_for(&session, "why it is unusual", 10);
+    assert!(
+        screen.contains("expected") || screen.contains("task_name"),
+        "{screen}"
+    );
+    keys(&session, &["Tab"]);
+
+    // Mark two rows and export them.
+    keys(&session, &["Space", "Space", "e"]);
+    wait_for(&session, "export 2 rows", 10);
+    keys(&session, &["C-u"]);
+    for _ in 0..40 {
+        keys(&session, &["BSpace"]);
+    }
+    keys(&session, &["-l", export.to_str().unwrap()]);
+    keys(&session, &["Enter"]);
+    wait_for(&session, "exported 2 rows", 20);
+    let csv = std::fs::read_to_string(&export).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 3, "{csv}");
+    assert!(lines[0].starts_with("rank,score,count"));
+    assert!(
+        lines[1].starts_with("1,") && lines[2].starts_with("2,"),
+        "{csv}"
+    );
+
+    // Quit: the program ends with 0 and the terminal is back from the alternate screen.
+    keys(&session, &["q"]);
+    let screen = wait_for(&session, "ANOMALOG-EXIT=", 20);
+    assert!(screen.contains("ANOMALOG-EXIT=0"), "{screen}");
+    assert_eq!(
+        tmux(&["display", "-p", "-t", &session, "#{alternate_on}"]).trim(),
+        "0",
+        "alternate screen left"
+    );
+    assert!(
+        !screen.contains("unique events ("),
+        "the UI is gone from the screen:\n{screen}"
+    );
+}
+
+struct KillOnDrop(String);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .output();
+    }
+}

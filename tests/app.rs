@@ -12,7 +12,6 @@ use anomalog::model::worker::{Trained, WorkerMsg};
 use anomalog::output::Format;
 use anomalog::pipeline;
 use anomalog::profile::by_name;
-use common::fixture;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -25,8 +24,10 @@ fn app_on(paths: &[PathBuf]) -> App {
     app
 }
 
+/// Relative paths (tests run in the package root): snapshots must not hold the checkout's
+/// absolute path.
 fn samples() -> App {
-    app_on(&[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")])
+    app_on(&[PathBuf::from("samples")])
 }
 
 fn screen(app: &App, w: u16, h: u16) -> String {
@@ -311,7 +312,7 @@ fn render_help_overlay_lists_every_key() {
 
 #[test]
 fn render_hostile_strings_harmlessly() {
-    let app = app_on(&[fixture("hostile.jsonl")]);
+    let app = app_on(&[PathBuf::from("tests/fixtures/hostile.jsonl")]);
     let mut t = Terminal::new(TestBackend::new(150, 40)).unwrap();
     t.draw(|f| anomalog::ui::render(&app, f)).unwrap();
     let buf = t.backend().buffer().clone();

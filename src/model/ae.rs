@@ -72,7 +72,7 @@ impl Default for AeConfig {
     fn default() -> Self {
         AeConfig {
             epochs: 0,
-            batch_size: 256,
+            batch_size: 512,
             embed_dim: 8,
             hidden: 64,
             bottleneck: 16,
@@ -93,8 +93,8 @@ impl AeConfig {
         (rows / 16).clamp(64, self.batch_size.max(64))
     }
 
-    /// Epochs: the configured number, or enough for about 60 000 samples and at least 300
-    /// optimiser steps (between 8 and 200 epochs).
+    /// Epochs: the configured number, or enough for about 60 000 samples and at least 120
+    /// optimiser steps (between 6 and 200 epochs).
     pub fn epochs_for(&self, rows: usize) -> usize {
         if self.epochs > 0 {
             return self.epochs;
@@ -102,8 +102,8 @@ impl AeConfig {
         let rows = rows.max(1);
         let batches = rows.div_ceil(self.batch_for(rows));
         (60_000 / rows)
-            .max(300_usize.div_ceil(batches))
-            .clamp(8, 200)
+            .max(120_usize.div_ceil(batches))
+            .clamp(6, 200)
     }
 }
 

@@ -712,6 +712,18 @@ fn benign(g: &mut Gen<'_>, cfg: &Config, tasks: &[HostTask]) {
                 g.lifecycle(at, 4702, &t.path, &t.xml, None, None);
             }
         }
+        // Admins disable defragmentation on servers for the first day, then enable it again.
+        if g.host.server
+            && let Some(t) = tasks.iter().find(|t| t.path.ends_with("\\ScheduledDefrag"))
+        {
+            if day == 0 {
+                let at = midnight + 8 * US_PER_H + g.rng.random_range(0..US_PER_H);
+                g.lifecycle(at, 4701, &t.path, &t.xml, Some("admin.jones"), None);
+            } else if day == 1 {
+                let at = midnight + 8 * US_PER_H + g.rng.random_range(0..US_PER_H);
+                g.lifecycle(at, 4700, &t.path, &t.xml, Some("admin.jones"), None);
+            }
+        }
         if g.host.server && day == 0 {
             let at = midnight + 9 * US_PER_H + g.rng.random_range(0..US_PER_H);
             g.schtasks(

@@ -3,7 +3,6 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use evtx::{EvtxParser, ParserSettings};
 
@@ -95,15 +94,7 @@ where
         }
         match item {
             Ok(ev) => {
-                report.records += 1;
-                progress.records.fetch_add(1, Ordering::Relaxed);
-                *report
-                    .histogram
-                    .entry((ev.channel.clone(), ev.event_id))
-                    .or_default() += 1;
-                if keep(&ev) {
-                    events.push(ev);
-                }
+                report.record(ev, keep, progress, &mut events);
             }
             Err(e) => {
                 report.skipped += 1;

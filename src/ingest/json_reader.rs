@@ -3,7 +3,6 @@
 //! a new object, and counted.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use serde_json::Value;
 
@@ -32,15 +31,7 @@ where
         for item in items {
             match layout::normalize(&item, &source) {
                 Some(ev) => {
-                    report.records += 1;
-                    progress.records.fetch_add(1, Ordering::Relaxed);
-                    *report
-                        .histogram
-                        .entry((ev.channel.clone(), ev.event_id))
-                        .or_default() += 1;
-                    if keep(&ev) {
-                        events.push(ev);
-                    }
+                    report.record(ev, keep, progress, &mut events);
                 }
                 None => {
                     report.skipped += 1;

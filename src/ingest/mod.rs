@@ -45,6 +45,27 @@ impl FileReport {
         }
     }
 
+    /// Count a record read from this file and keep it when `keep` says so.
+    pub(crate) fn record<F>(
+        &mut self,
+        ev: RawEvent,
+        keep: &F,
+        progress: &Progress,
+        events: &mut Vec<RawEvent>,
+    ) where
+        F: Fn(&RawEvent) -> bool + Sync,
+    {
+        self.records += 1;
+        progress.records.fetch_add(1, Ordering::Relaxed);
+        *self
+            .histogram
+            .entry((ev.channel.clone(), ev.event_id))
+            .or_default() += 1;
+        if keep(&ev) {
+            events.push(ev);
+        }
+    }
+
     /// No log, found in a folder walk: not worth a warning.
     pub fn passed_over(&self) -> bool {
         self.not_a_log && self.found_in_folder

@@ -847,19 +847,7 @@ fn plant(gens: &mut [Gen<'_>], tasks: &[Vec<HostTask>], cfg: &Config) -> Vec<Att
     let t0 = day(mid.saturating_sub(1)) + 22 * US_PER_H + 41 * US_PER_MIN;
     let user = g.host.user.clone();
     g.lifecycle(t0, 4698, &path, &xml, Some(&user), Some(id));
-    let task = HostTask {
-        path: path.clone(),
-        def: TaskDef {
-            action,
-            run_as: RunAs::System,
-            schedule: Schedule::Daily,
-            ..tasks[h][0].def
-        },
-        principal: "NT AUTHORITY\\System".into(),
-        principal_sid: "S-1-5-18".into(),
-        xml,
-        installed: None,
-    };
+    let task = system_task(&path, action, Schedule::Daily, xml);
     for d in mid..cfg.days {
         for at in g.run_times(Schedule::Daily, d, cfg.start) {
             g.run(at, &task, None, Some(id));
@@ -938,19 +926,7 @@ fn plant(gens: &mut [Gen<'_>], tasks: &[Vec<HostTask>], cfg: &Config) -> Vec<Att
     );
     let t0 = day(cfg.days - 1) + 3 * US_PER_H + 33 * US_PER_MIN;
     g.lifecycle(t0, 4698, &path, &xml, Some("admin.jones"), Some(id));
-    let task = HostTask {
-        path: path.clone(),
-        def: TaskDef {
-            action,
-            run_as: RunAs::System,
-            schedule: Schedule::Never,
-            ..tasks[h][0].def
-        },
-        principal: "NT AUTHORITY\\System".into(),
-        principal_sid: "S-1-5-18".into(),
-        xml: xml.clone(),
-        installed: None,
-    };
+    let task = system_task(&path, action, Schedule::Never, xml.clone());
     g.run(t0 + US_PER_S, &task, Some("admin.jones"), Some(id));
     g.lifecycle(
         t0 + 4 * US_PER_S,
@@ -985,19 +961,7 @@ fn plant(gens: &mut [Gen<'_>], tasks: &[Vec<HostTask>], cfg: &Config) -> Vec<Att
     let t0 = day(1) + 23 * US_PER_H + 12 * US_PER_MIN;
     g.schtasks(t0, "svc_sql", "schtasks /create /tn \"SQL Cleanup\" /tr \"C:\\Users\\Public\\Libraries\\sqlcln.exe\" /sc daily /ru SYSTEM /f", "C:\\Windows\\System32\\cmd.exe", Some(id));
     g.lifecycle(t0 + 200_000, 4698, &path, &xml, Some("svc_sql"), Some(id));
-    let task = HostTask {
-        path: path.clone(),
-        def: TaskDef {
-            action,
-            run_as: RunAs::System,
-            schedule: Schedule::Daily,
-            ..tasks[h][0].def
-        },
-        principal: "NT AUTHORITY\\System".into(),
-        principal_sid: "S-1-5-18".into(),
-        xml,
-        installed: None,
-    };
+    let task = system_task(&path, action, Schedule::Daily, xml);
     for d in 2..cfg.days {
         for at in g.run_times(Schedule::Daily, d, cfg.start) {
             g.run(at, &task, None, Some(id));
@@ -1008,6 +972,29 @@ fn plant(gens: &mut [Gen<'_>], tasks: &[Vec<HostTask>], cfg: &Config) -> Vec<Att
 }
 
 const MS_AUTHOR: &str = "Microsoft Corporation";
+
+/// A planted task that runs as SYSTEM.
+fn system_task(path: &str, action: Action, schedule: Schedule, xml: String) -> HostTask {
+    let def = TaskDef {
+        path: "",
+        action,
+        run_as: RunAs::System,
+        schedule,
+        author: "",
+        hidden: false,
+        highest: true,
+        hosts: Where::All,
+        installed_during: false,
+    };
+    HostTask {
+        path: path.to_string(),
+        def,
+        principal: "NT AUTHORITY\\System".into(),
+        principal_sid: "S-1-5-18".into(),
+        xml,
+        installed: None,
+    }
+}
 
 /// The file a host's channel is written to, as KAPE names it.
 pub fn channel_file(host: &str, security: bool) -> String {

@@ -131,8 +131,14 @@ pub struct Autoencoder {
 
 const FORMAT: &str = "anomalog-ae-1";
 
-fn init(rng: &mut StdRng, rows: usize, cols: usize, scale: f32) -> Result<Var, ModelError> {
-    // Uniform(-scale, scale): Glorot-style, drawn from the seeded generator.
+/// A `rows x cols` parameter drawn from Uniform(-scale, scale) with the seeded generator
+/// (candle's CPU generator cannot be seeded).
+pub(crate) fn init(
+    rng: &mut StdRng,
+    rows: usize,
+    cols: usize,
+    scale: f32,
+) -> Result<Var, ModelError> {
     let data: Vec<f32> = (0..rows * cols)
         .map(|_| rng.random_range(-scale..scale))
         .collect();

@@ -12,9 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
+use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use rand::{Rng, SeedableRng};
 
 use super::{EpochReport, ModelError, Ranking};
 use crate::frame::Dataset;
@@ -53,16 +53,9 @@ fn encode(ds: &Dataset) -> (Vec<f32>, usize) {
     (x, n)
 }
 
+/// Glorot-uniform, as Keras initialises Dense layers.
 fn param(rng: &mut StdRng, rows: usize, cols: usize) -> Result<Var, ModelError> {
-    let limit = (6.0 / (rows + cols) as f32).sqrt();
-    let data: Vec<f32> = (0..rows * cols)
-        .map(|_| rng.random_range(-limit..limit))
-        .collect();
-    Ok(Var::from_tensor(&Tensor::from_vec(
-        data,
-        (rows, cols),
-        &Device::Cpu,
-    )?)?)
+    super::ae::init(rng, rows, cols, (6.0 / (rows + cols) as f32).sqrt())
 }
 
 pub fn rank(

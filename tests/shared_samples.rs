@@ -186,3 +186,39 @@ fn a_zip_and_its_extracted_copy_count_once() {
     // Both files are named as sources of every unique event.
     assert!(both.uniques.iter().all(|u| u.sources.len() == 2));
 }
+
+#[test]
+fn unique_events_as_a_polars_dataframe() {
+    // The bundled samples (always present): one row per unique event, counts adding up.
+    let profile = by_name("scheduled-tasks").unwrap();
+    let loaded = anomalog::pipeline::load(
+        &[PathBuf::from("samples")],
+        profile.as_ref(),
+        &Progress::default(),
+    );
+    let ds = &loaded.dataset;
+    let df = ds.to_dataframe().unwrap();
+    assert_eq!(df.height(), ds.uniques.len());
+    for col in [
+        "channel",
+        "event_id",
+        "count",
+        "n_hosts",
+        "hosts",
+        "first_seen",
+        "last_seen",
+        "sources",
+        "task_name",
+        "command",
+        "user",
+    ] {
+        assert!(df.column(col).is_ok(), "{col}");
+    }
+    let counts = df.column("count").unwrap().u64().unwrap().clone();
+    let total: u64 = (0..df.height()).map(|i| counts.get(i).unwrap()).sum();
+    assert_eq!(total as usize, ds.occurrences.len());
+    assert!(
+        loaded.dataset.duplicates_dropped > 0,
+        "jsonl.zip repeats the .evtx records"
+    );
+}

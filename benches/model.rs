@@ -65,7 +65,16 @@ fn dataset(uniques: usize, seed: u64) -> Dataset {
         let data = FIELDS
             .iter()
             .zip(vocab)
-            .map(|(f, n)| (f.to_string(), format!("{f}-{}", zipf(&mut rng, n))))
+            .map(|(f, n)| {
+                (
+                    f.to_string(),
+                    format!(
+                        "c:\\dir{}\\{f} {}.exe",
+                        zipf(&mut rng, n) % 97,
+                        zipf(&mut rng, n)
+                    ),
+                )
+            })
             .collect();
         events.push(RawEvent {
             source: src.clone(),

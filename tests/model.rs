@@ -224,7 +224,7 @@ fn saved_model_scores_identically_and_refuses_other_files() {
     safetensors::serialize_to_file(vec![("w", t)], Some(meta), &other).unwrap();
     let e = Autoencoder::load(&other).err().unwrap().to_string();
     assert!(
-        e.contains("anomalog-ae-0") && e.contains("anomalog-ae-1"),
+        e.contains("anomalog-ae-0") && e.contains(anomalog::model::ae::FORMAT),
         "{e}"
     );
 }

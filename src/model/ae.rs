@@ -28,7 +28,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
-use super::encode::{EncodeConfig, Encoded, Encoder, RARE};
+use super::encode::{EncodeConfig, Encoded, Encoder, RARE, TOKEN_BUCKETS};
 use super::{EpochReport, ModelError, Ranking};
 use crate::frame::Dataset;
 
@@ -129,7 +129,8 @@ pub struct Autoencoder {
     mask: Tensor,
 }
 
-const FORMAT: &str = "anomalog-ae-1";
+/// The saved-model format this build reads and writes.
+pub const FORMAT: &str = "anomalog-ae-2";
 
 /// A `rows x cols` parameter drawn from Uniform(-scale, scale) with the seeded generator
 /// (candle's CPU generator cannot be seeded).
@@ -173,7 +174,8 @@ impl Autoencoder {
             .flat_map(|f| (0..vmax).map(move |i| if i < f.len() { 0.0 } else { -1e9 }))
             .collect();
         let mask = Tensor::from_vec(mask, total, &Device::Cpu)?;
-        let n_in = nf * config.embed_dim + 2;
+        let n_in =
+            nf * config.embed_dim + 2 + encoder.token_fields.len() * super::encode::TOKEN_BUCKETS;
         let g = |a: usize, b: usize| (6.0 / (a + b) as f32).sqrt();
         let (h, z) = (config.hidden, config.bottleneck);
         let vars = vec![
@@ -210,6 +212,7 @@ impl Autoencoder {
         &self,
         idx: &[u32],
         numeric: &[f32],
+        tokens: &[f32],
         b: usize,
     ) -> Result<(Tensor, Tensor), ModelError> {
         let nf = self.encoder.fields.len();
@@ -226,7 +229,8 @@ impl Autoencoder {
             .index_select(&ids, 0)?
             .reshape((b, nf * self.config.embed_dim))?;
         let num = Tensor::from_vec(numeric.to_vec(), (b, 2), dev)?;
-        let x = Tensor::cat(&[&emb, &num], 1)?;
+        let tok = Tensor::from_vec(tokens.to_vec(), (b, tokens.len() / b.max(1)), dev)?;
+        let x = Tensor::cat(&[&emb, &num, &tok], 1)?;
         let h1 = x
             .matmul(self.var("w1"))?
             .broadcast_add(self.var("b1"))?
@@ -254,12 +258,13 @@ impl Autoencoder {
         &self,
         idx: &[u32],
         numeric: &[f32],
+        tokens: &[f32],
         weights: &[f32],
         b: usize,
     ) -> Result<Tensor, ModelError> {
         let nf = self.encoder.fields.len();
         let dev = &Device::Cpu;
-        let (lp, nout) = self.forward(idx, numeric, b)?;
+        let (lp, nout) = self.forward(idx, numeric, tokens, b)?;
         let w = Tensor::from_vec(weights.to_vec(), (b, 1), dev)?;
         let target = Tensor::from_vec(idx.to_vec(), (b, nf, 1), dev)?;
         let picked = lp.gather(&target, 2)?.squeeze(2)?; // (B, F) log p
@@ -316,10 +321,25 @@ impl Autoencoder {
                 let mut idx = Vec::with_capacity(b * nf);
                 let mut num = Vec::with_capacity(b * 2);
                 let mut w = Vec::with_capacity(b);
+                let nt = data.n_tokens;
+                let mut tok = Vec::with_capacity(b * nt);
                 for &r in batch {
+                    let row_tokens = tok.len();
+                    tok.extend_from_slice(&data.tokens[r * nt..(r + 1) * nt]);
                     for f in 0..nf {
                         let v = if rng.random_bool(config.swap_noise) {
-                            data.indices[rng.random_range(0..rows) * nf + f]
+                            let other = rng.random_range(0..rows);
+                            // A swapped field brings its token bag along.
+                            if let Some(k) = model.encoder.token_fields.iter().position(|&t| t == f)
+                            {
+                                let (from, to) = (
+                                    other * nt + k * TOKEN_BUCKETS,
+                                    row_tokens + k * TOKEN_BUCKETS,
+                                );
+                                tok[to..to + TOKEN_BUCKETS]
+                                    .copy_from_slice(&data.tokens[from..from + TOKEN_BUCKETS]);
+                            }
+                            data.indices[other * nf + f]
                         } else {
                             data.indices[r * nf + f]
                         };
@@ -329,7 +349,7 @@ impl Autoencoder {
                     // Normalised so that a batch's weights average 1 / b.
                     w.push(row_w[r] / mean_w / b as f32);
                 }
-                let loss = model.loss(&idx, &num, &w, b)?;
+                let loss = model.loss(&idx, &num, &tok, &w, b)?;
                 opt.backward_step(&loss)?;
                 sum += f64::from(loss.to_scalar::<f32>()?) * b as f64;
             }
@@ -363,7 +383,8 @@ impl Autoencoder {
             let b = chunk.min(data.rows - start);
             let idx = &data.indices[start * nf..(start + b) * nf];
             let num = &data.numeric[start * 2..(start + b) * 2];
-            let (lp, _) = self.forward(idx, num, b)?;
+            let tok = &data.tokens[start * data.n_tokens..(start + b) * data.n_tokens];
+            let (lp, _) = self.forward(idx, num, tok, b)?;
             let target = Tensor::from_vec(idx.to_vec(), (b, nf, 1), &Device::Cpu)?;
             let picked = lp.gather(&target, 2)?.squeeze(2)?.to_vec2::<f32>()?;
             let best = lp.argmax_keepdim(2)?.squeeze(2)?.to_vec2::<u32>()?;

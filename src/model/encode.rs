@@ -101,12 +101,45 @@ impl Default for EncodeConfig {
     }
 }
 
+/// Fields with many distinct values (command lines, arguments, task paths) are also read as
+/// a bag of hashed tokens: `c:\\users\\public\\svc.exe` shares `users`, `public` and `exe`
+/// with its neighbours even when the whole value is rare.
+pub const TOKEN_FIELDS: &[&str] = &["task_name", "command", "arguments"];
+/// Hash buckets per token field.
+pub const TOKEN_BUCKETS: usize = 32;
+
 /// Vocabularies of every field, fitted on a dataset.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Encoder {
     pub profile: String,
     pub config: EncodeConfig,
     pub fields: Vec<FieldVocab>,
+    /// Indices (into `fields`) of the fields read as hashed token bags.
+    #[serde(default)]
+    pub token_fields: Vec<usize>,
+}
+
+/// FNV-1a, 64 bits: a stable hash (the same bucket on every machine and run).
+fn fnv1a(s: &str) -> u64 {
+    s.bytes().fold(0xcbf29ce484222325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100000001b3)
+    })
+}
+
+/// The normalised bag of hashed tokens of a value (`TOKEN_BUCKETS` wide).
+pub fn token_bag(v: &str, out: &mut [f32]) {
+    out.fill(0.0);
+    let mut n = 0;
+    for t in v
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|t| !t.is_empty())
+    {
+        out[(fnv1a(&t.to_lowercase()) % TOKEN_BUCKETS as u64) as usize] += 1.0;
+        n += 1;
+    }
+    if n > 0 {
+        out.iter_mut().for_each(|x| *x /= n as f32);
+    }
 }
 
 /// A dataset encoded for a model: `indices[row * n_fields + f]`.
@@ -120,6 +153,9 @@ pub struct Encoded {
     pub n_numeric: usize,
     /// Occurrences per row.
     pub counts: Vec<u64>,
+    /// Hashed token bags per row: `token_fields.len() * TOKEN_BUCKETS` values.
+    pub tokens: Vec<f32>,
+    pub n_tokens: usize,
 }
 
 /// The pseudo-field for the event kind, encoded like the profile's fields.
@@ -149,7 +185,7 @@ impl Encoder {
             }
         }
         let names = std::iter::once(KIND_FIELD).chain(ds.fields.iter().copied());
-        let fields = names
+        let fields: Vec<FieldVocab> = names
             .zip(counts)
             .map(|(name, counts)| {
                 let mut by_count: Vec<(String, u64)> = counts.into_iter().collect();
@@ -175,10 +211,17 @@ impl Encoder {
                 vocab
             })
             .collect();
+        let token_fields = fields
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| TOKEN_FIELDS.contains(&f.name.as_str()))
+            .map(|(i, _)| i)
+            .collect();
         Encoder {
             profile: ds.profile.to_string(),
             config,
             fields,
+            token_fields,
         }
     }
 
@@ -210,7 +253,16 @@ impl Encoder {
         let mut indices = Vec::with_capacity(ds.uniques.len() * n_fields);
         let mut numeric = Vec::with_capacity(ds.uniques.len() * 2);
         let mut counts = Vec::with_capacity(ds.uniques.len());
+        let n_tokens = self.token_fields.len() * TOKEN_BUCKETS;
+        let mut tokens = vec![0f32; ds.uniques.len() * n_tokens];
         for (u, e) in ds.uniques.iter().enumerate() {
+            for (k, &f) in self.token_fields.iter().enumerate() {
+                let at = u * n_tokens + k * TOKEN_BUCKETS;
+                token_bag(
+                    &Self::value_of(ds, u, f),
+                    &mut tokens[at..at + TOKEN_BUCKETS],
+                );
+            }
             let kind = kind(ds, u);
             indices.push(self.fields[0].index_of(&kind));
             for (i, v) in e.values.iter().enumerate() {
@@ -228,6 +280,8 @@ impl Encoder {
             numeric,
             n_numeric: 2,
             counts,
+            tokens,
+            n_tokens,
         }
     }
 }

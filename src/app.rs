@@ -67,6 +67,8 @@ pub enum Action {
     ReverseSort,
     StartFilter,
     ClearFilter,
+    /// Cycle the prevalence filter: seen on at most 1, 2, 5 hosts, then off.
+    CyclePrevalence,
     StartSearch,
     NextMatch,
     PrevMatch,
@@ -224,6 +226,8 @@ pub enum Filter {
         re: Regex,
         text: String,
     },
+    /// `hosts<=k`: seen on at most k hosts of the fleet (least-frequency-of-occurrence stacking).
+    MaxHosts(usize),
 }
 
 pub struct App {
@@ -338,7 +342,7 @@ impl App {
             Column::Rank => (self.rank_of(u) + 1).to_string(),
             Column::Score => format!("{:.2}", r.scores[u]),
             Column::Count => e.count().to_string(),
-            Column::Hosts => e.hosts.len().to_string(),
+            Column::Hosts => format!("{}/{}", e.hosts.len(), ds.fleet_size()),
             Column::Event => e.event_id.to_string(),
             Column::Task => ds.value(u, "task_name").to_string(),
             Column::User => ds.value(u, "user").to_string(),
@@ -425,6 +429,7 @@ impl App {
     fn passes(&self, ds: &Dataset, u: usize) -> bool {
         match &self.filter {
             None => true,
+            Some(Filter::MaxHosts(k)) => ds.uniques[u].hosts.len() <= *k,
             Some(Filter::Equals { field, value }) => {
                 Self::field_value(ds, u, field).is_some_and(|v| v.eq_ignore_ascii_case(value))
             }
@@ -442,11 +447,22 @@ impl App {
         }
     }
 
-    /// Parse a filter: `field=value`, `field~regex`, or a regex over all fields.
+    /// Parse a filter: `field=value`, `field~regex`, `hosts<=k`, or a regex over all fields.
     pub fn parse_filter(text: &str, fields: &[&str]) -> Result<Filter, String> {
         let known = |f: &str| {
             fields.contains(&f) || matches!(f, "event_id" | "event" | "channel" | "host" | "hosts")
         };
+        let t = text.trim();
+        if let Some(k) = t
+            .strip_prefix("hosts<=")
+            .or_else(|| t.strip_prefix("prevalence<="))
+        {
+            return k
+                .trim()
+                .parse()
+                .map(Filter::MaxHosts)
+                .map_err(|_| format!("hosts<= takes a number, not {k:?}"));
+        }
         let regex = |s: &str| {
             regex::RegexBuilder::new(s)
                 .case_insensitive(true)
@@ -640,6 +656,7 @@ impl App {
             }
             Action::StartFilter => {
                 let text = match &self.filter {
+                    Some(Filter::MaxHosts(k)) => format!("hosts<={k}"),
                     Some(Filter::Equals { field, value }) => format!("{field}={value}"),
                     Some(Filter::Regex { text, .. }) => text.clone(),
                     None => String::new(),
@@ -652,6 +669,26 @@ impl App {
                 self.refresh_rows();
                 self.select_unique(keep);
                 self.status = "filter cleared".into();
+            }
+            Action::CyclePrevalence => {
+                let next = match self.filter {
+                    Some(Filter::MaxHosts(1)) => Some(2),
+                    Some(Filter::MaxHosts(2)) => Some(5),
+                    Some(Filter::MaxHosts(_)) => None,
+                    _ => Some(1),
+                };
+                let keep = self.current();
+                self.filter = next.map(Filter::MaxHosts);
+                self.refresh_rows();
+                self.select_unique(keep);
+                self.status = match next {
+                    Some(k) => format!(
+                        "seen on at most {k} of {} hosts: {} rows",
+                        self.dataset.as_ref().map_or(0, |d| d.fleet_size()),
+                        self.rows.len()
+                    ),
+                    None => "prevalence filter off".into(),
+                };
             }
             Action::StartSearch => self.mode = Mode::Search(String::new()),
             Action::NextMatch => {

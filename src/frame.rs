@@ -48,6 +48,8 @@ pub struct Dataset {
     pub duplicates_dropped: u64,
     /// Events the profile's prefilter kept but its extractor rejected.
     pub rejected: u64,
+    /// Distinct hosts over all unique events.
+    pub fleet: usize,
 }
 
 /// The identity of a record: the same record read from a zip and from its extracted copy,
@@ -172,6 +174,12 @@ impl Dataset {
             ue.hosts = h.into_iter().collect();
             ue.sources = s.into_iter().collect();
         }
+        ds.fleet = ds
+            .uniques
+            .iter()
+            .flat_map(|u| u.hosts.iter())
+            .collect::<HashSet<_>>()
+            .len();
         ds
     }
 
@@ -184,13 +192,9 @@ impl Dataset {
             .unwrap_or("")
     }
 
-    /// All distinct hosts in the dataset.
+    /// All distinct hosts in the dataset: the fleet that prevalence is counted against.
     pub fn fleet_size(&self) -> usize {
-        self.uniques
-            .iter()
-            .flat_map(|u| u.hosts.iter())
-            .collect::<HashSet<_>>()
-            .len()
+        self.fleet
     }
 
     /// The unique events as a DataFrame, one row each in dataset order: `channel`,

@@ -69,6 +69,7 @@ impl<'a> Rows<'a> {
             "event_id": e.event_id,
             "fields": fields,
             "model": self.ranking.model,
+            "prevalence": {"hosts": e.hosts.len(), "fleet": self.ds.fleet_size()},
         });
         let obj = row.as_object_mut().expect("an object");
         if let Some(fe) = self.field_errors(u) {
@@ -149,6 +150,7 @@ impl<'a> Rows<'a> {
                 "count".into(),
                 us.iter().map(|(_, e)| e.count()).collect::<Vec<_>>(),
             ),
+            Column::new("fleet".into(), vec![self.ds.fleet_size() as u32; us.len()]),
             Column::new(
                 "n_hosts".into(),
                 us.iter()

@@ -56,6 +56,7 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Char('S') => Action::ReverseSort,
         KeyCode::Char('f') => Action::StartFilter,
         KeyCode::Char('F') => Action::ClearFilter,
+        KeyCode::Char('p') => Action::CyclePrevalence,
         KeyCode::Char('/') => Action::StartSearch,
         KeyCode::Char('n') => Action::NextMatch,
         KeyCode::Char('N') => Action::PrevMatch,
@@ -205,7 +206,7 @@ fn click(app: &App, x: u16, y: u16, size: ratatui::layout::Size) -> Vec<Action> 
     // Border, then the table header, then rows.
     if y == list_top + 1 {
         // Which column: the fixed widths first, then share the rest.
-        let fixed = [6u16, 7, 6, 5, 5];
+        let fixed = [6u16, 7, 6, 7, 5];
         let mut at = 1u16;
         for (i, w) in fixed.iter().enumerate() {
             if x < at + w + 1 {

@@ -145,6 +145,7 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
                 format!("  filter {field}={}", safe(value, 40))
             }
             Some(crate::app::Filter::Regex { text, .. }) => format!("  filter {}", safe(text, 40)),
+            Some(crate::app::Filter::MaxHosts(k)) => format!("  filter hosts<={k}"),
             None => String::new(),
         }),
         Span::raw(format!(
@@ -319,7 +320,7 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
         Constraint::Length(6),
         Constraint::Length(7),
         Constraint::Length(6),
-        Constraint::Length(5),
+        Constraint::Length(7),
         Constraint::Length(5),
         Constraint::Percentage(32),
         Constraint::Percentage(18),
@@ -523,7 +524,7 @@ pub fn pretty_xml(xml: &str) -> Vec<String> {
 }
 
 fn footer(app: &App, f: &mut Frame, area: Rect) {
-    let hints = "j/k move  s/S sort  f filter  / search  Tab drill-down  Space mark  e export  c cancel  ? help  q quit";
+    let hints = "j/k move  s/S sort  f filter  p prevalence  / search  Tab drill-down  Space mark  e export  c cancel  ? help  q quit";
     let status = if app.status.is_empty() {
         app.warnings
             .first()

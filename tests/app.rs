@@ -341,3 +341,38 @@ fn render_loading_screen() {
     let s = screen(&app, 100, 12);
     assert!(s.contains("3/12 files, 4567 records"), "{s}");
 }
+
+#[test]
+fn prevalence_is_one_key_away() {
+    let mut app = samples();
+    let fleet = app.dataset.as_ref().unwrap().fleet_size();
+    assert_eq!(fleet, 8);
+    let all = app.rows.len();
+    let hosts = |app: &App| -> Vec<usize> {
+        let ds = app.dataset.clone().unwrap();
+        app.rows
+            .iter()
+            .map(|&u| ds.uniques[u].hosts.len())
+            .collect()
+    };
+    app.update(Action::CyclePrevalence);
+    assert!(!app.rows.is_empty() && app.rows.len() < all);
+    assert!(hosts(&app).iter().all(|&h| h <= 1));
+    assert!(
+        app.status.contains("at most 1 of 8 hosts"),
+        "{}",
+        app.status
+    );
+    app.update(Action::CyclePrevalence);
+    assert!(hosts(&app).iter().all(|&h| h <= 2) && hosts(&app).contains(&2));
+    app.update(Action::CyclePrevalence);
+    assert!(hosts(&app).iter().all(|&h| h <= 5));
+    app.update(Action::CyclePrevalence);
+    assert_eq!(app.rows.len(), all, "then off");
+    // The same as a typed filter, and the column shows hosts / fleet.
+    app.update(Action::StartFilter);
+    typed(&mut app, "hosts<=1");
+    app.update(Action::Submit);
+    assert!(hosts(&app).iter().all(|&h| h <= 1));
+    assert_eq!(app.cell(app.current().unwrap(), Column::Hosts), "1/8");
+}

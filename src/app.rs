@@ -53,7 +53,7 @@ impl Column {
     }
 }
 
-/// What the user can do. Key bindings map onto these ([`KEYS`]).
+/// What the user can do. Keys map onto these through [`BINDINGS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     Up,
@@ -101,71 +101,180 @@ pub enum Effect {
     Export { format: Format, path: PathBuf },
 }
 
-/// A key binding as the help overlay shows it.
-pub struct KeyHelp {
-    pub keys: &'static str,
-    pub what: &'static str,
+/// A key, independent of the terminal library (the loop maps its events onto these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Ctrl(char),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Enter,
+    Tab,
+    Esc,
 }
 
-/// Every key, in the order the help overlay lists them. `tui::key_action` implements them.
-pub const KEYS: &[KeyHelp] = &[
-    KeyHelp {
-        keys: "j k ↓ ↑",
-        what: "move",
+impl Key {
+    pub fn label(self) -> String {
+        match self {
+            Key::Char(' ') => "Space".into(),
+            Key::Char(c) => c.to_string(),
+            Key::Ctrl(c) => format!("^{c}"),
+            Key::Up => "↑".into(),
+            Key::Down => "↓".into(),
+            Key::PageUp => "PgUp".into(),
+            Key::PageDown => "PgDn".into(),
+            Key::Home => "Home".into(),
+            Key::End => "End".into(),
+            Key::Enter => "Enter".into(),
+            Key::Tab => "Tab".into(),
+            Key::Esc => "Esc".into(),
+        }
+    }
+}
+
+/// One key binding: the keys, what the help overlay says, the action.
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub what: &'static str,
+    pub action: Action,
+}
+
+/// Every key binding of the list view, in the order the help overlay shows them: the one
+/// table both the key handling (`tui::key_action`) and the help are drawn from.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[Key::Char('j'), Key::Down],
+        what: "down",
+        action: Action::Down,
     },
-    KeyHelp {
-        keys: "PgDn PgUp ^d ^u",
-        what: "page",
+    Binding {
+        keys: &[Key::Char('k'), Key::Up],
+        what: "up",
+        action: Action::Up,
     },
-    KeyHelp {
-        keys: "g G Home End",
-        what: "first / last row",
+    Binding {
+        keys: &[Key::PageDown, Key::Ctrl('d')],
+        what: "page down",
+        action: Action::PageDown,
     },
-    KeyHelp {
-        keys: "s S",
-        what: "sort by the next column / reverse",
+    Binding {
+        keys: &[Key::PageUp, Key::Ctrl('u')],
+        what: "page up",
+        action: Action::PageUp,
     },
-    KeyHelp {
-        keys: "f F",
-        what: "filter (field=value, field~regex, or a regex over all fields) / clear",
+    Binding {
+        keys: &[Key::Char('g'), Key::Home],
+        what: "first row",
+        action: Action::Top,
     },
-    KeyHelp {
-        keys: "/ n N",
-        what: "search / next / previous match",
+    Binding {
+        keys: &[Key::Char('G'), Key::End],
+        what: "last row",
+        action: Action::Bottom,
     },
-    KeyHelp {
-        keys: "Tab Enter",
-        what: "focus the drill-down pane (j k scroll it)",
+    Binding {
+        keys: &[Key::Char('s')],
+        what: "sort by the next column (click a header to pick one)",
+        action: Action::Sort(None),
     },
-    KeyHelp {
-        keys: "Space m",
+    Binding {
+        keys: &[Key::Char('S')],
+        what: "reverse the sort",
+        action: Action::ReverseSort,
+    },
+    Binding {
+        keys: &[Key::Char('f')],
+        what: "filter: field=value, field~regex, hosts<=k, or a regex over all fields",
+        action: Action::StartFilter,
+    },
+    Binding {
+        keys: &[Key::Char('F')],
+        what: "clear the filter",
+        action: Action::ClearFilter,
+    },
+    Binding {
+        keys: &[Key::Char('p')],
+        what: "fleet prevalence: seen on at most 1, 2, 5 hosts, then all",
+        action: Action::CyclePrevalence,
+    },
+    Binding {
+        keys: &[Key::Char('/')],
+        what: "search (incremental)",
+        action: Action::StartSearch,
+    },
+    Binding {
+        keys: &[Key::Char('n')],
+        what: "next match",
+        action: Action::NextMatch,
+    },
+    Binding {
+        keys: &[Key::Char('N')],
+        what: "previous match",
+        action: Action::PrevMatch,
+    },
+    Binding {
+        keys: &[Key::Tab],
+        what: "switch focus between the list and the drill-down",
+        action: Action::ToggleFocus,
+    },
+    Binding {
+        keys: &[Key::Enter],
+        what: "focus the drill-down (j k scroll it)",
+        action: Action::Submit,
+    },
+    Binding {
+        keys: &[Key::Char(' '), Key::Char('m')],
         what: "mark or unmark the row",
+        action: Action::ToggleMark,
     },
-    KeyHelp {
-        keys: "A C",
-        what: "mark every filtered row / clear marks",
+    Binding {
+        keys: &[Key::Char('A')],
+        what: "mark every filtered row",
+        action: Action::MarkAllFiltered,
     },
-    KeyHelp {
-        keys: "e",
-        what: "export marked rows (or the filtered view): Tab picks the format",
+    Binding {
+        keys: &[Key::Char('C')],
+        what: "clear the marks",
+        action: Action::ClearMarks,
     },
-    KeyHelp {
-        keys: "c",
+    Binding {
+        keys: &[Key::Char('e')],
+        what: "export the marked rows (or the filtered view); Tab picks the format",
+        action: Action::StartExport,
+    },
+    Binding {
+        keys: &[Key::Char('c')],
         what: "cancel training (keep the current ranking)",
+        action: Action::CancelTraining,
     },
-    KeyHelp {
-        keys: "?",
+    Binding {
+        keys: &[Key::Char('?')],
         what: "this help",
+        action: Action::ToggleHelp,
     },
-    KeyHelp {
-        keys: "q Esc",
-        what: "quit (Esc first closes a prompt)",
+    Binding {
+        keys: &[Key::Esc],
+        what: "close a prompt, the help or the drill-down; else quit",
+        action: Action::Back,
     },
-    KeyHelp {
-        keys: "mouse",
-        what: "wheel scrolls, click selects, click a header sorts",
+    Binding {
+        keys: &[Key::Char('q'), Key::Ctrl('c')],
+        what: "quit",
+        action: Action::Quit,
     },
 ];
+
+/// The action bound to `key` in the list view.
+pub fn binding_for(key: Key) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .find(|b| b.keys.contains(&key))
+        .map(|b| b.action.clone())
+}
 
 /// Which prompt or overlay is open.
 #[derive(Debug, Clone, PartialEq, Eq)]

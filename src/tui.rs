@@ -15,7 +15,7 @@ use ratatui::crossterm::event::{
 };
 use ratatui::crossterm::execute;
 
-use crate::app::{Action, App, Column, Effect, LoadState, Mode, Msg};
+use crate::app::{Action, App, Column, Effect, Key, LoadState, Mode, Msg, binding_for};
 use crate::ingest::Progress;
 use crate::model::ModelKind;
 use crate::model::ae::AeConfig;
@@ -40,36 +40,21 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
             _ => None,
         };
     }
-    Some(match key.code {
-        KeyCode::Char('c') if ctrl => Action::Quit,
-        KeyCode::Char('d') if ctrl => Action::PageDown,
-        KeyCode::Char('u') if ctrl => Action::PageUp,
-        KeyCode::Char('q') => Action::Quit,
-        KeyCode::Esc => Action::Back,
-        KeyCode::Char('j') | KeyCode::Down => Action::Down,
-        KeyCode::Char('k') | KeyCode::Up => Action::Up,
-        KeyCode::PageDown => Action::PageDown,
-        KeyCode::PageUp => Action::PageUp,
-        KeyCode::Char('g') | KeyCode::Home => Action::Top,
-        KeyCode::Char('G') | KeyCode::End => Action::Bottom,
-        KeyCode::Char('s') => Action::Sort(None),
-        KeyCode::Char('S') => Action::ReverseSort,
-        KeyCode::Char('f') => Action::StartFilter,
-        KeyCode::Char('F') => Action::ClearFilter,
-        KeyCode::Char('p') => Action::CyclePrevalence,
-        KeyCode::Char('/') => Action::StartSearch,
-        KeyCode::Char('n') => Action::NextMatch,
-        KeyCode::Char('N') => Action::PrevMatch,
-        KeyCode::Tab => Action::ToggleFocus,
-        KeyCode::Enter => Action::Submit,
-        KeyCode::Char(' ') | KeyCode::Char('m') => Action::ToggleMark,
-        KeyCode::Char('A') => Action::MarkAllFiltered,
-        KeyCode::Char('C') => Action::ClearMarks,
-        KeyCode::Char('e') => Action::StartExport,
-        KeyCode::Char('c') => Action::CancelTraining,
-        KeyCode::Char('?') => Action::ToggleHelp,
+    let k = match key.code {
+        KeyCode::Char(c) if ctrl => Key::Ctrl(c),
+        KeyCode::Char(c) => Key::Char(c),
+        KeyCode::Up => Key::Up,
+        KeyCode::Down => Key::Down,
+        KeyCode::PageUp => Key::PageUp,
+        KeyCode::PageDown => Key::PageDown,
+        KeyCode::Home => Key::Home,
+        KeyCode::End => Key::End,
+        KeyCode::Enter => Key::Enter,
+        KeyCode::Tab => Key::Tab,
+        KeyCode::Esc => Key::Esc,
         _ => return None,
-    })
+    };
+    binding_for(k)
 }
 
 /// Open the TUI on `paths`. The terminal is restored on every way out (panics included:

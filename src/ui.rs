@@ -10,7 +10,7 @@ use ratatui::widgets::{
     Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Sparkline, Table, Wrap,
 };
 
-use crate::app::{App, Column, Focus, KEYS, Mode, Training};
+use crate::app::{App, BINDINGS, Column, Focus, Mode, Training};
 use crate::event::rfc3339;
 use crate::output::Format;
 use crate::sanitize::for_terminal;
@@ -557,20 +557,23 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 fn help(app: &App, f: &mut Frame, area: Rect) {
-    let r = centered(area, 96, KEYS.len() as u16 + 4);
+    let r = centered(area, 100, BINDINGS.len() as u16 + 5);
     f.render_widget(Clear, r);
-    let lines: Vec<Line> = KEYS
+    let key_style = style(app, Color::Cyan).add_modifier(Modifier::BOLD);
+    let mut lines: Vec<Line> = BINDINGS
         .iter()
-        .map(|k| {
+        .map(|b| {
+            let keys: Vec<String> = b.keys.iter().map(|k| k.label()).collect();
             Line::from(vec![
-                Span::styled(
-                    format!("{:>18}  ", k.keys),
-                    style(app, Color::Cyan).add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(k.what),
+                Span::styled(format!("{:>12}  ", keys.join(" ")), key_style),
+                Span::raw(b.what),
             ])
         })
         .collect();
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:>12}  ", "mouse"), key_style),
+        Span::raw("wheel scrolls, click selects a row, click a header sorts by it"),
+    ]));
     f.render_widget(
         Paragraph::new(lines).block(
             Block::default()

@@ -304,8 +304,8 @@ fn render_help_overlay_lists_every_key() {
     let mut app = samples();
     app.update(Action::ToggleHelp);
     let s = screen(&app, 150, 42);
-    for k in anomalog::app::KEYS {
-        assert!(s.contains(k.what), "{}", k.what);
+    for b in anomalog::app::BINDINGS {
+        assert!(s.contains(b.what), "{}", b.what);
     }
     insta::assert_snapshot!("help", s);
 }
@@ -375,4 +375,18 @@ fn prevalence_is_one_key_away() {
     app.update(Action::Submit);
     assert!(hosts(&app).iter().all(|&h| h <= 1));
     assert_eq!(app.cell(app.current().unwrap(), Column::Hosts), "1/8");
+}
+
+#[test]
+fn one_binding_per_key() {
+    use anomalog::app::{BINDINGS, Key, binding_for};
+    let mut seen = std::collections::HashSet::new();
+    for b in BINDINGS {
+        for k in b.keys {
+            assert!(seen.insert(format!("{k:?}")), "{k:?} is bound twice");
+            assert_eq!(binding_for(*k), Some(b.action.clone()));
+        }
+    }
+    assert_eq!(binding_for(Key::Char('j')), Some(Action::Down));
+    assert_eq!(binding_for(Key::Char('Z')), None);
 }

@@ -947,11 +947,7 @@ impl App {
         let (Some(ds), Some(r)) = (&self.dataset, &self.ranking) else {
             return;
         };
-        let rows = Rows {
-            ds,
-            ranking: r,
-            order: self.export_rows(),
-        };
+        let rows = Rows::with_order(ds, r, self.export_rows());
         let result = std::fs::File::create(path)
             .map_err(anyhow::Error::from)
             .and_then(|f| {

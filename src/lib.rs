@@ -13,6 +13,7 @@ pub mod event;
 pub mod evtx_writer;
 pub mod frame;
 pub mod ingest;
+pub mod lifecycle;
 pub mod model;
 pub mod output;
 pub mod pipeline;

@@ -29,6 +29,8 @@ pub struct Rows<'a> {
     pub ds: &'a Dataset,
     pub ranking: &'a Ranking,
     pub order: Vec<usize>,
+    /// Lifecycle flags per unique event (see [`crate::lifecycle`]).
+    pub flags: Vec<Vec<&'static str>>,
 }
 
 impl<'a> Rows<'a> {
@@ -37,7 +39,17 @@ impl<'a> Rows<'a> {
         if let Some(n) = top {
             order.truncate(n);
         }
-        Rows { ds, ranking, order }
+        Rows::with_order(ds, ranking, order)
+    }
+
+    /// These unique events, in this order.
+    pub fn with_order(ds: &'a Dataset, ranking: &'a Ranking, order: Vec<usize>) -> Self {
+        Rows {
+            ds,
+            ranking,
+            order,
+            flags: crate::lifecycle::flags(ds),
+        }
     }
 
     fn top_fields(&self, u: usize) -> String {
@@ -70,6 +82,7 @@ impl<'a> Rows<'a> {
             "fields": fields,
             "model": self.ranking.model,
             "prevalence": {"hosts": e.hosts.len(), "fleet": self.ds.fleet_size()},
+            "flags": self.flags[u],
         });
         let obj = row.as_object_mut().expect("an object");
         if let Some(fe) = self.field_errors(u) {
@@ -207,6 +220,12 @@ impl<'a> Rows<'a> {
                     .collect::<Vec<_>>(),
             )
         };
+        cols.push(Column::new(
+            "lifecycle_flags".into(),
+            us.iter()
+                .map(|(u, _)| self.flags[*u].join(","))
+                .collect::<Vec<_>>(),
+        ));
         cols.push(json_col("field_errors", &|u| self.field_errors(u)));
         cols.push(json_col("expected", &|u| self.expected(u)));
         cols.push(Column::new(

@@ -44,6 +44,11 @@ fn jsonl_contract() {
     assert_eq!(r["fields"]["task_name"], "\\Updater");
     assert_eq!(r["fields"]["command"], "c:\\users\\public\\svc.exe");
     assert_eq!(r["prevalence"], serde_json::json!({"hosts": 1, "fleet": 1}));
+    assert_eq!(
+        r["flags"],
+        serde_json::json!([]),
+        "no lifecycle flags for a lone creation"
+    );
     // Progress and the summary go to stderr, never stdout.
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("unique events"), "{err}");

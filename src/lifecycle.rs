@@ -5,7 +5,8 @@
 //!   ATexec / SMBexec pattern;
 //! - `temporary-modification`: updated (4702) to a new definition and, within a day, updated
 //!   back to the definition it had before (the SolarWinds / Sunburst technique), found by
-//!   comparing the task XML of consecutive updates.
+//!   comparing the task XML of consecutive updates; when the logs hold no earlier definition,
+//!   the command its earlier runs launched (TaskScheduler 129 / 200) stands for it.
 //!
 //! A unique event carries the flags of the lifecycles its occurrences belong to.
 
@@ -13,13 +14,17 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::event::CH_SECURITY;
 use crate::frame::Dataset;
-use crate::profile::features::normalize_task_name;
+use crate::profile::features::{normalize_path, normalize_task_name};
+use crate::profile::task_xml;
 
 const US_PER_MIN: i64 = 60_000_000;
 /// Created and deleted within this: short-lived.
 const SHORT_LIVED: i64 = 10 * US_PER_MIN;
 /// Restored within this after a change: a temporary modification.
 const RESTORED_WITHIN: i64 = 24 * 60 * US_PER_MIN;
+
+/// Whether a task definition is the one a task had before an update.
+type IsBefore<'a> = Box<dyn Fn(&str) -> bool + 'a>;
 
 pub const SHORT_LIVED_FLAG: &str = "short-lived";
 pub const TEMPORARY_MODIFICATION_FLAG: &str = "temporary-modification";
@@ -83,18 +88,40 @@ pub fn flags(ds: &Dataset) -> Vec<Vec<&'static str>> {
                     .map(|x| (o, x.trim()))
             })
             .collect();
-        for w in 1..defs.len() {
-            let (before, changed) = (defs[w - 1].1, defs[w].1);
-            if changed == before {
-                continue;
-            }
+        // The command a definition runs, normalised as the runs' events are (`%windir%`
+        // expanded), so that the two compare.
+        let command_of = |xml: &str| -> Option<String> {
+            let t = task_xml::parse(xml)?;
+            Some(normalize_path(&t.exec.first()?.command))
+        };
+        for w in 0..defs.len() {
+            let (o_changed, changed) = defs[w];
+            // What the task was before this update: the previous definition in the logs, or,
+            // when the logs start later, the command its earlier runs launched (129 / 200).
+            let before: Option<IsBefore> = if w > 0 {
+                let prev = defs[w - 1].1;
+                (prev != changed).then(|| Box::new(move |x: &str| x == prev) as IsBefore)
+            } else {
+                let ran: BTreeSet<String> = occ
+                    .iter()
+                    .filter(|&&o| at(o) < at(o_changed) && matches!(id(o), 129 | 200))
+                    .filter_map(|&o| ds.occurrences[o].first(&["Path", "ActionName"]))
+                    .map(normalize_path)
+                    .collect();
+                let now = command_of(changed);
+                (!ran.is_empty() && now.as_ref().is_some_and(|c| !ran.contains(c))).then(|| {
+                    Box::new(move |x: &str| command_of(x).is_some_and(|c| ran.contains(&c)))
+                        as IsBefore
+                })
+            };
+            let Some(before) = before else { continue };
             if let Some(&(r, _)) = defs[w + 1..]
                 .iter()
-                .find(|(r, x)| *x == before && at(*r) - at(defs[w].0) <= RESTORED_WITHIN)
+                .find(|(r, x)| before(x) && at(*r) - at(o_changed) <= RESTORED_WITHIN)
             {
                 for &o in occ
                     .iter()
-                    .filter(|&&o| at(o) >= at(defs[w].0) && at(o) <= at(r))
+                    .filter(|&&o| at(o) >= at(o_changed) && at(o) <= at(r))
                 {
                     flagged.push((o, TEMPORARY_MODIFICATION_FLAG));
                 }

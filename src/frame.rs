@@ -164,14 +164,16 @@ impl Dataset {
                 ue.first_seen = Some(ue.first_seen.map_or(t, |f| f.min(t)));
                 ue.last_seen = Some(ue.last_seen.map_or(t, |l| l.max(t)));
             }
-            if !ev.computer.is_empty() {
-                hosts[u].insert(ev.computer.to_lowercase());
+            // Names as read (no allocation for a host already seen); lower-cased once below.
+            if !ev.computer.is_empty() && !hosts[u].contains(ev.computer.as_str()) {
+                hosts[u].insert(ev.computer.clone());
             }
             sources[u].insert(ev.source.clone());
             ds.occurrences.push(ev);
         }
         for ((ue, h), s) in ds.uniques.iter_mut().zip(hosts).zip(sources) {
-            ue.hosts = h.into_iter().collect();
+            let lower: BTreeSet<String> = h.into_iter().map(|n| n.to_lowercase()).collect();
+            ue.hosts = lower.into_iter().collect();
             ue.sources = s.into_iter().collect();
         }
         ds.fleet = ds

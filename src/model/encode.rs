@@ -150,7 +150,6 @@ pub struct Encoded {
     pub indices: Vec<u32>,
     /// Numeric features per row (`log1p(count)`, `log1p(hosts)`), standardised.
     pub numeric: Vec<f32>,
-    pub n_numeric: usize,
     /// Occurrences per row.
     pub counts: Vec<u64>,
     /// Hashed token bags per row: `token_fields.len() * TOKEN_BUCKETS` values.
@@ -167,11 +166,6 @@ fn kind(ds: &Dataset, u: usize) -> String {
 }
 
 impl Encoder {
-    /// Field names, the event kind first.
-    pub fn field_names(&self) -> Vec<&str> {
-        self.fields.iter().map(|f| f.name.as_str()).collect()
-    }
-
     /// Fit vocabularies on `ds`, counting occurrences (a benign task that ran a thousand
     /// times makes its values frequent).
     pub fn fit(ds: &Dataset, config: EncodeConfig) -> Encoder {
@@ -278,7 +272,6 @@ impl Encoder {
             n_fields,
             indices,
             numeric,
-            n_numeric: 2,
             counts,
             tokens,
             n_tokens,

@@ -7,7 +7,7 @@
 pub mod catalog;
 
 use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -1108,18 +1108,4 @@ fn write_jsonl(evtx: &Path, w: &mut impl io::Write) -> io::Result<()> {
         w.write_all(b"\n")?;
     }
     Ok(())
-}
-
-/// The paths of every planted record: (file suffix, record id).
-pub fn planted_keys(truth: &GroundTruth) -> Vec<(usize, PathBuf, u64)> {
-    truth
-        .attacks
-        .iter()
-        .enumerate()
-        .flat_map(|(i, a)| {
-            a.records
-                .iter()
-                .map(move |r| (i, PathBuf::from(&r.file), r.record_id))
-        })
-        .collect()
 }

@@ -44,7 +44,8 @@ fn main() {
         })
         .collect();
     let t = Instant::now();
-    let dataset = Dataset::build(profile.as_ref(), events);
+    let mut dataset = Dataset::build(profile.as_ref(), events);
+    dataset.add_context();
     let built = t.elapsed();
     let loaded = Loaded {
         dataset,
@@ -53,6 +54,8 @@ fn main() {
         skipped: 0,
         files: 1,
         passed_over: 0,
+        session: None,
+        notes: Vec::new(),
     };
     let mut app = App::new(false);
     let t = Instant::now();

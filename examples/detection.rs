@@ -9,7 +9,8 @@
 //! of the real public samples in ../shared/evtx that its MANIFEST.md marks MALICIOUS (when the
 //! folder is there). Backgrounds: simulated fleets of three sizes. For each model: the best
 //! rank of each attack (median and worst), how many attacks reach the top 10, and precision
-//! at 10 and 20, averaged over the seeds.
+//! at 10 and 20, averaged over the seeds. `+ctx` rows add the context fields (fleet
+//! prevalence and lifecycle flags, [`Dataset::add_context`]) that the app always uses.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -126,7 +127,14 @@ fn main() {
         ("medium", 40, 4),
         ("large", 120, 7),
     ];
-    let models = [ModelKind::Ae, ModelKind::Ds4n6, ModelKind::Rarity];
+    // (name, model, with the context fields: fleet prevalence and lifecycle flags)
+    let models = [
+        ("ae", ModelKind::Ae, false),
+        ("ae+ctx", ModelKind::Ae, true),
+        ("ds4n6", ModelKind::Ds4n6, false),
+        ("rarity", ModelKind::Rarity, false),
+        ("rarity+ctx", ModelKind::Rarity, true),
+    ];
     let mut table: HashMap<(&str, &str), Acc> = HashMap::new();
     let mut per_attack: HashMap<(&str, String), Vec<usize>> = HashMap::new();
     for (size, hosts, days) in sizes {
@@ -154,7 +162,9 @@ fn main() {
                 names.push(name.clone());
                 events.extend(ev.iter().cloned());
             }
-            let ds = Dataset::build(profile.as_ref(), events);
+            let plain = Dataset::build(profile.as_ref(), events.clone());
+            let mut with_context = Dataset::build(profile.as_ref(), events);
+            with_context.add_context();
             let attack_of = |e: &RawEvent| -> Option<usize> {
                 if let Some(rest) = e.source.strip_prefix("planted:") {
                     let name = rest.split(':').next()?;
@@ -168,7 +178,8 @@ fn main() {
                 })
             };
             let _ = n_sim;
-            for kind in models {
+            for (name, kind, context) in models {
+                let ds = if context { &with_context } else { &plain };
                 let task = Task::Train {
                     kind,
                     config: AeConfig {
@@ -177,17 +188,16 @@ fn main() {
                     },
                 };
                 let start = std::time::Instant::now();
-                let trained = run(&ds, task, &AtomicBool::new(false), &mut |_| {}).unwrap();
+                let trained = run(ds, task, &AtomicBool::new(false), &mut |_| {}).unwrap();
                 let secs = start.elapsed().as_secs_f64();
-                let ev: Evaluation = evaluate(&ds, &trained.ranking, names.len(), attack_of);
+                let ev: Evaluation = evaluate(ds, &trained.ranking, names.len(), attack_of);
                 eprintln!(
-                    "{size:>6} seed {seed} {:>6}: {} uniques, {:.2} s, ranks {:?}",
-                    kind.name(),
+                    "{size:>6} seed {seed} {name:>10}: {} uniques, {:.2} s, ranks {:?}",
                     ds.uniques.len(),
                     secs,
                     ev.attack_ranks
                 );
-                let a = table.entry((size, kind.name())).or_default();
+                let a = table.entry((size, name)).or_default();
                 a.runs += 1;
                 a.median += ev.median_rank();
                 a.worst += ev.worst_rank() as f64;
@@ -198,7 +208,7 @@ fn main() {
                 for (i, r) in ev.attack_ranks.iter().enumerate() {
                     if let Some(r) = r {
                         per_attack
-                            .entry((kind.name(), names[i].clone()))
+                            .entry((name, names[i].clone()))
                             .or_default()
                             .push(*r);
                     }
@@ -209,12 +219,11 @@ fn main() {
     println!("| fleet | model | median rank | worst rank | attacks in top 10 | P@10 | P@20 |");
     println!("|---|---|---|---|---|---|---|");
     for (size, hosts, days) in sizes {
-        for kind in models {
-            let a = &table[&(size, kind.name())];
+        for (name, _, _) in models {
+            let a = &table[&(size, name)];
             let n = a.runs as f64;
             println!(
-                "| {size} ({hosts} hosts, {days} days) | {} | {:.1} | {:.1} | {:.1} / {} | {:.2} | {:.2} |",
-                kind.name(),
+                "| {size} ({hosts} hosts, {days} days) | {name} | {:.1} | {:.1} | {:.1} / {} | {:.2} | {:.2} |",
                 a.median / n,
                 a.worst / n,
                 a.top10 / n,
@@ -225,8 +234,8 @@ fn main() {
         }
     }
     println!();
-    println!("| attack | ae | ds4n6 | rarity |");
-    println!("|---|---|---|---|");
+    println!("| attack | ae | ae+ctx | ds4n6 | rarity | rarity+ctx |");
+    println!("|---|---|---|---|---|---|");
     let mut attacks: Vec<&String> = per_attack.keys().map(|(_, a)| a).collect();
     attacks.sort();
     attacks.dedup();
@@ -239,10 +248,12 @@ fn main() {
                 .unwrap_or("-".into())
         };
         println!(
-            "| {a} | {} | {} | {} |",
+            "| {a} | {} | {} | {} | {} | {} |",
             med("ae"),
+            med("ae+ctx"),
             med("ds4n6"),
-            med("rarity")
+            med("rarity"),
+            med("rarity+ctx")
         );
     }
 }

@@ -13,6 +13,7 @@ use crate::model::worker::WorkerMsg;
 use crate::model::{EpochReport, Ranking};
 use crate::output::{Format, Rows};
 use crate::pipeline::Loaded;
+use crate::session::{Session, Verdict};
 
 /// The list's columns, in display order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,18 +23,24 @@ pub enum Column {
     Count,
     Hosts,
     Event,
+    /// Lifecycle flags, abbreviated.
+    Flags,
+    /// The triage verdict.
+    Verdict,
     Task,
     User,
     Command,
 }
 
 impl Column {
-    pub const ALL: [Column; 8] = [
+    pub const ALL: [Column; 10] = [
         Column::Rank,
         Column::Score,
         Column::Count,
         Column::Hosts,
         Column::Event,
+        Column::Flags,
+        Column::Verdict,
         Column::Task,
         Column::User,
         Column::Command,
@@ -46,7 +53,9 @@ impl Column {
             Column::Count => "count",
             Column::Hosts => "hosts",
             Column::Event => "event",
-            Column::Task => "task",
+            Column::Flags => "flags",
+            Column::Verdict => "verdict",
+            Column::Task => "name",
             Column::User => "user",
             Column::Command => "command",
         }
@@ -79,6 +88,10 @@ pub enum Action {
     /// Close the open prompt or overlay; quit when none is open.
     Back,
     ToggleMark,
+    /// Cycle the row's verdict: benign, suspicious, malicious, none.
+    CycleVerdict,
+    /// Write a note on the row.
+    StartNote,
     MarkAllFiltered,
     ClearMarks,
     StartExport,
@@ -232,6 +245,16 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::ToggleMark,
     },
     Binding {
+        keys: &[Key::Char('v')],
+        what: "verdict: benign, suspicious, malicious, none (saved in the session)",
+        action: Action::CycleVerdict,
+    },
+    Binding {
+        keys: &[Key::Char('a')],
+        what: "annotate: a note on the row (saved in the session)",
+        action: Action::StartNote,
+    },
+    Binding {
         keys: &[Key::Char('A')],
         what: "mark every filtered row",
         action: Action::MarkAllFiltered,
@@ -282,6 +305,7 @@ pub enum Mode {
     Normal,
     Filter(String),
     Search(String),
+    Note(String),
     Export { format: Format, path: String },
     Help,
 }
@@ -360,6 +384,8 @@ pub struct App {
     pub filter: Option<Filter>,
     pub search: Option<String>,
     pub marks: BTreeSet<usize>,
+    /// The triage session (marks, verdicts, notes), saved on every change.
+    pub session: Option<Session>,
     pub mode: Mode,
     pub focus: Focus,
     pub detail_scroll: u16,
@@ -387,6 +413,7 @@ impl App {
             filter: None,
             search: None,
             marks: BTreeSet::new(),
+            session: None,
             mode: Mode::Normal,
             focus: Focus::List,
             detail_scroll: 0,
@@ -406,11 +433,52 @@ impl App {
     }
 
     /// Install a dataset (a finished load).
-    pub fn set_dataset(&mut self, loaded: Loaded) {
+    pub fn set_dataset(&mut self, mut loaded: Loaded) {
         self.loading = None;
         self.summary = loaded.summary();
         self.warnings = loaded.warnings().collect();
+        self.session = loaded.session.take();
+        self.marks.clear();
+        if let Some(s) = &self.session {
+            self.marks
+                .extend(s.present().filter(|(_, e)| e.marked).map(|(u, _)| u));
+            if s.restored {
+                let (mut verdicts, mut notes) = (0, 0);
+                for (_, e) in s.present() {
+                    verdicts += usize::from(e.verdict.is_some());
+                    notes += usize::from(!e.note.is_empty());
+                }
+                self.status = format!(
+                    "session restored from {}: {} marks, {verdicts} verdicts, {notes} notes",
+                    s.path.display(),
+                    self.marks.len()
+                );
+            }
+        }
         self.dataset = Some(Arc::new(loaded.dataset));
+    }
+
+    /// The verdict on unique event `u`, if the session has one.
+    pub fn verdict(&self, u: usize) -> Option<Verdict> {
+        self.session.as_ref().and_then(|s| s.verdict(u))
+    }
+
+    /// The note on unique event `u` (empty when none).
+    pub fn note(&self, u: usize) -> &str {
+        self.session.as_ref().map_or("", |s| s.note(u))
+    }
+
+    /// Change the triage of these unique events and save the session.
+    fn triage(&mut self, us: &[usize], f: impl Fn(&mut crate::session::Entry)) {
+        let (Some(s), Some(ds)) = (&mut self.session, &self.dataset) else {
+            return;
+        };
+        for &u in us {
+            s.update(ds, u, &f);
+        }
+        if let Err(e) = s.save() {
+            self.status = e;
+        }
     }
 
     /// Install a ranking, keeping the cursor on the same unique event.
@@ -453,10 +521,17 @@ impl App {
             Column::Count => e.count().to_string(),
             Column::Hosts => format!("{}/{}", e.hosts.len(), ds.fleet_size()),
             Column::Event => e.event_id.to_string(),
-            Column::Task => ds.value(u, "task_name").to_string(),
-            Column::User => ds.value(u, "user").to_string(),
+            Column::Flags => ds
+                .flags(u)
+                .iter()
+                .map(|f| short_flag(f))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Column::Verdict => self.verdict(u).map_or("", |v| v.name()).to_string(),
+            Column::Task => ds.value(u, ds.headline[0]).to_string(),
+            Column::User => ds.value(u, ds.headline[1]).to_string(),
             Column::Command => {
-                let (c, a) = (ds.value(u, "command"), ds.value(u, "arguments"));
+                let (c, a) = (ds.value(u, ds.headline[2]), ds.value(u, ds.headline[3]));
                 if a.is_empty() {
                     c.to_string()
                 } else {
@@ -486,6 +561,15 @@ impl App {
                 Column::Count => e.count() as f64,
                 Column::Hosts => e.hosts.len() as f64,
                 Column::Event => f64::from(e.event_id),
+                // Most flags first.
+                Column::Flags => -(ds.flags(u).len() as f64),
+                // Malicious, suspicious, benign, then none.
+                Column::Verdict => match self.verdict(u) {
+                    Some(Verdict::Malicious) => 0.0,
+                    Some(Verdict::Suspicious) => 1.0,
+                    Some(Verdict::Benign) => 2.0,
+                    None => 3.0,
+                },
                 _ => 0.0,
             }
         };
@@ -519,11 +603,17 @@ impl App {
 
     fn field_value<'a>(
         ds: &'a Dataset,
+        session: Option<&'a Session>,
         u: usize,
         field: &str,
     ) -> Option<std::borrow::Cow<'a, str>> {
         let e = &ds.uniques[u];
         Some(match field {
+            "verdict" => session
+                .and_then(|s| s.verdict(u))
+                .map_or("", |v| v.name())
+                .into(),
+            "note" => session.map_or("", |s| s.note(u)).into(),
             "event_id" | "event" => e.event_id.to_string().into(),
             "channel" => e.channel.as_str().into(),
             "host" | "hosts" => e.hosts.join(" ").into(),
@@ -540,11 +630,14 @@ impl App {
             None => true,
             Some(Filter::MaxHosts(k)) => ds.uniques[u].hosts.len() <= *k,
             Some(Filter::Equals { field, value }) => {
-                Self::field_value(ds, u, field).is_some_and(|v| v.eq_ignore_ascii_case(value))
+                Self::field_value(ds, self.session.as_ref(), u, field)
+                    .is_some_and(|v| v.eq_ignore_ascii_case(value))
             }
             Some(Filter::Regex {
                 field: Some(f), re, ..
-            }) => Self::field_value(ds, u, f).is_some_and(|v| re.is_match(&v)),
+            }) => {
+                Self::field_value(ds, self.session.as_ref(), u, f).is_some_and(|v| re.is_match(&v))
+            }
             Some(Filter::Regex {
                 field: None, re, ..
             }) => {
@@ -559,7 +652,11 @@ impl App {
     /// Parse a filter: `field=value`, `field~regex`, `hosts<=k`, or a regex over all fields.
     pub fn parse_filter(text: &str, fields: &[&str]) -> Result<Filter, String> {
         let known = |f: &str| {
-            fields.contains(&f) || matches!(f, "event_id" | "event" | "channel" | "host" | "hosts")
+            fields.contains(&f)
+                || matches!(
+                    f,
+                    "event_id" | "event" | "channel" | "host" | "hosts" | "verdict" | "note"
+                )
         };
         let t = text.trim();
         if let Some(k) = t
@@ -653,7 +750,7 @@ impl App {
         let mut effects = Vec::new();
         // Prompts first: they take typing.
         match (&mut self.mode, &action) {
-            (Mode::Filter(text) | Mode::Search(text), Action::Input(c)) => {
+            (Mode::Filter(text) | Mode::Search(text) | Mode::Note(text), Action::Input(c)) => {
                 text.push(*c);
                 if let Mode::Search(t) = &self.mode {
                     self.search = Some(t.clone());
@@ -666,7 +763,7 @@ impl App {
                 path.push(*c);
                 return effects;
             }
-            (Mode::Filter(text) | Mode::Search(text), Action::Backspace)
+            (Mode::Filter(text) | Mode::Search(text) | Mode::Note(text), Action::Backspace)
             | (Mode::Export { path: text, .. }, Action::Backspace) => {
                 text.pop();
                 return effects;
@@ -695,6 +792,17 @@ impl App {
                 Mode::Filter(text) => self.apply_filter(&text),
                 Mode::Search(text) => {
                     self.search = Some(text);
+                }
+                Mode::Note(text) => {
+                    if let Some(u) = self.current() {
+                        let note = text.trim().to_string();
+                        self.status = if note.is_empty() {
+                            "note removed".into()
+                        } else {
+                            "note saved".into()
+                        };
+                        self.triage(&[u], |e| e.note = note.clone());
+                    }
                 }
                 Mode::Export { format, path } => {
                     effects.push(Effect::Export {
@@ -814,19 +922,45 @@ impl App {
             }
             Action::ToggleMark => {
                 if let Some(u) = self.current() {
-                    if !self.marks.remove(&u) {
+                    let marked = !self.marks.remove(&u);
+                    if marked {
                         self.marks.insert(u);
                     }
+                    self.triage(&[u], |e| e.marked = marked);
                     self.move_to(self.selected + 1);
+                }
+            }
+            Action::CycleVerdict => {
+                if let Some(u) = self.current() {
+                    if self.session.is_none() {
+                        self.status = "no triage session: verdicts cannot be kept".into();
+                    } else {
+                        let v = Verdict::cycle(self.verdict(u));
+                        self.status = format!("verdict: {}", v.map_or("none", |v| v.name()));
+                        self.triage(&[u], |e| e.verdict = v);
+                    }
+                }
+            }
+            Action::StartNote => {
+                if let Some(u) = self.current() {
+                    if self.session.is_none() {
+                        self.status = "no triage session: notes cannot be kept".into();
+                    } else {
+                        self.mode = Mode::Note(self.note(u).to_string());
+                    }
                 }
             }
             Action::MarkAllFiltered => {
                 self.marks.extend(self.rows.iter().copied());
                 self.status = format!("{} rows marked", self.marks.len());
+                let rows = self.rows.clone();
+                self.triage(&rows, |e| e.marked = true);
             }
             Action::ClearMarks => {
+                let marked: Vec<usize> = self.marks.iter().copied().collect();
                 self.marks.clear();
                 self.status = "marks cleared".into();
+                self.triage(&marked, |e| e.marked = false);
             }
             Action::StartExport => {
                 if self.dataset.is_some() {
@@ -947,7 +1081,7 @@ impl App {
         let (Some(ds), Some(r)) = (&self.dataset, &self.ranking) else {
             return;
         };
-        let rows = Rows::with_order(ds, r, self.export_rows());
+        let rows = Rows::with_order(ds, r, self.export_rows()).with_session(self.session.as_ref());
         let result = std::fs::File::create(path)
             .map_err(anyhow::Error::from)
             .and_then(|f| {
@@ -973,6 +1107,17 @@ impl App {
         let mut v: Vec<(String, usize)> = m.into_iter().collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v
+    }
+}
+
+/// A lifecycle flag as the list shows it.
+pub fn short_flag(f: &str) -> &str {
+    match f {
+        crate::lifecycle::NEVER_RAN_FLAG => "never",
+        crate::lifecycle::RAN_ONCE_FLAG => "once",
+        crate::lifecycle::SHORT_LIVED_FLAG => "short",
+        crate::lifecycle::TEMPORARY_MODIFICATION_FLAG => "tmp-mod",
+        other => other,
     }
 }
 

@@ -34,6 +34,23 @@ pub struct Cli {
     /// Random seed of the model trained in the terminal UI
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Which events to hunt in
+    #[arg(short, long, default_value = "scheduled-tasks", value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
+    pub profile: String,
+    #[command(flatten)]
+    pub triage: TriageArgs,
+}
+
+/// The triage session: marks, verdicts and notes per unique event.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TriageArgs {
+    /// Triage session file (default: anomalog-session.json in the folder of the first input)
+    #[arg(long, value_name = "FILE")]
+    pub session: Option<PathBuf>,
+    /// Leave the unique events the session marks benign out of training (they are still
+    /// ranked)
+    #[arg(long)]
+    pub exclude_benign: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -103,6 +120,8 @@ pub struct RankArgs {
     /// hunt in a new one
     #[arg(long, value_name = "FILE", conflicts_with = "model")]
     pub baseline: Option<PathBuf>,
+    #[command(flatten)]
+    pub triage: TriageArgs,
 }
 
 /// `samples/` of the current directory, else of the source tree this binary was built from.
@@ -133,8 +152,15 @@ pub fn run(cli: Cli) -> ExitCode {
                     seed: cli.seed,
                     ..AeConfig::default()
                 };
-                let profile = profile::by_name("scheduled-tasks").expect("known profile");
-                crate::tui::run(paths, profile, config, mono).map(|()| ExitCode::SUCCESS)
+                let profile = profile::by_name(&cli.profile).expect("a profile clap accepted");
+                crate::tui::run(crate::tui::Options {
+                    paths,
+                    profile,
+                    config,
+                    monochrome: mono,
+                    triage: cli.triage,
+                })
+                .map(|()| ExitCode::SUCCESS)
             } else {
                 // Not a terminal (a pipe, a script): the ranking as a table instead.
                 rank(RankArgs {
@@ -142,13 +168,14 @@ pub fn run(cli: Cli) -> ExitCode {
                     format: Format::Table,
                     output: "-".into(),
                     top: Some(50),
-                    profile: "scheduled-tasks".into(),
+                    profile: cli.profile,
                     quiet: false,
                     model: ModelKind::Ae,
                     seed: cli.seed,
                     epochs: 0,
                     save_model: None,
                     baseline: None,
+                    triage: cli.triage,
                 })
             }
         }
@@ -194,7 +221,39 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprintln!("anomalog: {}", loaded.summary());
     }
-    let ds = std::sync::Arc::new(loaded.dataset);
+    let mut ds = loaded.dataset;
+    // The triage session beside the logs: its verdicts and notes go out with the rows.
+    let session =
+        match crate::session::Session::for_inputs(&paths, args.triage.session.as_deref(), &ds) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("anomalog: warning: {e}");
+                None
+            }
+        };
+    if args.triage.exclude_benign {
+        match &session {
+            Some(s) if s.restored => {
+                let n = s.exclude_benign(&mut ds);
+                if !args.quiet {
+                    eprintln!(
+                        "anomalog: {n} unique event{} marked benign in {} left out of training",
+                        if n == 1 { "" } else { "s" },
+                        s.path.display()
+                    );
+                }
+            }
+            _ => eprintln!(
+                "anomalog: warning: --exclude-benign: no triage session to read verdicts from"
+            ),
+        }
+    }
+    if ds.uniques.is_empty() {
+        // Nothing to rank is an answer, not an error: empty output, and why on stderr.
+        eprintln!("anomalog: no {} events in {}", ds.profile, describe(&paths));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let ds = std::sync::Arc::new(ds);
     let task = match &args.baseline {
         Some(path) => Task::Baseline(Box::new(Autoencoder::load(path)?)),
         None => Task::Train {
@@ -224,7 +283,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     }
     let ranking = trained.ranking;
     let ds = &*ds;
-    let rows = Rows::new(ds, &ranking, args.top);
+    let rows = Rows::new(ds, &ranking, args.top).with_session(session.as_ref());
     if to_stdout {
         let stdout = std::io::stdout();
         let mut lock = std::io::BufWriter::new(stdout.lock());

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use polars::prelude::*;
 
 use crate::event::{RawEvent, rfc3339};
+use crate::lifecycle::Lifecycles;
 use crate::profile::Profile;
 
 /// One distinct feature tuple and where it was seen.
@@ -40,7 +41,13 @@ impl UniqueEvent {
 #[derive(Debug, Default)]
 pub struct Dataset {
     pub profile: &'static str,
-    pub fields: &'static [&'static str],
+    /// The profile's fields, then (after [`Dataset::add_context`]) the context fields.
+    pub fields: Vec<&'static str>,
+    /// How many of `fields` (and of every unique event's values) are the profile's own; the
+    /// rest are context fields, derived from the whole dataset.
+    pub profile_fields: usize,
+    /// The fields the list shows as name, user, command and arguments ([`Profile::headline`]).
+    pub headline: [&'static str; 4],
     /// Every kept occurrence (duplicates removed), in reading order.
     pub occurrences: Vec<RawEvent>,
     pub uniques: Vec<UniqueEvent>,
@@ -50,6 +57,34 @@ pub struct Dataset {
     pub rejected: u64,
     /// Distinct hosts over all unique events.
     pub fleet: usize,
+    /// Task lifecycles and each unique event's lifecycle flags.
+    pub lifecycles: Lifecycles,
+    /// Unique events left out of training (marked benign in the triage session); empty when
+    /// none is.
+    pub excluded: Vec<bool>,
+}
+
+/// The context fields [`Dataset::add_context`] appends: facts about a unique event that no
+/// single record holds.
+pub const CONTEXT_FIELDS: &[&str] = &["prevalence", "lifecycle"];
+
+/// How much of the fleet a unique event was seen on, in words a model can count: `1 host`,
+/// `few hosts` (at most a tenth of the fleet, or two), `some hosts` (under half), `most hosts`,
+/// `every host`; empty for a single-host dataset, where prevalence says nothing.
+pub fn prevalence_bucket(hosts: usize, fleet: usize) -> &'static str {
+    if fleet <= 1 {
+        ""
+    } else if hosts <= 1 {
+        "1 host"
+    } else if hosts >= fleet {
+        "every host"
+    } else if hosts <= (fleet / 10).max(2) {
+        "few hosts"
+    } else if hosts * 2 < fleet {
+        "some hosts"
+    } else {
+        "most hosts"
+    }
 }
 
 /// The identity of a record: the same record read from a zip and from its extracted copy,
@@ -86,7 +121,9 @@ impl Dataset {
         let mut index: HashMap<(String, u32, Vec<Arc<str>>), usize> = HashMap::new();
         let mut ds = Dataset {
             profile: profile.name(),
-            fields: profile.fields(),
+            fields: profile.fields().to_vec(),
+            profile_fields: profile.fields().len(),
+            headline: profile.headline(),
             ..Dataset::default()
         };
         // Occurrences of one task repeat the same inputs with other times and ids: extract
@@ -183,6 +220,40 @@ impl Dataset {
             .collect::<HashSet<_>>()
             .len();
         ds
+    }
+
+    /// Join task lifecycles and append the [`CONTEXT_FIELDS`] to every unique event: its
+    /// fleet prevalence and its lifecycle flags (comma-separated), so that models, filters
+    /// and exports read them like any other field. Idempotent.
+    pub fn add_context(&mut self) {
+        self.lifecycles = Lifecycles::build(self);
+        if self.fields.len() > self.profile_fields {
+            return;
+        }
+        self.fields.extend_from_slice(CONTEXT_FIELDS);
+        let fleet = self.fleet;
+        let mut interned: HashMap<String, Arc<str>> = HashMap::new();
+        let mut intern = |s: String| -> Arc<str> {
+            interned
+                .entry(s)
+                .or_insert_with_key(|k| Arc::from(k.as_str()))
+                .clone()
+        };
+        for (u, ue) in self.uniques.iter_mut().enumerate() {
+            ue.values
+                .push(intern(prevalence_bucket(ue.hosts.len(), fleet).to_string()));
+            ue.values.push(intern(self.lifecycles.flags[u].join(",")));
+        }
+    }
+
+    /// The lifecycle flags of unique event `u` (empty before [`Dataset::add_context`]).
+    pub fn flags(&self, u: usize) -> &[&'static str] {
+        self.lifecycles.flags.get(u).map_or(&[], |f| f.as_slice())
+    }
+
+    /// Whether unique event `u` takes part in training.
+    pub fn trains_on(&self, u: usize) -> bool {
+        !self.excluded.get(u).copied().unwrap_or(false)
     }
 
     /// The value of `field` for unique event `u` (empty when the field is unknown).

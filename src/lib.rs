@@ -19,6 +19,7 @@ pub mod output;
 pub mod pipeline;
 pub mod profile;
 pub mod sanitize;
+pub mod session;
 pub mod simulate;
 pub mod tui;
 pub mod ui;

@@ -6,13 +6,21 @@
 //! - `temporary-modification`: updated (4702) to a new definition and, within a day, updated
 //!   back to the definition it had before (the SolarWinds / Sunburst technique), found by
 //!   comparing the task XML of consecutive updates; when the logs hold no earlier definition,
-//!   the command its earlier runs launched (TaskScheduler 129 / 200) stands for it.
+//!   the command its earlier runs launched (TaskScheduler 129 / 200) stands for it;
+//! - `never-ran`: registered in the logs and never run afterwards, although the host logged
+//!   runs of other tasks later (so its TaskScheduler log covers the time);
+//! - `ran-once`: registered in the logs and run exactly once.
 //!
-//! A unique event carries the flags of the lifecycles its occurrences belong to.
+//! A unique event carries the flags of the lifecycles its occurrences belong to; only events
+//! that say what the task is or runs (definitions, launches with their command) take a flag,
+//! not the task-name-only ones (started, triggered, finished) that every host shares. The
+//! drill-down shows a lifecycle as a [`Step`] timeline with the XML diff of each update.
 
 use std::collections::{BTreeSet, HashMap};
 
-use crate::event::CH_SECURITY;
+use similar::{ChangeTag, TextDiff};
+
+use crate::event::{CH_SECURITY, CH_TASKSCHEDULER};
 use crate::frame::Dataset;
 use crate::profile::features::{normalize_path, normalize_task_name};
 use crate::profile::task_xml;
@@ -22,114 +30,377 @@ const US_PER_MIN: i64 = 60_000_000;
 const SHORT_LIVED: i64 = 10 * US_PER_MIN;
 /// Restored within this after a change: a temporary modification.
 const RESTORED_WITHIN: i64 = 24 * 60 * US_PER_MIN;
+const NONE: u32 = u32::MAX;
 
 /// Whether a task definition is the one a task had before an update.
 type IsBefore<'a> = Box<dyn Fn(&str) -> bool + 'a>;
 
 pub const SHORT_LIVED_FLAG: &str = "short-lived";
 pub const TEMPORARY_MODIFICATION_FLAG: &str = "temporary-modification";
+pub const NEVER_RAN_FLAG: &str = "never-ran";
+pub const RAN_ONCE_FLAG: &str = "ran-once";
+/// Every flag, in the order they are listed.
+pub const ALL_FLAGS: &[&str] = &[
+    NEVER_RAN_FLAG,
+    RAN_ONCE_FLAG,
+    SHORT_LIVED_FLAG,
+    TEMPORARY_MODIFICATION_FLAG,
+];
+
+/// One task on one host.
+#[derive(Debug, Clone)]
+pub struct TaskLife {
+    /// Host name, lower-case.
+    pub host: String,
+    /// The task's path as first seen.
+    pub task: String,
+    /// Occurrences (indices into [`Dataset::occurrences`]) in time order.
+    pub occurrences: Vec<u32>,
+}
+
+/// Every task lifecycle of a dataset, and the flags of each unique event.
+#[derive(Debug, Default)]
+pub struct Lifecycles {
+    pub tasks: Vec<TaskLife>,
+    /// Per occurrence: its lifecycle in `tasks`, or `NONE`.
+    of_occurrence: Vec<u32>,
+    /// Per unique event (dataset order): its flags, sorted.
+    pub flags: Vec<Vec<&'static str>>,
+}
 
 /// Flags per unique event (dataset order), sorted.
 pub fn flags(ds: &Dataset) -> Vec<Vec<&'static str>> {
-    // Occurrence -> unique event.
-    let mut unique_of = vec![0usize; ds.occurrences.len()];
-    for (u, e) in ds.uniques.iter().enumerate() {
-        for &o in &e.occurrences {
-            unique_of[o as usize] = u;
-        }
+    Lifecycles::build(ds).flags
+}
+
+/// What a step of a lifecycle did.
+pub fn what(channel: &str, event_id: u32) -> &'static str {
+    match (channel, event_id) {
+        (CH_SECURITY, 4698) | (CH_TASKSCHEDULER, 106) => "registered",
+        (CH_SECURITY, 4699) | (CH_TASKSCHEDULER, 141) => "deleted",
+        (CH_SECURITY, 4700) => "enabled",
+        (CH_SECURITY, 4701) | (CH_TASKSCHEDULER, 142) => "disabled",
+        (CH_SECURITY, 4702) | (CH_TASKSCHEDULER, 140) => "updated",
+        (CH_TASKSCHEDULER, 100) => "started",
+        (CH_TASKSCHEDULER, 101 | 103) => "failed to start",
+        (CH_TASKSCHEDULER, 102) => "finished",
+        (CH_TASKSCHEDULER, 107) => "triggered on schedule",
+        (CH_TASKSCHEDULER, 108) => "triggered by an event",
+        (CH_TASKSCHEDULER, 109) => "triggered by registration",
+        (CH_TASKSCHEDULER, 110) => "run on demand",
+        (CH_TASKSCHEDULER, 111) => "terminated",
+        (CH_TASKSCHEDULER, 118) => "triggered at boot",
+        (CH_TASKSCHEDULER, 119) => "triggered at logon",
+        (CH_TASKSCHEDULER, 129) => "process launched",
+        (CH_TASKSCHEDULER, 200) => "action started",
+        (CH_TASKSCHEDULER, 201) => "action completed",
+        (CH_TASKSCHEDULER, 202 | 203) => "action failed",
+        (CH_TASKSCHEDULER, 322) => "not started: already running",
+        (CH_TASKSCHEDULER, 330) => "stopped by a user",
+        (CH_TASKSCHEDULER, 332) => "not started: user not logged on",
+        _ => "",
     }
-    // (host, task) -> occurrences in time order.
-    let mut tasks: HashMap<(String, String), Vec<usize>> = HashMap::new();
-    for (o, ev) in ds.occurrences.iter().enumerate() {
-        let Some(name) = ev.first(&["TaskName"]) else {
-            continue;
-        };
-        tasks
-            .entry((
-                ev.computer.to_lowercase(),
-                normalize_task_name(name).to_lowercase(),
-            ))
-            .or_default()
-            .push(o);
-    }
-    let mut out: Vec<BTreeSet<&'static str>> = vec![BTreeSet::new(); ds.uniques.len()];
-    for occ in tasks.values_mut() {
-        occ.sort_by_key(|&o| (ds.occurrences[o].time, o));
-        let at = |o: usize| ds.occurrences[o].time.unwrap_or(i64::MIN);
-        let id = |o: usize| ds.occurrences[o].event_id;
-        let mut flagged: Vec<(usize, &'static str)> = Vec::new();
-        // Short-lived: a creation followed by a deletion soon after.
-        for (i, &c) in occ.iter().enumerate() {
-            if !matches!(id(c), 4698 | 106) {
-                continue;
-            }
-            // The last deletion record (4699, then TaskScheduler's 141) within the window.
-            let end = occ[i + 1..]
-                .iter()
-                .filter(|&&d| matches!(id(d), 4699 | 141) && at(d) - at(c) <= SHORT_LIVED)
-                .map(|&d| at(d))
-                .max();
-            if let Some(end) = end {
-                for &o in occ.iter().filter(|&&o| at(o) >= at(c) && at(o) <= end) {
-                    flagged.push((o, SHORT_LIVED_FLAG));
-                }
+}
+
+/// How a line of a definition changed from the one before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Same,
+    Removed,
+    Added,
+}
+
+/// One line of the XML diff of an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiffLine {
+    pub change: Change,
+    pub text: String,
+}
+
+/// One event of a lifecycle, as the drill-down shows it.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub occurrence: u32,
+    pub time: Option<i64>,
+    pub event_id: u32,
+    /// `registered`, `updated`, `process launched`, ... (empty when unknown).
+    pub what: &'static str,
+    /// The command launched, the result code or the user, when the event has one.
+    pub detail: String,
+    /// For a definition that differs from the one before: the changed lines with one line
+    /// of context.
+    pub diff: Vec<DiffLine>,
+}
+
+fn is_run(channel: &str, id: u32) -> bool {
+    channel == CH_TASKSCHEDULER && matches!(id, 100 | 129 | 200)
+}
+
+impl Lifecycles {
+    pub fn build(ds: &Dataset) -> Lifecycles {
+        // Occurrence -> unique event.
+        let mut unique_of = vec![0usize; ds.occurrences.len()];
+        for (u, e) in ds.uniques.iter().enumerate() {
+            for &o in &e.occurrences {
+                unique_of[o as usize] = u;
             }
         }
-        // Temporary modification: the definitions set by Security 4698 / 4702, in order; an
-        // update that changes it and a later one that restores the one before.
-        let defs: Vec<(usize, &str)> = occ
-            .iter()
-            .filter(|&&o| {
-                ds.occurrences[o].canonical_channel() == CH_SECURITY && matches!(id(o), 4698 | 4702)
-            })
-            .filter_map(|&o| {
-                ds.occurrences[o]
-                    .first(&["TaskContentNew", "TaskContent"])
-                    .map(|x| (o, x.trim()))
-            })
-            .collect();
-        // The command a definition runs, normalised as the runs' events are (`%windir%`
-        // expanded), so that the two compare.
-        let command_of = |xml: &str| -> Option<String> {
-            let t = task_xml::parse(xml)?;
-            Some(normalize_path(&t.exec.first()?.command))
-        };
-        for w in 0..defs.len() {
-            let (o_changed, changed) = defs[w];
-            // What the task was before this update: the previous definition in the logs, or,
-            // when the logs start later, the command its earlier runs launched (129 / 200).
-            let before: Option<IsBefore> = if w > 0 {
-                let prev = defs[w - 1].1;
-                (prev != changed).then(|| Box::new(move |x: &str| x == prev) as IsBefore)
-            } else {
-                let ran: BTreeSet<String> = occ
-                    .iter()
-                    .filter(|&&o| at(o) < at(o_changed) && matches!(id(o), 129 | 200))
-                    .filter_map(|&o| ds.occurrences[o].first(&["Path", "ActionName"]))
-                    .map(normalize_path)
-                    .collect();
-                let now = command_of(changed);
-                (!ran.is_empty() && now.as_ref().is_some_and(|c| !ran.contains(c))).then(|| {
-                    Box::new(move |x: &str| command_of(x).is_some_and(|c| ran.contains(&c)))
-                        as IsBefore
-                })
-            };
-            let Some(before) = before else { continue };
-            if let Some(&(r, _)) = defs[w + 1..]
-                .iter()
-                .find(|(r, x)| before(x) && at(*r) - at(o_changed) <= RESTORED_WITHIN)
+        // (host, task) -> lifecycle; the latest run per host.
+        let mut index: HashMap<(String, String), usize> = HashMap::new();
+        let mut tasks: Vec<TaskLife> = Vec::new();
+        let mut of_occurrence = vec![NONE; ds.occurrences.len()];
+        let mut last_run: HashMap<String, i64> = HashMap::new();
+        for (o, ev) in ds.occurrences.iter().enumerate() {
+            let host = ev.computer.to_lowercase();
+            if is_run(ev.canonical_channel(), ev.event_id)
+                && let Some(t) = ev.time
             {
-                for &o in occ
-                    .iter()
-                    .filter(|&&o| at(o) >= at(o_changed) && at(o) <= at(r))
-                {
-                    flagged.push((o, TEMPORARY_MODIFICATION_FLAG));
-                }
+                let l = last_run.entry(host.clone()).or_insert(t);
+                *l = (*l).max(t);
+            }
+            let Some(name) = ev.first(&["TaskName"]) else {
+                continue;
+            };
+            let key = (host, normalize_task_name(name).to_lowercase());
+            let i = *index.entry(key).or_insert_with_key(|k| {
+                tasks.push(TaskLife {
+                    host: k.0.clone(),
+                    task: name.to_string(),
+                    occurrences: Vec::new(),
+                });
+                tasks.len() - 1
+            });
+            tasks[i].occurrences.push(o as u32);
+            of_occurrence[o] = i as u32;
+        }
+        let mut out: Vec<BTreeSet<&'static str>> = vec![BTreeSet::new(); ds.uniques.len()];
+        for life in &mut tasks {
+            let occ = &mut life.occurrences;
+            occ.sort_by_key(|&o| (ds.occurrences[o as usize].time, o));
+            let last = last_run.get(&life.host).copied();
+            for (o, f) in life_flags(ds, occ, last) {
+                out[unique_of[o]].insert(f);
             }
         }
-        for (o, f) in flagged {
-            out[unique_of[o]].insert(f);
+        Lifecycles {
+            tasks,
+            of_occurrence,
+            flags: out.into_iter().map(|s| s.into_iter().collect()).collect(),
         }
     }
-    out.into_iter().map(|s| s.into_iter().collect()).collect()
+
+    /// The lifecycles unique event `u` takes part in (at most `max`, in the order its
+    /// occurrences were read).
+    pub fn of_unique(&self, ds: &Dataset, u: usize, max: usize) -> Vec<&TaskLife> {
+        let mut seen: Vec<u32> = Vec::new();
+        for &o in &ds.uniques[u].occurrences {
+            match self.of_occurrence.get(o as usize) {
+                Some(&l) if l != NONE && !seen.contains(&l) => {
+                    seen.push(l);
+                    if seen.len() == max {
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        seen.iter().map(|&l| &self.tasks[l as usize]).collect()
+    }
+
+    /// A lifecycle as steps, with the XML diff of every definition that changed.
+    pub fn timeline(ds: &Dataset, life: &TaskLife) -> Vec<Step> {
+        let mut prev_def: Option<&str> = None;
+        life.occurrences
+            .iter()
+            .map(|&o| {
+                let ev = &ds.occurrences[o as usize];
+                let ch = ev.canonical_channel();
+                let detail = match (ch, ev.event_id) {
+                    (CH_TASKSCHEDULER, 129 | 200) => ev.first(&["Path", "ActionName"]),
+                    (CH_TASKSCHEDULER, 101 | 103 | 201 | 202 | 203) => {
+                        ev.first(&["ResultCode", "ErrorValue"])
+                    }
+                    _ => ev.first(&["SubjectUserName", "UserContext", "UserName"]),
+                }
+                .unwrap_or("")
+                .to_string();
+                let mut diff = Vec::new();
+                if ch == CH_SECURITY
+                    && let Some(def) = ev.first(&["TaskContentNew", "TaskContent"])
+                {
+                    if let Some(prev) = prev_def
+                        && prev.trim() != def.trim()
+                    {
+                        diff = xml_diff(prev, def);
+                    }
+                    prev_def = Some(def);
+                }
+                Step {
+                    occurrence: o,
+                    time: ev.time,
+                    event_id: ev.event_id,
+                    what: what(ch, ev.event_id),
+                    detail,
+                    diff,
+                }
+            })
+            .collect()
+    }
+}
+
+/// The lines of two task definitions that differ, with one line of context around each
+/// change.
+pub fn xml_diff(old: &str, new: &str) -> Vec<DiffLine> {
+    let (a, b) = (task_xml::pretty(old), task_xml::pretty(new));
+    let (a, b): (Vec<&str>, Vec<&str>) = (
+        a.iter().map(|s| s.trim_end()).collect(),
+        b.iter().map(|s| s.trim_end()).collect(),
+    );
+    let diff = TextDiff::from_slices(&a, &b);
+    let mut out = Vec::new();
+    for group in diff.grouped_ops(1) {
+        for op in group {
+            for c in diff.iter_changes(&op) {
+                out.push(DiffLine {
+                    change: match c.tag() {
+                        ChangeTag::Equal => Change::Same,
+                        ChangeTag::Delete => Change::Removed,
+                        ChangeTag::Insert => Change::Added,
+                    },
+                    text: c.value().to_string(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The flags of one lifecycle (occurrences in time order), as (occurrence, flag) pairs.
+/// `last_run` is the host's latest run of any task.
+fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &'static str)> {
+    let ev = |o: u32| &ds.occurrences[o as usize];
+    let at = |o: u32| ev(o).time.unwrap_or(i64::MIN);
+    let id = |o: u32| ev(o).event_id;
+    let mut flagged: Vec<(usize, &'static str)> = Vec::new();
+    // Events that name only the task (started, triggered, finished) look the same in every
+    // lifecycle of the task, on every host: flagging them would flag the task everywhere.
+    let specific = |o: u32| {
+        let ch = ev(o).canonical_channel();
+        ch != CH_TASKSCHEDULER || matches!(id(o), 106 | 140 | 141 | 142 | 129 | 200..=203)
+    };
+    let mut flag_span = |from: i64, to: i64, f: &'static str| {
+        for &o in occ
+            .iter()
+            .filter(|&&o| at(o) >= from && at(o) <= to && specific(o))
+        {
+            flagged.push((o as usize, f));
+        }
+    };
+    // Short-lived: a creation followed by a deletion soon after.
+    for (i, &c) in occ.iter().enumerate() {
+        if !matches!(id(c), 4698 | 106) {
+            continue;
+        }
+        // The last deletion record (4699, then TaskScheduler's 141) within the window.
+        let end = occ[i + 1..]
+            .iter()
+            .filter(|&&d| matches!(id(d), 4699 | 141) && at(d) - at(c) <= SHORT_LIVED)
+            .map(|&d| at(d))
+            .max();
+        if let Some(end) = end {
+            flag_span(at(c), end, SHORT_LIVED_FLAG);
+        }
+    }
+    // Never ran / ran once: counted from the first registration in the logs. A run leaves a
+    // 100, a 129 and a 200; the most numerous of them counts the runs.
+    if let Some(reg) = occ.iter().copied().find(|&o| matches!(id(o), 4698 | 106)) {
+        let mut n = [0usize; 3];
+        for &o in occ.iter().filter(|&&o| at(o) >= at(reg)) {
+            if is_run(ev(o).canonical_channel(), id(o)) {
+                n[match id(o) {
+                    100 => 0,
+                    129 => 1,
+                    _ => 2,
+                }] += 1;
+            }
+        }
+        let runs = n.into_iter().max().unwrap_or(0);
+        if runs == 0 && last_run.is_some_and(|t| t > at(reg)) {
+            flag_span(at(reg), i64::MAX, NEVER_RAN_FLAG);
+        } else if runs == 1 {
+            flag_span(at(reg), i64::MAX, RAN_ONCE_FLAG);
+        }
+    }
+    // Temporary modification: the definitions set by Security 4698 / 4702, in order; an
+    // update that changes it and a later one that restores the one before.
+    let defs: Vec<(u32, &str)> = occ
+        .iter()
+        .filter(|&&o| ev(o).canonical_channel() == CH_SECURITY && matches!(id(o), 4698 | 4702))
+        .filter_map(|&o| {
+            ev(o)
+                .first(&["TaskContentNew", "TaskContent"])
+                .map(|x| (o, x.trim()))
+        })
+        .collect();
+    // The command a definition runs, normalised as the runs' events are (`%windir%`
+    // expanded), so that the two compare.
+    let command_of = |xml: &str| -> Option<String> {
+        let t = task_xml::parse(xml)?;
+        Some(normalize_path(&t.exec.first()?.command))
+    };
+    for w in 0..defs.len() {
+        let (o_changed, changed) = defs[w];
+        // What the task was before this update: the previous definition in the logs, or,
+        // when the logs start later, the command its earlier runs launched (129 / 200).
+        let before: Option<IsBefore> = if w > 0 {
+            let prev = defs[w - 1].1;
+            (prev != changed).then(|| Box::new(move |x: &str| x == prev) as IsBefore)
+        } else {
+            let ran: BTreeSet<String> = occ
+                .iter()
+                .filter(|&&o| at(o) < at(o_changed) && matches!(id(o), 129 | 200))
+                .filter_map(|&o| ev(o).first(&["Path", "ActionName"]))
+                .map(normalize_path)
+                .collect();
+            let now = command_of(changed);
+            (!ran.is_empty() && now.as_ref().is_some_and(|c| !ran.contains(c))).then(|| {
+                Box::new(move |x: &str| command_of(x).is_some_and(|c| ran.contains(&c))) as IsBefore
+            })
+        };
+        let Some(before) = before else { continue };
+        if let Some(&(r, _)) = defs[w + 1..]
+            .iter()
+            .find(|(r, x)| before(x) && at(*r) - at(o_changed) <= RESTORED_WITHIN)
+        {
+            flag_span(at(o_changed), at(r), TEMPORARY_MODIFICATION_FLAG);
+        }
+    }
+    flagged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_diff_keeps_only_changed_lines_and_context() {
+        let old = "<Task><Actions><Exec><Command>a.exe</Command></Exec></Actions><Settings><Hidden>false</Hidden></Settings></Task>";
+        let new = "<Task><Actions><Exec><Command>b.exe</Command></Exec></Actions><Settings><Hidden>false</Hidden></Settings></Task>";
+        let d = xml_diff(old, new);
+        let changed: Vec<(Change, &str)> = d
+            .iter()
+            .filter(|l| l.change != Change::Same)
+            .map(|l| (l.change, l.text.trim()))
+            .collect();
+        assert_eq!(
+            changed,
+            [
+                (Change::Removed, "<Command>a.exe</Command>"),
+                (Change::Added, "<Command>b.exe</Command>")
+            ]
+        );
+        // One line of context each side, not the whole definition.
+        assert_eq!(d.len(), 4, "{d:?}");
+        assert!(xml_diff(old, old).is_empty());
+    }
 }

@@ -14,6 +14,7 @@ use crate::event::rfc3339;
 use crate::frame::Dataset;
 use crate::model::Ranking;
 use crate::sanitize::{csv_cell, for_terminal};
+use crate::session::{Entry, Session};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -31,6 +32,8 @@ pub struct Rows<'a> {
     pub order: Vec<usize>,
     /// Lifecycle flags per unique event (see [`crate::lifecycle`]).
     pub flags: Vec<Vec<&'static str>>,
+    /// The triage session whose marks, verdicts and notes go with the rows.
+    pub session: Option<&'a Session>,
 }
 
 impl<'a> Rows<'a> {
@@ -48,8 +51,24 @@ impl<'a> Rows<'a> {
             ds,
             ranking,
             order,
-            flags: crate::lifecycle::flags(ds),
+            // Joined once by `Dataset::add_context`; a bare dataset joins them here.
+            flags: if ds.lifecycles.flags.len() == ds.uniques.len() {
+                ds.lifecycles.flags.clone()
+            } else {
+                crate::lifecycle::flags(ds)
+            },
+            session: None,
         }
+    }
+
+    /// Export the session's marks, verdicts and notes with the rows.
+    pub fn with_session(mut self, session: Option<&'a Session>) -> Self {
+        self.session = session;
+        self
+    }
+
+    fn entry(&self, u: usize) -> Option<&Entry> {
+        self.session.and_then(|s| s.entry(u))
     }
 
     fn top_fields(&self, u: usize) -> String {
@@ -90,6 +109,17 @@ impl<'a> Rows<'a> {
         }
         if let Some(ex) = self.expected(u) {
             obj.insert("expected".into(), ex);
+        }
+        if let Some(t) = self.entry(u) {
+            if t.marked {
+                obj.insert("marked".into(), json!(true));
+            }
+            if let Some(v) = t.verdict {
+                obj.insert("verdict".into(), json!(v.name()));
+            }
+            if !t.note.is_empty() {
+                obj.insert("note".into(), json!(t.note));
+            }
         }
         obj.insert(
             "sources".into(),
@@ -220,10 +250,34 @@ impl<'a> Rows<'a> {
                     .collect::<Vec<_>>(),
             )
         };
+        if !self.ds.fields.contains(&"lifecycle") {
+            cols.push(Column::new(
+                "lifecycle".into(),
+                us.iter()
+                    .map(|(u, _)| self.flags[*u].join(","))
+                    .collect::<Vec<_>>(),
+            ));
+        }
         cols.push(Column::new(
-            "lifecycle_flags".into(),
+            "marked".into(),
             us.iter()
-                .map(|(u, _)| self.flags[*u].join(","))
+                .map(|(u, _)| self.entry(*u).is_some_and(|t| t.marked))
+                .collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "verdict".into(),
+            us.iter()
+                .map(|(u, _)| {
+                    self.entry(*u)
+                        .and_then(|t| t.verdict)
+                        .map_or("", |v| v.name())
+                })
+                .collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "note".into(),
+            us.iter()
+                .map(|(u, _)| cell(self.entry(*u).map_or("", |t| t.note.as_str())))
                 .collect::<Vec<_>>(),
         ));
         cols.push(json_col("field_errors", &|u| self.field_errors(u)));

@@ -20,6 +20,10 @@ pub struct Loaded {
     pub files: usize,
     /// Files found in folders that held no event log, passed over without a warning.
     pub passed_over: usize,
+    /// The triage session of these logs, when a front end opened one.
+    pub session: Option<crate::session::Session>,
+    /// Warnings that concern no single file (the session's, for one).
+    pub notes: Vec<String>,
 }
 
 impl Loaded {
@@ -32,7 +36,10 @@ impl Loaded {
 
     /// Warning lines for stderr, one per file with problems.
     pub fn warnings(&self) -> impl Iterator<Item = String> + '_ {
-        self.reports.iter().filter_map(FileReport::warning)
+        self.reports
+            .iter()
+            .filter_map(FileReport::warning)
+            .chain(self.notes.iter().cloned())
     }
 
     /// A one-line summary for stderr.
@@ -74,7 +81,8 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
         .iter()
         .filter(|r| !r.not_a_log && (r.kind != "unknown" || r.records > 0))
         .count();
-    let dataset = Dataset::build(profile, ing.events);
+    let mut dataset = Dataset::build(profile, ing.events);
+    dataset.add_context();
     Loaded {
         dataset,
         reports: ing.reports,
@@ -82,5 +90,7 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
         skipped,
         files,
         passed_over,
+        session: None,
+        notes: Vec::new(),
     }
 }

@@ -16,11 +16,14 @@ use ratatui::crossterm::event::{
 use ratatui::crossterm::execute;
 
 use crate::app::{Action, App, Column, Effect, Key, LoadState, Mode, Msg, binding_for};
+use crate::cli::TriageArgs;
 use crate::ingest::Progress;
 use crate::model::ModelKind;
 use crate::model::ae::AeConfig;
 use crate::model::worker::{self, Job, Task};
+use crate::pipeline::Loaded;
 use crate::profile::Profile;
+use crate::session::Session;
 use crate::ui;
 
 /// The action a key means in the app's current mode, if any.
@@ -28,7 +31,7 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let typing = matches!(
         app.mode,
-        Mode::Filter(_) | Mode::Search(_) | Mode::Export { .. }
+        Mode::Filter(_) | Mode::Search(_) | Mode::Note(_) | Mode::Export { .. }
     );
     if typing {
         return match key.code {
@@ -59,27 +62,58 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
 
 /// Open the TUI on `paths`. The terminal is restored on every way out (panics included:
 /// `ratatui::init` installs a hook).
-pub fn run(
-    paths: Vec<PathBuf>,
-    profile: Box<dyn Profile>,
-    config: AeConfig,
-    monochrome: bool,
-) -> Result<()> {
+pub fn run(options: Options) -> Result<()> {
     let mut terminal = ratatui::try_init()?;
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
-    let result = event_loop(&mut terminal, paths, profile, config, monochrome);
+    let result = event_loop(&mut terminal, options);
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
     ratatui::restore();
     result
 }
 
-fn event_loop(
-    terminal: &mut ratatui::DefaultTerminal,
-    paths: Vec<PathBuf>,
-    profile: Box<dyn Profile>,
-    config: AeConfig,
-    monochrome: bool,
-) -> Result<()> {
+/// What the terminal UI opens and how.
+pub struct Options {
+    pub paths: Vec<PathBuf>,
+    pub profile: Box<dyn Profile>,
+    pub config: AeConfig,
+    pub monochrome: bool,
+    pub triage: TriageArgs,
+}
+
+/// Read the logs and open their triage session (on the loader thread).
+fn load(
+    paths: &[PathBuf],
+    profile: &dyn Profile,
+    triage: &TriageArgs,
+    progress: &Progress,
+) -> Loaded {
+    let mut loaded = crate::pipeline::load(paths, profile, progress);
+    match Session::for_inputs(paths, triage.session.as_deref(), &loaded.dataset) {
+        Ok(s) => {
+            if triage.exclude_benign {
+                let n = s.exclude_benign(&mut loaded.dataset);
+                loaded.notes.push(format!(
+                    "{n} unique event{} marked benign left out of training",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+            loaded.session = Some(s);
+        }
+        Err(e) => loaded
+            .notes
+            .push(format!("{e}; marks, verdicts and notes will not be kept")),
+    }
+    loaded
+}
+
+fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Result<()> {
+    let Options {
+        paths,
+        profile,
+        config,
+        monochrome,
+        triage,
+    } = options;
     let mut app = App::new(monochrome);
     let progress = Arc::new(Progress::default());
     let (tx, rx) = mpsc::channel::<Msg>();
@@ -88,7 +122,7 @@ fn event_loop(
         std::thread::Builder::new()
             .name("anomalog-load".into())
             .spawn(move || {
-                let loaded = crate::pipeline::load(&paths, profile.as_ref(), &progress);
+                let loaded = load(&paths, profile.as_ref(), &triage, &progress);
                 let _ = tx.send(Msg::Loaded(Box::new(loaded)));
             })?;
     }
@@ -147,7 +181,7 @@ fn event_loop(
             app.on_msg(m);
             if loaded && let Some(ds) = app.dataset.clone() {
                 if ds.uniques.is_empty() {
-                    app.status = "no scheduled-task events in these logs".into();
+                    app.status = format!("no {} events in these logs", ds.profile);
                 } else {
                     app.training = crate::app::Training::Running {
                         last: None,

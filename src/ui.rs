@@ -12,8 +12,11 @@ use ratatui::widgets::{
 
 use crate::app::{App, BINDINGS, Column, Focus, Mode, Training};
 use crate::event::rfc3339;
+use crate::frame::Dataset;
+use crate::lifecycle::{Change, Lifecycles, Step};
 use crate::output::Format;
 use crate::sanitize::for_terminal;
+use crate::session::Verdict;
 
 /// Strings from logs, made safe and cut to `max` characters.
 fn safe(s: &str, max: usize) -> String {
@@ -70,6 +73,12 @@ pub fn render(app: &App, f: &mut Frame) {
             f,
             area,
             "search (Enter keeps it; n / N move between matches)",
+            t,
+        ),
+        Mode::Note(t) => prompt(
+            f,
+            area,
+            "note on this event (Enter saves it in the session, Esc cancels)",
             t,
         ),
         Mode::Export { format, path } => {
@@ -290,6 +299,8 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
                 Cell::from(app.cell(u, Column::Count)),
                 Cell::from(app.cell(u, Column::Hosts)),
                 Cell::from(app.cell(u, Column::Event)),
+                Cell::from(app.cell(u, Column::Flags)).style(style(app, Color::Magenta)),
+                verdict_cell(app, u),
                 Cell::from(safe(&app.cell(u, Column::Task), 80)),
                 Cell::from(safe(&app.cell(u, Column::User), 40)),
                 Cell::from(safe(&app.cell(u, Column::Command), 160)),
@@ -322,11 +333,40 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
         Constraint::Length(6),
         Constraint::Length(7),
         Constraint::Length(5),
+        Constraint::Length(flags_width(app)),
+        Constraint::Length(if app.session.is_some() { 10 } else { 0 }),
         Constraint::Percentage(32),
         Constraint::Percentage(18),
         Constraint::Percentage(50),
     ];
     f.render_widget(Table::new(rows, widths).header(header).block(block), area);
+}
+
+/// The flags column's width: as wide as the widest flags on screen, none when no row has any.
+fn flags_width(app: &App) -> u16 {
+    let Some(ds) = &app.dataset else { return 0 };
+    let end = (app.offset + app.page.max(1)).min(app.rows.len());
+    app.rows[app.offset.min(end)..end]
+        .iter()
+        .filter(|&&u| !ds.flags(u).is_empty())
+        .map(|&u| app.cell(u, Column::Flags).chars().count() as u16)
+        .max()
+        .map_or(0, |w| w.max(5))
+}
+
+fn verdict_style(app: &App, v: Verdict) -> Style {
+    match v {
+        Verdict::Malicious => style(app, Color::Red).add_modifier(Modifier::BOLD),
+        Verdict::Suspicious => style(app, Color::Yellow),
+        Verdict::Benign => style(app, Color::Green),
+    }
+}
+
+fn verdict_cell(app: &App, u: usize) -> Cell<'static> {
+    match app.verdict(u) {
+        Some(v) => Cell::from(v.name()).style(verdict_style(app, v)),
+        None => Cell::from(if app.note(u).is_empty() { "" } else { "(note)" }),
+    }
 }
 
 fn detail(app: &App, f: &mut Frame, area: Rect) {
@@ -358,6 +398,28 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         ),
         Style::default().add_modifier(Modifier::BOLD),
     )));
+    let flags = ds.flags(u);
+    let prevalence = format!("seen on {} of {} hosts", e.hosts.len(), ds.fleet_size());
+    lines.push(Line::from(vec![
+        Span::raw(prevalence),
+        Span::styled(
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!("   lifecycle: {}", flags.join(", "))
+            },
+            style(app, Color::Magenta).add_modifier(Modifier::BOLD),
+        ),
+    ]));
+    if let Some(v) = app.verdict(u) {
+        lines.push(Line::from(vec![
+            Span::raw("verdict: "),
+            Span::styled(v.name(), verdict_style(app, v)),
+        ]));
+    }
+    if !app.note(u).is_empty() {
+        lines.push(Line::raw(format!("note: {}", safe(app.note(u), 500))));
+    }
     lines.push(Line::raw(""));
     lines.push(Line::from(Span::styled(
         "why it is unusual: per-field loss (z), value, and what the model expected",
@@ -414,7 +476,11 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         {
             spans.push(Span::raw(format!(
                 "  expected {} ({:.0}%)",
-                safe(v, 60),
+                if v.is_empty() {
+                    "(empty)".to_string()
+                } else {
+                    safe(v, 60)
+                },
                 p * 100.0
             )));
         }
@@ -442,6 +508,7 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     for s in e.sources.iter().take(4) {
         lines.push(Line::raw(format!("  from {}", safe(s, 120))));
     }
+    lifecycle_lines(app, ds, u, &mut lines);
     lines.push(Line::raw(""));
     lines.push(Line::from(Span::styled(
         "raw fields of the first occurrence",
@@ -458,7 +525,7 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         for (k, v) in &ev.data {
             if k.starts_with("TaskContent") {
                 lines.push(Line::raw(format!("  {}:", safe(k, 40))));
-                for l in pretty_xml(v) {
+                for l in crate::profile::task_xml::pretty(v) {
                     lines.push(Line::raw(format!("    {}", safe(&l, 300))));
                 }
             } else if k != "Message" {
@@ -475,56 +542,114 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     );
 }
 
-/// Task XML, one element per line and indented; the input may be HTML-escaped or malformed
-/// (then it is shown as it is, split at tags).
-///
-/// ```
-/// let lines = anomalog::ui::pretty_xml("<Task><Exec><Command>cmd.exe</Command></Exec></Task>");
-/// assert_eq!(lines, ["<Task>", "  <Exec>", "    <Command>cmd.exe</Command>", "  </Exec>", "</Task>"]);
-/// ```
-pub fn pretty_xml(xml: &str) -> Vec<String> {
-    let text = if !xml.contains('<') && xml.contains("&lt;") {
-        xml.replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&amp;", "&")
-    } else {
-        xml.to_string()
-    };
-    let mut out: Vec<String> = Vec::new();
-    let mut depth = 0usize;
-    // An element just opened: its closing tag goes on the same line (`<Command>x</Command>`).
-    let mut just_opened = false;
-    for piece in text
-        .replace('\r', "")
-        .split('<')
-        .filter(|p| !p.trim().is_empty())
-    {
-        let (tag, rest) = match piece.split_once('>') {
-            Some((t, r)) => (t, r.trim()),
-            None => (piece, ""),
-        };
-        if let Some(name) = tag.strip_prefix('/') {
-            depth = depth.saturating_sub(1);
-            match out.last_mut() {
-                Some(last) if just_opened => last.push_str(&format!("</{name}>")),
-                _ => out.push(format!("{}</{name}>", "  ".repeat(depth))),
+/// Events of a lifecycle that are no change to the task (runs, triggers, results).
+fn is_run_step(s: &Step) -> bool {
+    !matches!(
+        s.what,
+        "registered" | "updated" | "deleted" | "enabled" | "disabled"
+    )
+}
+
+/// The task lifecycles of unique event `u`: a timeline per task and host, runs folded, the
+/// XML diff under each update; the selected event's own steps are marked with `>`.
+fn lifecycle_lines(app: &App, ds: &Dataset, u: usize, lines: &mut Vec<Line<'static>>) {
+    const MAX_LIVES: usize = 3;
+    let lives = ds.lifecycles.of_unique(ds, u, MAX_LIVES + 1);
+    if lives.is_empty() {
+        return;
+    }
+    let own: std::collections::HashSet<u32> = ds.uniques[u].occurrences.iter().copied().collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        "lifecycle (> this event; runs folded; XML diff under each update)",
+        Style::default().add_modifier(Modifier::UNDERLINED),
+    )));
+    for life in lives.iter().take(MAX_LIVES) {
+        let steps = Lifecycles::timeline(ds, life);
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} on {} ({} events)",
+                safe(&life.task, 80),
+                safe(&life.host, 60),
+                steps.len()
+            ),
+            Style::default().add_modifier(Modifier::BOLD),
+        )));
+        let mut i = 0;
+        while i < steps.len() {
+            // A run of run events: show the first and last two, fold the rest.
+            let mut j = i;
+            while j < steps.len() && is_run_step(&steps[j]) && !own.contains(&steps[j].occurrence) {
+                j += 1;
             }
-            just_opened = false;
-        } else {
-            out.push(format!("{}<{tag}>{rest}", "  ".repeat(depth)));
-            let opens = !tag.ends_with('/') && !tag.starts_with('?') && !tag.starts_with('!');
-            if opens {
-                depth += 1;
+            if j - i > 6 {
+                for s in &steps[i..i + 2] {
+                    lines.push(step_line(app, s, false));
+                }
+                lines.push(Line::from(Span::styled(
+                    format!("      ... {} run events ...", j - i - 4),
+                    Style::default().add_modifier(Modifier::DIM),
+                )));
+                for s in &steps[j - 2..j] {
+                    lines.push(step_line(app, s, false));
+                }
+                i = j;
+                continue;
             }
-            just_opened = opens;
+            let s = &steps[i];
+            lines.push(step_line(app, s, own.contains(&s.occurrence)));
+            for d in &s.diff {
+                let (sign, st) = match d.change {
+                    Change::Same => (' ', Style::default().add_modifier(Modifier::DIM)),
+                    Change::Removed => ('-', style(app, Color::Red)),
+                    Change::Added => ('+', style(app, Color::Green)),
+                };
+                lines.push(Line::from(Span::styled(
+                    format!("      {sign} {}", safe(&d.text, 300)),
+                    st,
+                )));
+            }
+            i += 1;
         }
     }
-    out
+    if lives.len() > MAX_LIVES {
+        lines.push(Line::raw("  ... and on more hosts"));
+    }
+}
+
+fn step_line(app: &App, s: &Step, own: bool) -> Line<'static> {
+    let what = if s.what.is_empty() {
+        format!("event {}", s.event_id)
+    } else {
+        s.what.to_string()
+    };
+    let change = !is_run_step(s);
+    let st = if own {
+        style(app, Color::Cyan).add_modifier(Modifier::BOLD)
+    } else if change {
+        Style::default().add_modifier(Modifier::BOLD)
+    } else {
+        Style::default()
+    };
+    // To the second: the lifecycle is read in minutes and hours.
+    let time: String = rfc3339(s.time)
+        .replacen('T', " ", 1)
+        .chars()
+        .take(19)
+        .collect();
+    Line::from(Span::styled(
+        format!(
+            "{} {time} {:>4} {what}  {}",
+            if own { '>' } else { ' ' },
+            s.event_id,
+            safe(&s.detail, 120)
+        ),
+        st,
+    ))
 }
 
 fn footer(app: &App, f: &mut Frame, area: Rect) {
-    let hints = "j/k move  s/S sort  f filter  p prevalence  / search  Tab drill-down  Space mark  e export  c cancel  ? help  q quit";
+    let hints = "j/k move  s/S sort  f filter  p prevalence  / search  Tab drill-down  Space mark  v verdict  a note  e export  ? help  q quit";
     let status = if app.status.is_empty() {
         app.warnings
             .first()

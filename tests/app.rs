@@ -12,6 +12,7 @@ use anomalog::model::worker::{Trained, WorkerMsg};
 use anomalog::output::Format;
 use anomalog::pipeline;
 use anomalog::profile::by_name;
+use anomalog::session::{Session, Verdict};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 
@@ -389,4 +390,143 @@ fn one_binding_per_key() {
     }
     assert_eq!(binding_for(Key::Char('j')), Some(Action::Down));
     assert_eq!(binding_for(Key::Char('Z')), None);
+}
+
+/// The samples with a triage session at `path`.
+fn samples_with_session(path: &std::path::Path) -> App {
+    let profile = by_name("scheduled-tasks").unwrap();
+    let mut loaded = pipeline::load(
+        &[PathBuf::from("samples")],
+        profile.as_ref(),
+        &Progress::default(),
+    );
+    loaded.session = Some(Session::open(path.to_path_buf(), &loaded.dataset).unwrap());
+    let mut app = App::new(true);
+    app.update(Action::Resize(20));
+    app.on_msg(Msg::Loaded(Box::new(loaded)));
+    app
+}
+
+#[test]
+fn verdicts_notes_and_marks_are_saved_and_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("session.json");
+    let mut app = samples_with_session(&path);
+    let top = app.current().unwrap();
+    app.update(Action::CycleVerdict);
+    assert_eq!(app.status, "verdict: benign");
+    app.update(Action::CycleVerdict);
+    app.update(Action::CycleVerdict);
+    assert_eq!(app.verdict(top), Some(Verdict::Malicious));
+    app.update(Action::StartNote);
+    assert!(matches!(app.mode, Mode::Note(_)));
+    typed(&mut app, "beacons to 10.0.0.5");
+    app.update(Action::Submit);
+    assert_eq!(app.note(top), "beacons to 10.0.0.5");
+    app.update(Action::ToggleMark);
+    let second = app.current().unwrap();
+    app.update(Action::CycleVerdict); // benign
+    assert!(path.exists(), "saved on every change");
+    // The filter reads verdicts.
+    app.update(Action::StartFilter);
+    typed(&mut app, "verdict=malicious");
+    app.update(Action::Submit);
+    assert_eq!(app.rows, vec![top]);
+    let s = screen(&app, 150, 42);
+    assert!(
+        s.contains("malicious") && s.contains("note: beacons to 10.0.0.5"),
+        "{s}"
+    );
+
+    // Reopened: everything is back.
+    let app = samples_with_session(&path);
+    assert!(
+        app.status.starts_with("session restored from"),
+        "{}",
+        app.status
+    );
+    assert!(
+        app.status.contains("1 marks, 2 verdicts, 1 notes"),
+        "{}",
+        app.status
+    );
+    assert_eq!(app.marks.iter().copied().collect::<Vec<_>>(), vec![top]);
+    assert_eq!(app.verdict(top), Some(Verdict::Malicious));
+    assert_eq!(app.verdict(second), Some(Verdict::Benign));
+    assert_eq!(app.note(top), "beacons to 10.0.0.5");
+    assert_eq!(app.cell(top, Column::Verdict), "malicious");
+
+    // Exported with the rows.
+    let mut app = app;
+    let out = dir.path().join("x.jsonl");
+    app.export(Format::Jsonl, &out);
+    let first: serde_json::Value = serde_json::from_str(
+        std::fs::read_to_string(&out)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["verdict"], "malicious");
+    assert_eq!(first["note"], "beacons to 10.0.0.5");
+    assert_eq!(first["marked"], true);
+}
+
+#[test]
+fn without_a_session_verdicts_say_why_they_cannot_be_kept() {
+    let mut app = samples();
+    app.update(Action::CycleVerdict);
+    assert!(app.status.contains("no triage session"), "{}", app.status);
+    app.update(Action::StartNote);
+    assert_eq!(app.mode, Mode::Normal);
+}
+
+#[test]
+fn lifecycle_flags_column_filter_and_timeline() {
+    let mut app = samples();
+    // The atexec task of the samples: short-lived, with its timeline in the drill-down.
+    app.update(Action::StartFilter);
+    typed(&mut app, "lifecycle~short-lived");
+    app.update(Action::Submit);
+    assert!(!app.rows.is_empty());
+    let ds = app.dataset.clone().unwrap();
+    assert!(
+        app.rows
+            .iter()
+            .all(|&u| ds.flags(u).contains(&anomalog::lifecycle::SHORT_LIVED_FLAG))
+    );
+    let u = app.current().unwrap();
+    assert!(app.cell(u, Column::Flags).contains("short"));
+    let s = screen(&app, 150, 80);
+    assert!(s.contains("lifecycle: "), "{s}");
+    assert!(s.contains("registered") && s.contains("deleted"), "{s}");
+    // Sorting by flags puts the most-flagged first.
+    app.update(Action::ClearFilter);
+    app.update(Action::Sort(Some(Column::Flags)));
+    let n: Vec<usize> = app.rows.iter().map(|&u| ds.flags(u).len()).collect();
+    assert!(n.windows(2).all(|w| w[0] >= w[1]) && n[0] > 0);
+}
+
+#[test]
+fn render_timeline_with_an_update_diff() {
+    let mut app = samples();
+    app.update(Action::StartFilter);
+    typed(&mut app, "lifecycle~temporary");
+    app.update(Action::Submit);
+    // The first 4702 of the Sunburst-style modification.
+    let ds = app.dataset.clone().unwrap();
+    let i = app
+        .rows
+        .iter()
+        .position(|&u| ds.uniques[u].event_id == 4702)
+        .expect("a flagged 4702");
+    for _ in 0..i {
+        app.update(Action::Down);
+    }
+    app.update(Action::ToggleFocus);
+    let s = screen(&app, 150, 120);
+    assert!(s.contains("updated"), "{s}");
+    assert!(s.contains("+ ") && s.contains("- "), "an XML diff: {s}");
+    insta::assert_snapshot!("timeline", s);
 }

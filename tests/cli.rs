@@ -336,3 +336,108 @@ fn truncated_big_evtx_keeps_what_it_can() {
         ing.records()
     );
 }
+
+#[test]
+fn verdicts_and_notes_go_out_with_the_rows_and_benign_leaves_training() {
+    use anomalog::session::{Session, Verdict};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("triage.json");
+    let profile = anomalog::profile::by_name("scheduled-tasks").unwrap();
+    let loaded = anomalog::pipeline::load(
+        &[std::path::PathBuf::from("samples")],
+        profile.as_ref(),
+        &anomalog::ingest::Progress::default(),
+    );
+    let ds = &loaded.dataset;
+    let find = |task: &str, id: u32| {
+        (0..ds.uniques.len())
+            .find(|&u| ds.value(u, "task_name") == task && ds.uniques[u].event_id == id)
+            .unwrap()
+    };
+    let mut s = Session::open(path.clone(), ds).unwrap();
+    s.update(ds, find("\\OneDriveSyncHelper", 4698), |e| {
+        e.verdict = Some(Verdict::Malicious);
+        e.note = "=cmd|' /C calc'!A0".into();
+    });
+    s.update(ds, find("\\Adobe Acrobat Update Task", 4698), |e| {
+        e.verdict = Some(Verdict::Benign)
+    });
+    s.save().unwrap();
+
+    let run = |extra: &[&str]| {
+        let out = anomalog()
+            .args([
+                "rank",
+                "samples",
+                "-m",
+                "rarity",
+                "-f",
+                "jsonl",
+                "--session",
+            ])
+            .arg(&path)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        (jsonl(&out.stdout), String::from_utf8(out.stderr).unwrap())
+    };
+    let row = |rows: &[Value], task: &str| -> Value {
+        rows.iter()
+            .find(|r| r["fields"]["task_name"] == task && r["event_id"] == 4698)
+            .unwrap()
+            .clone()
+    };
+    let (plain, _) = run(&[]);
+    let evil = row(&plain, "\\OneDriveSyncHelper");
+    assert_eq!(evil["verdict"], "malicious");
+    assert_eq!(evil["note"], "=cmd|' /C calc'!A0");
+    assert_eq!(
+        row(&plain, "\\Adobe Acrobat Update Task")["verdict"],
+        "benign"
+    );
+    assert_eq!(
+        plain.iter().filter(|r| r.get("verdict").is_some()).count(),
+        2
+    );
+
+    let (excluded, err) = run(&["--exclude-benign"]);
+    assert!(err.contains("1 unique event marked benign"), "{err}");
+    assert_eq!(
+        excluded.len(),
+        plain.len(),
+        "benign events are still ranked"
+    );
+    // Not counted any more: its values are rarer than before.
+    let before = row(&plain, "\\Adobe Acrobat Update Task")["score"]
+        .as_f64()
+        .unwrap();
+    let after = row(&excluded, "\\Adobe Acrobat Update Task")["score"]
+        .as_f64()
+        .unwrap();
+    assert!(after > before, "{after} > {before}");
+
+    // CSV: the same columns, the note's formula defused.
+    let out = anomalog()
+        .args([
+            "rank",
+            "samples",
+            "-m",
+            "rarity",
+            "-f",
+            "csv",
+            "-n",
+            "3",
+            "--session",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    let header = csv.lines().next().unwrap();
+    assert!(
+        header.contains(",prevalence,lifecycle,marked,verdict,note,"),
+        "{header}"
+    );
+    assert!(csv.contains("malicious,'=cmd"), "{csv}");
+}

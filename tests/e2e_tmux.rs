@@ -45,12 +45,15 @@ fn analyst_session_in_tmux() {
     let bin = env!("CARGO_BIN_EXE_anomalog");
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("two.csv");
+    // The triage session goes to the temporary folder, not into samples/.
+    let triage = dir.path().join("triage.json");
     let session = format!("anomalog-e2e-{}", std::process::id());
     // The shell prints a marker with the exit code when the program ends.
     let cmd = format!(
-        "cd {} && {} ; echo ANOMALOG-EXIT=$?; sleep 60",
+        "cd {} && {} --session {} ; echo ANOMALOG-EXIT=$?; sleep 60",
         env!("CARGO_MANIFEST_DIR"),
-        bin
+        bin,
+        triage.display()
     );
     tmux(&[
         "new-session",
@@ -106,6 +109,29 @@ fn analyst_session_in_tmux() {
         "{csv}"
     );
 
+    // A verdict and a note on the top row, kept in the session file.
+    keys(&session, &["g", "v", "v", "v"]);
+    wait_for(&session, "verdict: malicious", 10);
+    keys(&session, &["a"]);
+    wait_for(&session, "note on this event", 10);
+    keys(&session, &["-l", "dropper, see ticket 4711"]);
+    keys(&session, &["Enter"]);
+    wait_for(&session, "note saved", 10);
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&triage).unwrap()).unwrap();
+    let events = saved["events"].as_object().unwrap();
+    assert_eq!(
+        events.len(),
+        2,
+        "two marked rows, one of them judged: {saved}"
+    );
+    assert!(
+        events
+            .values()
+            .any(|e| e["verdict"] == "malicious" && e["note"] == "dropper, see ticket 4711"),
+        "{saved}"
+    );
+
     // Quit: the program ends with 0 and the terminal is back from the alternate screen.
     keys(&session, &["q"]);
     let screen = wait_for(&session, "ANOMALOG-EXIT=", 20);
@@ -119,6 +145,26 @@ fn analyst_session_in_tmux() {
         !screen.contains("unique events ("),
         "the UI is gone from the screen:\n{screen}"
     );
+
+    // Opened again: the session is restored.
+    let again = format!("{session}-again");
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &again,
+        "-x",
+        "150",
+        "-y",
+        "45",
+        &cmd,
+    ]);
+    let _guard2 = KillOnDrop(again.clone());
+    let screen = wait_for(&again, "session restored from", 120);
+    assert!(screen.contains("2 marks, 1 verdicts, 1 notes"), "{screen}");
+    assert!(screen.contains("malicious"), "{screen}");
+    keys(&again, &["q"]);
+    wait_for(&again, "ANOMALOG-EXIT=0", 20);
 }
 
 struct KillOnDrop(String);

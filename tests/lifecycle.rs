@@ -8,7 +8,10 @@ use std::sync::Arc;
 use anomalog::event::RawEvent;
 use anomalog::frame::Dataset;
 use anomalog::ingest::Progress;
-use anomalog::lifecycle::{self, SHORT_LIVED_FLAG, TEMPORARY_MODIFICATION_FLAG};
+use anomalog::lifecycle::{
+    self, Change, Lifecycles, NEVER_RAN_FLAG, RAN_ONCE_FLAG, SHORT_LIVED_FLAG,
+    TEMPORARY_MODIFICATION_FLAG,
+};
 use anomalog::pipeline;
 use anomalog::profile::by_name;
 use common::shared_file;
@@ -112,5 +115,149 @@ fn an_update_restored_later_is_a_temporary_modification() {
         lifecycle::flags(&ds).iter().all(|f| f.is_empty()),
         "{:?}",
         lifecycle::flags(&ds)
+    );
+}
+
+fn ts(id: u32, minute: i64, task: &str) -> RawEvent {
+    let mut data = vec![("TaskName".into(), task.into())];
+    if id == 129 {
+        data.push(("Path".into(), "C:\\Windows\\System32\\cmd.exe".into()));
+    }
+    RawEvent {
+        source: Arc::from("t"),
+        channel: "Microsoft-Windows-TaskScheduler/Operational".into(),
+        event_id: id,
+        provider: String::new(),
+        computer: "PC1".into(),
+        time: Some(minute * 60_000_000),
+        record_id: Some(1000 + minute as u64 * 10 + u64::from(id % 10)),
+        data,
+    }
+}
+
+fn flags_of(ds: &Dataset, id: u32, task: &str) -> Vec<&'static str> {
+    let f = lifecycle::flags(ds);
+    (0..ds.uniques.len())
+        .filter(|&u| ds.uniques[u].event_id == id && ds.value(u, "task_name") == task)
+        .flat_map(|u| f[u].clone())
+        .collect()
+}
+
+#[test]
+fn never_ran_and_ran_once() {
+    let profile = by_name("scheduled-tasks").unwrap();
+    let events = vec![
+        // \Idle: registered, never run, while \Busy keeps running later on the same host.
+        ts(106, 0, "\\Idle"),
+        // \Once: registered and run once.
+        ts(106, 1, "\\Once"),
+        ts(100, 5, "\\Once"),
+        ts(129, 5, "\\Once"),
+        ts(102, 6, "\\Once"),
+        // \Busy: registered and run three times.
+        ts(106, 2, "\\Busy"),
+        ts(100, 10, "\\Busy"),
+        ts(129, 10, "\\Busy"),
+        ts(100, 70, "\\Busy"),
+        ts(129, 70, "\\Busy"),
+        ts(100, 130, "\\Busy"),
+        ts(129, 130, "\\Busy"),
+        // \Late: registered after the host's last run: nothing is known.
+        ts(106, 500, "\\Late"),
+    ];
+    let ds = Dataset::build(profile.as_ref(), events);
+    assert_eq!(flags_of(&ds, 106, "\\Idle"), vec![NEVER_RAN_FLAG]);
+    assert_eq!(flags_of(&ds, 106, "\\Once"), vec![RAN_ONCE_FLAG]);
+    assert_eq!(flags_of(&ds, 129, "\\Once"), vec![RAN_ONCE_FLAG]);
+    // "Task started" names only the task: it takes no flag.
+    assert!(flags_of(&ds, 100, "\\Once").is_empty());
+    assert!(flags_of(&ds, 106, "\\Busy").is_empty());
+    assert!(flags_of(&ds, 106, "\\Late").is_empty());
+}
+
+#[test]
+fn context_fields_make_flags_and_prevalence_features() {
+    let profile = by_name("scheduled-tasks").unwrap();
+    let mut ds = Dataset::build(
+        profile.as_ref(),
+        vec![ev(4698, 0, GOOD), ev(4702, 60, EVIL), ev(4702, 66, GOOD)],
+    );
+    let n = ds.fields.len();
+    ds.add_context();
+    assert_eq!(ds.fields.len(), n + 2);
+    assert_eq!(&ds.fields[n..], ["prevalence", "lifecycle"]);
+    let evil = (0..ds.uniques.len())
+        .find(|&u| ds.value(u, "command").contains("temp"))
+        .unwrap();
+    assert_eq!(ds.value(evil, "lifecycle"), TEMPORARY_MODIFICATION_FLAG);
+    // One host: prevalence says nothing.
+    assert_eq!(ds.value(evil, "prevalence"), "");
+    // Idempotent.
+    ds.add_context();
+    assert_eq!(ds.fields.len(), n + 2);
+    assert!(ds.uniques.iter().all(|e| e.values.len() == n + 2));
+    assert_eq!(anomalog::frame::prevalence_bucket(1, 40), "1 host");
+    assert_eq!(anomalog::frame::prevalence_bucket(4, 40), "few hosts");
+    assert_eq!(anomalog::frame::prevalence_bucket(12, 40), "some hosts");
+    assert_eq!(anomalog::frame::prevalence_bucket(30, 40), "most hosts");
+    assert_eq!(anomalog::frame::prevalence_bucket(40, 40), "every host");
+}
+
+#[test]
+fn the_timeline_shows_each_update_as_an_xml_diff() {
+    let profile = by_name("scheduled-tasks").unwrap();
+    let mut ds = Dataset::build(
+        profile.as_ref(),
+        vec![ev(4698, 0, GOOD), ev(4702, 60, EVIL), ev(4702, 66, GOOD)],
+    );
+    ds.add_context();
+    let evil = (0..ds.uniques.len())
+        .find(|&u| ds.value(u, "command").contains("temp"))
+        .unwrap();
+    let lives = ds.lifecycles.of_unique(&ds, evil, 5);
+    assert_eq!(lives.len(), 1);
+    assert_eq!(lives[0].host, "pc1");
+    let steps = Lifecycles::timeline(&ds, lives[0]);
+    let what: Vec<&str> = steps.iter().map(|s| s.what).collect();
+    assert_eq!(what, ["registered", "updated", "updated"]);
+    assert!(
+        steps[0].diff.is_empty(),
+        "nothing before the first definition"
+    );
+    let changed = |i: usize, c: Change| -> Vec<String> {
+        steps[i]
+            .diff
+            .iter()
+            .filter(|l| l.change == c)
+            .map(|l| l.text.trim().to_string())
+            .collect()
+    };
+    assert_eq!(
+        changed(1, Change::Added),
+        ["<Command>C:\\Windows\\Temp\\legit.exe</Command>"]
+    );
+    assert_eq!(
+        changed(2, Change::Added),
+        ["<Command>C:\\Windows\\System32\\legit.exe</Command>"]
+    );
+}
+
+#[test]
+fn the_real_remote_update_has_a_timeline() {
+    let Some(f) = shared_file("remote_task_update_4624_4702_same_logonid.evtx") else {
+        return;
+    };
+    let profile = by_name("scheduled-tasks").unwrap();
+    let ds = pipeline::load(&[f], profile.as_ref(), &Progress::default()).dataset;
+    let u = (0..ds.uniques.len())
+        .find(|&u| ds.uniques[u].event_id == 4702)
+        .expect("the 4702 update");
+    let lives = ds.lifecycles.of_unique(&ds, u, 5);
+    assert!(!lives.is_empty());
+    let steps = Lifecycles::timeline(&ds, lives[0]);
+    assert!(steps.iter().any(|s| s.what == "updated"), "{steps:?}");
+    assert!(
+        steps.iter().all(|s| s.time.is_some() && !s.what.is_empty()),
+        "{steps:?}"
     );
 }

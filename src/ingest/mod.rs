@@ -165,6 +165,11 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<(PathBuf, bool)>, Vec<FileReport>
                 })
                 .filter(|e| e.file_type().is_file())
                 .map(|e| e.into_path())
+                // anomalog's own triage session is no log.
+                .filter(|f| {
+                    f.file_name()
+                        .is_none_or(|n| n != crate::session::SESSION_FILE)
+                })
                 .filter(|f| {
                     f.extension()
                         .and_then(|x| x.to_str())

@@ -130,7 +130,7 @@ pub struct Autoencoder {
 }
 
 /// The saved-model format this build reads and writes.
-pub const FORMAT: &str = "anomalog-ae-2";
+pub const FORMAT: &str = "anomalog-ae-3";
 
 /// A `rows x cols` parameter drawn from Uniform(-scale, scale) with the seeded generator
 /// (candle's CPU generator cannot be seeded).
@@ -306,14 +306,18 @@ impl Autoencoder {
             Weighting::Count => c as f32,
         };
         let row_w: Vec<f32> = data.counts.iter().map(|&c| weight_of(c)).collect();
-        let mean_w = row_w.iter().sum::<f32>() / rows as f32;
-        let epochs = config.epochs_for(rows);
+        // Unique events marked benign (`--exclude-benign`) are scored but not learnt from.
+        let mut order: Vec<usize> = (0..rows).filter(|&r| ds.trains_on(r)).collect();
+        if order.is_empty() {
+            return Err(ModelError::Empty);
+        }
+        let mean_w = order.iter().map(|&r| row_w[r]).sum::<f32>() / order.len() as f32;
+        let epochs = config.epochs_for(order.len());
         let start = Instant::now();
-        let mut order: Vec<usize> = (0..rows).collect();
         for epoch in 1..=epochs {
             order.shuffle(&mut rng);
             let mut sum = 0.0f64;
-            for batch in order.chunks(config.batch_for(rows)) {
+            for batch in order.chunks(config.batch_for(order.len())) {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(ModelError::Cancelled);
                 }
@@ -357,7 +361,7 @@ impl Autoencoder {
             on_epoch(EpochReport {
                 epoch,
                 epochs,
-                loss: sum / rows as f64,
+                loss: sum / order.len() as f64,
                 elapsed,
                 eta: elapsed / epoch as f64 * (epochs - epoch) as f64,
             });
@@ -417,6 +421,11 @@ impl Autoencoder {
                 "the model was trained on the {} profile, these events are {}",
                 self.encoder.profile, ds.profile
             )));
+        }
+        if !self.encoder.fits(ds) {
+            return Err(ModelError::Incompatible(
+                "the model was trained on other fields (an older anomalog?); train it again".into(),
+            ));
         }
         let data = self.encoder.encode(ds);
         let nf = data.n_fields;

@@ -89,7 +89,11 @@ pub fn rank(
         h.matmul(w2.as_tensor())?.broadcast_add(b2.as_tensor())
     };
     let start = Instant::now();
-    let mut order: Vec<usize> = (0..rows).collect();
+    // Unique events marked benign (`--exclude-benign`) are scored but not learnt from.
+    let mut order: Vec<usize> = (0..rows).filter(|&r| ds.trains_on(r)).collect();
+    if order.is_empty() {
+        return Err(ModelError::Empty);
+    }
     for epoch in 1..=EPOCHS {
         order.shuffle(&mut rng);
         let mut sum = 0.0;
@@ -120,7 +124,7 @@ pub fn rank(
         on_epoch(EpochReport {
             epoch,
             epochs: EPOCHS,
-            loss: sum / rows as f64,
+            loss: sum / order.len() as f64,
             elapsed,
             eta: elapsed / epoch as f64 * (EPOCHS - epoch) as f64,
         });

@@ -104,7 +104,7 @@ impl Default for EncodeConfig {
 /// Fields with many distinct values (command lines, arguments, task paths) are also read as
 /// a bag of hashed tokens: `c:\\users\\public\\svc.exe` shares `users`, `public` and `exe`
 /// with its neighbours even when the whole value is rare.
-pub const TOKEN_FIELDS: &[&str] = &["task_name", "command", "arguments"];
+pub const TOKEN_FIELDS: &[&str] = &["task_name", "command", "arguments", "service_name", "image"];
 /// Hash buckets per token field.
 pub const TOKEN_BUCKETS: usize = 32;
 
@@ -167,11 +167,14 @@ fn kind(ds: &Dataset, u: usize) -> String {
 
 impl Encoder {
     /// Fit vocabularies on `ds`, counting occurrences (a benign task that ran a thousand
-    /// times makes its values frequent).
+    /// times makes its values frequent). Unique events left out of training are not counted.
     pub fn fit(ds: &Dataset, config: EncodeConfig) -> Encoder {
         let n = ds.fields.len();
         let mut counts: Vec<HashMap<String, u64>> = vec![HashMap::new(); n + 1];
         for (u, e) in ds.uniques.iter().enumerate() {
+            if !ds.trains_on(u) {
+                continue;
+            }
             let c = e.count();
             *counts[0].entry(kind(ds, u)).or_default() += c;
             for (i, v) in e.values.iter().enumerate() {
@@ -220,6 +223,18 @@ impl Encoder {
     }
 
     /// Rebuild lookup tables after deserialising.
+    /// Whether `ds` has the fields this encoder was fitted on (a model saved from other
+    /// fields cannot score it).
+    pub fn fits(&self, ds: &Dataset) -> bool {
+        self.fields.len() == ds.fields.len() + 1
+            && self
+                .fields
+                .iter()
+                .skip(1)
+                .zip(&ds.fields)
+                .all(|(v, f)| v.name == *f)
+    }
+
     pub fn rebuild(&mut self) {
         for f in &mut self.fields {
             f.rebuild_index();

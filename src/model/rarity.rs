@@ -28,7 +28,11 @@ pub fn rank(ds: &Dataset) -> Ranking {
     let mut by_family: Vec<HashMap<(Family, &Arc<str>), u64>> = vec![HashMap::new(); n_fields];
     let mut totals = vec![0u64; n_fields];
     let mut all = 0u64;
-    for u in &ds.uniques {
+    for (k, u) in ds.uniques.iter().enumerate() {
+        // Unique events marked benign (`--exclude-benign`) are scored but not counted.
+        if !ds.trains_on(k) {
+            continue;
+        }
         let c = u.count();
         let fam = (u.channel.as_str(), u.event_id);
         all += c;
@@ -52,17 +56,20 @@ pub fn rank(ds: &Dataset) -> Ranking {
         }
     }
     // `+ 0.0` turns the -0.0 of a certain value into 0.0.
-    let surprisal = |n: u64, total: u64| -> f64 { -((n as f64) / (total as f64)).ln() + 0.0 };
+    // A value only excluded events carry counts as seen once.
+    let surprisal =
+        |n: u64, total: u64| -> f64 { -((n.max(1) as f64) / (total.max(1) as f64)).ln() + 0.0 };
     let mut scores = Vec::with_capacity(ds.uniques.len());
     let mut field_scores = Vec::with_capacity(ds.uniques.len());
     let mut expected = Vec::with_capacity(ds.uniques.len());
     for u in &ds.uniques {
         let fam = (u.channel.as_str(), u.event_id);
-        let mut s = surprisal(family[&fam], all);
+        let fam_n = family.get(&fam).copied().unwrap_or(0);
+        let mut s = surprisal(fam_n, all);
         let mut per = vec![0f32; n_fields];
         for (i, v) in u.values.iter().enumerate() {
             if !v.is_empty() {
-                let x = surprisal(counts[i][v], totals[i]);
+                let x = surprisal(counts[i].get(v).copied().unwrap_or(0), totals[i]);
                 per[i] = x as f32;
                 s += x;
             }
@@ -71,9 +78,9 @@ pub fn rank(ds: &Dataset) -> Ranking {
         field_scores.push(per);
         expected.push(
             (0..n_fields)
-                .map(|i| {
-                    let (v, c) = mode[i][&fam];
-                    (v.clone(), (c as f64 / family[&fam] as f64) as f32)
+                .map(|i| match mode[i].get(&fam) {
+                    Some((v, c)) => ((*v).clone(), (*c as f64 / fam_n.max(1) as f64) as f32),
+                    None => (Arc::from(""), 0.0),
                 })
                 .collect(),
         );

@@ -405,6 +405,9 @@ pub fn suspicious_flags(exe: &str, command_line: &str) -> String {
     if cl.contains(" > ") || cl.contains(">>") || cl.contains(" 2>&1") || cl.contains(">%") {
         flags.push("redirect");
     }
+    if cl.contains("\\\\.\\pipe\\") {
+        flags.push("named-pipe");
+    }
     if tokens
         .iter()
         .skip(1)
@@ -476,8 +479,22 @@ pub fn split_exe_args(cmd: &str) -> (String, String) {
     // Unquoted: the executable ends at the first space after something that looks like an
     // extension, else at the first space.
     let lower = cmd.to_ascii_lowercase();
+    const EXTS: [&str; 8] = [
+        ".exe", ".com", ".bat", ".cmd", ".ps1", ".vbs", ".dll", ".sys",
+    ];
+    // A whole path with spaces and no arguments (an unquoted service image path): it ends
+    // in an extension, no extension comes earlier and no word is an option.
+    if EXTS.iter().any(|e| lower.ends_with(e))
+        && !EXTS.iter().any(|e| lower.contains(&format!("{e} ")))
+        && !lower
+            .split_whitespace()
+            .skip(1)
+            .any(|w| w.starts_with('-') || w.starts_with('/'))
+    {
+        return (cmd.to_string(), String::new());
+    }
     for ext in [
-        ".exe ", ".com ", ".bat ", ".cmd ", ".ps1 ", ".vbs ", ".dll ",
+        ".exe ", ".com ", ".bat ", ".cmd ", ".ps1 ", ".vbs ", ".dll ", ".sys ",
     ] {
         if let Some(i) = lower.find(ext) {
             let end = i + ext.len() - 1;
@@ -718,5 +735,16 @@ mod tests {
             ("C:\\Program Files\\a.exe".into(), "-x y".into())
         );
         assert_eq!(split_exe_args("cmd /c"), ("cmd".into(), "/c".into()));
+        let unquoted =
+            "C:\\ProgramData\\Microsoft\\Windows Defender\\Definition Updates\\MpKslDrv.sys";
+        assert_eq!(split_exe_args(unquoted), (unquoted.into(), String::new()));
+        assert_eq!(
+            split_exe_args("cmd /c c:\\x.bat"),
+            ("cmd".into(), "/c c:\\x.bat".into())
+        );
+        assert_eq!(
+            split_exe_args("powershell -f c:\\x.ps1"),
+            ("powershell".into(), "-f c:\\x.ps1".into())
+        );
     }
 }

@@ -7,7 +7,10 @@
 //! occurrence for drill-down.
 
 pub mod features;
+pub mod processes;
 pub mod scheduled_tasks;
+pub mod services;
+pub mod spec;
 pub mod task_xml;
 
 use crate::event::RawEvent;
@@ -25,14 +28,20 @@ pub trait Profile: Sync + Send {
     fn extract(&self, ev: &RawEvent) -> Option<Vec<String>>;
     /// The raw event fields `extract` reads.
     fn inputs(&self) -> &'static [&'static str];
+    /// The fields the list shows as name, user, command and arguments.
+    fn headline(&self) -> [&'static str; 4] {
+        ["task_name", "user", "command", "arguments"]
+    }
 }
 
 /// The profiles `--profile` accepts.
-pub const PROFILES: &[&str] = &["scheduled-tasks"];
+pub const PROFILES: &[&str] = &["scheduled-tasks", "services", "processes"];
 
 pub fn by_name(name: &str) -> Option<Box<dyn Profile>> {
     match name {
         "scheduled-tasks" | "tasks" => Some(Box::new(scheduled_tasks::ScheduledTasks)),
+        "services" => Some(Box::new(spec::SpecProfile(&services::SPEC))),
+        "processes" => Some(Box::new(spec::SpecProfile(&processes::SPEC))),
         _ => None,
     }
 }

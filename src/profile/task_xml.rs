@@ -203,6 +203,54 @@ fn on_text(t: &mut TaskXml, stack: &[String], value: &str) {
     }
 }
 
+/// Task XML, one element per line and indented; the input may be HTML-escaped or malformed
+/// (then it is shown as it is, split at tags).
+///
+/// ```
+/// let lines = anomalog::profile::task_xml::pretty("<Task><Exec><Command>cmd.exe</Command></Exec></Task>");
+/// assert_eq!(lines, ["<Task>", "  <Exec>", "    <Command>cmd.exe</Command>", "  </Exec>", "</Task>"]);
+/// ```
+pub fn pretty(xml: &str) -> Vec<String> {
+    let text = if !xml.contains('<') && xml.contains("&lt;") {
+        xml.replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&amp;", "&")
+    } else {
+        xml.to_string()
+    };
+    let mut out: Vec<String> = Vec::new();
+    let mut depth = 0usize;
+    // An element just opened: its closing tag goes on the same line (`<Command>x</Command>`).
+    let mut just_opened = false;
+    for piece in text
+        .replace('\r', "")
+        .split('<')
+        .filter(|p| !p.trim().is_empty())
+    {
+        let (tag, rest) = match piece.split_once('>') {
+            Some((t, r)) => (t, r.trim()),
+            None => (piece, ""),
+        };
+        if let Some(name) = tag.strip_prefix('/') {
+            depth = depth.saturating_sub(1);
+            match out.last_mut() {
+                Some(last) if just_opened => last.push_str(&format!("</{name}>")),
+                _ => out.push(format!("{}</{name}>", "  ".repeat(depth))),
+            }
+            just_opened = false;
+        } else {
+            out.push(format!("{}<{tag}>{rest}", "  ".repeat(depth)));
+            let opens = !tag.ends_with('/') && !tag.starts_with('?') && !tag.starts_with('!');
+            if opens {
+                depth += 1;
+            }
+            just_opened = opens;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,384 @@
+//! Triage sessions: per unique event a mark, a verdict and a note, kept in a JSON file beside
+//! the logs (`anomalog-session.json` in the folder of the first input) and restored when the
+//! same logs are opened again.
+//!
+//! Unique events are keyed by a stable hash of what makes them unique (profile, channel,
+//! event id and the profile's field values), so a verdict follows an event across runs, across
+//! re-collections of the same hosts and across folders that share the session file. Entries of
+//! events not in the current logs are kept untouched.
+//!
+//! Saving is atomic: the file is written under a temporary name in the same folder, flushed
+//! to disk, then renamed over the old one. A kill at any moment leaves either the previous
+//! session or the new one, never a mix. When the logs' folder is read-only (a mounted image),
+//! the session goes to `$XDG_STATE_HOME/anomalog/sessions/` (or `~/.local/state/...`) instead.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::Dataset;
+
+/// The session file's name beside the logs. Ingest passes over files of this name.
+pub const SESSION_FILE: &str = "anomalog-session.json";
+/// The format this build reads and writes.
+pub const FORMAT: &str = "anomalog-session-1";
+
+/// An analyst's verdict on a unique event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Benign,
+    Suspicious,
+    Malicious,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Benign => "benign",
+            Verdict::Suspicious => "suspicious",
+            Verdict::Malicious => "malicious",
+        }
+    }
+
+    /// The next verdict in the cycle none -> benign -> suspicious -> malicious -> none.
+    pub fn cycle(v: Option<Verdict>) -> Option<Verdict> {
+        match v {
+            None => Some(Verdict::Benign),
+            Some(Verdict::Benign) => Some(Verdict::Suspicious),
+            Some(Verdict::Suspicious) => Some(Verdict::Malicious),
+            Some(Verdict::Malicious) => None,
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The triage of one unique event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub marked: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<Verdict>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub note: String,
+    /// What the event is (event id, task, command), for a person reading the file.
+    #[serde(default)]
+    pub label: String,
+}
+
+impl Entry {
+    fn is_empty(&self) -> bool {
+        !self.marked && self.verdict.is_none() && self.note.is_empty()
+    }
+}
+
+/// The file's content.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SessionFile {
+    pub format: String,
+    #[serde(default)]
+    pub profile: String,
+    /// When it was last saved (RFC 3339).
+    #[serde(default)]
+    pub saved: String,
+    /// The inputs of the last save.
+    #[serde(default)]
+    pub inputs: Vec<String>,
+    /// Entry per unique-event key.
+    #[serde(default)]
+    pub events: BTreeMap<String, Entry>,
+}
+
+/// An open session over one dataset.
+#[derive(Debug)]
+pub struct Session {
+    pub path: PathBuf,
+    pub file: SessionFile,
+    /// The key of every unique event of the dataset, in dataset order.
+    keys: Vec<String>,
+    /// Whether the file existed (a restored session).
+    pub restored: bool,
+}
+
+/// FNV-1a, 64 bits: stable across builds and machines.
+fn fnv1a(bytes: impl IntoIterator<Item = u8>, mut h: u64) -> u64 {
+    for b in bytes {
+        h = (h ^ u64::from(b)).wrapping_mul(0x100000001b3);
+    }
+    h
+}
+
+const FNV_OFFSET: u64 = 0xcbf29ce484222325;
+
+/// The stable key of unique event `u`: the profile, channel, event id and profile fields
+/// (not the context fields, which change as logs are added).
+pub fn key(ds: &Dataset, u: usize) -> String {
+    let e = &ds.uniques[u];
+    let mut h = fnv1a(ds.profile.bytes(), FNV_OFFSET);
+    h = fnv1a([0u8], h);
+    h = fnv1a(e.channel.bytes(), h);
+    h = fnv1a(e.event_id.to_le_bytes(), h);
+    for v in &e.values[..ds.profile_fields.min(e.values.len())] {
+        h = fnv1a([0u8], h);
+        h = fnv1a(v.bytes(), h);
+    }
+    format!("{h:016x}")
+}
+
+fn label(ds: &Dataset, u: usize) -> String {
+    let e = &ds.uniques[u];
+    let mut parts = vec![e.event_id.to_string()];
+    for f in ["task_name", "service_name", "command", "image", "arguments"] {
+        let v = ds.value(u, f);
+        if !v.is_empty() {
+            parts.push(v.to_string());
+        }
+    }
+    parts.join(" ")
+}
+
+/// Where the session of these inputs lives beside the logs: the folder of the first input
+/// (the input itself when it is a folder).
+pub fn path_beside(inputs: &[PathBuf]) -> Option<PathBuf> {
+    let first = inputs.first()?;
+    let dir = if first.is_dir() {
+        first.clone()
+    } else {
+        match first.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        }
+    };
+    Some(dir.join(SESSION_FILE))
+}
+
+/// The fallback location for a session whose folder cannot be written.
+pub fn fallback_path(beside: &Path) -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/state")))?;
+    let dir = beside.parent().unwrap_or(Path::new("."));
+    let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    let h = fnv1a(canon.to_string_lossy().bytes(), FNV_OFFSET);
+    Some(
+        base.join("anomalog")
+            .join("sessions")
+            .join(format!("{h:016x}.json")),
+    )
+}
+
+/// Read a session file; `Ok(None)` when there is none.
+pub fn read(path: &Path) -> Result<Option<SessionFile>, String> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("{}: {e}", path.display())),
+    };
+    let file: SessionFile = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{}: not a session file ({e})", path.display()))?;
+    if file.format != FORMAT {
+        return Err(format!(
+            "{}: session format {:?}, this anomalog reads {FORMAT}",
+            path.display(),
+            file.format
+        ));
+    }
+    Ok(Some(file))
+}
+
+/// Write `file` to `path` atomically: a temporary file in the same folder, flushed, then
+/// renamed over `path`.
+pub fn write_atomic(path: &Path, file: &SessionFile) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map_or_else(|| SESSION_FILE.into(), |n| n.to_string_lossy().into_owned());
+    remove_stale_temporaries(dir, &name);
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        let bytes = serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?;
+        f.write_all(&bytes)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        drop(f);
+        std::fs::rename(&tmp, path)?;
+        // The rename itself reaches the disk with the folder.
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Temporary files of saves that were killed (their process is gone), best effort.
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{name}.");
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(pid) = file
+            .to_str()
+            .and_then(|f| f.strip_prefix(&prefix))
+            .and_then(|f| f.strip_suffix(".tmp"))
+            .and_then(|p| p.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if pid != std::process::id() as i32 && !process_alive(pid) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+fn process_alive(pid: i32) -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
+        let r = unsafe { libc::kill(pid, 0) };
+        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        true
+    }
+}
+
+impl Session {
+    /// Open the session at `path` for `ds` (an empty one when the file does not exist). A
+    /// file that cannot be read is an error: it is never overwritten.
+    pub fn open(path: PathBuf, ds: &Dataset) -> Result<Session, String> {
+        let (file, restored) = match read(&path)? {
+            Some(f) => (f, true),
+            None => (
+                SessionFile {
+                    format: FORMAT.into(),
+                    profile: ds.profile.into(),
+                    ..SessionFile::default()
+                },
+                false,
+            ),
+        };
+        Ok(Session {
+            path,
+            file,
+            keys: (0..ds.uniques.len()).map(|u| key(ds, u)).collect(),
+            restored,
+        })
+    }
+
+    /// Open the session of these inputs: `explicit` when given, else the file beside the
+    /// logs, else (when only that exists) the fallback for read-only folders.
+    pub fn for_inputs(
+        inputs: &[PathBuf],
+        explicit: Option<&Path>,
+        ds: &Dataset,
+    ) -> Result<Session, String> {
+        if let Some(p) = explicit {
+            return Session::open(p.to_path_buf(), ds);
+        }
+        let beside = path_beside(inputs).ok_or("no input to keep a session beside")?;
+        if !beside.exists()
+            && let Some(fb) = fallback_path(&beside).filter(|p| p.exists())
+        {
+            return Session::open(fb, ds);
+        }
+        let mut s = Session::open(beside, ds)?;
+        s.file.inputs = inputs.iter().map(|p| p.display().to_string()).collect();
+        Ok(s)
+    }
+
+    /// The entry of unique event `u`, if it has one.
+    pub fn entry(&self, u: usize) -> Option<&Entry> {
+        self.keys.get(u).and_then(|k| self.file.events.get(k))
+    }
+
+    pub fn verdict(&self, u: usize) -> Option<Verdict> {
+        self.entry(u).and_then(|e| e.verdict)
+    }
+
+    pub fn note(&self, u: usize) -> &str {
+        self.entry(u).map_or("", |e| e.note.as_str())
+    }
+
+    /// Change the entry of unique event `u` (in memory; [`Session::save`] writes it).
+    pub fn update(&mut self, ds: &Dataset, u: usize, f: impl FnOnce(&mut Entry)) {
+        let Some(k) = self.keys.get(u) else { return };
+        let e = self.file.events.entry(k.clone()).or_default();
+        f(e);
+        if e.is_empty() {
+            self.file.events.remove(k);
+        } else {
+            e.label = label(ds, u);
+        }
+    }
+
+    /// Unique events of the dataset with an entry, in dataset order.
+    pub fn present(&self) -> impl Iterator<Item = (usize, &Entry)> + '_ {
+        self.keys
+            .iter()
+            .enumerate()
+            .filter_map(|(u, k)| self.file.events.get(k).map(|e| (u, e)))
+    }
+
+    /// Write the session atomically. When the folder cannot be written, move to the
+    /// fallback location and write there; returns the path written.
+    pub fn save(&mut self) -> Result<&Path, String> {
+        self.file.format = FORMAT.into();
+        self.file.saved = jiff::Timestamp::now().to_string();
+        match write_atomic(&self.path, &self.file) {
+            Ok(()) => Ok(&self.path),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                let fb = fallback_path(&self.path)
+                    .ok_or_else(|| format!("session not saved: {}: {e}", self.path.display()))?;
+                write_atomic(&fb, &self.file).map_err(|e2| {
+                    format!(
+                        "session not saved: {}: {e}; {}: {e2}",
+                        self.path.display(),
+                        fb.display()
+                    )
+                })?;
+                self.path = fb;
+                Ok(&self.path)
+            }
+            Err(e) => Err(format!("session not saved: {}: {e}", self.path.display())),
+        }
+    }
+
+    /// Mark the unique events with a benign verdict as left out of training.
+    pub fn exclude_benign(&self, ds: &mut Dataset) -> usize {
+        let mut excluded = vec![false; ds.uniques.len()];
+        let mut n = 0;
+        for (u, e) in self.present() {
+            if e.verdict == Some(Verdict::Benign) {
+                excluded[u] = true;
+                n += 1;
+            }
+        }
+        ds.excluded = excluded;
+        n
+    }
+}

@@ -60,7 +60,9 @@ fn main() {
         ingest::read_paths(&paths, |e| profile.wants(e), &Progress::default())
     });
     let events = ing.events;
-    let (t_build, ds) = time(runs, || Dataset::build(profile.as_ref(), events.clone()));
+    let (t_build, mut ds) = time(runs, || Dataset::build(profile.as_ref(), events.clone()));
+    // Task lifecycles and the context fields (the first run also appends the fields).
+    let (t_context, _) = time(runs, || ds.add_context());
     let (t_rank, _) = time(runs, || rarity::rank(&ds));
 
     let per_s = |n: u64, t: Duration| n as f64 / t.as_secs_f64();
@@ -86,6 +88,12 @@ fn main() {
         per_s(events.len() as u64, t_build),
         events.len(),
         ds.uniques.len()
+    );
+    println!(
+        "lifecycles + context fields {:>8.1} ms  {:>10.0} events/s ({} lifecycles)",
+        t_context.as_secs_f64() * 1e3,
+        per_s(events.len() as u64, t_context),
+        ds.lifecycles.tasks.len()
     );
     println!(
         "rarity score                {:>8.3} ms  {:>10.0} unique/s",

@@ -2,13 +2,16 @@
 //! [`App::on_msg`] (messages from the loader and the training worker). No threads, no
 //! terminal: tests drive it directly, and [`crate::ui`] draws it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::PathBuf;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use regex::Regex;
 
 use crate::frame::Dataset;
+use crate::lifecycle::{Lifecycles, Step};
 use crate::model::worker::WorkerMsg;
 use crate::model::{EpochReport, Ranking};
 use crate::output::{Format, Rows};
@@ -363,6 +366,20 @@ pub enum Filter {
     MaxHosts(usize),
 }
 
+/// The task lifecycles of one unique event, as the drill-down shows them.
+#[derive(Debug)]
+pub struct LifecycleView {
+    /// (host, task, steps) of up to three lifecycles.
+    pub lives: Vec<(String, String, Vec<Step>)>,
+    /// Whether the event takes part in more lifecycles than shown.
+    pub more: bool,
+    /// The event's own occurrences (marked in the timeline).
+    pub own: HashSet<u32>,
+}
+
+/// Lifecycles shown per unique event.
+const MAX_LIVES: usize = 3;
+
 pub struct App {
     pub loading: Option<LoadState>,
     pub dataset: Option<Arc<Dataset>>,
@@ -392,6 +409,9 @@ pub struct App {
     pub status: String,
     pub monochrome: bool,
     pub quit: bool,
+    /// The drill-down's lifecycles of the last event drawn: a busy task's lifecycle has
+    /// thousands of steps, built once per selection rather than once per frame.
+    lifecycle_cache: RefCell<Option<(usize, Rc<LifecycleView>)>>,
 }
 
 impl App {
@@ -420,7 +440,33 @@ impl App {
             status: String::new(),
             monochrome,
             quit: false,
+            lifecycle_cache: RefCell::new(None),
         }
+    }
+
+    /// The task lifecycles of unique event `u` (`None` when it belongs to none).
+    pub fn lifecycle_view(&self, u: usize) -> Option<Rc<LifecycleView>> {
+        let ds = self.dataset.as_ref()?;
+        if let Some((cu, v)) = &*self.lifecycle_cache.borrow()
+            && *cu == u
+        {
+            return Some(v.clone());
+        }
+        let found = ds.lifecycles.of_unique(ds, u, MAX_LIVES + 1);
+        if found.is_empty() {
+            return None;
+        }
+        let view = Rc::new(LifecycleView {
+            lives: found
+                .iter()
+                .take(MAX_LIVES)
+                .map(|l| (l.host.clone(), l.task.clone(), Lifecycles::timeline(ds, l)))
+                .collect(),
+            more: found.len() > MAX_LIVES,
+            own: ds.uniques[u].occurrences.iter().copied().collect(),
+        });
+        *self.lifecycle_cache.borrow_mut() = Some((u, view.clone()));
+        Some(view)
     }
 
     /// The unique event under the cursor.
@@ -438,6 +484,7 @@ impl App {
         self.summary = loaded.summary();
         self.warnings = loaded.warnings().collect();
         self.session = loaded.session.take();
+        self.lifecycle_cache.replace(None);
         self.marks.clear();
         if let Some(s) = &self.session {
             self.marks

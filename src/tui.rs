@@ -15,7 +15,7 @@ use ratatui::crossterm::event::{
 };
 use ratatui::crossterm::execute;
 
-use crate::app::{Action, App, Column, Effect, Key, LoadState, Mode, Msg, binding_for};
+use crate::app::{Action, App, Effect, Key, LoadState, Mode, Msg, binding_for};
 use crate::cli::TriageArgs;
 use crate::ingest::Progress;
 use crate::model::ModelKind;
@@ -150,7 +150,14 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
                 Event::Mouse(m) => match m.kind {
                     MouseEventKind::ScrollDown => vec![Action::Down],
                     MouseEventKind::ScrollUp => vec![Action::Up],
-                    MouseEventKind::Down(MouseButton::Left) => click(&app, m.column, m.row, size),
+                    MouseEventKind::Down(MouseButton::Left) => ui::click(
+                        &app,
+                        ratatui::layout::Rect::new(0, 0, size.width, size.height),
+                        m.column,
+                        m.row,
+                    )
+                    .into_iter()
+                    .collect(),
                     _ => Vec::new(),
                 },
                 _ => Vec::new(),
@@ -208,44 +215,4 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
             }
         }
     }
-}
-
-/// A left click: a row selects it, a header cell sorts by its column.
-fn click(app: &App, x: u16, y: u16, size: ratatui::layout::Size) -> Vec<Action> {
-    let area = ratatui::layout::Rect::new(0, 0, size.width, size.height);
-    let list_top = 2; // header lines
-    let list_w = if area.width >= 140 {
-        area.width * 58 / 100
-    } else {
-        area.width
-    };
-    if x >= list_w || app.dataset.is_none() {
-        return Vec::new();
-    }
-    // Border, then the table header, then rows.
-    if y == list_top + 1 {
-        // Which column: the fixed widths first, then share the rest.
-        let fixed = [6u16, 7, 6, 7, 5];
-        let mut at = 1u16;
-        for (i, w) in fixed.iter().enumerate() {
-            if x < at + w + 1 {
-                return vec![Action::Sort(Some(Column::ALL[i]))];
-            }
-            at += w + 1;
-        }
-        let rest = list_w.saturating_sub(at + 1).max(1);
-        let rel = (x - at) * 100 / rest;
-        let col = if rel < 32 {
-            Column::Task
-        } else if rel < 50 {
-            Column::User
-        } else {
-            Column::Command
-        };
-        return vec![Action::Sort(Some(col))];
-    }
-    if y >= list_top + 2 {
-        return vec![Action::ClickRow((y - list_top - 2) as usize)];
-    }
-    Vec::new()
 }

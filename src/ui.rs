@@ -10,10 +10,9 @@ use ratatui::widgets::{
     Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Sparkline, Table, Wrap,
 };
 
-use crate::app::{App, BINDINGS, Column, Focus, Mode, Training};
+use crate::app::{Action, App, BINDINGS, Column, Focus, Mode, Training};
 use crate::event::rfc3339;
-use crate::frame::Dataset;
-use crate::lifecycle::{Change, Lifecycles, Step};
+use crate::lifecycle::{Change, Step};
 use crate::output::Format;
 use crate::sanitize::for_terminal;
 use crate::session::Verdict;
@@ -32,8 +31,9 @@ fn style(app: &App, color: Color) -> Style {
 }
 
 /// Draw the whole screen.
-pub fn render(app: &App, f: &mut Frame) {
-    let area = f.area();
+/// The screen's parts: header, body, footer; the body split into list and drill-down (side by
+/// side from 140 columns, else stacked). Rendering and mouse clicks share it.
+fn areas(area: Rect) -> (Rect, [Rect; 2], Rect) {
     let rows = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
@@ -42,25 +42,54 @@ pub fn render(app: &App, f: &mut Frame) {
             Constraint::Length(2),
         ])
         .split(area);
-    header(app, f, rows[0]);
+    let body = if area.width >= 140 {
+        Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Percentage(58), Constraint::Percentage(42)])
+            .split(rows[1])
+    } else {
+        Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
+            .split(rows[1])
+    };
+    (rows[0], [body[0], body[1]], rows[2])
+}
+
+/// What a left click at (`x`, `y`) on a screen of `area` means: a list row selects it, a
+/// column header sorts by that column.
+pub fn click(app: &App, area: Rect, x: u16, y: u16) -> Option<Action> {
+    app.dataset.as_ref()?;
+    let (_, [list, _], _) = areas(area);
+    let inner = list.inner(ratatui::layout::Margin::new(1, 1));
+    if !inner.contains(ratatui::layout::Position { x, y }) {
+        return None;
+    }
+    if y == inner.y {
+        // The table's own column layout: its widths, one column of spacing, packed left.
+        let cols = Layout::horizontal(list_widths(app))
+            .spacing(1)
+            .split(Rect { height: 1, ..inner });
+        return cols
+            .iter()
+            .zip(Column::ALL)
+            .find(|(r, _)| r.width > 0 && x >= r.x && x <= r.x + r.width)
+            .map(|(_, c)| Action::Sort(Some(c)));
+    }
+    Some(Action::ClickRow((y - inner.y - 1) as usize))
+}
+
+pub fn render(app: &App, f: &mut Frame) {
+    let area = f.area();
+    let (top, body, bottom) = areas(area);
+    header(app, f, top);
     if app.dataset.is_some() {
-        let body = if area.width >= 140 {
-            Layout::default()
-                .direction(Direction::Horizontal)
-                .constraints([Constraint::Percentage(58), Constraint::Percentage(42)])
-                .split(rows[1])
-        } else {
-            Layout::default()
-                .direction(Direction::Vertical)
-                .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
-                .split(rows[1])
-        };
         list(app, f, body[0]);
         detail(app, f, body[1]);
     } else {
-        loading(app, f, rows[1]);
+        loading(app, f, body[0].union(body[1]));
     }
-    footer(app, f, rows[2]);
+    footer(app, f, bottom);
     match &app.mode {
         Mode::Help => help(app, f, area),
         Mode::Filter(t) => prompt(
@@ -327,7 +356,17 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
         Cell::from(t)
     }))
     .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
-    let widths = [
+    f.render_widget(
+        Table::new(rows, list_widths(app))
+            .header(header)
+            .block(block),
+        area,
+    );
+}
+
+/// The list's column widths, in [`Column::ALL`] order.
+fn list_widths(app: &App) -> [Constraint; 10] {
+    [
         Constraint::Length(6),
         Constraint::Length(7),
         Constraint::Length(6),
@@ -338,8 +377,7 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
         Constraint::Percentage(32),
         Constraint::Percentage(18),
         Constraint::Percentage(50),
-    ];
-    f.render_widget(Table::new(rows, widths).header(header).block(block), area);
+    ]
 }
 
 /// The flags column's width: as wide as the widest flags on screen, none when no row has any.
@@ -508,7 +546,7 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     for s in e.sources.iter().take(4) {
         lines.push(Line::raw(format!("  from {}", safe(s, 120))));
     }
-    lifecycle_lines(app, ds, u, &mut lines);
+    lifecycle_lines(app, u, &mut lines);
     lines.push(Line::raw(""));
     lines.push(Line::from(Span::styled(
         "raw fields of the first occurrence",
@@ -552,25 +590,22 @@ fn is_run_step(s: &Step) -> bool {
 
 /// The task lifecycles of unique event `u`: a timeline per task and host, runs folded, the
 /// XML diff under each update; the selected event's own steps are marked with `>`.
-fn lifecycle_lines(app: &App, ds: &Dataset, u: usize, lines: &mut Vec<Line<'static>>) {
-    const MAX_LIVES: usize = 3;
-    let lives = ds.lifecycles.of_unique(ds, u, MAX_LIVES + 1);
-    if lives.is_empty() {
+fn lifecycle_lines(app: &App, u: usize, lines: &mut Vec<Line<'static>>) {
+    let Some(view) = app.lifecycle_view(u) else {
         return;
-    }
-    let own: std::collections::HashSet<u32> = ds.uniques[u].occurrences.iter().copied().collect();
+    };
+    let own = &view.own;
     lines.push(Line::raw(""));
     lines.push(Line::from(Span::styled(
         "lifecycle (> this event; runs folded; XML diff under each update)",
         Style::default().add_modifier(Modifier::UNDERLINED),
     )));
-    for life in lives.iter().take(MAX_LIVES) {
-        let steps = Lifecycles::timeline(ds, life);
+    for (host, task, steps) in &view.lives {
         lines.push(Line::from(Span::styled(
             format!(
                 "{} on {} ({} events)",
-                safe(&life.task, 80),
-                safe(&life.host, 60),
+                safe(task, 80),
+                safe(host, 60),
                 steps.len()
             ),
             Style::default().add_modifier(Modifier::BOLD),
@@ -612,7 +647,7 @@ fn lifecycle_lines(app: &App, ds: &Dataset, u: usize, lines: &mut Vec<Line<'stat
             i += 1;
         }
     }
-    if lives.len() > MAX_LIVES {
+    if view.more {
         lines.push(Line::raw("  ... and on more hosts"));
     }
 }

@@ -530,3 +530,41 @@ fn render_timeline_with_an_update_diff() {
     assert!(s.contains("+ ") && s.contains("- "), "an XML diff: {s}");
     insta::assert_snapshot!("timeline", s);
 }
+
+#[test]
+fn clicking_a_header_sorts_by_the_column_under_the_pointer() {
+    let dir = tempfile::tempdir().unwrap();
+    // With a session, so that every column (flags and verdict included) is on screen.
+    let app = samples_with_session(&dir.path().join("s.json"));
+    for (w, h) in [(150u16, 42u16), (100, 40)] {
+        let s = screen(&app, w, h);
+        let area = ratatui::layout::Rect::new(0, 0, w, h);
+        // The list's header row is the line after its top border.
+        let (y, line) = s
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains("rank↑") && l.contains("count"))
+            .unwrap();
+        for col in Column::ALL {
+            let title = col.title();
+            let Some((at, _)) = line
+                .match_indices(title)
+                .find(|(i, _)| line[..*i].ends_with([' ', '│']))
+            else {
+                panic!("{title} not in the header at {w}x{h}: {line}");
+            };
+            // Characters, not bytes, before the title (the border and arrows are multi-byte).
+            let x = line[..at].chars().count() as u16 + 1;
+            assert_eq!(
+                anomalog::ui::click(&app, area, x, y as u16),
+                Some(Action::Sort(Some(col))),
+                "{title} at {x} in {w}x{h}: {line}"
+            );
+        }
+        assert_eq!(
+            anomalog::ui::click(&app, area, 3, y as u16 + 2),
+            Some(Action::ClickRow(1)),
+            "the second row"
+        );
+    }
+}

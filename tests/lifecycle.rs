@@ -261,3 +261,34 @@ fn the_real_remote_update_has_a_timeline() {
         "{steps:?}"
     );
 }
+
+/// What the flags find in the real public logs: Windows Update's Orchestrator registers
+/// `AC Power Download` / `AC Power Install` and deletes them within minutes without running
+/// them (benign, but exactly the shape an analyst should see), and a per-user task of the
+/// Stolen Szechuan Sauce case is registered and run once.
+#[test]
+fn flags_on_the_real_shared_logs() {
+    let (Some(empire), Some(szechuan)) = (
+        shared_file("empire_shell_rubeus_asktgt_createnetonly.zip"),
+        shared_file("StolenSzechuanEventLogs__Microsoft-Windows-TaskScheduler%4Operational.evtx"),
+    ) else {
+        return;
+    };
+    let profile = by_name("scheduled-tasks").unwrap();
+    let ds = pipeline::load(&[empire], profile.as_ref(), &Progress::default()).dataset;
+    let download = "\\Microsoft\\Windows\\UpdateOrchestrator\\AC Power Download";
+    for id in [4698, 4699, 106, 141] {
+        assert_eq!(
+            flags_of(&ds, id, download),
+            vec![NEVER_RAN_FLAG, SHORT_LIVED_FLAG],
+            "event {id}"
+        );
+    }
+    let ds = pipeline::load(&[szechuan], profile.as_ref(), &Progress::default()).dataset;
+    let once: Vec<String> = flagged_tasks(&ds, RAN_ONCE_FLAG);
+    assert_eq!(
+        once,
+        vec!["\\Optimize Start Menu Cache Files-S-1-5-21-*".to_string()]
+    );
+    assert!(flagged_tasks(&ds, NEVER_RAN_FLAG).is_empty());
+}

@@ -251,6 +251,13 @@ impl Dataset {
         self.lifecycles.flags.get(u).map_or(&[], |f| f.as_slice())
     }
 
+    /// Whether field `i`'s empty value counts as a value: true for the context fields, where
+    /// empty is the normal case (no lifecycle flag) and a value is what is rare; for the
+    /// profile's fields empty means "no such thing here" and weighs nothing.
+    pub fn empty_is_value(&self, i: usize) -> bool {
+        i >= self.profile_fields && i < self.fields.len()
+    }
+
     /// Whether unique event `u` takes part in training.
     pub fn trains_on(&self, u: usize) -> bool {
         !self.excluded.get(u).copied().unwrap_or(false)

@@ -340,11 +340,13 @@ impl<'a> Rows<'a> {
 
     /// A fixed-width table for reading in a terminal; every log string is sanitised.
     fn write_table(&self, out: &mut dyn Write) -> Result<()> {
-        let cols = [("task_name", 44usize), ("user", 26), ("command", 48)];
+        // The profile's headline fields: name, user, command (+ arguments).
+        let [name, user, command, arguments] = self.ds.headline;
+        let cols = [(name, 44usize), (user, 26), (command, 48)];
         writeln!(
             out,
             "{:>4} {:>7} {:>6} {:>5} {:>5}  {:<44} {:<26} {:<48} why",
-            "rank", "score", "count", "hosts", "event", "task", "user", "command"
+            "rank", "score", "count", "hosts", "event", "name", "user", "command"
         )?;
         for (rank, &u) in self.order.iter().enumerate() {
             let e = &self.ds.uniques[u];
@@ -358,8 +360,8 @@ impl<'a> Rows<'a> {
             );
             for (name, width) in cols {
                 let mut v = self.ds.value(u, name).to_string();
-                if name == "command" {
-                    let args = self.ds.value(u, "arguments");
+                if name == command {
+                    let args = self.ds.value(u, arguments);
                     if !args.is_empty() {
                         v = format!("{v} {args}");
                     }

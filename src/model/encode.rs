@@ -25,6 +25,11 @@ pub struct FieldVocab {
     /// Occurrences of each rare value (values below `min_count`), for the within-bucket
     /// frequency. Values never seen count as seen once.
     pub rare_counts: HashMap<String, u64>,
+    /// Whether the empty value is a value like any other (the context fields: "no lifecycle
+    /// flag" is the normal case, and having one is what is rare), rather than "no such
+    /// thing here".
+    #[serde(default)]
+    pub empty_is_value: bool,
     #[serde(skip)]
     index: HashMap<String, u32>,
 }
@@ -57,17 +62,21 @@ impl FieldVocab {
     /// value's unconditional rarity. Zero for the empty value; a value never seen counts as
     /// seen once.
     pub fn surprisal(&self, v: &str) -> f32 {
-        if v.is_empty() {
+        if v.is_empty() && !self.empty_is_value {
             return 0.0;
         }
         let n = match self.index.get(v) {
             Some(&i) => self.counts[i as usize],
             None => self.rare_counts.get(v).copied().unwrap_or(1),
         };
-        let empty = self.index.get("").map_or_else(
-            || self.rare_counts.get("").copied().unwrap_or(0),
-            |&i| self.counts[i as usize],
-        );
+        let empty = if self.empty_is_value {
+            0
+        } else {
+            self.index.get("").map_or_else(
+                || self.rare_counts.get("").copied().unwrap_or(0),
+                |&i| self.counts[i as usize],
+            )
+        };
         let total: u64 = self.counts.iter().sum::<u64>().saturating_sub(empty).max(1);
         (-((n.max(1) as f64) / (total as f64 + 1.0)).ln()).max(0.0) as f32
     }
@@ -184,7 +193,8 @@ impl Encoder {
         let names = std::iter::once(KIND_FIELD).chain(ds.fields.iter().copied());
         let fields: Vec<FieldVocab> = names
             .zip(counts)
-            .map(|(name, counts)| {
+            .enumerate()
+            .map(|(f, (name, counts))| {
                 let mut by_count: Vec<(String, u64)> = counts.into_iter().collect();
                 // Most frequent first; ties by value, so the order is deterministic.
                 by_count.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
@@ -193,6 +203,8 @@ impl Encoder {
                     values: vec![String::new()],
                     counts: vec![0],
                     rare_counts: HashMap::new(),
+                    // Field 0 is the event kind; the dataset's fields follow.
+                    empty_is_value: f > 0 && ds.empty_is_value(f - 1),
                     index: HashMap::new(),
                 };
                 for (v, c) in by_count {

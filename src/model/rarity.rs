@@ -3,7 +3,9 @@
 //! score(e) = -log p(channel, event id) + Σ over fields with a value of -log p(value)
 //!
 //! where p(value) is the share of occurrences, among those where the field has any value,
-//! that carry this value. Probabilities count occurrences, not unique events: a benign task
+//! that carry this value (for the context fields, whose empty value is the normal case, among
+//! all occurrences: having a lifecycle flag at all is what is rare). Probabilities count
+//! occurrences, not unique events: a benign task
 //! that ran ten thousand times makes its values common. Under the assumption that fields are
 //! independent this is the event's negative log-likelihood: value-frequency counting done
 //! properly, and the baseline any learnt model has to beat.
@@ -38,7 +40,7 @@ pub fn rank(ds: &Dataset) -> Ranking {
         all += c;
         *family.entry(fam).or_default() += c;
         for (i, v) in u.values.iter().enumerate() {
-            if !v.is_empty() {
+            if !v.is_empty() || ds.empty_is_value(i) {
                 *counts[i].entry(v).or_default() += c;
                 totals[i] += c;
             }
@@ -68,7 +70,7 @@ pub fn rank(ds: &Dataset) -> Ranking {
         let mut s = surprisal(fam_n, all);
         let mut per = vec![0f32; n_fields];
         for (i, v) in u.values.iter().enumerate() {
-            if !v.is_empty() {
+            if !v.is_empty() || ds.empty_is_value(i) {
                 let x = surprisal(counts[i].get(v).copied().unwrap_or(0), totals[i]);
                 per[i] = x as f32;
                 s += x;

@@ -18,11 +18,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use rayon::prelude::*;
 use similar::{ChangeTag, TextDiff};
 
 use crate::event::{CH_SECURITY, CH_TASKSCHEDULER};
 use crate::frame::Dataset;
-use crate::profile::features::{normalize_path, normalize_task_name};
+use crate::profile::features::normalize_path;
 use crate::profile::task_xml;
 
 const US_PER_MIN: i64 = 60_000_000;
@@ -138,49 +139,110 @@ fn is_run(channel: &str, id: u32) -> bool {
 
 impl Lifecycles {
     pub fn build(ds: &Dataset) -> Lifecycles {
-        // Occurrence -> unique event.
-        let mut unique_of = vec![0usize; ds.occurrences.len()];
+        let n = ds.occurrences.len();
+        let mut out: Vec<BTreeSet<&'static str>> = vec![BTreeSet::new(); ds.uniques.len()];
+        let mut of_occurrence = vec![NONE; n];
+        let mut tasks: Vec<TaskLife> = Vec::new();
+        // Only profiles with task names have task lifecycles.
+        let Some(name_field) = ds.fields.iter().position(|f| *f == "task_name") else {
+            return Lifecycles {
+                tasks,
+                of_occurrence,
+                flags: vec![Vec::new(); ds.uniques.len()],
+            };
+        };
+        // Hosts as small ids: names as read map to one id per lower-cased name.
+        let mut host_of_raw: HashMap<&str, u32> = HashMap::new();
+        let mut host_of_lower: HashMap<String, u32> = HashMap::new();
+        let mut hosts: Vec<String> = Vec::new();
+        // Task keys per unique event: its (normalised) task name, lower-cased once. The
+        // events of a task's lifecycle are TaskScheduler's and Security 4698-4702; process
+        // creations name a task in a command line, not as the task's own record.
+        let mut task_of_name: HashMap<String, u32> = HashMap::new();
+        let mut index: HashMap<(u32, u32), u32> = HashMap::new();
+        let mut last_run: HashMap<u32, i64> = HashMap::new();
+        let mut unique_of = vec![0u32; n];
+        // Per unique event: its task (if its events belong to a lifecycle) and whether it is
+        // a run.
+        let mut task_of: Vec<Option<u32>> = Vec::with_capacity(ds.uniques.len());
+        let mut run_of: Vec<bool> = Vec::with_capacity(ds.uniques.len());
         for (u, e) in ds.uniques.iter().enumerate() {
+            let ch = e.channel.as_str();
+            let name = &*e.values[name_field];
+            let in_lifecycle = !name.is_empty()
+                && (ch == CH_TASKSCHEDULER
+                    || (ch == CH_SECURITY && (4698..=4702).contains(&e.event_id)));
+            let next = task_of_name.len() as u32;
+            task_of.push(
+                in_lifecycle.then(|| *task_of_name.entry(name.to_lowercase()).or_insert(next)),
+            );
+            run_of.push(is_run(ch, e.event_id));
             for &o in &e.occurrences {
-                unique_of[o as usize] = u;
+                unique_of[o as usize] = u as u32;
             }
         }
-        // (host, task) -> lifecycle; the latest run per host.
-        let mut index: HashMap<(String, String), usize> = HashMap::new();
-        let mut tasks: Vec<TaskLife> = Vec::new();
-        let mut of_occurrence = vec![NONE; ds.occurrences.len()];
-        let mut last_run: HashMap<String, i64> = HashMap::new();
+        // Occurrences in reading order (memory order), the host of the previous one reused.
+        let mut last_host: Option<(&str, u32)> = None;
         for (o, ev) in ds.occurrences.iter().enumerate() {
-            let host = ev.computer.to_lowercase();
-            if is_run(ev.canonical_channel(), ev.event_id)
+            let u = unique_of[o] as usize;
+            let h = match last_host {
+                Some((raw, h)) if raw == ev.computer => h,
+                _ => {
+                    let h = *host_of_raw.entry(ev.computer.as_str()).or_insert_with(|| {
+                        let lower = ev.computer.to_lowercase();
+                        *host_of_lower.entry(lower.clone()).or_insert_with(|| {
+                            hosts.push(lower);
+                            hosts.len() as u32 - 1
+                        })
+                    });
+                    last_host = Some((ev.computer.as_str(), h));
+                    h
+                }
+            };
+            if run_of[u]
                 && let Some(t) = ev.time
             {
-                let l = last_run.entry(host.clone()).or_insert(t);
+                let l = last_run.entry(h).or_insert(t);
                 *l = (*l).max(t);
             }
-            let Some(name) = ev.first(&["TaskName"]) else {
-                continue;
-            };
-            let key = (host, normalize_task_name(name).to_lowercase());
-            let i = *index.entry(key).or_insert_with_key(|k| {
+            let Some(task) = task_of[u] else { continue };
+            let l = *index.entry((h, task)).or_insert_with(|| {
                 tasks.push(TaskLife {
-                    host: k.0.clone(),
-                    task: name.to_string(),
+                    host: String::new(),
+                    task: ev
+                        .first(&["TaskName"])
+                        .unwrap_or(&ds.uniques[u].values[name_field])
+                        .to_string(),
                     occurrences: Vec::new(),
                 });
-                tasks.len() - 1
+                tasks.len() as u32 - 1
             });
-            tasks[i].occurrences.push(o as u32);
-            of_occurrence[o] = i as u32;
+            tasks[l as usize].occurrences.push(o as u32);
+            of_occurrence[o] = l;
         }
-        let mut out: Vec<BTreeSet<&'static str>> = vec![BTreeSet::new(); ds.uniques.len()];
-        for life in &mut tasks {
-            let occ = &mut life.occurrences;
-            occ.sort_by_key(|&o| (ds.occurrences[o as usize].time, o));
-            let last = last_run.get(&life.host).copied();
-            for (o, f) in life_flags(ds, occ, last) {
-                out[unique_of[o]].insert(f);
-            }
+        for (&(h, _), &l) in &index {
+            tasks[l as usize].host = hosts[h as usize].clone();
+        }
+        let host_ids: HashMap<&str, u32> = hosts
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.as_str(), i as u32))
+            .collect();
+        // Lifecycles are independent: sorted and flagged in parallel.
+        let flagged: Vec<Vec<(usize, &'static str)>> = tasks
+            .par_iter_mut()
+            .map(|life| {
+                let occ = &mut life.occurrences;
+                occ.sort_unstable_by_key(|&o| (ds.occurrences[o as usize].time, o));
+                let last = host_ids
+                    .get(life.host.as_str())
+                    .and_then(|h| last_run.get(h))
+                    .copied();
+                life_flags(ds, occ, last)
+            })
+            .collect();
+        for (o, f) in flagged.into_iter().flatten() {
+            out[unique_of[o] as usize].insert(f);
         }
         Lifecycles {
             tasks,

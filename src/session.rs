@@ -43,6 +43,15 @@ impl Verdict {
         }
     }
 
+    /// A short form for the list.
+    pub fn short(self) -> &'static str {
+        match self {
+            Verdict::Benign => "ben",
+            Verdict::Suspicious => "susp",
+            Verdict::Malicious => "mal",
+        }
+    }
+
     /// The next verdict in the cycle none -> benign -> suspicious -> malicious -> none.
     pub fn cycle(v: Option<Verdict>) -> Option<Verdict> {
         match v {
@@ -304,6 +313,14 @@ impl Session {
         let mut s = Session::open(beside, ds)?;
         s.file.inputs = inputs.iter().map(|p| p.display().to_string()).collect();
         Ok(s)
+    }
+
+    /// Whether any entry has a verdict or a note (of these logs or others).
+    pub fn has_triage(&self) -> bool {
+        self.file
+            .events
+            .values()
+            .any(|e| e.verdict.is_some() || !e.note.is_empty())
     }
 
     /// The entry of unique event `u`, if it has one.

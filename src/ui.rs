@@ -31,8 +31,12 @@ fn style(app: &App, color: Color) -> Style {
 }
 
 /// Draw the whole screen.
+/// From this width the list and the drill-down are side by side (the list then keeps its
+/// name, user and command columns readable next to ten narrow ones).
+pub const SIDE_BY_SIDE: u16 = 160;
+
 /// The screen's parts: header, body, footer; the body split into list and drill-down (side by
-/// side from 140 columns, else stacked). Rendering and mouse clicks share it.
+/// side from [`SIDE_BY_SIDE`] columns, else stacked). Rendering and mouse clicks share it.
 fn areas(area: Rect) -> (Rect, [Rect; 2], Rect) {
     let rows = Layout::default()
         .direction(Direction::Vertical)
@@ -42,7 +46,7 @@ fn areas(area: Rect) -> (Rect, [Rect; 2], Rect) {
             Constraint::Length(2),
         ])
         .split(area);
-    let body = if area.width >= 140 {
+    let body = if area.width >= SIDE_BY_SIDE {
         Layout::default()
             .direction(Direction::Horizontal)
             .constraints([Constraint::Percentage(58), Constraint::Percentage(42)])
@@ -140,7 +144,7 @@ fn fmt_name(f: Format) -> &'static str {
 /// The list's rows per screen, for paging (the table's height less its header and borders).
 pub fn list_height(area: Rect) -> usize {
     let body = area.height.saturating_sub(4);
-    let list = if area.width >= 140 {
+    let list = if area.width >= SIDE_BY_SIDE {
         body
     } else {
         body * 55 / 100
@@ -373,7 +377,12 @@ fn list_widths(app: &App) -> [Constraint; 10] {
         Constraint::Length(7),
         Constraint::Length(5),
         Constraint::Length(flags_width(app)),
-        Constraint::Length(if app.session.is_some() { 10 } else { 0 }),
+        // The verdict column, once the session holds a verdict or a note.
+        Constraint::Length(if app.session.as_ref().is_some_and(|s| s.has_triage()) {
+            7
+        } else {
+            0
+        }),
         Constraint::Percentage(32),
         Constraint::Percentage(18),
         Constraint::Percentage(50),
@@ -402,8 +411,8 @@ fn verdict_style(app: &App, v: Verdict) -> Style {
 
 fn verdict_cell(app: &App, u: usize) -> Cell<'static> {
     match app.verdict(u) {
-        Some(v) => Cell::from(v.name()).style(verdict_style(app, v)),
-        None => Cell::from(if app.note(u).is_empty() { "" } else { "(note)" }),
+        Some(v) => Cell::from(v.short()).style(verdict_style(app, v)),
+        None => Cell::from(if app.note(u).is_empty() { "" } else { "note" }),
     }
 }
 

@@ -289,7 +289,7 @@ fn navigation_focus_help_and_quit() {
 fn render_list_and_drill_down() {
     let mut app = samples();
     app.update(Action::Resize(30));
-    insta::assert_snapshot!("list_and_drill_down", screen(&app, 150, 42));
+    insta::assert_snapshot!("list_and_drill_down", screen(&app, 170, 42));
 }
 
 #[test]
@@ -498,7 +498,7 @@ fn lifecycle_flags_column_filter_and_timeline() {
     );
     let u = app.current().unwrap();
     assert!(app.cell(u, Column::Flags).contains("short"));
-    let s = screen(&app, 150, 80);
+    let s = screen(&app, 170, 80);
     assert!(s.contains("lifecycle: "), "{s}");
     assert!(s.contains("registered") && s.contains("deleted"), "{s}");
     // Sorting by flags puts the most-flagged first.
@@ -525,7 +525,7 @@ fn render_timeline_with_an_update_diff() {
         app.update(Action::Down);
     }
     app.update(Action::ToggleFocus);
-    let s = screen(&app, 150, 120);
+    let s = screen(&app, 170, 120);
     assert!(s.contains("updated"), "{s}");
     assert!(s.contains("+ ") && s.contains("- "), "an XML diff: {s}");
     insta::assert_snapshot!("timeline", s);
@@ -534,9 +534,11 @@ fn render_timeline_with_an_update_diff() {
 #[test]
 fn clicking_a_header_sorts_by_the_column_under_the_pointer() {
     let dir = tempfile::tempdir().unwrap();
-    // With a session, so that every column (flags and verdict included) is on screen.
-    let app = samples_with_session(&dir.path().join("s.json"));
-    for (w, h) in [(150u16, 42u16), (100, 40)] {
+    // With a verdict in the session, so that every column (flags and verdict included) is on
+    // screen.
+    let mut app = samples_with_session(&dir.path().join("s.json"));
+    app.update(Action::CycleVerdict);
+    for (w, h) in [(170u16, 42u16), (100, 40)] {
         let s = screen(&app, w, h);
         let area = ratatui::layout::Rect::new(0, 0, w, h);
         // The list's header row is the line after its top border.

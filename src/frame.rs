@@ -66,7 +66,7 @@ pub struct Dataset {
 
 /// The context fields [`Dataset::add_context`] appends: facts about a unique event that no
 /// single record holds.
-pub const CONTEXT_FIELDS: &[&str] = &["prevalence", "lifecycle"];
+pub const CONTEXT_FIELDS: &[&str] = &["prevalence", "flags"];
 
 /// How much of the fleet a unique event was seen on, in words a model can count: `1 host`,
 /// `few hosts` (at most a tenth of the fleet, or two), `some hosts` (under half), `most hosts`,

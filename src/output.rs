@@ -250,9 +250,9 @@ impl<'a> Rows<'a> {
                     .collect::<Vec<_>>(),
             )
         };
-        if !self.ds.fields.contains(&"lifecycle") {
+        if !self.ds.fields.contains(&"flags") {
             cols.push(Column::new(
-                "lifecycle".into(),
+                "flags".into(),
                 us.iter()
                     .map(|(u, _)| self.flags[*u].join(","))
                     .collect::<Vec<_>>(),

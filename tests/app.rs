@@ -487,7 +487,7 @@ fn lifecycle_flags_column_filter_and_timeline() {
     let mut app = samples();
     // The atexec task of the samples: short-lived, with its timeline in the drill-down.
     app.update(Action::StartFilter);
-    typed(&mut app, "lifecycle~short-lived");
+    typed(&mut app, "flags~short-lived");
     app.update(Action::Submit);
     assert!(!app.rows.is_empty());
     let ds = app.dataset.clone().unwrap();
@@ -512,7 +512,7 @@ fn lifecycle_flags_column_filter_and_timeline() {
 fn render_timeline_with_an_update_diff() {
     let mut app = samples();
     app.update(Action::StartFilter);
-    typed(&mut app, "lifecycle~temporary");
+    typed(&mut app, "flags~temporary");
     app.update(Action::Submit);
     // The first 4702 of the Sunburst-style modification.
     let ds = app.dataset.clone().unwrap();

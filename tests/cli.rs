@@ -436,7 +436,7 @@ fn verdicts_and_notes_go_out_with_the_rows_and_benign_leaves_training() {
     let csv = String::from_utf8(out.stdout).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
-        header.contains(",prevalence,lifecycle,marked,verdict,note,"),
+        header.contains(",prevalence,flags,marked,verdict,note,"),
         "{header}"
     );
     assert!(csv.contains("malicious,'=cmd"), "{csv}");

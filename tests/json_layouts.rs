@@ -47,7 +47,7 @@ fn check_4698(name: &str, expect_records: u64) {
     ] {
         assert_eq!(ds.value(u, field), want, "{name}: {field}");
     }
-    let flags = ds.value(u, "flags");
+    let flags = ds.value(u, "cmd_flags");
     assert!(
         flags.contains("encoded") && flags.contains("hidden-window"),
         "{name}: flags {flags}"

@@ -185,11 +185,11 @@ fn context_fields_make_flags_and_prevalence_features() {
     let n = ds.fields.len();
     ds.add_context();
     assert_eq!(ds.fields.len(), n + 2);
-    assert_eq!(&ds.fields[n..], ["prevalence", "lifecycle"]);
+    assert_eq!(&ds.fields[n..], ["prevalence", "flags"]);
     let evil = (0..ds.uniques.len())
         .find(|&u| ds.value(u, "command").contains("temp"))
         .unwrap();
-    assert_eq!(ds.value(evil, "lifecycle"), TEMPORARY_MODIFICATION_FLAG);
+    assert_eq!(ds.value(evil, "flags"), TEMPORARY_MODIFICATION_FLAG);
     // One host: prevalence says nothing.
     assert_eq!(ds.value(evil, "prevalence"), "");
     // Idempotent.

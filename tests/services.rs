@@ -64,9 +64,9 @@ fn psexec_services_stand_out_among_the_shared_system_logs() {
     assert_eq!(ds.value(h, "exe"), "cmd.exe");
     assert_eq!(ds.value(h, "lolbin"), "yes");
     assert!(
-        ds.value(h, "flags").contains("named-pipe"),
+        ds.value(h, "cmd_flags").contains("named-pipe"),
         "{}",
-        ds.value(h, "flags")
+        ds.value(h, "cmd_flags")
     );
 
     // Among the benign driver and service installs of three other machines (every install is

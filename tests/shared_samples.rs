@@ -90,11 +90,11 @@ fn task_content_of_the_atexec_4698() {
     );
     assert_eq!(field(&f, "user"), "offsec\\admmig");
     assert!(
-        field(&f, "flags").contains("recon"),
+        field(&f, "cmd_flags").contains("recon"),
         "{}",
-        field(&f, "flags")
+        field(&f, "cmd_flags")
     );
-    assert!(field(&f, "flags").contains("redirect"));
+    assert!(field(&f, "cmd_flags").contains("redirect"));
 }
 
 #[test]
@@ -132,7 +132,7 @@ fn task_content_html_escaped_in_otrf_json() {
         "com:{b1aebb5d-ead9-4476-b375-9c3ed9f32afc}"
     );
     assert_eq!(field(&f, "action"), "com");
-    assert!(!field(&f, "flags").contains("malformed-xml"));
+    assert!(!field(&f, "cmd_flags").contains("malformed-xml"));
 }
 
 #[test]

@@ -15,7 +15,7 @@ pub static SPEC: Spec = Spec {
         "exe",
         "dir_class",
         "lolbin",
-        "flags",
+        "cmd_flags",
         "parent",
         "user",
         "integrity",
@@ -47,7 +47,7 @@ pub static SPEC: Spec = Spec {
             derive: Derive::Lolbin,
         },
         Field {
-            name: "flags",
+            name: "cmd_flags",
             from: COMMAND_LINE,
             derive: Derive::Flags,
         },

@@ -21,7 +21,7 @@ pub const FIELDS: &[&str] = &[
     "exe",
     "dir_class",
     "lolbin",
-    "flags",
+    "cmd_flags",
     "principal",
     "logon_type",
     "run_level",
@@ -70,7 +70,7 @@ const ARGUMENTS: usize = idx("arguments");
 const EXE: usize = idx("exe");
 const DIR_CLASS: usize = idx("dir_class");
 const LOLBIN: usize = idx("lolbin");
-const FLAGS: usize = idx("flags");
+const FLAGS: usize = idx("cmd_flags");
 const PRINCIPAL: usize = idx("principal");
 const LOGON_TYPE: usize = idx("logon_type");
 const RUN_LEVEL: usize = idx("run_level");
@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(get(&f, "task_name"), "\\MSOFFICE_");
         assert_eq!(get(&f, "exe"), "mshta.exe");
         assert_eq!(get(&f, "lolbin"), "yes");
-        assert!(get(&f, "flags").contains("url"));
+        assert!(get(&f, "cmd_flags").contains("url"));
         assert_eq!(get(&f, "schtasks_op"), "create");
         assert_eq!(get(&f, "parent"), "cmd.exe");
     }

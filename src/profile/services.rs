@@ -36,7 +36,7 @@ pub static SPEC: Spec = Spec {
         "exe",
         "dir_class",
         "lolbin",
-        "flags",
+        "cmd_flags",
         "service_type",
         "start_type",
         "account",
@@ -74,7 +74,7 @@ pub static SPEC: Spec = Spec {
             derive: Derive::Lolbin,
         },
         Field {
-            name: "flags",
+            name: "cmd_flags",
             from: IMAGE,
             derive: Derive::Flags,
         },

@@ -103,6 +103,8 @@ pub enum Action {
     ToggleFocus,
     ToggleHelp,
     CancelTraining,
+    /// Train the model again, leaving out the events marked benign.
+    Retrain,
     Quit,
     /// Select the row shown at this position of the list (a mouse click).
     ClickRow(usize),
@@ -114,7 +116,14 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     CancelTraining,
-    Export { format: Format, path: PathBuf },
+    /// Stop any training, leave these unique events out, train again.
+    Retrain {
+        exclude: Vec<bool>,
+    },
+    Export {
+        format: Format,
+        path: PathBuf,
+    },
 }
 
 /// A key, independent of the terminal library (the loop maps its events onto these).
@@ -276,6 +285,11 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('c')],
         what: "cancel training (keep the current ranking)",
         action: Action::CancelTraining,
+    },
+    Binding {
+        keys: &[Key::Char('R')],
+        what: "retrain now, leaving out the events marked benign",
+        action: Action::Retrain,
     },
     Binding {
         keys: &[Key::Char('?')],
@@ -1028,6 +1042,21 @@ impl App {
                 if matches!(self.training, Training::Running { .. }) {
                     effects.push(Effect::CancelTraining);
                     self.status = "cancelling training ...".into();
+                }
+            }
+            Action::Retrain => {
+                if let Some(ds) = &self.dataset {
+                    let exclude = self
+                        .session
+                        .as_ref()
+                        .map(|s| s.benign_mask(ds.uniques.len()))
+                        .unwrap_or_default();
+                    let n = exclude.iter().filter(|&&b| b).count();
+                    self.status = format!(
+                        "retraining without {n} benign event{}",
+                        if n == 1 { "" } else { "s" }
+                    );
+                    effects.push(Effect::Retrain { exclude });
                 }
             }
             Action::ClickRow(i) => self.move_to(self.offset + i),

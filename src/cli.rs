@@ -221,7 +221,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprintln!("anomalog: {}", loaded.summary());
     }
-    let mut ds = loaded.dataset;
+    let ds = loaded.dataset;
     // The triage session beside the logs: its verdicts and notes go out with the rows.
     let session =
         match crate::session::Session::for_inputs(&paths, args.triage.session.as_deref(), &ds) {
@@ -234,7 +234,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if args.triage.exclude_benign {
         match &session {
             Some(s) if s.restored => {
-                let n = s.exclude_benign(&mut ds);
+                let n = s.exclude_benign(&ds);
                 if !args.quiet {
                     eprintln!(
                         "anomalog: {n} unique event{} marked benign in {} left out of training",

@@ -6,6 +6,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use polars::prelude::*;
 
@@ -60,8 +61,9 @@ pub struct Dataset {
     /// Task lifecycles and each unique event's lifecycle flags.
     pub lifecycles: Lifecycles,
     /// Unique events left out of training (marked benign in the triage session); empty when
-    /// none is.
-    pub excluded: Vec<bool>,
+    /// none is. Atomic so that the UI can change it on a shared dataset between two trainings
+    /// ([`Dataset::set_excluded`]).
+    excluded: Vec<AtomicBool>,
 }
 
 /// The context fields [`Dataset::add_context`] appends: facts about a unique event that no
@@ -219,6 +221,7 @@ impl Dataset {
             .flat_map(|u| u.hosts.iter())
             .collect::<HashSet<_>>()
             .len();
+        ds.excluded = ds.uniques.iter().map(|_| AtomicBool::new(false)).collect();
         ds
     }
 
@@ -258,9 +261,28 @@ impl Dataset {
         i >= self.profile_fields && i < self.fields.len()
     }
 
+    /// Leave the unique events where `exclude` is true out of the next training (the mask is
+    /// sized by [`Dataset::build`]). Set it between trainings: a training reads it as it goes.
+    pub fn set_excluded(&self, exclude: &[bool]) {
+        for (b, &x) in self.excluded.iter().zip(exclude) {
+            b.store(x, Ordering::Relaxed);
+        }
+    }
+
+    /// How many unique events are left out of training.
+    pub fn n_excluded(&self) -> usize {
+        self.excluded
+            .iter()
+            .filter(|b| b.load(Ordering::Relaxed))
+            .count()
+    }
+
     /// Whether unique event `u` takes part in training.
     pub fn trains_on(&self, u: usize) -> bool {
-        !self.excluded.get(u).copied().unwrap_or(false)
+        !self
+            .excluded
+            .get(u)
+            .is_some_and(|b| b.load(Ordering::Relaxed))
     }
 
     /// The value of `field` for unique event `u` (empty when the field is unknown).

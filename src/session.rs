@@ -386,16 +386,20 @@ impl Session {
     }
 
     /// Mark the unique events with a benign verdict as left out of training.
-    pub fn exclude_benign(&self, ds: &mut Dataset) -> usize {
-        let mut excluded = vec![false; ds.uniques.len()];
-        let mut n = 0;
+    pub fn exclude_benign(&self, ds: &Dataset) -> usize {
+        let mask = self.benign_mask(ds.uniques.len());
+        ds.set_excluded(&mask);
+        mask.iter().filter(|&&b| b).count()
+    }
+
+    /// Per unique event (`n` of them): whether its verdict is benign.
+    pub fn benign_mask(&self, n: usize) -> Vec<bool> {
+        let mut mask = vec![false; n];
         for (u, e) in self.present() {
-            if e.verdict == Some(Verdict::Benign) {
-                excluded[u] = true;
-                n += 1;
+            if e.verdict == Some(Verdict::Benign) && u < n {
+                mask[u] = true;
             }
         }
-        ds.excluded = excluded;
-        n
+        mask
     }
 }

@@ -91,7 +91,7 @@ fn load(
     match Session::for_inputs(paths, triage.session.as_deref(), &loaded.dataset) {
         Ok(s) => {
             if triage.exclude_benign {
-                let n = s.exclude_benign(&mut loaded.dataset);
+                let n = s.exclude_benign(&loaded.dataset);
                 loaded.notes.push(format!(
                     "{n} unique event{} marked benign left out of training",
                     if n == 1 { "" } else { "s" }
@@ -104,6 +104,21 @@ fn load(
             .push(format!("{e}; marks, verdicts and notes will not be kept")),
     }
     loaded
+}
+
+/// Start training the autoencoder on its own thread.
+fn train(app: &mut App, ds: Arc<crate::frame::Dataset>, config: AeConfig) -> Job {
+    app.training = crate::app::Training::Running {
+        last: None,
+        losses: Vec::new(),
+    };
+    worker::spawn(
+        ds,
+        Task::Train {
+            kind: ModelKind::Ae,
+            config,
+        },
+    )
 }
 
 fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Result<()> {
@@ -171,6 +186,17 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
                             }
                         }
                         Effect::Export { format, path } => app.export(format, &path),
+                        Effect::Retrain { exclude } => {
+                            // The old job stops within a batch; its messages go with it.
+                            if let Some(j) = job.take() {
+                                j.cancel();
+                                j.join();
+                            }
+                            if let Some(ds) = app.dataset.clone() {
+                                ds.set_excluded(&exclude);
+                                job = Some(train(&mut app, ds, config));
+                            }
+                        }
                     }
                 }
             }
@@ -190,17 +216,7 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
                 if ds.uniques.is_empty() {
                     app.status = format!("no {} events in these logs", ds.profile);
                 } else {
-                    app.training = crate::app::Training::Running {
-                        last: None,
-                        losses: Vec::new(),
-                    };
-                    job = Some(worker::spawn(
-                        ds,
-                        Task::Train {
-                            kind: ModelKind::Ae,
-                            config,
-                        },
-                    ));
+                    job = Some(train(&mut app, ds, config));
                 }
             }
         }

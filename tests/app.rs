@@ -570,3 +570,59 @@ fn clicking_a_header_sorts_by_the_column_under_the_pointer() {
         );
     }
 }
+
+#[test]
+fn retrain_leaves_the_benign_events_out() {
+    use anomalog::model::ModelKind;
+    use anomalog::model::ae::AeConfig;
+    use anomalog::model::worker::{Task, run};
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = samples_with_session(&dir.path().join("s.json"));
+    let ds = app.dataset.clone().unwrap();
+    // The Adobe updater install: benign.
+    let adobe = (0..ds.uniques.len())
+        .find(|&u| {
+            ds.value(u, "task_name") == "\\Adobe Acrobat Update Task"
+                && ds.uniques[u].event_id == 4698
+        })
+        .unwrap();
+    let i = app.rows.iter().position(|&u| u == adobe).unwrap();
+    for _ in 0..i {
+        app.update(Action::Down);
+    }
+    app.update(Action::CycleVerdict);
+    assert_eq!(app.verdict(adobe), Some(Verdict::Benign));
+    let effects = app.update(Action::Retrain);
+    assert_eq!(app.status, "retraining without 1 benign event");
+    let [Effect::Retrain { exclude }] = effects.as_slice() else {
+        panic!("{effects:?}");
+    };
+    assert_eq!(
+        exclude
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| **x)
+            .map(|(u, _)| u)
+            .collect::<Vec<_>>(),
+        vec![adobe]
+    );
+    // What the loop does with it: the mask on the shared dataset, then training.
+    let rank = |ds: &anomalog::frame::Dataset| {
+        run(
+            ds,
+            Task::Train {
+                kind: ModelKind::Rarity,
+                config: AeConfig::default(),
+            },
+            &std::sync::atomic::AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap()
+        .ranking
+    };
+    let before = rank(&ds).scores[adobe];
+    ds.set_excluded(exclude);
+    assert_eq!(ds.n_excluded(), 1);
+    let after = rank(&ds).scores[adobe];
+    assert!(after > before, "no longer counted: {after} > {before}");
+}

@@ -76,8 +76,8 @@ fn save_and_restore() {
     assert!(r.file.events.values().all(|e| !e.label.is_empty()));
 
     // Leaving benign events out of training.
-    let mut ds = again;
-    assert_eq!(r.exclude_benign(&mut ds), 1);
+    let ds = again;
+    assert_eq!(r.exclude_benign(&ds), 1);
     assert!(!ds.trains_on(9) && ds.trains_on(3));
 }
 

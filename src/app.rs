@@ -537,8 +537,17 @@ impl App {
         for &u in us {
             s.update(ds, u, &f);
         }
-        if let Err(e) = s.save() {
-            self.status = e;
+        let before = s.path.clone();
+        match s.save() {
+            Ok(p) if p != before => {
+                self.status = format!(
+                    "{} cannot be written: the session is kept in {}",
+                    before.display(),
+                    p.display()
+                );
+            }
+            Ok(_) => {}
+            Err(e) => self.status = e,
         }
     }
 

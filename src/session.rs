@@ -9,8 +9,9 @@
 //!
 //! Saving is atomic: the file is written under a temporary name in the same folder, flushed
 //! to disk, then renamed over the old one. A kill at any moment leaves either the previous
-//! session or the new one, never a mix. When the logs' folder is read-only (a mounted image),
-//! the session goes to `$XDG_STATE_HOME/anomalog/sessions/` (or `~/.local/state/...`) instead.
+//! session or the new one, never a mix. When the logs' folder cannot be written (a read-only
+//! mounted image), the session goes to `$XDG_STATE_HOME/anomalog/sessions/` (or
+//! `~/.local/state/...`) instead.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -113,6 +114,9 @@ pub struct Session {
     keys: Vec<String>,
     /// Whether the file existed (a restored session).
     pub restored: bool,
+    /// Where to save instead when `path` cannot be written (a session beside read-only
+    /// logs); `None` for a file the user named.
+    pub fallback: Option<PathBuf>,
 }
 
 /// FNV-1a, 64 bits: stable across builds and machines.
@@ -187,7 +191,14 @@ pub fn fallback_path(beside: &Path) -> Option<PathBuf> {
 pub fn read(path: &Path) -> Result<Option<SessionFile>, String> {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+            ) =>
+        {
+            return Ok(None);
+        }
         Err(e) => return Err(format!("{}: {e}", path.display())),
     };
     let file: SessionFile = serde_json::from_slice(&bytes)
@@ -291,6 +302,7 @@ impl Session {
             file,
             keys: (0..ds.uniques.len()).map(|u| key(ds, u)).collect(),
             restored,
+            fallback: None,
         })
     }
 
@@ -310,7 +322,8 @@ impl Session {
         {
             return Session::open(fb, ds);
         }
-        let mut s = Session::open(beside, ds)?;
+        let mut s = Session::open(beside.clone(), ds)?;
+        s.fallback = fallback_path(&beside);
         s.file.inputs = inputs.iter().map(|p| p.display().to_string()).collect();
         Ok(s)
     }
@@ -356,21 +369,16 @@ impl Session {
             .filter_map(|(u, k)| self.file.events.get(k).map(|e| (u, e)))
     }
 
-    /// Write the session atomically. When the folder cannot be written, move to the
-    /// fallback location and write there; returns the path written.
+    /// Write the session atomically. When the folder beside the logs cannot be written, move
+    /// to the fallback location for good and write there; returns the path written.
     pub fn save(&mut self) -> Result<&Path, String> {
         self.file.format = FORMAT.into();
         self.file.saved = jiff::Timestamp::now().to_string();
         match write_atomic(&self.path, &self.file) {
             Ok(()) => Ok(&self.path),
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
-                ) =>
-            {
-                let fb = fallback_path(&self.path)
-                    .ok_or_else(|| format!("session not saved: {}: {e}", self.path.display()))?;
+            // Read-only evidence, a folder that is not one: save where it can be found again.
+            Err(e) if self.fallback.as_ref().is_some_and(|f| *f != self.path) => {
+                let fb = self.fallback.take().expect("checked");
                 write_atomic(&fb, &self.file).map_err(|e2| {
                     format!(
                         "session not saved: {}: {e}; {}: {e2}",

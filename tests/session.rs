@@ -278,3 +278,38 @@ fn a_kill_during_a_save_keeps_a_whole_session() {
     session::write_atomic(&path, &big_session("C")).unwrap();
     assert_eq!(temporaries(dir.path()), 0);
 }
+
+#[test]
+fn a_session_beside_unwritable_logs_moves_to_the_fallback() {
+    let ds = samples();
+    let dir = tempfile::tempdir().unwrap();
+    // "Logs" in a place where no file can be created beside them: under a regular file.
+    let blocker = dir.path().join("not-a-folder");
+    std::fs::write(&blocker, b"x").unwrap();
+    let mut s = Session::open(blocker.join(SESSION_FILE), &ds).unwrap();
+    let fallback = dir.path().join("state").join("s.json");
+    s.fallback = Some(fallback.clone());
+    s.update(&ds, 0, |e| e.verdict = Some(Verdict::Malicious));
+    assert_eq!(s.save().unwrap(), fallback.as_path());
+    assert_eq!(s.path, fallback, "it stays there");
+    s.update(&ds, 1, |e| e.marked = true);
+    s.save().unwrap();
+    let back = session::read(&fallback).unwrap().unwrap();
+    assert_eq!(back.events.len(), 2);
+    // A file the user named has no fallback: the error is reported.
+    let mut named = Session::open(blocker.join("named.json"), &ds).unwrap();
+    named.update(&ds, 0, |e| e.marked = true);
+    let err = named.save().unwrap_err();
+    assert!(err.starts_with("session not saved"), "{err}");
+    // The default fallback is under the state folder, one file per logs folder.
+    let a = session::fallback_path(&dir.path().join("a").join(SESSION_FILE));
+    let b = session::fallback_path(&dir.path().join("b").join(SESSION_FILE));
+    if let (Some(a), Some(b)) = (a, b) {
+        assert_ne!(a, b);
+        assert!(
+            a.to_string_lossy().contains("anomalog/sessions/"),
+            "{}",
+            a.display()
+        );
+    }
+}

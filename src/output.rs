@@ -4,6 +4,7 @@
 //! `rank`, `score`, `count`, `hosts`, `first_seen`, `last_seen`, `channel`, `event_id` and
 //! `fields`. Keys are only ever added, never renamed.
 
+use std::borrow::Cow;
 use std::io::Write;
 
 use anyhow::Result;
@@ -31,7 +32,7 @@ pub struct Rows<'a> {
     pub ranking: &'a Ranking,
     pub order: Vec<usize>,
     /// Lifecycle flags per unique event (see [`crate::lifecycle`]).
-    pub flags: Vec<Vec<&'static str>>,
+    pub flags: Cow<'a, [Vec<&'static str>]>,
     /// The triage session whose marks, verdicts and notes go with the rows.
     pub session: Option<&'a Session>,
 }
@@ -53,9 +54,9 @@ impl<'a> Rows<'a> {
             order,
             // Joined once by `Dataset::add_context`; a bare dataset joins them here.
             flags: if ds.lifecycles.flags.len() == ds.uniques.len() {
-                ds.lifecycles.flags.clone()
+                Cow::Borrowed(&ds.lifecycles.flags)
             } else {
-                crate::lifecycle::flags(ds)
+                Cow::Owned(crate::lifecycle::flags(ds))
             },
             session: None,
         }

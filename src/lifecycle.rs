@@ -310,15 +310,25 @@ impl Lifecycles {
     }
 }
 
+/// Lines of a definition compared at most (a real task definition has a few dozen).
+const MAX_DIFF_LINES: usize = 2_000;
+/// Time a diff may take before it settles for a coarser answer.
+const DIFF_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// The lines of two task definitions that differ, with one line of context around each
-/// change.
+/// change (the first [`MAX_DIFF_LINES`] lines of each).
 pub fn xml_diff(old: &str, new: &str) -> Vec<DiffLine> {
     let (a, b) = (task_xml::pretty(old), task_xml::pretty(new));
     let (a, b): (Vec<&str>, Vec<&str>) = (
         a.iter().map(|s| s.trim_end()).collect(),
         b.iter().map(|s| s.trim_end()).collect(),
     );
-    let diff = TextDiff::from_slices(&a, &b);
+    // Task XML comes from the logs, so from an attacker: a huge definition must not stall the
+    // drill-down. Past the deadline `similar` gives a coarser (still correct) diff.
+    let diff = TextDiff::configure().timeout(DIFF_TIMEOUT).diff_slices(
+        &a[..a.len().min(MAX_DIFF_LINES)],
+        &b[..b.len().min(MAX_DIFF_LINES)],
+    );
     let mut out = Vec::new();
     for group in diff.grouped_ops(1) {
         for op in group {
@@ -464,5 +474,17 @@ mod tests {
         // One line of context each side, not the whole definition.
         assert_eq!(d.len(), 4, "{d:?}");
         assert!(xml_diff(old, old).is_empty());
+    }
+
+    #[test]
+    fn a_hostile_definition_is_capped() {
+        // Two 100 000-element definitions that differ everywhere: only the first lines of each
+        // are compared.
+        let a: String = (0..100_000).map(|i| format!("<A>{i}</A>")).collect();
+        let b: String = (0..100_000).map(|i| format!("<B>{}</B>", i * 7)).collect();
+        let d = xml_diff(&format!("<Task>{a}</Task>"), &format!("<Task>{b}</Task>"));
+        assert!(d.iter().any(|l| l.change == Change::Removed));
+        assert!(d.iter().any(|l| l.change == Change::Added));
+        assert!(d.len() <= 2 * MAX_DIFF_LINES, "{}", d.len());
     }
 }

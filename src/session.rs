@@ -187,8 +187,20 @@ pub fn fallback_path(beside: &Path) -> Option<PathBuf> {
     )
 }
 
+/// A session larger than this is no session (a million entries take about 150 MB).
+const MAX_SESSION_BYTES: u64 = 1 << 30;
+
 /// Read a session file; `Ok(None)` when there is none.
 pub fn read(path: &Path) -> Result<Option<SessionFile>, String> {
+    if let Ok(m) = std::fs::metadata(path)
+        && m.len() > MAX_SESSION_BYTES
+    {
+        return Err(format!(
+            "{}: {} MB is too large for a session file",
+            path.display(),
+            m.len() >> 20
+        ));
+    }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e)

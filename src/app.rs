@@ -258,7 +258,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: &[Key::Char('v')],
-        what: "verdict: benign, suspicious, malicious, none (saved in the session)",
+        what: "verdict: benign, suspicious, malicious, none (on a marked row: every marked row)",
         action: Action::CycleVerdict,
     },
     Binding {
@@ -1005,9 +1005,19 @@ impl App {
                     if self.session.is_none() {
                         self.status = "no triage session: verdicts cannot be kept".into();
                     } else {
+                        // On a marked row, the verdict goes to every marked row.
+                        let targets: Vec<usize> = if self.marks.contains(&u) {
+                            self.marks.iter().copied().collect()
+                        } else {
+                            vec![u]
+                        };
                         let v = Verdict::cycle(self.verdict(u));
                         self.status = format!("verdict: {}", v.map_or("none", |v| v.name()));
-                        self.triage(&[u], |e| e.verdict = v);
+                        if targets.len() > 1 {
+                            self.status
+                                .push_str(&format!(" on {} marked rows", targets.len()));
+                        }
+                        self.triage(&targets, |e| e.verdict = v);
                     }
                 }
             }

@@ -626,3 +626,39 @@ fn retrain_leaves_the_benign_events_out() {
     let after = rank(&ds).scores[adobe];
     assert!(after > before, "no longer counted: {after} > {before}");
 }
+
+#[test]
+fn a_verdict_on_a_marked_row_judges_every_marked_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut app = samples_with_session(&dir.path().join("s.json"));
+    // Every event of one task, marked at once, then judged at once.
+    app.update(Action::StartFilter);
+    typed(&mut app, "task_name=\\Backup\\NightlyBackup");
+    app.update(Action::Submit);
+    let rows = app.rows.clone();
+    assert!(rows.len() > 2, "{}", rows.len());
+    app.update(Action::MarkAllFiltered);
+    app.update(Action::Top);
+    app.update(Action::CycleVerdict);
+    assert_eq!(
+        app.status,
+        format!("verdict: benign on {} marked rows", rows.len())
+    );
+    assert!(
+        rows.iter()
+            .all(|&u| app.verdict(u) == Some(Verdict::Benign))
+    );
+    // An unmarked row is judged alone.
+    app.update(Action::ClearMarks);
+    app.update(Action::CycleVerdict);
+    assert_eq!(
+        app.verdict(app.current().unwrap()),
+        Some(Verdict::Suspicious)
+    );
+    assert_eq!(
+        rows.iter()
+            .filter(|&&u| app.verdict(u) == Some(Verdict::Benign))
+            .count(),
+        rows.len() - 1
+    );
+}

@@ -109,9 +109,10 @@ fn analyst_session_in_tmux() {
         "{csv}"
     );
 
-    // A verdict and a note on the top row, kept in the session file.
+    // A verdict on the top row, which is marked: it goes to both marked rows; a note on the
+    // top row alone. All kept in the session file.
     keys(&session, &["g", "v", "v", "v"]);
-    wait_for(&session, "verdict: malicious", 10);
+    wait_for(&session, "verdict: malicious on 2 marked rows", 10);
     keys(&session, &["a"]);
     wait_for(&session, "note on this event", 10);
     keys(&session, &["-l", "dropper, see ticket 4711"]);
@@ -120,10 +121,12 @@ fn analyst_session_in_tmux() {
     let saved: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&triage).unwrap()).unwrap();
     let events = saved["events"].as_object().unwrap();
-    assert_eq!(
-        events.len(),
-        2,
-        "two marked rows, one of them judged: {saved}"
+    assert_eq!(events.len(), 2, "two marked rows: {saved}");
+    assert!(
+        events
+            .values()
+            .all(|e| e["verdict"] == "malicious" && e["marked"] == true),
+        "{saved}"
     );
     assert!(
         events
@@ -161,7 +164,7 @@ fn analyst_session_in_tmux() {
     ]);
     let _guard2 = KillOnDrop(again.clone());
     let screen = wait_for(&again, "session restored from", 120);
-    assert!(screen.contains("2 marks, 1 verdicts, 1 notes"), "{screen}");
+    assert!(screen.contains("2 marks, 2 verdicts, 1 notes"), "{screen}");
     assert!(screen.contains("malicious"), "{screen}");
     keys(&again, &["q"]);
     wait_for(&again, "ANOMALOG-EXIT=0", 20);

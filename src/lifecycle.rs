@@ -352,6 +352,12 @@ pub fn xml_diff(old: &str, new: &str) -> Vec<DiffLine> {
 fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &'static str)> {
     let ev = |o: u32| &ds.occurrences[o as usize];
     let at = |o: u32| ev(o).time.unwrap_or(i64::MIN);
+    // Whether `b` happened at most `span` after `a`; never for events without a time (an
+    // export that dropped them), whatever their order.
+    let within = |a: u32, b: u32, span: i64| match (ev(a).time, ev(b).time) {
+        (Some(x), Some(y)) => y.checked_sub(x).is_some_and(|d| (0..=span).contains(&d)),
+        _ => false,
+    };
     let id = |o: u32| ev(o).event_id;
     let mut flagged: Vec<(usize, &'static str)> = Vec::new();
     // Events that name only the task (started, triggered, finished) look the same in every
@@ -376,7 +382,7 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
         // The last deletion record (4699, then TaskScheduler's 141) within the window.
         let end = occ[i + 1..]
             .iter()
-            .filter(|&&d| matches!(id(d), 4699 | 141) && at(d) - at(c) <= SHORT_LIVED)
+            .filter(|&&d| matches!(id(d), 4699 | 141) && within(c, d, SHORT_LIVED))
             .map(|&d| at(d))
             .max();
         if let Some(end) = end {
@@ -385,7 +391,11 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
     }
     // Never ran / ran once: counted from the first registration in the logs. A run leaves a
     // 100, a 129 and a 200; the most numerous of them counts the runs.
-    if let Some(reg) = occ.iter().copied().find(|&o| matches!(id(o), 4698 | 106)) {
+    if let Some(reg) = occ
+        .iter()
+        .copied()
+        .find(|&o| matches!(id(o), 4698 | 106) && ev(o).time.is_some())
+    {
         let mut n = [0usize; 3];
         for &o in occ.iter().filter(|&&o| at(o) >= at(reg)) {
             if is_run(ev(o).canonical_channel(), id(o)) {
@@ -442,7 +452,7 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
         let Some(before) = before else { continue };
         if let Some(&(r, _)) = defs[w + 1..]
             .iter()
-            .find(|(r, x)| before(x) && at(*r) - at(o_changed) <= RESTORED_WITHIN)
+            .find(|(r, x)| before(x) && within(o_changed, *r, RESTORED_WITHIN))
         {
             flag_span(at(o_changed), at(r), TEMPORARY_MODIFICATION_FLAG);
         }

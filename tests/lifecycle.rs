@@ -292,3 +292,31 @@ fn flags_on_the_real_shared_logs() {
     );
     assert!(flagged_tasks(&ds, NEVER_RAN_FLAG).is_empty());
 }
+
+#[test]
+fn events_without_times_take_no_time_window_flag() {
+    let profile = by_name("scheduled-tasks").unwrap();
+    let untimed = |id: u32, record: u64, content: &str| {
+        let mut e = ev(id, 0, content);
+        e.time = None;
+        e.record_id = Some(record);
+        e
+    };
+    // A creation and a deletion without times: nothing says they were minutes apart.
+    let ds = Dataset::build(
+        profile.as_ref(),
+        vec![untimed(4698, 1, GOOD), untimed(4699, 2, GOOD)],
+    );
+    assert!(lifecycle::flags(&ds).iter().all(|f| f.is_empty()));
+    // One timed, one not (no overflow, no flag), and an update restored without a time.
+    let ds = Dataset::build(
+        profile.as_ref(),
+        vec![
+            untimed(4698, 1, GOOD),
+            ev(4699, 5, GOOD),
+            ev(4702, 60, EVIL),
+            untimed(4702, 3, GOOD),
+        ],
+    );
+    assert!(lifecycle::flags(&ds).iter().all(|f| f.is_empty()));
+}

@@ -514,6 +514,11 @@ impl App {
                     s.path.display(),
                     self.marks.len()
                 );
+                let left_out = loaded.dataset.n_excluded();
+                if left_out > 0 {
+                    self.status
+                        .push_str(&format!("; {left_out} benign left out of training"));
+                }
             }
         }
         self.dataset = Some(Arc::new(loaded.dataset));

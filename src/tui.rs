@@ -90,12 +90,9 @@ fn load(
     let mut loaded = crate::pipeline::load(paths, profile, progress);
     match Session::for_inputs(paths, triage.session.as_deref(), &loaded.dataset) {
         Ok(s) => {
+            // The status line says how many (`App::set_dataset`).
             if triage.exclude_benign {
-                let n = s.exclude_benign(&loaded.dataset);
-                loaded.notes.push(format!(
-                    "{n} unique event{} marked benign left out of training",
-                    if n == 1 { "" } else { "s" }
-                ));
+                s.exclude_benign(&loaded.dataset);
             }
             loaded.session = Some(s);
         }

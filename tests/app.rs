@@ -662,3 +662,29 @@ fn a_verdict_on_a_marked_row_judges_every_marked_row() {
         rows.len() - 1
     );
 }
+
+#[test]
+fn exclude_benign_at_start_says_how_many_in_the_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let mut app = samples_with_session(&path);
+    app.update(Action::CycleVerdict); // benign, saved
+    let profile = by_name("scheduled-tasks").unwrap();
+    let mut loaded = pipeline::load(
+        &[PathBuf::from("samples")],
+        profile.as_ref(),
+        &Progress::default(),
+    );
+    let s = Session::open(path, &loaded.dataset).unwrap();
+    assert_eq!(s.exclude_benign(&loaded.dataset), 1);
+    loaded.session = Some(s);
+    let mut again = App::new(true);
+    again.on_msg(Msg::Loaded(Box::new(loaded)));
+    assert!(
+        again
+            .status
+            .ends_with("1 verdicts, 0 notes; 1 benign left out of training"),
+        "{}",
+        again.status
+    );
+}

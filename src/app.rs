@@ -3,11 +3,12 @@
 //! terminal: tests drive it directly, and [`crate::ui`] draws it.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use rayon::prelude::*;
 use regex::Regex;
 
 use crate::frame::Dataset;
@@ -19,7 +20,7 @@ use crate::pipeline::Loaded;
 use crate::session::{Session, Verdict};
 
 /// The list's columns, in display order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Column {
     Rank,
     Score,
@@ -426,6 +427,8 @@ pub struct App {
     /// The drill-down's lifecycles of the last event drawn: a busy task's lifecycle has
     /// thousands of steps, built once per selection rather than once per frame.
     lifecycle_cache: RefCell<Option<(usize, Rc<LifecycleView>)>>,
+    /// Sort order of the text columns, built on first use ([`App::text_order_of`]).
+    text_order: HashMap<Column, Vec<u32>>,
 }
 
 impl App {
@@ -455,6 +458,7 @@ impl App {
             monochrome,
             quit: false,
             lifecycle_cache: RefCell::new(None),
+            text_order: HashMap::new(),
         }
     }
 
@@ -499,6 +503,7 @@ impl App {
         self.warnings = loaded.warnings().collect();
         self.session = loaded.session.take();
         self.lifecycle_cache.replace(None);
+        self.text_order.clear();
         self.marks.clear();
         if let Some(s) = &self.session {
             self.marks
@@ -603,21 +608,41 @@ impl App {
                 .collect::<Vec<_>>()
                 .join(" "),
             Column::Verdict => self.verdict(u).map_or("", |v| v.name()).to_string(),
-            Column::Task => ds.value(u, ds.headline[0]).to_string(),
-            Column::User => ds.value(u, ds.headline[1]).to_string(),
-            Column::Command => {
-                let (c, a) = (ds.value(u, ds.headline[2]), ds.value(u, ds.headline[3]));
-                if a.is_empty() {
-                    c.to_string()
-                } else {
-                    format!("{c} {a}")
-                }
-            }
+            Column::Task | Column::User | Column::Command => text_cell(ds, u, col),
         }
+    }
+
+    /// Every unique event's place in the case-insensitive order of a text column (equal texts
+    /// share a place): sorting by text is then an integer sort. The texts never change after
+    /// loading, so it is computed once per column.
+    fn text_order_of(&self, col: Column) -> Vec<u32> {
+        let Some(ds) = &self.dataset else {
+            return Vec::new();
+        };
+        let mut keyed: Vec<(String, usize)> = (0..ds.uniques.len())
+            .into_par_iter()
+            .map(|u| (text_cell(ds, u, col).to_lowercase(), u))
+            .collect();
+        keyed.par_sort_unstable();
+        let mut order = vec![0u32; keyed.len()];
+        let mut place = 0u32;
+        for i in 0..keyed.len() {
+            if i > 0 && keyed[i].0 != keyed[i - 1].0 {
+                place += 1;
+            }
+            order[keyed[i].1] = place;
+        }
+        order
     }
 
     /// Recompute the visible rows from the filter and the sort.
     fn refresh_rows(&mut self) {
+        if matches!(self.sort, Column::Task | Column::User | Column::Command)
+            && !self.text_order.contains_key(&self.sort)
+        {
+            let order = self.text_order_of(self.sort);
+            self.text_order.insert(self.sort, order);
+        }
         let (Some(ds), Some(r)) = (&self.dataset, &self.ranking) else {
             self.rows.clear();
             return;
@@ -650,16 +675,8 @@ impl App {
         };
         match self.sort {
             Column::Task | Column::User | Column::Command => {
-                let col = self.sort;
-                let mut keyed: Vec<(String, usize)> = rows
-                    .iter()
-                    .map(|&u| (self.cell(u, col).to_lowercase(), u))
-                    .collect();
-                keyed.sort_by(|a, b| {
-                    a.0.cmp(&b.0)
-                        .then(self.rank_of(a.1).cmp(&self.rank_of(b.1)))
-                });
-                rows = keyed.into_iter().map(|(_, u)| u).collect();
+                let order = &self.text_order[&self.sort];
+                rows.sort_unstable_by_key(|&u| (order[u], self.rank_of(u)));
             }
             _ => rows.sort_by(|&a, &b| {
                 key_num(a)
@@ -1207,6 +1224,22 @@ impl App {
         let mut v: Vec<(String, usize)> = m.into_iter().collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v
+    }
+}
+
+/// The text columns: the profile's headline fields (name, user, command with arguments).
+fn text_cell(ds: &Dataset, u: usize, col: Column) -> String {
+    match col {
+        Column::Task => ds.value(u, ds.headline[0]).to_string(),
+        Column::User => ds.value(u, ds.headline[1]).to_string(),
+        _ => {
+            let (c, a) = (ds.value(u, ds.headline[2]), ds.value(u, ds.headline[3]));
+            if a.is_empty() {
+                c.to_string()
+            } else {
+                format!("{c} {a}")
+            }
+        }
     }
 }
 

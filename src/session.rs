@@ -13,7 +13,7 @@
 //! mounted image), the session goes to `$XDG_STATE_HOME/anomalog/sessions/` (or
 //! `~/.local/state/...`) instead.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -117,6 +117,9 @@ pub struct Session {
     /// Where to save instead when `path` cannot be written (a session beside read-only
     /// logs); `None` for a file the user named.
     pub fallback: Option<PathBuf>,
+    /// Keys changed here since the last save: what a save writes over the file as it is on
+    /// disk then, so that two instances on one session keep each other's work.
+    dirty: BTreeSet<String>,
 }
 
 /// FNV-1a, 64 bits: stable across builds and machines.
@@ -315,6 +318,7 @@ impl Session {
             keys: (0..ds.uniques.len()).map(|u| key(ds, u)).collect(),
             restored,
             fallback: None,
+            dirty: BTreeSet::new(),
         })
     }
 
@@ -364,6 +368,7 @@ impl Session {
     /// Change the entry of unique event `u` (in memory; [`Session::save`] writes it).
     pub fn update(&mut self, ds: &Dataset, u: usize, f: impl FnOnce(&mut Entry)) {
         let Some(k) = self.keys.get(u) else { return };
+        self.dirty.insert(k.clone());
         let e = self.file.events.entry(k.clone()).or_default();
         f(e);
         if e.is_empty() {
@@ -386,7 +391,22 @@ impl Session {
     pub fn save(&mut self) -> Result<&Path, String> {
         self.file.format = FORMAT.into();
         self.file.saved = jiff::Timestamp::now().to_string();
-        match write_atomic(&self.path, &self.file) {
+        // What another instance saved since: kept, with this instance's changes on top.
+        if let Ok(Some(disk)) = read(&self.path) {
+            let mut events = disk.events;
+            for k in &self.dirty {
+                match self.file.events.get(k) {
+                    Some(e) => events.insert(k.clone(), e.clone()),
+                    None => events.remove(k),
+                };
+            }
+            self.file.events = events;
+        }
+        let written = write_atomic(&self.path, &self.file);
+        if written.is_ok() {
+            self.dirty.clear();
+        }
+        match written {
             Ok(()) => Ok(&self.path),
             // Read-only evidence, a folder that is not one: save where it can be found again.
             Err(e) if self.fallback.as_ref().is_some_and(|f| *f != self.path) => {
@@ -399,6 +419,7 @@ impl Session {
                     )
                 })?;
                 self.path = fb;
+                self.dirty.clear();
                 Ok(&self.path)
             }
             Err(e) => Err(format!("session not saved: {}: {e}", self.path.display())),

@@ -313,3 +313,32 @@ fn a_session_beside_unwritable_logs_moves_to_the_fallback() {
         );
     }
 }
+
+#[test]
+fn two_instances_on_one_session_keep_each_others_work() {
+    let ds = samples();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(SESSION_FILE);
+    let mut a = Session::open(path.clone(), &ds).unwrap();
+    let mut b = Session::open(path.clone(), &ds).unwrap();
+    a.update(&ds, 0, |e| e.verdict = Some(Verdict::Malicious));
+    a.update(&ds, 2, |e| e.marked = true);
+    a.save().unwrap();
+    b.update(&ds, 1, |e| e.note = "seen on the golden image".into());
+    b.save().unwrap();
+    let disk = session::read(&path).unwrap().unwrap();
+    assert_eq!(disk.events.len(), 3, "{:?}", disk.events);
+    // B now knows A's verdict too; A clearing its mark is not undone by B's older copy.
+    assert_eq!(b.verdict(0), Some(Verdict::Malicious));
+    a.update(&ds, 2, |e| e.marked = false);
+    a.save().unwrap();
+    b.update(&ds, 1, |e| e.verdict = Some(Verdict::Benign));
+    b.save().unwrap();
+    let disk = session::read(&path).unwrap().unwrap();
+    assert_eq!(disk.events.len(), 2, "{:?}", disk.events);
+    let r = Session::open(path, &ds).unwrap();
+    assert_eq!(r.verdict(0), Some(Verdict::Malicious));
+    assert_eq!(r.verdict(1), Some(Verdict::Benign));
+    assert_eq!(r.note(1), "seen on the golden image");
+    assert!(r.entry(2).is_none());
+}

@@ -120,6 +120,10 @@ pub struct RankArgs {
     /// hunt in a new one
     #[arg(long, value_name = "FILE", conflicts_with = "model")]
     pub baseline: Option<PathBuf>,
+    /// Add each unique event's first occurrence as it was read (`raw`: computer, time, record
+    /// id, source file and every data field unnormalised, task XML included)
+    #[arg(long)]
+    pub raw: bool,
     #[command(flatten)]
     pub triage: TriageArgs,
 }
@@ -175,6 +179,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     epochs: 0,
                     save_model: None,
                     baseline: None,
+                    raw: false,
                     triage: cli.triage,
                 })
             }
@@ -283,7 +288,9 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     }
     let ranking = trained.ranking;
     let ds = &*ds;
-    let rows = Rows::new(ds, &ranking, args.top).with_session(session.as_ref());
+    let rows = Rows::new(ds, &ranking, args.top)
+        .with_session(session.as_ref())
+        .with_raw(args.raw);
     if to_stdout {
         let stdout = std::io::stdout();
         let mut lock = std::io::BufWriter::new(stdout.lock());

@@ -35,6 +35,8 @@ pub struct Rows<'a> {
     pub flags: Cow<'a, [Vec<&'static str>]>,
     /// The triage session whose marks, verdicts and notes go with the rows.
     pub session: Option<&'a Session>,
+    /// Add each row's first occurrence as it was read (`raw`).
+    pub raw: bool,
 }
 
 impl<'a> Rows<'a> {
@@ -59,7 +61,35 @@ impl<'a> Rows<'a> {
                 Cow::Owned(crate::lifecycle::flags(ds))
             },
             session: None,
+            raw: false,
         }
+    }
+
+    /// Add each row's first occurrence, as read, to the rows (`--raw`).
+    pub fn with_raw(mut self, raw: bool) -> Self {
+        self.raw = raw;
+        self
+    }
+
+    /// The first occurrence of unique event `u` as it was read: where, when, and every data
+    /// field with its original spelling (task names unmasked, the task XML whole).
+    pub fn raw_event(&self, u: usize) -> Option<Value> {
+        let o = *self.ds.uniques[u].occurrences.first()?;
+        let ev = &self.ds.occurrences[o as usize];
+        let data: Map<String, Value> = ev
+            .data
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        Some(json!({
+            "computer": ev.computer,
+            "time": rfc3339(ev.time),
+            "record_id": ev.record_id,
+            "channel": ev.channel,
+            "event_id": ev.event_id,
+            "source": &*ev.source,
+            "data": data,
+        }))
     }
 
     /// Export the session's marks, verdicts and notes with the rows.
@@ -110,6 +140,11 @@ impl<'a> Rows<'a> {
         }
         if let Some(ex) = self.expected(u) {
             obj.insert("expected".into(), ex);
+        }
+        if self.raw
+            && let Some(r) = self.raw_event(u)
+        {
+            obj.insert("raw".into(), r);
         }
         if let Some(t) = self.entry(u) {
             if t.marked {
@@ -282,6 +317,9 @@ impl<'a> Rows<'a> {
                 .collect::<Vec<_>>(),
         ));
         cols.push(json_col("field_errors", &|u| self.field_errors(u)));
+        if self.raw {
+            cols.push(json_col("raw", &|u| self.raw_event(u)));
+        }
         cols.push(json_col("expected", &|u| self.expected(u)));
         cols.push(Column::new(
             "sources".into(),

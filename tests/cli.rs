@@ -441,3 +441,39 @@ fn verdicts_and_notes_go_out_with_the_rows_and_benign_leaves_training() {
     );
     assert!(csv.contains("malicious,'=cmd"), "{csv}");
 }
+
+#[test]
+fn raw_adds_the_first_occurrence_as_read() {
+    let run = |extra: &[&str]| {
+        let out = anomalog()
+            .args(["rank", "-f", "jsonl", "-m", "rarity"])
+            .args(extra)
+            .arg(fixture("evtx_dump.jsonl"))
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        jsonl(&out.stdout)
+    };
+    assert!(run(&[])[0].get("raw").is_none(), "only on request");
+    let r = &run(&["--raw"])[0];
+    let raw = &r["raw"];
+    // Unnormalised: the host's own spelling, the task XML whole.
+    assert_eq!(raw["computer"], "PC1.corp.local");
+    assert_eq!(raw["record_id"], 101);
+    assert_eq!(raw["event_id"], 4698);
+    assert_eq!(raw["data"]["TaskName"], "\\Updater");
+    assert!(
+        raw["data"]["TaskContent"]
+            .as_str()
+            .unwrap()
+            .contains("<Command>C:\\Users\\Public\\svc.exe</Command>")
+    );
+    assert_eq!(r["fields"]["command"], "c:\\users\\public\\svc.exe");
+    let out = anomalog()
+        .args(["rank", "-f", "csv", "-m", "rarity", "--raw"])
+        .arg(fixture("evtx_dump.jsonl"))
+        .output()
+        .unwrap();
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",raw,"), "{csv}");
+}

@@ -222,3 +222,14 @@ fn unique_events_as_a_polars_dataframe() {
         "jsonl.zip repeats the .evtx records"
     );
 }
+
+#[test]
+fn schtasks_query_xml_is_an_xml_export_not_an_import() {
+    let Some((_, f)) = security_task("ID4688-Scheduled_task_configuration_enumeration.evtx", 4688)
+    else {
+        return;
+    };
+    assert_eq!(field(&f, "schtasks_op"), "query");
+    assert_eq!(field(&f, "arguments"), "/query /xml");
+    assert_eq!(field(&f, "cmd_flags"), "xml-export");
+}

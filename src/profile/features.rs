@@ -520,6 +520,8 @@ pub struct SchtasksCall {
     pub run_level: String,
     pub remote_host: String,
     pub xml: String,
+    /// Every switch given, lower-case, without its value, sorted (`["query", "xml"]`).
+    pub switches: Vec<String>,
 }
 
 /// Parse the `schtasks` / `at` part of a command line, wherever it starts (`cmd /c schtasks
@@ -585,6 +587,7 @@ pub fn parse_schtasks(command_line: &str) -> Option<SchtasksCall> {
                 | "ec"
                 | "k"
         );
+        call.switches.push(opt.to_string());
         match opt {
             "create" | "delete" | "run" | "end" | "change" | "query" | "showsid" => {
                 call.op = opt.into()
@@ -603,6 +606,8 @@ pub fn parse_schtasks(command_line: &str) -> Option<SchtasksCall> {
     if call.op.is_empty() {
         call.op = "query".into();
     }
+    call.switches.sort();
+    call.switches.dedup();
     Some(call)
 }
 
@@ -715,7 +720,15 @@ mod tests {
         assert_eq!(c.task_run, "C:\\x.exe /C y");
         assert_eq!(c.remote_host, "workstation6");
         assert_eq!(c.schedule, "onstart");
-        assert_eq!(parse_schtasks("schtasks  /query /xml").unwrap().op, "query");
+        let q = parse_schtasks("schtasks  /query /xml").unwrap();
+        assert_eq!(q.op, "query");
+        assert_eq!(q.switches, ["query", "xml"]);
+        assert_eq!(
+            parse_schtasks("schtasks /Run /TN \\x /S host")
+                .unwrap()
+                .switches,
+            ["run", "s", "tn"]
+        );
         assert!(parse_schtasks("notepad.exe a.txt").is_none());
         let at = parse_schtasks("at \\\\srv 12:00 c:\\x.bat").unwrap();
         assert_eq!(

@@ -281,9 +281,22 @@ fn process_creation(ev: &RawEvent, f: &mut [String]) -> Option<()> {
     if !call.task_run.is_empty() {
         let (exe, args) = split_exe_args(&call.task_run);
         set_command(f, &exe, &args);
+    } else {
+        // No command to run (a query, a run, a deletion): how it was asked is what there is
+        // to compare, `/query /xml` (every definition dumped) against the usual `/query`.
+        f[ARGUMENTS] = call
+            .switches
+            .iter()
+            .map(|s| format!("/{s}"))
+            .collect::<Vec<_>>()
+            .join(" ");
     }
-    if !call.xml.is_empty() {
+    // `/xml FILE` creates from a definition; `/query /xml` dumps definitions.
+    if !call.xml.is_empty() && call.op == "create" {
         push_flags(&mut f[FLAGS], "xml-import");
+    }
+    if call.op == "query" && call.switches.iter().any(|s| s == "xml") {
+        push_flags(&mut f[FLAGS], "xml-export");
     }
     f[PRINCIPAL] = normalize_user("", &call.run_as);
     f[RUN_LEVEL] = call.run_level;

@@ -40,14 +40,6 @@ pub const SHORT_LIVED_FLAG: &str = "short-lived";
 pub const TEMPORARY_MODIFICATION_FLAG: &str = "temporary-modification";
 pub const NEVER_RAN_FLAG: &str = "never-ran";
 pub const RAN_ONCE_FLAG: &str = "ran-once";
-/// Every flag, in the order they are listed.
-pub const ALL_FLAGS: &[&str] = &[
-    NEVER_RAN_FLAG,
-    RAN_ONCE_FLAG,
-    SHORT_LIVED_FLAG,
-    TEMPORARY_MODIFICATION_FLAG,
-];
-
 /// One task on one host.
 #[derive(Debug, Clone)]
 pub struct TaskLife {

@@ -143,13 +143,8 @@ fn fmt_name(f: Format) -> &'static str {
 
 /// The list's rows per screen, for paging (the table's height less its header and borders).
 pub fn list_height(area: Rect) -> usize {
-    let body = area.height.saturating_sub(4);
-    let list = if area.width >= SIDE_BY_SIDE {
-        body
-    } else {
-        body * 55 / 100
-    };
-    list.saturating_sub(3) as usize
+    let (_, [list, _], _) = areas(area);
+    list.height.saturating_sub(3) as usize
 }
 
 fn header(app: &App, f: &mut Frame, area: Rect) {

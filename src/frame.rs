@@ -249,6 +249,12 @@ impl Dataset {
         }
     }
 
+    /// The first occurrence of unique event `u`, as it was read (every data field, names
+    /// unmasked, the task XML whole).
+    pub fn first_raw(&self, u: usize) -> &RawEvent {
+        &self.occurrences[self.uniques[u].occurrences[0] as usize]
+    }
+
     /// The lifecycle flags of unique event `u` (empty before [`Dataset::add_context`]).
     pub fn flags(&self, u: usize) -> &[&'static str] {
         self.lifecycles.flags.get(u).map_or(&[], |f| f.as_slice())

@@ -30,6 +30,9 @@ impl Profile for Synthetic {
     fn fields(&self) -> &'static [&'static str] {
         FIELDS
     }
+    fn sources(&self) -> &'static [(&'static str, &'static [u32])] {
+        &[("*", &[])]
+    }
     fn wants(&self, _: &RawEvent) -> bool {
         true
     }

@@ -19,7 +19,7 @@ use std::sync::atomic::AtomicBool;
 
 use anomalog::eval::{Evaluation, evaluate};
 use anomalog::event::RawEvent;
-use anomalog::frame::Dataset;
+use anomalog::frame::{Dataset, Occurrence};
 use anomalog::ingest::{self, Progress};
 use anomalog::model::ModelKind;
 use anomalog::model::ae::AeConfig;
@@ -165,16 +165,17 @@ fn main() {
             let plain = Dataset::build(profile.as_ref(), events.clone());
             let mut with_context = Dataset::build(profile.as_ref(), events);
             with_context.add_context();
-            let attack_of = |e: &RawEvent| -> Option<usize> {
-                if let Some(rest) = e.source.strip_prefix("planted:") {
+            let attack_of = |ds: &Dataset, o: &Occurrence| -> Option<usize> {
+                let source = ds.source_of(o);
+                if let Some(rest) = source.strip_prefix("planted:") {
                     let name = rest.split(':').next()?;
                     return names.iter().position(|n| n == name);
                 }
-                let src = e.source.replace('\\', "/");
+                let src = source.replace('\\', "/");
                 truth.attacks.iter().position(|a| {
                     a.records
                         .iter()
-                        .any(|r| e.record_id == Some(r.record_id) && src.ends_with(&r.file))
+                        .any(|r| o.record_id() == Some(r.record_id) && src.ends_with(&r.file))
                 })
             };
             let _ = n_sim;

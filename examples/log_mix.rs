@@ -27,7 +27,7 @@ fn main() {
         }
         let mut hist: BTreeMap<(String, u32), u64> = BTreeMap::new();
         for r in &ing.reports {
-            for ((c, id), n) in &r.histogram {
+            for ((c, id), n) in &r.histogram() {
                 *hist.entry((c.clone(), *id)).or_default() += n;
             }
         }

@@ -1218,7 +1218,7 @@ impl App {
         };
         let mut m: BTreeMap<String, usize> = BTreeMap::new();
         for &o in &ds.uniques[u].occurrences {
-            *m.entry(ds.occurrences[o as usize].computer.to_lowercase())
+            *m.entry(ds.host_of(&ds.occurrences[o as usize]).to_string())
                 .or_default() += 1;
         }
         let mut v: Vec<(String, usize)> = m.into_iter().collect();

@@ -4,8 +4,7 @@
 //! the unique events holding one of its occurrences. Precision at k is the share of the top k
 //! unique events that hold a planted occurrence.
 
-use crate::event::RawEvent;
-use crate::frame::Dataset;
+use crate::frame::{Dataset, Occurrence};
 use crate::model::Ranking;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -48,13 +47,13 @@ pub fn evaluate(
     ds: &Dataset,
     ranking: &Ranking,
     attacks: usize,
-    attack_of: impl Fn(&RawEvent) -> Option<usize>,
+    attack_of: impl Fn(&Dataset, &Occurrence) -> Option<usize>,
 ) -> Evaluation {
     let mut attack_ranks = vec![None; attacks];
     let mut planted_unique = vec![false; ds.uniques.len()];
     for (rank, &u) in ranking.order.iter().enumerate() {
         for &o in &ds.uniques[u].occurrences {
-            if let Some(a) = attack_of(&ds.occurrences[o as usize]) {
+            if let Some(a) = attack_of(ds, &ds.occurrences[o as usize]) {
                 planted_unique[u] = true;
                 if a < attacks && attack_ranks[a].is_none() {
                     attack_ranks[a] = Some(rank + 1);
@@ -76,6 +75,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::RawEvent;
     use crate::profile::by_name;
     use std::sync::Arc;
 
@@ -105,8 +105,8 @@ mod tests {
             .unwrap();
         ranking.order.retain(|&u| u != evil);
         ranking.order.insert(1, evil);
-        let e = evaluate(&ds, &ranking, 2, |o| {
-            (o.get("TaskName") == Some("\\Evil")).then_some(0)
+        let e = evaluate(&ds, &ranking, 2, |ds, o| {
+            (ds.value(o.unique as usize, "task_name") == "\\Evil").then_some(0)
         });
         assert_eq!(e.attack_ranks, vec![Some(2), None]);
         assert_eq!(e.ranks(), vec![2]);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 ///
 /// `data` holds the event's named fields (EventData `Data` elements, UserData children, or the
 /// top-level fields of a flat export) in the order the source gave them.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RawEvent {
     /// The file the record was read from (for a zip member: `archive.zip!member`).
     pub source: Arc<str>,

@@ -1,9 +1,16 @@
 //! Unique events: occurrences that share every feature collapse into one row with its count,
-//! hosts, first and last seen and source files. Exposed as a polars [`DataFrame`] for export
-//! and, later, encoding; every raw occurrence stays reachable through [`UniqueEvent::occurrences`].
+//! hosts, first and last seen and source files. Exposed as a polars [`DataFrame`] for export.
+//!
+//! Memory grows with unique events, not with records: each file is reduced while it is read,
+//! on its reading thread, into a [`Part`] (its unique events, and per record a 32-byte
+//! [`Occurrence`]: time, record id, host, source, lifecycle step); parts are folded into the
+//! [`Dataset`] in file order by a [`Builder`] as soon as they are done. Raw data is kept only
+//! for the first occurrence of each unique event ([`Dataset::first_raw`]) and, interned, for
+//! what lifecycles read ([`StepFacts`]: a task's name as read, its definition, its runs'
+//! commands and results).
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -11,8 +18,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use polars::prelude::*;
 
 use crate::event::{RawEvent, rfc3339};
+use crate::ingest::Sink;
 use crate::lifecycle::Lifecycles;
 use crate::profile::Profile;
+
+/// No index (no lifecycle step, say).
+pub const NONE: u32 = u32::MAX;
+const NO_TIME: i64 = i64::MIN;
+const NO_RECORD: u64 = u64::MAX;
 
 /// One distinct feature tuple and where it was seen.
 #[derive(Debug, Clone)]
@@ -38,6 +51,44 @@ impl UniqueEvent {
     }
 }
 
+/// One kept record, reduced to what later steps read (32 bytes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Occurrence {
+    time: i64,
+    record_id: u64,
+    /// Its unique event.
+    pub unique: u32,
+    /// Its host, an index into [`Dataset::hosts`].
+    pub host: u32,
+    /// The file it was read from, an index into [`Dataset::sources`].
+    pub source: u32,
+    /// What its lifecycle reads off it, an index into [`Dataset::steps`], or [`NONE`].
+    pub step: u32,
+}
+
+impl Occurrence {
+    /// Microseconds since the Unix epoch, UTC.
+    pub fn time(&self) -> Option<i64> {
+        (self.time != NO_TIME).then_some(self.time)
+    }
+
+    pub fn record_id(&self) -> Option<u64> {
+        (self.record_id != NO_RECORD).then_some(self.record_id)
+    }
+}
+
+/// What a task lifecycle reads off a record besides its time, host and event: interned, since
+/// a task's runs repeat the same few values ([`crate::lifecycle::step_facts`]).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct StepFacts {
+    /// The task's name as read (`TaskName`).
+    pub task: Arc<str>,
+    /// What the timeline shows beside the step: the command launched, a result code or a user.
+    pub detail: Arc<str>,
+    /// The task XML a Security event carries (`TaskContentNew`, `TaskContent`).
+    pub definition: Option<Arc<str>>,
+}
+
 /// The profile's view of everything read.
 #[derive(Debug, Default)]
 pub struct Dataset {
@@ -50,8 +101,16 @@ pub struct Dataset {
     /// The fields the list shows as name, user, command and arguments ([`Profile::headline`]).
     pub headline: [&'static str; 4],
     /// Every kept occurrence (duplicates removed), in reading order.
-    pub occurrences: Vec<RawEvent>,
+    pub occurrences: Vec<Occurrence>,
     pub uniques: Vec<UniqueEvent>,
+    /// Host names (lower-case; empty for records that name none), by [`Occurrence::host`].
+    pub hosts: Vec<String>,
+    /// Source files (`archive.zip!member` for zip members), by [`Occurrence::source`].
+    pub sources: Vec<Arc<str>>,
+    /// Lifecycle facts, by [`Occurrence::step`].
+    pub steps: Vec<StepFacts>,
+    /// Per unique event: its first occurrence as read.
+    first_raw: Vec<RawEvent>,
     /// Records seen more than once (same host, channel, record id and time), dropped.
     pub duplicates_dropped: u64,
     /// Events the profile's prefilter kept but its extractor rejected.
@@ -90,7 +149,8 @@ pub fn prevalence_bucket(hosts: usize, fleet: usize) -> &'static str {
 }
 
 /// The identity of a record: the same record read from a zip and from its extracted copy,
-/// or from overlapping collections, has the same key.
+/// or from overlapping collections, has the same key. A key match is confirmed on the
+/// occurrences' host, time, record id and event before a record is dropped.
 fn record_key(ev: &RawEvent) -> u64 {
     let mut h = DefaultHasher::new();
     ev.computer.to_ascii_lowercase().hash(&mut h);
@@ -114,106 +174,380 @@ fn record_key(ev: &RawEvent) -> u64 {
     h.finish()
 }
 
-impl Dataset {
-    /// Run the profile over the events, drop duplicate records, and group the rest.
-    pub fn build(profile: &dyn Profile, events: Vec<RawEvent>) -> Dataset {
-        // record key -> the unique event it went to (a duplicate still names its source file).
-        let mut seen: HashMap<u64, usize> = HashMap::with_capacity(events.len());
-        let mut interner: HashMap<String, Arc<str>> = HashMap::new();
-        let mut index: HashMap<(String, u32, Vec<Arc<str>>), usize> = HashMap::new();
-        let mut ds = Dataset {
-            profile: profile.name(),
-            fields: profile.fields().to_vec(),
-            profile_fields: profile.fields().len(),
-            headline: profile.headline(),
-            ..Dataset::default()
-        };
-        // Occurrences of one task repeat the same inputs with other times and ids: extract
-        // each distinct input once.
-        let mut memo: HashMap<u64, Option<Vec<Arc<str>>>> = HashMap::new();
-        let inputs = profile.inputs();
-        let mut hosts: Vec<BTreeSet<String>> = Vec::new();
-        let mut sources: Vec<BTreeSet<Arc<str>>> = Vec::new();
-        for ev in events {
-            let ikey = {
-                let mut h = DefaultHasher::new();
-                ev.canonical_channel().hash(&mut h);
-                ev.channel.hash(&mut h);
-                ev.event_id.hash(&mut h);
-                for n in inputs {
-                    ev.get(n).hash(&mut h);
-                }
-                h.finish()
-            };
-            let extracted = memo.entry(ikey).or_insert_with(|| {
-                profile.extract(&ev).map(|values| {
-                    values
-                        .into_iter()
-                        .map(|v| match interner.get(&v) {
-                            Some(a) => a.clone(),
-                            None => {
-                                let a: Arc<str> = Arc::from(v.as_str());
-                                interner.insert(v, a.clone());
-                                a
-                            }
-                        })
-                        .collect()
-                })
-            });
-            let Some(values) = extracted.clone() else {
-                ds.rejected += 1;
-                continue;
-            };
-            let rkey = record_key(&ev);
-            if let Some(&u) = seen.get(&rkey) {
-                ds.duplicates_dropped += 1;
-                sources[u].insert(ev.source.clone());
-                continue;
-            }
+/// A unique event's identity: channel (canonical when known), event id, feature values.
+type UniqueKey = (String, u32, Vec<Arc<str>>);
+
+/// An occurrence inside a [`Part`]: indices are the part's own.
+#[derive(Debug, Clone, Copy)]
+struct PartOccurrence {
+    key: u64,
+    occ: Occurrence,
+}
+
+/// One memoised extraction: the inputs it was made from, compared in full on a hash hit, and
+/// the part's unique event it gave (`None`: the extractor rejected it).
+#[derive(Debug)]
+struct Memo {
+    channel: String,
+    event_id: u32,
+    inputs: Vec<Option<Box<str>>>,
+    unique: Option<u32>,
+}
+
+/// The reduction of one file (a zip: all its members), made on the thread that reads it.
+pub struct Part<'p> {
+    profile: &'p dyn Profile,
+    /// Whether records take lifecycle steps (profiles with task names).
+    steps_wanted: bool,
+    memo: HashMap<u64, Vec<Memo>>,
+    interner: HashSet<Arc<str>>,
+    uniques: Vec<UniqueKey>,
+    index: HashMap<UniqueKey, u32>,
+    /// Per unique event of the part: its first occurrence as read.
+    first_raw: Vec<RawEvent>,
+    occurrences: Vec<PartOccurrence>,
+    /// Host names as read.
+    hosts: Vec<String>,
+    host_index: HashMap<String, u32>,
+    sources: Vec<Arc<str>>,
+    steps: Vec<StepFacts>,
+    step_index: HashMap<StepFacts, u32>,
+    rejected: u64,
+}
+
+impl<'p> Part<'p> {
+    pub fn new(profile: &'p dyn Profile) -> Part<'p> {
+        Part {
+            profile,
+            steps_wanted: profile.fields().contains(&"task_name"),
+            memo: HashMap::new(),
+            interner: HashSet::new(),
+            uniques: Vec::new(),
+            index: HashMap::new(),
+            first_raw: Vec::new(),
+            occurrences: Vec::new(),
+            hosts: Vec::new(),
+            host_index: HashMap::new(),
+            sources: Vec::new(),
+            steps: Vec::new(),
+            step_index: HashMap::new(),
+            rejected: 0,
+        }
+    }
+
+    fn intern(&mut self, v: String) -> Arc<str> {
+        if let Some(a) = self.interner.get(v.as_str()) {
+            return a.clone();
+        }
+        let a: Arc<str> = Arc::from(v);
+        self.interner.insert(a.clone());
+        a
+    }
+
+    /// The part's unique event for `ev` (`None`: rejected by the extractor), extracting each
+    /// distinct input once: occurrences of one task repeat the same inputs with other times.
+    fn unique_of(&mut self, ev: &RawEvent) -> Option<u32> {
+        let inputs = self.profile.inputs();
+        let mut h = DefaultHasher::new();
+        ev.channel.hash(&mut h);
+        ev.event_id.hash(&mut h);
+        for n in inputs {
+            ev.get(n).hash(&mut h);
+        }
+        let hash = h.finish();
+        if let Some(found) = self.memo.get(&hash).and_then(|memos| {
+            memos.iter().find(|m| {
+                m.event_id == ev.event_id
+                    && m.channel == ev.channel
+                    && inputs
+                        .iter()
+                        .zip(&m.inputs)
+                        .all(|(n, v)| ev.get(n) == v.as_deref())
+            })
+        }) {
+            return found.unique;
+        }
+        let unique = self.profile.extract(ev).map(|values| {
+            let values: Vec<Arc<str>> = values.into_iter().map(|v| self.intern(v)).collect();
             let channel = match ev.canonical_channel() {
                 "" => ev.channel.clone(),
                 c => c.to_string(),
             };
-            let occ = ds.occurrences.len() as u32;
+            // Other inputs can still give the same values: one unique event per key.
             let key = (channel, ev.event_id, values);
-            let u = match index.get(&key) {
-                Some(&u) => u,
-                None => {
-                    let u = ds.uniques.len();
-                    ds.uniques.push(UniqueEvent {
-                        channel: key.0.clone(),
-                        event_id: key.1,
-                        values: key.2.clone(),
-                        occurrences: Vec::new(),
-                        hosts: Vec::new(),
-                        first_seen: None,
-                        last_seen: None,
-                        sources: Vec::new(),
-                    });
-                    hosts.push(BTreeSet::new());
-                    sources.push(BTreeSet::new());
-                    index.insert(key, u);
-                    u
+            if let Some(&u) = self.index.get(&key) {
+                return u;
+            }
+            let u = self.uniques.len() as u32;
+            self.uniques.push(key.clone());
+            self.index.insert(key, u);
+            self.first_raw.push(ev.clone());
+            u
+        });
+        self.memo.entry(hash).or_default().push(Memo {
+            channel: ev.channel.clone(),
+            event_id: ev.event_id,
+            inputs: inputs.iter().map(|n| ev.get(n).map(Box::from)).collect(),
+            unique,
+        });
+        unique
+    }
+
+    fn host_of(&mut self, computer: &str) -> u32 {
+        if let Some(&h) = self.host_index.get(computer) {
+            return h;
+        }
+        self.hosts.push(computer.to_string());
+        let h = self.hosts.len() as u32 - 1;
+        self.host_index.insert(computer.to_string(), h);
+        h
+    }
+
+    fn source_of(&mut self, source: &Arc<str>) -> u32 {
+        // Records arrive file by file (member by member): the last source is nearly always it.
+        match self
+            .sources
+            .iter()
+            .rposition(|s| Arc::ptr_eq(s, source) || s == source)
+        {
+            Some(i) => i as u32,
+            None => {
+                self.sources.push(source.clone());
+                self.sources.len() as u32 - 1
+            }
+        }
+    }
+
+    fn step_of(&mut self, ev: &RawEvent) -> u32 {
+        if !self.steps_wanted {
+            return NONE;
+        }
+        let facts = crate::lifecycle::step_facts(ev, |s| self.intern(s.to_string()));
+        if let Some(&i) = self.step_index.get(&facts) {
+            return i;
+        }
+        self.steps.push(facts.clone());
+        let i = self.steps.len() as u32 - 1;
+        self.step_index.insert(facts, i);
+        i
+    }
+}
+
+impl Sink for Part<'_> {
+    fn take(&mut self, ev: RawEvent) {
+        if !self.profile.wants(&ev) {
+            return;
+        }
+        let Some(unique) = self.unique_of(&ev) else {
+            self.rejected += 1;
+            return;
+        };
+        let occ = Occurrence {
+            time: ev.time.unwrap_or(NO_TIME),
+            record_id: ev.record_id.unwrap_or(NO_RECORD),
+            unique,
+            host: self.host_of(&ev.computer),
+            source: self.source_of(&ev.source),
+            step: self.step_of(&ev),
+        };
+        self.occurrences.push(PartOccurrence {
+            key: record_key(&ev),
+            occ,
+        });
+    }
+}
+
+/// Folds [`Part`]s, in reading order, into a [`Dataset`].
+pub struct Builder {
+    ds: Dataset,
+    /// Record key -> the first occurrence with it.
+    seen: HashMap<u64, u32>,
+    index: HashMap<UniqueKey, u32>,
+    interner: HashSet<Arc<str>>,
+    host_index: HashMap<String, u32>,
+    source_index: HashMap<Arc<str>, u32>,
+    step_index: HashMap<StepFacts, u32>,
+    /// (unique, host) and (unique, source) pairs already counted.
+    unique_hosts: HashSet<(u32, u32)>,
+    unique_sources: HashSet<(u32, u32)>,
+    hosts_of: Vec<Vec<u32>>,
+    sources_of: Vec<Vec<u32>>,
+}
+
+impl Builder {
+    pub fn new(profile: &dyn Profile) -> Builder {
+        Builder {
+            ds: Dataset {
+                profile: profile.name(),
+                fields: profile.fields().to_vec(),
+                profile_fields: profile.fields().len(),
+                headline: profile.headline(),
+                ..Dataset::default()
+            },
+            seen: HashMap::new(),
+            index: HashMap::new(),
+            interner: HashSet::new(),
+            host_index: HashMap::new(),
+            source_index: HashMap::new(),
+            step_index: HashMap::new(),
+            unique_hosts: HashSet::new(),
+            unique_sources: HashSet::new(),
+            hosts_of: Vec::new(),
+            sources_of: Vec::new(),
+        }
+    }
+
+    fn intern(&mut self, a: &Arc<str>) -> Arc<str> {
+        if let Some(g) = self.interner.get(&**a) {
+            return g.clone();
+        }
+        self.interner.insert(a.clone());
+        a.clone()
+    }
+
+    /// Fold the next part (parts must come in reading order).
+    pub fn add(&mut self, part: Part<'_>) {
+        let Part {
+            uniques,
+            first_raw,
+            occurrences,
+            hosts,
+            sources,
+            steps,
+            rejected,
+            ..
+        } = part;
+        self.ds.rejected += rejected;
+        let hosts: Vec<u32> = hosts
+            .iter()
+            .map(|raw| {
+                let lower = raw.to_lowercase();
+                let next = self.ds.hosts.len() as u32;
+                *self.host_index.entry(lower).or_insert_with_key(|k| {
+                    self.ds.hosts.push(k.clone());
+                    next
+                })
+            })
+            .collect();
+        let sources: Vec<u32> = sources
+            .into_iter()
+            .map(|s| {
+                let next = self.ds.sources.len() as u32;
+                *self.source_index.entry(s).or_insert_with_key(|k| {
+                    self.ds.sources.push(k.clone());
+                    next
+                })
+            })
+            .collect();
+        let steps: Vec<u32> = steps
+            .into_iter()
+            .map(|f| {
+                let next = self.ds.steps.len() as u32;
+                *self.step_index.entry(f).or_insert_with_key(|k| {
+                    self.ds.steps.push(k.clone());
+                    next
+                })
+            })
+            .collect();
+        // The part's unique events, made global when their first kept occurrence comes.
+        let mut global: Vec<u32> = vec![NONE; uniques.len()];
+        let mut first_raw: Vec<Option<RawEvent>> = first_raw.into_iter().map(Some).collect();
+        for PartOccurrence { key, occ } in occurrences {
+            let host = hosts[occ.host as usize];
+            let source = sources[occ.source as usize];
+            if let Some(&first) = self.seen.get(&key) {
+                let f = self.ds.occurrences[first as usize];
+                let fu = &self.ds.uniques[f.unique as usize];
+                let (channel, event_id, _) = &uniques[occ.unique as usize];
+                let same = f.host == host
+                    && f.time == occ.time
+                    && f.record_id == occ.record_id
+                    && *event_id == fu.event_id
+                    && channel.eq_ignore_ascii_case(&fu.channel);
+                if same {
+                    self.ds.duplicates_dropped += 1;
+                    // A duplicate still names its source file.
+                    if self.unique_sources.insert((f.unique, source)) {
+                        self.sources_of[f.unique as usize].push(source);
+                    }
+                    continue;
                 }
-            };
-            seen.insert(rkey, u);
-            let ue = &mut ds.uniques[u];
-            ue.occurrences.push(occ);
-            if let Some(t) = ev.time {
+            }
+            let lu = occ.unique as usize;
+            if global[lu] == NONE {
+                global[lu] = self.unique_for(&uniques[lu], &mut first_raw[lu]);
+            }
+            let u = global[lu];
+            let o = self.ds.occurrences.len() as u32;
+            self.seen.entry(key).or_insert(o);
+            let ue = &mut self.ds.uniques[u as usize];
+            ue.occurrences.push(o);
+            if let Some(t) = occ.time() {
                 ue.first_seen = Some(ue.first_seen.map_or(t, |f| f.min(t)));
                 ue.last_seen = Some(ue.last_seen.map_or(t, |l| l.max(t)));
             }
-            // Names as read (no allocation for a host already seen); lower-cased once below.
-            if !ev.computer.is_empty() && !hosts[u].contains(ev.computer.as_str()) {
-                hosts[u].insert(ev.computer.clone());
+            if !self.ds.hosts[host as usize].is_empty() && self.unique_hosts.insert((u, host)) {
+                self.hosts_of[u as usize].push(host);
             }
-            sources[u].insert(ev.source.clone());
-            ds.occurrences.push(ev);
+            if self.unique_sources.insert((u, source)) {
+                self.sources_of[u as usize].push(source);
+            }
+            self.ds.occurrences.push(Occurrence {
+                unique: u,
+                host,
+                source,
+                step: if occ.step == NONE {
+                    NONE
+                } else {
+                    steps[occ.step as usize]
+                },
+                ..occ
+            });
         }
-        for ((ue, h), s) in ds.uniques.iter_mut().zip(hosts).zip(sources) {
-            let lower: BTreeSet<String> = h.into_iter().map(|n| n.to_lowercase()).collect();
-            ue.hosts = lower.into_iter().collect();
-            ue.sources = s.into_iter().collect();
+    }
+
+    /// The global unique event for a part's unique event (made on first use).
+    fn unique_for(&mut self, key: &UniqueKey, raw: &mut Option<RawEvent>) -> u32 {
+        let (channel, event_id, values) = key;
+        let values: Vec<Arc<str>> = values.iter().map(|v| self.intern(v)).collect();
+        let key = (channel.clone(), *event_id, values);
+        if let Some(&u) = self.index.get(&key) {
+            return u;
+        }
+        let u = self.ds.uniques.len() as u32;
+        self.ds.uniques.push(UniqueEvent {
+            channel: key.0.clone(),
+            event_id: *event_id,
+            values: key.2.clone(),
+            occurrences: Vec::new(),
+            hosts: Vec::new(),
+            first_seen: None,
+            last_seen: None,
+            sources: Vec::new(),
+        });
+        self.ds.first_raw.push(raw.take().unwrap_or_default());
+        self.hosts_of.push(Vec::new());
+        self.sources_of.push(Vec::new());
+        self.index.insert(key, u);
+        u
+    }
+
+    /// The dataset, without context fields (see [`Dataset::add_context`]).
+    pub fn finish(self) -> Dataset {
+        let mut ds = self.ds;
+        for ((ue, h), s) in ds
+            .uniques
+            .iter_mut()
+            .zip(self.hosts_of)
+            .zip(self.sources_of)
+        {
+            let mut hosts: Vec<String> = h.iter().map(|&h| ds.hosts[h as usize].clone()).collect();
+            hosts.sort();
+            ue.hosts = hosts;
+            let mut sources: Vec<Arc<str>> =
+                s.iter().map(|&s| ds.sources[s as usize].clone()).collect();
+            sources.sort();
+            ue.sources = sources;
         }
         ds.fleet = ds
             .uniques
@@ -223,6 +557,20 @@ impl Dataset {
             .len();
         ds.excluded = ds.uniques.iter().map(|_| AtomicBool::new(false)).collect();
         ds
+    }
+}
+
+impl Dataset {
+    /// Run the profile over the events, drop duplicate records, and group the rest (the
+    /// events in memory as one part; [`crate::pipeline::load`] reads files into parts).
+    pub fn build(profile: &dyn Profile, events: Vec<RawEvent>) -> Dataset {
+        let mut part = Part::new(profile);
+        for ev in events {
+            part.take(ev);
+        }
+        let mut b = Builder::new(profile);
+        b.add(part);
+        b.finish()
     }
 
     /// Join task lifecycles and append the [`CONTEXT_FIELDS`] to every unique event: its
@@ -252,7 +600,22 @@ impl Dataset {
     /// The first occurrence of unique event `u`, as it was read (every data field, names
     /// unmasked, the task XML whole).
     pub fn first_raw(&self, u: usize) -> &RawEvent {
-        &self.occurrences[self.uniques[u].occurrences[0] as usize]
+        &self.first_raw[u]
+    }
+
+    /// What the lifecycle reads off an occurrence (`None` for profiles without lifecycles).
+    pub fn step(&self, occ: &Occurrence) -> Option<&StepFacts> {
+        self.steps.get(occ.step as usize)
+    }
+
+    /// The lower-case host name of an occurrence.
+    pub fn host_of(&self, occ: &Occurrence) -> &str {
+        self.hosts.get(occ.host as usize).map_or("", String::as_str)
+    }
+
+    /// The file an occurrence was read from.
+    pub fn source_of(&self, occ: &Occurrence) -> &str {
+        self.sources.get(occ.source as usize).map_or("", |s| &**s)
     }
 
     /// The lifecycle flags of unique event `u` (empty before [`Dataset::add_context`]).

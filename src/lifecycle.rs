@@ -21,8 +21,10 @@ use std::collections::{BTreeSet, HashMap};
 use rayon::prelude::*;
 use similar::{ChangeTag, TextDiff};
 
-use crate::event::{CH_SECURITY, CH_TASKSCHEDULER};
-use crate::frame::Dataset;
+use std::sync::Arc;
+
+use crate::event::{CH_SECURITY, CH_TASKSCHEDULER, RawEvent};
+use crate::frame::{Dataset, NONE, Occurrence, StepFacts};
 use crate::profile::features::normalize_path;
 use crate::profile::task_xml;
 
@@ -31,7 +33,6 @@ const US_PER_MIN: i64 = 60_000_000;
 const SHORT_LIVED: i64 = 10 * US_PER_MIN;
 /// Restored within this after a change: a temporary modification.
 const RESTORED_WITHIN: i64 = 24 * 60 * US_PER_MIN;
-const NONE: u32 = u32::MAX;
 
 /// Whether a task definition is the one a task had before an update.
 type IsBefore<'a> = Box<dyn Fn(&str) -> bool + 'a>;
@@ -125,6 +126,27 @@ pub struct Step {
     pub diff: Vec<DiffLine>,
 }
 
+/// What a lifecycle reads off a record (interned by the caller through `intern`): the task
+/// name as read, the timeline's detail (the command a run launched, a result code, or the
+/// user), and the task XML of a Security event.
+pub fn step_facts(ev: &RawEvent, mut intern: impl FnMut(&str) -> Arc<str>) -> StepFacts {
+    let ch = ev.canonical_channel();
+    let detail = match (ch, ev.event_id) {
+        (CH_TASKSCHEDULER, 129 | 200) => ev.first(&["Path", "ActionName"]),
+        (CH_TASKSCHEDULER, 101 | 103 | 201 | 202 | 203) => ev.first(&["ResultCode", "ErrorValue"]),
+        _ => ev.first(&["SubjectUserName", "UserContext", "UserName"]),
+    }
+    .unwrap_or("");
+    StepFacts {
+        task: intern(ev.first(&["TaskName"]).unwrap_or("")),
+        detail: intern(detail),
+        definition: (ch == CH_SECURITY)
+            .then(|| ev.first(&["TaskContentNew", "TaskContent"]))
+            .flatten()
+            .map(&mut intern),
+    }
+}
+
 fn is_run(channel: &str, id: u32) -> bool {
     channel == CH_TASKSCHEDULER && matches!(id, 100 | 129 | 200)
 }
@@ -143,68 +165,48 @@ impl Lifecycles {
                 flags: vec![Vec::new(); ds.uniques.len()],
             };
         };
-        // Hosts as small ids: names as read map to one id per lower-cased name.
-        let mut host_of_raw: HashMap<&str, u32> = HashMap::new();
-        let mut host_of_lower: HashMap<String, u32> = HashMap::new();
-        let mut hosts: Vec<String> = Vec::new();
         // Task keys per unique event: its (normalised) task name, lower-cased once. The
         // events of a task's lifecycle are TaskScheduler's and Security 4698-4702; process
         // creations name a task in a command line, not as the task's own record.
         let mut task_of_name: HashMap<String, u32> = HashMap::new();
         let mut index: HashMap<(u32, u32), u32> = HashMap::new();
         let mut last_run: HashMap<u32, i64> = HashMap::new();
-        let mut unique_of = vec![0u32; n];
         // Per unique event: its task (if its events belong to a lifecycle) and whether it is
         // a run.
         let mut task_of: Vec<Option<u32>> = Vec::with_capacity(ds.uniques.len());
         let mut run_of: Vec<bool> = Vec::with_capacity(ds.uniques.len());
-        for (u, e) in ds.uniques.iter().enumerate() {
+        for e in &ds.uniques {
             let ch = e.channel.as_str();
             let name = &*e.values[name_field];
             let in_lifecycle = !name.is_empty()
-                && (ch == CH_TASKSCHEDULER
-                    || (ch == CH_SECURITY && (4698..=4702).contains(&e.event_id)));
+                && (ch == CH_SECURITY && (4698..=4702).contains(&e.event_id)
+                    || ch == CH_TASKSCHEDULER);
             let next = task_of_name.len() as u32;
             task_of.push(
                 in_lifecycle.then(|| *task_of_name.entry(name.to_lowercase()).or_insert(next)),
             );
             run_of.push(is_run(ch, e.event_id));
-            for &o in &e.occurrences {
-                unique_of[o as usize] = u as u32;
-            }
         }
-        // Occurrences in reading order (memory order), the host of the previous one reused.
-        let mut last_host: Option<(&str, u32)> = None;
-        for (o, ev) in ds.occurrences.iter().enumerate() {
-            let u = unique_of[o] as usize;
-            let h = match last_host {
-                Some((raw, h)) if raw == ev.computer => h,
-                _ => {
-                    let h = *host_of_raw.entry(ev.computer.as_str()).or_insert_with(|| {
-                        let lower = ev.computer.to_lowercase();
-                        *host_of_lower.entry(lower.clone()).or_insert_with(|| {
-                            hosts.push(lower);
-                            hosts.len() as u32 - 1
-                        })
-                    });
-                    last_host = Some((ev.computer.as_str(), h));
-                    h
-                }
-            };
+        // Occurrences in reading order; hosts are already ids of lower-cased names.
+        for (o, occ) in ds.occurrences.iter().enumerate() {
+            let u = occ.unique as usize;
+            let h = occ.host;
             if run_of[u]
-                && let Some(t) = ev.time
+                && let Some(t) = occ.time()
             {
                 let l = last_run.entry(h).or_insert(t);
                 *l = (*l).max(t);
             }
             let Some(task) = task_of[u] else { continue };
             let l = *index.entry((h, task)).or_insert_with(|| {
+                let read = ds.step(occ).map_or("", |f| &*f.task);
                 tasks.push(TaskLife {
-                    host: String::new(),
-                    task: ev
-                        .first(&["TaskName"])
-                        .unwrap_or(&ds.uniques[u].values[name_field])
-                        .to_string(),
+                    host: ds.hosts[h as usize].clone(),
+                    task: if read.is_empty() {
+                        ds.uniques[u].values[name_field].to_string()
+                    } else {
+                        read.to_string()
+                    },
                     occurrences: Vec::new(),
                 });
                 tasks.len() as u32 - 1
@@ -212,29 +214,26 @@ impl Lifecycles {
             tasks[l as usize].occurrences.push(o as u32);
             of_occurrence[o] = l;
         }
-        for (&(h, _), &l) in &index {
-            tasks[l as usize].host = hosts[h as usize].clone();
-        }
-        let host_ids: HashMap<&str, u32> = hosts
-            .iter()
-            .enumerate()
-            .map(|(i, h)| (h.as_str(), i as u32))
-            .collect();
+        let host_of_life: Vec<u32> = {
+            let mut v = vec![0u32; tasks.len()];
+            for (&(h, _), &l) in &index {
+                v[l as usize] = h;
+            }
+            v
+        };
         // Lifecycles are independent: sorted and flagged in parallel.
         let flagged: Vec<Vec<(usize, &'static str)>> = tasks
             .par_iter_mut()
-            .map(|life| {
+            .enumerate()
+            .map(|(l, life)| {
                 let occ = &mut life.occurrences;
-                occ.sort_unstable_by_key(|&o| (ds.occurrences[o as usize].time, o));
-                let last = host_ids
-                    .get(life.host.as_str())
-                    .and_then(|h| last_run.get(h))
-                    .copied();
+                occ.sort_unstable_by_key(|&o| (ds.occurrences[o as usize].time(), o));
+                let last = last_run.get(&host_of_life[l]).copied();
                 life_flags(ds, occ, last)
             })
             .collect();
         for (o, f) in flagged.into_iter().flatten() {
-            out[unique_of[o] as usize].insert(f);
+            out[ds.occurrences[o].unique as usize].insert(f);
         }
         Lifecycles {
             tasks,
@@ -267,20 +266,12 @@ impl Lifecycles {
         life.occurrences
             .iter()
             .map(|&o| {
-                let ev = &ds.occurrences[o as usize];
-                let ch = ev.canonical_channel();
-                let detail = match (ch, ev.event_id) {
-                    (CH_TASKSCHEDULER, 129 | 200) => ev.first(&["Path", "ActionName"]),
-                    (CH_TASKSCHEDULER, 101 | 103 | 201 | 202 | 203) => {
-                        ev.first(&["ResultCode", "ErrorValue"])
-                    }
-                    _ => ev.first(&["SubjectUserName", "UserContext", "UserName"]),
-                }
-                .unwrap_or("")
-                .to_string();
+                let occ = &ds.occurrences[o as usize];
+                let e = &ds.uniques[occ.unique as usize];
+                let facts = ds.step(occ);
                 let mut diff = Vec::new();
-                if ch == CH_SECURITY
-                    && let Some(def) = ev.first(&["TaskContentNew", "TaskContent"])
+                if e.channel == CH_SECURITY
+                    && let Some(def) = facts.and_then(|f| f.definition.as_deref())
                 {
                     if let Some(prev) = prev_def
                         && prev.trim() != def.trim()
@@ -291,10 +282,10 @@ impl Lifecycles {
                 }
                 Step {
                     occurrence: o,
-                    time: ev.time,
-                    event_id: ev.event_id,
-                    what: what(ch, ev.event_id),
-                    detail,
+                    time: occ.time(),
+                    event_id: e.event_id,
+                    what: what(&e.channel, e.event_id),
+                    detail: facts.map_or(String::new(), |f| f.detail.to_string()),
                     diff,
                 }
             })
@@ -342,21 +333,26 @@ pub fn xml_diff(old: &str, new: &str) -> Vec<DiffLine> {
 /// The flags of one lifecycle (occurrences in time order), as (occurrence, flag) pairs.
 /// `last_run` is the host's latest run of any task.
 fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &'static str)> {
-    let ev = |o: u32| &ds.occurrences[o as usize];
-    let at = |o: u32| ev(o).time.unwrap_or(i64::MIN);
+    let ev = |o: u32| -> &Occurrence { &ds.occurrences[o as usize] };
+    let unique = |o: u32| &ds.uniques[ev(o).unique as usize];
+    let facts = |o: u32| ds.step(ev(o));
+    let at = |o: u32| ev(o).time().unwrap_or(i64::MIN);
     // Whether `b` happened at most `span` after `a`; never for events without a time (an
     // export that dropped them), whatever their order.
-    let within = |a: u32, b: u32, span: i64| match (ev(a).time, ev(b).time) {
+    let within = |a: u32, b: u32, span: i64| match (ev(a).time(), ev(b).time()) {
         (Some(x), Some(y)) => y.checked_sub(x).is_some_and(|d| (0..=span).contains(&d)),
         _ => false,
     };
-    let id = |o: u32| ev(o).event_id;
+    let id = |o: u32| unique(o).event_id;
+    let channel = |o: u32| unique(o).channel.as_str();
+    // The command a run launched (129 / 200), as read.
+    let launched = |o: u32| facts(o).map(|f| &*f.detail).filter(|d| !d.is_empty());
+    let definition = |o: u32| facts(o).and_then(|f| f.definition.as_deref());
     let mut flagged: Vec<(usize, &'static str)> = Vec::new();
     // Events that name only the task (started, triggered, finished) look the same in every
     // lifecycle of the task, on every host: flagging them would flag the task everywhere.
     let specific = |o: u32| {
-        let ch = ev(o).canonical_channel();
-        ch != CH_TASKSCHEDULER || matches!(id(o), 106 | 140 | 141 | 142 | 129 | 200..=203)
+        channel(o) != CH_TASKSCHEDULER || matches!(id(o), 106 | 140 | 141 | 142 | 129 | 200..=203)
     };
     let mut flag_span = |from: i64, to: i64, f: &'static str| {
         for &o in occ
@@ -386,11 +382,11 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
     if let Some(reg) = occ
         .iter()
         .copied()
-        .find(|&o| matches!(id(o), 4698 | 106) && ev(o).time.is_some())
+        .find(|&o| matches!(id(o), 4698 | 106) && ev(o).time().is_some())
     {
         let mut n = [0usize; 3];
         for &o in occ.iter().filter(|&&o| at(o) >= at(reg)) {
-            if is_run(ev(o).canonical_channel(), id(o)) {
+            if is_run(channel(o), id(o)) {
                 n[match id(o) {
                     100 => 0,
                     129 => 1,
@@ -409,12 +405,8 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
     // update that changes it and a later one that restores the one before.
     let defs: Vec<(u32, &str)> = occ
         .iter()
-        .filter(|&&o| ev(o).canonical_channel() == CH_SECURITY && matches!(id(o), 4698 | 4702))
-        .filter_map(|&o| {
-            ev(o)
-                .first(&["TaskContentNew", "TaskContent"])
-                .map(|x| (o, x.trim()))
-        })
+        .filter(|&&o| channel(o) == CH_SECURITY && matches!(id(o), 4698 | 4702))
+        .filter_map(|&o| definition(o).map(|x| (o, x.trim())))
         .collect();
     // The command a definition runs, normalised as the runs' events are (`%windir%`
     // expanded), so that the two compare.
@@ -433,7 +425,7 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
             let ran: BTreeSet<String> = occ
                 .iter()
                 .filter(|&&o| at(o) < at(o_changed) && matches!(id(o), 129 | 200))
-                .filter_map(|&o| ev(o).first(&["Path", "ActionName"]))
+                .filter_map(|&o| launched(o))
                 .map(normalize_path)
                 .collect();
             let now = command_of(changed);

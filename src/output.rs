@@ -74,8 +74,7 @@ impl<'a> Rows<'a> {
     /// The first occurrence of unique event `u` as it was read: where, when, and every data
     /// field with its original spelling (task names unmasked, the task XML whole).
     pub fn raw_event(&self, u: usize) -> Option<Value> {
-        let o = *self.ds.uniques[u].occurrences.first()?;
-        let ev = &self.ds.occurrences[o as usize];
+        let ev = self.ds.first_raw(u);
         let data: Map<String, Value> = ev
             .data
             .iter()

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use crate::frame::Dataset;
-use crate::ingest::{self, FileReport, Progress};
+use crate::frame::{Builder, Dataset, Part};
+use crate::ingest::{self, FileReport, Prefilter, Progress};
 use crate::profile::Profile;
 
 /// What loading a set of paths gave.
@@ -71,8 +71,24 @@ impl Loaded {
 }
 
 /// Read `paths` and build the profile's dataset.
+///
+/// Each file is reduced to its unique events while it is read (a [`Part`], on its reading
+/// thread; records whose channel and event id the profile never wants are not even rendered),
+/// and parts are folded into the dataset in file order as they finish: memory grows with
+/// unique events, not with records.
 pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Loaded {
-    let ing = ingest::read_paths(paths, |e| profile.wants(e), progress);
+    let mut builder = Builder::new(profile);
+    let reports = ingest::read_paths_with(
+        paths,
+        &Prefilter::new(profile.sources()),
+        || Part::new(profile),
+        |part| builder.add(part),
+        progress,
+    );
+    let ing = ingest::Ingest {
+        events: Vec::new(),
+        reports,
+    };
     let records = ing.records();
     let skipped = ing.skipped();
     let passed_over = ing.passed_over();
@@ -81,7 +97,7 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
         .iter()
         .filter(|r| !r.not_a_log && (r.kind != "unknown" || r.records > 0))
         .count();
-    let mut dataset = Dataset::build(profile, ing.events);
+    let mut dataset: Dataset = builder.finish();
     dataset.add_context();
     Loaded {
         dataset,

@@ -556,8 +556,8 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         "raw fields of the first occurrence",
         Style::default().add_modifier(Modifier::UNDERLINED),
     )));
-    if let Some(&o) = e.occurrences.first() {
-        let ev = &ds.occurrences[o as usize];
+    if !e.occurrences.is_empty() {
+        let ev = ds.first_raw(u);
         lines.push(Line::raw(format!(
             "  record {} at {} on {}",
             ev.record_id.map(|r| r.to_string()).unwrap_or("-".into()),

@@ -107,7 +107,11 @@ fn golden_text(l: &Loaded, root: &Path) -> String {
 
 fn check(name: &str, root: &Path, profile: &str) {
     let profile = by_name(profile).unwrap();
-    let loaded = pipeline::load(&[root.to_path_buf()], profile.as_ref(), &Progress::default());
+    let loaded = pipeline::load(
+        &[root.to_path_buf()],
+        profile.as_ref(),
+        &Progress::default(),
+    );
     let got = golden_text(&loaded, root);
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/golden")
@@ -144,7 +148,11 @@ fn samples() -> PathBuf {
 
 #[test]
 fn samples_scheduled_tasks() {
-    check("samples.scheduled-tasks.jsonl", &samples(), "scheduled-tasks");
+    check(
+        "samples.scheduled-tasks.jsonl",
+        &samples(),
+        "scheduled-tasks",
+    );
 }
 
 #[test]

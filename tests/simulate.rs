@@ -75,8 +75,8 @@ fn attack_ranks<'a>(
             let ev = &ds.occurrences[o as usize];
             for a in &truth.attacks {
                 let hit = a.records.iter().any(|r| {
-                    ev.record_id == Some(r.record_id)
-                        && ev.source.replace('\\', "/").ends_with(&r.file)
+                    ev.record_id() == Some(r.record_id)
+                        && ds.source_of(ev).replace('\\', "/").ends_with(&r.file)
                 });
                 if hit {
                     best.entry(a.id.as_str()).or_insert(rank + 1);
@@ -208,10 +208,11 @@ fn simulated_records_read_back_with_checksums_validated() {
     );
     for a in &truth.attacks {
         for r in &a.records {
-            let found = loaded.dataset.occurrences.iter().any(|e| {
-                e.record_id == Some(r.record_id)
-                    && e.event_id == u32::from(r.event_id)
-                    && e.source.replace('\\', "/").ends_with(&r.file)
+            let ds = &loaded.dataset;
+            let found = ds.occurrences.iter().any(|e| {
+                e.record_id() == Some(r.record_id)
+                    && ds.uniques[e.unique as usize].event_id == u32::from(r.event_id)
+                    && ds.source_of(e).replace('\\', "/").ends_with(&r.file)
             });
             assert!(found, "{}: {:?}", a.id, r);
         }

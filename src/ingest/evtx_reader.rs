@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use evtx::{EvtxParser, ParserSettings};
 
-use super::{FileReport, Progress, layout};
+use super::{FileReport, Prefilter, Progress, Sink, layout};
 use crate::event::RawEvent;
 
 fn settings() -> ParserSettings {
@@ -17,43 +17,51 @@ fn settings() -> ParserSettings {
         .validate_checksums(false)
 }
 
-pub fn read_evtx_path<F>(
+pub fn read_evtx_path(
     path: &Path,
     name: String,
-    keep: &F,
+    prefilter: &Prefilter,
+    sink: &mut dyn Sink,
     progress: &Progress,
-) -> (Vec<RawEvent>, FileReport)
-where
-    F: Fn(&RawEvent) -> bool + Sync,
-{
+) -> FileReport {
     match EvtxParser::from_path(path) {
-        Ok(p) => drain(p.with_configuration(settings()), name, keep, progress),
+        Ok(p) => drain(
+            p.with_configuration(settings()),
+            name,
+            prefilter,
+            sink,
+            progress,
+        ),
         Err(e) => failed(name, e),
     }
 }
 
-pub fn read_evtx_bytes<F>(
+pub fn read_evtx_bytes(
     bytes: Vec<u8>,
     name: String,
-    keep: &F,
+    prefilter: &Prefilter,
+    sink: &mut dyn Sink,
     progress: &Progress,
-) -> (Vec<RawEvent>, FileReport)
-where
-    F: Fn(&RawEvent) -> bool + Sync,
-{
+) -> FileReport {
     match EvtxParser::from_buffer(bytes) {
-        Ok(p) => drain(p.with_configuration(settings()), name, keep, progress),
+        Ok(p) => drain(
+            p.with_configuration(settings()),
+            name,
+            prefilter,
+            sink,
+            progress,
+        ),
         Err(e) => failed(name, e),
     }
 }
 
-fn failed(name: String, e: impl std::fmt::Display) -> (Vec<RawEvent>, FileReport) {
+fn failed(name: String, e: impl std::fmt::Display) -> FileReport {
     let mut r = FileReport::new(name, "evtx");
     r.problem(format!(
         "not a readable EVTX file: {}",
         one_line(&e.to_string())
     ));
-    (Vec::new(), r)
+    r
 }
 
 fn one_line(s: &str) -> String {
@@ -61,30 +69,42 @@ fn one_line(s: &str) -> String {
     crate::sanitize::for_terminal(first, 200)
 }
 
-fn drain<T: std::io::Read + std::io::Seek, F>(
+/// What a parser worker makes of one record.
+enum Item {
+    /// Rendered and normalised.
+    Event(RawEvent),
+    /// Not rendered: no profile wants its channel and event id.
+    Passed { channel: String, event_id: u32 },
+}
+
+fn drain<T: std::io::Read + std::io::Seek>(
     mut parser: EvtxParser<T>,
     name: String,
-    keep: &F,
+    prefilter: &Prefilter,
+    sink: &mut dyn Sink,
     progress: &Progress,
-) -> (Vec<RawEvent>, FileReport)
-where
-    F: Fn(&RawEvent) -> bool + Sync,
-{
+) -> FileReport {
     let source: Arc<str> = Arc::from(name.as_str());
     let mut report = FileReport::new(name, "evtx");
-    let mut events = Vec::new();
-    // Rendering to JSON and normalising run inside the evtx crate's workers (in parallel over
-    // chunks); this thread only filters and counts.
+    // Peeking, rendering to JSON and normalising run inside the evtx crate's workers (in
+    // parallel over chunks); this thread only counts and hands events to the sink.
     let src = source.clone();
+    let pre = prefilter.clone();
     let records = parser.serialized_records(move |r| {
-        r.and_then(|r| r.into_json_value()).map(|rec| {
+        let r = r?;
+        if let Some((channel, event_id)) = super::peek::channel_and_id(&r)
+            && !pre.wants(&channel, event_id)
+        {
+            return Ok(Item::Passed { channel, event_id });
+        }
+        r.into_json_value().map(|rec| {
             let mut ev = match rec.data.get("Event") {
                 Some(e) => layout::from_evtx_dump(e, &src),
                 None => layout::from_evtx_dump(&rec.data, &src),
             };
             ev.record_id = Some(rec.event_record_id);
             ev.time = ev.time.or(Some(rec.timestamp.as_microsecond()));
-            ev
+            Item::Event(ev)
         })
     });
     for (i, item) in records.enumerate() {
@@ -93,14 +113,63 @@ where
             break;
         }
         match item {
-            Ok(ev) => {
-                report.record(ev, keep, progress, &mut events);
-            }
+            Ok(Item::Event(ev)) => report.record(ev, sink, progress),
+            Ok(Item::Passed { channel, event_id }) => report.count(&channel, event_id, progress),
             Err(e) => {
                 report.skipped += 1;
                 report.problem(one_line(&e.to_string()));
             }
         }
     }
-    (events, report)
+    report
+}
+
+/// A channel and event id.
+pub type ChannelId = (String, u32);
+
+/// How the pre-render peek ([`super::peek`]) agrees with the rendered records of a file.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PeekCheck {
+    pub records: u64,
+    /// Peeked and equal to the rendered channel and event id.
+    pub agreed: u64,
+    /// Not peeked (rendered instead).
+    pub unpeeked: u64,
+    /// Peeked and different: a bug. (record id, peeked, rendered) of the first few.
+    pub disagreed: Vec<(u64, ChannelId, ChannelId)>,
+}
+
+/// Peek and render every record of an `.evtx` file and compare (for tests and the bench).
+pub fn peek_check(path: &Path) -> PeekCheck {
+    let mut out = PeekCheck::default();
+    let Ok(parser) = EvtxParser::from_path(path) else {
+        return out;
+    };
+    let mut parser = parser.with_configuration(settings());
+    let src: Arc<str> = Arc::from("check");
+    let items = parser.serialized_records(move |r| {
+        let r = r?;
+        let peeked = super::peek::channel_and_id(&r);
+        let id = r.event_record_id;
+        r.into_json_value().map(|rec| {
+            let ev = match rec.data.get("Event") {
+                Some(e) => layout::from_evtx_dump(e, &src),
+                None => layout::from_evtx_dump(&rec.data, &src),
+            };
+            (id, peeked, (ev.channel, ev.event_id))
+        })
+    });
+    for (id, peeked, rendered) in items.flatten() {
+        out.records += 1;
+        match peeked {
+            None => out.unpeeked += 1,
+            Some(p) if p == rendered => out.agreed += 1,
+            Some(p) => {
+                if out.disagreed.len() < 5 {
+                    out.disagreed.push((id, p, rendered));
+                }
+            }
+        }
+    }
+    out
 }

@@ -6,21 +6,16 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::{FileReport, Progress, layout};
-use crate::event::RawEvent;
+use super::{FileReport, Progress, Sink, layout};
 
-pub fn read_json_text<F>(
+pub fn read_json_text(
     text: &str,
     name: String,
-    keep: &F,
+    sink: &mut dyn Sink,
     progress: &Progress,
-) -> (Vec<RawEvent>, FileReport)
-where
-    F: Fn(&RawEvent) -> bool + Sync,
-{
+) -> FileReport {
     let source: Arc<str> = Arc::from(name.as_str());
     let mut report = FileReport::new(name, "json");
-    let mut events = Vec::new();
     let mut non_events = 0u64;
     let mut on_value = |v: Value, report: &mut FileReport| {
         // A JSON array holds records (Chainsaw, old Hayabusa, a SIEM export).
@@ -31,7 +26,7 @@ where
         for item in items {
             match layout::normalize(&item, &source) {
                 Some(ev) => {
-                    report.record(ev, keep, progress, &mut events);
+                    report.record(ev, sink, progress);
                 }
                 None => {
                     report.skipped += 1;
@@ -48,7 +43,7 @@ where
     {
         on_value(v, &mut report);
         report.not_a_log = report.records == 0 && non_events == report.skipped;
-        return (events, report);
+        return report;
     }
 
     let bytes = text.as_bytes();
@@ -99,7 +94,7 @@ where
         line_no += lines;
     }
     report.not_a_log = report.records == 0 && non_events > 0 && non_events == report.skipped;
-    (events, report)
+    report
 }
 
 /// evtx_dump `-o json` writes `Record 12` between records.
@@ -128,9 +123,12 @@ fn next_object_line(text: &str, pos: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::RawEvent;
 
     fn read(text: &str) -> (Vec<RawEvent>, FileReport) {
-        read_json_text(text, "t".into(), &|_| true, &Progress::default())
+        let mut events = Vec::new();
+        let r = read_json_text(text, "t".into(), &mut events, &Progress::default());
+        (events, r)
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! many were skipped and why, so a damaged collection still loads and the analyst sees the cost.
 
 mod evtx_reader;
+pub use evtx_reader::{PeekCheck, peek_check};
 mod json_reader;
 pub mod layout;
+mod peek;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -28,8 +30,8 @@ pub struct FileReport {
     pub skipped: u64,
     /// One line per distinct problem, for the warning printed to stderr.
     pub problems: Vec<String>,
-    /// (channel, event id) -> records, for every record read.
-    pub histogram: BTreeMap<(String, u32), u64>,
+    /// Event id -> (channel, records), for every record read ([`FileReport::histogram`]).
+    histogram: HashMap<u32, Vec<(String, u64)>>,
     /// The file holds no event log at all (not JSON, empty, or JSON without event records).
     pub not_a_log: bool,
     /// Found by walking a folder rather than named on the command line.
@@ -45,25 +47,30 @@ impl FileReport {
         }
     }
 
-    /// Count a record read from this file and keep it when `keep` says so.
-    pub(crate) fn record<F>(
-        &mut self,
-        ev: RawEvent,
-        keep: &F,
-        progress: &Progress,
-        events: &mut Vec<RawEvent>,
-    ) where
-        F: Fn(&RawEvent) -> bool + Sync,
-    {
+    /// Count a record read from this file and hand it to the sink (which keeps it or not).
+    pub(crate) fn record(&mut self, ev: RawEvent, sink: &mut dyn Sink, progress: &Progress) {
+        self.count(&ev.channel, ev.event_id, progress);
+        sink.take(ev);
+    }
+
+    /// Count a record read from this file, rendered or not.
+    pub(crate) fn count(&mut self, channel: &str, event_id: u32, progress: &Progress) {
         self.records += 1;
         progress.records.fetch_add(1, Ordering::Relaxed);
-        *self
-            .histogram
-            .entry((ev.channel.clone(), ev.event_id))
-            .or_default() += 1;
-        if keep(&ev) {
-            events.push(ev);
+        // Looked up by event id, then channel (one or two per id): no allocation per record.
+        let by_channel = self.histogram.entry(event_id).or_default();
+        match by_channel.iter_mut().find(|(c, _)| c == channel) {
+            Some((_, n)) => *n += 1,
+            None => by_channel.push((channel.to_string(), 1)),
         }
+    }
+
+    /// (channel as the log spells it, event id) -> records, for every record read.
+    pub fn histogram(&self) -> BTreeMap<(String, u32), u64> {
+        self.histogram
+            .iter()
+            .flat_map(|(&id, chans)| chans.iter().map(move |(c, n)| ((c.clone(), id), *n)))
+            .collect()
     }
 
     /// No log, found in a folder walk: not worth a warning.
@@ -189,13 +196,105 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<(PathBuf, bool)>, Vec<FileReport>
     (files, bad)
 }
 
-/// The events kept from one file, and its report (a zip gives one per member).
-type FileResult = (Vec<RawEvent>, Vec<FileReport>);
+/// Where a reader puts the records of one file (a zip's members included), on the thread
+/// that reads it: a list of events, or an aggregate that keeps only what later steps need.
+pub trait Sink: Send {
+    fn take(&mut self, ev: RawEvent);
+}
 
-/// Read every path, keeping the events `keep` accepts.
+impl Sink for Vec<RawEvent> {
+    fn take(&mut self, ev: RawEvent) {
+        self.push(ev);
+    }
+}
+
+/// The events a filter keeps, in reading order.
+struct Keep<'a, F> {
+    keep: &'a F,
+    events: Vec<RawEvent>,
+}
+
+impl<F: Fn(&RawEvent) -> bool + Sync> Sink for Keep<'_, F> {
+    fn take(&mut self, ev: RawEvent) {
+        if (self.keep)(&ev) {
+            self.events.push(ev);
+        }
+    }
+}
+
+/// Which records are worth rendering, decided from their channel and event id alone,
+/// before the record is turned into fields (see [`crate::profile::Profile::sources`]).
+/// Records it refuses are still counted (records read, histogram), never rendered.
+#[derive(Debug, Clone, Default)]
+pub struct Prefilter {
+    /// (canonical channel, or `*` for any; event ids, empty for every id).
+    wanted: Vec<(&'static str, &'static [u32])>,
+    /// Take everything (no prefilter).
+    all: bool,
+}
+
+impl Prefilter {
+    /// Render every record.
+    pub fn everything() -> Prefilter {
+        Prefilter {
+            wanted: Vec::new(),
+            all: true,
+        }
+    }
+
+    pub fn new(wanted: &[(&'static str, &'static [u32])]) -> Prefilter {
+        Prefilter {
+            wanted: wanted.to_vec(),
+            all: false,
+        }
+    }
+
+    /// Whether a record of `channel` (as the log spells it) and `event_id` may be wanted.
+    pub fn wants(&self, channel: &str, event_id: u32) -> bool {
+        if self.all {
+            return true;
+        }
+        let ch = crate::event::canonical_channel(channel);
+        self.wanted
+            .iter()
+            .any(|(c, ids)| (*c == ch || *c == "*") && (ids.is_empty() || ids.contains(&event_id)))
+    }
+}
+
+/// Read every path, keeping the events `keep` accepts, in file order.
 pub fn read_paths<F>(paths: &[PathBuf], keep: F, progress: &Progress) -> Ingest
 where
     F: Fn(&RawEvent) -> bool + Sync,
+{
+    let mut events = Vec::new();
+    let reports = read_paths_with(
+        paths,
+        &Prefilter::everything(),
+        || Keep {
+            keep: &keep,
+            events: Vec::new(),
+        },
+        |part| events.extend(part.events),
+        progress,
+    );
+    Ingest { events, reports }
+}
+
+/// Read every path on one thread per core, each file into a sink of its own made by
+/// `new_sink`; `done` receives the sinks on the calling thread in file order, as soon as
+/// each file and those before it are read, so that a caller can fold them while the rest are
+/// still being read. Returns a report per file (and per zip member).
+pub fn read_paths_with<S, N, D>(
+    paths: &[PathBuf],
+    prefilter: &Prefilter,
+    new_sink: N,
+    mut done: D,
+    progress: &Progress,
+) -> Vec<FileReport>
+where
+    S: Sink,
+    N: Fn() -> S + Sync,
+    D: FnMut(S),
 {
     let (files, mut reports) = expand_paths(paths);
     progress
@@ -209,63 +308,80 @@ where
         .min(files.len())
         .max(1);
     let next = AtomicU64::new(0);
-    let mut per_file: Vec<(usize, FileResult)> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..workers)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut done = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                        let Some((f, in_folder)) = files.get(i) else {
-                            break;
-                        };
-                        let mut out = if progress.cancelled() {
-                            (Vec::new(), Vec::new())
-                        } else {
-                            read_file_guarded(f, &keep, progress)
-                        };
-                        for r in &mut out.1 {
-                            r.found_in_folder = *in_folder;
-                        }
-                        progress.files_done.fetch_add(1, Ordering::Relaxed);
-                        done.push((i, out));
+    let mut per_file: Vec<Option<Vec<FileReport>>> = vec![None; files.len()];
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::channel::<(usize, S, Vec<FileReport>)>();
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (next, files, new_sink) = (&next, &files, &new_sink);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    let Some((f, in_folder)) = files.get(i) else {
+                        break;
+                    };
+                    let mut sink = new_sink();
+                    let mut reps = if progress.cancelled() {
+                        Vec::new()
+                    } else {
+                        read_file_guarded(f, prefilter, &mut sink, progress)
+                    };
+                    for r in &mut reps {
+                        r.found_in_folder = *in_folder;
                     }
-                    done
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+                    progress.files_done.fetch_add(1, Ordering::Relaxed);
+                    if tx.send((i, sink, reps)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Hand sinks on in file order; later files wait (a few at most: one per worker).
+        let mut waiting: BTreeMap<usize, S> = BTreeMap::new();
+        let mut next_done = 0usize;
+        for (i, sink, reps) in rx {
+            per_file[i] = Some(reps);
+            waiting.insert(i, sink);
+            while let Some(sink) = waiting.remove(&next_done) {
+                done(sink);
+                next_done += 1;
+            }
+        }
+        // A worker that died (a bug) leaves a gap: hand on what came after it anyway.
+        for (_, sink) in std::mem::take(&mut waiting) {
+            done(sink);
+        }
     });
-    per_file.sort_by_key(|(i, _)| *i);
-    let mut events = Vec::new();
-    for (_, (ev, rep)) in per_file {
-        events.extend(ev);
-        reports.extend(rep);
+    for (i, reps) in per_file.into_iter().enumerate() {
+        match reps {
+            Some(r) => reports.extend(r),
+            None => {
+                let mut r = FileReport::new(files[i].0.display().to_string(), "unknown");
+                r.problem("not read (internal error)");
+                reports.push(r);
+            }
+        }
     }
-    Ingest { events, reports }
+    reports
 }
 
 /// [`read_file`], with a panic in a parser (a bug, on some hostile input) turned into a
 /// problem of that one file rather than the loss of everything read.
-fn read_file_guarded<F>(
+fn read_file_guarded(
     path: &Path,
-    keep: &F,
+    prefilter: &Prefilter,
+    sink: &mut dyn Sink,
     progress: &Progress,
-) -> (Vec<RawEvent>, Vec<FileReport>)
-where
-    F: Fn(&RawEvent) -> bool + Sync,
-{
+) -> Vec<FileReport> {
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_file(path, keep, progress)
+        read_file(path, prefilter, sink, progress)
     }))
     .unwrap_or_else(|_| {
         let mut r = FileReport::new(path.display().to_string(), "unknown");
-        r.problem("the parser failed on this file (internal error); nothing kept from it");
+        r.problem("the parser failed on this file (internal error); what it read before is kept");
         r.skipped += 1;
-        (Vec::new(), vec![r])
+        vec![r]
     })
 }
 
@@ -275,10 +391,12 @@ const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const MAX_MEMBER_BYTES: u64 = 4 << 30;
 
 /// Read one file from disk: sniff its kind from the first bytes, not its name.
-pub fn read_file<F>(path: &Path, keep: &F, progress: &Progress) -> (Vec<RawEvent>, Vec<FileReport>)
-where
-    F: Fn(&RawEvent) -> bool + Sync,
-{
+pub fn read_file(
+    path: &Path,
+    prefilter: &Prefilter,
+    sink: &mut dyn Sink,
+    progress: &Progress,
+) -> Vec<FileReport> {
     let name = path.display().to_string();
     let mut head = [0u8; 8];
     let n = std::fs::File::open(path).and_then(|mut f| read_up_to(&mut f, &mut head));
@@ -287,25 +405,23 @@ where
         Err(e) => {
             let mut r = FileReport::new(name, "unknown");
             r.problem(format!("cannot open: {e}"));
-            return (Vec::new(), vec![r]);
+            return vec![r];
         }
     };
     let head = &head[..n];
     if head.starts_with(EVTX_MAGIC) {
-        let (ev, r) = evtx_reader::read_evtx_path(path, name, keep, progress);
-        (ev, vec![r])
+        vec![evtx_reader::read_evtx_path(
+            path, name, prefilter, sink, progress,
+        )]
     } else if head.starts_with(ZIP_MAGIC) {
-        read_zip(path, name, keep, progress)
+        read_zip(path, name, prefilter, sink, progress)
     } else {
         match std::fs::read(path) {
-            Ok(bytes) => {
-                let (ev, r) = read_bytes(bytes, name, keep, progress);
-                (ev, vec![r])
-            }
+            Ok(bytes) => vec![read_bytes(bytes, name, prefilter, sink, progress)],
             Err(e) => {
                 let mut r = FileReport::new(name, "unknown");
                 r.problem(format!("cannot read: {e}"));
-                (Vec::new(), vec![r])
+                vec![r]
             }
         }
     }
@@ -323,17 +439,15 @@ fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Read a log held in memory (a zip member, or a JSON file).
-fn read_bytes<F>(
+fn read_bytes(
     bytes: Vec<u8>,
     name: String,
-    keep: &F,
+    prefilter: &Prefilter,
+    sink: &mut dyn Sink,
     progress: &Progress,
-) -> (Vec<RawEvent>, FileReport)
-where
-    F: Fn(&RawEvent) -> bool + Sync,
-{
+) -> FileReport {
     if bytes.starts_with(EVTX_MAGIC) {
-        return evtx_reader::read_evtx_bytes(bytes, name, keep, progress);
+        return evtx_reader::read_evtx_bytes(bytes, name, prefilter, sink, progress);
     }
     let text = match String::from_utf8(bytes) {
         Ok(s) => s,
@@ -344,30 +458,28 @@ where
         let mut r = FileReport::new(name, "unknown");
         r.problem("empty file");
         r.not_a_log = true;
-        return (Vec::new(), r);
+        return r;
     }
     if !body.starts_with('{') && !body.starts_with('[') && !body.starts_with("Record ") {
         let mut r = FileReport::new(name, "unknown");
         r.problem("not an event log (neither EVTX, zip nor JSON)");
         r.not_a_log = true;
-        return (Vec::new(), r);
+        return r;
     }
-    json_reader::read_json_text(body, name, keep, progress)
+    json_reader::read_json_text(body, name, sink, progress)
 }
 
-fn read_zip<F>(
+fn read_zip(
     path: &Path,
     name: String,
-    keep: &F,
+    prefilter: &Prefilter,
+    sink: &mut dyn Sink,
     progress: &Progress,
-) -> (Vec<RawEvent>, Vec<FileReport>)
-where
-    F: Fn(&RawEvent) -> bool + Sync,
-{
+) -> Vec<FileReport> {
     let fail = |msg: String| {
         let mut r = FileReport::new(name.clone(), "zip");
         r.problem(msg);
-        (Vec::new(), vec![r])
+        vec![r]
     };
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
@@ -377,7 +489,6 @@ where
         Ok(a) => a,
         Err(e) => return fail(format!("not a readable zip: {e}")),
     };
-    let mut events = Vec::new();
     let mut reports = Vec::new();
     for i in 0..archive.len() {
         if progress.cancelled() {
@@ -419,11 +530,9 @@ where
             reports.push(r);
             continue;
         }
-        let (ev, r) = read_bytes(bytes, member_name, keep, progress);
-        events.extend(ev);
-        reports.push(r);
+        reports.push(read_bytes(bytes, member_name, prefilter, sink, progress));
     }
-    (events, reports)
+    reports
 }
 
 #[cfg(test)]

@@ -20,6 +20,10 @@ pub trait Profile: Sync + Send {
     fn name(&self) -> &'static str;
     /// Feature names, in output order.
     fn fields(&self) -> &'static [&'static str];
+    /// The (canonical channel, event ids) this profile may want, empty ids meaning every id
+    /// of the channel and `*` any channel: a record outside them is counted but never rendered
+    /// ([`crate::ingest::Prefilter`]). [`Profile::wants`] must refuse every record outside.
+    fn sources(&self) -> &'static [(&'static str, &'static [u32])];
     /// Whether ingest should keep this record (channel / event id / image tests only).
     fn wants(&self, ev: &RawEvent) -> bool;
     /// One value per field (empty where the event has none), or `None` to drop the event.

@@ -127,6 +127,14 @@ impl Profile for ScheduledTasks {
         ]
     }
 
+    fn sources(&self) -> &'static [(&'static str, &'static [u32])] {
+        &[
+            (CH_TASKSCHEDULER, &[]),
+            (CH_SECURITY, &[4688, 4698, 4699, 4700, 4701, 4702]),
+            (CH_SYSMON, &[1]),
+        ]
+    }
+
     fn wants(&self, ev: &RawEvent) -> bool {
         match ev.canonical_channel() {
             CH_TASKSCHEDULER => true,

@@ -134,6 +134,10 @@ impl Profile for SpecProfile {
         self.0.headline
     }
 
+    fn sources(&self) -> &'static [(&'static str, &'static [u32])] {
+        self.0.sources
+    }
+
     fn wants(&self, ev: &RawEvent) -> bool {
         let ch = ev.canonical_channel();
         self.0

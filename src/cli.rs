@@ -82,6 +82,10 @@ pub struct SimulateArgs {
     /// Also write every event as evtx_dump-style JSON Lines, zipped into DIR/jsonl.zip
     #[arg(long)]
     pub jsonl: bool,
+    /// Background noise in Security and System logs (logons, process creations, service
+    /// changes, ...): realistic per-host daily volumes, a fiftieth of them, or none
+    #[arg(long, value_enum, default_value_t = crate::simulate::Background::Realistic)]
+    pub background: crate::simulate::Background,
 }
 
 #[derive(Debug, Args)]
@@ -319,6 +323,7 @@ pub fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         seed: args.seed,
         attacks: !args.no_attacks,
         jsonl: args.jsonl,
+        background: args.background,
         ..Default::default()
     };
     let start = std::time::Instant::now();

@@ -13,7 +13,7 @@ use anomalog::model::worker::{Task, run};
 use anomalog::model::{ModelKind, rarity};
 use anomalog::pipeline;
 use anomalog::profile::by_name;
-use anomalog::simulate::{self, Config, GroundTruth};
+use anomalog::simulate::{self, Background, Config, GroundTruth};
 use assert_cmd::Command;
 
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
@@ -37,7 +37,17 @@ fn same_seed_gives_byte_identical_files() {
         Command::cargo_bin("anomalog")
             .unwrap()
             .args([
-                "simulate", "--hosts", "5", "--days", "2", "--jsonl", "--seed", seed, "--out",
+                "simulate",
+                "--hosts",
+                "5",
+                "--days",
+                "2",
+                "--jsonl",
+                "--background",
+                "light",
+                "--seed",
+                seed,
+                "--out",
             ])
             .arg(dir.path())
             .assert()
@@ -137,6 +147,7 @@ fn bundled_samples_are_what_the_documented_command_writes() {
     let truth = simulate::simulate(
         &Config {
             jsonl: true,
+            background: Background::Light,
             ..Config::default()
         },
         dir.path(),
@@ -163,6 +174,7 @@ fn other_seeds_rank_the_attacks_high_too() {
                 seed,
                 hosts: 10,
                 days: 3,
+                background: Background::None,
                 ..Config::default()
             },
             dir.path(),
@@ -179,6 +191,7 @@ fn simulated_records_read_back_with_checksums_validated() {
         &Config {
             hosts: 4,
             days: 2,
+            background: Background::Light,
             ..Config::default()
         },
         dir.path(),
@@ -217,4 +230,67 @@ fn simulated_records_read_back_with_checksums_validated() {
             assert!(found, "{}: {:?}", a.id, r);
         }
     }
+}
+
+/// Background noise (logons, process creations, service changes) makes the logs mostly
+/// noise but changes nothing the profile sees: the same unique events, counts, hosts, times
+/// and flags with and without it, and the same attacks in the ground truth.
+#[test]
+fn background_noise_is_invisible_to_the_profile() {
+    let profile = by_name("scheduled-tasks").unwrap();
+    let run = |background| {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = Config {
+            hosts: 4,
+            days: 2,
+            background,
+            ..Config::default()
+        };
+        let truth = simulate::simulate(&cfg, dir.path()).unwrap();
+        let loaded = pipeline::load(
+            &[dir.path().to_path_buf()],
+            profile.as_ref(),
+            &Progress::default(),
+        );
+        let ds = &loaded.dataset;
+        let uniques: Vec<String> = ds
+            .uniques
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {:?} {} {:?} {:?} {:?}",
+                    e.channel,
+                    e.event_id,
+                    e.values,
+                    e.count(),
+                    e.hosts,
+                    e.first_seen,
+                    e.last_seen
+                )
+            })
+            .collect();
+        let attacks: Vec<(String, String, Vec<u16>)> = truth
+            .attacks
+            .iter()
+            .map(|a| {
+                (
+                    a.id.clone(),
+                    a.task_name.clone(),
+                    a.records.iter().map(|r| r.event_id).collect(),
+                )
+            })
+            .collect();
+        (loaded.records, truth.records, uniques, attacks)
+    };
+    let (read_none, written_none, uniques_none, attacks_none) = run(Background::None);
+    let (read_light, written_light, uniques_light, attacks_light) = run(Background::Light);
+    assert_eq!(read_none, written_none);
+    assert_eq!(read_light, written_light);
+    // Light noise is still several times the task events of Security and System.
+    assert!(
+        read_light > read_none * 3 / 2,
+        "{read_light} vs {read_none}"
+    );
+    assert_eq!(uniques_light, uniques_none);
+    assert_eq!(attacks_light, attacks_none);
 }

@@ -4,6 +4,7 @@
 //!
 //! Deterministic: the same configuration and seed give byte-identical files.
 
+pub mod background;
 pub mod catalog;
 
 use std::io;
@@ -15,6 +16,7 @@ use serde::Serialize;
 
 use crate::event::{CH_SECURITY, CH_TASKSCHEDULER};
 use crate::evtx_writer::{EventSpec, EvtxWriter};
+pub use background::Background;
 use catalog::{Action, RunAs, Schedule, TaskDef, Where};
 
 const US_PER_S: i64 = 1_000_000;
@@ -34,6 +36,8 @@ pub struct Config {
     pub attacks: bool,
     /// Also write every event as evtx_dump-style JSON Lines, zipped into `jsonl.zip`.
     pub jsonl: bool,
+    /// Background noise in the Security and System logs.
+    pub background: Background,
 }
 
 impl Default for Config {
@@ -46,6 +50,7 @@ impl Default for Config {
             start: 1_791_158_400 * US_PER_S,
             attacks: true,
             jsonl: false,
+            background: Background::Realistic,
         }
     }
 }
@@ -997,12 +1002,25 @@ fn system_task(path: &str, action: Action, schedule: Schedule, xml: String) -> H
 }
 
 /// The file a host's channel is written to, as KAPE names it.
+/// The System log of a host (background noise only).
+pub fn system_file(host: &str) -> String {
+    format!("{host}/System.evtx")
+}
+
 pub fn channel_file(host: &str, security: bool) -> String {
     if security {
         format!("{host}/Security.evtx")
     } else {
         format!("{host}/Microsoft-Windows-TaskScheduler%4Operational.evtx")
     }
+}
+
+/// The logs written per host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Log {
+    Security,
+    TaskScheduler,
+    System,
 }
 
 /// Simulate the fleet into `out` (created if needed). Returns the ground truth, which is also
@@ -1049,16 +1067,68 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
     } else {
         None
     };
-    for g in &mut gens {
+    for (hi, g) in gens.iter_mut().enumerate() {
         let mut events = std::mem::take(&mut g.out);
         // Stable: equal times keep generation order.
         events.sort_by_key(|p| p.time);
         std::fs::create_dir_all(out.join(&g.host.name))?;
-        for security in [true, false] {
-            let rel = channel_file(&g.host.name, security);
+        // Security (tasks and noise), TaskScheduler (tasks), System (noise, when there is any).
+        for log in [Log::Security, Log::TaskScheduler, Log::System] {
+            if log == Log::System && cfg.background == Background::None {
+                continue;
+            }
+            let rel = match log {
+                Log::Security => channel_file(&g.host.name, true),
+                Log::TaskScheduler => channel_file(&g.host.name, false),
+                Log::System => system_file(&g.host.name),
+            };
             let path = out.join(&rel);
             let mut w = EvtxWriter::new(io::BufWriter::new(std::fs::File::create(&path)?))?;
-            for p in events.iter().filter(|p| p.security == security) {
+            let mut noise = (log != Log::TaskScheduler).then(|| {
+                background::Noise::new(
+                    cfg.background,
+                    cfg.seed,
+                    hi,
+                    &g.host.name,
+                    &g.host.fqdn,
+                    g.host.server,
+                    log == Log::Security,
+                    cfg.days,
+                    cfg.start,
+                )
+            });
+            // Noise a day at a time, merged by time with the task events (a task event
+            // first at equal times).
+            let mut day: std::collections::VecDeque<EventSpec> = Default::default();
+            let mut refill = |day: &mut std::collections::VecDeque<EventSpec>| {
+                if day.is_empty()
+                    && let Some(n) = noise.as_mut()
+                {
+                    while let Some(d) = n.next_day() {
+                        if !d.is_empty() {
+                            day.extend(d);
+                            break;
+                        }
+                    }
+                }
+            };
+            let tasks = events.iter().filter(|p| match log {
+                Log::Security => p.security,
+                Log::TaskScheduler => !p.security,
+                Log::System => false,
+            });
+            for p in tasks {
+                loop {
+                    refill(&mut day);
+                    match day.front() {
+                        Some(n) if n.time < p.time => {
+                            let n = day.pop_front().expect("a front");
+                            w.write(&n)?;
+                            total += 1;
+                        }
+                        _ => break,
+                    }
+                }
                 let id = w.write(&p.spec)?;
                 total += 1;
                 if let Some(a) = p.attack {
@@ -1068,6 +1138,12 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
                         event_id: p.spec.event_id,
                     });
                 }
+            }
+            loop {
+                refill(&mut day);
+                let Some(n) = day.pop_front() else { break };
+                w.write(&n)?;
+                total += 1;
             }
             w.finish()?;
             if let Some(z) = jsonl.as_mut() {

@@ -323,13 +323,7 @@ impl<'p> Part<'p> {
             return NONE;
         }
         let facts = crate::lifecycle::step_facts(ev, |s| self.intern(s.to_string()));
-        if let Some(&i) = self.step_index.get(&facts) {
-            return i;
-        }
-        self.steps.push(facts.clone());
-        let i = self.steps.len() as u32 - 1;
-        self.step_index.insert(facts, i);
-        i
+        index_of(&mut self.step_index, &mut self.steps, facts)
     }
 }
 
@@ -355,6 +349,21 @@ impl Sink for Part<'_> {
             occ,
         });
     }
+}
+
+/// The index of `value` in `table`, appended (and indexed) when new.
+fn index_of<K: Hash + Eq + Clone>(
+    index: &mut HashMap<K, u32>,
+    table: &mut Vec<K>,
+    value: K,
+) -> u32 {
+    if let Some(&i) = index.get(&value) {
+        return i;
+    }
+    let i = table.len() as u32;
+    table.push(value.clone());
+    index.insert(value, i);
+    i
 }
 
 /// Folds [`Part`]s, in reading order, into a [`Dataset`].
@@ -420,34 +429,15 @@ impl Builder {
         self.ds.rejected += rejected;
         let hosts: Vec<u32> = hosts
             .iter()
-            .map(|raw| {
-                let lower = raw.to_lowercase();
-                let next = self.ds.hosts.len() as u32;
-                *self.host_index.entry(lower).or_insert_with_key(|k| {
-                    self.ds.hosts.push(k.clone());
-                    next
-                })
-            })
+            .map(|raw| index_of(&mut self.host_index, &mut self.ds.hosts, raw.to_lowercase()))
             .collect();
         let sources: Vec<u32> = sources
             .into_iter()
-            .map(|s| {
-                let next = self.ds.sources.len() as u32;
-                *self.source_index.entry(s).or_insert_with_key(|k| {
-                    self.ds.sources.push(k.clone());
-                    next
-                })
-            })
+            .map(|s| index_of(&mut self.source_index, &mut self.ds.sources, s))
             .collect();
         let steps: Vec<u32> = steps
             .into_iter()
-            .map(|f| {
-                let next = self.ds.steps.len() as u32;
-                *self.step_index.entry(f).or_insert_with_key(|k| {
-                    self.ds.steps.push(k.clone());
-                    next
-                })
-            })
+            .map(|f| index_of(&mut self.step_index, &mut self.ds.steps, f))
             .collect();
         // The part's unique events, made global when their first kept occurrence comes.
         let mut global: Vec<u32> = vec![NONE; uniques.len()];

@@ -185,7 +185,8 @@ enum Elem {
 /// substitution). `None` on anything unexpected.
 fn walk(chunk: &[u8], c: &mut Cursor<'_>, template: bool) -> Option<Wanted> {
     let mut found = Wanted::default();
-    let mut stack: Vec<Elem> = Vec::new();
+    // Open elements (no allocation: the walk is per record); deeper than this gives up.
+    let mut stack = Stack::default();
     // The element whose start tag is open (attributes may follow).
     let mut pending: Option<Elem> = None;
     let mut seen_system = false;
@@ -205,7 +206,7 @@ fn walk(chunk: &[u8], c: &mut Cursor<'_>, template: bool) -> Option<Wanted> {
                 if token & 0x40 != 0 {
                     c.skip(4)?; // attribute list size
                 }
-                let parent = stack.last().copied();
+                let parent = stack.last();
                 pending = Some(match (parent, name) {
                     (_, Name::System) if stack.len() == 1 => Elem::System,
                     (Some(Elem::System), Name::EventId) => Elem::EventId,
@@ -216,7 +217,7 @@ fn walk(chunk: &[u8], c: &mut Cursor<'_>, template: bool) -> Option<Wanted> {
             0x02 => {
                 let e = pending.take()?;
                 seen_system |= e == Elem::System;
-                stack.push(e);
+                stack.push(e)?;
             }
             0x03 => {
                 pending.take()?;
@@ -268,6 +269,34 @@ fn walk(chunk: &[u8], c: &mut Cursor<'_>, template: bool) -> Option<Wanted> {
         }
     }
     None
+}
+
+/// A fixed-size stack of open elements.
+#[derive(Default)]
+struct Stack {
+    items: [Option<Elem>; 16],
+    len: usize,
+}
+
+impl Stack {
+    fn push(&mut self, e: Elem) -> Option<()> {
+        *self.items.get_mut(self.len)? = Some(e);
+        self.len += 1;
+        Some(())
+    }
+    fn pop(&mut self) -> Option<Elem> {
+        self.len = self.len.checked_sub(1)?;
+        self.items[self.len].take()
+    }
+    fn last(&self) -> Option<Elem> {
+        self.len.checked_sub(1).and_then(|i| self.items[i])
+    }
+    fn len(&self) -> usize {
+        self.len
+    }
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]

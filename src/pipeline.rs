@@ -85,15 +85,10 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
         |part| builder.add(part),
         progress,
     );
-    let ing = ingest::Ingest {
-        events: Vec::new(),
-        reports,
-    };
-    let records = ing.records();
-    let skipped = ing.skipped();
-    let passed_over = ing.passed_over();
-    let files = ing
-        .reports
+    let records = ingest::records(&reports);
+    let skipped = ingest::skipped(&reports);
+    let passed_over = ingest::passed_over(&reports);
+    let files = reports
         .iter()
         .filter(|r| !r.not_a_log && (r.kind != "unknown" || r.records > 0))
         .count();
@@ -101,7 +96,7 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
     dataset.add_context();
     Loaded {
         dataset,
-        reports: ing.reports,
+        reports,
         records,
         skipped,
         files,

@@ -24,16 +24,7 @@ pub fn read_evtx_path(
     sink: &mut dyn Sink,
     progress: &Progress,
 ) -> FileReport {
-    match EvtxParser::from_path(path) {
-        Ok(p) => drain(
-            p.with_configuration(settings()),
-            name,
-            prefilter,
-            sink,
-            progress,
-        ),
-        Err(e) => failed(name, e),
-    }
+    read(EvtxParser::from_path(path), name, prefilter, sink, progress)
 }
 
 pub fn read_evtx_bytes(
@@ -43,7 +34,23 @@ pub fn read_evtx_bytes(
     sink: &mut dyn Sink,
     progress: &Progress,
 ) -> FileReport {
-    match EvtxParser::from_buffer(bytes) {
+    read(
+        EvtxParser::from_buffer(bytes),
+        name,
+        prefilter,
+        sink,
+        progress,
+    )
+}
+
+fn read<T: std::io::Read + std::io::Seek>(
+    parser: evtx::err::Result<EvtxParser<T>>,
+    name: String,
+    prefilter: &Prefilter,
+    sink: &mut dyn Sink,
+    progress: &Progress,
+) -> FileReport {
+    match parser {
         Ok(p) => drain(
             p.with_configuration(settings()),
             name,
@@ -74,7 +81,16 @@ enum Item {
     /// Rendered and normalised.
     Event(RawEvent),
     /// Not rendered: no profile wants its channel and event id.
-    Passed { channel: String, event_id: u32 },
+    Passed { channel: Arc<str>, event_id: u32 },
+}
+
+/// The channel of the last record peeked in a chunk (its UTF-16 bytes, the text, and its
+/// canonical name): records of a chunk nearly always share one, so it is decoded once.
+#[derive(Clone, Default)]
+struct LastChannel {
+    utf16: Vec<u8>,
+    text: Arc<str>,
+    canonical: &'static str,
 }
 
 fn drain<T: std::io::Read + std::io::Seek>(
@@ -90,12 +106,27 @@ fn drain<T: std::io::Read + std::io::Seek>(
     // parallel over chunks); this thread only counts and hands events to the sink.
     let src = source.clone();
     let pre = prefilter.clone();
+    let mut last: Option<LastChannel> = None;
     let records = parser.serialized_records(move |r| {
         let r = r?;
-        if let Some((channel, event_id)) = super::peek::channel_and_id(&r)
-            && !pre.wants(&channel, event_id)
-        {
-            return Ok(Item::Passed { channel, event_id });
+        if let Some(p) = super::peek::channel_and_id(&r) {
+            let known = match &last {
+                Some(l) if l.utf16 == p.channel_utf16 => l,
+                _ => {
+                    let text = p.channel();
+                    last.insert(LastChannel {
+                        utf16: p.channel_utf16.to_vec(),
+                        canonical: crate::event::canonical_channel(&text),
+                        text: Arc::from(text),
+                    })
+                }
+            };
+            if !pre.wants_canonical(known.canonical, p.event_id) {
+                return Ok(Item::Passed {
+                    channel: known.text.clone(),
+                    event_id: p.event_id,
+                });
+            }
         }
         r.into_json_value().map(|rec| {
             let mut ev = match rec.data.get("Event") {
@@ -149,7 +180,7 @@ pub fn peek_check(path: &Path) -> PeekCheck {
     let src: Arc<str> = Arc::from("check");
     let items = parser.serialized_records(move |r| {
         let r = r?;
-        let peeked = super::peek::channel_and_id(&r);
+        let peeked = super::peek::channel_and_id(&r).map(|p| (p.channel(), p.event_id));
         let id = r.event_record_id;
         r.into_json_value().map(|rec| {
             let ev = match rec.data.get("Event") {

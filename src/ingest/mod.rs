@@ -129,19 +129,35 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn records(&self) -> u64 {
-        self.reports.iter().map(|r| r.records).sum()
+        records(&self.reports)
     }
     pub fn skipped(&self) -> u64 {
-        self.reports
-            .iter()
-            .filter(|r| !r.passed_over())
-            .map(|r| r.skipped)
-            .sum()
+        skipped(&self.reports)
     }
     /// Files found in folders that held no event log (see [`FileReport::passed_over`]).
     pub fn passed_over(&self) -> usize {
-        self.reports.iter().filter(|r| r.passed_over()).count()
+        passed_over(&self.reports)
     }
+}
+
+/// Records read, over all reports.
+pub fn records(reports: &[FileReport]) -> u64 {
+    reports.iter().map(|r| r.records).sum()
+}
+
+/// Records, chunks or lines that could not be read, over all reports (files passed over
+/// silently not counted).
+pub fn skipped(reports: &[FileReport]) -> u64 {
+    reports
+        .iter()
+        .filter(|r| !r.passed_over())
+        .map(|r| r.skipped)
+        .sum()
+}
+
+/// Files found in folders that held no event log (see [`FileReport::passed_over`]).
+pub fn passed_over(reports: &[FileReport]) -> usize {
+    reports.iter().filter(|r| r.passed_over()).count()
 }
 
 /// Extensions picked up when walking a folder; a file named explicitly is sniffed whatever
@@ -251,10 +267,15 @@ impl Prefilter {
 
     /// Whether a record of `channel` (as the log spells it) and `event_id` may be wanted.
     pub fn wants(&self, channel: &str, event_id: u32) -> bool {
+        self.wants_canonical(crate::event::canonical_channel(channel), event_id)
+    }
+
+    /// [`Prefilter::wants`] with the channel already made canonical
+    /// ([`crate::event::canonical_channel`]).
+    pub fn wants_canonical(&self, ch: &str, event_id: u32) -> bool {
         if self.all {
             return true;
         }
-        let ch = crate::event::canonical_channel(channel);
         self.wanted
             .iter()
             .any(|(c, ids)| (*c == ch || *c == "*") && (ids.is_empty() || ids.contains(&event_id)))

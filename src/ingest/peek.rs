@@ -17,9 +17,23 @@ use evtx::EvtxRecord;
 /// Tokens looked at before giving up (a `System` element has a few dozen).
 const MAX_TOKENS: usize = 256;
 
-/// The channel (as the log spells it; empty when the record has none) and event id of
-/// `record`, or `None` when they cannot be read cheaply.
-pub fn channel_and_id(record: &EvtxRecord<'_>) -> Option<(String, u32)> {
+/// What the peek read: the channel as UTF-16LE bytes of the chunk (empty when the record
+/// has none; decoded only when a caller needs the text) and the event id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peeked<'a> {
+    pub channel_utf16: &'a [u8],
+    pub event_id: u32,
+}
+
+impl Peeked<'_> {
+    /// The channel as the log spells it.
+    pub fn channel(&self) -> String {
+        utf16(self.channel_utf16)
+    }
+}
+
+/// The channel and event id of `record`, or `None` when they cannot be read cheaply.
+pub fn channel_and_id<'a>(record: &EvtxRecord<'a>) -> Option<Peeked<'a>> {
     let chunk = record.chunk.data;
     let start = usize::try_from(record.binxml_offset).ok()?;
     let end = start.checked_add(record.binxml_size as usize)?;
@@ -30,7 +44,7 @@ pub fn channel_and_id(record: &EvtxRecord<'_>) -> Option<(String, u32)> {
 }
 
 /// [`channel_and_id`] on a chunk's bytes and the record's BinXML window in it.
-pub(crate) fn peek(chunk: &[u8], start: usize, end: usize) -> Option<(String, u32)> {
+pub(crate) fn peek(chunk: &[u8], start: usize, end: usize) -> Option<Peeked<'_>> {
     let mut c = Cursor {
         buf: chunk,
         pos: start,
@@ -45,15 +59,18 @@ pub(crate) fn peek(chunk: &[u8], start: usize, end: usize) -> Option<(String, u3
     }
     let found = walk(chunk, &mut c, false)?;
     let event_id = match found.event_id? {
-        Found::Text(t) => parse_id(&t)?,
+        Found::Text(t) => t.id()?,
         Found::Substitution(_) => return None,
     };
-    let channel = match found.channel {
-        Some(Found::Text(t)) => t,
-        None => String::new(),
-        Some(Found::Substitution(_)) => return None,
+    let channel_utf16 = match found.channel {
+        Some(Found::Text(Text::Utf16(t))) => t,
+        None => &[],
+        Some(_) => return None,
     };
-    Some((channel, event_id))
+    Some(Peeked {
+        channel_utf16,
+        event_id,
+    })
 }
 
 const FRAGMENT_HEADER: u8 = 0x0f;
@@ -61,7 +78,7 @@ const TEMPLATE_INSTANCE: u8 = 0x0c;
 
 /// A template instance: its definition says where EventID and Channel come from, its
 /// substitution array holds their values.
-fn from_template(chunk: &[u8], c: &mut Cursor<'_>) -> Option<(String, u32)> {
+fn from_template<'a>(chunk: &'a [u8], c: &mut Cursor<'a>) -> Option<Peeked<'a>> {
     c.skip(1)?; // unknown
     let _template_id = c.u32()?;
     let def_offset = c.u32()? as usize;
@@ -118,35 +135,65 @@ fn from_template(chunk: &[u8], c: &mut Cursor<'_>) -> Option<(String, u32)> {
         Some((ty, chunk.get(at..at.checked_add(size)?)?))
     };
     let event_id = match found.event_id? {
-        Found::Text(t) => parse_id(&t)?,
+        Found::Text(t) => t.id()?,
         Found::Substitution(i) => {
             let (ty, bytes) = value(i)?;
             match ty {
                 0x04 => u32::from(*bytes.first()?),
                 0x06 => u32::from(u16::from_le_bytes(bytes.get(..2)?.try_into().ok()?)),
                 0x08 => u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?),
-                0x01 => parse_id(&utf16(bytes))?,
+                0x01 => Text::Utf16(bytes).id()?,
                 _ => return None,
             }
         }
     };
-    let channel = match found.channel {
-        None => String::new(),
-        Some(Found::Text(t)) => t,
+    let channel_utf16 = match found.channel {
+        None => &[][..],
+        Some(Found::Text(Text::Utf16(t))) => t,
+        Some(Found::Text(Text::Number(_))) => return None,
         Some(Found::Substitution(i)) => {
             let (ty, bytes) = value(i)?;
             match ty {
-                0x00 => String::new(),
-                0x01 => utf16(bytes),
+                0x00 => &[][..],
+                0x01 => bytes,
                 _ => return None,
             }
         }
     };
-    Some((channel, event_id))
+    Some(Peeked {
+        channel_utf16,
+        event_id,
+    })
 }
 
-fn parse_id(text: &str) -> Option<u32> {
-    text.trim().parse().ok()
+/// An element's text as it stands in the chunk.
+#[derive(Debug, Clone, Copy)]
+enum Text<'a> {
+    Utf16(&'a [u8]),
+    Number(u64),
+}
+
+impl Text<'_> {
+    /// The text as an event id: digits with blanks around (no allocation).
+    fn id(self) -> Option<u32> {
+        match self {
+            Text::Number(n) => u32::try_from(n).ok(),
+            Text::Utf16(b) => {
+                let units = b.chunks_exact(2).map(|p| u16::from_le_bytes([p[0], p[1]]));
+                let mut digits = units
+                    .skip_while(|&u| u == u16::from(b' '))
+                    .take_while(|&u| u != 0 && u != u16::from(b' '));
+                let mut v: u32 = 0;
+                let mut any = false;
+                for u in digits.by_ref() {
+                    let d = char::from_u32(u32::from(u))?.to_digit(10)?;
+                    v = v.checked_mul(10)?.checked_add(d)?;
+                    any = true;
+                }
+                any.then_some(v)
+            }
+        }
+    }
 }
 
 /// Decode UTF-16LE, dropping trailing NULs.
@@ -161,15 +208,15 @@ fn utf16(bytes: &[u8]) -> String {
 
 /// Where an element's text comes from.
 #[derive(Debug)]
-enum Found {
-    Text(String),
+enum Found<'a> {
+    Text(Text<'a>),
     Substitution(u16),
 }
 
 #[derive(Debug, Default)]
-struct Wanted {
-    event_id: Option<Found>,
-    channel: Option<Found>,
+struct Wanted<'a> {
+    event_id: Option<Found<'a>>,
+    channel: Option<Found<'a>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +230,7 @@ enum Elem {
 /// Walk tokens until the `System` element closes (or both are found); `template` says the
 /// stream is a template definition (element starts carry a dependency id, text can be a
 /// substitution). `None` on anything unexpected.
-fn walk(chunk: &[u8], c: &mut Cursor<'_>, template: bool) -> Option<Wanted> {
+fn walk<'a>(chunk: &'a [u8], c: &mut Cursor<'a>, template: bool) -> Option<Wanted<'a>> {
     let mut found = Wanted::default();
     // Open elements (no allocation: the walk is per record); deeper than this gives up.
     let mut stack = Stack::default();
@@ -336,7 +383,7 @@ fn name_at(chunk: &[u8], c: &mut Cursor<'_>) -> Option<Name> {
 
 /// A value token's text: `Some(Some(text))` for a string or an integer, `Some(None)` for
 /// another type of known size (skipped), `None` for a type whose size we do not know.
-fn value_text(c: &mut Cursor<'_>) -> Option<Option<String>> {
+fn value_text<'a>(c: &mut Cursor<'a>) -> Option<Option<Text<'a>>> {
     let ty = c.u8()?;
     let int = |b: &[u8]| -> u64 {
         let mut v = [0u8; 8];
@@ -346,7 +393,7 @@ fn value_text(c: &mut Cursor<'_>) -> Option<Option<String>> {
     let text = match ty {
         0x01 => {
             let n = c.u16()? as usize;
-            Some(utf16(c.take(n * 2)?))
+            Some(Text::Utf16(c.take(n * 2)?))
         }
         0x04 | 0x06 | 0x08 | 0x0a => {
             let size = match ty {
@@ -355,7 +402,7 @@ fn value_text(c: &mut Cursor<'_>) -> Option<Option<String>> {
                 0x08 => 4,
                 _ => 8,
             };
-            Some(int(c.take(size)?).to_string())
+            Some(Text::Number(int(c.take(size)?)))
         }
         0x00 => None,
         0x03 => c.skip(1).map(|_| None)?,

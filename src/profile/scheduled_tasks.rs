@@ -406,4 +406,40 @@ mod tests {
         )));
         assert!(ScheduledTasks.wants(&ev("Microsoft-Windows-TaskScheduler/Operational", 322, &[])));
     }
+
+    /// Every record a profile wants passes its prefilter (the prefilter decides before a
+    /// record is rendered, so it must never refuse one `wants` would keep).
+    #[test]
+    fn every_wanted_record_passes_the_prefilter() {
+        let task_tool = [
+            ("NewProcessName", "C:\\Windows\\System32\\schtasks.exe"),
+            ("Image", "C:\\Windows\\System32\\schtasks.exe"),
+            ("CommandLine", "schtasks /query"),
+        ];
+        for profile in crate::profile::PROFILES {
+            let profile = crate::profile::by_name(profile).unwrap();
+            let pre = crate::ingest::Prefilter::new(profile.sources());
+            for channel in [
+                "Security",
+                "security",
+                "System",
+                "Microsoft-Windows-TaskScheduler/Operational",
+                "Microsoft-Windows-Sysmon/Operational",
+                "Application",
+                "",
+            ] {
+                for id in [
+                    1, 100, 106, 129, 200, 4624, 4688, 4697, 4698, 4702, 7045, 7036,
+                ] {
+                    if profile.wants(&ev(channel, id, &task_tool)) {
+                        assert!(
+                            pre.wants(channel, id),
+                            "{} wants {channel}/{id}",
+                            profile.name()
+                        );
+                    }
+                }
+            }
+        }
+    }
 }

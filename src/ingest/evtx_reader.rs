@@ -6,57 +6,48 @@ use std::sync::Arc;
 
 use evtx::{EvtxParser, ParserSettings};
 
-use super::{FileReport, Prefilter, Progress, Sink, layout};
+use super::{FileReport, Reading, Sink, layout};
 use crate::event::RawEvent;
 
-fn settings() -> ParserSettings {
-    // 0 = one worker per core. Checksums are not enforced: a damaged CRC loses nothing an
-    // analyst wants, and the records that really are broken fail on their own.
+/// Parser settings: `threads` workers over chunks (0: one per core; 1: inline, on the
+/// calling thread). Checksums are not enforced: a damaged CRC loses nothing an analyst wants,
+/// and the records that really are broken fail on their own.
+fn settings(threads: usize) -> ParserSettings {
     ParserSettings::new()
-        .num_threads(0)
+        .num_threads(threads)
         .validate_checksums(false)
 }
 
 pub fn read_evtx_path(
     path: &Path,
     name: String,
-    prefilter: &Prefilter,
+    rd: &Reading<'_>,
     sink: &mut dyn Sink,
-    progress: &Progress,
 ) -> FileReport {
-    read(EvtxParser::from_path(path), name, prefilter, sink, progress)
+    read(EvtxParser::from_path(path), name, rd, sink)
 }
 
 pub fn read_evtx_bytes(
     bytes: Vec<u8>,
     name: String,
-    prefilter: &Prefilter,
+    rd: &Reading<'_>,
     sink: &mut dyn Sink,
-    progress: &Progress,
 ) -> FileReport {
-    read(
-        EvtxParser::from_buffer(bytes),
-        name,
-        prefilter,
-        sink,
-        progress,
-    )
+    read(EvtxParser::from_buffer(bytes), name, rd, sink)
 }
 
 fn read<T: std::io::Read + std::io::Seek>(
     parser: evtx::err::Result<EvtxParser<T>>,
     name: String,
-    prefilter: &Prefilter,
+    rd: &Reading<'_>,
     sink: &mut dyn Sink,
-    progress: &Progress,
 ) -> FileReport {
     match parser {
         Ok(p) => drain(
-            p.with_configuration(settings()),
+            p.with_configuration(settings(rd.evtx_threads)),
             name,
-            prefilter,
+            rd,
             sink,
-            progress,
         ),
         Err(e) => failed(name, e),
     }
@@ -96,16 +87,16 @@ struct LastChannel {
 fn drain<T: std::io::Read + std::io::Seek>(
     mut parser: EvtxParser<T>,
     name: String,
-    prefilter: &Prefilter,
+    rd: &Reading<'_>,
     sink: &mut dyn Sink,
-    progress: &Progress,
 ) -> FileReport {
     let source: Arc<str> = Arc::from(name.as_str());
     let mut report = FileReport::new(name, "evtx");
     // Peeking, rendering to JSON and normalising run inside the evtx crate's workers (in
     // parallel over chunks); this thread only counts and hands events to the sink.
     let src = source.clone();
-    let pre = prefilter.clone();
+    let pre = rd.prefilter.clone();
+    let progress = rd.progress;
     let mut last: Option<LastChannel> = None;
     let records = parser.serialized_records(move |r| {
         let r = r?;
@@ -176,7 +167,7 @@ pub fn peek_check(path: &Path) -> PeekCheck {
     let Ok(parser) = EvtxParser::from_path(path) else {
         return out;
     };
-    let mut parser = parser.with_configuration(settings());
+    let mut parser = parser.with_configuration(settings(0));
     let src: Arc<str> = Arc::from("check");
     let items = parser.serialized_records(move |r| {
         let r = r?;

@@ -282,6 +282,16 @@ impl Prefilter {
     }
 }
 
+/// What every reader of one `read_paths_with` call shares.
+pub(crate) struct Reading<'a> {
+    pub prefilter: &'a Prefilter,
+    pub progress: &'a Progress,
+    /// Threads the evtx crate parses one file's chunks with: 1 (inline, no hand-off between
+    /// threads) when there are files enough to keep every core busy, more when there are
+    /// fewer files than cores.
+    pub evtx_threads: usize,
+}
+
 /// Read every path, keeping the events `keep` accepts, in file order.
 pub fn read_paths<F>(paths: &[PathBuf], keep: F, progress: &Progress) -> Ingest
 where
@@ -324,17 +334,23 @@ where
     // Files are read on plain threads, not rayon workers: the evtx crate parses chunks on
     // the rayon pool and blocks its caller until they are done, which deadlocks when the
     // caller is itself a rayon worker.
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len())
-        .max(1);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let workers = cores.min(files.len()).max(1);
+    // Parallel over files first: handing chunks to other threads costs more than it gains
+    // when every core already reads a file of its own (measured: a 1 M-record fleet of 480
+    // files 5.95 s -> 4.93 s; a 3.6 M-record one 7.4 s -> 6.4 s).
+    let rd = Reading {
+        prefilter,
+        progress,
+        evtx_threads: (cores / workers).max(1),
+    };
     let next = AtomicU64::new(0);
     let mut per_file: Vec<Option<Vec<FileReport>>> = vec![None; files.len()];
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::channel::<(usize, S, Vec<FileReport>)>();
         for _ in 0..workers {
             let tx = tx.clone();
-            let (next, files, new_sink) = (&next, &files, &new_sink);
+            let (next, files, new_sink, rd) = (&next, &files, &new_sink, &rd);
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed) as usize;
@@ -345,7 +361,7 @@ where
                     let mut reps = if progress.cancelled() {
                         Vec::new()
                     } else {
-                        read_file_guarded(f, prefilter, &mut sink, progress)
+                        read_file_guarded(f, rd, &mut sink)
                     };
                     for r in &mut reps {
                         r.found_in_folder = *in_folder;
@@ -389,21 +405,16 @@ where
 
 /// [`read_file`], with a panic in a parser (a bug, on some hostile input) turned into a
 /// problem of that one file rather than the loss of everything read.
-fn read_file_guarded(
-    path: &Path,
-    prefilter: &Prefilter,
-    sink: &mut dyn Sink,
-    progress: &Progress,
-) -> Vec<FileReport> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        read_file(path, prefilter, sink, progress)
-    }))
-    .unwrap_or_else(|_| {
-        let mut r = FileReport::new(path.display().to_string(), "unknown");
-        r.problem("the parser failed on this file (internal error); what it read before is kept");
-        r.skipped += 1;
-        vec![r]
-    })
+fn read_file_guarded(path: &Path, rd: &Reading<'_>, sink: &mut dyn Sink) -> Vec<FileReport> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_file(path, rd, sink)))
+        .unwrap_or_else(|_| {
+            let mut r = FileReport::new(path.display().to_string(), "unknown");
+            r.problem(
+                "the parser failed on this file (internal error); what it read before is kept",
+            );
+            r.skipped += 1;
+            vec![r]
+        })
 }
 
 const EVTX_MAGIC: &[u8] = b"ElfFile\0";
@@ -412,12 +423,7 @@ const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
 const MAX_MEMBER_BYTES: u64 = 4 << 30;
 
 /// Read one file from disk: sniff its kind from the first bytes, not its name.
-pub fn read_file(
-    path: &Path,
-    prefilter: &Prefilter,
-    sink: &mut dyn Sink,
-    progress: &Progress,
-) -> Vec<FileReport> {
+fn read_file(path: &Path, rd: &Reading<'_>, sink: &mut dyn Sink) -> Vec<FileReport> {
     let name = path.display().to_string();
     let mut head = [0u8; 8];
     let n = std::fs::File::open(path).and_then(|mut f| read_up_to(&mut f, &mut head));
@@ -431,14 +437,12 @@ pub fn read_file(
     };
     let head = &head[..n];
     if head.starts_with(EVTX_MAGIC) {
-        vec![evtx_reader::read_evtx_path(
-            path, name, prefilter, sink, progress,
-        )]
+        vec![evtx_reader::read_evtx_path(path, name, rd, sink)]
     } else if head.starts_with(ZIP_MAGIC) {
-        read_zip(path, name, prefilter, sink, progress)
+        read_zip(path, name, rd, sink)
     } else {
         match std::fs::read(path) {
-            Ok(bytes) => vec![read_bytes(bytes, name, prefilter, sink, progress)],
+            Ok(bytes) => vec![read_bytes(bytes, name, rd, sink)],
             Err(e) => {
                 let mut r = FileReport::new(name, "unknown");
                 r.problem(format!("cannot read: {e}"));
@@ -460,15 +464,9 @@ fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Read a log held in memory (a zip member, or a JSON file).
-fn read_bytes(
-    bytes: Vec<u8>,
-    name: String,
-    prefilter: &Prefilter,
-    sink: &mut dyn Sink,
-    progress: &Progress,
-) -> FileReport {
+fn read_bytes(bytes: Vec<u8>, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) -> FileReport {
     if bytes.starts_with(EVTX_MAGIC) {
-        return evtx_reader::read_evtx_bytes(bytes, name, prefilter, sink, progress);
+        return evtx_reader::read_evtx_bytes(bytes, name, rd, sink);
     }
     let text = match String::from_utf8(bytes) {
         Ok(s) => s,
@@ -487,16 +485,10 @@ fn read_bytes(
         r.not_a_log = true;
         return r;
     }
-    json_reader::read_json_text(body, name, sink, progress)
+    json_reader::read_json_text(body, name, sink, rd.progress)
 }
 
-fn read_zip(
-    path: &Path,
-    name: String,
-    prefilter: &Prefilter,
-    sink: &mut dyn Sink,
-    progress: &Progress,
-) -> Vec<FileReport> {
+fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) -> Vec<FileReport> {
     let fail = |msg: String| {
         let mut r = FileReport::new(name.clone(), "zip");
         r.problem(msg);
@@ -512,7 +504,7 @@ fn read_zip(
     };
     let mut reports = Vec::new();
     for i in 0..archive.len() {
-        if progress.cancelled() {
+        if rd.progress.cancelled() {
             break;
         }
         let mut member = match archive.by_index(i) {
@@ -551,7 +543,7 @@ fn read_zip(
             reports.push(r);
             continue;
         }
-        reports.push(read_bytes(bytes, member_name, prefilter, sink, progress));
+        reports.push(read_bytes(bytes, member_name, rd, sink));
     }
     reports
 }

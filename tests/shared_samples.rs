@@ -262,6 +262,19 @@ fn peek_agrees_with_rendering() {
             f.display(),
             c.disagreed
         );
+        assert!(
+            c.json_disagreed.is_empty(),
+            "{}: direct JSON reading differs from the Value path on records {:?}",
+            f.display(),
+            c.json_disagreed
+        );
+        assert!(
+            c.json_fallbacks * 100 <= c.records,
+            "{}: {} of {} records fell back to the Value path",
+            f.display(),
+            c.json_fallbacks,
+            c.records
+        );
         records += c.records;
         agreed += c.agreed;
         eprintln!(

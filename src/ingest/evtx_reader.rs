@@ -67,6 +67,20 @@ fn one_line(s: &str) -> String {
     crate::sanitize::for_terminal(first, 200)
 }
 
+/// A rendered record as an event: straight from its JSON text ([`super::evtx_json`]), or
+/// through a `serde_json::Value` when the text has a shape that path does not expect.
+fn to_event(json: &[u8], src: &Arc<str>) -> evtx::err::Result<RawEvent> {
+    if let Some(ev) = super::evtx_json::read(json, src) {
+        return Ok(ev);
+    }
+    let data: serde_json::Value =
+        serde_json::from_slice(json).map_err(evtx::err::SerializationError::from)?;
+    Ok(match data.get("Event") {
+        Some(e) => layout::from_evtx_dump(e, src),
+        None => layout::from_evtx_dump(&data, src),
+    })
+}
+
 /// What a parser worker makes of one record.
 enum Item {
     /// Rendered and normalised.
@@ -119,14 +133,11 @@ fn drain<T: std::io::Read + std::io::Seek>(
                 });
             }
         }
-        r.into_json_value().map(|rec| {
-            let mut ev = match rec.data.get("Event") {
-                Some(e) => layout::from_evtx_dump(e, &src),
-                None => layout::from_evtx_dump(&rec.data, &src),
-            };
+        r.into_json_bytes().and_then(|rec| {
+            let mut ev = to_event(&rec.data, &src)?;
             ev.record_id = Some(rec.event_record_id);
             ev.time = ev.time.or(Some(rec.timestamp.as_microsecond()));
-            Item::Event(ev)
+            Ok(Item::Event(ev))
         })
     });
     for (i, item) in records.enumerate() {
@@ -159,6 +170,10 @@ pub struct PeekCheck {
     pub unpeeked: u64,
     /// Peeked and different: a bug. (record id, peeked, rendered) of the first few.
     pub disagreed: Vec<(u64, ChannelId, ChannelId)>,
+    /// Records the direct JSON reading ([`super::evtx_json`]) left to the `Value` path.
+    pub json_fallbacks: u64,
+    /// Records it read differently from the `Value` path: a bug (record ids of the first few).
+    pub json_disagreed: Vec<u64>,
 }
 
 /// Peek and render every record of an `.evtx` file and compare (for tests and the bench).
@@ -173,16 +188,26 @@ pub fn peek_check(path: &Path) -> PeekCheck {
         let r = r?;
         let peeked = super::peek::channel_and_id(&r).map(|p| (p.channel(), p.event_id));
         let id = r.event_record_id;
-        r.into_json_value().map(|rec| {
-            let ev = match rec.data.get("Event") {
-                Some(e) => layout::from_evtx_dump(e, &src),
-                None => layout::from_evtx_dump(&rec.data, &src),
-            };
-            (id, peeked, (ev.channel, ev.event_id))
+        r.into_json_bytes().map(|rec| {
+            let fast = super::evtx_json::read(&rec.data, &src);
+            let ev = to_event(&rec.data, &src).unwrap_or_default();
+            let slow = serde_json::from_slice::<serde_json::Value>(&rec.data)
+                .ok()
+                .map(|data| match data.get("Event") {
+                    Some(e) => layout::from_evtx_dump(e, &src),
+                    None => layout::from_evtx_dump(&data, &src),
+                });
+            let json = fast.map(|f| Some(f) == slow);
+            (id, peeked, (ev.channel, ev.event_id), json)
         })
     });
-    for (id, peeked, rendered) in items.flatten() {
+    for (id, peeked, rendered, json) in items.flatten() {
         out.records += 1;
+        match json {
+            None => out.json_fallbacks += 1,
+            Some(false) if out.json_disagreed.len() < 5 => out.json_disagreed.push(id),
+            _ => {}
+        }
         match peeked {
             None => out.unpeeked += 1,
             Some(p) if p == rendered => out.agreed += 1,

@@ -32,7 +32,7 @@ pub fn scalar(v: &Value) -> String {
     }
 }
 
-fn as_u64(v: &Value) -> Option<u64> {
+pub(crate) fn as_u64(v: &Value) -> Option<u64> {
     match v {
         Value::Number(n) => n.as_u64(),
         Value::String(s) => s.trim().parse().ok(),
@@ -41,11 +41,11 @@ fn as_u64(v: &Value) -> Option<u64> {
     }
 }
 
-fn event_id(v: Option<&Value>) -> Option<u32> {
+pub(crate) fn event_id(v: Option<&Value>) -> Option<u32> {
     v.and_then(as_u64).and_then(|n| u32::try_from(n).ok())
 }
 
-fn time_of(v: &Value) -> Option<i64> {
+pub(crate) fn time_of(v: &Value) -> Option<i64> {
     match v {
         Value::Number(n) => n.as_f64().and_then(|f| parse_time(&f.to_string())),
         Value::String(s) => parse_time(s),
@@ -77,7 +77,15 @@ fn str_at(o: &Map<String, Value>, keys: &[&str]) -> String {
 /// (UserData's wrapper element) contribute their children; `#attributes` is skipped.
 fn flatten_into(v: &Value, out: &mut Vec<(String, String)>) {
     let Value::Object(o) = v else { return };
-    for (k, v) in o {
+    flatten_pairs(o.iter(), out);
+}
+
+/// [`flatten_into`] over an object's entries, in order.
+pub(crate) fn flatten_pairs<'a>(
+    entries: impl Iterator<Item = (&'a String, &'a Value)>,
+    out: &mut Vec<(String, String)>,
+) {
+    for (k, v) in entries {
         if k == "#attributes" || k == "xmlns" {
             continue;
         }

@@ -7,6 +7,7 @@
 
 mod evtx_reader;
 pub use evtx_reader::{PeekCheck, peek_check};
+mod evtx_json;
 mod json_reader;
 pub mod layout;
 mod peek;

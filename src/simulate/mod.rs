@@ -771,15 +771,50 @@ fn random_task_name(rng: &mut StdRng) -> String {
 }
 
 /// Plant the attacks. Returns their descriptions (records are filled in when written).
-fn plant(gens: &mut [Gen<'_>], tasks: &[Vec<HostTask>], cfg: &Config) -> Vec<Attack> {
-    let mut attacks = Vec::new();
-    let n = gens.len();
-    if !cfg.attacks || n < 3 {
-        return attacks;
+/// The hosts the attacks are planted on: workstations picked in turn, and the first server.
+struct Targets {
+    ws: Vec<usize>,
+    srv: usize,
+}
+
+/// Workstation picks the attacks use (`Targets::pick(0..WS_PICKS)`).
+const WS_PICKS: usize = 3;
+
+impl Targets {
+    /// `None` when no attack is planted.
+    fn of(hosts: &[Host], cfg: &Config) -> Option<Targets> {
+        let n = hosts.len();
+        if !cfg.attacks || n < 3 {
+            return None;
+        }
+        Some(Targets {
+            ws: (0..n).filter(|&i| !hosts[i].server).collect(),
+            srv: (0..n).find(|&i| hosts[i].server).unwrap_or(n - 1),
+        })
     }
-    let ws: Vec<usize> = (0..n).filter(|&i| !gens[i].host.server).collect();
-    let srv = (0..n).find(|&i| gens[i].host.server).unwrap_or(n - 1);
-    let pick = |k: usize| ws[k % ws.len()];
+
+    fn pick(&self, k: usize) -> usize {
+        self.ws[k % self.ws.len()]
+    }
+
+    /// Whether host `i` is planted on.
+    fn hit(&self, i: usize) -> bool {
+        i == self.srv || (0..WS_PICKS).any(|k| self.pick(k) == i)
+    }
+}
+
+fn plant(
+    gens: &mut [Gen<'_>],
+    tasks: &[Vec<HostTask>],
+    cfg: &Config,
+    targets: Option<&Targets>,
+) -> Vec<Attack> {
+    let mut attacks = Vec::new();
+    let Some(targets) = targets else {
+        return attacks;
+    };
+    let srv = targets.srv;
+    let pick = |k: usize| targets.pick(k);
     let day = |d: u32| cfg.start + i64::from(d.min(cfg.days - 1)) * US_PER_DAY;
     let mid = cfg.days / 2;
 
@@ -1037,6 +1072,7 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
     let defs = catalog::catalog();
     let mut tasks: Vec<Vec<HostTask>> = Vec::new();
     let mut gens: Vec<Gen<'_>> = Vec::new();
+    let targets = Targets::of(&hosts, cfg);
     for (i, h) in hosts.iter().enumerate() {
         let mut hrng =
             StdRng::seed_from_u64(cfg.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)));
@@ -1052,11 +1088,16 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
             rng: hrng,
             out: Vec::new(),
         };
-        benign(&mut g, cfg, &t);
+        // Planted hosts' events are made now, before planting; every other host's when it
+        // is written, so that memory holds one host at a time (a host's events depend on
+        // its own random stream only, so the files are the same either way).
+        if targets.as_ref().is_some_and(|tg| tg.hit(i)) {
+            benign(&mut g, cfg, &t);
+        }
         tasks.push(t);
         gens.push(g);
     }
-    let mut attacks = plant(&mut gens, &tasks, cfg);
+    let mut attacks = plant(&mut gens, &tasks, cfg, targets.as_ref());
 
     std::fs::create_dir_all(out)?;
     let mut total = 0u64;
@@ -1068,6 +1109,9 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
         None
     };
     for (hi, g) in gens.iter_mut().enumerate() {
+        if !targets.as_ref().is_some_and(|tg| tg.hit(hi)) {
+            benign(g, cfg, &tasks[hi]);
+        }
         let mut events = std::mem::take(&mut g.out);
         // Stable: equal times keep generation order.
         events.sort_by_key(|p| p.time);

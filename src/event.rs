@@ -62,10 +62,18 @@ pub fn canonical_channel(raw: &str) -> &'static str {
     } else if c.eq_ignore_ascii_case("system") || c.eq_ignore_ascii_case("sys") {
         CH_SYSTEM
     } else {
-        let lower = c.to_ascii_lowercase();
-        if lower.contains("taskscheduler") || lower == "tasksch" || lower == "tasksched" {
+        // Called for every record: compared without lower-casing into a new string.
+        let has = |needle: &str| {
+            c.as_bytes()
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+        };
+        if has("taskscheduler")
+            || c.eq_ignore_ascii_case("tasksch")
+            || c.eq_ignore_ascii_case("tasksched")
+        {
             CH_TASKSCHEDULER
-        } else if lower.contains("sysmon") {
+        } else if has("sysmon") {
             CH_SYSMON
         } else {
             ""

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use polars::prelude::*;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::event::{RawEvent, rfc3339};
 use crate::ingest::Sink;
@@ -153,10 +154,17 @@ pub fn prevalence_bucket(hosts: usize, fleet: usize) -> &'static str {
 /// occurrences' host, time, record id and event before a record is dropped.
 fn record_key(ev: &RawEvent) -> u64 {
     let mut h = DefaultHasher::new();
-    ev.computer.to_ascii_lowercase().hash(&mut h);
+    // Lower-cased as hashed: no allocation per record.
+    let lower = |s: &str, h: &mut DefaultHasher| {
+        for b in s.bytes() {
+            h.write_u8(b.to_ascii_lowercase());
+        }
+        h.write_u8(0xff);
+    };
+    lower(&ev.computer, &mut h);
     let ch = ev.canonical_channel();
     if ch.is_empty() {
-        ev.channel.to_ascii_lowercase().hash(&mut h);
+        lower(&ev.channel, &mut h);
     } else {
         ch.hash(&mut h);
     }
@@ -199,7 +207,8 @@ pub struct Part<'p> {
     profile: &'p dyn Profile,
     /// Whether records take lifecycle steps (profiles with task names).
     steps_wanted: bool,
-    memo: HashMap<u64, Vec<Memo>>,
+    /// Keyed by a SipHash of the inputs (already mixed: the map hashes it cheaply).
+    memo: FxHashMap<u64, Vec<Memo>>,
     interner: HashSet<Arc<str>>,
     uniques: Vec<UniqueKey>,
     index: HashMap<UniqueKey, u32>,
@@ -220,7 +229,7 @@ impl<'p> Part<'p> {
         Part {
             profile,
             steps_wanted: profile.fields().contains(&"task_name"),
-            memo: HashMap::new(),
+            memo: FxHashMap::default(),
             interner: HashSet::new(),
             uniques: Vec::new(),
             index: HashMap::new(),
@@ -370,15 +379,15 @@ fn index_of<K: Hash + Eq + Clone>(
 pub struct Builder {
     ds: Dataset,
     /// Record key -> the first occurrence with it.
-    seen: HashMap<u64, u32>,
+    seen: FxHashMap<u64, u32>,
     index: HashMap<UniqueKey, u32>,
     interner: HashSet<Arc<str>>,
     host_index: HashMap<String, u32>,
     source_index: HashMap<Arc<str>, u32>,
     step_index: HashMap<StepFacts, u32>,
     /// (unique, host) and (unique, source) pairs already counted.
-    unique_hosts: HashSet<(u32, u32)>,
-    unique_sources: HashSet<(u32, u32)>,
+    unique_hosts: FxHashSet<(u32, u32)>,
+    unique_sources: FxHashSet<(u32, u32)>,
     hosts_of: Vec<Vec<u32>>,
     sources_of: Vec<Vec<u32>>,
 }
@@ -393,14 +402,14 @@ impl Builder {
                 headline: profile.headline(),
                 ..Dataset::default()
             },
-            seen: HashMap::new(),
+            seen: FxHashMap::default(),
             index: HashMap::new(),
             interner: HashSet::new(),
             host_index: HashMap::new(),
             source_index: HashMap::new(),
             step_index: HashMap::new(),
-            unique_hosts: HashSet::new(),
-            unique_sources: HashSet::new(),
+            unique_hosts: FxHashSet::default(),
+            unique_sources: FxHashSet::default(),
             hosts_of: Vec::new(),
             sources_of: Vec::new(),
         }

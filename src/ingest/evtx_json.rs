@@ -41,35 +41,63 @@ impl Entries {
     }
 }
 
-impl<'de> Deserialize<'de> for Entries {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Entries;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an object")
+/// Reads an object's entries, keeping those whose key the function accepts.
+struct EntriesVisitor(fn(&str) -> bool);
+
+impl<'de> Visitor<'de> for EntriesVisitor {
+    type Value = Entries;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
+        let mut out: Vec<(String, Value)> = Vec::with_capacity(16);
+        while let Some(k) = map.next_key::<String>()? {
+            if !(self.0)(&k) {
+                map.next_value::<IgnoredAny>()?;
+                continue;
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Entries, A::Error> {
-                let mut out: Vec<(String, Value)> =
-                    Vec::with_capacity(map.size_hint().unwrap_or(16));
-                while let Some(k) = map.next_key::<String>()? {
-                    let v: Value = map.next_value()?;
-                    match out.iter_mut().find(|(e, _)| *e == k) {
-                        Some(e) => e.1 = v,
-                        None => out.push((k, v)),
-                    }
-                }
-                Ok(Entries(out))
+            let v: Value = map.next_value()?;
+            match out.iter_mut().find(|(e, _)| *e == k) {
+                Some(e) => e.1 = v,
+                None => out.push((k, v)),
             }
         }
-        d.deserialize_map(V)
+        Ok(Entries(out))
+    }
+}
+
+impl<'de> Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(EntriesVisitor(|_| true))
+    }
+}
+
+/// `System`, keeping only the keys a [`RawEvent`] reads (matched ignoring ASCII case, a
+/// superset of the lookups in [`read`]): `Execution`, `Correlation`, `Security`, ... are
+/// skipped without being built.
+struct System(Entries);
+
+impl<'de> Deserialize<'de> for System {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const READ: &[&str] = &[
+            "Provider",
+            "Channel",
+            "EventID",
+            "Computer",
+            "TimeCreated",
+            "EventRecordID",
+        ];
+        d.deserialize_map(EntriesVisitor(|k| {
+            READ.iter().any(|r| r.eq_ignore_ascii_case(k))
+        }))
+        .map(System)
     }
 }
 
 /// `Event`'s parts that a [`RawEvent`] reads.
 #[derive(Default)]
 struct Body {
-    system: Option<Entries>,
+    system: Option<System>,
     event_data: Option<Entries>,
     user_data: Option<Entries>,
 }
@@ -135,7 +163,7 @@ impl<'de> Deserialize<'de> for Top {
 pub fn read(json: &[u8], source: &Arc<str>) -> Option<RawEvent> {
     let Top(body) = serde_json::from_slice(json).ok()?;
     let body = body?;
-    let sys = body.system.unwrap_or_default();
+    let sys = body.system.map(|s| s.0).unwrap_or_default();
     let provider = sys
         .get("Provider")
         .and_then(|p| p.pointer("/#attributes/Name").or_else(|| p.get("Name")))

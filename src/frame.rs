@@ -256,22 +256,18 @@ impl<'p> Part<'p> {
     /// The part's unique event for `ev` (`None`: rejected by the extractor), extracting each
     /// distinct input once: occurrences of one task repeat the same inputs with other times.
     fn unique_of(&mut self, ev: &RawEvent) -> Option<u32> {
-        let inputs = self.profile.inputs();
+        // Each input looked up once (a lookup scans the record's fields).
+        let got: Vec<Option<&str>> = self.profile.inputs().iter().map(|n| ev.get(n)).collect();
         let mut h = DefaultHasher::new();
         ev.channel.hash(&mut h);
         ev.event_id.hash(&mut h);
-        for n in inputs {
-            ev.get(n).hash(&mut h);
-        }
+        got.hash(&mut h);
         let hash = h.finish();
         if let Some(found) = self.memo.get(&hash).and_then(|memos| {
             memos.iter().find(|m| {
                 m.event_id == ev.event_id
                     && m.channel == ev.channel
-                    && inputs
-                        .iter()
-                        .zip(&m.inputs)
-                        .all(|(n, v)| ev.get(n) == v.as_deref())
+                    && got.iter().zip(&m.inputs).all(|(g, v)| *g == v.as_deref())
             })
         }) {
             return found.unique;
@@ -296,7 +292,7 @@ impl<'p> Part<'p> {
         self.memo.entry(hash).or_default().push(Memo {
             channel: ev.channel.clone(),
             event_id: ev.event_id,
-            inputs: inputs.iter().map(|n| ev.get(n).map(Box::from)).collect(),
+            inputs: got.iter().map(|g| g.map(Box::from)).collect(),
             unique,
         });
         unique

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde_json::Value;
 
-use super::layout::{self, flatten_pairs, scalar};
+use super::layout::{self, flatten_owned, scalar};
 use crate::event::RawEvent;
 
 /// An object's entries in order; a repeated key replaces the earlier value in place, as in
@@ -170,8 +170,8 @@ pub fn read(json: &[u8], source: &Arc<str>) -> Option<RawEvent> {
         .map(scalar)
         .unwrap_or_default();
     let mut data = Vec::new();
-    for part in [&body.event_data, &body.user_data].into_iter().flatten() {
-        flatten_pairs(part.0.iter().map(|(k, v)| (k, v)), &mut data);
+    for part in [body.event_data, body.user_data].into_iter().flatten() {
+        flatten_owned(part.0, &mut data);
     }
     Some(RawEvent {
         source: source.clone(),

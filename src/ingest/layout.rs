@@ -101,6 +101,28 @@ pub(crate) fn flatten_pairs<'a>(
     }
 }
 
+/// [`flatten_pairs`] over owned entries: names and string values are moved, not copied.
+pub(crate) fn flatten_owned(entries: Vec<(String, Value)>, out: &mut Vec<(String, String)>) {
+    for (k, v) in entries {
+        if k == "#attributes" || k == "xmlns" {
+            continue;
+        }
+        match v {
+            Value::String(s) => out.push((k, s)),
+            Value::Object(ref inner) if !inner.contains_key("#text") => flatten_into(&v, out),
+            Value::Array(ref items) if k == "Data" => {
+                for item in items {
+                    out.push(("Data".to_string(), scalar(item)));
+                }
+            }
+            other => {
+                let text = scalar(&other);
+                out.push((k, text));
+            }
+        }
+    }
+}
+
 /// Normalise one JSON record of any supported layout. `None` when the value is no event.
 pub fn normalize(v: &Value, source: &Arc<str>) -> Option<RawEvent> {
     let o = v.as_object()?;

@@ -101,6 +101,15 @@ pub fn run(
     cancel: &AtomicBool,
     on_epoch: &mut dyn FnMut(EpochReport),
 ) -> Result<Trained, ModelError> {
+    if !matches!(
+        task,
+        Task::Train {
+            kind: ModelKind::Rarity,
+            ..
+        }
+    ) {
+        crate::tune_allocator();
+    }
     match task {
         Task::Train {
             kind: ModelKind::Rarity,

@@ -3,7 +3,7 @@
 //! terminal: tests drive it directly, and [`crate::ui`] draws it.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -1211,17 +1211,22 @@ impl App {
         };
     }
 
-    /// Occurrences per host of unique event `u`, most first.
+    /// Occurrences per host of unique event `u`, most first (records that name no host as
+    /// an empty name).
     pub fn host_counts(&self, u: usize) -> Vec<(String, usize)> {
         let Some(ds) = &self.dataset else {
             return Vec::new();
         };
-        let mut m: BTreeMap<String, usize> = BTreeMap::new();
-        for &o in &ds.uniques[u].occurrences {
-            *m.entry(ds.host_of(&ds.occurrences[o as usize]).to_string())
-                .or_default() += 1;
+        let e = &ds.uniques[u];
+        let mut v: Vec<(String, usize)> = e
+            .hosts
+            .iter()
+            .zip(&e.host_counts)
+            .map(|(h, &n)| (h.clone(), n as usize))
+            .collect();
+        if e.unnamed > 0 {
+            v.push((String::new(), e.unnamed as usize));
         }
-        let mut v: Vec<(String, usize)> = m.into_iter().collect();
         v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         v
     }

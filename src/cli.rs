@@ -60,6 +60,25 @@ pub enum Command {
     /// Write a simulated fleet's scheduled-task logs (genuine .evtx) with planted attacks and
     /// their ground truth
     Simulate(SimulateArgs),
+    /// Reduce logs to a summary of their unique events (counts per host, first and last seen,
+    /// lifecycle flags), to merge and rank centrally: run it where the logs are
+    Summarize(SummarizeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SummarizeArgs {
+    /// Event logs: .evtx, JSON / JSON Lines exports, .zip archives, or folders of them
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The summary file to write (written whole or not at all)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Which events to summarise
+    #[arg(short, long, default_value = "scheduled-tasks", value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
+    pub profile: String,
+    /// No progress or summary on stderr (warnings still appear)
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -145,6 +164,7 @@ pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Command::Rank(args)) => rank(args),
         Some(Command::Simulate(args)) => simulate(args),
+        Some(Command::Summarize(args)) => summarize(args),
         None => {
             let explicit = !cli.paths.is_empty();
             let paths = if explicit { cli.paths } else { default_paths() };
@@ -200,6 +220,44 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn has_logs(paths: &[PathBuf]) -> bool {
     !crate::ingest::expand_paths(paths).0.is_empty()
+}
+
+pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
+    let profile = profile::by_name(&args.profile).context("unknown profile")?;
+    let progress = Progress::default();
+    if !args.quiet {
+        eprintln!("anomalog: reading {} ...", describe(&args.paths));
+    }
+    let loaded = with_progress_line(!args.quiet, &progress, || {
+        pipeline::load(&args.paths, profile.as_ref(), &progress)
+    });
+    for w in loaded.warnings() {
+        eprintln!("anomalog: warning: {w}");
+    }
+    if loaded.nothing_read() {
+        eprintln!(
+            "anomalog: nothing could be read from {}",
+            describe(&args.paths)
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if !args.quiet {
+        eprintln!("anomalog: {}", loaded.summary());
+    }
+    crate::session::write_file_atomic(&args.output, |f| {
+        let mut w = std::io::BufWriter::new(f);
+        crate::summary::write(&loaded, &mut w)?;
+        w.flush()
+    })
+    .with_context(|| format!("cannot write {}", args.output.display()))?;
+    if !args.quiet {
+        eprintln!(
+            "anomalog: wrote the summary of {} unique events to {}",
+            loaded.dataset.uniques.len(),
+            crate::sanitize::for_terminal(&args.output.display().to_string(), 300)
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub fn rank(args: RankArgs) -> Result<ExitCode> {

@@ -10,7 +10,7 @@
 //! commands and results).
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,15 +40,22 @@ pub struct UniqueEvent {
     pub occurrences: Vec<u32>,
     /// Distinct host names (lower-case), sorted.
     pub hosts: Vec<String>,
+    /// Occurrences per host, in the order of `hosts`.
+    pub host_counts: Vec<u64>,
+    /// Occurrences whose record names no host.
+    pub unnamed: u64,
     pub first_seen: Option<i64>,
     pub last_seen: Option<i64>,
     /// Distinct source files, sorted.
     pub sources: Vec<Arc<str>>,
+    /// Occurrences (duplicates removed). Equal to `occurrences.len()` for events read from
+    /// logs; events merged from summaries ([`crate::summary`]) carry counts, not occurrences.
+    count: u64,
 }
 
 impl UniqueEvent {
     pub fn count(&self) -> u64 {
-        self.occurrences.len() as u64
+        self.count
     }
 }
 
@@ -112,6 +119,8 @@ pub struct Dataset {
     pub steps: Vec<StepFacts>,
     /// Per unique event: its first occurrence as read.
     first_raw: Vec<RawEvent>,
+    /// Per unique event: lifecycle flags merged from summaries (empty when none came).
+    summary_flags: Vec<Vec<&'static str>>,
     /// Records seen more than once (same host, channel, record id and time), dropped.
     pub duplicates_dropped: u64,
     /// Events the profile's prefilter kept but its extractor rejected.
@@ -222,6 +231,8 @@ pub struct Part<'p> {
     steps: Vec<StepFacts>,
     step_index: HashMap<StepFacts, u32>,
     rejected: u64,
+    /// Summary files read into this part (after its records, if a zip holds both).
+    summaries: Vec<(String, crate::summary::Summary)>,
 }
 
 impl<'p> Part<'p> {
@@ -241,6 +252,7 @@ impl<'p> Part<'p> {
             steps: Vec::new(),
             step_index: HashMap::new(),
             rejected: 0,
+            summaries: Vec::new(),
         }
     }
 
@@ -333,6 +345,37 @@ impl<'p> Part<'p> {
 }
 
 impl Sink for Part<'_> {
+    fn take_summary(&mut self, text: &str, report: &mut crate::ingest::FileReport) {
+        match crate::summary::parse(text, self.profile.name(), self.profile.fields()) {
+            Ok(s) => {
+                report.records = s.records;
+                report.skipped += s.bad_lines;
+                if s.bad_lines > 0 {
+                    report.problem(format!(
+                        "{} summary line{} could not be read (a truncated file?); the rest is used",
+                        s.bad_lines,
+                        if s.bad_lines == 1 { "" } else { "s" }
+                    ));
+                }
+                if !s.unknown_flags.is_empty() {
+                    report.problem(format!(
+                        "lifecycle flags of another anomalog version dropped: {}",
+                        s.unknown_flags
+                            .iter()
+                            .cloned()
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                self.summaries.push((report.path.clone(), s));
+            }
+            Err(e) => {
+                report.skipped += 1;
+                report.problem(format!("not read: {e}"));
+            }
+        }
+    }
+
     fn take(&mut self, ev: RawEvent) {
         if !self.profile.wants(&ev) {
             return;
@@ -381,11 +424,26 @@ pub struct Builder {
     host_index: HashMap<String, u32>,
     source_index: HashMap<Arc<str>, u32>,
     step_index: HashMap<StepFacts, u32>,
-    /// (unique, host) and (unique, source) pairs already counted.
-    unique_hosts: FxHashSet<(u32, u32)>,
+    /// (unique, host) -> its place in `hosts_of[unique]`.
+    unique_hosts: FxHashMap<(u32, u32), u32>,
+    /// (unique, source) pairs already listed.
     unique_sources: FxHashSet<(u32, u32)>,
-    hosts_of: Vec<Vec<u32>>,
+    /// Per unique event: (host, occurrences) in first-seen order.
+    hosts_of: Vec<Vec<(u32, u64)>>,
     sources_of: Vec<Vec<u32>>,
+    /// Per unique event: lifecycle flags that summaries bring (their lifecycles stayed on the
+    /// endpoint).
+    summary_flags: Vec<BTreeSet<&'static str>>,
+    /// Hosts already brought, and by what (see [`Builder::add_summary`]).
+    claims: FxHashMap<u32, Claim>,
+    notes: Vec<String>,
+}
+
+/// What brought a host into the dataset first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    Logs,
+    Summary,
 }
 
 impl Builder {
@@ -404,10 +462,42 @@ impl Builder {
             host_index: HashMap::new(),
             source_index: HashMap::new(),
             step_index: HashMap::new(),
-            unique_hosts: FxHashSet::default(),
+            unique_hosts: FxHashMap::default(),
             unique_sources: FxHashSet::default(),
             hosts_of: Vec::new(),
             sources_of: Vec::new(),
+            summary_flags: Vec::new(),
+            claims: FxHashMap::default(),
+            notes: Vec::new(),
+        }
+    }
+
+    /// Count `n` occurrences of unique event `u` on `host` (a host id, possibly the empty
+    /// name), seen between `first` and `last`.
+    fn tally(&mut self, u: u32, host: u32, n: u64, first: Option<i64>, last: Option<i64>) {
+        let ue = &mut self.ds.uniques[u as usize];
+        ue.count += n;
+        if let Some(t) = first {
+            ue.first_seen = Some(ue.first_seen.map_or(t, |f| f.min(t)));
+        }
+        if let Some(t) = last {
+            ue.last_seen = Some(ue.last_seen.map_or(t, |l| l.max(t)));
+        }
+        if self.ds.hosts[host as usize].is_empty() {
+            ue.unnamed += n;
+            return;
+        }
+        let at = self.hosts_of[u as usize].len() as u32;
+        let i = *self.unique_hosts.entry((u, host)).or_insert(at);
+        match self.hosts_of[u as usize].get_mut(i as usize) {
+            Some(h) => h.1 += n,
+            None => self.hosts_of[u as usize].push((host, n)),
+        }
+    }
+
+    fn list_source(&mut self, u: u32, source: u32) {
+        if self.unique_sources.insert((u, source)) {
+            self.sources_of[u as usize].push(source);
         }
     }
 
@@ -429,6 +519,7 @@ impl Builder {
             sources,
             steps,
             rejected,
+            summaries,
             ..
         } = part;
         self.ds.rejected += rejected;
@@ -447,9 +538,19 @@ impl Builder {
         // The part's unique events, made global when their first kept occurrence comes.
         let mut global: Vec<u32> = vec![NONE; uniques.len()];
         let mut first_raw: Vec<Option<RawEvent>> = first_raw.into_iter().map(Some).collect();
+        // A host that a summary brought is not counted again from its logs.
+        for &h in &hosts {
+            if !self.ds.hosts[h as usize].is_empty() {
+                self.claims.entry(h).or_insert(Claim::Logs);
+            }
+        }
         for PartOccurrence { key, occ } in occurrences {
             let host = hosts[occ.host as usize];
             let source = sources[occ.source as usize];
+            if self.claims.get(&host) == Some(&Claim::Summary) {
+                self.ds.duplicates_dropped += 1;
+                continue;
+            }
             if let Some(&first) = self.seen.get(&key) {
                 let f = self.ds.occurrences[first as usize];
                 let fu = &self.ds.uniques[f.unique as usize];
@@ -462,9 +563,7 @@ impl Builder {
                 if same {
                     self.ds.duplicates_dropped += 1;
                     // A duplicate still names its source file.
-                    if self.unique_sources.insert((f.unique, source)) {
-                        self.sources_of[f.unique as usize].push(source);
-                    }
+                    self.list_source(f.unique, source);
                     continue;
                 }
             }
@@ -475,18 +574,9 @@ impl Builder {
             let u = global[lu];
             let o = self.ds.occurrences.len() as u32;
             self.seen.entry(key).or_insert(o);
-            let ue = &mut self.ds.uniques[u as usize];
-            ue.occurrences.push(o);
-            if let Some(t) = occ.time() {
-                ue.first_seen = Some(ue.first_seen.map_or(t, |f| f.min(t)));
-                ue.last_seen = Some(ue.last_seen.map_or(t, |l| l.max(t)));
-            }
-            if !self.ds.hosts[host as usize].is_empty() && self.unique_hosts.insert((u, host)) {
-                self.hosts_of[u as usize].push(host);
-            }
-            if self.unique_sources.insert((u, source)) {
-                self.sources_of[u as usize].push(source);
-            }
+            self.ds.uniques[u as usize].occurrences.push(o);
+            self.tally(u, host, 1, occ.time(), occ.time());
+            self.list_source(u, source);
             self.ds.occurrences.push(Occurrence {
                 unique: u,
                 host,
@@ -499,6 +589,82 @@ impl Builder {
                 ..occ
             });
         }
+        for (name, s) in summaries {
+            self.add_summary(&name, s);
+        }
+    }
+
+    /// Merge a summary: its unique events' counts summed, hosts united, first and last seen
+    /// as min and max, flags united. A summary naming a host that an earlier input already
+    /// brought (its logs, or another summary of it) is left out whole, with a note: its
+    /// counts would be counted twice.
+    fn add_summary(&mut self, name: &str, s: crate::summary::Summary) {
+        let mut hosts: Vec<u32> = s
+            .hosts
+            .iter()
+            .chain(s.events.iter().flat_map(|e| e.hosts.iter().map(|(h, _)| h)))
+            .filter(|h| !h.is_empty())
+            .map(|h| index_of(&mut self.host_index, &mut self.ds.hosts, h.to_lowercase()))
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        let already: Vec<&str> = hosts
+            .iter()
+            .filter(|h| self.claims.contains_key(h))
+            .map(|&h| self.ds.hosts[h as usize].as_str())
+            .collect();
+        if !already.is_empty() {
+            let shown: Vec<String> = already
+                .iter()
+                .take(5)
+                .map(|h| crate::sanitize::for_terminal(h, 80))
+                .collect();
+            self.notes.push(format!(
+                "{}: left out: host{} {}{} already read from another input (its logs or another summary); merging it would count them twice",
+                crate::sanitize::for_terminal(name, 300),
+                if already.len() == 1 { "" } else { "s" },
+                shown.join(", "),
+                if already.len() > 5 { ", ..." } else { "" },
+            ));
+            return;
+        }
+        for &h in &hosts {
+            self.claims.insert(h, Claim::Summary);
+        }
+        let unnamed = index_of(&mut self.host_index, &mut self.ds.hosts, String::new());
+        for e in s.events {
+            let values: Vec<Arc<str>> = e
+                .values
+                .into_iter()
+                .map(|v| self.intern(&Arc::from(v)))
+                .collect();
+            let key = (e.channel, e.event_id, values);
+            let u = self.unique_for(&key, &mut Some(e.raw));
+            let (mut first, mut last) = (e.first_seen, e.last_seen);
+            for (h, n) in e
+                .hosts
+                .into_iter()
+                .map(|(h, n)| (h.to_lowercase(), n))
+                .chain((e.unnamed > 0).then(|| (String::new(), e.unnamed)))
+            {
+                let h = if h.is_empty() {
+                    unnamed
+                } else {
+                    index_of(&mut self.host_index, &mut self.ds.hosts, h)
+                };
+                self.tally(u, h, n, first.take(), last.take());
+            }
+            for src in e.sources {
+                let src = index_of(&mut self.source_index, &mut self.ds.sources, Arc::from(src));
+                self.list_source(u, src);
+            }
+            self.summary_flags[u as usize].extend(e.flags);
+        }
+    }
+
+    /// Notes about the merge (summaries left out), for the warnings.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
     }
 
     /// The global unique event for a part's unique event (made on first use).
@@ -516,13 +682,17 @@ impl Builder {
             values: key.2.clone(),
             occurrences: Vec::new(),
             hosts: Vec::new(),
+            host_counts: Vec::new(),
+            unnamed: 0,
             first_seen: None,
             last_seen: None,
             sources: Vec::new(),
+            count: 0,
         });
         self.ds.first_raw.push(raw.take().unwrap_or_default());
         self.hosts_of.push(Vec::new());
         self.sources_of.push(Vec::new());
+        self.summary_flags.push(BTreeSet::new());
         self.index.insert(key, u);
         u
     }
@@ -530,15 +700,25 @@ impl Builder {
     /// The dataset, without context fields (see [`Dataset::add_context`]).
     pub fn finish(self) -> Dataset {
         let mut ds = self.ds;
+        if self.summary_flags.iter().any(|f| !f.is_empty()) {
+            ds.summary_flags = self
+                .summary_flags
+                .into_iter()
+                .map(|f| f.into_iter().collect())
+                .collect();
+        }
         for ((ue, h), s) in ds
             .uniques
             .iter_mut()
             .zip(self.hosts_of)
             .zip(self.sources_of)
         {
-            let mut hosts: Vec<String> = h.iter().map(|&h| ds.hosts[h as usize].clone()).collect();
+            let mut hosts: Vec<(String, u64)> = h
+                .iter()
+                .map(|&(h, n)| (ds.hosts[h as usize].clone(), n))
+                .collect();
             hosts.sort();
-            ue.hosts = hosts;
+            (ue.hosts, ue.host_counts) = hosts.into_iter().unzip();
             let mut sources: Vec<Arc<str>> =
                 s.iter().map(|&s| ds.sources[s as usize].clone()).collect();
             sources.sort();
@@ -573,6 +753,13 @@ impl Dataset {
     /// and exports read them like any other field. Idempotent.
     pub fn add_context(&mut self) {
         self.lifecycles = Lifecycles::build(self);
+        // Lifecycles that stayed on an endpoint: their flags came with its summary.
+        for (mine, theirs) in self.lifecycles.flags.iter_mut().zip(&self.summary_flags) {
+            if !theirs.is_empty() {
+                let all: BTreeSet<&'static str> = mine.iter().chain(theirs).copied().collect();
+                *mine = all.into_iter().collect();
+            }
+        }
         if self.fields.len() > self.profile_fields {
             return;
         }

@@ -21,6 +21,7 @@ pub mod profile;
 pub mod sanitize;
 pub mod session;
 pub mod simulate;
+pub mod summary;
 pub mod tui;
 pub mod ui;
 

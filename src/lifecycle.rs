@@ -41,6 +41,19 @@ pub const SHORT_LIVED_FLAG: &str = "short-lived";
 pub const TEMPORARY_MODIFICATION_FLAG: &str = "temporary-modification";
 pub const NEVER_RAN_FLAG: &str = "never-ran";
 pub const RAN_ONCE_FLAG: &str = "ran-once";
+
+/// Every lifecycle flag.
+pub const FLAGS: &[&str] = &[
+    SHORT_LIVED_FLAG,
+    TEMPORARY_MODIFICATION_FLAG,
+    NEVER_RAN_FLAG,
+    RAN_ONCE_FLAG,
+];
+
+/// The flag of that name (as a summary file spells it).
+pub fn flag_named(name: &str) -> Option<&'static str> {
+    FLAGS.iter().copied().find(|f| *f == name)
+}
 /// One task on one host.
 #[derive(Debug, Clone)]
 pub struct TaskLife {

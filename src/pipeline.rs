@@ -60,7 +60,7 @@ impl Loaded {
             self.files,
             if self.files == 1 { "" } else { "s" },
             self.skipped,
-            d.occurrences.len(),
+            d.uniques.iter().map(|e| e.count()).sum::<u64>(),
             d.profile,
             d.duplicates_dropped,
             d.uniques.len(),
@@ -92,6 +92,7 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
         .iter()
         .filter(|r| !r.not_a_log && (r.kind != "unknown" || r.records > 0))
         .count();
+    let notes = builder.take_notes();
     let mut dataset: Dataset = builder.finish();
     dataset.add_context();
     Loaded {
@@ -102,6 +103,6 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
         files,
         passed_over,
         session: None,
-        notes: Vec::new(),
+        notes,
     }
 }

@@ -228,9 +228,22 @@ pub fn read(path: &Path) -> Result<Option<SessionFile>, String> {
     Ok(Some(file))
 }
 
-/// Write `file` to `path` atomically: a temporary file in the same folder, flushed, then
-/// renamed over `path`.
+/// Write `file` to `path` atomically (see [`write_file_atomic`]).
 pub fn write_atomic(path: &Path, file: &SessionFile) -> std::io::Result<()> {
+    write_file_atomic(path, |f| {
+        let bytes = serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?;
+        f.write_all(&bytes)?;
+        f.write_all(b"\n")
+    })
+}
+
+/// Write `path` atomically: `write` fills a temporary file in the same folder, which is
+/// flushed to disk and renamed over `path`; a reader (or a crash) sees the old file or the
+/// whole new one, never part of it. Stale temporaries of killed writers are removed.
+pub fn write_file_atomic(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -243,9 +256,7 @@ pub fn write_atomic(path: &Path, file: &SessionFile) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
-        let bytes = serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?;
-        f.write_all(&bytes)?;
-        f.write_all(b"\n")?;
+        write(&mut f)?;
         f.sync_all()?;
         drop(f);
         std::fs::rename(&tmp, path)?;

@@ -79,7 +79,7 @@ impl FileReport {
         self.not_a_log && self.found_in_folder
     }
 
-    fn problem(&mut self, msg: impl Into<String>) {
+    pub(crate) fn problem(&mut self, msg: impl Into<String>) {
         let msg = msg.into();
         if self.problems.len() < 5 && !self.problems.contains(&msg) {
             self.problems.push(msg);
@@ -217,6 +217,12 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<(PathBuf, bool)>, Vec<FileReport>
 /// that reads it: a list of events, or an aggregate that keeps only what later steps need.
 pub trait Sink: Send {
     fn take(&mut self, ev: RawEvent);
+
+    /// A summary file (see [`crate::summary`]) met where logs were expected. Sinks that
+    /// merge unique events read it; others report it.
+    fn take_summary(&mut self, _text: &str, report: &mut FileReport) {
+        report.problem("an anomalog summary, not a log: `rank` and the UI read it");
+    }
 }
 
 impl Sink for Vec<RawEvent> {
@@ -478,6 +484,11 @@ fn read_bytes(bytes: Vec<u8>, name: String, rd: &Reading<'_>, sink: &mut dyn Sin
         let mut r = FileReport::new(name, "unknown");
         r.problem("empty file");
         r.not_a_log = true;
+        return r;
+    }
+    if body.starts_with(crate::summary::MAGIC) {
+        let mut r = FileReport::new(name, "summary");
+        sink.take_summary(body, &mut r);
         return r;
     }
     if !body.starts_with('{') && !body.starts_with('[') && !body.starts_with("Record ") {

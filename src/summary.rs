@@ -1,0 +1,277 @@
+//! Summaries: a collection's unique events with their counts, written where the logs are
+//! (`anomalog summarize`, a Velociraptor hunt on each endpoint, a KAPE collection on the
+//! analyst's share) and merged centrally by `rank` and the UI as if the logs had been read
+//! there.
+//!
+//! A summary is JSON Lines. The first line is the header:
+//!
+//! ```json
+//! {"anomalog_summary":1,"profile":"scheduled-tasks","fields":[...],"records":4211,"skipped":0,"files":3,"duplicates_dropped":0,"rejected":0,"hosts":["ws001.corp.example"]}
+//! ```
+//!
+//! then one line per unique event, in the order the collection first showed it:
+//!
+//! ```json
+//! {"channel":"Security","event_id":4698,"values":["\\Evil",...],"count":2,"hosts":[["ws001.corp.example",2]],"unnamed":0,"first_seen":1791187200000000,"last_seen":1791190800000000,"sources":["C:\\Windows\\System32\\winevt\\Logs\\Security.evtx"],"flags":["short-lived"],"raw":{...}}
+//! ```
+//!
+//! `values` are the profile's own fields (`fields` in the header): prevalence is computed
+//! over the merged fleet, not per endpoint. `flags` are the event's lifecycle flags, complete
+//! on the endpoint since a lifecycle is one task on one host. Times are microseconds since
+//! the Unix epoch (UTC). `raw` is the first occurrence as read (what the drill-down and
+//! `--raw` show). A summary of another format version or profile is refused with an error
+//! naming the file; a line that cannot be read (a truncated file) is skipped and counted.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::event::RawEvent;
+use crate::frame::Dataset;
+use crate::pipeline::Loaded;
+
+/// The format version written in the header; other versions are refused.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The key that opens a summary's first line (what tells a summary from a JSON log).
+pub const MAGIC: &str = "{\"anomalog_summary\"";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Header {
+    anomalog_summary: u32,
+    profile: String,
+    fields: Vec<String>,
+    records: u64,
+    skipped: u64,
+    files: usize,
+    duplicates_dropped: u64,
+    rejected: u64,
+    hosts: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Raw {
+    source: String,
+    channel: String,
+    event_id: u32,
+    provider: String,
+    computer: String,
+    time: Option<i64>,
+    record_id: Option<u64>,
+    data: Vec<(String, String)>,
+}
+
+impl Raw {
+    fn of(ev: &RawEvent) -> Raw {
+        Raw {
+            source: ev.source.to_string(),
+            channel: ev.channel.clone(),
+            event_id: ev.event_id,
+            provider: ev.provider.clone(),
+            computer: ev.computer.clone(),
+            time: ev.time,
+            record_id: ev.record_id,
+            data: ev.data.clone(),
+        }
+    }
+
+    fn event(self) -> RawEvent {
+        RawEvent {
+            source: Arc::from(self.source),
+            channel: self.channel,
+            event_id: self.event_id,
+            provider: self.provider,
+            computer: self.computer,
+            time: self.time,
+            record_id: self.record_id,
+            data: self.data,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Line {
+    channel: String,
+    event_id: u32,
+    values: Vec<String>,
+    count: u64,
+    hosts: Vec<(String, u64)>,
+    #[serde(default)]
+    unnamed: u64,
+    first_seen: Option<i64>,
+    last_seen: Option<i64>,
+    sources: Vec<String>,
+    flags: Vec<String>,
+    raw: Raw,
+}
+
+/// Write the summary of a loaded collection (its dataset with context, for the flags).
+pub fn write(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
+    let ds = &loaded.dataset;
+    let mut hosts: BTreeSet<&str> = BTreeSet::new();
+    for e in &ds.uniques {
+        hosts.extend(e.hosts.iter().map(String::as_str));
+    }
+    let header = Header {
+        anomalog_summary: FORMAT_VERSION,
+        profile: ds.profile.to_string(),
+        fields: ds.fields[..ds.profile_fields]
+            .iter()
+            .map(|f| f.to_string())
+            .collect(),
+        records: loaded.records,
+        skipped: loaded.skipped,
+        files: loaded.files,
+        duplicates_dropped: ds.duplicates_dropped,
+        rejected: ds.rejected,
+        hosts: hosts.into_iter().map(str::to_string).collect(),
+    };
+    serde_json::to_writer(&mut *out, &header)?;
+    out.write_all(b"\n")?;
+    for (u, e) in ds.uniques.iter().enumerate() {
+        let line = Line {
+            channel: e.channel.clone(),
+            event_id: e.event_id,
+            values: e.values[..ds.profile_fields]
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            count: e.count(),
+            hosts: e
+                .hosts
+                .iter()
+                .cloned()
+                .zip(e.host_counts.iter().copied())
+                .collect(),
+            unnamed: e.unnamed,
+            first_seen: e.first_seen,
+            last_seen: e.last_seen,
+            sources: e.sources.iter().map(|s| s.to_string()).collect(),
+            flags: ds.flags(u).iter().map(|f| f.to_string()).collect(),
+            raw: Raw::of(ds.first_raw(u)),
+        };
+        serde_json::to_writer(&mut *out, &line)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+/// One unique event of a summary, ready to merge.
+#[derive(Debug)]
+pub struct SummaryEvent {
+    pub channel: String,
+    pub event_id: u32,
+    pub values: Vec<String>,
+    pub count: u64,
+    pub hosts: Vec<(String, u64)>,
+    pub unnamed: u64,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    pub sources: Vec<String>,
+    pub flags: Vec<&'static str>,
+    pub raw: RawEvent,
+}
+
+/// A summary as read.
+#[derive(Debug)]
+pub struct Summary {
+    /// Records the summarised collection held.
+    pub records: u64,
+    /// Records it could not read.
+    pub skipped: u64,
+    /// Every host it names (also those of unique events lost to a damaged line).
+    pub hosts: Vec<String>,
+    pub events: Vec<SummaryEvent>,
+    /// Lines that could not be read.
+    pub bad_lines: u64,
+    /// Flags of a newer anomalog, dropped.
+    pub unknown_flags: BTreeSet<String>,
+}
+
+/// Longest line read (a unique event with its task XML and hosts); longer ones are skipped.
+const MAX_LINE: usize = 16 << 20;
+
+/// Read a summary for `profile`, whose fields must be `fields`. `Err` (naming what is wrong)
+/// for another format version or profile, or a header that cannot be read.
+pub fn parse(text: &str, profile: &str, fields: &[&str]) -> Result<Summary, String> {
+    let mut lines = text.lines();
+    let header: Header = lines
+        .next()
+        .and_then(|l| serde_json::from_str(l).ok())
+        .ok_or("a summary header that cannot be read")?;
+    if header.anomalog_summary != FORMAT_VERSION {
+        return Err(format!(
+            "summary format version {} (this anomalog reads version {FORMAT_VERSION})",
+            header.anomalog_summary
+        ));
+    }
+    if header.profile != profile {
+        return Err(format!(
+            "a summary of the `{}` profile, not `{profile}` (use --profile {})",
+            header.profile, header.profile
+        ));
+    }
+    if header.fields != fields {
+        return Err(format!(
+            "a summary with the fields of another anomalog version ({} fields, {} expected)",
+            header.fields.len(),
+            fields.len()
+        ));
+    }
+    let mut out = Summary {
+        records: header.records,
+        skipped: header.skipped,
+        hosts: header.hosts,
+        events: Vec::new(),
+        bad_lines: 0,
+        unknown_flags: BTreeSet::new(),
+    };
+    for l in lines {
+        if l.trim().is_empty() {
+            continue;
+        }
+        let line: Line = match (l.len() <= MAX_LINE)
+            .then(|| serde_json::from_str::<Line>(l).ok())
+            .flatten()
+        {
+            Some(line) if line.values.len() == fields.len() => line,
+            _ => {
+                out.bad_lines += 1;
+                continue;
+            }
+        };
+        let mut flags = Vec::new();
+        for f in &line.flags {
+            match crate::lifecycle::flag_named(f) {
+                Some(f) => flags.push(f),
+                None => {
+                    out.unknown_flags
+                        .insert(crate::sanitize::for_terminal(f, 40));
+                }
+            }
+        }
+        out.events.push(SummaryEvent {
+            channel: line.channel,
+            event_id: line.event_id,
+            values: line.values,
+            count: line.count,
+            hosts: line.hosts,
+            unnamed: line.unnamed,
+            first_seen: line.first_seen,
+            last_seen: line.last_seen,
+            sources: line.sources,
+            flags,
+            raw: line.raw.event(),
+        });
+    }
+    Ok(out)
+}
+
+/// Whether a dataset holds events merged from summaries (no occurrences behind them).
+pub fn from_summaries(ds: &Dataset) -> bool {
+    ds.uniques
+        .iter()
+        .any(|e| e.occurrences.is_empty() && e.count() > 0)
+}

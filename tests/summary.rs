@@ -1,0 +1,237 @@
+//! Summaries: ranking the per-host summaries of a fleet gives exactly the ranking of its raw
+//! logs read at once, for every model; bad summaries are reported and the rest is used.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use anomalog::frame::Dataset;
+use anomalog::ingest::Progress;
+use anomalog::model::ModelKind;
+use anomalog::model::ae::AeConfig;
+use anomalog::model::worker::{Task, run};
+use anomalog::pipeline::{self, Loaded};
+use anomalog::profile::by_name;
+use anomalog::simulate::{self, Background, Config};
+use anomalog::summary;
+
+fn load(paths: &[PathBuf]) -> Loaded {
+    let profile = by_name("scheduled-tasks").unwrap();
+    pipeline::load(paths, profile.as_ref(), &Progress::default())
+}
+
+/// Summarise each host folder of `fleet` into `out`, as an endpoint would; returns the host
+/// folders and the summaries, in the same order.
+fn summarise_hosts(fleet: &Path, out: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut hosts: Vec<PathBuf> = std::fs::read_dir(fleet)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    hosts.sort();
+    let sums = hosts
+        .iter()
+        .map(|h| {
+            let path = out.join(format!(
+                "{}.jsonl",
+                h.file_name().unwrap().to_string_lossy()
+            ));
+            let loaded = load(std::slice::from_ref(h));
+            let mut f = std::fs::File::create(&path).unwrap();
+            summary::write(&loaded, &mut f).unwrap();
+            path
+        })
+        .collect();
+    (hosts, sums)
+}
+
+/// Everything a model reads of a unique event, and what the list shows.
+fn facts(ds: &Dataset) -> Vec<String> {
+    (0..ds.uniques.len())
+        .map(|u| {
+            let e = &ds.uniques[u];
+            format!(
+                "{} {} {:?} count={} hosts={:?} {:?} unnamed={} {:?}-{:?} flags={:?} raw={:?}",
+                e.channel,
+                e.event_id,
+                e.values,
+                e.count(),
+                e.hosts,
+                e.host_counts,
+                e.unnamed,
+                e.first_seen,
+                e.last_seen,
+                ds.flags(u),
+                ds.first_raw(u).record_id,
+            )
+        })
+        .collect()
+}
+
+fn ranking(ds: &Dataset, kind: ModelKind) -> (Vec<usize>, Vec<f64>) {
+    let task = Task::Train {
+        kind,
+        config: AeConfig {
+            seed: 7,
+            epochs: if kind == ModelKind::Ae { 20 } else { 0 },
+            ..AeConfig::default()
+        },
+    };
+    let r = run(ds, task, &AtomicBool::new(false), &mut |_| {})
+        .unwrap()
+        .ranking;
+    (r.order, r.scores)
+}
+
+fn assert_same_ranking(raw: &Loaded, merged: &Loaded) {
+    assert_eq!(
+        merged.dataset.uniques.len(),
+        raw.dataset.uniques.len(),
+        "unique events"
+    );
+    assert_eq!(facts(&merged.dataset), facts(&raw.dataset));
+    assert_eq!(merged.dataset.fleet_size(), raw.dataset.fleet_size());
+    assert_eq!(
+        merged.records, raw.records,
+        "records the summaries stand for"
+    );
+    for kind in [ModelKind::Rarity, ModelKind::Ds4n6, ModelKind::Ae] {
+        assert_eq!(
+            ranking(&merged.dataset, kind),
+            ranking(&raw.dataset, kind),
+            "{kind:?}: the summaries rank as the raw logs"
+        );
+    }
+}
+
+#[test]
+fn per_host_summaries_of_the_samples_rank_as_the_raw_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let (hosts, sums) = summarise_hosts(&samples, dir.path());
+    assert_eq!(hosts.len(), 8);
+    let raw = load(&hosts);
+    let merged = load(&[dir.path().to_path_buf()]);
+    assert!(
+        merged.warnings().next().is_none(),
+        "{:?}",
+        merged.warnings().collect::<Vec<_>>()
+    );
+    assert_eq!(sums.len(), 8);
+    assert_same_ranking(&raw, &merged);
+    // The drill-down's raw first occurrence came along whole (the task XML included).
+    let with_xml = (0..merged.dataset.uniques.len())
+        .find(|&u| merged.dataset.first_raw(u).get("TaskContent").is_some())
+        .expect("a 4698 with its XML");
+    assert_eq!(
+        merged.dataset.first_raw(with_xml),
+        raw.dataset.first_raw(with_xml)
+    );
+}
+
+#[test]
+fn per_host_summaries_of_a_larger_fleet_rank_as_the_raw_logs() {
+    let fleet = tempfile::tempdir().unwrap();
+    simulate::simulate(
+        &Config {
+            hosts: 24,
+            days: 3,
+            seed: 5,
+            background: Background::None,
+            ..Config::default()
+        },
+        fleet.path(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (hosts, _) = summarise_hosts(fleet.path(), dir.path());
+    assert_eq!(hosts.len(), 24);
+    let raw = load(&hosts);
+    let merged = load(&[dir.path().to_path_buf()]);
+    assert_same_ranking(&raw, &merged);
+}
+
+#[test]
+fn bad_summaries_are_reported_and_the_rest_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let (hosts, sums) = summarise_hosts(&samples, dir.path());
+    let text = std::fs::read_to_string(&sums[0]).unwrap();
+
+    // Another profile: refused, naming the file and the profile to use.
+    let other = text.replacen(
+        "\"profile\":\"scheduled-tasks\"",
+        "\"profile\":\"services\"",
+        1,
+    );
+    std::fs::write(&sums[0], other).unwrap();
+    // Another format version.
+    let newer = std::fs::read_to_string(&sums[1]).unwrap().replacen(
+        "{\"anomalog_summary\":1,",
+        "{\"anomalog_summary\":99,",
+        1,
+    );
+    std::fs::write(&sums[1], newer).unwrap();
+    // Truncated in the middle of a line: what could be read is used.
+    let third = std::fs::read_to_string(&sums[2]).unwrap();
+    std::fs::write(&sums[2], &third[..third.len() * 2 / 3]).unwrap();
+
+    let merged = load(&[dir.path().to_path_buf()]);
+    let warnings: Vec<String> = merged.warnings().collect();
+    let of = |p: &Path| {
+        warnings
+            .iter()
+            .find(|w| w.contains(&*p.file_name().unwrap().to_string_lossy()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    assert!(of(&sums[0]).contains("--profile services"), "{warnings:?}");
+    assert!(of(&sums[1]).contains("version 99"), "{warnings:?}");
+    assert!(of(&sums[2]).contains("truncated"), "{warnings:?}");
+    // The other five hosts and part of the third are there.
+    let raw_rest = load(&hosts[3..]);
+    let rest_hosts: usize = raw_rest.dataset.fleet_size();
+    assert_eq!(merged.dataset.fleet_size(), rest_hosts + 1);
+    let third_kept: u64 = merged
+        .dataset
+        .uniques
+        .iter()
+        .map(|e| e.count())
+        .sum::<u64>()
+        - raw_rest
+            .dataset
+            .uniques
+            .iter()
+            .map(|e| e.count())
+            .sum::<u64>();
+    assert!(
+        third_kept > 0,
+        "the readable part of the truncated summary is used"
+    );
+}
+
+#[test]
+fn the_same_host_twice_is_counted_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let (hosts, sums) = summarise_hosts(&samples, dir.path());
+    let once = load(&hosts[..2]);
+    // A host's logs and its summary.
+    let both = load(&[hosts[0].clone(), sums[0].clone(), hosts[1].clone()]);
+    assert_eq!(facts(&both.dataset), facts(&once.dataset));
+    assert!(
+        both.warnings()
+            .any(|w| w.contains("left out") && w.contains("srv01")),
+        "{:?}",
+        both.warnings().collect::<Vec<_>>()
+    );
+    // Two copies of one summary (a hunt downloaded twice).
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(&sums[0], copy.join("again.jsonl")).unwrap();
+    let twice = load(&[sums[0].clone(), copy.join("again.jsonl"), sums[1].clone()]);
+    assert_eq!(facts(&twice.dataset), facts(&once.dataset));
+    // A summary first, then the host's own logs: the logs are the duplicates.
+    let logs_after = load(&[sums[0].clone(), hosts[0].clone(), sums[1].clone()]);
+    let counts = |l: &Loaded| -> u64 { l.dataset.uniques.iter().map(|e| e.count()).sum() };
+    assert_eq!(counts(&logs_after), counts(&once));
+}

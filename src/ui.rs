@@ -556,7 +556,8 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         "raw fields of the first occurrence",
         Style::default().add_modifier(Modifier::UNDERLINED),
     )));
-    if !e.occurrences.is_empty() {
+    {
+        // Kept for every unique event, also those merged from summaries.
         let ev = ds.first_raw(u);
         lines.push(Line::raw(format!(
             "  record {} at {} on {}",

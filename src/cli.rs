@@ -105,6 +105,10 @@ pub struct SimulateArgs {
     /// changes, ...): realistic per-host daily volumes, a fiftieth of them, or none
     #[arg(long, value_enum, default_value_t = crate::simulate::Background::Realistic)]
     pub background: crate::simulate::Background,
+    /// Write each host's summary (HOST.summary.jsonl, what `summarize` makes of its logs)
+    /// instead of its .evtx: fleets of many thousand hosts without their logs
+    #[arg(long)]
+    pub summaries: bool,
 }
 
 #[derive(Debug, Args)]
@@ -382,6 +386,7 @@ pub fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         attacks: !args.no_attacks,
         jsonl: args.jsonl,
         background: args.background,
+        summaries: args.summaries,
         ..Default::default()
     };
     let start = std::time::Instant::now();

@@ -235,3 +235,70 @@ fn the_same_host_twice_is_counted_once() {
     let counts = |l: &Loaded| -> u64 { l.dataset.uniques.iter().map(|e| e.count()).sum() };
     assert_eq!(counts(&logs_after), counts(&once));
 }
+
+/// A summary line without the paths it names (they depend on where the fleet was written).
+fn without_paths(line: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("sources");
+        if let Some(raw) = o.get_mut("raw").and_then(|r| r.as_object_mut()) {
+            raw.remove("source");
+        }
+    }
+    v
+}
+
+/// `simulate --summaries` writes what `summarize` makes of the same fleet's logs, so that the
+/// 10 000-host scale figure measures real summaries.
+#[test]
+fn simulated_summaries_are_what_summarize_writes() {
+    let cfg = Config {
+        hosts: 6,
+        days: 2,
+        seed: 3,
+        background: Background::None,
+        ..Config::default()
+    };
+    let logs = tempfile::tempdir().unwrap();
+    let truth_logs = simulate::simulate(&cfg, logs.path()).unwrap();
+    let sums = tempfile::tempdir().unwrap();
+    let truth_sums = simulate::simulate(
+        &Config {
+            summaries: true,
+            ..cfg.clone()
+        },
+        sums.path(),
+    )
+    .unwrap();
+    assert_eq!(truth_sums.records, truth_logs.records);
+    let planted = |t: &simulate::GroundTruth| {
+        t.attacks
+            .iter()
+            .map(|a| {
+                let mut r: Vec<_> = a
+                    .records
+                    .iter()
+                    .map(|r| (r.file.clone(), r.record_id, r.event_id))
+                    .collect();
+                r.sort();
+                (a.id.clone(), r)
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(planted(&truth_sums), planted(&truth_logs));
+    let out = tempfile::tempdir().unwrap();
+    let (hosts, made) = summarise_hosts(logs.path(), out.path());
+    assert_eq!(hosts.len(), 6);
+    for (host, made) in hosts.iter().zip(&made) {
+        let name = host.file_name().unwrap().to_string_lossy();
+        let simulated =
+            std::fs::read_to_string(sums.path().join(format!("{name}.summary.jsonl"))).unwrap();
+        let made = std::fs::read_to_string(made).unwrap();
+        let a: Vec<_> = simulated.lines().map(without_paths).collect();
+        let b: Vec<_> = made.lines().map(without_paths).collect();
+        assert_eq!(a.len(), b.len(), "{name}");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(x, y, "{name}");
+        }
+    }
+}

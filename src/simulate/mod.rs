@@ -38,6 +38,10 @@ pub struct Config {
     pub jsonl: bool,
     /// Background noise in the Security and System logs.
     pub background: Background,
+    /// Write each host's summary (`HOST.summary.jsonl`, see [`crate::summary`]) instead of
+    /// its logs: what `anomalog summarize` would make of them, without the `.evtx` (the
+    /// background, which no task profile reads, is left out).
+    pub summaries: bool,
 }
 
 impl Default for Config {
@@ -51,6 +55,7 @@ impl Default for Config {
             attacks: true,
             jsonl: false,
             background: Background::Realistic,
+            summaries: false,
         }
     }
 }
@@ -1115,6 +1120,10 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
         let mut events = std::mem::take(&mut g.out);
         // Stable: equal times keep generation order.
         events.sort_by_key(|p| p.time);
+        if cfg.summaries {
+            total += write_host_summary(out, g.host, &events, &mut attacks)?;
+            continue;
+        }
         std::fs::create_dir_all(out.join(&g.host.name))?;
         // Security (tasks and noise), TaskScheduler (tasks), System (noise, when there is any).
         for log in [Log::Security, Log::TaskScheduler, Log::System] {
@@ -1214,6 +1223,63 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
     let json = serde_json::to_string_pretty(&truth).map_err(io::Error::other)?;
     std::fs::write(out.join("ground_truth.json"), json + "\n")?;
     Ok(truth)
+}
+
+/// Write a host's summary from its events, as `anomalog summarize HOST-FOLDER` would read
+/// them from its logs (TaskScheduler's file first, as a folder walk sorts them; record ids
+/// as the writer numbers them). Returns the records it stands for.
+fn write_host_summary(
+    out: &Path,
+    host: &Host,
+    events: &[Pending],
+    attacks: &mut [Attack],
+) -> io::Result<u64> {
+    let profile = crate::profile::by_name("scheduled-tasks").expect("a built-in profile");
+    let mut raw = Vec::new();
+    for security in [false, true] {
+        let rel = channel_file(&host.name, security);
+        let source: std::sync::Arc<str> =
+            std::sync::Arc::from(out.join(&rel).display().to_string());
+        for (i, p) in events.iter().filter(|p| p.security == security).enumerate() {
+            let id = i as u64 + 1;
+            if let Some(a) = p.attack {
+                attacks[a].records.push(PlantedRecord {
+                    file: rel.clone(),
+                    record_id: id,
+                    event_id: p.spec.event_id,
+                });
+            }
+            raw.push(crate::event::RawEvent {
+                source: source.clone(),
+                channel: p.spec.channel.clone(),
+                event_id: u32::from(p.spec.event_id),
+                provider: p.spec.provider.clone(),
+                computer: p.spec.computer.clone(),
+                time: Some(p.spec.time),
+                record_id: Some(id),
+                data: p.spec.data.clone(),
+            });
+        }
+    }
+    let records = raw.len() as u64;
+    let mut dataset = crate::frame::Dataset::build(profile.as_ref(), raw);
+    dataset.add_context();
+    let loaded = crate::pipeline::Loaded {
+        dataset,
+        reports: Vec::new(),
+        records,
+        skipped: 0,
+        files: 2,
+        passed_over: 0,
+        session: None,
+        notes: Vec::new(),
+    };
+    std::fs::create_dir_all(out)?;
+    let path = out.join(format!("{}.summary.jsonl", host.name));
+    let mut w = io::BufWriter::new(std::fs::File::create(path)?);
+    crate::summary::write(&loaded, &mut w)?;
+    io::Write::flush(&mut w)?;
+    Ok(records)
 }
 
 /// The same events as evtx_dump `-o jsonl` would print them, read back from the written file.

@@ -347,27 +347,38 @@ impl<'p> Part<'p> {
 impl Sink for Part<'_> {
     fn take_summary(&mut self, text: &str, report: &mut crate::ingest::FileReport) {
         match crate::summary::parse(text, self.profile.name(), self.profile.fields()) {
-            Ok(s) => {
-                report.records = s.records;
-                report.skipped += s.bad_lines;
-                if s.bad_lines > 0 {
+            Ok(summaries) => {
+                report.records = summaries.iter().map(|s| s.records).sum();
+                let bad: u64 = summaries.iter().map(|s| s.bad_lines).sum();
+                report.skipped += bad;
+                if bad > 0 {
                     report.problem(format!(
-                        "{} summary line{} could not be read (a truncated file?); the rest is used",
-                        s.bad_lines,
-                        if s.bad_lines == 1 { "" } else { "s" }
+                        "{bad} summary line{} could not be read (a truncated file?); the rest is used",
+                        if bad == 1 { "" } else { "s" }
                     ));
                 }
-                if !s.unknown_flags.is_empty() {
-                    report.problem(format!(
-                        "lifecycle flags of another anomalog version dropped: {}",
-                        s.unknown_flags
-                            .iter()
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ));
+                for s in &summaries {
+                    if let Some(e) = &s.refused {
+                        report.problem(format!("a summary in it not read: {e}"));
+                    }
+                    if !s.unknown_flags.is_empty() {
+                        report.problem(format!(
+                            "lifecycle flags of another anomalog version dropped: {}",
+                            s.unknown_flags
+                                .iter()
+                                .cloned()
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ));
+                    }
                 }
-                self.summaries.push((report.path.clone(), s));
+                for s in summaries {
+                    let name = match &s.client {
+                        Some(c) => format!("{} (client {c})", report.path),
+                        None => report.path.clone(),
+                    };
+                    self.summaries.push((name, s));
+                }
             }
             Err(e) => {
                 report.skipped += 1;

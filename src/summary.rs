@@ -49,6 +49,11 @@ struct Header {
     duplicates_dropped: u64,
     rejected: u64,
     hosts: Vec<String>,
+    /// Columns a Velociraptor hunt adds to every row.
+    #[serde(default, rename = "Fqdn", skip_serializing_if = "Option::is_none")]
+    fqdn: Option<String>,
+    #[serde(default, rename = "ClientId", skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -127,6 +132,8 @@ pub fn write(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
         duplicates_dropped: ds.duplicates_dropped,
         rejected: ds.rejected,
         hosts: hosts.into_iter().map(str::to_string).collect(),
+        fqdn: None,
+        client_id: None,
     };
     serde_json::to_writer(&mut *out, &header)?;
     out.write_all(b"\n")?;
@@ -188,19 +195,95 @@ pub struct Summary {
     pub bad_lines: u64,
     /// Flags of a newer anomalog, dropped.
     pub unknown_flags: BTreeSet<String>,
+    /// The Velociraptor client whose rows these were (its `Fqdn`, else `ClientId`).
+    pub client: Option<String>,
+    /// Why a further summary in the same file was refused (another profile or version).
+    pub refused: Option<String>,
 }
 
 /// Longest line read (a unique event with its task XML and hosts); longer ones are skipped.
 const MAX_LINE: usize = 16 << 20;
 
-/// Read a summary for `profile`, whose fields must be `fields`. `Err` (naming what is wrong)
-/// for another format version or profile, or a header that cannot be read.
-pub fn parse(text: &str, profile: &str, fields: &[&str]) -> Result<Summary, String> {
-    let mut lines = text.lines();
-    let header: Header = lines
-        .next()
-        .and_then(|l| serde_json::from_str(l).ok())
-        .ok_or("a summary header that cannot be read")?;
+/// Read the summaries in `text` for `profile`, whose fields must be `fields`. A file written
+/// by `summarize` holds one; a Velociraptor hunt's combined results hold one per client, each
+/// opened by its header row (rows carry the hunt's `FlowId`, `ClientId` and `Fqdn` columns
+/// too, which name the client). A header of another format version or profile is an `Err`
+/// naming what is wrong (its rows are skipped with it); a row that cannot be read is counted.
+pub fn parse(text: &str, profile: &str, fields: &[&str]) -> Result<Vec<Summary>, String> {
+    let mut out: Vec<Summary> = Vec::new();
+    let mut refused: Option<String> = None;
+    // Rows before any header, or after a refused one.
+    let mut orphans = 0u64;
+    for l in text.lines() {
+        if l.trim().is_empty() {
+            continue;
+        }
+        if l.starts_with(MAGIC) {
+            match header_of(l, profile, fields) {
+                Ok(s) => {
+                    refused = None;
+                    out.push(s);
+                }
+                Err(e) => refused = Some(e),
+            }
+            continue;
+        }
+        let Some(current) = out.last_mut().filter(|_| refused.is_none()) else {
+            orphans += 1;
+            continue;
+        };
+        let line: Line = match (l.len() <= MAX_LINE)
+            .then(|| serde_json::from_str::<Line>(l).ok())
+            .flatten()
+        {
+            Some(line) if line.values.len() == fields.len() => line,
+            _ => {
+                current.bad_lines += 1;
+                continue;
+            }
+        };
+        let mut flags = Vec::new();
+        for f in &line.flags {
+            match crate::lifecycle::flag_named(f) {
+                Some(f) => flags.push(f),
+                None => {
+                    current
+                        .unknown_flags
+                        .insert(crate::sanitize::for_terminal(f, 40));
+                }
+            }
+        }
+        current.events.push(SummaryEvent {
+            channel: line.channel,
+            event_id: line.event_id,
+            values: line.values,
+            count: line.count,
+            hosts: line.hosts,
+            unnamed: line.unnamed,
+            first_seen: line.first_seen,
+            last_seen: line.last_seen,
+            sources: line.sources,
+            flags,
+            raw: line.raw.event(),
+        });
+    }
+    match (out.is_empty(), refused) {
+        (true, Some(e)) => Err(e),
+        (true, None) => Err("a summary header that cannot be read".into()),
+        (false, refused) => {
+            if let Some(first) = out.first_mut() {
+                first.bad_lines += orphans;
+                first.refused = refused;
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// A summary's header row, checked.
+fn header_of(line: &str, profile: &str, fields: &[&str]) -> Result<Summary, String> {
+    let header: Header =
+        serde_json::from_str(line).map_err(|_| "a summary header that cannot be read")?;
     if header.anomalog_summary != FORMAT_VERSION {
         return Err(format!(
             "summary format version {} (this anomalog reads version {FORMAT_VERSION})",
@@ -220,53 +303,16 @@ pub fn parse(text: &str, profile: &str, fields: &[&str]) -> Result<Summary, Stri
             fields.len()
         ));
     }
-    let mut out = Summary {
+    Ok(Summary {
         records: header.records,
         skipped: header.skipped,
         hosts: header.hosts,
+        client: header.fqdn.or(header.client_id),
         events: Vec::new(),
         bad_lines: 0,
         unknown_flags: BTreeSet::new(),
-    };
-    for l in lines {
-        if l.trim().is_empty() {
-            continue;
-        }
-        let line: Line = match (l.len() <= MAX_LINE)
-            .then(|| serde_json::from_str::<Line>(l).ok())
-            .flatten()
-        {
-            Some(line) if line.values.len() == fields.len() => line,
-            _ => {
-                out.bad_lines += 1;
-                continue;
-            }
-        };
-        let mut flags = Vec::new();
-        for f in &line.flags {
-            match crate::lifecycle::flag_named(f) {
-                Some(f) => flags.push(f),
-                None => {
-                    out.unknown_flags
-                        .insert(crate::sanitize::for_terminal(f, 40));
-                }
-            }
-        }
-        out.events.push(SummaryEvent {
-            channel: line.channel,
-            event_id: line.event_id,
-            values: line.values,
-            count: line.count,
-            hosts: line.hosts,
-            unnamed: line.unnamed,
-            first_seen: line.first_seen,
-            last_seen: line.last_seen,
-            sources: line.sources,
-            flags,
-            raw: line.raw.event(),
-        });
-    }
-    Ok(out)
+        refused: None,
+    })
 }
 
 /// Whether a dataset holds events merged from summaries (no occurrences behind them).

@@ -402,7 +402,7 @@ where
                         read_file_guarded(f, rd, &mut sink)
                     };
                     for r in &mut reps {
-                        r.found_in_folder = *in_folder;
+                        r.found_in_folder |= *in_folder;
                     }
                     progress.files_done.fetch_add(1, Ordering::Relaxed);
                     if tx.send((i, sink, reps)).is_err() {
@@ -548,6 +548,13 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
         Err(e) => return fail(format!("not a readable zip: {e}")),
     };
     let mut reports = Vec::new();
+    // A Velociraptor hunt download holds each client's results (and uploaded files) and,
+    // under `results/All ARTIFACT.json`, all results again with the client's id and name on
+    // every row: read the combined results alone (JSON, not its CSV twin), so that no
+    // client's summary is met twice.
+    let combined = archive
+        .file_names()
+        .any(|n| n.is_ok_and(|n| n.starts_with("results/All ") && n.ends_with(".json")));
     for i in 0..archive.len() {
         if rd.progress.cancelled() {
             break;
@@ -571,6 +578,15 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
         {
             continue;
         }
+        if combined
+            && member.name().is_ok_and(|n| {
+                n.ends_with(".csv")
+                    || (!n.starts_with("results/")
+                        && (n.contains("/results/") || n.contains("/uploads/")))
+            })
+        {
+            continue;
+        }
         let member_name = match member.name() {
             Ok(n) => format!("{name}!{n}"),
             Err(_) => format!("{name}!#{i}"),
@@ -588,7 +604,11 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
             reports.push(r);
             continue;
         }
-        reports.push(read_bytes(bytes, member_name, rd, sink));
+        let mut r = read_bytes(bytes, member_name, rd, sink);
+        // Like a file met in a folder walk: a member that is no log (a collection's metadata,
+        // a hunt's logs and requests) is passed over without a warning.
+        r.found_in_folder = true;
+        reports.push(r);
     }
     reports
 }

@@ -65,6 +65,13 @@ pub enum Command {
     Summarize(SummarizeArgs),
 }
 
+/// Formats of a summary file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SummaryFormat {
+    Jsonl,
+    Parquet,
+}
+
 #[derive(Debug, Args)]
 pub struct SummarizeArgs {
     /// Event logs: .evtx, JSON / JSON Lines exports, .zip archives, or folders of them
@@ -73,6 +80,9 @@ pub struct SummarizeArgs {
     /// The summary file to write (written whole or not at all)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
+    /// JSON Lines or Parquet (default: Parquet when FILE ends in .parquet, else JSON Lines)
+    #[arg(short, long, value_enum)]
+    pub format: Option<SummaryFormat>,
     /// Which events to summarise
     #[arg(short, long, default_value = "scheduled-tasks", value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
     pub profile: String,
@@ -248,9 +258,23 @@ pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprintln!("anomalog: {}", loaded.summary());
     }
+    let format = args.format.unwrap_or(
+        if args
+            .output
+            .extension()
+            .is_some_and(|x| x.eq_ignore_ascii_case("parquet"))
+        {
+            SummaryFormat::Parquet
+        } else {
+            SummaryFormat::Jsonl
+        },
+    );
     crate::session::write_file_atomic(&args.output, |f| {
         let mut w = std::io::BufWriter::new(f);
-        crate::summary::write(&loaded, &mut w)?;
+        match format {
+            SummaryFormat::Jsonl => crate::summary::write(&loaded, &mut w)?,
+            SummaryFormat::Parquet => crate::summary::write_parquet(&loaded, &mut w)?,
+        }
         w.flush()
     })
     .with_context(|| format!("cannot write {}", args.output.display()))?;

@@ -112,8 +112,9 @@ struct Line {
     raw: Raw,
 }
 
-/// Write the summary of a loaded collection (its dataset with context, for the flags).
-pub fn write(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
+/// The header and lines of a loaded collection's summary (its dataset with context, for the
+/// flags).
+fn lines(loaded: &Loaded) -> (Header, impl Iterator<Item = Line> + '_) {
     let ds = &loaded.dataset;
     let mut hosts: BTreeSet<&str> = BTreeSet::new();
     for e in &ds.uniques {
@@ -135,34 +136,178 @@ pub fn write(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
         fqdn: None,
         client_id: None,
     };
+    let lines = ds.uniques.iter().enumerate().map(move |(u, e)| Line {
+        channel: e.channel.clone(),
+        event_id: e.event_id,
+        values: e.values[..ds.profile_fields]
+            .iter()
+            .map(|v| v.to_string())
+            .collect(),
+        count: e.count(),
+        hosts: e
+            .hosts
+            .iter()
+            .cloned()
+            .zip(e.host_counts.iter().copied())
+            .collect(),
+        unnamed: e.unnamed,
+        first_seen: e.first_seen,
+        last_seen: e.last_seen,
+        sources: e.sources.iter().map(|s| s.to_string()).collect(),
+        flags: ds.flags(u).iter().map(|f| f.to_string()).collect(),
+        raw: Raw::of(ds.first_raw(u)),
+    });
+    (header, lines)
+}
+
+/// Write the summary of a loaded collection as JSON Lines.
+pub fn write(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
+    let (header, lines) = lines(loaded);
     serde_json::to_writer(&mut *out, &header)?;
     out.write_all(b"\n")?;
-    for (u, e) in ds.uniques.iter().enumerate() {
-        let line = Line {
-            channel: e.channel.clone(),
-            event_id: e.event_id,
-            values: e.values[..ds.profile_fields]
-                .iter()
-                .map(|v| v.to_string())
-                .collect(),
-            count: e.count(),
-            hosts: e
-                .hosts
-                .iter()
-                .cloned()
-                .zip(e.host_counts.iter().copied())
-                .collect(),
-            unnamed: e.unnamed,
-            first_seen: e.first_seen,
-            last_seen: e.last_seen,
-            sources: e.sources.iter().map(|s| s.to_string()).collect(),
-            flags: ds.flags(u).iter().map(|f| f.to_string()).collect(),
-            raw: Raw::of(ds.first_raw(u)),
-        };
+    for line in lines {
         serde_json::to_writer(&mut *out, &line)?;
         out.write_all(b"\n")?;
     }
     Ok(())
+}
+
+/// The Parquet key-value metadata key that holds a Parquet summary's header (as JSON).
+const PARQUET_HEADER_KEY: &str = "anomalog_summary";
+
+/// Write the summary as Parquet: one row per unique event with typed columns (`channel`,
+/// `event_id`, `count`, `unnamed`, `first_seen`, `last_seen`) and the nested ones as JSON
+/// text (`values`, `hosts`, `sources`, `flags`, `raw`); the header (as JSON) in the file's
+/// key-value metadata under `anomalog_summary`. Compressed (zstd).
+pub fn write_parquet(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
+    use polars::prelude::*;
+    let (header, lines) = lines(loaded);
+    let lines: Vec<Line> = lines.collect();
+    let json = |v: &dyn erased::Ser| v.json();
+    let col_str = |name: &str, f: &dyn Fn(&Line) -> String| {
+        Column::new(name.into(), lines.iter().map(f).collect::<Vec<_>>())
+    };
+    let mut df = DataFrame::new_infer_height(vec![
+        col_str("channel", &|l| l.channel.clone()),
+        Column::new(
+            "event_id".into(),
+            lines.iter().map(|l| l.event_id).collect::<Vec<_>>(),
+        ),
+        col_str("values", &|l| json(&l.values)),
+        Column::new(
+            "count".into(),
+            lines.iter().map(|l| l.count).collect::<Vec<_>>(),
+        ),
+        col_str("hosts", &|l| json(&l.hosts)),
+        Column::new(
+            "unnamed".into(),
+            lines.iter().map(|l| l.unnamed).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "first_seen".into(),
+            lines.iter().map(|l| l.first_seen).collect::<Vec<_>>(),
+        ),
+        Column::new(
+            "last_seen".into(),
+            lines.iter().map(|l| l.last_seen).collect::<Vec<_>>(),
+        ),
+        col_str("sources", &|l| json(&l.sources)),
+        col_str("flags", &|l| json(&l.flags)),
+        col_str("raw", &|l| json(&l.raw)),
+    ])
+    .map_err(std::io::Error::other)?;
+    let header = serde_json::to_string(&header).map_err(std::io::Error::other)?;
+    ParquetWriter::new(out)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![(
+            PARQUET_HEADER_KEY.to_string(),
+            header,
+        )])))
+        .finish(&mut df)
+        .map_err(std::io::Error::other)?;
+    Ok(())
+}
+
+/// A Parquet summary as the JSON Lines text [`parse`] reads; `Err` says why it is none.
+pub fn parquet_to_text(bytes: &[u8]) -> Result<String, String> {
+    use polars::prelude::*;
+    let mut reader = ParquetReader::new(std::io::Cursor::new(bytes));
+    let meta = reader
+        .get_metadata()
+        .map_err(|e| format!("not a readable Parquet file: {e}"))?;
+    let header = meta
+        .key_value_metadata()
+        .as_ref()
+        .and_then(|kv| kv.iter().find(|k| k.key == PARQUET_HEADER_KEY))
+        .and_then(|k| k.value.clone())
+        .ok_or("a Parquet file that is no anomalog summary (no summary header)")?;
+    let df = reader
+        .finish()
+        .map_err(|e| format!("not a readable Parquet summary: {e}"))?;
+    let bad = |e: PolarsError| format!("a Parquet summary with unexpected columns: {e}");
+    let s = |name: &str| -> Result<StringChunked, String> {
+        df.column(name).and_then(|c| c.str().cloned()).map_err(bad)
+    };
+    let (channel, values, hosts, sources, flags, raw) = (
+        s("channel")?,
+        s("values")?,
+        s("hosts")?,
+        s("sources")?,
+        s("flags")?,
+        s("raw")?,
+    );
+    let u64s = |name: &str| -> Result<UInt64Chunked, String> {
+        df.column(name).and_then(|c| c.u64().cloned()).map_err(bad)
+    };
+    let i64s = |name: &str| -> Result<Int64Chunked, String> {
+        df.column(name).and_then(|c| c.i64().cloned()).map_err(bad)
+    };
+    let (count, unnamed, first, last) = (
+        u64s("count")?,
+        u64s("unnamed")?,
+        i64s("first_seen")?,
+        i64s("last_seen")?,
+    );
+    let event_id = df
+        .column("event_id")
+        .and_then(|c| c.u32().cloned())
+        .map_err(bad)?;
+    let mut text = header;
+    text.push('\n');
+    let parse = |v: Option<&str>| -> serde_json::Value {
+        v.and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or(serde_json::Value::Null)
+    };
+    for i in 0..df.height() {
+        let line = serde_json::json!({
+            "channel": channel.get(i),
+            "event_id": event_id.get(i),
+            "values": parse(values.get(i)),
+            "count": count.get(i),
+            "hosts": parse(hosts.get(i)),
+            "unnamed": unnamed.get(i),
+            "first_seen": first.get(i),
+            "last_seen": last.get(i),
+            "sources": parse(sources.get(i)),
+            "flags": parse(flags.get(i)),
+            "raw": parse(raw.get(i)),
+        });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    Ok(text)
+}
+
+/// JSON text of a serialisable value (for the Parquet columns).
+mod erased {
+    pub trait Ser {
+        fn json(&self) -> String;
+    }
+    impl<T: serde::Serialize> Ser for T {
+        fn json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
+        }
+    }
 }
 
 /// One unique event of a summary, ready to merge.

@@ -302,3 +302,47 @@ fn simulated_summaries_are_what_summarize_writes() {
         }
     }
 }
+
+/// Parquet summaries carry the same as JSON Lines ones: mixed in one folder, they merge and
+/// rank as the raw logs.
+#[test]
+fn parquet_summaries_rank_as_the_raw_logs() {
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let mut hosts: Vec<PathBuf> = std::fs::read_dir(&samples)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .collect();
+    hosts.sort();
+    let dir = tempfile::tempdir().unwrap();
+    for (i, h) in hosts.iter().enumerate() {
+        let loaded = load(std::slice::from_ref(h));
+        let name = h.file_name().unwrap().to_string_lossy().to_string();
+        // Every other host as Parquet.
+        if i % 2 == 0 {
+            let mut f = std::fs::File::create(dir.path().join(format!("{name}.parquet"))).unwrap();
+            summary::write_parquet(&loaded, &mut f).unwrap();
+        } else {
+            let mut f = std::fs::File::create(dir.path().join(format!("{name}.jsonl"))).unwrap();
+            summary::write(&loaded, &mut f).unwrap();
+        }
+    }
+    let raw = load(&hosts);
+    let merged = load(&[dir.path().to_path_buf()]);
+    assert!(
+        merged.warnings().next().is_none(),
+        "{:?}",
+        merged.warnings().collect::<Vec<_>>()
+    );
+    assert_same_ranking(&raw, &merged);
+    // A Parquet file that is no summary (a ranking export) is passed over in a folder.
+    let other = tempfile::tempdir().unwrap();
+    let mut df = polars::prelude::df!("rank" => [1u32, 2]).unwrap();
+    let mut f = std::fs::File::create(other.path().join("ranked.parquet")).unwrap();
+    polars::prelude::ParquetWriter::new(&mut f)
+        .finish(&mut df)
+        .unwrap();
+    let l = load(&[other.path().to_path_buf()]);
+    assert!(l.warnings().next().is_none());
+    assert_eq!(l.passed_over, 1);
+}

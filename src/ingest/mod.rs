@@ -163,7 +163,7 @@ pub fn passed_over(reports: &[FileReport]) -> usize {
 
 /// Extensions picked up when walking a folder; a file named explicitly is sniffed whatever
 /// its name.
-const LOG_EXTENSIONS: &[&str] = &["evtx", "json", "jsonl", "ndjson", "zip"];
+const LOG_EXTENSIONS: &[&str] = &["evtx", "json", "jsonl", "ndjson", "zip", "parquet"];
 
 /// Expand folders (recursively, following no links out of them) into files, sorted for a
 /// deterministic order, each with whether it was found in a folder. Paths that do not exist
@@ -503,10 +503,25 @@ fn read_up_to(f: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
     Ok(n)
 }
 
-/// Read a log held in memory (a zip member, or a JSON file).
+const PARQUET_MAGIC: &[u8] = b"PAR1";
+
+/// Read a log held in memory (a zip member, or a JSON or Parquet file).
 fn read_bytes(bytes: Vec<u8>, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) -> FileReport {
     if bytes.starts_with(EVTX_MAGIC) {
         return evtx_reader::read_evtx_bytes(bytes, name, rd, sink);
+    }
+    if bytes.starts_with(PARQUET_MAGIC) {
+        // Parquet holds no logs here: a summary (`summarize --format parquet`), or some other
+        // table (an export of `rank`), which is passed over.
+        let mut r = FileReport::new(name, "summary");
+        match crate::summary::parquet_to_text(&bytes) {
+            Ok(text) => sink.take_summary(&text, &mut r),
+            Err(e) => {
+                r.problem(e);
+                r.not_a_log = true;
+            }
+        }
+        return r;
     }
     let text = match String::from_utf8(bytes) {
         Ok(s) => s,

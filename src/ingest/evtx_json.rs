@@ -164,11 +164,7 @@ pub fn read(json: &[u8], source: &Arc<str>) -> Option<RawEvent> {
     let Top(body) = serde_json::from_slice(json).ok()?;
     let body = body?;
     let sys = body.system.map(|s| s.0).unwrap_or_default();
-    let provider = sys
-        .get("Provider")
-        .and_then(|p| p.pointer("/#attributes/Name").or_else(|| p.get("Name")))
-        .map(scalar)
-        .unwrap_or_default();
+    let provider = layout::provider_name(sys.get("Provider"));
     let mut data = Vec::new();
     for part in [body.event_data, body.user_data].into_iter().flatten() {
         flatten_owned(part.0, &mut data);

@@ -149,16 +149,19 @@ pub fn normalize(v: &Value, source: &Arc<str>) -> Option<RawEvent> {
     from_flat(o, source)
 }
 
+/// `System.Provider`'s name (`{"#attributes": {"Name": ...}}` in the evtx crate's JSON).
+pub(crate) fn provider_name(p: Option<&Value>) -> String {
+    p.and_then(|p| p.pointer("/#attributes/Name").or_else(|| p.get("Name")))
+        .map(scalar)
+        .unwrap_or_default()
+}
+
 /// evtx_dump's layout, which is also what the evtx crate produces for a record.
 pub fn from_evtx_dump(ev: &Value, source: &Arc<str>) -> RawEvent {
     let sys = ev.get("System").and_then(Value::as_object);
     let empty = Map::new();
     let sys = sys.unwrap_or(&empty);
-    let provider = sys
-        .get("Provider")
-        .and_then(|p| p.pointer("/#attributes/Name").or_else(|| p.get("Name")))
-        .map(scalar)
-        .unwrap_or_default();
+    let provider = provider_name(sys.get("Provider"));
     let mut data = Vec::new();
     if let Some(ed) = ev.get("EventData") {
         flatten_into(ed, &mut data);

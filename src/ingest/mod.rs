@@ -93,13 +93,18 @@ impl FileReport {
         if (self.problems.is_empty() && self.skipped == 0) || self.passed_over() {
             return None;
         }
-        Some(format!(
-            "{}: {} record{} read, {} skipped: {}",
-            self.path,
-            self.records,
-            if self.records == 1 { "" } else { "s" },
-            self.skipped,
-            self.problems.join("; ")
+        // File and member names, and problems quoting them, come from the input (a zip's
+        // member names, a hunt's client names): escaped for the terminal, like log strings.
+        Some(crate::sanitize::for_terminal(
+            &format!(
+                "{}: {} record{} read, {} skipped: {}",
+                self.path,
+                self.records,
+                if self.records == 1 { "" } else { "s" },
+                self.skipped,
+                self.problems.join("; ")
+            ),
+            2_000,
         ))
     }
 }
@@ -631,6 +636,28 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A zip member's name is the input's: an escape sequence in it must not reach the
+    /// terminal through a warning.
+    #[test]
+    fn warnings_escape_member_names() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.zip");
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        z.start_file(
+            "evil\u{1b}[2J.json",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        z.write_all(b"{broken").unwrap();
+        z.finish().unwrap();
+        let ing = read_paths(&[path], |_| true, &Progress::default());
+        let w: Vec<String> = ing.reports.iter().filter_map(FileReport::warning).collect();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(!w[0].contains('\u{1b}'), "{w:?}");
+        assert!(w[0].contains("\\x1b") || w[0].contains("\\u{1b}"), "{w:?}");
+    }
 
     #[test]
     fn missing_path_is_reported_not_fatal() {

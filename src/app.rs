@@ -3,7 +3,7 @@
 //! terminal: tests drive it directly, and [`crate::ui`] draws it.
 
 use std::cell::RefCell;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -12,7 +12,6 @@ use rayon::prelude::*;
 use regex::Regex;
 
 use crate::frame::Dataset;
-use crate::lifecycle::{Lifecycles, Step};
 use crate::model::worker::WorkerMsg;
 use crate::model::{EpochReport, Ranking};
 use crate::output::{Format, Rows};
@@ -381,19 +380,7 @@ pub enum Filter {
     MaxHosts(usize),
 }
 
-/// The task lifecycles of one unique event, as the drill-down shows them.
-#[derive(Debug)]
-pub struct LifecycleView {
-    /// (host, task, steps) of up to three lifecycles.
-    pub lives: Vec<(String, String, Vec<Step>)>,
-    /// Whether the event takes part in more lifecycles than shown.
-    pub more: bool,
-    /// The event's own occurrences (marked in the timeline).
-    pub own: HashSet<u32>,
-}
-
-/// Lifecycles shown per unique event.
-const MAX_LIVES: usize = 3;
+pub use crate::lifecycle::LifecycleView;
 
 pub struct App {
     pub loading: Option<LoadState>,
@@ -470,19 +457,7 @@ impl App {
         {
             return Some(v.clone());
         }
-        let found = ds.lifecycles.of_unique(ds, u, MAX_LIVES + 1);
-        if found.is_empty() {
-            return None;
-        }
-        let view = Rc::new(LifecycleView {
-            lives: found
-                .iter()
-                .take(MAX_LIVES)
-                .map(|l| (l.host.clone(), l.task.clone(), Lifecycles::timeline(ds, l)))
-                .collect(),
-            more: found.len() > MAX_LIVES,
-            own: ds.uniques[u].occurrences.iter().copied().collect(),
-        });
+        let view = Rc::new(crate::lifecycle::view(ds, u)?);
         *self.lifecycle_cache.borrow_mut() = Some((u, view.clone()));
         Some(view)
     }

@@ -121,6 +121,9 @@ pub struct Dataset {
     first_raw: Vec<RawEvent>,
     /// Per unique event: lifecycle flags merged from summaries (empty when none came).
     summary_flags: Vec<Vec<&'static str>>,
+    /// Per unique event: lifecycles (host, task, folded steps) its summaries brought, and
+    /// whether they knew of more (empty when none came).
+    summary_lives: Vec<(Vec<Life>, bool)>,
     /// Records seen more than once (same host, channel, record id and time), dropped.
     pub duplicates_dropped: u64,
     /// Events the profile's prefilter kept but its extractor rejected.
@@ -134,6 +137,10 @@ pub struct Dataset {
     /// ([`Dataset::set_excluded`]).
     excluded: Vec<AtomicBool>,
 }
+
+/// A lifecycle as a summary brings it: host, task, and its steps as the drill-down shows
+/// them ([`crate::lifecycle::fold`]).
+pub type Life = (String, String, Vec<crate::lifecycle::Step>);
 
 /// The context fields [`Dataset::add_context`] appends: facts about a unique event that no
 /// single record holds.
@@ -445,6 +452,8 @@ pub struct Builder {
     /// Per unique event: lifecycle flags that summaries bring (their lifecycles stayed on the
     /// endpoint).
     summary_flags: Vec<BTreeSet<&'static str>>,
+    /// Per unique event: the lifecycles summaries bring (at most the drill-down's share).
+    summary_lives: Vec<(Vec<Life>, bool)>,
     /// Hosts already brought, and by what (see [`Builder::add_summary`]).
     claims: FxHashMap<u32, Claim>,
     notes: Vec<String>,
@@ -478,6 +487,7 @@ impl Builder {
             hosts_of: Vec::new(),
             sources_of: Vec::new(),
             summary_flags: Vec::new(),
+            summary_lives: Vec::new(),
             claims: FxHashMap::default(),
             notes: Vec::new(),
         }
@@ -670,6 +680,15 @@ impl Builder {
                 self.list_source(u, src);
             }
             self.summary_flags[u as usize].extend(e.flags);
+            let (lives, more) = &mut self.summary_lives[u as usize];
+            *more |= e.more_lifecycles;
+            for l in e.lifecycles {
+                if lives.len() < crate::lifecycle::MAX_LIVES {
+                    lives.push(l);
+                } else {
+                    *more = true;
+                }
+            }
         }
     }
 
@@ -704,6 +723,7 @@ impl Builder {
         self.hosts_of.push(Vec::new());
         self.sources_of.push(Vec::new());
         self.summary_flags.push(BTreeSet::new());
+        self.summary_lives.push((Vec::new(), false));
         self.index.insert(key, u);
         u
     }
@@ -711,6 +731,9 @@ impl Builder {
     /// The dataset, without context fields (see [`Dataset::add_context`]).
     pub fn finish(self) -> Dataset {
         let mut ds = self.ds;
+        if self.summary_lives.iter().any(|(l, m)| !l.is_empty() || *m) {
+            ds.summary_lives = self.summary_lives;
+        }
         if self.summary_flags.iter().any(|f| !f.is_empty()) {
             ds.summary_flags = self
                 .summary_flags
@@ -809,6 +832,13 @@ impl Dataset {
     /// The file an occurrence was read from.
     pub fn source_of(&self, occ: &Occurrence) -> &str {
         self.sources.get(occ.source as usize).map_or("", |s| &**s)
+    }
+
+    /// The lifecycles summaries brought for unique event `u`, and whether they knew of more.
+    pub fn summary_lives(&self, u: usize) -> (&[Life], bool) {
+        self.summary_lives
+            .get(u)
+            .map_or((&[][..], false), |(l, m)| (l.as_slice(), *m))
     }
 
     /// The lifecycle flags of unique event `u` (empty before [`Dataset::add_context`]).

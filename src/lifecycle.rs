@@ -16,7 +16,7 @@
 //! not the task-name-only ones (started, triggered, finished) that every host shares. The
 //! drill-down shows a lifecycle as a [`Step`] timeline with the XML diff of each update.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use rayon::prelude::*;
 use similar::{ChangeTag, TextDiff};
@@ -80,6 +80,37 @@ pub fn flags(ds: &Dataset) -> Vec<Vec<&'static str>> {
     Lifecycles::build(ds).flags
 }
 
+/// Every name [`what`] gives a step.
+pub const WHATS: &[&str] = &[
+    "registered",
+    "deleted",
+    "enabled",
+    "disabled",
+    "updated",
+    "started",
+    "failed to start",
+    "finished",
+    "triggered on schedule",
+    "triggered by an event",
+    "triggered by registration",
+    "run on demand",
+    "terminated",
+    "triggered at boot",
+    "triggered at logon",
+    "process launched",
+    "action started",
+    "action completed",
+    "action failed",
+    "not started: already running",
+    "stopped by a user",
+    "not started: user not logged on",
+];
+
+/// The step name as [`what`] spells it (a summary's text), or empty.
+pub fn what_named(name: &str) -> &'static str {
+    WHATS.iter().copied().find(|w| *w == name).unwrap_or("")
+}
+
 /// What a step of a lifecycle did.
 pub fn what(channel: &str, event_id: u32) -> &'static str {
     match (channel, event_id) {
@@ -137,6 +168,93 @@ pub struct Step {
     /// For a definition that differs from the one before: the changed lines with one line
     /// of context.
     pub diff: Vec<DiffLine>,
+    /// One of the unique event's own occurrences (marked `>` in the drill-down); set by
+    /// [`fold`].
+    pub own: bool,
+    /// Not an event: stands for this many run events folded away ([`fold`]).
+    pub folded: usize,
+    /// Of the folded run events, how many are the unique event's own.
+    pub folded_own: usize,
+}
+
+impl Step {
+    /// Whether the step changed the task (registered, updated, deleted, enabled, disabled)
+    /// rather than ran it.
+    pub fn is_change(&self) -> bool {
+        matches!(
+            self.what,
+            "registered" | "updated" | "deleted" | "enabled" | "disabled"
+        )
+    }
+}
+
+/// Consecutive run events of a lifecycle, beyond this many, are folded.
+const FOLD_OVER: usize = 6;
+
+/// A timeline as the drill-down shows it: `own` marks the unique event's own steps; a run of
+/// more than six run events keeps its first two and last two, with a marker step (`folded`,
+/// and how many of those were the event's own) for those between. A busy task's lifecycle of
+/// thousands of runs becomes a few dozen steps whichever event it is shown for, and folding
+/// again changes nothing.
+pub fn fold(steps: Vec<Step>, own: impl Fn(u32) -> bool) -> Vec<Step> {
+    /// A run of run events being read: its first two, its last two, how many.
+    #[derive(Default)]
+    struct Run {
+        head: Vec<Step>,
+        tail: std::collections::VecDeque<Step>,
+        n: usize,
+        /// Own steps among those dropped from the tail.
+        own_dropped: usize,
+    }
+    fn flush(run: &mut Run, out: &mut Vec<Step>) {
+        let Run {
+            head,
+            tail,
+            n,
+            own_dropped,
+        } = std::mem::take(run);
+        out.extend(head);
+        if n > FOLD_OVER {
+            out.push(Step {
+                occurrence: u32::MAX,
+                time: None,
+                event_id: 0,
+                what: "",
+                detail: String::new(),
+                diff: Vec::new(),
+                own: false,
+                folded: n - 4,
+                folded_own: own_dropped,
+            });
+        }
+        out.extend(tail);
+    }
+    let mut out = Vec::new();
+    let mut run = Run::default();
+    for mut s in steps {
+        s.own = s.folded == 0 && own(s.occurrence);
+        if s.is_change() || s.folded > 0 {
+            flush(&mut run, &mut out);
+            out.push(s);
+            continue;
+        }
+        run.n += 1;
+        if run.head.len() < 2 {
+            run.head.push(s);
+        } else {
+            run.tail.push_back(s);
+            // Up to FOLD_OVER the run is shown whole; past it, only its last two.
+            if run.n > FOLD_OVER {
+                while run.tail.len() > 2 {
+                    if run.tail.pop_front().is_some_and(|d| d.own) {
+                        run.own_dropped += 1;
+                    }
+                }
+            }
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 /// What a lifecycle reads off a record (interned by the caller through `intern`): the task
@@ -300,10 +418,52 @@ impl Lifecycles {
                     what: what(&e.channel, e.event_id),
                     detail: facts.map_or(String::new(), |f| f.detail.to_string()),
                     diff,
+                    own: false,
+                    folded: 0,
+                    folded_own: 0,
                 }
             })
             .collect()
     }
+}
+
+/// The task lifecycles of one unique event, as the drill-down shows them.
+#[derive(Debug)]
+pub struct LifecycleView {
+    /// (host, task, steps) of up to three lifecycles, folded ([`crate::lifecycle::fold`]:
+    /// the event's own steps marked, long runs folded).
+    pub lives: Vec<(String, String, Vec<Step>)>,
+    /// Whether the event takes part in more lifecycles than shown.
+    pub more: bool,
+}
+
+/// Lifecycles shown per unique event.
+pub const MAX_LIVES: usize = 3;
+
+/// The lifecycles of unique event `u` as the drill-down shows them: those its occurrences
+/// belong to, then those its summaries brought; `None` when it has none.
+pub fn view(ds: &Dataset, u: usize) -> Option<LifecycleView> {
+    let found = ds.lifecycles.of_unique(ds, u, MAX_LIVES + 1);
+    let own: HashSet<u32> = ds.uniques[u].occurrences.iter().copied().collect();
+    let mut lives: Vec<(String, String, Vec<Step>)> = found
+        .iter()
+        .take(MAX_LIVES)
+        .map(|l| {
+            let steps = fold(Lifecycles::timeline(ds, l), |o| own.contains(&o));
+            (l.host.clone(), l.task.clone(), steps)
+        })
+        .collect();
+    let mut more = found.len() > MAX_LIVES;
+    let (theirs, theirs_more) = ds.summary_lives(u);
+    for l in theirs {
+        if lives.len() == MAX_LIVES {
+            more = true;
+            break;
+        }
+        lives.push(l.clone());
+    }
+    more |= theirs_more;
+    (!lives.is_empty()).then_some(LifecycleView { lives, more })
 }
 
 /// Lines of a definition compared at most (a real task definition has a few dozen).
@@ -481,6 +641,61 @@ mod tests {
         // One line of context each side, not the whole definition.
         assert_eq!(d.len(), 4, "{d:?}");
         assert!(xml_diff(old, old).is_empty());
+    }
+
+    fn run(o: u32) -> Step {
+        Step {
+            occurrence: o,
+            time: Some(i64::from(o)),
+            event_id: 100,
+            what: "started",
+            detail: String::new(),
+            diff: Vec::new(),
+            own: false,
+            folded: 0,
+            folded_own: 0,
+        }
+    }
+
+    #[test]
+    fn long_runs_fold_to_their_ends_and_folding_again_changes_nothing() {
+        let mut steps: Vec<Step> = (0..20).map(run).collect();
+        steps[10].what = "updated"; // a change splits the runs: 10 and 9
+        steps.push(run(20));
+        let own = |o: u32| o == 20;
+        let once = fold(steps, own);
+        let shown = |v: &[Step]| -> Vec<(u32, usize, usize, bool)> {
+            v.iter()
+                .map(|s| (s.occurrence, s.folded, s.folded_own, s.own))
+                .collect()
+        };
+        // Own steps fold like the others (a marker counts them): run 11..=20 is ten runs,
+        // the last one the event's own.
+        assert_eq!(
+            shown(&once),
+            [
+                (0, 0, 0, false),
+                (1, 0, 0, false),
+                (u32::MAX, 6, 0, false),
+                (8, 0, 0, false),
+                (9, 0, 0, false),
+                (10, 0, 0, false),
+                (11, 0, 0, false),
+                (12, 0, 0, false),
+                (u32::MAX, 6, 0, false),
+                (19, 0, 0, false),
+                (20, 0, 0, true),
+            ]
+        );
+        let own_middle = fold((0..10).map(run).collect(), |o| o == 5);
+        assert_eq!(own_middle[2].folded, 6);
+        assert_eq!(own_middle[2].folded_own, 1);
+        let total: usize = once.iter().map(|s| s.folded.max(1)).sum();
+        assert_eq!(total, 21);
+        let twice = fold(once.clone(), own);
+        assert_eq!(shown(&twice), shown(&once));
+        // Six runs in a row are shown whole.
+        assert_eq!(fold((0..6).map(run).collect(), |_| false).len(), 6);
     }
 
     #[test]

@@ -110,6 +110,94 @@ struct Line {
     sources: Vec<String>,
     flags: Vec<String>,
     raw: Raw,
+    /// Up to three lifecycles the event takes part in, as the drill-down shows them.
+    #[serde(default)]
+    lifecycles: Vec<LifeOut>,
+    /// Whether it takes part in more.
+    #[serde(default)]
+    more_lifecycles: bool,
+}
+
+/// A lifecycle in a summary: its steps folded as the drill-down shows them (the event's own
+/// marked, long runs reduced to their first and last two), each update's XML diff computed
+/// on the endpoint.
+#[derive(Debug, Serialize, Deserialize)]
+struct LifeOut {
+    host: String,
+    task: String,
+    steps: Vec<StepOut>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct StepOut {
+    time: Option<i64>,
+    event_id: u32,
+    what: String,
+    detail: String,
+    #[serde(default)]
+    own: bool,
+    /// A marker standing for this many run events folded away...
+    #[serde(default)]
+    folded: usize,
+    /// ...this many of them the event's own.
+    #[serde(default)]
+    folded_own: usize,
+    /// Changed lines with context: `["-", text]`, `["+", text]`, `[" ", text]`.
+    #[serde(default)]
+    diff: Vec<(String, String)>,
+}
+
+impl StepOut {
+    fn of(s: &crate::lifecycle::Step) -> StepOut {
+        use crate::lifecycle::Change;
+        StepOut {
+            time: s.time,
+            event_id: s.event_id,
+            what: s.what.to_string(),
+            detail: s.detail.clone(),
+            own: s.own,
+            folded: s.folded,
+            folded_own: s.folded_own,
+            diff: s
+                .diff
+                .iter()
+                .map(|d| {
+                    let sign = match d.change {
+                        Change::Same => " ",
+                        Change::Removed => "-",
+                        Change::Added => "+",
+                    };
+                    (sign.to_string(), d.text.clone())
+                })
+                .collect(),
+        }
+    }
+
+    fn step(self) -> crate::lifecycle::Step {
+        use crate::lifecycle::{Change, DiffLine};
+        crate::lifecycle::Step {
+            occurrence: u32::MAX,
+            time: self.time,
+            event_id: self.event_id,
+            what: crate::lifecycle::what_named(&self.what),
+            detail: self.detail,
+            diff: self
+                .diff
+                .into_iter()
+                .map(|(sign, text)| DiffLine {
+                    change: match sign.as_str() {
+                        "-" => Change::Removed,
+                        "+" => Change::Added,
+                        _ => Change::Same,
+                    },
+                    text,
+                })
+                .collect(),
+            own: self.own,
+            folded: self.folded,
+            folded_own: self.folded_own,
+        }
+    }
 }
 
 /// The header and lines of a loaded collection's summary (its dataset with context, for the
@@ -136,27 +224,51 @@ fn lines(loaded: &Loaded) -> (Header, impl Iterator<Item = Line> + '_) {
         fqdn: None,
         client_id: None,
     };
-    let lines = ds.uniques.iter().enumerate().map(move |(u, e)| Line {
-        channel: e.channel.clone(),
-        event_id: e.event_id,
-        values: e.values[..ds.profile_fields]
-            .iter()
-            .map(|v| v.to_string())
-            .collect(),
-        count: e.count(),
-        hosts: e
-            .hosts
-            .iter()
-            .cloned()
-            .zip(e.host_counts.iter().copied())
-            .collect(),
-        unnamed: e.unnamed,
-        first_seen: e.first_seen,
-        last_seen: e.last_seen,
-        sources: e.sources.iter().map(|s| s.to_string()).collect(),
-        flags: ds.flags(u).iter().map(|f| f.to_string()).collect(),
-        raw: Raw::of(ds.first_raw(u)),
-    });
+    let lines = ds
+        .uniques
+        .iter()
+        .enumerate()
+        .map(move |(u, e)| Line {
+            channel: e.channel.clone(),
+            event_id: e.event_id,
+            values: e.values[..ds.profile_fields]
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            count: e.count(),
+            hosts: e
+                .hosts
+                .iter()
+                .cloned()
+                .zip(e.host_counts.iter().copied())
+                .collect(),
+            unnamed: e.unnamed,
+            first_seen: e.first_seen,
+            last_seen: e.last_seen,
+            sources: e.sources.iter().map(|s| s.to_string()).collect(),
+            flags: ds.flags(u).iter().map(|f| f.to_string()).collect(),
+            raw: Raw::of(ds.first_raw(u)),
+            lifecycles: Vec::new(),
+            more_lifecycles: false,
+        })
+        .enumerate()
+        .map(move |(u, mut line)| {
+            // The drill-down's lifecycles, folded: a busy task's thousands of runs are a few
+            // lines; its updates' XML diffs are made here, where the definitions are.
+            if let Some(v) = crate::lifecycle::view(ds, u) {
+                line.lifecycles = v
+                    .lives
+                    .iter()
+                    .map(|(host, task, steps)| LifeOut {
+                        host: host.clone(),
+                        task: task.clone(),
+                        steps: steps.iter().map(StepOut::of).collect(),
+                    })
+                    .collect();
+                line.more_lifecycles = v.more;
+            }
+            line
+        });
     (header, lines)
 }
 
@@ -177,7 +289,8 @@ const PARQUET_HEADER_KEY: &str = "anomalog_summary";
 
 /// Write the summary as Parquet: one row per unique event with typed columns (`channel`,
 /// `event_id`, `count`, `unnamed`, `first_seen`, `last_seen`) and the nested ones as JSON
-/// text (`values`, `hosts`, `sources`, `flags`, `raw`); the header (as JSON) in the file's
+/// text (`values`, `hosts`, `sources`, `flags`, `raw`, `lifecycles`), `more_lifecycles`;
+/// the header (as JSON) in the file's
 /// key-value metadata under `anomalog_summary`. Compressed (zstd).
 pub fn write_parquet(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()> {
     use polars::prelude::*;
@@ -214,6 +327,11 @@ pub fn write_parquet(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()
         col_str("sources", &|l| json(&l.sources)),
         col_str("flags", &|l| json(&l.flags)),
         col_str("raw", &|l| json(&l.raw)),
+        col_str("lifecycles", &|l| json(&l.lifecycles)),
+        Column::new(
+            "more_lifecycles".into(),
+            lines.iter().map(|l| l.more_lifecycles).collect::<Vec<_>>(),
+        ),
     ])
     .map_err(std::io::Error::other)?;
     let header = serde_json::to_string(&header).map_err(std::io::Error::other)?;
@@ -272,6 +390,11 @@ pub fn parquet_to_text(bytes: &[u8]) -> Result<String, String> {
         .column("event_id")
         .and_then(|c| c.u32().cloned())
         .map_err(bad)?;
+    let lifecycles = s("lifecycles")?;
+    let more_lifecycles = df
+        .column("more_lifecycles")
+        .and_then(|c| c.bool().cloned())
+        .map_err(bad)?;
     let mut text = header;
     text.push('\n');
     let parse = |v: Option<&str>| -> serde_json::Value {
@@ -291,6 +414,8 @@ pub fn parquet_to_text(bytes: &[u8]) -> Result<String, String> {
             "sources": parse(sources.get(i)),
             "flags": parse(flags.get(i)),
             "raw": parse(raw.get(i)),
+            "lifecycles": parse(lifecycles.get(i)),
+            "more_lifecycles": more_lifecycles.get(i).unwrap_or(false),
         });
         text.push_str(&line.to_string());
         text.push('\n');
@@ -324,6 +449,8 @@ pub struct SummaryEvent {
     pub sources: Vec<String>,
     pub flags: Vec<&'static str>,
     pub raw: RawEvent,
+    pub lifecycles: Vec<crate::frame::Life>,
+    pub more_lifecycles: bool,
 }
 
 /// A summary as read.
@@ -410,6 +537,18 @@ pub fn parse(text: &str, profile: &str, fields: &[&str]) -> Result<Vec<Summary>,
             sources: line.sources,
             flags,
             raw: line.raw.event(),
+            lifecycles: line
+                .lifecycles
+                .into_iter()
+                .map(|l| {
+                    (
+                        l.host,
+                        l.task,
+                        l.steps.into_iter().map(StepOut::step).collect(),
+                    )
+                })
+                .collect(),
+            more_lifecycles: line.more_lifecycles,
         });
     }
     match (out.is_empty(), refused) {

@@ -585,21 +585,12 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     );
 }
 
-/// Events of a lifecycle that are no change to the task (runs, triggers, results).
-fn is_run_step(s: &Step) -> bool {
-    !matches!(
-        s.what,
-        "registered" | "updated" | "deleted" | "enabled" | "disabled"
-    )
-}
-
 /// The task lifecycles of unique event `u`: a timeline per task and host, runs folded, the
 /// XML diff under each update; the selected event's own steps are marked with `>`.
 fn lifecycle_lines(app: &App, u: usize, lines: &mut Vec<Line<'static>>) {
     let Some(view) = app.lifecycle_view(u) else {
         return;
     };
-    let own = &view.own;
     lines.push(Line::raw(""));
     lines.push(Line::from(Span::styled(
         "lifecycle (> this event; runs folded; XML diff under each update)",
@@ -611,33 +602,25 @@ fn lifecycle_lines(app: &App, u: usize, lines: &mut Vec<Line<'static>>) {
                 "{} on {} ({} events)",
                 safe(task, 80),
                 safe(host, 60),
-                steps.len()
+                steps.iter().map(|s| s.folded.max(1)).sum::<usize>()
             ),
             Style::default().add_modifier(Modifier::BOLD),
         )));
-        let mut i = 0;
-        while i < steps.len() {
-            // A run of run events: show the first and last two, fold the rest.
-            let mut j = i;
-            while j < steps.len() && is_run_step(&steps[j]) && !own.contains(&steps[j].occurrence) {
-                j += 1;
-            }
-            if j - i > 6 {
-                for s in &steps[i..i + 2] {
-                    lines.push(step_line(app, s, false));
-                }
+        // Folded already ([`crate::lifecycle::fold`]): long runs keep their first and last two.
+        for s in steps {
+            if s.folded > 0 {
+                let own = if s.folded_own > 0 {
+                    format!(" ({} of them this event's)", s.folded_own)
+                } else {
+                    String::new()
+                };
                 lines.push(Line::from(Span::styled(
-                    format!("      ... {} run events ...", j - i - 4),
+                    format!("      ... {} run events{own} ...", s.folded),
                     Style::default().add_modifier(Modifier::DIM),
                 )));
-                for s in &steps[j - 2..j] {
-                    lines.push(step_line(app, s, false));
-                }
-                i = j;
                 continue;
             }
-            let s = &steps[i];
-            lines.push(step_line(app, s, own.contains(&s.occurrence)));
+            lines.push(step_line(app, s, s.own));
             for d in &s.diff {
                 let (sign, st) = match d.change {
                     Change::Same => (' ', Style::default().add_modifier(Modifier::DIM)),
@@ -649,7 +632,6 @@ fn lifecycle_lines(app: &App, u: usize, lines: &mut Vec<Line<'static>>) {
                     st,
                 )));
             }
-            i += 1;
         }
     }
     if view.more {
@@ -663,7 +645,7 @@ fn step_line(app: &App, s: &Step, own: bool) -> Line<'static> {
     } else {
         s.what.to_string()
     };
-    let change = !is_run_step(s);
+    let change = s.is_change();
     let st = if own {
         style(app, Color::Cyan).add_modifier(Modifier::BOLD)
     } else if change {

@@ -346,3 +346,50 @@ fn parquet_summaries_rank_as_the_raw_logs() {
     assert!(l.warnings().next().is_none());
     assert_eq!(l.passed_over, 1);
 }
+
+/// The drill-down's lifecycle timelines (folded runs, own steps, XML diffs of updates) come
+/// with the summaries: every unique event shows the same timelines merged as raw.
+#[test]
+fn lifecycle_timelines_come_with_the_summaries() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let (hosts, _) = summarise_hosts(&samples, dir.path());
+    let raw = load(&hosts);
+    let merged = load(&[dir.path().to_path_buf()]);
+    // The same as Parquet.
+    let pq = tempfile::tempdir().unwrap();
+    for h in &hosts {
+        let name = h.file_name().unwrap().to_string_lossy().to_string();
+        let mut f = std::fs::File::create(pq.path().join(format!("{name}.parquet"))).unwrap();
+        summary::write_parquet(&load(std::slice::from_ref(h)), &mut f).unwrap();
+    }
+    let merged_pq = load(&[pq.path().to_path_buf()]);
+    let shown = |ds: &Dataset, u: usize| -> Option<String> {
+        let v = anomalog::lifecycle::view(ds, u)?;
+        let mut out = format!("more={}\n", v.more);
+        for (host, task, steps) in &v.lives {
+            out.push_str(&format!("{host} {task}\n"));
+            for s in steps {
+                out.push_str(&format!(
+                    "  {:?} {} {} {} own={} folded={} {:?}\n",
+                    s.time, s.event_id, s.what, s.detail, s.own, s.folded, s.diff
+                ));
+            }
+        }
+        Some(out)
+    };
+    let mut with_lives = 0;
+    let mut with_diff = 0;
+    for u in 0..raw.dataset.uniques.len() {
+        let a = shown(&raw.dataset, u);
+        assert_eq!(shown(&merged.dataset, u), a, "unique event {u}");
+        assert_eq!(shown(&merged_pq.dataset, u), a, "unique event {u} (Parquet)");
+        if let Some(a) = a {
+            with_lives += 1;
+            with_diff += usize::from(a.contains("Removed"));
+        }
+    }
+    assert!(with_lives > 100, "{with_lives}");
+    // The Sunburst-style modification's updates carry their diffs.
+    assert!(with_diff > 0);
+}

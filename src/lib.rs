@@ -50,18 +50,19 @@ pub fn tune_allocator() {
 ///
 /// candle asks `RAYON_NUM_THREADS` on every matrix product; for models this small one thread
 /// is faster than two (measured: 4.6 s against 7.6 s for 1 000 unique events, 100 epochs), and
-/// it leaves the other core to parsing and the UI. The global rayon pool is built first, with
-/// every core, so that setting the variable afterwards does not shrink it. Call at the very
-/// start of `main`, before any other thread exists.
+/// it leaves the other core to parsing and the UI. The variable is set first, while no other
+/// thread exists; the global rayon pool is then built with an explicit count of every core,
+/// which the variable does not shrink. Call at the very start of `main`.
 pub fn init_threads() {
     if std::env::var_os("RAYON_NUM_THREADS").is_some() {
         return; // the user chose
     }
+    // SAFETY: called first thing in main, before any other thread exists (the rayon pool is
+    // built below, after this), so nothing reads the environment concurrently.
+    unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
+    // The global pool takes every core all the same: an explicit count overrides the variable.
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let _ = rayon::ThreadPoolBuilder::new()
         .num_threads(cores)
         .build_global();
-    // SAFETY: called first thing in main; the rayon workers just started do not read the
-    // environment, and no other thread exists yet.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
 }

@@ -527,10 +527,14 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
     let specific = |o: u32| {
         channel(o) != CH_TASKSCHEDULER || matches!(id(o), 106 | 140 | 141 | 142 | 129 | 200..=203)
     };
+    // The occurrences between two times, found by binary search (the lifecycle is in time
+    // order, undated ones first).
     let mut flag_span = |from: i64, to: i64, f: &'static str| {
-        for &o in occ
+        let start = occ.partition_point(|&o| at(o) < from);
+        for &o in occ[start..]
             .iter()
-            .filter(|&&o| at(o) >= from && at(o) <= to && specific(o))
+            .take_while(|&&o| at(o) <= to)
+            .filter(|&&o| specific(o))
         {
             flagged.push((o as usize, f));
         }
@@ -540,9 +544,14 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
         if !matches!(id(c), 4698 | 106) {
             continue;
         }
-        // The last deletion record (4699, then TaskScheduler's 141) within the window.
+        let Some(t) = ev(c).time() else { continue };
+        let limit = t.saturating_add(SHORT_LIVED);
+        // The last deletion record (4699, then TaskScheduler's 141) within the window; the
+        // lifecycle is in time order, so the scan stops at the window's end (a task
+        // registered 100 000 times stays linear).
         let end = occ[i + 1..]
             .iter()
+            .take_while(|&&d| at(d) <= limit)
             .filter(|&&d| matches!(id(d), 4699 | 141) && within(c, d, SHORT_LIVED))
             .map(|&d| at(d))
             .max();
@@ -607,8 +616,10 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
             })
         };
         let Some(before) = before else { continue };
+        let limit = at(o_changed).saturating_add(RESTORED_WITHIN);
         if let Some(&(r, _)) = defs[w + 1..]
             .iter()
+            .take_while(|(r, _)| at(*r) <= limit)
             .find(|(r, x)| before(x) && within(o_changed, *r, RESTORED_WITHIN))
         {
             flag_span(at(o_changed), at(r), TEMPORARY_MODIFICATION_FLAG);

@@ -280,18 +280,24 @@ fn remove_stale_temporaries(dir: &Path, name: &str) {
     let prefix = format!(".{name}.");
     for e in entries.flatten() {
         let file = e.file_name();
-        let Some(pid) = file
-            .to_str()
-            .and_then(|f| f.strip_prefix(&prefix))
-            .and_then(|f| f.strip_suffix(".tmp"))
-            .and_then(|p| p.parse::<i32>().ok())
-        else {
+        let Some(pid) = file.to_str().and_then(|f| temp_pid(f, &prefix)) else {
             continue;
         };
         if pid != std::process::id() as i32 && !process_alive(pid) {
             let _ = std::fs::remove_file(e.path());
         }
     }
+}
+
+/// The writer's process id in a temporary file's name (`.NAME.PID.tmp`): a positive number
+/// only (0 and negative ids mean process groups to `kill`, never a writer).
+fn temp_pid(file: &str, prefix: &str) -> Option<i32> {
+    let digits = file.strip_prefix(prefix)?.strip_suffix(".tmp")?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let pid: u32 = digits.parse().ok()?;
+    i32::try_from(pid).ok().filter(|&p| p > 0)
 }
 
 fn process_alive(pid: i32) -> bool {
@@ -453,5 +459,21 @@ impl Session {
             }
         }
         mask
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temporary_names_give_positive_pids_only() {
+        let p = ".s.json.";
+        assert_eq!(temp_pid(".s.json.4242.tmp", p), Some(4242));
+        assert_eq!(temp_pid(".s.json.0.tmp", p), None);
+        assert_eq!(temp_pid(".s.json.-1.tmp", p), None);
+        assert_eq!(temp_pid(".s.json.+7.tmp", p), None);
+        assert_eq!(temp_pid(".s.json.99999999999.tmp", p), None);
+        assert_eq!(temp_pid(".other.4242.tmp", p), None);
     }
 }

@@ -383,7 +383,11 @@ fn lifecycle_timelines_come_with_the_summaries() {
     for u in 0..raw.dataset.uniques.len() {
         let a = shown(&raw.dataset, u);
         assert_eq!(shown(&merged.dataset, u), a, "unique event {u}");
-        assert_eq!(shown(&merged_pq.dataset, u), a, "unique event {u} (Parquet)");
+        assert_eq!(
+            shown(&merged_pq.dataset, u),
+            a,
+            "unique event {u} (Parquet)"
+        );
         if let Some(a) = a {
             with_lives += 1;
             with_diff += usize::from(a.contains("Removed"));

@@ -210,6 +210,12 @@ fn on_text(t: &mut TaskXml, stack: &[String], value: &str) {
 /// let lines = anomalog::profile::task_xml::pretty("<Task><Exec><Command>cmd.exe</Command></Exec></Task>");
 /// assert_eq!(lines, ["<Task>", "  <Exec>", "    <Command>cmd.exe</Command>", "  </Exec>", "</Task>"]);
 /// ```
+/// Indentation levels shown at most: deeper elements are indented as deep as this, so that a
+/// hostile definition nested thousands deep cannot make the output grow with depth squared.
+pub const MAX_INDENT: usize = 32;
+/// Lines shown at most; a last line says how many more there were.
+pub const MAX_PRETTY_LINES: usize = 5_000;
+
 pub fn pretty(xml: &str) -> Vec<String> {
     let text = if !xml.contains('<') && xml.contains("&lt;") {
         xml.replace("&lt;", "<")
@@ -221,6 +227,8 @@ pub fn pretty(xml: &str) -> Vec<String> {
     };
     let mut out: Vec<String> = Vec::new();
     let mut depth = 0usize;
+    let mut more = 0usize;
+    let indent = |depth: usize| "  ".repeat(depth.min(MAX_INDENT));
     // An element just opened: its closing tag goes on the same line (`<Command>x</Command>`).
     let mut just_opened = false;
     for piece in text
@@ -234,19 +242,28 @@ pub fn pretty(xml: &str) -> Vec<String> {
         };
         if let Some(name) = tag.strip_prefix('/') {
             depth = depth.saturating_sub(1);
+            let full = out.len() >= MAX_PRETTY_LINES;
             match out.last_mut() {
                 Some(last) if just_opened => last.push_str(&format!("</{name}>")),
-                _ => out.push(format!("{}</{name}>", "  ".repeat(depth))),
+                _ if full => more += 1,
+                _ => out.push(format!("{}</{name}>", indent(depth))),
             }
             just_opened = false;
         } else {
-            out.push(format!("{}<{tag}>{rest}", "  ".repeat(depth)));
+            if out.len() >= MAX_PRETTY_LINES {
+                more += 1;
+            } else {
+                out.push(format!("{}<{tag}>{rest}", indent(depth)));
+            }
             let opens = !tag.ends_with('/') && !tag.starts_with('?') && !tag.starts_with('!');
             if opens {
                 depth += 1;
             }
-            just_opened = opens;
+            just_opened = opens && more == 0;
         }
+    }
+    if more > 0 {
+        out.push(format!("... {more} more lines"));
     }
     out
 }
@@ -254,6 +271,26 @@ pub fn pretty(xml: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A definition nested 20 000 deep (one 141 KB log line once took the drill-down to
+    /// 1.6 GB): the output stays linear in the input.
+    #[test]
+    fn deep_nesting_is_bounded() {
+        let depth = 20_000;
+        let xml = format!("{}x{}", "<A>".repeat(depth), "</A>".repeat(depth));
+        let lines = pretty(&xml);
+        assert_eq!(lines.len(), MAX_PRETTY_LINES + 1);
+        assert!(lines.last().unwrap().contains("more lines"));
+        let bytes: usize = lines.iter().map(String::len).sum();
+        assert!(
+            bytes < 2 * MAX_PRETTY_LINES * (MAX_INDENT * 2 + 16),
+            "{bytes}"
+        );
+        assert!(
+            lines.iter().all(|l| l.len() <= MAX_INDENT * 2 + 16),
+            "indent capped"
+        );
+    }
 
     const XML: &str = r#"<?xml version="1.0" encoding="UTF-16"?>
 <Task version="1.2" xmlns="http://schemas.microsoft.com/windows/2004/02/mit/task">

@@ -315,3 +315,54 @@ fn every_model_ranks_every_unique_event() {
         assert_eq!(r.model, kind.name());
     }
 }
+
+/// A saved model is a file, so input: a damaged one (lengths that do not match, indices past
+/// the end) is refused with an error, never a panic when it is used.
+#[test]
+fn a_damaged_model_file_is_refused() {
+    let ds = samples();
+    let model = Autoencoder::train(
+        &ds,
+        AeConfig {
+            epochs: 2,
+            ..AeConfig::default()
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.safetensors");
+    model.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = header.metadata().clone().unwrap();
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu).unwrap();
+    // Rewrite one metadata entry through `damage` and try to load the result.
+    let damaged = |key: &str, damage: &dyn Fn(&mut serde_json::Value)| -> String {
+        let mut meta = meta.clone();
+        let mut v: serde_json::Value = serde_json::from_str(&meta[key]).unwrap();
+        damage(&mut v);
+        meta.insert(key.to_string(), v.to_string());
+        let out = dir.path().join(format!("damaged-{key}.safetensors"));
+        let list: Vec<(&str, &candle_core::Tensor)> =
+            tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+        safetensors::serialize_to_file(list, Some(meta), &out).unwrap();
+        match Autoencoder::load(&out) {
+            Ok(m) => format!("loaded: {:?}", m.score(&ds).err()),
+            Err(e) => e.to_string(),
+        }
+    };
+    let e = damaged("stats", &|v| {
+        v["std"].as_array_mut().unwrap().pop();
+    });
+    assert!(e.contains("loss statistics"), "{e}");
+    let e = damaged("encoder", &|v| {
+        v["token_fields"] = serde_json::json!([9999]);
+    });
+    assert!(e.contains("damaged encoder"), "{e}");
+    let e = damaged("encoder", &|v| {
+        v["fields"][1]["counts"].as_array_mut().unwrap().clear();
+    });
+    assert!(e.contains("damaged encoder"), "{e}");
+}

@@ -529,6 +529,10 @@ impl Autoencoder {
         };
         let mut encoder: Encoder =
             serde_json::from_str(get("encoder")?).map_err(|e| bad(e.to_string()))?;
+        // A file is input: every length the model indexes by is checked before it is used.
+        encoder
+            .validate()
+            .map_err(|e| bad(format!("a damaged encoder: {e}")))?;
         encoder.rebuild();
         let config: AeConfig =
             serde_json::from_str(get("config")?).map_err(|e| bad(e.to_string()))?;
@@ -549,7 +553,9 @@ impl Autoencoder {
             }
             var.set(t)?;
         }
-        if stats.mean.len() != model.encoder.fields.len() {
+        if stats.mean.len() != model.encoder.fields.len()
+            || stats.std.len() != model.encoder.fields.len()
+        {
             return Err(bad("loss statistics do not match the fields".into()));
         }
         model.stats = stats;

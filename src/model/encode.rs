@@ -253,6 +253,34 @@ impl Encoder {
         }
     }
 
+    /// Check a deserialised encoder (a saved model's, from a file): every index the model
+    /// will use exists. `Err` says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.fields.is_empty() {
+            return Err("no fields".into());
+        }
+        for f in &self.fields {
+            if f.values.is_empty() {
+                return Err(format!("field {} has no rare bucket", f.name));
+            }
+            if f.counts.len() != f.values.len() {
+                return Err(format!(
+                    "field {} has {} counts for {} values",
+                    f.name,
+                    f.counts.len(),
+                    f.values.len()
+                ));
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for &t in &self.token_fields {
+            if t >= self.fields.len() || !seen.insert(t) {
+                return Err(format!("token field {t} is no field (or twice)"));
+            }
+        }
+        Ok(())
+    }
+
     /// The field values of unique event `u`, the event kind first.
     pub fn values_of(ds: &Dataset, u: usize) -> Vec<String> {
         std::iter::once(kind(ds, u))

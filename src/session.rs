@@ -408,39 +408,49 @@ impl Session {
     pub fn save(&mut self) -> Result<&Path, String> {
         self.file.format = FORMAT.into();
         self.file.saved = jiff::Timestamp::now().to_string();
-        // What another instance saved since: kept, with this instance's changes on top.
-        if let Ok(Some(disk)) = read(&self.path) {
-            let mut events = disk.events;
-            for k in &self.dirty {
-                match self.file.events.get(k) {
-                    Some(e) => events.insert(k.clone(), e.clone()),
-                    None => events.remove(k),
-                };
+        // What another instance saved since: kept, with this instance's changes on top. A
+        // file that cannot be read now (damaged, replaced, unreadable) is never written over:
+        // the session goes to the fallback place instead.
+        match read(&self.path) {
+            Ok(Some(disk)) => {
+                let mut events = disk.events;
+                for k in &self.dirty {
+                    match self.file.events.get(k) {
+                        Some(e) => events.insert(k.clone(), e.clone()),
+                        None => events.remove(k),
+                    };
+                }
+                self.file.events = events;
             }
-            self.file.events = events;
+            Ok(None) => {}
+            Err(e) => {
+                let why = format!(
+                    "{} cannot be read ({e}); it is left as it is",
+                    self.path.display()
+                );
+                return self.save_elsewhere(why);
+            }
         }
-        let written = write_atomic(&self.path, &self.file);
-        if written.is_ok() {
-            self.dirty.clear();
-        }
-        match written {
-            Ok(()) => Ok(&self.path),
-            // Read-only evidence, a folder that is not one: save where it can be found again.
-            Err(e) if self.fallback.as_ref().is_some_and(|f| *f != self.path) => {
-                let fb = self.fallback.take().expect("checked");
-                write_atomic(&fb, &self.file).map_err(|e2| {
-                    format!(
-                        "session not saved: {}: {e}; {}: {e2}",
-                        self.path.display(),
-                        fb.display()
-                    )
-                })?;
-                self.path = fb;
+        match write_atomic(&self.path, &self.file) {
+            Ok(()) => {
                 self.dirty.clear();
                 Ok(&self.path)
             }
-            Err(e) => Err(format!("session not saved: {}: {e}", self.path.display())),
+            // Read-only evidence, a folder that is not one: save where it can be found again.
+            Err(e) => self.save_elsewhere(format!("{}: {e}", self.path.display())),
         }
+    }
+
+    /// Save to the fallback place (`why`: why not where it was), once per session.
+    fn save_elsewhere(&mut self, why: String) -> Result<&Path, String> {
+        let Some(fb) = self.fallback.take().filter(|f| *f != self.path) else {
+            return Err(format!("session not saved: {why}"));
+        };
+        write_atomic(&fb, &self.file)
+            .map_err(|e2| format!("session not saved: {why}; {}: {e2}", fb.display()))?;
+        self.path = fb;
+        self.dirty.clear();
+        Ok(&self.path)
     }
 
     /// Mark the unique events with a benign verdict as left out of training.

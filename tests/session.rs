@@ -342,3 +342,40 @@ fn two_instances_on_one_session_keep_each_others_work() {
     assert_eq!(r.note(1), "seen on the golden image");
     assert!(r.entry(2).is_none());
 }
+
+/// A session file damaged (or replaced) after it was opened is never written over at the
+/// next save: the session goes to the fallback place, and without one the save says why.
+#[test]
+fn a_session_damaged_after_opening_is_left_as_it_is() {
+    let ds = samples();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(SESSION_FILE);
+    let mut s = Session::open(path.clone(), &ds).unwrap();
+    s.update(&ds, 0, |e| e.verdict = Some(Verdict::Malicious));
+    s.save().unwrap();
+    // Something else writes over it meanwhile.
+    let garbage = b"{ this is no session";
+    std::fs::write(&path, garbage).unwrap();
+    let fallback = dir.path().join("state").join("s.json");
+    s.fallback = Some(fallback.clone());
+    s.update(&ds, 1, |e| e.marked = true);
+    assert_eq!(s.save().unwrap(), fallback.as_path());
+    assert_eq!(std::fs::read(&path).unwrap(), garbage, "left as it is");
+    let back = session::read(&fallback).unwrap().unwrap();
+    assert_eq!(back.events.len(), 2, "the work went to the fallback");
+    // No fallback: an error that names the file, and still nothing written over.
+    let mut named = Session::open(dir.path().join("named.json"), &ds).unwrap();
+    named.update(&ds, 0, |e| e.marked = true);
+    named.save().unwrap();
+    std::fs::write(dir.path().join("named.json"), garbage).unwrap();
+    named.update(&ds, 1, |e| e.marked = true);
+    let e = named.save().unwrap_err();
+    assert!(
+        e.contains("named.json") && e.contains("left as it is"),
+        "{e}"
+    );
+    assert_eq!(
+        std::fs::read(dir.path().join("named.json")).unwrap(),
+        garbage
+    );
+}

@@ -249,6 +249,9 @@ pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
         eprintln!("anomalog: warning: {w}");
     }
     if loaded.nothing_read() {
+        for w in loaded.passed_over_reasons() {
+            eprintln!("anomalog: {w}");
+        }
         eprintln!(
             "anomalog: nothing could be read from {}",
             describe(&args.paths)
@@ -310,6 +313,9 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
         eprintln!("anomalog: warning: {w}");
     }
     if loaded.nothing_read() {
+        for w in loaded.passed_over_reasons() {
+            eprintln!("anomalog: {w}");
+        }
         eprintln!("anomalog: nothing could be read from {}", describe(&paths));
         return Ok(ExitCode::from(2));
     }

@@ -42,6 +42,21 @@ impl Loaded {
             .chain(self.notes.iter().cloned())
     }
 
+    /// When nothing could be read: why, for each input passed over silently (a folder's or
+    /// an archive's files that hold no log), so that the analyst is not left guessing.
+    pub fn passed_over_reasons(&self) -> impl Iterator<Item = String> + '_ {
+        self.reports
+            .iter()
+            .filter(|r| r.passed_over())
+            .take(20)
+            .map(|r| {
+                crate::sanitize::for_terminal(
+                    &format!("{}: passed over: {}", r.path, r.problems.join("; ")),
+                    400,
+                )
+            })
+    }
+
     /// A one-line summary for stderr.
     pub fn summary(&self) -> String {
         let d = &self.dataset;

@@ -477,3 +477,27 @@ fn raw_adds_the_first_occurrence_as_read() {
     let csv = String::from_utf8(out.stdout).unwrap();
     assert!(csv.lines().next().unwrap().contains(",raw,"), "{csv}");
 }
+
+/// A zip bomb (a small zip of gigabytes of zeros) is sniffed, not inflated: nothing is read,
+/// and stderr says which member was passed over and why.
+#[test]
+fn a_zip_of_zeros_is_passed_over_with_a_reason() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.zip");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+    z.start_file("zeros.evtx", zip::write::SimpleFileOptions::default())
+        .unwrap();
+    let chunk = vec![0u8; 1 << 20];
+    for _ in 0..8 {
+        z.write_all(&chunk).unwrap();
+    }
+    z.finish().unwrap();
+    Command::cargo_bin("anomalog")
+        .unwrap()
+        .args(["rank", "-m", "rarity"])
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("zeros.evtx: passed over: not an event log"));
+}

@@ -464,8 +464,115 @@ fn read_file_guarded(path: &Path, rd: &Reading<'_>, sink: &mut dyn Sink) -> Vec<
 
 const EVTX_MAGIC: &[u8] = b"ElfFile\0";
 const ZIP_MAGIC: &[u8] = b"PK\x03\x04";
-/// A zip member larger than this is not unpacked (a zip bomb guard).
-const MAX_MEMBER_BYTES: u64 = 4 << 30;
+/// A zip member's first bytes, read to tell what it is before inflating the rest.
+const SNIFF_BYTES: u64 = 64 << 10;
+/// An `.evtx` member is inflated to a temporary file, at most this large.
+const MAX_EVTX_MEMBER: u64 = 16 << 30;
+/// A JSON (or Parquet) member is inflated into memory, at most this large.
+const MAX_TEXT_MEMBER: u64 = 1 << 30;
+/// Bytes inflated from one archive at most, all members together.
+const MAX_ARCHIVE_INFLATED: u64 = 64 << 30;
+
+/// Inflate and read one zip member. Its kind is sniffed from its first bytes, so that a
+/// member that is no log (a zip bomb of zeros, say) costs those bytes only; an `.evtx` member
+/// is streamed to a temporary file and parsed from there, a text member read into memory up
+/// to [`MAX_TEXT_MEMBER`]. Sizes are what inflating gives, never what the header claims.
+fn read_member(
+    member: &mut impl Read,
+    name: String,
+    inflated: &mut u64,
+    rd: &Reading<'_>,
+    sink: &mut dyn Sink,
+) -> FileReport {
+    let fail = |name: String, msg: String| {
+        let mut r = FileReport::new(name, "zip");
+        r.problem(msg);
+        r.skipped += 1;
+        r
+    };
+    let left = MAX_ARCHIVE_INFLATED.saturating_sub(*inflated);
+    if left == 0 {
+        return fail(
+            name,
+            format!(
+                "not unpacked: the archive inflated past {} GiB",
+                MAX_ARCHIVE_INFLATED >> 30
+            ),
+        );
+    }
+    let mut head = Vec::new();
+    if let Err(e) = member.take(SNIFF_BYTES.min(left)).read_to_end(&mut head) {
+        return fail(name, format!("cannot unpack: {e}"));
+    }
+    *inflated += head.len() as u64;
+    if head.starts_with(EVTX_MAGIC) {
+        let cap = MAX_EVTX_MEMBER.min(left);
+        let tmp = TempFile::new();
+        let copied = std::fs::File::create(&tmp.0).and_then(|mut f| {
+            use std::io::Write;
+            f.write_all(&head)?;
+            let n = std::io::copy(&mut member.take(cap - head.len() as u64 + 1), &mut f)?;
+            f.flush()?;
+            Ok(n)
+        });
+        return match copied {
+            Err(e) => fail(name, format!("cannot unpack to a temporary file: {e}")),
+            Ok(n) if head.len() as u64 + n > cap => {
+                *inflated += n;
+                fail(name, format!("not read: inflates past {} MiB", cap >> 20))
+            }
+            Ok(n) => {
+                *inflated += n;
+                evtx_reader::read_evtx_path(&tmp.0, name, rd, sink)
+            }
+        };
+    }
+    let text_like = {
+        let body = String::from_utf8_lossy(&head[..head.len().min(4096)]);
+        let body = body.trim_start_matches('\u{feff}').trim_start();
+        head.starts_with(PARQUET_MAGIC)
+            || body.starts_with('{')
+            || body.starts_with('[')
+            || body.starts_with("Record ")
+    };
+    if !text_like {
+        // Not inflated any further: no reader would take it.
+        return read_bytes(head, name, rd, sink);
+    }
+    let cap = MAX_TEXT_MEMBER.min(left);
+    let mut bytes = head;
+    match member
+        .take(cap - bytes.len() as u64 + 1)
+        .read_to_end(&mut bytes)
+    {
+        Err(e) => fail(name, format!("cannot unpack: {e}")),
+        Ok(n) => {
+            *inflated += n as u64;
+            if bytes.len() as u64 > cap {
+                fail(name, format!("not read: inflates past {} MiB", cap >> 20))
+            } else {
+                read_bytes(bytes, name, rd, sink)
+            }
+        }
+    }
+}
+
+/// A temporary file, removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new() -> TempFile {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        TempFile(std::env::temp_dir().join(format!("anomalog-{}-{n}.evtx", std::process::id())))
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
 
 /// Read one file from disk: sniff its kind from the first bytes, not its name.
 fn read_file(path: &Path, rd: &Reading<'_>, sink: &mut dyn Sink) -> Vec<FileReport> {
@@ -575,6 +682,8 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
     let combined = archive
         .file_names()
         .any(|n| n.is_ok_and(|n| n.starts_with("results/All ") && n.ends_with(".json")));
+    // Bytes inflated from this archive so far (its members' real sizes, not their headers').
+    let mut inflated = 0u64;
     for i in 0..archive.len() {
         if rd.progress.cancelled() {
             break;
@@ -611,20 +720,7 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
             Ok(n) => format!("{name}!{n}"),
             Err(_) => format!("{name}!#{i}"),
         };
-        if member.size() > MAX_MEMBER_BYTES {
-            let mut r = FileReport::new(member_name, "zip");
-            r.problem(format!("member of {} bytes not unpacked", member.size()));
-            reports.push(r);
-            continue;
-        }
-        let mut bytes = Vec::with_capacity(member.size() as usize);
-        if let Err(e) = (&mut member).take(MAX_MEMBER_BYTES).read_to_end(&mut bytes) {
-            let mut r = FileReport::new(member_name, "zip");
-            r.problem(format!("cannot unpack: {e}"));
-            reports.push(r);
-            continue;
-        }
-        let mut r = read_bytes(bytes, member_name, rd, sink);
+        let mut r = read_member(&mut member, member_name, &mut inflated, rd, sink);
         // Like a file met in a folder walk: a member that is no log (a collection's metadata,
         // a hunt's logs and requests) is passed over without a warning.
         r.found_in_folder = true;
@@ -636,6 +732,82 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Endless zeros, counting what is read.
+    struct Zeros(u64);
+    impl Read for Zeros {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            buf.fill(0);
+            self.0 += buf.len() as u64;
+            Ok(buf.len())
+        }
+    }
+
+    /// A zip bomb (a member inflating to endless zeros) costs its first bytes only: its kind
+    /// is sniffed before anything else is inflated.
+    #[test]
+    fn a_member_that_is_no_log_is_not_inflated() {
+        let progress = Progress::default();
+        let rd = Reading {
+            prefilter: &Prefilter::everything(),
+            progress: &progress,
+            evtx_threads: 1,
+        };
+        let mut bomb = Zeros(0);
+        let mut inflated = 0;
+        let mut events: Vec<RawEvent> = Vec::new();
+        let r = read_member(
+            &mut bomb,
+            "bomb.zip!zeros".into(),
+            &mut inflated,
+            &rd,
+            &mut events,
+        );
+        assert!(bomb.0 <= SNIFF_BYTES + 64 * 1024, "read {} bytes", bomb.0);
+        assert_eq!(inflated, SNIFF_BYTES);
+        assert!(r.not_a_log && events.is_empty());
+    }
+
+    /// An `.evtx` member is streamed to a temporary file and read from there: the same
+    /// records as the file itself, and no temporary file left behind.
+    #[test]
+    fn an_evtx_member_reads_as_the_file() {
+        use std::io::Write;
+        let log = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/WS001/Security.evtx");
+        let dir = tempfile::tempdir().unwrap();
+        let zip_path = dir.path().join("logs.zip");
+        let mut z = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());
+        z.start_file(
+            "WS001/Security.evtx",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        z.write_all(&std::fs::read(&log).unwrap()).unwrap();
+        z.finish().unwrap();
+        let leftovers = || {
+            std::fs::read_dir(std::env::temp_dir())
+                .unwrap()
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with(&format!("anomalog-{}-", std::process::id()))
+                })
+                .count()
+        };
+        let plain = read_paths(&[log], |_| true, &Progress::default());
+        let zipped = read_paths(&[zip_path], |_| true, &Progress::default());
+        assert!(plain.records() > 100);
+        assert_eq!(zipped.records(), plain.records());
+        let ids = |i: &Ingest| {
+            i.events
+                .iter()
+                .map(|e| (e.event_id, e.record_id))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(ids(&zipped), ids(&plain));
+        assert_eq!(leftovers(), 0);
+    }
 
     /// A zip member's name is the input's: an escape sequence in it must not reach the
     /// terminal through a warning.

@@ -499,5 +499,7 @@ fn a_zip_of_zeros_is_passed_over_with_a_reason() {
         .arg(&path)
         .assert()
         .code(2)
-        .stderr(predicates::str::contains("zeros.evtx: passed over: not an event log"));
+        .stderr(predicates::str::contains(
+            "zeros.evtx: passed over: not an event log",
+        ));
 }

@@ -223,8 +223,11 @@ pub struct Part<'p> {
     profile: &'p dyn Profile,
     /// Whether records take lifecycle steps (profiles with task names).
     steps_wanted: bool,
-    /// Keyed by a SipHash of the inputs (already mixed: the map hashes it cheaply).
+    /// Keyed by a SipHash of the inputs (already mixed: the map hashes it cheaply), with keys
+    /// drawn at random per part, so that no log can be made to pile its inputs into one
+    /// bucket (a hit is confirmed on the inputs themselves either way).
     memo: FxHashMap<u64, Vec<Memo>>,
+    memo_keys: std::collections::hash_map::RandomState,
     interner: HashSet<Arc<str>>,
     uniques: Vec<UniqueKey>,
     index: HashMap<UniqueKey, u32>,
@@ -248,6 +251,7 @@ impl<'p> Part<'p> {
             profile,
             steps_wanted: profile.fields().contains(&"task_name"),
             memo: FxHashMap::default(),
+            memo_keys: std::collections::hash_map::RandomState::new(),
             interner: HashSet::new(),
             uniques: Vec::new(),
             index: HashMap::new(),
@@ -277,7 +281,7 @@ impl<'p> Part<'p> {
     fn unique_of(&mut self, ev: &RawEvent) -> Option<u32> {
         // Each input looked up once (a lookup scans the record's fields).
         let got: Vec<Option<&str>> = self.profile.inputs().iter().map(|n| ev.get(n)).collect();
-        let mut h = DefaultHasher::new();
+        let mut h = std::hash::BuildHasher::build_hasher(&self.memo_keys);
         ev.channel.hash(&mut h);
         ev.event_id.hash(&mut h);
         got.hash(&mut h);

@@ -29,7 +29,6 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::event::RawEvent;
-use crate::frame::Dataset;
 use crate::pipeline::Loaded;
 
 /// The format version written in the header; other versions are refused.
@@ -597,11 +596,4 @@ fn header_of(line: &str, profile: &str, fields: &[&str]) -> Result<Summary, Stri
         unknown_flags: BTreeSet::new(),
         refused: None,
     })
-}
-
-/// Whether a dataset holds events merged from summaries (no occurrences behind them).
-pub fn from_summaries(ds: &Dataset) -> bool {
-    ds.uniques
-        .iter()
-        .any(|e| e.occurrences.is_empty() && e.count() > 0)
 }

@@ -82,7 +82,7 @@ fn main() {
     let sorted = sort_t.elapsed();
     println!(
         "{} unique events (dataset {:.2} s, rarity ranking + view {:.2} s)",
-        app.rows.len(),
+        app.rows().len(),
         built.as_secs_f64(),
         ranked.as_secs_f64()
     );

@@ -11,7 +11,7 @@ use crate::ingest::Progress;
 use crate::model::ModelKind;
 use crate::model::ae::{AeConfig, Autoencoder};
 use crate::model::worker::{self, Task, WorkerMsg};
-use crate::output::{Format, Rows};
+use crate::output::{Format, Rows, TaskRows};
 use crate::pipeline;
 use crate::profile::{self, PROFILES};
 
@@ -132,9 +132,13 @@ pub struct RankArgs {
     /// Write the result to FILE (`-` is standard output)
     #[arg(short, long, value_name = "FILE", default_value = "-")]
     pub output: String,
-    /// Keep only the N most unusual unique events
+    /// Keep only the N most unusual rows (unique events, or tasks with `--by task`)
     #[arg(short = 'n', long, value_name = "N")]
     pub top: Option<usize>,
+    /// One row per unique event, or one per task (all its events on every host, ranked by
+    /// its best event)
+    #[arg(long, value_enum, default_value_t = By::Event)]
+    pub by: By,
     /// Which events to hunt in
     #[arg(short, long, default_value = "scheduled-tasks", value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
     pub profile: String,
@@ -163,6 +167,13 @@ pub struct RankArgs {
     pub raw: bool,
     #[command(flatten)]
     pub triage: TriageArgs,
+}
+
+/// What a `rank` row is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum By {
+    Event,
+    Task,
 }
 
 /// `samples/` of the current directory, else of the source tree this binary was built from.
@@ -210,6 +221,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     format: Format::Table,
                     output: "-".into(),
                     top: Some(50),
+                    by: By::Event,
                     profile: cli.profile,
                     quiet: false,
                     model: ModelKind::Ae,
@@ -384,25 +396,48 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     }
     let ranking = trained.ranking;
     let ds = &*ds;
-    let rows = Rows::new(ds, &ranking, args.top)
-        .with_session(session.as_ref())
-        .with_raw(args.raw);
+    let written;
+    let write = |out: &mut dyn Write| -> Result<usize> {
+        match args.by {
+            By::Event => {
+                let rows = Rows::new(ds, &ranking, args.top)
+                    .with_session(session.as_ref())
+                    .with_raw(args.raw);
+                rows.write(args.format, out)?;
+                Ok(rows.order.len())
+            }
+            By::Task => {
+                let rows = TaskRows::ranked(ds, &ranking, args.top).with_session(session.as_ref());
+                rows.write(args.format, out)?;
+                Ok(rows.order.len())
+            }
+        }
+    };
     if to_stdout {
         let stdout = std::io::stdout();
         let mut lock = std::io::BufWriter::new(stdout.lock());
-        write_ignoring_broken_pipe(rows.write(args.format, &mut lock))?;
+        write_ignoring_broken_pipe(write(&mut lock).map(|_| ()))?;
     } else {
-        let file = std::fs::File::create(&args.output)
-            .with_context(|| format!("cannot create {}", args.output))?;
-        let mut w = std::io::BufWriter::new(file);
-        rows.write(args.format, &mut w)?;
-        w.flush()?;
+        // Atomic: a kill leaves the previous file or the whole new one.
+        let mut n = 0;
+        let mut err = None;
+        crate::session::write_file_atomic(std::path::Path::new(&args.output), |f| {
+            let mut w = std::io::BufWriter::new(f);
+            match write(&mut w) {
+                Ok(k) => n = k,
+                Err(e) => {
+                    let msg = format!("{e:#}");
+                    err = Some(e);
+                    return Err(std::io::Error::other(msg));
+                }
+            }
+            w.flush()
+        })
+        .map_err(|e| err.unwrap_or_else(|| anyhow::Error::from(e)))
+        .with_context(|| format!("cannot write {}", args.output))?;
+        written = n;
         if !args.quiet {
-            eprintln!(
-                "anomalog: wrote {} rows to {}",
-                rows.order.len(),
-                args.output
-            );
+            eprintln!("anomalog: wrote {written} rows to {}", args.output);
         }
     }
     Ok(ExitCode::SUCCESS)

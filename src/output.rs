@@ -5,6 +5,7 @@
 //! `fields`. Keys are only ever added, never renamed.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::io::Write;
 
 use anyhow::Result;
@@ -13,7 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::event::rfc3339;
 use crate::frame::Dataset;
-use crate::model::Ranking;
+use crate::model::{Ranking, TaskRanking};
 use crate::sanitize::{csv_cell, for_terminal};
 use crate::session::{Entry, Session};
 
@@ -33,8 +34,11 @@ pub struct Rows<'a> {
     pub order: Vec<usize>,
     /// Lifecycle flags per unique event (see [`crate::lifecycle`]).
     pub flags: Cow<'a, [Vec<&'static str>]>,
-    /// The triage session whose marks, verdicts and notes go with the rows.
-    pub session: Option<&'a Session>,
+    /// The triage entries (marks, verdicts, notes) that go with the rows, by unique event.
+    pub entries: BTreeMap<usize, Entry>,
+    /// Rank (0-based) of every unique event in `ranking`: an export of some rows keeps
+    /// their ranks.
+    ranks: Vec<usize>,
     /// Add each row's first occurrence as it was read (`raw`).
     pub raw: bool,
 }
@@ -60,7 +64,8 @@ impl<'a> Rows<'a> {
             } else {
                 Cow::Owned(crate::lifecycle::flags(ds))
             },
-            session: None,
+            entries: BTreeMap::new(),
+            ranks: ranking.ranks(),
             raw: false,
         }
     }
@@ -92,13 +97,36 @@ impl<'a> Rows<'a> {
     }
 
     /// Export the session's marks, verdicts and notes with the rows.
-    pub fn with_session(mut self, session: Option<&'a Session>) -> Self {
-        self.session = session;
+    pub fn with_session(mut self, session: Option<&Session>) -> Self {
+        if let Some(s) = session {
+            self.entries = s.present().map(|(u, e)| (u, e.clone())).collect();
+        }
+        self
+    }
+
+    /// Export these triage entries with the rows.
+    pub fn with_entries(mut self, entries: BTreeMap<usize, Entry>) -> Self {
+        self.entries = entries;
         self
     }
 
     fn entry(&self, u: usize) -> Option<&Entry> {
-        self.session.and_then(|s| s.entry(u))
+        self.entries.get(&u)
+    }
+
+    /// The rank (1-based) of unique event `u` in the ranking.
+    fn rank(&self, u: usize) -> usize {
+        self.ranks.get(u).map_or(0, |r| r + 1)
+    }
+
+    /// `{"name", "name_variants", "command"}`: the name and command line as read.
+    fn display(&self, u: usize) -> Value {
+        let (name, variants) = self.ds.name_as_read(u);
+        json!({
+            "name": name,
+            "name_variants": variants,
+            "command": self.ds.command_as_read(u),
+        })
     }
 
     fn top_fields(&self, u: usize) -> String {
@@ -111,7 +139,7 @@ impl<'a> Rows<'a> {
     }
 
     /// One JSON object per row (the JSONL contract).
-    pub fn json_row(&self, rank: usize, u: usize) -> Value {
+    pub fn json_row(&self, u: usize) -> Value {
         let e = &self.ds.uniques[u];
         let mut fields = Map::new();
         for (name, v) in self.ds.fields.iter().zip(&e.values) {
@@ -120,7 +148,7 @@ impl<'a> Rows<'a> {
             }
         }
         let mut row = json!({
-            "rank": rank + 1,
+            "rank": self.rank(u),
             "score": round3(self.ranking.scores[u]),
             "count": e.count(),
             "hosts": e.hosts,
@@ -132,6 +160,7 @@ impl<'a> Rows<'a> {
             "model": self.ranking.model,
             "prevalence": {"hosts": e.hosts.len(), "fleet": self.ds.fleet_size()},
             "flags": self.flags[u],
+            "display": self.display(u),
         });
         let obj = row.as_object_mut().expect("an object");
         if let Some(fe) = self.field_errors(u) {
@@ -217,7 +246,12 @@ impl<'a> Rows<'a> {
             .map(|&u| (u, &self.ds.uniques[u]))
             .collect();
         let mut cols = vec![
-            Column::new("rank".into(), (1..=us.len() as u32).collect::<Vec<_>>()),
+            Column::new(
+                "rank".into(),
+                us.iter()
+                    .map(|(u, _)| self.rank(*u) as u32)
+                    .collect::<Vec<_>>(),
+            ),
             Column::new(
                 "score".into(),
                 us.iter()
@@ -334,24 +368,32 @@ impl<'a> Rows<'a> {
                 })
                 .collect::<Vec<_>>(),
         ));
+        // Added last: earlier columns keep their places.
+        cols.push(Column::new(
+            "display_name".into(),
+            us.iter()
+                .map(|(u, _)| cell(self.ds.name_as_read(*u).0))
+                .collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "display_command".into(),
+            us.iter()
+                .map(|(u, _)| cell(&self.ds.command_as_read(*u)))
+                .collect::<Vec<_>>(),
+        ));
         DataFrame::new_infer_height(cols)
     }
 
     pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
         match format {
             Format::Jsonl => {
-                for (rank, &u) in self.order.iter().enumerate() {
-                    serde_json::to_writer(&mut *out, &self.json_row(rank, u))?;
+                for &u in &self.order {
+                    serde_json::to_writer(&mut *out, &self.json_row(u))?;
                     out.write_all(b"\n")?;
                 }
             }
             Format::Json => {
-                let all: Vec<Value> = self
-                    .order
-                    .iter()
-                    .enumerate()
-                    .map(|(r, &u)| self.json_row(r, u))
-                    .collect();
+                let all: Vec<Value> = self.order.iter().map(|&u| self.json_row(u)).collect();
                 serde_json::to_writer_pretty(&mut *out, &all)?;
                 out.write_all(b"\n")?;
             }
@@ -379,31 +421,31 @@ impl<'a> Rows<'a> {
     /// A fixed-width table for reading in a terminal; every log string is sanitised.
     fn write_table(&self, out: &mut dyn Write) -> Result<()> {
         // The profile's headline fields: name, user, command (+ arguments).
-        let [name, user, command, arguments] = self.ds.headline;
+        let [name, user, command, _] = self.ds.headline;
         let cols = [(name, 44usize), (user, 26), (command, 48)];
         writeln!(
             out,
             "{:>4} {:>7} {:>6} {:>5} {:>5}  {:<44} {:<26} {:<48} why",
             "rank", "score", "count", "hosts", "event", "name", "user", "command"
         )?;
-        for (rank, &u) in self.order.iter().enumerate() {
+        for &u in &self.order {
             let e = &self.ds.uniques[u];
             let mut line = format!(
                 "{:>4} {:>7.2} {:>6} {:>5} {:>5} ",
-                rank + 1,
+                self.rank(u),
                 self.ranking.scores[u],
                 e.count(),
                 e.hosts.len(),
                 e.event_id
             );
-            for (name, width) in cols {
-                let mut v = self.ds.value(u, name).to_string();
-                if name == command {
-                    let args = self.ds.value(u, arguments);
-                    if !args.is_empty() {
-                        v = format!("{v} {args}");
-                    }
-                }
+            for (field, width) in cols {
+                let v = if field == name {
+                    self.ds.name_as_read(u).0.to_string()
+                } else if field == command {
+                    self.ds.command_as_read(u).into_owned()
+                } else {
+                    self.ds.value(u, field).to_string()
+                };
                 let v = for_terminal(&v, width - 1);
                 line.push_str(&format!(" {v:<width$}"));
             }
@@ -416,4 +458,269 @@ impl<'a> Rows<'a> {
 
 fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// The ranked tasks to write ([`crate::frame::Tasks`], `rank --by task`): indices into the
+/// dataset's tasks, best first. A task ranks where its best-ranked event does.
+pub struct TaskRows<'a> {
+    pub ds: &'a Dataset,
+    pub ranking: &'a Ranking,
+    pub tasks: TaskRanking,
+    pub order: Vec<usize>,
+    /// Triage entries by task.
+    pub entries: BTreeMap<usize, Entry>,
+    ranks: Vec<usize>,
+}
+
+impl<'a> TaskRows<'a> {
+    /// These tasks, in this order.
+    pub fn new(ds: &'a Dataset, ranking: &'a Ranking, order: Vec<usize>) -> Self {
+        let tasks = TaskRanking::new(&ds.tasks, ranking);
+        let ranks = tasks.ranks();
+        TaskRows {
+            ds,
+            ranking,
+            tasks,
+            order,
+            entries: BTreeMap::new(),
+            ranks,
+        }
+    }
+
+    /// Every task, best first (the first `top` when given).
+    pub fn ranked(ds: &'a Dataset, ranking: &'a Ranking, top: Option<usize>) -> Self {
+        let mut rows = TaskRows::new(ds, ranking, Vec::new());
+        let mut order = rows.tasks.order.clone();
+        if let Some(n) = top {
+            order.truncate(n);
+        }
+        rows.order = order;
+        rows
+    }
+
+    /// Export the session's task marks, verdicts and notes with the rows.
+    pub fn with_session(mut self, session: Option<&Session>) -> Self {
+        if let Some(s) = session {
+            self.entries = s.present_tasks().map(|(t, e)| (t, e.clone())).collect();
+        }
+        self
+    }
+
+    pub fn with_entries(mut self, entries: BTreeMap<usize, Entry>) -> Self {
+        self.entries = entries;
+        self
+    }
+
+    fn rank(&self, t: usize) -> usize {
+        self.ranks.get(t).map_or(0, |r| r + 1)
+    }
+
+    /// The task's unique events, best first: (event, its rank 1-based).
+    fn events(&self, t: usize) -> Vec<(usize, usize)> {
+        let mut ev: Vec<(usize, usize)> = self.ds.tasks.tasks[t]
+            .uniques
+            .iter()
+            .map(|&u| {
+                let u = u as usize;
+                (u, self.tasks.event_rank.get(u).map_or(0, |r| r + 1))
+            })
+            .collect();
+        ev.sort_by_key(|&(_, r)| r);
+        ev
+    }
+
+    /// One JSON object per task (README, "Output": task rows).
+    pub fn json_row(&self, t: usize) -> Value {
+        let task = &self.ds.tasks.tasks[t];
+        let events: Vec<Value> = self
+            .events(t)
+            .into_iter()
+            .map(|(u, rank)| {
+                json!({
+                    "key": crate::session::key(self.ds, u),
+                    "rank": rank,
+                    "event_id": self.ds.uniques[u].event_id,
+                    "count": self.ds.uniques[u].count(),
+                })
+            })
+            .collect();
+        let mut row = json!({
+            "rank": self.rank(t),
+            "task": &*task.name,
+            "name_variants": task.variants,
+            "task_key": &*task.key,
+            "score": round3(self.tasks.scores[t]),
+            "count": task.count,
+            "hosts": task.hosts,
+            "prevalence": {"hosts": task.hosts.len(), "fleet": self.ds.fleet_size()},
+            "flags": task.flags,
+            "first_seen": rfc3339(task.first_seen),
+            "last_seen": rfc3339(task.last_seen),
+            "event_ids": task.event_ids,
+            "events": events,
+            "model": self.ranking.model,
+        });
+        if let Some(e) = self.entries.get(&t)
+            && let Some(obj) = row.as_object_mut()
+        {
+            if e.marked {
+                obj.insert("marked".into(), json!(true));
+            }
+            if let Some(v) = e.verdict {
+                obj.insert("verdict".into(), json!(v.name()));
+            }
+            if !e.note.is_empty() {
+                obj.insert("note".into(), json!(e.note));
+            }
+        }
+        row
+    }
+
+    /// The rows as a DataFrame; `defuse` applies CSV formula defusing to text cells.
+    pub fn dataframe(&self, defuse: bool) -> PolarsResult<DataFrame> {
+        let cell = |s: &str| if defuse { csv_cell(s) } else { s.to_string() };
+        let ts: Vec<_> = self
+            .order
+            .iter()
+            .map(|&t| (t, &self.ds.tasks.tasks[t]))
+            .collect();
+        let text = |name: &str, f: &dyn Fn(usize, &crate::frame::Task) -> String| {
+            Column::new(
+                name.into(),
+                ts.iter()
+                    .map(|(t, task)| cell(&f(*t, task)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let entry = |t: usize| self.entries.get(&t);
+        DataFrame::new_infer_height(vec![
+            Column::new(
+                "rank".into(),
+                ts.iter()
+                    .map(|(t, _)| self.rank(*t) as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "score".into(),
+                ts.iter()
+                    .map(|(t, _)| round3(self.tasks.scores[*t]))
+                    .collect::<Vec<_>>(),
+            ),
+            text("task", &|_, k| k.name.to_string()),
+            Column::new(
+                "name_variants".into(),
+                ts.iter().map(|(_, k)| k.variants).collect::<Vec<_>>(),
+            ),
+            text("task_key", &|_, k| k.key.to_string()),
+            Column::new(
+                "count".into(),
+                ts.iter().map(|(_, k)| k.count).collect::<Vec<_>>(),
+            ),
+            Column::new("fleet".into(), vec![self.ds.fleet_size() as u32; ts.len()]),
+            Column::new(
+                "n_hosts".into(),
+                ts.iter()
+                    .map(|(_, k)| k.hosts.len() as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            text("hosts", &|_, k| k.hosts.join("; ")),
+            text("first_seen", &|_, k| rfc3339(k.first_seen)),
+            text("last_seen", &|_, k| rfc3339(k.last_seen)),
+            text("flags", &|_, k| k.flags.join(",")),
+            text("event_ids", &|_, k| {
+                k.event_ids
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+            text("events", &|t, _| {
+                self.events(t)
+                    .iter()
+                    .map(|(u, r)| format!("{}:{r}", crate::session::key(self.ds, *u)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+            Column::new("model".into(), vec![self.ranking.model; ts.len()]),
+            Column::new(
+                "marked".into(),
+                ts.iter()
+                    .map(|(t, _)| entry(*t).is_some_and(|e| e.marked))
+                    .collect::<Vec<_>>(),
+            ),
+            text("verdict", &|t, _| {
+                entry(t)
+                    .and_then(|e| e.verdict)
+                    .map_or("", |v| v.name())
+                    .to_string()
+            }),
+            text("note", &|t, _| {
+                entry(t).map_or("", |e| e.note.as_str()).to_string()
+            }),
+        ])
+    }
+
+    pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
+        match format {
+            Format::Jsonl => {
+                for &t in &self.order {
+                    serde_json::to_writer(&mut *out, &self.json_row(t))?;
+                    out.write_all(b"\n")?;
+                }
+            }
+            Format::Json => {
+                let all: Vec<Value> = self.order.iter().map(|&t| self.json_row(t)).collect();
+                serde_json::to_writer_pretty(&mut *out, &all)?;
+                out.write_all(b"\n")?;
+            }
+            Format::Csv => {
+                let mut df = self.dataframe(true)?;
+                CsvWriter::new(&mut *out)
+                    .finish(&mut df)
+                    .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+            }
+            Format::Parquet => {
+                let mut df = self.dataframe(false)?;
+                let mut buf = Vec::new();
+                ParquetWriter::new(&mut buf)
+                    .finish(&mut df)
+                    .map_err(|e| anyhow::anyhow!("writing Parquet: {e}"))?;
+                out.write_all(&buf)?;
+            }
+            Format::Table => {
+                writeln!(
+                    out,
+                    "{:>4} {:>7} {:>6} {:>5} {:>6}  {:<60} {:<24} events",
+                    "rank", "score", "count", "hosts", "events", "task", "flags"
+                )?;
+                for &t in &self.order {
+                    let task = &self.ds.tasks.tasks[t];
+                    let mut name = task.name.to_string();
+                    if task.variants > 0 {
+                        name.push_str(&format!(" (+{} variants)", task.variants));
+                    }
+                    let ids = task
+                        .event_ids
+                        .iter()
+                        .map(u32::to_string)
+                        .collect::<Vec<_>>()
+                        .join(" ");
+                    let line = format!(
+                        "{:>4} {:>7.2} {:>6} {:>5} {:>6}  {:<60} {:<24} {}",
+                        self.rank(t),
+                        self.tasks.scores[t],
+                        task.count,
+                        task.hosts.len(),
+                        task.uniques.len(),
+                        for_terminal(&name, 59),
+                        task.flags.join(","),
+                        ids
+                    );
+                    writeln!(out, "{}", line.trim_end())?;
+                }
+            }
+        }
+        out.flush()?;
+        Ok(())
+    }
 }

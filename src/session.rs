@@ -103,6 +103,108 @@ pub struct SessionFile {
     /// Entry per unique-event key.
     #[serde(default)]
     pub events: BTreeMap<String, Entry>,
+    /// Entry per task key (the task view's marks, verdicts and notes).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tasks: BTreeMap<String, Entry>,
+}
+
+/// What a triage entry is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// A unique event.
+    Event,
+    /// A task (every unique event naming it).
+    Task,
+}
+
+impl SessionFile {
+    fn map(&mut self, kind: Kind) -> &mut BTreeMap<String, Entry> {
+        match kind {
+            Kind::Event => &mut self.events,
+            Kind::Task => &mut self.tasks,
+        }
+    }
+}
+
+/// One changed entry: its kind, key, and the entry (`None`: removed).
+pub type Change = (Kind, String, Option<Entry>);
+
+/// Writes a session's changes to its file, off the UI thread: it holds its own copy of the
+/// file (so that it can write the whole session to the fallback place when the first place
+/// fails) and merges what another instance saved since ([`Saver::save`]).
+#[derive(Debug, Clone)]
+pub struct Saver {
+    pub path: PathBuf,
+    pub fallback: Option<PathBuf>,
+    file: SessionFile,
+    dirty: BTreeSet<(Kind, String)>,
+}
+
+impl Saver {
+    /// Take changes made in memory (the next [`Saver::save`] writes them).
+    pub fn apply(&mut self, changes: Vec<Change>) {
+        for (kind, key, entry) in changes {
+            match entry {
+                Some(e) => self.file.map(kind).insert(key.clone(), e),
+                None => self.file.map(kind).remove(&key),
+            };
+            self.dirty.insert((kind, key));
+        }
+    }
+
+    /// Write the session atomically. What another instance saved since is kept, with these
+    /// changes on top. A file that cannot be read now (damaged, replaced, unreadable) is never
+    /// written over, and when the folder cannot be written the session moves to the fallback
+    /// place for good; returns the path written.
+    pub fn save(&mut self) -> Result<PathBuf, String> {
+        self.file.format = FORMAT.into();
+        self.file.saved = jiff::Timestamp::now().to_string();
+        match read(&self.path) {
+            Ok(Some(mut disk)) => {
+                for (kind, k) in &self.dirty {
+                    let mine = match kind {
+                        Kind::Event => self.file.events.get(k),
+                        Kind::Task => self.file.tasks.get(k),
+                    }
+                    .cloned();
+                    match mine {
+                        Some(e) => disk.map(*kind).insert(k.clone(), e),
+                        None => disk.map(*kind).remove(k),
+                    };
+                }
+                self.file.events = disk.events;
+                self.file.tasks = disk.tasks;
+            }
+            Ok(None) => {}
+            Err(e) => {
+                let why = format!(
+                    "{} cannot be read ({e}); it is left as it is",
+                    self.path.display()
+                );
+                return self.save_elsewhere(why);
+            }
+        }
+        match write_atomic(&self.path, &self.file) {
+            Ok(()) => {
+                self.dirty.clear();
+                Ok(self.path.clone())
+            }
+            // Read-only evidence, a folder that is not one: save where it can be found again.
+            Err(e) => self.save_elsewhere(format!("{}: {e}", self.path.display())),
+        }
+    }
+
+    /// Save to the fallback place (`why`: why not where it was), once per session.
+    fn save_elsewhere(&mut self, why: String) -> Result<PathBuf, String> {
+        let Some(fb) = self.fallback.take().filter(|f| *f != self.path) else {
+            return Err(format!("session not saved: {why}"));
+        };
+        write_atomic(&fb, &self.file)
+            .map_err(|e2| format!("session not saved: {why}; {}: {e2}", fb.display()))?;
+        self.path = fb;
+        self.dirty.clear();
+        Ok(self.path.clone())
+    }
 }
 
 /// An open session over one dataset.
@@ -112,14 +214,18 @@ pub struct Session {
     pub file: SessionFile,
     /// The key of every unique event of the dataset, in dataset order.
     keys: Vec<String>,
+    /// The key of every task of the dataset, in task order.
+    task_keys: Vec<String>,
     /// Whether the file existed (a restored session).
     pub restored: bool,
     /// Where to save instead when `path` cannot be written (a session beside read-only
     /// logs); `None` for a file the user named.
     pub fallback: Option<PathBuf>,
-    /// Keys changed here since the last save: what a save writes over the file as it is on
-    /// disk then, so that two instances on one session keep each other's work.
-    dirty: BTreeSet<String>,
+    /// Entries changed here since they were last handed to a [`Saver`].
+    changes: BTreeSet<(Kind, String)>,
+    /// The saver of [`Session::save`], until the UI takes it to its own thread
+    /// ([`Session::take_saver`]).
+    saver: Option<Saver>,
 }
 
 /// FNV-1a, 64 bits: stable across builds and machines.
@@ -145,6 +251,14 @@ pub fn key(ds: &Dataset, u: usize) -> String {
         h = fnv1a(v.bytes(), h);
     }
     format!("{h:016x}")
+}
+
+/// The stable key of task `t`: the profile and the task's normalised name.
+pub fn task_key(ds: &Dataset, t: usize) -> String {
+    let mut h = fnv1a(ds.profile.bytes(), FNV_OFFSET);
+    h = fnv1a(*b"\0task\0", h);
+    h = fnv1a(ds.tasks.tasks[t].key.bytes(), h);
+    format!("t{h:016x}")
 }
 
 fn label(ds: &Dataset, u: usize) -> String {
@@ -330,12 +444,19 @@ impl Session {
             ),
         };
         Ok(Session {
+            saver: Some(Saver {
+                path: path.clone(),
+                fallback: None,
+                file: file.clone(),
+                dirty: BTreeSet::new(),
+            }),
             path,
             file,
             keys: (0..ds.uniques.len()).map(|u| key(ds, u)).collect(),
+            task_keys: (0..ds.tasks.len()).map(|t| task_key(ds, t)).collect(),
             restored,
             fallback: None,
-            dirty: BTreeSet::new(),
+            changes: BTreeSet::new(),
         })
     }
 
@@ -356,9 +477,20 @@ impl Session {
             return Session::open(fb, ds);
         }
         let mut s = Session::open(beside.clone(), ds)?;
-        s.fallback = fallback_path(&beside);
+        s.set_fallback(fallback_path(&beside));
         s.file.inputs = inputs.iter().map(|p| p.display().to_string()).collect();
+        if let Some(sv) = &mut s.saver {
+            sv.file.inputs = s.file.inputs.clone();
+        }
         Ok(s)
+    }
+
+    /// Where to save when `path` cannot be written.
+    pub fn set_fallback(&mut self, fallback: Option<PathBuf>) {
+        self.fallback = fallback.clone();
+        if let Some(sv) = &mut self.saver {
+            sv.fallback = fallback;
+        }
     }
 
     /// Whether any entry has a verdict or a note (of these logs or others).
@@ -366,12 +498,18 @@ impl Session {
         self.file
             .events
             .values()
+            .chain(self.file.tasks.values())
             .any(|e| e.verdict.is_some() || !e.note.is_empty())
     }
 
     /// The entry of unique event `u`, if it has one.
     pub fn entry(&self, u: usize) -> Option<&Entry> {
         self.keys.get(u).and_then(|k| self.file.events.get(k))
+    }
+
+    /// The entry of task `t`, if it has one.
+    pub fn task_entry(&self, t: usize) -> Option<&Entry> {
+        self.task_keys.get(t).and_then(|k| self.file.tasks.get(k))
     }
 
     pub fn verdict(&self, u: usize) -> Option<Verdict> {
@@ -382,10 +520,11 @@ impl Session {
         self.entry(u).map_or("", |e| e.note.as_str())
     }
 
-    /// Change the entry of unique event `u` (in memory; [`Session::save`] writes it).
+    /// Change the entry of unique event `u` (in memory; [`Session::save`] or a [`Saver`]
+    /// writes it).
     pub fn update(&mut self, ds: &Dataset, u: usize, f: impl FnOnce(&mut Entry)) {
         let Some(k) = self.keys.get(u) else { return };
-        self.dirty.insert(k.clone());
+        self.changes.insert((Kind::Event, k.clone()));
         let e = self.file.events.entry(k.clone()).or_default();
         f(e);
         if e.is_empty() {
@@ -393,6 +532,41 @@ impl Session {
         } else {
             e.label = label(ds, u);
         }
+    }
+
+    /// Change the entry of task `t`.
+    pub fn update_task(&mut self, ds: &Dataset, t: usize, f: impl FnOnce(&mut Entry)) {
+        let Some(k) = self.task_keys.get(t) else {
+            return;
+        };
+        self.changes.insert((Kind::Task, k.clone()));
+        let e = self.file.tasks.entry(k.clone()).or_default();
+        f(e);
+        if e.is_empty() {
+            self.file.tasks.remove(k);
+        } else {
+            e.label = format!("task {}", ds.tasks.tasks[t].name);
+        }
+    }
+
+    /// The entries changed since the last call, as they are now: what a [`Saver`] writes.
+    pub fn take_changes(&mut self) -> Vec<Change> {
+        std::mem::take(&mut self.changes)
+            .into_iter()
+            .map(|(kind, k)| {
+                let e = match kind {
+                    Kind::Event => self.file.events.get(&k),
+                    Kind::Task => self.file.tasks.get(&k),
+                }
+                .cloned();
+                (kind, k, e)
+            })
+            .collect()
+    }
+
+    /// The saver, to run on another thread (then [`Session::save`] no longer saves).
+    pub fn take_saver(&mut self) -> Option<Saver> {
+        self.saver.take()
     }
 
     /// Unique events of the dataset with an entry, in dataset order.
@@ -403,54 +577,32 @@ impl Session {
             .filter_map(|(u, k)| self.file.events.get(k).map(|e| (u, e)))
     }
 
-    /// Write the session atomically. When the folder beside the logs cannot be written, move
-    /// to the fallback location for good and write there; returns the path written.
-    pub fn save(&mut self) -> Result<&Path, String> {
-        self.file.format = FORMAT.into();
-        self.file.saved = jiff::Timestamp::now().to_string();
-        // What another instance saved since: kept, with this instance's changes on top. A
-        // file that cannot be read now (damaged, replaced, unreadable) is never written over:
-        // the session goes to the fallback place instead.
-        match read(&self.path) {
-            Ok(Some(disk)) => {
-                let mut events = disk.events;
-                for k in &self.dirty {
-                    match self.file.events.get(k) {
-                        Some(e) => events.insert(k.clone(), e.clone()),
-                        None => events.remove(k),
-                    };
-                }
-                self.file.events = events;
-            }
-            Ok(None) => {}
-            Err(e) => {
-                let why = format!(
-                    "{} cannot be read ({e}); it is left as it is",
-                    self.path.display()
-                );
-                return self.save_elsewhere(why);
-            }
-        }
-        match write_atomic(&self.path, &self.file) {
-            Ok(()) => {
-                self.dirty.clear();
-                Ok(&self.path)
-            }
-            // Read-only evidence, a folder that is not one: save where it can be found again.
-            Err(e) => self.save_elsewhere(format!("{}: {e}", self.path.display())),
-        }
+    /// Tasks of the dataset with an entry, in task order.
+    pub fn present_tasks(&self) -> impl Iterator<Item = (usize, &Entry)> + '_ {
+        self.task_keys
+            .iter()
+            .enumerate()
+            .filter_map(|(t, k)| self.file.tasks.get(k).map(|e| (t, e)))
     }
 
-    /// Save to the fallback place (`why`: why not where it was), once per session.
-    fn save_elsewhere(&mut self, why: String) -> Result<&Path, String> {
-        let Some(fb) = self.fallback.take().filter(|f| *f != self.path) else {
-            return Err(format!("session not saved: {why}"));
+    /// Write the changes made since the last save, here, on this thread (headless front
+    /// ends and tests; the UI hands them to a [`Saver`] on its own thread). Returns the path
+    /// written, which moves to the fallback place when the first cannot be written.
+    pub fn save(&mut self) -> Result<PathBuf, String> {
+        let changes = self.take_changes();
+        let Some(sv) = &mut self.saver else {
+            return Err("this session saves on another thread".into());
         };
-        write_atomic(&fb, &self.file)
-            .map_err(|e2| format!("session not saved: {why}; {}: {e2}", fb.display()))?;
-        self.path = fb;
-        self.dirty.clear();
-        Ok(&self.path)
+        sv.apply(changes);
+        let r = sv.save();
+        self.path = sv.path.clone();
+        self.fallback = sv.fallback.clone();
+        // What other instances saved since, merged by the save.
+        if r.is_ok() {
+            self.file.events.clone_from(&sv.file.events);
+            self.file.tasks.clone_from(&sv.file.tasks);
+        }
+        r
     }
 
     /// Mark the unique events with a benign verdict as left out of training.

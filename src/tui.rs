@@ -30,7 +30,7 @@ use crate::ui;
 pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let typing = matches!(
-        app.mode,
+        app.mode(),
         Mode::Filter(_) | Mode::Search(_) | Mode::Note(_) | Mode::Export { .. }
     );
     if typing {
@@ -105,10 +105,10 @@ fn load(
 
 /// Start training the autoencoder on its own thread.
 fn train(app: &mut App, ds: Arc<crate::frame::Dataset>, config: AeConfig) -> Job {
-    app.training = crate::app::Training::Running {
+    app.set_training(crate::app::Training::Running {
         last: None,
         losses: Vec::new(),
-    };
+    });
     worker::spawn(
         ds,
         Task::Train {
@@ -131,6 +131,7 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
     let (tx, rx) = mpsc::channel::<Msg>();
     {
         let progress = progress.clone();
+        let tx = tx.clone();
         std::thread::Builder::new()
             .name("anomalog-load".into())
             .spawn(move || {
@@ -138,94 +139,144 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
                 let _ = tx.send(Msg::Loaded(Box::new(loaded)));
             })?;
     }
+    // Effects that touch files (session saves, exports) run here, off the render loop; a
+    // burst of triage keys becomes one save. Quitting waits for the saves queued.
+    let (etx, erx) = mpsc::channel::<Effect>();
+    let executor = {
+        std::thread::Builder::new()
+            .name("anomalog-effects".into())
+            .spawn(move || run_effects(erx, tx))?
+    };
     let mut job: Option<Job> = None;
-    loop {
-        let size = terminal.size()?;
-        let page = ui::list_height(ratatui::layout::Rect::new(0, 0, size.width, size.height));
-        if page != app.page {
-            app.update(Action::Resize(page));
-        }
-        terminal.draw(|f| ui::render(&app, f))?;
-        if app.quit {
-            if let Some(j) = job.take() {
-                j.cancel();
+    let result = (|| -> Result<()> {
+        loop {
+            let size = terminal.size()?;
+            let page = ui::list_height(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+            if page != app.list().page() {
+                app.update(Action::Resize(page));
             }
-            progress.cancel.store(true, Ordering::Relaxed);
-            return Ok(());
-        }
-        // Input, with a short timeout so that progress keeps moving.
-        if event::poll(Duration::from_millis(60))? {
-            let actions: Vec<Action> = match event::read()? {
-                Event::Key(k) if k.kind != KeyEventKind::Release => {
-                    key_action(&app, k).into_iter().collect()
-                }
-                Event::Mouse(m) => match m.kind {
-                    MouseEventKind::ScrollDown => vec![Action::Down],
-                    MouseEventKind::ScrollUp => vec![Action::Up],
-                    MouseEventKind::Down(MouseButton::Left) => ui::click(
-                        &app,
-                        ratatui::layout::Rect::new(0, 0, size.width, size.height),
-                        m.column,
-                        m.row,
-                    )
-                    .into_iter()
-                    .collect(),
+            terminal.draw(|f| ui::render(&app, f))?;
+            if app.should_quit() {
+                return Ok(());
+            }
+            let mut effects = Vec::new();
+            // Input, with a short timeout so that progress keeps moving.
+            if event::poll(Duration::from_millis(60))? {
+                let actions: Vec<Action> = match event::read()? {
+                    Event::Key(k) if k.kind != KeyEventKind::Release => {
+                        key_action(&app, k).into_iter().collect()
+                    }
+                    Event::Mouse(m) => match m.kind {
+                        MouseEventKind::ScrollDown => vec![Action::Down],
+                        MouseEventKind::ScrollUp => vec![Action::Up],
+                        MouseEventKind::Down(MouseButton::Left) => ui::click(
+                            &app,
+                            ratatui::layout::Rect::new(0, 0, size.width, size.height),
+                            m.column,
+                            m.row,
+                        )
+                        .into_iter()
+                        .collect(),
+                        _ => Vec::new(),
+                    },
                     _ => Vec::new(),
-                },
-                _ => Vec::new(),
-            };
-            for a in actions {
-                for effect in app.update(a) {
-                    match effect {
-                        Effect::CancelTraining => {
-                            if let Some(j) = &job {
-                                j.cancel();
-                            }
+                };
+                for a in actions {
+                    effects.extend(app.update(a));
+                }
+            }
+            // Messages from the loader, the worker and the executor.
+            if app.loading().is_some() {
+                effects.extend(app.on_msg(Msg::Loading(LoadState {
+                    files_done: progress.files_done.load(Ordering::Relaxed),
+                    files_total: progress.files_total.load(Ordering::Relaxed),
+                    records: progress.records.load(Ordering::Relaxed),
+                })));
+            }
+            while let Ok(m) = rx.try_recv() {
+                let loaded = matches!(m, Msg::Loaded(_));
+                effects.extend(app.on_msg(m));
+                if loaded && let Some(ds) = app.dataset().cloned() {
+                    if ds.uniques.is_empty() {
+                        app.set_status(format!("no {} events in these logs", ds.profile));
+                    } else {
+                        job = Some(train(&mut app, ds, config));
+                    }
+                }
+            }
+            if let Some(j) = &job {
+                let mut finished = false;
+                while let Ok(m) = j.rx.try_recv() {
+                    finished |= !matches!(m, worker::WorkerMsg::Epoch(_));
+                    effects.extend(app.on_msg(Msg::Worker(m)));
+                }
+                if finished && let Some(j) = job.take() {
+                    j.join();
+                }
+            }
+            for effect in effects {
+                match effect {
+                    Effect::CancelTraining => {
+                        if let Some(j) = &job {
+                            j.cancel();
                         }
-                        Effect::Export { format, path } => app.export(format, &path),
-                        Effect::Retrain { exclude } => {
-                            // The old job stops within a batch; its messages go with it.
-                            if let Some(j) = job.take() {
-                                j.cancel();
-                                j.join();
-                            }
-                            if let Some(ds) = app.dataset.clone() {
-                                ds.set_excluded(&exclude);
-                                job = Some(train(&mut app, ds, config));
-                            }
+                    }
+                    Effect::Retrain { exclude } => {
+                        // The old job stops within a batch; its messages go with it.
+                        if let Some(j) = job.take() {
+                            j.cancel();
+                            j.join();
                         }
+                        if let Some(ds) = app.dataset().cloned() {
+                            ds.set_excluded(&exclude);
+                            job = Some(train(&mut app, ds, config));
+                        }
+                    }
+                    e => {
+                        // The executor lives as long as the loop.
+                        let _ = etx.send(e);
                     }
                 }
             }
         }
-        // Messages from the loader and the worker.
-        if app.loading.is_some() {
-            app.on_msg(Msg::Loading(LoadState {
-                files_done: progress.files_done.load(Ordering::Relaxed),
-                files_total: progress.files_total.load(Ordering::Relaxed),
-                records: progress.records.load(Ordering::Relaxed),
-            }));
-        }
-        while let Ok(m) = rx.try_recv() {
-            let loaded = matches!(m, Msg::Loaded(_));
-            app.on_msg(m);
-            if loaded && let Some(ds) = app.dataset.clone() {
-                if ds.uniques.is_empty() {
-                    app.status = format!("no {} events in these logs", ds.profile);
-                } else {
-                    job = Some(train(&mut app, ds, config));
+    })();
+    if let Some(j) = job.take() {
+        j.cancel();
+    }
+    progress.cancel.store(true, Ordering::Relaxed);
+    drop(etx);
+    let _ = executor.join();
+    result
+}
+
+/// The effect executor's thread: saves and exports, one at a time, each answered with a
+/// message; consecutive saves are merged into one write.
+fn run_effects(rx: mpsc::Receiver<Effect>, tx: mpsc::Sender<Msg>) {
+    let mut ex = crate::app::Executor::default();
+    let mut next = rx.recv().ok();
+    while let Some(effect) = next.take() {
+        let effect = match effect {
+            Effect::Save(changes) => {
+                ex.apply(changes);
+                loop {
+                    match rx.try_recv() {
+                        Ok(Effect::Save(more)) => ex.apply(more),
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
                 }
+                Effect::Save(Vec::new())
             }
+            other => other,
+        };
+        if let Some(m) = ex.run(effect) {
+            let _ = tx.send(m);
         }
-        if let Some(j) = &job {
-            let mut finished = false;
-            while let Ok(m) = j.rx.try_recv() {
-                finished |= !matches!(m, worker::WorkerMsg::Epoch(_));
-                app.on_msg(Msg::Worker(m));
-            }
-            if finished && let Some(j) = job.take() {
-                j.join();
-            }
+        if next.is_none() {
+            next = rx.recv().ok();
         }
     }
 }

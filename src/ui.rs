@@ -10,7 +10,7 @@ use ratatui::widgets::{
     Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Sparkline, Table, Wrap,
 };
 
-use crate::app::{Action, App, BINDINGS, Column, Focus, Mode, Training};
+use crate::app::{Action, App, BINDINGS, COLUMNS, Column, Focus, Mode, Training, View, Width};
 use crate::event::rfc3339;
 use crate::lifecycle::{Change, Step};
 use crate::output::Format;
@@ -23,7 +23,7 @@ fn safe(s: &str, max: usize) -> String {
 }
 
 fn style(app: &App, color: Color) -> Style {
-    if app.monochrome {
+    if app.monochrome() {
         Style::default()
     } else {
         Style::default().fg(color)
@@ -63,7 +63,7 @@ fn areas(area: Rect) -> (Rect, [Rect; 2], Rect) {
 /// What a left click at (`x`, `y`) on a screen of `area` means: a list row selects it, a
 /// column header sorts by that column.
 pub fn click(app: &App, area: Rect, x: u16, y: u16) -> Option<Action> {
-    app.dataset.as_ref()?;
+    app.dataset().as_ref()?;
     let (_, [list, _], _) = areas(area);
     let inner = list.inner(ratatui::layout::Margin::new(1, 1));
     if !inner.contains(ratatui::layout::Position { x, y }) {
@@ -87,14 +87,14 @@ pub fn render(app: &App, f: &mut Frame) {
     let area = f.area();
     let (top, body, bottom) = areas(area);
     header(app, f, top);
-    if app.dataset.is_some() {
+    if app.dataset().is_some() {
         list(app, f, body[0]);
         detail(app, f, body[1]);
     } else {
         loading(app, f, body[0].union(body[1]));
     }
     footer(app, f, bottom);
-    match &app.mode {
+    match &app.mode() {
         Mode::Help => help(app, f, area),
         Mode::Filter(t) => prompt(
             f,
@@ -116,7 +116,7 @@ pub fn render(app: &App, f: &mut Frame) {
         ),
         Mode::Export { format, path } => {
             let n = app.export_rows().len();
-            let what = if app.marks.is_empty() {
+            let what = if app.marks().is_empty() {
                 "the filtered view"
             } else {
                 "the marked rows"
@@ -162,22 +162,22 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
             Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ),
         Span::raw(" "),
-        Span::raw(if app.summary.is_empty() {
+        Span::raw(if app.summary().is_empty() {
             "reading logs ...".to_string()
         } else {
-            safe(&app.summary, 400)
+            safe(app.summary(), 400)
         }),
     ]);
-    let model = app.ranking.as_ref().map_or("-", |r| r.model);
+    let model = app.ranking().as_ref().map_or("-", |r| r.model);
     let second = Line::from(vec![
         Span::raw(format!(" ranked by {model}  ")),
-        Span::raw(format!("{} rows", app.rows.len())),
-        Span::raw(if app.marks.is_empty() {
+        Span::raw(format!("{} rows", app.rows().len())),
+        Span::raw(if app.marks().is_empty() {
             String::new()
         } else {
-            format!("  {} marked", app.marks.len())
+            format!("  {} marked", app.marks().len())
         }),
-        Span::raw(match &app.filter {
+        Span::raw(match &app.list().filter() {
             Some(crate::app::Filter::Equals { field, value }) => {
                 format!("  filter {field}={}", safe(value, 40))
             }
@@ -187,13 +187,13 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         }),
         Span::raw(format!(
             "  sort {}{}",
-            app.sort.title(),
-            if app.descending { " ↓" } else { "" }
+            app.list().sort().title(),
+            if app.list().descending() { " ↓" } else { "" }
         )),
-        Span::raw(if app.warnings.is_empty() {
+        Span::raw(if app.warnings().is_empty() {
             String::new()
         } else {
-            format!("  {} warnings", app.warnings.len())
+            format!("  {} warnings", app.warnings().len())
         }),
     ]);
     f.render_widget(Paragraph::new(vec![title, second]), parts[0]);
@@ -202,7 +202,7 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         .direction(Direction::Vertical)
         .constraints([Constraint::Length(1), Constraint::Length(1)])
         .split(parts[2]);
-    match &app.training {
+    match &app.training() {
         Training::Running { last, losses } => {
             let (ratio, label) = match last {
                 Some(r) => (
@@ -250,7 +250,7 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
 }
 
 fn loading(app: &App, f: &mut Frame, area: Rect) {
-    let l = app.loading.clone().unwrap_or_default();
+    let l = app.loading().cloned().unwrap_or_default();
     let ratio = if l.files_total > 0 {
         l.files_done as f64 / l.files_total as f64
     } else {
@@ -279,17 +279,16 @@ fn loading(app: &App, f: &mut Frame, area: Rect) {
     );
 }
 
-/// Severity colour of a score: by its rank among all unique events.
-fn severity(app: &App, u: usize, n: usize) -> Style {
-    let r = app.rank_of(u);
-    let c = if r < (n / 100).max(5) {
+/// Severity colour of a row: by its rank among all items of the view.
+fn severity(app: &App, rank: usize, n: usize) -> Style {
+    let c = if rank < (n / 100).max(5) {
         Color::Red
-    } else if r < (n / 20).max(15) {
+    } else if rank < (n / 20).max(15) {
         Color::Yellow
     } else {
         Color::Reset
     };
-    if app.monochrome {
+    if app.monochrome() {
         if c == Color::Red {
             Style::default().add_modifier(Modifier::BOLD)
         } else {
@@ -301,11 +300,15 @@ fn severity(app: &App, u: usize, n: usize) -> Style {
 }
 
 fn list(app: &App, f: &mut Frame, area: Rect) {
-    let Some(ds) = &app.dataset else { return };
-    let focus = app.focus == Focus::List;
+    let Some(table) = app.table() else { return };
+    let focus = app.focus() == Focus::List;
+    let what = match app.view() {
+        View::Events => "unique events",
+        View::Tasks => "tasks",
+    };
     let block = Block::default()
         .borders(Borders::ALL)
-        .title(format!(" unique events ({}) ", app.rows.len()))
+        .title(format!(" {what} ({}) ", app.rows().len()))
         .border_style(if focus {
             style(app, Color::Cyan).add_modifier(Modifier::BOLD)
         } else {
@@ -313,29 +316,33 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
         });
     let height = area.height.saturating_sub(3) as usize;
     // Virtualised: only the rows on screen are built.
-    let start = app.offset.min(app.rows.len());
-    let end = (start + height).min(app.rows.len());
-    let n = ds.uniques.len();
-    let rows: Vec<Row> = app.rows[start..end]
+    let rows_all = app.rows();
+    let start = app.list().offset().min(rows_all.len());
+    let end = (start + height).min(rows_all.len());
+    let n = table.ranked().len();
+    let rows: Vec<Row> = rows_all[start..end]
         .iter()
         .enumerate()
-        .map(|(i, &u)| {
-            let mark = if app.marks.contains(&u) { "●" } else { " " };
+        .map(|(k, &i)| {
+            let mark = if app.marks().contains(&i) { "●" } else { " " };
             let cells = vec![
-                Cell::from(format!("{mark}{}", app.cell(u, Column::Rank))),
-                Cell::from(app.cell(u, Column::Score)).style(severity(app, u, n)),
-                Cell::from(app.cell(u, Column::Count)),
-                Cell::from(app.cell(u, Column::Hosts)),
-                Cell::from(app.cell(u, Column::Event)),
-                Cell::from(app.cell(u, Column::Flags)).style(style(app, Color::Magenta)),
-                verdict_cell(app, u),
-                Cell::from(safe(&app.cell(u, Column::Task), 80)),
-                Cell::from(safe(&app.cell(u, Column::User), 40)),
-                Cell::from(safe(&app.cell(u, Column::Command), 160)),
+                Cell::from(format!("{mark}{}", table.cell(i, Column::Rank))),
+                Cell::from(table.cell(i, Column::Score)).style(severity(app, table.rank(i), n)),
+                Cell::from(table.cell(i, Column::Count)),
+                Cell::from(table.cell(i, Column::Hosts)),
+                Cell::from(table.cell(i, Column::Event)),
+                Cell::from(table.cell(i, Column::Flags)).style(style(app, Color::Magenta)),
+                match table.verdict(i) {
+                    Some(v) => Cell::from(v.short()).style(verdict_style(app, v)),
+                    None => Cell::from(if table.note(i).is_empty() { "" } else { "note" }),
+                },
+                Cell::from(safe(&table.cell(i, Column::Task), 120)),
+                Cell::from(safe(&table.cell(i, Column::User), 40)),
+                Cell::from(safe(&table.cell(i, Column::Command), 200)),
             ];
             let mut row = Row::new(cells);
-            if start + i == app.selected {
-                row = row.style(if app.monochrome {
+            if start + k == app.selected() {
+                row = row.style(if app.monochrome() {
                     Style::default().add_modifier(Modifier::REVERSED)
                 } else {
                     Style::default()
@@ -347,10 +354,18 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
         })
         .collect();
     let header = Row::new(Column::ALL.iter().map(|&c| {
-        let t = if c == app.sort {
-            format!("{}{}", c.title(), if app.descending { "↓" } else { "↑" })
+        let title = c.title_in(app.view());
+        let t = if c == app.list().sort() {
+            format!(
+                "{title}{}",
+                if app.list().descending() {
+                    "↓"
+                } else {
+                    "↑"
+                }
+            )
         } else {
-            c.title().to_string()
+            title.to_string()
         };
         Cell::from(t)
     }))
@@ -363,37 +378,18 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
     );
 }
 
-/// The list's column widths, in [`Column::ALL`] order.
+/// The list's column widths, in [`Column::ALL`] order, from the column table.
 fn list_widths(app: &App) -> [Constraint; 10] {
-    [
-        Constraint::Length(6),
-        Constraint::Length(7),
-        Constraint::Length(6),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(flags_width(app)),
+    let has_triage = app.triage().session().is_some_and(|s| s.has_triage());
+    COLUMNS.map(|spec| match spec.width {
+        Width::Fixed(w) => Constraint::Length(w),
         // The verdict column, once the session holds a verdict or a note.
-        Constraint::Length(if app.session.as_ref().is_some_and(|s| s.has_triage()) {
-            7
-        } else {
-            0
-        }),
-        Constraint::Percentage(32),
-        Constraint::Percentage(18),
-        Constraint::Percentage(50),
-    ]
-}
-
-/// The flags column's width: as wide as the widest flags on screen, none when no row has any.
-fn flags_width(app: &App) -> u16 {
-    let Some(ds) = &app.dataset else { return 0 };
-    let end = (app.offset + app.page.max(1)).min(app.rows.len());
-    app.rows[app.offset.min(end)..end]
-        .iter()
-        .filter(|&&u| !ds.flags(u).is_empty())
-        .map(|&u| app.cell(u, Column::Flags).chars().count() as u16)
-        .max()
-        .map_or(0, |w| w.max(5))
+        Width::Fit(_) if spec.column == Column::Verdict => {
+            Constraint::Length(if has_triage { 7 } else { 0 })
+        }
+        Width::Fit(_) => Constraint::Length(app.list().fit_width(spec.column)),
+        Width::Share(p) => Constraint::Percentage(p),
+    })
 }
 
 fn verdict_style(app: &App, v: Verdict) -> Style {
@@ -404,15 +400,8 @@ fn verdict_style(app: &App, v: Verdict) -> Style {
     }
 }
 
-fn verdict_cell(app: &App, u: usize) -> Cell<'static> {
-    match app.verdict(u) {
-        Some(v) => Cell::from(v.short()).style(verdict_style(app, v)),
-        None => Cell::from(if app.note(u).is_empty() { "" } else { "note" }),
-    }
-}
-
 fn detail(app: &App, f: &mut Frame, area: Rect) {
-    let focus = app.focus == Focus::Detail;
+    let focus = app.focus() == Focus::Detail;
     let block = Block::default()
         .borders(Borders::ALL)
         .title(" drill-down ")
@@ -421,13 +410,18 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         } else {
             Style::default()
         });
-    let (Some(ds), Some(r), Some(u)) = (&app.dataset, &app.ranking, app.current()) else {
+    let (Some(ds), Some(r), Some(u)) = (&app.dataset(), &app.ranking(), app.current_event()) else {
         f.render_widget(Paragraph::new("no event selected").block(block), area);
         return;
     };
     let e = &ds.uniques[u];
     let width = area.width.saturating_sub(4) as usize;
     let mut lines: Vec<Line> = Vec::new();
+    if app.view() == View::Tasks
+        && let Some(t) = app.current()
+    {
+        task_lines(app, t, &mut lines);
+    }
     lines.push(Line::from(Span::styled(
         format!(
             "#{} score {:.2} ({})  {} / {}  count {}",
@@ -440,6 +434,20 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         ),
         Style::default().add_modifier(Modifier::BOLD),
     )));
+    let (name, variants) = ds.name_as_read(u);
+    lines.push(Line::raw(format!(
+        "{}{}",
+        safe(name, 300),
+        if variants > 0 {
+            format!("  (+{variants} other spellings)")
+        } else {
+            String::new()
+        }
+    )));
+    let command = ds.command_as_read(u);
+    if !command.is_empty() {
+        lines.push(Line::raw(format!("runs {}", safe(&command, 400))));
+    }
     let flags = ds.flags(u);
     let prevalence = format!("seen on {} of {} hosts", e.hosts.len(), ds.fleet_size());
     lines.push(Line::from(vec![
@@ -580,9 +588,80 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         Paragraph::new(Text::from(lines))
             .block(block)
             .wrap(Wrap { trim: false })
-            .scroll((app.detail_scroll, 0)),
+            .scroll((app.drill().scroll(), 0)),
         area,
     );
+}
+
+/// A task's header in the drill-down: what it is, where, and its events with their ranks
+/// (the drill-down below is its best-ranked event's).
+fn task_lines(app: &App, t: usize, lines: &mut Vec<Line<'static>>) {
+    let (Some(ds), Some(data)) = (app.dataset(), app.data()) else {
+        return;
+    };
+    let Some(task) = ds.tasks.tasks.get(t) else {
+        return;
+    };
+    lines.push(Line::from(Span::styled(
+        format!(
+            "task #{} {}{}",
+            data.task_rank(t).saturating_add(1),
+            safe(&task.name, 300),
+            if task.variants > 0 {
+                format!(" (+{} variants)", task.variants)
+            } else {
+                String::new()
+            }
+        ),
+        Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+    )));
+    lines.push(Line::raw(format!(
+        "{} occurrences on {} of {} hosts, {} unique events, first {} last {}",
+        task.count,
+        task.hosts.len(),
+        ds.fleet_size(),
+        task.uniques.len(),
+        rfc3339(task.first_seen),
+        rfc3339(task.last_seen)
+    )));
+    if let Some(table) = app.table()
+        && let Some(e) = table.entry(t)
+    {
+        if let Some(v) = e.verdict {
+            lines.push(Line::from(vec![
+                Span::raw("task verdict: "),
+                Span::styled(v.name(), verdict_style(app, v)),
+            ]));
+        }
+        if !e.note.is_empty() {
+            lines.push(Line::raw(format!("task note: {}", safe(&e.note, 500))));
+        }
+    }
+    let mut events: Vec<usize> = task.uniques.iter().map(|&u| u as usize).collect();
+    events.sort_by_key(|&u| data.event_rank(u));
+    const SHOWN: usize = 12;
+    for &u in events.iter().take(SHOWN) {
+        let e = &ds.uniques[u];
+        lines.push(Line::raw(format!(
+            "  #{:<5} {:>6.2} {:>5} x{:<6} {}",
+            data.event_rank(u).saturating_add(1),
+            data.ranking.scores.get(u).copied().unwrap_or(0.0),
+            e.event_id,
+            e.count(),
+            safe(&ds.command_as_read(u), 120)
+        )));
+    }
+    if events.len() > SHOWN {
+        lines.push(Line::raw(format!(
+            "  ... and {} more events (t: event view, filter name=...)",
+            events.len() - SHOWN
+        )));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        "its best-ranked event:",
+        Style::default().add_modifier(Modifier::UNDERLINED),
+    )));
 }
 
 /// The task lifecycles of unique event `u`: a timeline per task and host, runs folded, the
@@ -672,13 +751,13 @@ fn step_line(app: &App, s: &Step, own: bool) -> Line<'static> {
 
 fn footer(app: &App, f: &mut Frame, area: Rect) {
     let hints = "j/k move  s/S sort  f filter  p prevalence  / search  Tab drill-down  Space mark  v verdict  a note  e export  ? help  q quit";
-    let status = if app.status.is_empty() {
-        app.warnings
+    let status = if app.status().is_empty() {
+        app.warnings()
             .first()
             .map(|w| format!("warning: {}", safe(w, 200)))
             .unwrap_or_default()
     } else {
-        safe(&app.status, 300)
+        safe(app.status(), 300)
     };
     f.render_widget(
         Paragraph::new(vec![

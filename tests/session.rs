@@ -208,6 +208,7 @@ fn big_session(generation: &str) -> SessionFile {
         saved: String::new(),
         inputs: vec![generation.into()],
         events,
+        tasks: Default::default(),
     }
 }
 
@@ -288,7 +289,7 @@ fn a_session_beside_unwritable_logs_moves_to_the_fallback() {
     std::fs::write(&blocker, b"x").unwrap();
     let mut s = Session::open(blocker.join(SESSION_FILE), &ds).unwrap();
     let fallback = dir.path().join("state").join("s.json");
-    s.fallback = Some(fallback.clone());
+    s.set_fallback(Some(fallback.clone()));
     s.update(&ds, 0, |e| e.verdict = Some(Verdict::Malicious));
     assert_eq!(s.save().unwrap(), fallback.as_path());
     assert_eq!(s.path, fallback, "it stays there");
@@ -357,7 +358,7 @@ fn a_session_damaged_after_opening_is_left_as_it_is() {
     let garbage = b"{ this is no session";
     std::fs::write(&path, garbage).unwrap();
     let fallback = dir.path().join("state").join("s.json");
-    s.fallback = Some(fallback.clone());
+    s.set_fallback(Some(fallback.clone()));
     s.update(&ds, 1, |e| e.marked = true);
     assert_eq!(s.save().unwrap(), fallback.as_path());
     assert_eq!(std::fs::read(&path).unwrap(), garbage, "left as it is");

@@ -119,3 +119,68 @@ impl Ranking {
         f
     }
 }
+
+/// Tasks ranked by their events ([`crate::frame::Tasks`]): a task scores what its most
+/// unusual event scores, so that a task ranks where its best lead does.
+#[derive(Debug, Clone, Default)]
+pub struct TaskRanking {
+    /// Score per task, in task order.
+    pub scores: Vec<f64>,
+    /// Per task: its best-ranked unique event.
+    pub best: Vec<usize>,
+    /// Task indices, best first.
+    pub order: Vec<usize>,
+    /// Per unique event: its rank (0-based) in the event ranking.
+    pub event_rank: Vec<usize>,
+}
+
+impl TaskRanking {
+    pub fn new(tasks: &crate::frame::Tasks, r: &Ranking) -> TaskRanking {
+        let event_rank = r.ranks();
+        let best: Vec<usize> = tasks
+            .tasks
+            .iter()
+            .map(|t| {
+                t.uniques
+                    .iter()
+                    .map(|&u| u as usize)
+                    .min_by_key(|&u| event_rank.get(u).copied().unwrap_or(usize::MAX))
+                    .unwrap_or(0)
+            })
+            .collect();
+        let scores: Vec<f64> = best
+            .iter()
+            .map(|&u| r.scores.get(u).copied().unwrap_or(0.0))
+            .collect();
+        let mut order: Vec<usize> = (0..best.len()).collect();
+        order.sort_by_key(|&t| event_rank.get(best[t]).copied().unwrap_or(usize::MAX));
+        TaskRanking {
+            scores,
+            best,
+            order,
+            event_rank,
+        }
+    }
+
+    /// Rank (0-based) of each task.
+    pub fn ranks(&self) -> Vec<usize> {
+        let mut r = vec![0; self.order.len()];
+        for (i, &t) in self.order.iter().enumerate() {
+            r[t] = i;
+        }
+        r
+    }
+}
+
+impl Ranking {
+    /// Rank (0-based) of each unique event.
+    pub fn ranks(&self) -> Vec<usize> {
+        let mut r = vec![0; self.order.len()];
+        for (i, &u) in self.order.iter().enumerate() {
+            if let Some(slot) = r.get_mut(u) {
+                *slot = i;
+            }
+        }
+        r
+    }
+}

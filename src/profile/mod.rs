@@ -36,6 +36,13 @@ pub trait Profile: Sync + Send {
     fn headline(&self) -> [&'static str; 4] {
         ["task_name", "user", "command", "arguments"]
     }
+    /// The name and the command line as the record spells them (case, GUIDs, SIDs and
+    /// digits kept), for display: the features normalise them to compare, an analyst reads
+    /// and copies the original. Empty where the record has none.
+    fn display(&self, ev: &RawEvent) -> [String; 2] {
+        let _ = ev;
+        [String::new(), String::new()]
+    }
 }
 
 /// The profiles `--profile` accepts.

@@ -167,6 +167,40 @@ impl Profile for ScheduledTasks {
         }
         Some(f)
     }
+
+    fn display(&self, ev: &RawEvent) -> [String; 2] {
+        let join = |c: &str, a: &str| {
+            let (c, a) = (c.trim(), a.trim());
+            if a.is_empty() {
+                c.to_string()
+            } else {
+                format!("{c} {a}")
+            }
+        };
+        match (ev.canonical_channel(), ev.event_id) {
+            (CH_TASKSCHEDULER, _) => [
+                ev.first(&["TaskName"]).unwrap_or("").to_string(),
+                ev.first(&["Path", "ActionName"]).unwrap_or("").to_string(),
+            ],
+            (CH_SECURITY, 4698..=4702) => {
+                let name = ev.first(&["TaskName"]).unwrap_or("").to_string();
+                let content = ev.first(&["TaskContentNew", "TaskContent"]).unwrap_or("");
+                let command = task_xml::parse(content)
+                    .and_then(|x| {
+                        x.exec
+                            .first()
+                            .map(|a| join(&a.command, &a.arguments))
+                            .or_else(|| x.com_class_ids.first().map(|c| format!("com:{c}")))
+                    })
+                    .unwrap_or_default();
+                [name, command]
+            }
+            _ => match ev.first(&["CommandLine"]).and_then(parse_schtasks) {
+                Some(call) => [call.task_name, call.task_run],
+                None => [String::new(), String::new()],
+            },
+        }
+    }
 }
 
 /// Fill the command-derived features from an executable path and its arguments.

@@ -146,6 +146,20 @@ impl Profile for SpecProfile {
             .any(|(c, ids)| *c == ch && (ids.is_empty() || ids.contains(&ev.event_id)))
     }
 
+    fn display(&self, ev: &RawEvent) -> [String; 2] {
+        let raw = |name: &str| {
+            self.0
+                .fields
+                .iter()
+                .find(|f| f.name == name)
+                .and_then(|f| ev.first(f.from))
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        };
+        [raw(self.0.headline[0]), raw(self.0.headline[2])]
+    }
+
     fn extract(&self, ev: &RawEvent) -> Option<Vec<String>> {
         if !self.wants(ev) {
             return None;

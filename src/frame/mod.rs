@@ -23,6 +23,9 @@ use crate::ingest::Sink;
 use crate::lifecycle::Lifecycles;
 use crate::profile::Profile;
 
+pub mod tasks;
+pub use tasks::{Display, Task, Tasks};
+
 /// No index (no lifecycle step, say).
 pub const NONE: u32 = u32::MAX;
 const NO_TIME: i64 = i64::MIN;
@@ -136,6 +139,10 @@ pub struct Dataset {
     /// none is. Atomic so that the UI can change it on a shared dataset between two trainings
     /// ([`Dataset::set_excluded`]).
     excluded: Vec<AtomicBool>,
+    /// Per unique event: its name and command as read ([`Dataset::add_context`]).
+    display: Vec<Display>,
+    /// The unique events grouped by task ([`Dataset::add_context`]).
+    pub tasks: Tasks,
 }
 
 /// A lifecycle as a summary brings it: host, task, and its steps as the drill-down shows
@@ -798,6 +805,8 @@ impl Dataset {
                 *mine = all.into_iter().collect();
             }
         }
+        self.display = tasks::display(self);
+        self.tasks = Tasks::build(self, &self.display);
         if self.fields.len() > self.profile_fields {
             return;
         }
@@ -821,6 +830,32 @@ impl Dataset {
     /// unmasked, the task XML whole).
     pub fn first_raw(&self, u: usize) -> &RawEvent {
         &self.first_raw[u]
+    }
+
+    /// The name of unique event `u` as read and how many other spellings it merged (the
+    /// normalised value when [`Dataset::add_context`] has not run or the record holds none).
+    pub fn name_as_read(&self, u: usize) -> (&str, u32) {
+        match self.display.get(u).filter(|d| !d.name.is_empty()) {
+            Some(d) => (&d.name, d.name_variants),
+            None => (self.value(u, self.headline[0]), 0),
+        }
+    }
+
+    /// The command line of unique event `u` as read (else the normalised command and
+    /// arguments).
+    pub fn command_as_read(&self, u: usize) -> std::borrow::Cow<'_, str> {
+        if let Some(d) = self.display.get(u).filter(|d| !d.command.is_empty()) {
+            return std::borrow::Cow::Borrowed(&d.command);
+        }
+        let (c, a) = (
+            self.value(u, self.headline[2]),
+            self.value(u, self.headline[3]),
+        );
+        if a.is_empty() {
+            c.into()
+        } else {
+            format!("{c} {a}").into()
+        }
     }
 
     /// What the lifecycle reads off an occurrence (`None` for profiles without lifecycles).

@@ -1,0 +1,248 @@
+//! Actions and the key table: the one list both the key handling (`tui::key_action`) and the
+//! help overlay are drawn from.
+
+use super::columns::Column;
+
+/// What the user can do. Keys map onto these through [`BINDINGS`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    /// Sort by the next column (or, with `Some`, by that column; again reverses).
+    Sort(Option<Column>),
+    ReverseSort,
+    StartFilter,
+    ClearFilter,
+    /// Cycle the prevalence filter: seen on at most 1, 2, 5 hosts, then off.
+    CyclePrevalence,
+    StartSearch,
+    NextMatch,
+    PrevMatch,
+    /// A character typed into the open prompt.
+    Input(char),
+    Backspace,
+    Submit,
+    /// Close the open prompt or overlay; quit when none is open.
+    Back,
+    ToggleMark,
+    /// Cycle the row's verdict: benign, suspicious, malicious, none.
+    CycleVerdict,
+    /// Write a note on the row.
+    StartNote,
+    MarkAllFiltered,
+    ClearMarks,
+    StartExport,
+    /// Switch the export format in the export prompt.
+    NextFormat,
+    ToggleFocus,
+    ToggleHelp,
+    /// Switch between the event list and the task list.
+    ToggleView,
+    CancelTraining,
+    /// Train the model again, leaving out the events marked benign.
+    Retrain,
+    Quit,
+    /// Select the row shown at this position of the list (a mouse click).
+    ClickRow(usize),
+    /// The list's height changed (rows visible), for paging.
+    Resize(usize),
+}
+
+/// A key, independent of the terminal library (the loop maps its events onto these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    Char(char),
+    Ctrl(char),
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Enter,
+    Tab,
+    Esc,
+}
+
+impl Key {
+    pub fn label(self) -> String {
+        match self {
+            Key::Char(' ') => "Space".into(),
+            Key::Char(c) => c.to_string(),
+            Key::Ctrl(c) => format!("^{c}"),
+            Key::Up => "↑".into(),
+            Key::Down => "↓".into(),
+            Key::PageUp => "PgUp".into(),
+            Key::PageDown => "PgDn".into(),
+            Key::Home => "Home".into(),
+            Key::End => "End".into(),
+            Key::Enter => "Enter".into(),
+            Key::Tab => "Tab".into(),
+            Key::Esc => "Esc".into(),
+        }
+    }
+}
+
+/// One key binding: the keys, what the help overlay says, the action.
+pub struct Binding {
+    pub keys: &'static [Key],
+    pub what: &'static str,
+    pub action: Action,
+}
+
+/// Every key binding of the list view, in the order the help overlay shows them: the one
+/// table both the key handling (`tui::key_action`) and the help are drawn from.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[Key::Char('j'), Key::Down],
+        what: "down",
+        action: Action::Down,
+    },
+    Binding {
+        keys: &[Key::Char('k'), Key::Up],
+        what: "up",
+        action: Action::Up,
+    },
+    Binding {
+        keys: &[Key::PageDown, Key::Ctrl('d')],
+        what: "page down",
+        action: Action::PageDown,
+    },
+    Binding {
+        keys: &[Key::PageUp, Key::Ctrl('u')],
+        what: "page up",
+        action: Action::PageUp,
+    },
+    Binding {
+        keys: &[Key::Char('g'), Key::Home],
+        what: "first row",
+        action: Action::Top,
+    },
+    Binding {
+        keys: &[Key::Char('G'), Key::End],
+        what: "last row",
+        action: Action::Bottom,
+    },
+    Binding {
+        keys: &[Key::Char('s')],
+        what: "sort by the next column (click a header to pick one)",
+        action: Action::Sort(None),
+    },
+    Binding {
+        keys: &[Key::Char('S')],
+        what: "reverse the sort",
+        action: Action::ReverseSort,
+    },
+    Binding {
+        keys: &[Key::Char('f')],
+        what: "filter: field=value, field~regex, hosts<=k, or a regex over all fields",
+        action: Action::StartFilter,
+    },
+    Binding {
+        keys: &[Key::Char('F')],
+        what: "clear the filter",
+        action: Action::ClearFilter,
+    },
+    Binding {
+        keys: &[Key::Char('p')],
+        what: "fleet prevalence: seen on at most 1, 2, 5 hosts, then all",
+        action: Action::CyclePrevalence,
+    },
+    Binding {
+        keys: &[Key::Char('/')],
+        what: "search (incremental)",
+        action: Action::StartSearch,
+    },
+    Binding {
+        keys: &[Key::Char('n')],
+        what: "next match",
+        action: Action::NextMatch,
+    },
+    Binding {
+        keys: &[Key::Char('N')],
+        what: "previous match",
+        action: Action::PrevMatch,
+    },
+    Binding {
+        keys: &[Key::Char('t')],
+        what: "tasks / events: one row per task (all its events) or per unique event",
+        action: Action::ToggleView,
+    },
+    Binding {
+        keys: &[Key::Tab],
+        what: "switch focus between the list and the drill-down",
+        action: Action::ToggleFocus,
+    },
+    Binding {
+        keys: &[Key::Enter],
+        what: "focus the drill-down (j k scroll it)",
+        action: Action::Submit,
+    },
+    Binding {
+        keys: &[Key::Char(' '), Key::Char('m')],
+        what: "mark or unmark the row",
+        action: Action::ToggleMark,
+    },
+    Binding {
+        keys: &[Key::Char('v')],
+        what: "verdict: benign, suspicious, malicious, none (marked: every mark; task: its events)",
+        action: Action::CycleVerdict,
+    },
+    Binding {
+        keys: &[Key::Char('a')],
+        what: "annotate: a note on the row (saved in the session)",
+        action: Action::StartNote,
+    },
+    Binding {
+        keys: &[Key::Char('A')],
+        what: "mark every filtered row",
+        action: Action::MarkAllFiltered,
+    },
+    Binding {
+        keys: &[Key::Char('C')],
+        what: "clear the marks",
+        action: Action::ClearMarks,
+    },
+    Binding {
+        keys: &[Key::Char('e')],
+        what: "export the marked rows (or the filtered view); Tab picks the format",
+        action: Action::StartExport,
+    },
+    Binding {
+        keys: &[Key::Char('c')],
+        what: "cancel training (keep the current ranking)",
+        action: Action::CancelTraining,
+    },
+    Binding {
+        keys: &[Key::Char('R')],
+        what: "retrain now, leaving out the events marked benign",
+        action: Action::Retrain,
+    },
+    Binding {
+        keys: &[Key::Char('?')],
+        what: "this help",
+        action: Action::ToggleHelp,
+    },
+    Binding {
+        keys: &[Key::Esc],
+        what: "close a prompt, the help or the drill-down; else quit",
+        action: Action::Back,
+    },
+    Binding {
+        keys: &[Key::Char('q'), Key::Ctrl('c')],
+        what: "quit",
+        action: Action::Quit,
+    },
+];
+
+/// The action bound to `key` in the list view.
+pub fn binding_for(key: Key) -> Option<Action> {
+    BINDINGS
+        .iter()
+        .find(|b| b.keys.contains(&key))
+        .map(|b| b.action.clone())
+}

@@ -1,0 +1,250 @@
+//! One list's state: which items it shows (filtered and sorted), the cursor, the scroll
+//! position, the sort, the filter and the search. The event view and the task view each keep
+//! their own, so switching views keeps the place in both.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+
+use super::columns::{Column, SortKey, Width};
+use super::filter::Filter;
+use super::table::Table;
+
+#[derive(Debug)]
+pub struct ListView {
+    /// Item indices in display order (filtered and sorted).
+    rows: Vec<usize>,
+    /// Index into `rows`.
+    selected: usize,
+    /// First row shown (the list is virtualised: only visible rows are drawn).
+    offset: usize,
+    /// Rows per screen, for paging.
+    page: usize,
+    sort: Column,
+    descending: bool,
+    filter: Option<Filter>,
+    search: Option<String>,
+    /// Every item's place in the case-insensitive order of a text column, built on first
+    /// use: sorting by text is then an integer sort.
+    text_order: HashMap<Column, Vec<u32>>,
+    /// The widths of the [`Width::Fit`] columns over every item (not the rows on screen, so
+    /// that columns stay put while scrolling), in [`Column::ALL`] order; 0 for the others.
+    fit: [u16; 10],
+}
+
+impl Default for ListView {
+    fn default() -> Self {
+        ListView {
+            rows: Vec::new(),
+            selected: 0,
+            offset: 0,
+            page: 20,
+            sort: Column::Rank,
+            descending: false,
+            filter: None,
+            search: None,
+            text_order: HashMap::new(),
+            fit: [0; 10],
+        }
+    }
+}
+
+impl ListView {
+    pub fn rows(&self) -> &[usize] {
+        &self.rows
+    }
+
+    pub fn selected(&self) -> usize {
+        self.selected
+    }
+
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    pub fn page(&self) -> usize {
+        self.page
+    }
+
+    pub fn sort(&self) -> Column {
+        self.sort
+    }
+
+    pub fn descending(&self) -> bool {
+        self.descending
+    }
+
+    pub fn filter(&self) -> Option<&Filter> {
+        self.filter.as_ref()
+    }
+
+    /// The width of a [`Width::Fit`] column (0: no item has text there).
+    pub fn fit_width(&self, col: Column) -> u16 {
+        self.fit[col as usize]
+    }
+
+    pub fn search(&self) -> Option<&str> {
+        self.search.as_deref()
+    }
+
+    /// The item under the cursor.
+    pub fn current(&self) -> Option<usize> {
+        self.rows.get(self.selected).copied()
+    }
+
+    pub(super) fn set_page(&mut self, page: usize) {
+        self.page = page.max(1);
+        self.scroll_to_selected();
+    }
+
+    pub(super) fn set_search(&mut self, s: Option<String>) {
+        self.search = s;
+    }
+
+    /// Forget everything derived from the data (a new dataset).
+    pub(super) fn reset_data(&mut self) {
+        self.text_order.clear();
+        self.rows.clear();
+        self.selected = 0;
+        self.offset = 0;
+    }
+
+    /// Move the cursor to row `i` (clamped) and keep it on screen.
+    pub(super) fn move_to(&mut self, i: usize) {
+        self.selected = i.min(self.rows.len().saturating_sub(1));
+        self.scroll_to_selected();
+    }
+
+    /// Put the cursor on item `item` (or the first row when it is not shown).
+    pub(super) fn select_item(&mut self, item: Option<usize>) {
+        self.selected = item
+            .and_then(|u| self.rows.iter().position(|&r| r == u))
+            .unwrap_or(0);
+        self.scroll_to_selected();
+    }
+
+    fn scroll_to_selected(&mut self) {
+        let page = self.page.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + page {
+            self.offset = self.selected + 1 - page;
+        }
+    }
+
+    /// Sort by `col` (again: reverse), or by the next column when `None`.
+    pub(super) fn sort_by(&mut self, col: Option<Column>) {
+        match col {
+            Some(c) if c == self.sort => self.descending = !self.descending,
+            Some(c) => {
+                self.sort = c;
+                self.descending = false;
+            }
+            None => {
+                let i = Column::ALL
+                    .iter()
+                    .position(|&c| c == self.sort)
+                    .unwrap_or(0);
+                self.sort = Column::ALL[(i + 1) % Column::ALL.len()];
+                self.descending = false;
+            }
+        }
+    }
+
+    pub(super) fn reverse(&mut self) {
+        self.descending = !self.descending;
+    }
+
+    pub(super) fn set_filter(&mut self, f: Option<Filter>) {
+        self.filter = f;
+    }
+
+    /// Recompute the rows from the filter and the sort, keeping the cursor on its item.
+    pub(super) fn refresh(&mut self, table: &Table<'_>) {
+        let keep = self.current();
+        let col = self.sort;
+        if col.spec().sort == SortKey::Text && !self.text_order.contains_key(&col) {
+            let order = text_order(table, col);
+            self.text_order.insert(col, order);
+        }
+        for c in Column::ALL {
+            if let Width::Fit(max) = c.spec().width {
+                let widest = table
+                    .ranked()
+                    .iter()
+                    .map(|&i| table.cell(i, c).chars().count())
+                    .max()
+                    .unwrap_or(0);
+                self.fit[c as usize] = if widest == 0 {
+                    0
+                } else {
+                    (widest.max(c.title_in(table.view).len()) as u16).min(max)
+                };
+            }
+        }
+        let filter = self.filter.as_ref();
+        let mut rows: Vec<usize> = table
+            .ranked()
+            .iter()
+            .copied()
+            .filter(|&i| table.passes(i, filter))
+            .collect();
+        match col.spec().sort {
+            SortKey::Text => {
+                let order = &self.text_order[&col];
+                rows.sort_unstable_by_key(|&i| (order.get(i).copied(), table.rank(i)));
+            }
+            SortKey::Number => rows.sort_by(|&a, &b| {
+                table
+                    .number(a, col)
+                    .total_cmp(&table.number(b, col))
+                    .then(table.rank(a).cmp(&table.rank(b)))
+            }),
+        }
+        if self.descending {
+            rows.reverse();
+        }
+        self.rows = rows;
+        self.select_item(keep);
+    }
+
+    /// Move to the next (or previous) row matching the search, from row `from` (inclusive).
+    pub(super) fn find(&mut self, table: &Table<'_>, from: usize, forward: bool) -> bool {
+        let Some(needle) = self.search.clone().filter(|s| !s.is_empty()) else {
+            return false;
+        };
+        let n = self.rows.len();
+        for k in 0..n {
+            let i = if forward {
+                (from + k) % n
+            } else {
+                (from + n - k % n) % n
+            };
+            if table.matches(self.rows[i], &needle) {
+                self.move_to(i);
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Every item's place in the case-insensitive order of a text column (equal texts share a
+/// place). The texts never change after loading, so it is computed once per column.
+fn text_order(table: &Table<'_>, col: Column) -> Vec<u32> {
+    let n = table.ranked().len();
+    let mut keyed: Vec<(String, usize)> = (0..n)
+        .into_par_iter()
+        .map(|i| (table.cell(i, col).to_lowercase(), i))
+        .collect();
+    keyed.par_sort_unstable();
+    let mut order = vec![0u32; n];
+    let mut place = 0u32;
+    for i in 0..keyed.len() {
+        if i > 0 && keyed[i].0 != keyed[i - 1].0 {
+            place += 1;
+        }
+        order[keyed[i].1] = place;
+    }
+    order
+}

@@ -1,0 +1,920 @@
+//! The terminal UI's state, changed only by [`App::update`] (key and mouse actions) and
+//! [`App::on_msg`] (messages from the loader, the training worker and the effect executor).
+//! No threads, no terminal, no file I/O: both return [`Effect`]s for the loop to carry out
+//! off the render thread ([`Executor`]); tests drive the app directly and run effects with an
+//! [`Executor`] of their own, and [`crate::ui`] draws it.
+//!
+//! The state is split by concern, each with private fields: the lists of both views
+//! ([`list::ListView`]), the drill-down ([`drill::Drill`]), triage ([`triage::Triage`]), the
+//! open prompt ([`Mode`]), and the loaded data ([`table::Data`]), read through
+//! [`table::Table`].
+
+pub mod columns;
+pub mod drill;
+pub mod filter;
+pub mod keys;
+pub mod list;
+pub mod table;
+pub mod triage;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use crate::frame::Dataset;
+use crate::model::worker::WorkerMsg;
+use crate::model::{EpochReport, Ranking};
+use crate::output::{Format, Rows, TaskRows};
+use crate::pipeline::Loaded;
+use crate::session::{Change, Entry, Saver, Verdict};
+
+pub use crate::lifecycle::LifecycleView;
+pub use columns::{COLUMNS, Column, ColumnSpec, Width};
+pub use drill::Focus;
+pub use filter::Filter;
+pub use keys::{Action, BINDINGS, Binding, Key, binding_for};
+pub use table::{Data, Table, short_flag};
+
+/// Which list is shown: one row per unique event, or one per task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum View {
+    #[default]
+    Events,
+    Tasks,
+}
+
+impl View {
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Events => "events",
+            View::Tasks => "tasks",
+        }
+    }
+}
+
+/// Side effects the terminal loop carries out for [`App::update`] and [`App::on_msg`].
+#[derive(Debug, Clone)]
+pub enum Effect {
+    CancelTraining,
+    /// Stop any training, leave these unique events out, train again.
+    Retrain {
+        exclude: Vec<bool>,
+    },
+    /// Start saving the session (the saver holds its own copy of the file).
+    StartSaver(Box<Saver>),
+    /// Save these changed triage entries.
+    Save(Vec<Change>),
+    /// Write an export.
+    Export(Box<ExportJob>),
+}
+
+/// An export, with everything it needs to run on another thread.
+#[derive(Debug, Clone)]
+pub struct ExportJob {
+    pub format: Format,
+    pub path: PathBuf,
+    pub view: View,
+    pub ds: Arc<Dataset>,
+    pub ranking: Arc<Ranking>,
+    /// Items (unique events or tasks) in display order.
+    pub items: Vec<usize>,
+    /// The triage entries of those items.
+    pub entries: BTreeMap<usize, Entry>,
+}
+
+impl ExportJob {
+    /// Write the export atomically (a kill leaves the previous file or the whole new one);
+    /// returns the rows written.
+    pub fn run(&self) -> anyhow::Result<usize> {
+        let write = |w: &mut dyn std::io::Write| -> anyhow::Result<()> {
+            match self.view {
+                View::Events => Rows::with_order(&self.ds, &self.ranking, self.items.clone())
+                    .with_entries(self.entries.clone())
+                    .write(self.format, w),
+                View::Tasks => TaskRows::new(&self.ds, &self.ranking, self.items.clone())
+                    .with_entries(self.entries.clone())
+                    .write(self.format, w),
+            }
+        };
+        let mut err = None;
+        crate::session::write_file_atomic(&self.path, |f| {
+            let mut w = std::io::BufWriter::new(f);
+            write(&mut w).map_err(|e| {
+                let msg = format!("{e:#}");
+                err = Some(e);
+                std::io::Error::other(msg)
+            })?;
+            std::io::Write::flush(&mut w)
+        })
+        .map_err(|e| err.unwrap_or_else(|| anyhow::Error::from(e)))?;
+        Ok(self.items.len())
+    }
+}
+
+/// Carries out the effects that touch files: the session saver and exports. The terminal
+/// loop runs one on its own thread; tests run one inline.
+#[derive(Debug, Default)]
+pub struct Executor {
+    saver: Option<Saver>,
+}
+
+impl Executor {
+    /// Carry out an effect; the message to hand back to [`App::on_msg`], if any. Training
+    /// effects are the loop's own and give `None`.
+    pub fn run(&mut self, effect: Effect) -> Option<Msg> {
+        match effect {
+            Effect::StartSaver(s) => {
+                self.saver = Some(*s);
+                None
+            }
+            Effect::Save(changes) => {
+                let s = self.saver.as_mut()?;
+                s.apply(changes);
+                Some(Msg::Saved(s.save()))
+            }
+            Effect::Export(job) => Some(Msg::Exported {
+                path: job.path.clone(),
+                result: job.run().map_err(|e| format!("{e:#}")),
+            }),
+            Effect::CancelTraining | Effect::Retrain { .. } => None,
+        }
+    }
+
+    /// Take more changes without saving yet (the loop batches a burst of keys into one save).
+    pub fn apply(&mut self, changes: Vec<Change>) {
+        if let Some(s) = &mut self.saver {
+            s.apply(changes);
+        }
+    }
+}
+
+/// Which prompt or overlay is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Normal,
+    Filter(String),
+    Search(String),
+    Note(String),
+    Export { format: Format, path: String },
+    Help,
+}
+
+/// Training as the header shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Training {
+    NotStarted,
+    Running {
+        last: Option<EpochReport>,
+        losses: Vec<f64>,
+    },
+    Done {
+        model: &'static str,
+        epochs: usize,
+        seconds: f64,
+    },
+    Cancelled,
+    Failed(String),
+}
+
+/// Loading as the header shows it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LoadState {
+    pub files_done: u64,
+    pub files_total: u64,
+    pub records: u64,
+}
+
+/// Messages from the background threads.
+pub enum Msg {
+    Loading(LoadState),
+    Loaded(Box<Loaded>),
+    Worker(WorkerMsg),
+    /// A session save finished: the path written, or why not.
+    Saved(Result<PathBuf, String>),
+    /// An export finished: rows written, or why not.
+    Exported {
+        path: PathBuf,
+        result: Result<usize, String>,
+    },
+}
+
+pub struct App {
+    loading: Option<LoadState>,
+    summary: String,
+    warnings: Vec<String>,
+    data: Option<Data>,
+    view: View,
+    events: list::ListView,
+    tasks: list::ListView,
+    drill: drill::Drill,
+    triage: triage::Triage,
+    /// Where the session was last saved (the status line says when it moves).
+    session_path: Option<PathBuf>,
+    mode: Mode,
+    training: Training,
+    status: String,
+    monochrome: bool,
+    quit: bool,
+}
+
+impl App {
+    pub fn new(monochrome: bool) -> App {
+        App {
+            loading: Some(LoadState::default()),
+            summary: String::new(),
+            warnings: Vec::new(),
+            data: None,
+            view: View::Events,
+            events: list::ListView::default(),
+            tasks: list::ListView::default(),
+            drill: drill::Drill::default(),
+            triage: triage::Triage::default(),
+            session_path: None,
+            mode: Mode::Normal,
+            training: Training::NotStarted,
+            status: String::new(),
+            monochrome,
+            quit: false,
+        }
+    }
+
+    // ---- read access (the renderer, the loop, tests) ----
+
+    pub fn loading(&self) -> Option<&LoadState> {
+        self.loading.as_ref()
+    }
+
+    pub fn summary(&self) -> &str {
+        &self.summary
+    }
+
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    pub fn dataset(&self) -> Option<&Arc<Dataset>> {
+        self.data.as_ref().map(|d| &d.ds)
+    }
+
+    pub fn ranking(&self) -> Option<&Ranking> {
+        self.data.as_ref().map(|d| &*d.ranking)
+    }
+
+    pub fn data(&self) -> Option<&Data> {
+        self.data.as_ref()
+    }
+
+    pub fn view(&self) -> View {
+        self.view
+    }
+
+    /// The list of the current view.
+    pub fn list(&self) -> &list::ListView {
+        match self.view {
+            View::Events => &self.events,
+            View::Tasks => &self.tasks,
+        }
+    }
+
+    fn list_mut(&mut self) -> &mut list::ListView {
+        match self.view {
+            View::Events => &mut self.events,
+            View::Tasks => &mut self.tasks,
+        }
+    }
+
+    /// The current view's items in display order.
+    pub fn rows(&self) -> &[usize] {
+        self.list().rows()
+    }
+
+    /// The cursor's row.
+    pub fn selected(&self) -> usize {
+        self.list().selected()
+    }
+
+    pub fn drill(&self) -> &drill::Drill {
+        &self.drill
+    }
+
+    pub fn focus(&self) -> Focus {
+        self.drill.focus()
+    }
+
+    pub fn triage(&self) -> &triage::Triage {
+        &self.triage
+    }
+
+    /// The marks of the current view.
+    pub fn marks(&self) -> &std::collections::BTreeSet<usize> {
+        self.triage.marks(self.view)
+    }
+
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+
+    pub fn training(&self) -> &Training {
+        &self.training
+    }
+
+    pub fn set_training(&mut self, t: Training) {
+        self.training = t;
+    }
+
+    pub fn status(&self) -> &str {
+        &self.status
+    }
+
+    pub fn set_status(&mut self, s: String) {
+        self.status = s;
+    }
+
+    pub fn monochrome(&self) -> bool {
+        self.monochrome
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    /// The current view as a table (`None` before loading).
+    pub fn table(&self) -> Option<Table<'_>> {
+        Some(Table {
+            view: self.view,
+            data: self.data.as_ref()?,
+            session: self.triage.session(),
+        })
+    }
+
+    /// The item under the cursor (a unique event or a task).
+    pub fn current(&self) -> Option<usize> {
+        self.list().current()
+    }
+
+    /// The unique event the drill-down shows: the selected event, or the selected task's
+    /// best-ranked event.
+    pub fn current_event(&self) -> Option<usize> {
+        let i = self.current()?;
+        Some(self.table()?.lead(i))
+    }
+
+    /// The text of a column for item `i` of the current view.
+    pub fn cell(&self, i: usize, col: Column) -> String {
+        self.table().map(|t| t.cell(i, col)).unwrap_or_default()
+    }
+
+    /// Rank (0-based) of unique event `u`.
+    pub fn rank_of(&self, u: usize) -> usize {
+        self.data.as_ref().map_or(usize::MAX, |d| d.event_rank(u))
+    }
+
+    /// The verdict on unique event `u`, if the session has one.
+    pub fn verdict(&self, u: usize) -> Option<Verdict> {
+        self.triage.session().and_then(|s| s.verdict(u))
+    }
+
+    /// The note on unique event `u` (empty when none).
+    pub fn note(&self, u: usize) -> &str {
+        self.triage.session().map_or("", |s| s.note(u))
+    }
+
+    /// The task lifecycles of unique event `u` (`None` when it belongs to none).
+    pub fn lifecycle_view(&self, u: usize) -> Option<Rc<LifecycleView>> {
+        self.drill.lifecycle_view(self.dataset()?, u)
+    }
+
+    /// Occurrences per host of unique event `u`, most first (records that name no host as
+    /// an empty name).
+    pub fn host_counts(&self, u: usize) -> Vec<(String, usize)> {
+        let Some(ds) = self.dataset() else {
+            return Vec::new();
+        };
+        let e = &ds.uniques[u];
+        let mut v: Vec<(String, usize)> = e
+            .hosts
+            .iter()
+            .zip(&e.host_counts)
+            .map(|(h, &n)| (h.clone(), n as usize))
+            .collect();
+        if e.unnamed > 0 {
+            v.push((String::new(), e.unnamed as usize));
+        }
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+        v
+    }
+
+    /// The rows an export writes: the marked ones, or the filtered view when none is marked;
+    /// in display order.
+    pub fn export_rows(&self) -> Vec<usize> {
+        let marks = self.marks();
+        if marks.is_empty() {
+            self.rows().to_vec()
+        } else {
+            self.rows()
+                .iter()
+                .copied()
+                .filter(|u| marks.contains(u))
+                .collect()
+        }
+    }
+
+    // ---- changes ----
+
+    /// Install a dataset (a finished load); returns the effects to start saving its session.
+    pub fn set_dataset(&mut self, mut loaded: Loaded) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        self.loading = None;
+        self.summary = loaded.summary();
+        self.warnings = loaded.warnings().collect();
+        let mut session = loaded.session.take();
+        if let Some(s) = &mut session
+            && let Some(saver) = s.take_saver()
+        {
+            effects.push(Effect::StartSaver(Box::new(saver)));
+        }
+        self.session_path = session.as_ref().map(|s| s.path.clone());
+        self.triage = triage::Triage::new(session);
+        self.drill.forget();
+        self.events.reset_data();
+        self.tasks.reset_data();
+        if let Some(s) = self.triage.session()
+            && s.restored
+        {
+            let (mut verdicts, mut notes) = (0, 0);
+            for (_, e) in s.present().chain(s.present_tasks()) {
+                verdicts += usize::from(e.verdict.is_some());
+                notes += usize::from(!e.note.is_empty());
+            }
+            self.status = format!(
+                "session restored from {}: {} marks, {verdicts} verdicts, {notes} notes",
+                s.path.display(),
+                self.triage.marks(View::Events).len() + self.triage.marks(View::Tasks).len()
+            );
+            let left_out = loaded.dataset.n_excluded();
+            if left_out > 0 {
+                self.status
+                    .push_str(&format!("; {left_out} benign left out of training"));
+            }
+        }
+        let ds = Arc::new(loaded.dataset);
+        // Rank by rarity at once: the list is usable while the model trains.
+        let ranking = crate::model::rarity::rank(&ds);
+        self.data = Some(Data::new(ds, Arc::new(ranking)));
+        self.refresh_both();
+        effects
+    }
+
+    /// Install a ranking, keeping the cursor on the same items.
+    pub fn set_ranking(&mut self, ranking: Ranking) {
+        let Some(d) = &self.data else { return };
+        self.data = Some(Data::new(d.ds.clone(), Arc::new(ranking)));
+        self.refresh_both();
+    }
+
+    fn refresh_both(&mut self) {
+        let Some(data) = &self.data else { return };
+        let session = self.triage.session();
+        for (view, list) in [
+            (View::Events, &mut self.events),
+            (View::Tasks, &mut self.tasks),
+        ] {
+            list.refresh(&Table {
+                view,
+                data,
+                session,
+            });
+        }
+    }
+
+    fn refresh(&mut self) {
+        let Some(data) = &self.data else { return };
+        let table = Table {
+            view: self.view,
+            data,
+            session: self.triage.session(),
+        };
+        match self.view {
+            View::Events => self.events.refresh(&table),
+            View::Tasks => self.tasks.refresh(&table),
+        }
+    }
+
+    fn move_to(&mut self, i: usize) {
+        let before = self.current();
+        self.list_mut().move_to(i);
+        if self.current() != before {
+            self.drill.reset_scroll();
+        }
+    }
+
+    /// Change the triage of these items of the current view; a verdict on a task also goes
+    /// to its events. Returns the save effect.
+    fn change(&mut self, items: &[usize], f: impl Fn(&mut Entry) + Copy) -> Vec<Effect> {
+        let Some(data) = &self.data else {
+            return Vec::new();
+        };
+        let ds = data.ds.clone();
+        let changes = self.triage.change(&ds, self.view, items, f);
+        if changes.is_empty() {
+            return Vec::new();
+        }
+        vec![Effect::Save(changes)]
+    }
+
+    fn apply_filter(&mut self, text: &str) {
+        if text.trim().is_empty() {
+            self.list_mut().set_filter(None);
+        } else {
+            let fields = self
+                .dataset()
+                .map(|d| d.fields.to_vec())
+                .unwrap_or_default();
+            match Filter::parse(text, &fields) {
+                Ok(f) => self.list_mut().set_filter(Some(f)),
+                Err(e) => {
+                    self.status = e;
+                    return;
+                }
+            }
+        }
+        self.refresh();
+        self.status = format!("{} rows match", self.rows().len());
+    }
+
+    fn find(&mut self, from: usize, forward: bool) -> bool {
+        let Some(data) = &self.data else { return false };
+        let table = Table {
+            view: self.view,
+            data,
+            session: self.triage.session(),
+        };
+        match self.view {
+            View::Events => self.events.find(&table, from, forward),
+            View::Tasks => self.tasks.find(&table, from, forward),
+        }
+    }
+
+    /// Apply a user action; returns what the terminal loop must do.
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        // Prompts first: they take typing.
+        match (&mut self.mode, &action) {
+            (Mode::Filter(text) | Mode::Search(text) | Mode::Note(text), Action::Input(c)) => {
+                text.push(*c);
+                if let Mode::Search(t) = &self.mode {
+                    let t = t.clone();
+                    self.list_mut().set_search(Some(t));
+                    let from = self.selected();
+                    self.find(from, true);
+                }
+                return effects;
+            }
+            (Mode::Export { path, .. }, Action::Input(c)) => {
+                path.push(*c);
+                return effects;
+            }
+            (Mode::Filter(text) | Mode::Search(text) | Mode::Note(text), Action::Backspace)
+            | (Mode::Export { path: text, .. }, Action::Backspace) => {
+                text.pop();
+                return effects;
+            }
+            (Mode::Export { format, path }, Action::NextFormat) => {
+                *format = match format {
+                    Format::Csv => Format::Jsonl,
+                    Format::Jsonl => Format::Parquet,
+                    _ => Format::Csv,
+                };
+                if let Some((stem, _)) = path.rsplit_once('.') {
+                    *path = format!("{stem}.{}", ext(*format));
+                }
+                return effects;
+            }
+            (Mode::Normal, _) | (Mode::Help, _) => {}
+            (_, Action::Back) => {
+                self.mode = Mode::Normal;
+                return effects;
+            }
+            (_, Action::Submit) => {}
+            _ => return effects,
+        }
+        match action {
+            Action::Submit => match std::mem::replace(&mut self.mode, Mode::Normal) {
+                Mode::Filter(text) => self.apply_filter(&text),
+                Mode::Search(text) => self.list_mut().set_search(Some(text)),
+                Mode::Note(text) => {
+                    if let Some(i) = self.current() {
+                        let note = text.trim().to_string();
+                        self.status = if note.is_empty() {
+                            "note removed".into()
+                        } else {
+                            "note saved".into()
+                        };
+                        effects.extend(self.change(&[i], |e| e.note.clone_from(&note)));
+                    }
+                }
+                Mode::Export { format, path } => effects.extend(self.export_effect(format, path)),
+                Mode::Normal | Mode::Help => self.drill.toggle_focus(),
+            },
+            Action::Back => match self.mode {
+                Mode::Help => self.mode = Mode::Normal,
+                _ if self.drill.focus() == Focus::Detail => self.drill.set_focus(Focus::List),
+                _ => self.quit = true,
+            },
+            Action::Quit => self.quit = true,
+            Action::ToggleHelp => {
+                self.mode = if self.mode == Mode::Help {
+                    Mode::Normal
+                } else {
+                    Mode::Help
+                };
+            }
+            _ if self.mode == Mode::Help => {}
+            Action::Up | Action::Down if self.drill.focus() == Focus::Detail => {
+                self.drill.scroll_by(action == Action::Down);
+            }
+            Action::Up => self.move_to(self.selected().saturating_sub(1)),
+            Action::Down => self.move_to(self.selected() + 1),
+            Action::PageUp => {
+                let p = self.list().page();
+                self.move_to(self.selected().saturating_sub(p));
+            }
+            Action::PageDown => {
+                let p = self.list().page();
+                self.move_to(self.selected() + p);
+            }
+            Action::Top => self.move_to(0),
+            Action::Bottom => self.move_to(usize::MAX),
+            Action::Sort(col) => {
+                self.list_mut().sort_by(col);
+                self.refresh();
+            }
+            Action::ReverseSort => {
+                self.list_mut().reverse();
+                self.refresh();
+            }
+            Action::StartFilter => {
+                let text = self.list().filter().map(Filter::text).unwrap_or_default();
+                self.mode = Mode::Filter(text);
+            }
+            Action::ClearFilter => {
+                self.list_mut().set_filter(None);
+                self.refresh();
+                self.status = "filter cleared".into();
+            }
+            Action::CyclePrevalence => {
+                let next = match self.list().filter() {
+                    Some(Filter::MaxHosts(1)) => Some(2),
+                    Some(Filter::MaxHosts(2)) => Some(5),
+                    Some(Filter::MaxHosts(_)) => None,
+                    _ => Some(1),
+                };
+                self.list_mut().set_filter(next.map(Filter::MaxHosts));
+                self.refresh();
+                self.status = match next {
+                    Some(k) => format!(
+                        "seen on at most {k} of {} hosts: {} rows",
+                        self.dataset().map_or(0, |d| d.fleet_size()),
+                        self.rows().len()
+                    ),
+                    None => "prevalence filter off".into(),
+                };
+            }
+            Action::StartSearch => self.mode = Mode::Search(String::new()),
+            Action::NextMatch => {
+                let from = self.selected() + 1;
+                if !self.find(from, true) {
+                    self.status = "no match".into();
+                }
+            }
+            Action::PrevMatch => {
+                let n = self.rows().len().max(1);
+                let from = (self.selected() + n - 1) % n;
+                if !self.find(from, false) {
+                    self.status = "no match".into();
+                }
+            }
+            Action::ToggleView => {
+                self.view = match self.view {
+                    View::Events => View::Tasks,
+                    View::Tasks => View::Events,
+                };
+                self.drill.reset_scroll();
+                let n = self.rows().len();
+                self.status = format!("{n} {}", self.view.name());
+            }
+            Action::ToggleMark => {
+                if let Some(i) = self.current() {
+                    let view = self.view;
+                    let marks = self.triage.marks_mut(view);
+                    let marked = !marks.remove(&i);
+                    if marked {
+                        marks.insert(i);
+                    }
+                    effects.extend(self.change(&[i], |e| e.marked = marked));
+                    self.move_to(self.selected() + 1);
+                }
+            }
+            Action::CycleVerdict => effects.extend(self.cycle_verdict()),
+            Action::StartNote => {
+                if let Some(i) = self.current() {
+                    if self.triage.session().is_none() {
+                        self.status = "no triage session: notes cannot be kept".into();
+                    } else {
+                        let note = self.table().map(|t| t.note(i).to_string());
+                        self.mode = Mode::Note(note.unwrap_or_default());
+                    }
+                }
+            }
+            Action::MarkAllFiltered => {
+                let rows = self.rows().to_vec();
+                let view = self.view;
+                self.triage.marks_mut(view).extend(rows.iter().copied());
+                self.status = format!("{} rows marked", self.marks().len());
+                effects.extend(self.change(&rows, |e| e.marked = true));
+            }
+            Action::ClearMarks => {
+                let view = self.view;
+                let marked: Vec<usize> = std::mem::take(self.triage.marks_mut(view))
+                    .into_iter()
+                    .collect();
+                self.status = "marks cleared".into();
+                effects.extend(self.change(&marked, |e| e.marked = false));
+            }
+            Action::StartExport => {
+                if self.data.is_some() {
+                    let stem = match self.view {
+                        View::Events => "anomalog-export",
+                        View::Tasks => "anomalog-tasks",
+                    };
+                    self.mode = Mode::Export {
+                        format: Format::Csv,
+                        path: format!("{stem}.csv"),
+                    };
+                }
+            }
+            Action::ToggleFocus => self.drill.toggle_focus(),
+            Action::CancelTraining => {
+                if matches!(self.training, Training::Running { .. }) {
+                    effects.push(Effect::CancelTraining);
+                    self.status = "cancelling training ...".into();
+                }
+            }
+            Action::Retrain => {
+                if let Some(ds) = self.dataset() {
+                    let exclude = self
+                        .triage
+                        .session()
+                        .map(|s| s.benign_mask(ds.uniques.len()))
+                        .unwrap_or_default();
+                    let n = exclude.iter().filter(|&&b| b).count();
+                    self.status = format!(
+                        "retraining without {n} benign event{}",
+                        if n == 1 { "" } else { "s" }
+                    );
+                    effects.push(Effect::Retrain { exclude });
+                }
+            }
+            Action::ClickRow(i) => {
+                let o = self.list().offset();
+                self.move_to(o + i);
+            }
+            Action::Resize(h) => {
+                self.events.set_page(h);
+                self.tasks.set_page(h);
+            }
+            Action::Input(_) | Action::Backspace | Action::NextFormat => {}
+        }
+        effects
+    }
+
+    /// `v`: cycle the verdict of the row (on a marked row, of every marked row); on a task,
+    /// its events take the verdict too.
+    fn cycle_verdict(&mut self) -> Vec<Effect> {
+        let Some(i) = self.current() else {
+            return Vec::new();
+        };
+        if self.triage.session().is_none() {
+            self.status = "no triage session: verdicts cannot be kept".into();
+            return Vec::new();
+        }
+        let targets: Vec<usize> = if self.marks().contains(&i) {
+            self.marks().iter().copied().collect()
+        } else {
+            vec![i]
+        };
+        let v = Verdict::cycle(self.table().and_then(|t| t.verdict(i)));
+        self.status = format!("verdict: {}", v.map_or("none", |v| v.name()));
+        if targets.len() > 1 {
+            self.status
+                .push_str(&format!(" on {} marked rows", targets.len()));
+        }
+        let mut effects = self.change(&targets, |e| e.verdict = v);
+        if self.view == View::Tasks {
+            let events: Vec<usize> = {
+                let Some(t) = self.table() else {
+                    return effects;
+                };
+                targets.iter().flat_map(|&i| t.events(i)).collect()
+            };
+            self.status.push_str(&format!(" ({} events)", events.len()));
+            self.view = View::Events;
+            effects.extend(self.change(&events, |e| e.verdict = v));
+            self.view = View::Tasks;
+        }
+        // The verdict column sorts and filters.
+        self.refresh_both();
+        effects
+    }
+
+    fn export_effect(&mut self, format: Format, path: String) -> Option<Effect> {
+        let data = self.data.as_ref()?;
+        let items = self.export_rows();
+        let table = self.table()?;
+        let entries: BTreeMap<usize, Entry> = items
+            .iter()
+            .filter_map(|&i| table.entry(i).map(|e| (i, e.clone())))
+            .collect();
+        self.status = format!("exporting {} rows to {path} ...", items.len());
+        Some(Effect::Export(Box::new(ExportJob {
+            format,
+            path: PathBuf::from(path),
+            view: self.view,
+            ds: data.ds.clone(),
+            ranking: data.ranking.clone(),
+            items,
+            entries,
+        })))
+    }
+
+    /// Handle a message from the loader, the worker or the executor.
+    pub fn on_msg(&mut self, msg: Msg) -> Vec<Effect> {
+        match msg {
+            Msg::Loading(l) => self.loading = Some(l),
+            Msg::Loaded(loaded) => return self.set_dataset(*loaded),
+            Msg::Worker(WorkerMsg::Epoch(r)) => {
+                let mut losses = match std::mem::replace(&mut self.training, Training::NotStarted) {
+                    Training::Running { losses, .. } => losses,
+                    _ => Vec::new(),
+                };
+                losses.push(r.loss);
+                self.training = Training::Running {
+                    last: Some(r),
+                    losses,
+                };
+            }
+            Msg::Worker(WorkerMsg::Done(t)) => {
+                let (epochs, seconds) = match &self.training {
+                    Training::Running { last: Some(r), .. } => (r.epochs, r.elapsed),
+                    _ => (0, 0.0),
+                };
+                self.training = Training::Done {
+                    model: t.ranking.model,
+                    epochs,
+                    seconds,
+                };
+                self.status = format!("re-ranked by {}", t.ranking.model);
+                self.set_ranking(t.ranking);
+            }
+            Msg::Worker(WorkerMsg::Cancelled) => {
+                self.training = Training::Cancelled;
+                self.status = "training cancelled: ranked by rarity".into();
+            }
+            Msg::Worker(WorkerMsg::Failed(e)) => {
+                self.status = format!("training failed: {e}");
+                self.training = Training::Failed(e);
+            }
+            Msg::Saved(Ok(p)) => {
+                if let Some(before) = &self.session_path
+                    && *before != p
+                {
+                    self.status = format!(
+                        "{} cannot be written: the session is kept in {}",
+                        before.display(),
+                        p.display()
+                    );
+                }
+                self.session_path = Some(p);
+            }
+            Msg::Saved(Err(e)) => self.status = e,
+            Msg::Exported { path, result } => {
+                self.status = match result {
+                    Ok(n) => format!("exported {n} rows to {}", path.display()),
+                    Err(e) => format!("export to {} failed: {e}", path.display()),
+                };
+            }
+        }
+        Vec::new()
+    }
+}
+
+pub fn ext(f: Format) -> &'static str {
+    match f {
+        Format::Csv => "csv",
+        Format::Jsonl => "jsonl",
+        Format::Parquet => "parquet",
+        Format::Json => "json",
+        Format::Table => "txt",
+    }
+}

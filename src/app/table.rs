@@ -1,0 +1,308 @@
+//! What the list shows of an item: a unique event (the event view) or a task (the task view).
+//! Cells, sort keys, filters and search all read items through [`Table`].
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::frame::Dataset;
+use crate::model::{Ranking, TaskRanking};
+use crate::session::{Entry, Session, Verdict};
+
+use super::View;
+use super::columns::Column;
+use super::filter::Filter;
+
+/// A loaded dataset and its current ranking, by event and by task.
+#[derive(Debug)]
+pub struct Data {
+    pub ds: Arc<Dataset>,
+    pub ranking: Arc<Ranking>,
+    pub tasks: TaskRanking,
+    task_rank: Vec<usize>,
+}
+
+impl Data {
+    pub fn new(ds: Arc<Dataset>, ranking: Arc<Ranking>) -> Data {
+        let tasks = TaskRanking::new(&ds.tasks, &ranking);
+        let task_rank = tasks.ranks();
+        Data {
+            ds,
+            ranking,
+            tasks,
+            task_rank,
+        }
+    }
+
+    /// Rank (0-based) of unique event `u`.
+    pub fn event_rank(&self, u: usize) -> usize {
+        self.tasks.event_rank.get(u).copied().unwrap_or(usize::MAX)
+    }
+
+    /// Rank (0-based) of task `t`.
+    pub fn task_rank(&self, t: usize) -> usize {
+        self.task_rank.get(t).copied().unwrap_or(usize::MAX)
+    }
+}
+
+/// A view of the data as list items.
+pub struct Table<'a> {
+    pub view: View,
+    pub data: &'a Data,
+    pub session: Option<&'a Session>,
+}
+
+impl<'a> Table<'a> {
+    fn ds(&self) -> &'a Dataset {
+        &self.data.ds
+    }
+
+    /// Items best first.
+    pub fn ranked(&self) -> &'a [usize] {
+        match self.view {
+            View::Events => &self.data.ranking.order,
+            View::Tasks => &self.data.tasks.order,
+        }
+    }
+
+    pub fn rank(&self, i: usize) -> usize {
+        match self.view {
+            View::Events => self.data.event_rank(i),
+            View::Tasks => self.data.task_rank(i),
+        }
+    }
+
+    pub fn score(&self, i: usize) -> f64 {
+        match self.view {
+            View::Events => self.data.ranking.scores.get(i).copied().unwrap_or(0.0),
+            View::Tasks => self.data.tasks.scores.get(i).copied().unwrap_or(0.0),
+        }
+    }
+
+    /// The unique event that stands for item `i`: itself, or a task's best-ranked event.
+    pub fn lead(&self, i: usize) -> usize {
+        match self.view {
+            View::Events => i,
+            View::Tasks => self.data.tasks.best.get(i).copied().unwrap_or(0),
+        }
+    }
+
+    /// The unique events of item `i`.
+    pub fn events(&self, i: usize) -> Vec<usize> {
+        match self.view {
+            View::Events => vec![i],
+            View::Tasks => self
+                .ds()
+                .tasks
+                .tasks
+                .get(i)
+                .map(|t| t.uniques.iter().map(|&u| u as usize).collect())
+                .unwrap_or_default(),
+        }
+    }
+
+    pub fn entry(&self, i: usize) -> Option<&'a Entry> {
+        let s = self.session?;
+        match self.view {
+            View::Events => s.entry(i),
+            View::Tasks => s.task_entry(i),
+        }
+    }
+
+    pub fn verdict(&self, i: usize) -> Option<Verdict> {
+        self.entry(i).and_then(|e| e.verdict)
+    }
+
+    pub fn note(&self, i: usize) -> &'a str {
+        self.entry(i).map_or("", |e| e.note.as_str())
+    }
+
+    fn hosts(&self, i: usize) -> usize {
+        let ds = self.ds();
+        match self.view {
+            View::Events => ds.uniques[i].hosts.len(),
+            View::Tasks => ds.tasks.tasks[i].hosts.len(),
+        }
+    }
+
+    fn count(&self, i: usize) -> u64 {
+        let ds = self.ds();
+        match self.view {
+            View::Events => ds.uniques[i].count(),
+            View::Tasks => ds.tasks.tasks[i].count,
+        }
+    }
+
+    fn flags(&self, i: usize) -> &'a [&'static str] {
+        let ds = self.ds();
+        match self.view {
+            View::Events => ds.flags(i),
+            View::Tasks => &ds.tasks.tasks[i].flags,
+        }
+    }
+
+    /// The text of a column for item `i`, as the list shows it (log strings not yet made
+    /// safe for the terminal: the renderer does that).
+    pub fn cell(&self, i: usize, col: Column) -> String {
+        let ds = self.ds();
+        match col {
+            Column::Rank => (self.rank(i).saturating_add(1)).to_string(),
+            Column::Score => format!("{:.2}", self.score(i)),
+            Column::Count => self.count(i).to_string(),
+            Column::Hosts => format!("{}/{}", self.hosts(i), ds.fleet_size()),
+            Column::Event => match self.view {
+                View::Events => ds.uniques[i].event_id.to_string(),
+                View::Tasks => ds.tasks.tasks[i]
+                    .event_ids
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            },
+            Column::Flags => self
+                .flags(i)
+                .iter()
+                .map(|f| short_flag(f))
+                .collect::<Vec<_>>()
+                .join(" "),
+            Column::Verdict => self.verdict(i).map_or("", |v| v.name()).to_string(),
+            Column::Task => match self.view {
+                View::Events => with_variants(ds.name_as_read(i)),
+                View::Tasks => {
+                    let t = &ds.tasks.tasks[i];
+                    with_variants((&t.name, t.variants))
+                }
+            },
+            Column::User => ds.value(self.lead(i), ds.headline[1]).to_string(),
+            Column::Command => ds.command_as_read(self.lead(i)).into_owned(),
+        }
+    }
+
+    /// The sort key of a numeric column (lower first).
+    pub fn number(&self, i: usize, col: Column) -> f64 {
+        match col {
+            Column::Rank => self.rank(i) as f64,
+            Column::Score => -self.score(i),
+            Column::Count => self.count(i) as f64,
+            Column::Hosts => self.hosts(i) as f64,
+            Column::Event => match self.view {
+                View::Events => f64::from(self.ds().uniques[i].event_id),
+                View::Tasks => self.ds().tasks.tasks[i].uniques.len() as f64,
+            },
+            // Most flags first.
+            Column::Flags => -(self.flags(i).len() as f64),
+            // Malicious, suspicious, benign, then none.
+            Column::Verdict => match self.verdict(i) {
+                Some(Verdict::Malicious) => 0.0,
+                Some(Verdict::Suspicious) => 1.0,
+                Some(Verdict::Benign) => 2.0,
+                None => 3.0,
+            },
+            Column::Task | Column::User | Column::Command => 0.0,
+        }
+    }
+
+    /// The values a filter on `field` tests for item `i` (any may match): a task offers the
+    /// values of all its events.
+    fn values(&self, i: usize, field: &str) -> Vec<Cow<'a, str>> {
+        let ds = self.ds();
+        match field {
+            "verdict" => vec![self.verdict(i).map_or("", |v| v.name()).into()],
+            "note" => vec![self.note(i).into()],
+            "name" => match self.view {
+                View::Events => vec![ds.name_as_read(i).0.into()],
+                View::Tasks => {
+                    let t = &ds.tasks.tasks[i];
+                    vec![(&*t.name).into(), (&*t.key).into()]
+                }
+            },
+            "host" | "hosts" => match self.view {
+                View::Events => ds.uniques[i]
+                    .hosts
+                    .iter()
+                    .map(|h| h.as_str().into())
+                    .collect(),
+                View::Tasks => ds.tasks.tasks[i]
+                    .hosts
+                    .iter()
+                    .map(|h| h.as_str().into())
+                    .collect(),
+            },
+            f => {
+                let idx = ds.fields.iter().position(|x| *x == f);
+                self.events(i)
+                    .into_iter()
+                    .filter_map(|u| {
+                        let e = &ds.uniques[u];
+                        Some(match f {
+                            "event_id" | "event" => e.event_id.to_string().into(),
+                            "channel" => e.channel.as_str().into(),
+                            _ => Cow::Borrowed(&*e.values[idx?]),
+                        })
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    /// Whether item `i` passes the filter.
+    pub fn passes(&self, i: usize, filter: Option<&Filter>) -> bool {
+        match filter {
+            None => true,
+            Some(Filter::MaxHosts(k)) => self.hosts(i) <= *k,
+            Some(Filter::Equals { field, value }) => self
+                .values(i, field)
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case(value)),
+            Some(Filter::Regex {
+                field: Some(f), re, ..
+            }) => self.values(i, f).iter().any(|v| re.is_match(v)),
+            Some(Filter::Regex {
+                field: None, re, ..
+            }) => {
+                let ds = self.ds();
+                re.is_match(&self.cell(i, Column::Task))
+                    || self.events(i).into_iter().any(|u| {
+                        let e = &ds.uniques[u];
+                        e.values.iter().any(|v| re.is_match(v))
+                            || re.is_match(&e.event_id.to_string())
+                            || e.hosts.iter().any(|h| re.is_match(h))
+                            || re.is_match(&ds.command_as_read(u))
+                    })
+            }
+        }
+    }
+
+    /// Whether item `i` matches a search (case-insensitive substring of its cells or values).
+    pub fn matches(&self, i: usize, needle: &str) -> bool {
+        let n = needle.to_lowercase();
+        let ds = self.ds();
+        [Column::Task, Column::User, Column::Command, Column::Event]
+            .iter()
+            .any(|&c| self.cell(i, c).to_lowercase().contains(&n))
+            || self.events(i).into_iter().any(|u| {
+                ds.uniques[u]
+                    .values
+                    .iter()
+                    .any(|v| v.to_lowercase().contains(&n))
+            })
+    }
+}
+
+fn with_variants((name, variants): (&str, u32)) -> String {
+    if variants == 0 {
+        name.to_string()
+    } else {
+        format!("{name} (+{variants} variants)")
+    }
+}
+
+/// A lifecycle flag as the list shows it.
+pub fn short_flag(f: &str) -> &str {
+    match f {
+        crate::lifecycle::NEVER_RAN_FLAG => "never",
+        crate::lifecycle::RAN_ONCE_FLAG => "once",
+        crate::lifecycle::SHORT_LIVED_FLAG => "short",
+        crate::lifecycle::TEMPORARY_MODIFICATION_FLAG => "tmp-mod",
+        other => other,
+    }
+}

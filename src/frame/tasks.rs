@@ -1,0 +1,193 @@
+//! Tasks and names as read.
+//!
+//! A hunter thinks in tasks (the persistence object), not in events: one malicious task is its
+//! 4698, 4699, 106, 141, 129, 200 and 201 rows. [`Tasks`] groups the unique events of a
+//! dataset by the profile's name field (the task path for scheduled tasks, the service name
+//! for services), normalised as the features compare it, so that per-host spellings of one
+//! task (`GoogleUpdateTaskMachineUA{GUID}`) are one task.
+//!
+//! The features normalise names and commands to compare them (GUIDs and digit runs masked,
+//! paths lower-cased); an analyst reads and copies the original. [`Display`] keeps, per
+//! unique event, the name as read (the most common spelling among its occurrences, and how
+//! many others normalisation merged) and the command line of its first occurrence.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::{Dataset, NONE};
+
+/// A unique event's name and command as read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Display {
+    /// The most common spelling of the name among the occurrences (ties: the first seen).
+    pub name: Arc<str>,
+    /// Other spellings of the name that normalisation merged into this unique event.
+    pub name_variants: u32,
+    /// The command line (executable and arguments) of the first occurrence, as read.
+    pub command: Arc<str>,
+}
+
+/// One task: the unique events that name it, on every host.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// The normalised name (the profile's name field): what groups the events.
+    pub key: Arc<str>,
+    /// The most common spelling among the task's occurrences.
+    pub name: Arc<str>,
+    /// Other spellings merged into this task.
+    pub variants: u32,
+    /// Its unique events, in dataset order.
+    pub uniques: Vec<u32>,
+    /// Distinct hosts it was seen on, sorted.
+    pub hosts: Vec<String>,
+    /// Occurrences over all its events.
+    pub count: u64,
+    pub first_seen: Option<i64>,
+    pub last_seen: Option<i64>,
+    /// Lifecycle flags of any of its events, sorted.
+    pub flags: Vec<&'static str>,
+    /// Distinct event ids of its events, ascending.
+    pub event_ids: Vec<u32>,
+}
+
+/// Every task of a dataset.
+#[derive(Debug, Default)]
+pub struct Tasks {
+    pub tasks: Vec<Task>,
+    /// Per unique event: its task, or [`NONE`] when it names none.
+    of_unique: Vec<u32>,
+}
+
+impl Tasks {
+    /// The task of unique event `u`, if it names one.
+    pub fn of(&self, u: usize) -> Option<usize> {
+        self.of_unique
+            .get(u)
+            .filter(|&&t| t != NONE)
+            .map(|&t| t as usize)
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
+    /// Group the unique events of `ds` by the name field; `display` gives each event's
+    /// spellings ([`display`]). Tasks come in order of their first unique event.
+    pub fn build(ds: &Dataset, display: &[Display]) -> Tasks {
+        let name_field = ds.fields.iter().position(|f| *f == ds.headline[0]);
+        let mut by_key: HashMap<Arc<str>, u32> = HashMap::new();
+        let mut tasks: Vec<Task> = Vec::new();
+        let mut of_unique = vec![NONE; ds.uniques.len()];
+        // Spellings per task, weighted by occurrences.
+        let mut spellings: Vec<HashMap<Arc<str>, u64>> = Vec::new();
+        let mut hosts: Vec<BTreeSet<&str>> = Vec::new();
+        for (u, e) in ds.uniques.iter().enumerate() {
+            let Some(key) = name_field.map(|i| e.values[i].clone()) else {
+                break;
+            };
+            if key.is_empty() {
+                continue;
+            }
+            let t = *by_key.entry(key.clone()).or_insert_with(|| {
+                tasks.push(Task {
+                    key: key.clone(),
+                    name: Arc::from(""),
+                    variants: 0,
+                    uniques: Vec::new(),
+                    hosts: Vec::new(),
+                    count: 0,
+                    first_seen: None,
+                    last_seen: None,
+                    flags: Vec::new(),
+                    event_ids: Vec::new(),
+                });
+                spellings.push(HashMap::new());
+                hosts.push(BTreeSet::new());
+                (tasks.len() - 1) as u32
+            });
+            of_unique[u] = t;
+            let task = &mut tasks[t as usize];
+            task.uniques.push(u as u32);
+            task.count += e.count();
+            task.first_seen = min_time(task.first_seen, e.first_seen);
+            task.last_seen = task.last_seen.max(e.last_seen);
+            task.flags.extend_from_slice(ds.flags(u));
+            task.event_ids.push(e.event_id);
+            hosts[t as usize].extend(e.hosts.iter().map(String::as_str));
+            if let Some(d) = display.get(u).filter(|d| !d.name.is_empty()) {
+                *spellings[t as usize].entry(d.name.clone()).or_default() += e.count().max(1);
+            }
+        }
+        for ((task, sp), h) in tasks.iter_mut().zip(spellings).zip(hosts) {
+            task.flags.sort_unstable();
+            task.flags.dedup();
+            task.event_ids.sort_unstable();
+            task.event_ids.dedup();
+            task.hosts = h.into_iter().map(str::to_string).collect();
+            task.variants = sp.len().saturating_sub(1) as u32;
+            task.name = most_common(sp).unwrap_or_else(|| task.key.clone());
+        }
+        Tasks { tasks, of_unique }
+    }
+}
+
+fn min_time(a: Option<i64>, b: Option<i64>) -> Option<i64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The most frequent spelling; ties go to the lexically first, so that the choice does not
+/// depend on hashing.
+fn most_common(counts: HashMap<Arc<str>, u64>) -> Option<Arc<str>> {
+    counts
+        .into_iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(&a.0)))
+        .map(|(s, _)| s)
+}
+
+/// Every unique event's name and command as read: the name from its occurrences' lifecycle
+/// steps (every spelling counted) or, for profiles without lifecycles and for events from
+/// summaries, from its first occurrence; the command from its first occurrence.
+pub fn display(ds: &Dataset) -> Vec<Display> {
+    let profile = crate::profile::by_name(ds.profile);
+    // Occurrences per (unique event, interned step): a task's runs repeat a few steps.
+    let mut per_step: FxHashMap<(u32, u32), u64> = FxHashMap::default();
+    for occ in &ds.occurrences {
+        if occ.step != NONE {
+            *per_step.entry((occ.unique, occ.step)).or_default() += 1;
+        }
+    }
+    let mut names: Vec<HashMap<Arc<str>, u64>> = vec![HashMap::new(); ds.uniques.len()];
+    for ((u, step), n) in per_step {
+        if let (Some(slot), Some(s)) = (names.get_mut(u as usize), ds.steps.get(step as usize))
+            && !s.task.is_empty()
+        {
+            *slot.entry(s.task.clone()).or_default() += n;
+        }
+    }
+    names
+        .into_iter()
+        .enumerate()
+        .map(|(u, spellings)| {
+            let [first_name, command] = profile
+                .as_ref()
+                .map(|p| p.display(ds.first_raw(u)))
+                .unwrap_or_default();
+            let variants = spellings.len().saturating_sub(1) as u32;
+            let name = most_common(spellings).unwrap_or_else(|| Arc::from(first_name.as_str()));
+            Display {
+                name,
+                name_variants: variants,
+                command: Arc::from(command.as_str()),
+            }
+        })
+        .collect()
+}

@@ -8,9 +8,12 @@
 //! unusual account; ground truth from the simulator) and the malicious scheduled-task events
 //! of the real public samples in ../shared/evtx that its MANIFEST.md marks MALICIOUS (when the
 //! folder is there). Backgrounds: simulated fleets of three sizes. For each model: the best
-//! rank of each attack (median and worst), how many attacks reach the top 10, and precision
-//! at 10 and 20, averaged over the seeds. `+ctx` rows add the context fields (fleet
-//! prevalence and lifecycle flags, [`Dataset::add_context`]) that the app always uses.
+//! rank of each attack (median and worst), how many attacks reach the top 10, precision at 10
+//! and 20, how many attacks have their task in the top 20 tasks and every event in the top
+//! 60, averaged over the seeds; then per attack its median best event rank, task rank and
+//! worst event rank. `+ctx` rows add fleet prevalence and lifecycle flags
+//! ([`Dataset::add_context_with`] `false`); `+ctx+def` rows also the task definition's
+//! features lent to every event of the task ([`Dataset::add_context`], what the app uses).
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -113,6 +116,10 @@ struct Acc {
     p10: f64,
     p20: f64,
     attacks: usize,
+    /// Attacks whose task is in the top 20 tasks.
+    tasks20: f64,
+    /// Attacks with every event in the top 60.
+    all60: f64,
 }
 
 fn main() {
@@ -127,16 +134,22 @@ fn main() {
         ("medium", 40, 4),
         ("large", 120, 7),
     ];
-    // (name, model, with the context fields: fleet prevalence and lifecycle flags)
+    // (name, model, context: 0 none, 1 fleet prevalence and lifecycle flags, 2 those and
+    // the task definition's features lent to the events without one)
     let models = [
-        ("ae", ModelKind::Ae, false),
-        ("ae+ctx", ModelKind::Ae, true),
-        ("ds4n6", ModelKind::Ds4n6, false),
-        ("rarity", ModelKind::Rarity, false),
-        ("rarity+ctx", ModelKind::Rarity, true),
+        ("ae", ModelKind::Ae, 0u8),
+        ("ae+ctx", ModelKind::Ae, 1),
+        ("ae+ctx+def", ModelKind::Ae, 2),
+        ("ds4n6", ModelKind::Ds4n6, 0),
+        ("rarity", ModelKind::Rarity, 0),
+        ("rarity+ctx", ModelKind::Rarity, 1),
+        ("rarity+ctx+def", ModelKind::Rarity, 2),
     ];
     let mut table: HashMap<(&str, &str), Acc> = HashMap::new();
     let mut per_attack: HashMap<(&str, String), Vec<usize>> = HashMap::new();
+    // Per (model, attack): task ranks and worst event ranks.
+    let mut per_attack_task: HashMap<(&str, String), Vec<usize>> = HashMap::new();
+    let mut per_attack_worst: HashMap<(&str, String), Vec<usize>> = HashMap::new();
     for (size, hosts, days) in sizes {
         for seed in 1..=seeds {
             let dir = tempfile::tempdir().unwrap();
@@ -166,8 +179,10 @@ fn main() {
                 events.extend(ev.iter().cloned());
             }
             let plain = Dataset::build(profile.as_ref(), events.clone());
-            let mut with_context = Dataset::build(profile.as_ref(), events);
-            with_context.add_context();
+            let mut with_context = Dataset::build(profile.as_ref(), events.clone());
+            with_context.add_context_with(false);
+            let mut with_defs = Dataset::build(profile.as_ref(), events);
+            with_defs.add_context();
             let attack_of = |ds: &Dataset, o: &Occurrence| -> Option<usize> {
                 let source = ds.source_of(o);
                 if let Some(rest) = source.strip_prefix("planted:") {
@@ -183,7 +198,11 @@ fn main() {
             };
             let _ = n_sim;
             for (name, kind, context) in models {
-                let ds = if context { &with_context } else { &plain };
+                let ds = match context {
+                    0 => &plain,
+                    1 => &with_context,
+                    _ => &with_defs,
+                };
                 let task = Task::Train {
                     kind,
                     config: AeConfig {
@@ -209,6 +228,16 @@ fn main() {
                 a.p10 += ev.precision_at_10;
                 a.p20 += ev.precision_at_20;
                 a.attacks = names.len();
+                a.tasks20 += ev
+                    .attack_task_ranks
+                    .iter()
+                    .filter(|r| r.is_some_and(|r| r <= 20))
+                    .count() as f64;
+                a.all60 += ev
+                    .attack_worst
+                    .iter()
+                    .filter(|r| r.is_some_and(|r| r <= 60))
+                    .count() as f64;
                 for (i, r) in ev.attack_ranks.iter().enumerate() {
                     if let Some(r) = r {
                         per_attack
@@ -217,47 +246,87 @@ fn main() {
                             .push(*r);
                     }
                 }
+                for (i, r) in ev.attack_task_ranks.iter().enumerate() {
+                    if let Some(r) = r {
+                        per_attack_task
+                            .entry((name, names[i].clone()))
+                            .or_default()
+                            .push(*r);
+                    }
+                }
+                for (i, r) in ev.attack_worst.iter().enumerate() {
+                    if let Some(r) = r {
+                        per_attack_worst
+                            .entry((name, names[i].clone()))
+                            .or_default()
+                            .push(*r);
+                    }
+                }
             }
         }
     }
-    println!("| fleet | model | median rank | worst rank | attacks in top 10 | P@10 | P@20 |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| fleet | model | median rank | worst rank | attacks in top 10 | P@10 | P@20 | task in top 20 tasks | every event in top 60 |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|");
     for (size, hosts, days) in sizes {
         for (name, _, _) in models {
             let a = &table[&(size, name)];
             let n = a.runs as f64;
             println!(
-                "| {size} ({hosts} hosts, {days} days) | {name} | {:.1} | {:.1} | {:.1} / {} | {:.2} | {:.2} |",
+                "| {size} ({hosts} hosts, {days} days) | {name} | {:.1} | {:.1} | {:.1} / {} | {:.2} | {:.2} | {:.1} | {:.1} |",
                 a.median / n,
                 a.worst / n,
                 a.top10 / n,
                 a.attacks,
                 a.p10 / n,
-                a.p20 / n
+                a.p20 / n,
+                a.tasks20 / n,
+                a.all60 / n
             );
         }
     }
-    println!();
-    println!("| attack | ae | ae+ctx | ds4n6 | rarity | rarity+ctx |");
-    println!("|---|---|---|---|---|---|");
+    let median = |m: &HashMap<(&str, String), Vec<usize>>, model: &str, a: &String| {
+        let mut r = m.get(&(model, a.clone())).cloned().unwrap_or_default();
+        r.sort_unstable();
+        r.get(r.len() / 2)
+            .map(|x| x.to_string())
+            .unwrap_or("-".into())
+    };
     let mut attacks: Vec<&String> = per_attack.keys().map(|(_, a)| a).collect();
     attacks.sort();
     attacks.dedup();
-    for a in attacks {
-        let med = |m: &str| {
-            let mut r = per_attack.get(&(m, a.clone())).cloned().unwrap_or_default();
-            r.sort_unstable();
-            r.get(r.len() / 2)
-                .map(|x| x.to_string())
-                .unwrap_or("-".into())
-        };
-        println!(
-            "| {a} | {} | {} | {} | {} | {} |",
-            med("ae"),
-            med("ae+ctx"),
-            med("ds4n6"),
-            med("rarity"),
-            med("rarity+ctx")
-        );
+    println!();
+    println!("Median best event rank per attack:");
+    println!();
+    let header: Vec<&str> = models.iter().map(|m| m.0).collect();
+    println!("| attack | {} |", header.join(" | "));
+    println!("|---|{}", "---|".repeat(header.len()));
+    for a in &attacks {
+        let cells: Vec<String> = header.iter().map(|m| median(&per_attack, m, a)).collect();
+        println!("| {a} | {} |", cells.join(" | "));
+    }
+    let ctx: Vec<&str> = header
+        .iter()
+        .copied()
+        .filter(|m| m.contains("+ctx"))
+        .collect();
+    println!();
+    println!("Median task rank / median worst event rank per attack:");
+    println!();
+    println!("| attack | {} |", ctx.join(" | "));
+    println!("|---|{}", "---|".repeat(ctx.len()));
+    for a in &attacks {
+        let cells: Vec<String> = ctx
+            .iter()
+            .map(|m| {
+                format!(
+                    "{} / {}",
+                    median(&per_attack_task, m, a),
+                    median(&per_attack_worst, m, a)
+                )
+            })
+            .collect();
+        println!("| {a} | {} |", cells.join(" | "));
     }
 }

@@ -5,12 +5,17 @@
 //! unique events that hold a planted occurrence.
 
 use crate::frame::{Dataset, Occurrence};
-use crate::model::Ranking;
+use crate::model::{Ranking, TaskRanking};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Evaluation {
     /// Best rank (1-based) of each attack; `None` when none of its events is in the dataset.
     pub attack_ranks: Vec<Option<usize>>,
+    /// Worst rank (1-based) among each attack's unique events: where its last event lands.
+    pub attack_worst: Vec<Option<usize>>,
+    /// Best rank (1-based) of each attack's tasks in the task ranking ([`TaskRanking`]); `None`
+    /// when its events name no task.
+    pub attack_task_ranks: Vec<Option<usize>>,
     pub precision_at_10: f64,
     pub precision_at_20: f64,
 }
@@ -50,13 +55,24 @@ pub fn evaluate(
     attack_of: impl Fn(&Dataset, &Occurrence) -> Option<usize>,
 ) -> Evaluation {
     let mut attack_ranks = vec![None; attacks];
+    let mut attack_worst = vec![None; attacks];
+    let mut attack_task_ranks: Vec<Option<usize>> = vec![None; attacks];
     let mut planted_unique = vec![false; ds.uniques.len()];
+    let tasks = TaskRanking::new(&ds.tasks, ranking);
+    let task_rank = tasks.ranks();
     for (rank, &u) in ranking.order.iter().enumerate() {
         for &o in &ds.uniques[u].occurrences {
             if let Some(a) = attack_of(ds, &ds.occurrences[o as usize]) {
                 planted_unique[u] = true;
-                if a < attacks && attack_ranks[a].is_none() {
-                    attack_ranks[a] = Some(rank + 1);
+                if a < attacks {
+                    if attack_ranks[a].is_none() {
+                        attack_ranks[a] = Some(rank + 1);
+                    }
+                    attack_worst[a] = Some(rank + 1);
+                    if let Some(t) = ds.tasks.of(u) {
+                        let r = task_rank[t] + 1;
+                        attack_task_ranks[a] = Some(attack_task_ranks[a].map_or(r, |b| b.min(r)));
+                    }
                 }
             }
         }
@@ -67,6 +83,8 @@ pub fn evaluate(
     };
     Evaluation {
         attack_ranks,
+        attack_worst,
+        attack_task_ranks,
         precision_at_10: precision(10),
         precision_at_20: precision(20),
     }

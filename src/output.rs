@@ -690,7 +690,7 @@ impl<'a> TaskRows<'a> {
             Format::Table => {
                 writeln!(
                     out,
-                    "{:>4} {:>7} {:>6} {:>5} {:>6}  {:<60} {:<24} events",
+                    "{:>4} {:>7} {:>6} {:>5} {:>6}  {:<60} {:<24} event ids",
                     "rank", "score", "count", "hosts", "events", "task", "flags"
                 )?;
                 for &t in &self.order {

@@ -115,6 +115,11 @@ struct Line {
     /// Whether it takes part in more.
     #[serde(default)]
     more_lifecycles: bool,
+    /// The task definitions this event's occurrences ran under on this endpoint, as the
+    /// `task_*` context fields read them ([`crate::frame::tasks::ENRICHED`]), with how many
+    /// occurrences: merged centrally so that a summary lends what its logs would.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    lent: Vec<(Vec<String>, u64)>,
 }
 
 /// A lifecycle in a summary: its steps folded as the drill-down shows them (the event's own
@@ -223,6 +228,7 @@ fn lines(loaded: &Loaded) -> (Header, impl Iterator<Item = Line> + '_) {
         fqdn: None,
         client_id: None,
     };
+    let mut lent = crate::frame::tasks::lent_counts(ds);
     let lines = ds
         .uniques
         .iter()
@@ -249,6 +255,14 @@ fn lines(loaded: &Loaded) -> (Header, impl Iterator<Item = Line> + '_) {
             raw: Raw::of(ds.first_raw(u)),
             lifecycles: Vec::new(),
             more_lifecycles: false,
+            lent: {
+                let mut l: Vec<(Vec<String>, u64)> = std::mem::take(&mut lent[u])
+                    .into_iter()
+                    .map(|(v, n)| (v.iter().map(|s| s.to_string()).collect(), n))
+                    .collect();
+                l.sort();
+                l
+            },
         })
         .enumerate()
         .map(move |(u, mut line)| {
@@ -327,6 +341,7 @@ pub fn write_parquet(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()
         col_str("flags", &|l| json(&l.flags)),
         col_str("raw", &|l| json(&l.raw)),
         col_str("lifecycles", &|l| json(&l.lifecycles)),
+        col_str("lent", &|l| json(&l.lent)),
         Column::new(
             "more_lifecycles".into(),
             lines.iter().map(|l| l.more_lifecycles).collect::<Vec<_>>(),
@@ -390,6 +405,8 @@ pub fn parquet_to_text(bytes: &[u8]) -> Result<String, String> {
         .and_then(|c| c.u32().cloned())
         .map_err(bad)?;
     let lifecycles = s("lifecycles")?;
+    // Written since the `task_*` context fields; older files have none.
+    let lent = s("lent").ok();
     let more_lifecycles = df
         .column("more_lifecycles")
         .and_then(|c| c.bool().cloned())
@@ -415,6 +432,12 @@ pub fn parquet_to_text(bytes: &[u8]) -> Result<String, String> {
             "raw": parse(raw.get(i)),
             "lifecycles": parse(lifecycles.get(i)),
             "more_lifecycles": more_lifecycles.get(i).unwrap_or(false),
+            "lent": lent.as_ref().map_or(serde_json::Value::Array(Vec::new()), |l| {
+                match parse(l.get(i)) {
+                    serde_json::Value::Null => serde_json::Value::Array(Vec::new()),
+                    v => v,
+                }
+            }),
         });
         text.push_str(&line.to_string());
         text.push('\n');
@@ -450,6 +473,8 @@ pub struct SummaryEvent {
     pub raw: RawEvent,
     pub lifecycles: Vec<crate::frame::Life>,
     pub more_lifecycles: bool,
+    /// Definitions lent to the event's occurrences on the endpoint, with counts.
+    pub lent: Vec<(Vec<String>, u64)>,
 }
 
 /// A summary as read.
@@ -548,6 +573,11 @@ pub fn parse(text: &str, profile: &str, fields: &[&str]) -> Result<Vec<Summary>,
                 })
                 .collect(),
             more_lifecycles: line.more_lifecycles,
+            lent: line
+                .lent
+                .into_iter()
+                .filter(|(v, _)| v.len() == crate::frame::tasks::ENRICHED.len())
+                .collect(),
         });
     }
     match (out.is_empty(), refused) {

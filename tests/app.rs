@@ -739,3 +739,131 @@ fn exclude_benign_at_start_says_how_many_in_the_status() {
         again.status()
     );
 }
+
+#[test]
+fn the_task_view_has_one_row_per_task_and_keeps_each_views_place() {
+    let mut app = samples();
+    for _ in 0..3 {
+        app.update(Action::Down);
+    }
+    let event = app.current().unwrap();
+    app.update(Action::ToggleView);
+    assert_eq!(app.view(), anomalog::app::View::Tasks);
+    let ds = app.dataset().cloned().unwrap();
+    assert_eq!(app.rows().len(), ds.tasks.len());
+    // The atexec task is one row, whatever its events' ranks.
+    let atexec: Vec<usize> = app
+        .rows()
+        .iter()
+        .copied()
+        .filter(|&t| app.cell(t, Column::Task) == "\\hYujmcOk")
+        .collect();
+    assert_eq!(atexec.len(), 1);
+    let t = atexec[0];
+    let events = &ds.tasks.tasks[t].uniques;
+    assert!(events.len() >= 7, "{}", events.len());
+    let ids = app.cell(t, Column::Event);
+    for id in ["4698", "4699", "106", "141"] {
+        assert!(ids.split(' ').any(|x| x == id), "{ids}");
+    }
+    // The task ranks where its best event does.
+    let best = events
+        .iter()
+        .map(|&u| app.rank_of(u as usize))
+        .min()
+        .unwrap();
+    assert_eq!(
+        app.cell(t, Column::Score),
+        format!(
+            "{:.2}",
+            app.ranking().unwrap().scores[events
+                .iter()
+                .map(|&u| u as usize)
+                .find(|&u| app.rank_of(u) == best)
+                .unwrap()]
+        )
+    );
+    // Sorting and filtering work on tasks.
+    app.update(Action::Sort(Some(Column::Count)));
+    let counts: Vec<u64> = app
+        .rows()
+        .iter()
+        .map(|&t| ds.tasks.tasks[t].count)
+        .collect();
+    assert!(counts.windows(2).all(|w| w[0] <= w[1]));
+    app.update(Action::StartFilter);
+    typed(&mut app, "name~hyujmcok");
+    app.update(Action::Submit);
+    assert_eq!(app.rows(), vec![t]);
+    // Selected, the drill-down opens on the task, then its best event.
+    let s = screen(&app, 150, 42);
+    assert!(
+        s.contains("task #") && s.contains("its best-ranked event"),
+        "{s}"
+    );
+    insta::assert_snapshot!("task_view", s);
+    // Back to events: the place there is kept.
+    app.update(Action::ToggleView);
+    assert_eq!(app.current(), Some(event));
+}
+
+#[test]
+fn a_verdict_on_a_task_goes_to_its_events_and_both_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (mut app, mut ex) = samples_with_session(&path);
+    act(&mut app, &mut ex, Action::ToggleView);
+    act(&mut app, &mut ex, Action::StartFilter);
+    typed(&mut app, "name~hyujmcok");
+    act(&mut app, &mut ex, Action::Submit);
+    let t = app.current().unwrap();
+    let events: Vec<usize> = app.dataset().unwrap().tasks.tasks[t]
+        .uniques
+        .iter()
+        .map(|&u| u as usize)
+        .collect();
+    act(&mut app, &mut ex, Action::CycleVerdict); // benign
+    act(&mut app, &mut ex, Action::CycleVerdict); // suspicious
+    act(&mut app, &mut ex, Action::CycleVerdict); // malicious
+    assert!(
+        app.status().starts_with("verdict: malicious"),
+        "{}",
+        app.status()
+    );
+    assert!(app.status().contains(&format!("({} events)", events.len())));
+    assert!(
+        events
+            .iter()
+            .all(|&u| app.verdict(u) == Some(Verdict::Malicious))
+    );
+    act(&mut app, &mut ex, Action::StartNote);
+    typed(&mut app, "atexec");
+    act(&mut app, &mut ex, Action::Submit);
+    act(&mut app, &mut ex, Action::ToggleMark);
+    // Exported as task rows, with the task's triage.
+    let out = dir.path().join("tasks.jsonl");
+    export_to(&mut app, &mut ex, &out);
+    let rows: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 1, "the marked task");
+    assert_eq!(rows[0]["task"], "\\hYujmcOk");
+    assert_eq!(rows[0]["verdict"], "malicious");
+    assert_eq!(rows[0]["note"], "atexec");
+    assert_eq!(rows[0]["events"].as_array().unwrap().len(), events.len());
+
+    // Reopened: the task's entry and its events' verdicts are back.
+    let (mut app, _ex) = samples_with_session(&path);
+    assert!(
+        events
+            .iter()
+            .all(|&u| app.verdict(u) == Some(Verdict::Malicious))
+    );
+    app.update(Action::ToggleView);
+    assert!(app.marks().contains(&t));
+    let table = app.table().unwrap();
+    assert_eq!(table.verdict(t), Some(Verdict::Malicious));
+    assert_eq!(table.note(t), "atexec");
+}

@@ -436,7 +436,8 @@ fn verdicts_and_notes_go_out_with_the_rows_and_benign_leaves_training() {
     let csv = String::from_utf8(out.stdout).unwrap();
     let header = csv.lines().next().unwrap();
     assert!(
-        header.contains(",prevalence,flags,marked,verdict,note,"),
+        header.contains(",prevalence,flags,task_command,")
+            && header.contains(",task_cmd_flags,marked,verdict,note,"),
         "{header}"
     );
     assert!(csv.contains("malicious,'=cmd"), "{csv}");
@@ -502,4 +503,147 @@ fn a_zip_of_zeros_is_passed_over_with_a_reason() {
         .stderr(predicates::str::contains(
             "zeros.evtx: passed over: not an event log",
         ));
+}
+
+#[test]
+fn rank_by_task_gives_one_row_per_task_with_its_events() {
+    let events = anomalog()
+        .args(["rank", "samples", "-m", "rarity", "-f", "jsonl", "-q"])
+        .output()
+        .unwrap();
+    assert!(events.status.success());
+    let events = jsonl(&events.stdout);
+    let out = anomalog()
+        .args([
+            "rank", "samples", "-m", "rarity", "-f", "jsonl", "-q", "--by", "task",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let tasks = jsonl(&out.stdout);
+    for k in [
+        "rank",
+        "task",
+        "hosts",
+        "score",
+        "flags",
+        "prevalence",
+        "first_seen",
+        "last_seen",
+        "events",
+    ] {
+        assert!(tasks[0].get(k).is_some(), "{k} in {}", tasks[0]);
+    }
+    // One row per task: the atexec task's seven-plus event rows are one task row.
+    let atexec: Vec<&Value> = tasks.iter().filter(|t| t["task"] == "\\hYujmcOk").collect();
+    assert_eq!(atexec.len(), 1);
+    let its_events = atexec[0]["events"].as_array().unwrap();
+    let event_rows = events
+        .iter()
+        .filter(|e| e["fields"]["task_name"] == "\\hYujmcOk")
+        .count();
+    assert!(event_rows >= 7, "{event_rows}");
+    assert_eq!(its_events.len(), event_rows);
+    // Its events carry their ranks in the event ranking, best first; the task ranks as its
+    // best event, and tasks are ordered by rank.
+    let ranks: Vec<u64> = its_events
+        .iter()
+        .map(|e| e["rank"].as_u64().unwrap())
+        .collect();
+    assert!(ranks.windows(2).all(|w| w[0] < w[1]), "{ranks:?}");
+    let best = &events[ranks[0] as usize - 1];
+    assert_eq!(best["score"], atexec[0]["score"]);
+    let order: Vec<u64> = tasks.iter().map(|t| t["rank"].as_u64().unwrap()).collect();
+    assert_eq!(order, (1..=tasks.len() as u64).collect::<Vec<_>>());
+    // Every unique event naming a task is in exactly one task row.
+    let named = events
+        .iter()
+        .filter(|e| {
+            e["fields"]["task_name"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty())
+        })
+        .count();
+    let grouped: usize = tasks
+        .iter()
+        .map(|t| t["events"].as_array().unwrap().len())
+        .sum();
+    assert_eq!(grouped, named);
+    // Every format writes task rows.
+    for f in ["table", "csv", "json"] {
+        let out = anomalog()
+            .args([
+                "rank", "samples", "-m", "rarity", "-q", "--by", "task", "-n", "3", "-f", f,
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{f}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("OneDriveSyncHelper"), "{f}: {text}");
+    }
+}
+
+#[test]
+fn names_are_shown_as_read() {
+    let out = anomalog()
+        .args(["rank", "samples", "-m", "rarity", "-f", "jsonl", "-q"])
+        .output()
+        .unwrap();
+    let rows = jsonl(&out.stdout);
+    // Normalisation masks the user's SID in the feature; the row still carries the name as
+    // the log spelled it, verbatim.
+    let onedrive = rows
+        .iter()
+        .find(|r| {
+            r["fields"]["task_name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("\\OneDrive Reporting Task-S-1-5-21-*"))
+        })
+        .expect("a OneDrive reporting task");
+    let shown = onedrive["display"]["name"].as_str().unwrap();
+    assert!(
+        shown.starts_with("\\OneDrive Reporting Task-S-1-5-21-") && !shown.contains('*'),
+        "{shown}"
+    );
+    let raw = anomalog()
+        .args([
+            "rank", "samples", "-m", "rarity", "-f", "jsonl", "-q", "--raw",
+        ])
+        .output()
+        .unwrap();
+    let raw = jsonl(&raw.stdout);
+    let same = raw.iter().find(|r| r["rank"] == onedrive["rank"]).unwrap();
+    assert_eq!(same["raw"]["data"]["TaskName"], onedrive["display"]["name"]);
+    // Commands keep their case too.
+    assert!(
+        rows.iter().any(|r| r["display"]["command"]
+            .as_str()
+            .is_some_and(|c| c.contains("-NoP") || c.contains("C:\\"))),
+        "no command as read"
+    );
+}
+
+#[test]
+fn rank_to_a_file_replaces_it_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.jsonl");
+    std::fs::write(&path, "previous\n".repeat(10_000)).unwrap();
+    let out = anomalog()
+        .args([
+            "rank", "samples", "-m", "rarity", "-f", "jsonl", "-q", "-n", "2", "-o",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(!text.contains("previous"));
+    // No temporary left beside it.
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
 }

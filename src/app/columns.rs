@@ -87,7 +87,7 @@ pub const COLUMNS: [ColumnSpec; 10] = [
         column: Column::Event,
         title: "event",
         task_title: "events",
-        width: Width::Fit(16),
+        width: Width::Fit(28),
         sort: SortKey::Number,
     },
     ColumnSpec {

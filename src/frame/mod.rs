@@ -127,6 +127,9 @@ pub struct Dataset {
     /// Per unique event: lifecycles (host, task, folded steps) its summaries brought, and
     /// whether they knew of more (empty when none came).
     summary_lives: Vec<(Vec<Life>, bool)>,
+    /// Per unique event: the task definitions its summaries lent it, with counts (empty
+    /// when none came; [`tasks::lent_counts`]).
+    summary_lent: Vec<LentCounts>,
     /// Records seen more than once (same host, channel, record id and time), dropped.
     pub duplicates_dropped: u64,
     /// Events the profile's prefilter kept but its extractor rejected.
@@ -148,6 +151,10 @@ pub struct Dataset {
 /// A lifecycle as a summary brings it: host, task, and its steps as the drill-down shows
 /// them ([`crate::lifecycle::fold`]).
 pub type Life = (String, String, Vec<crate::lifecycle::Step>);
+
+/// Definitions lent to a unique event ([`tasks::ENRICHED`] values) and how many of its
+/// occurrences each.
+pub type LentCounts = HashMap<Vec<Arc<str>>, u64>;
 
 /// The context fields [`Dataset::add_context`] appends: facts about a unique event that no
 /// single record holds.
@@ -465,6 +472,8 @@ pub struct Builder {
     summary_flags: Vec<BTreeSet<&'static str>>,
     /// Per unique event: the lifecycles summaries bring (at most the drill-down's share).
     summary_lives: Vec<(Vec<Life>, bool)>,
+    /// Per unique event: the definitions summaries lend it, with counts.
+    summary_lent: Vec<LentCounts>,
     /// Hosts already brought, and by what (see [`Builder::add_summary`]).
     claims: FxHashMap<u32, Claim>,
     notes: Vec<String>,
@@ -499,6 +508,7 @@ impl Builder {
             sources_of: Vec::new(),
             summary_flags: Vec::new(),
             summary_lives: Vec::new(),
+            summary_lent: Vec::new(),
             claims: FxHashMap::default(),
             notes: Vec::new(),
         }
@@ -691,6 +701,14 @@ impl Builder {
                 self.list_source(u, src);
             }
             self.summary_flags[u as usize].extend(e.flags);
+            for (values, n) in e.lent {
+                let values: Vec<Arc<str>> = values
+                    .into_iter()
+                    .map(|v| self.intern(&Arc::from(v)))
+                    .collect();
+                let slot = self.summary_lent[u as usize].entry(values).or_default();
+                *slot = slot.saturating_add(n);
+            }
             let (lives, more) = &mut self.summary_lives[u as usize];
             *more |= e.more_lifecycles;
             for l in e.lifecycles {
@@ -735,6 +753,7 @@ impl Builder {
         self.sources_of.push(Vec::new());
         self.summary_flags.push(BTreeSet::new());
         self.summary_lives.push((Vec::new(), false));
+        self.summary_lent.push(HashMap::new());
         self.index.insert(key, u);
         u
     }
@@ -744,6 +763,9 @@ impl Builder {
         let mut ds = self.ds;
         if self.summary_lives.iter().any(|(l, m)| !l.is_empty() || *m) {
             ds.summary_lives = self.summary_lives;
+        }
+        if self.summary_lent.iter().any(|l| !l.is_empty()) {
+            ds.summary_lent = self.summary_lent;
         }
         if self.summary_flags.iter().any(|f| !f.is_empty()) {
             ds.summary_flags = self
@@ -797,6 +819,15 @@ impl Dataset {
     /// fleet prevalence and its lifecycle flags (comma-separated), so that models, filters
     /// and exports read them like any other field. Idempotent.
     pub fn add_context(&mut self) {
+        self.add_context_with(true);
+    }
+
+    /// [`Dataset::add_context`]; with `enrich` (the default) also the [`tasks::ENRICHED`]
+    /// fields of profiles with task lifecycles: the features of the task definition in force
+    /// (on the same host) for every event of the task, so that a 106 or a 200 of a malicious
+    /// task says what the task runs. `false` leaves them out (the detection benchmark's
+    /// comparison).
+    pub fn add_context_with(&mut self, enrich: bool) {
         self.lifecycles = Lifecycles::build(self);
         // Lifecycles that stayed on an endpoint: their flags came with its summary.
         for (mine, theirs) in self.lifecycles.flags.iter_mut().zip(&self.summary_flags) {
@@ -823,6 +854,17 @@ impl Dataset {
             ue.values
                 .push(intern(prevalence_bucket(ue.hosts.len(), fleet).to_string()));
             ue.values.push(intern(self.lifecycles.flags[u].join(",")));
+        }
+        if enrich && self.fields.contains(&"task_name") {
+            let lent: Vec<Vec<Arc<str>>> = tasks::lent(self)
+                .into_iter()
+                .map(|l| l.unwrap_or_else(|| vec![intern(String::new()); tasks::ENRICHED.len()]))
+                .collect();
+            self.fields
+                .extend(tasks::ENRICHED.iter().map(|(name, _)| *name));
+            for (ue, lent) in self.uniques.iter_mut().zip(lent) {
+                ue.values.extend(lent);
+            }
         }
     }
 
@@ -878,6 +920,11 @@ impl Dataset {
         self.summary_lives
             .get(u)
             .map_or((&[][..], false), |(l, m)| (l.as_slice(), *m))
+    }
+
+    /// The task definitions summaries lent unique event `u`, with counts.
+    pub fn summary_lent(&self, u: usize) -> Option<&LentCounts> {
+        self.summary_lent.get(u)
     }
 
     /// The lifecycle flags of unique event `u` (empty before [`Dataset::add_context`]).

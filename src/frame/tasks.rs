@@ -191,3 +191,122 @@ pub fn display(ds: &Dataset) -> Vec<Display> {
         })
         .collect()
 }
+
+/// What a task's definition lends the events of its lifecycle that carry none (106, 140,
+/// 141, 129, 200, 201, ...): context field, and the profile field it is read from on the
+/// definition (Security 4698 / 4702 with its TaskContent).
+pub const ENRICHED: &[(&str, &str)] = &[
+    ("task_command", "command"),
+    ("task_arguments", "arguments"),
+    ("task_principal", "principal"),
+    ("task_run_level", "run_level"),
+    ("task_hidden", "hidden"),
+    ("task_triggers", "triggers"),
+    ("task_author", "author"),
+    ("task_lolbin", "lolbin"),
+    ("task_dir_class", "dir_class"),
+    ("task_cmd_flags", "cmd_flags"),
+];
+
+/// Whether unique event `u` carries a task definition (Security 4698 / 4702 with its XML).
+fn is_definition(ds: &Dataset, u: usize) -> bool {
+    let e = &ds.uniques[u];
+    e.channel == crate::event::CH_SECURITY
+        && matches!(e.event_id, 4698 | 4702)
+        && ["command", "principal"]
+            .iter()
+            .filter_map(|f| ds.fields[..ds.profile_fields].iter().position(|x| x == f))
+            .any(|i| !e.values[i].is_empty())
+}
+
+/// A definition's [`ENRICHED`] values: what it lends.
+fn lends(ds: &Dataset, def: usize, from: &[Option<usize>]) -> Vec<Arc<str>> {
+    from.iter()
+        .map(|i| match i {
+            Some(i) => ds.uniques[def].values[*i].clone(),
+            None => Arc::from(""),
+        })
+        .collect()
+}
+
+/// Per unique event that carries no definition: the definitions its occurrences ran under, and
+/// how many occurrences each. An occurrence runs under the definition in force on its host
+/// when it happened: the last registration or update before it in its lifecycle, else the
+/// first after. Counts from summaries (their lifecycles stayed on the endpoint) are added.
+pub fn lent_counts(ds: &Dataset) -> Vec<super::LentCounts> {
+    let mut out: Vec<super::LentCounts> = vec![HashMap::new(); ds.uniques.len()];
+    let Some(_) = ds.fields.iter().position(|f| *f == "task_name") else {
+        return out;
+    };
+    let from: Vec<Option<usize>> = ENRICHED
+        .iter()
+        .map(|(_, f)| ds.fields[..ds.profile_fields].iter().position(|x| x == f))
+        .collect();
+    let is_def: Vec<bool> = (0..ds.uniques.len())
+        .map(|u| is_definition(ds, u))
+        .collect();
+    let mut counts: FxHashMap<(u32, u32), u64> = FxHashMap::default();
+    for life in &ds.lifecycles.tasks {
+        let unique = |o: &u32| ds.occurrences[*o as usize].unique;
+        let first = life
+            .occurrences
+            .iter()
+            .map(unique)
+            .find(|&u| is_def[u as usize]);
+        let Some(mut current) = first else { continue };
+        for u in life.occurrences.iter().map(unique) {
+            if is_def[u as usize] {
+                current = u;
+            } else {
+                let n = counts.entry((u, current)).or_default();
+                *n = n.saturating_add(1);
+            }
+        }
+    }
+    let mut lent_by: HashMap<u32, Vec<Arc<str>>> = HashMap::new();
+    for ((u, def), n) in counts {
+        let values = lent_by
+            .entry(def)
+            .or_insert_with(|| lends(ds, def as usize, &from))
+            .clone();
+        let slot = out[u as usize].entry(values).or_default();
+        *slot = slot.saturating_add(n);
+    }
+    for (u, slot) in out.iter_mut().enumerate() {
+        if let Some(theirs) = ds.summary_lent(u) {
+            for (values, n) in theirs {
+                let c = slot.entry(values.clone()).or_default();
+                *c = c.saturating_add(*n);
+            }
+        }
+    }
+    out
+}
+
+/// Per unique event: the [`ENRICHED`] values it takes, or `None`. A definition takes its own,
+/// so that every event of a task reads the same (measured: leaving definitions' own empty
+/// pushed them down the ranking, below the events they lend to); any other event takes the
+/// definition most of its occurrences ran under ([`lent_counts`]; ties: the lexically first,
+/// so that logs and their summaries give the same).
+pub fn lent(ds: &Dataset) -> Vec<Option<Vec<Arc<str>>>> {
+    if !ds.fields.contains(&"task_name") {
+        return vec![None; ds.uniques.len()];
+    }
+    let from: Vec<Option<usize>> = ENRICHED
+        .iter()
+        .map(|(_, f)| ds.fields[..ds.profile_fields].iter().position(|x| x == f))
+        .collect();
+    lent_counts(ds)
+        .into_iter()
+        .enumerate()
+        .map(|(u, counts)| {
+            if is_definition(ds, u) {
+                return Some(lends(ds, u, &from));
+            }
+            counts
+                .into_iter()
+                .max_by(|a, b| a.1.cmp(&b.1).then_with(|| b.0.cmp(&a.0)))
+                .map(|(v, _)| v)
+        })
+        .collect()
+}

@@ -37,23 +37,77 @@ const RESTORED_WITHIN: i64 = 24 * 60 * US_PER_MIN;
 /// Whether a task definition is the one a task had before an update.
 type IsBefore<'a> = Box<dyn Fn(&str) -> bool + 'a>;
 
-pub const SHORT_LIVED_FLAG: &str = "short-lived";
-pub const TEMPORARY_MODIFICATION_FLAG: &str = "temporary-modification";
-pub const NEVER_RAN_FLAG: &str = "never-ran";
-pub const RAN_ONCE_FLAG: &str = "ran-once";
-
-/// Every lifecycle flag.
-pub const FLAGS: &[&str] = &[
-    SHORT_LIVED_FLAG,
-    TEMPORARY_MODIFICATION_FLAG,
-    NEVER_RAN_FLAG,
-    RAN_ONCE_FLAG,
-];
-
-/// The flag of that name (as a summary file spells it).
-pub fn flag_named(name: &str) -> Option<&'static str> {
-    FLAGS.iter().copied().find(|f| *f == name)
+/// A lifecycle flag. Variants in the order of their names, so that sorted flags read the same
+/// as sorted names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Flag {
+    /// Registered in the logs and never run afterwards, while the host ran other tasks later.
+    NeverRan,
+    /// Registered in the logs and run exactly once.
+    RanOnce,
+    /// Registered and deleted within ten minutes (ATexec / SMBexec).
+    ShortLived,
+    /// Updated and, within a day, updated back to the definition before (Sunburst).
+    TemporaryModification,
 }
+
+impl Flag {
+    /// Every flag.
+    pub const ALL: [Flag; 4] = [
+        Flag::NeverRan,
+        Flag::RanOnce,
+        Flag::ShortLived,
+        Flag::TemporaryModification,
+    ];
+
+    /// The flag's name in outputs, filters and summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::NeverRan => "never-ran",
+            Flag::RanOnce => "ran-once",
+            Flag::ShortLived => "short-lived",
+            Flag::TemporaryModification => "temporary-modification",
+        }
+    }
+
+    /// The list's abbreviation.
+    pub fn short(self) -> &'static str {
+        match self {
+            Flag::NeverRan => "never",
+            Flag::RanOnce => "once",
+            Flag::ShortLived => "short",
+            Flag::TemporaryModification => "tmp-mod",
+        }
+    }
+
+    /// The flag of that name (as a summary file spells it).
+    pub fn named(name: &str) -> Option<Flag> {
+        Flag::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+impl std::fmt::Display for Flag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl serde::Serialize for Flag {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+pub const SHORT_LIVED_FLAG: Flag = Flag::ShortLived;
+pub const TEMPORARY_MODIFICATION_FLAG: Flag = Flag::TemporaryModification;
+pub const NEVER_RAN_FLAG: Flag = Flag::NeverRan;
+pub const RAN_ONCE_FLAG: Flag = Flag::RanOnce;
+
+/// Flags as names, comma-separated (the `flags` context field).
+pub fn joined(flags: &[Flag]) -> String {
+    flags.iter().map(|f| f.name()).collect::<Vec<_>>().join(",")
+}
+
 /// One task on one host.
 #[derive(Debug, Clone)]
 pub struct TaskLife {
@@ -72,71 +126,148 @@ pub struct Lifecycles {
     /// Per occurrence: its lifecycle in `tasks`, or `NONE`.
     of_occurrence: Vec<u32>,
     /// Per unique event (dataset order): its flags, sorted.
-    pub flags: Vec<Vec<&'static str>>,
+    pub flags: Vec<Vec<Flag>>,
 }
 
 /// Flags per unique event (dataset order), sorted.
-pub fn flags(ds: &Dataset) -> Vec<Vec<&'static str>> {
+pub fn flags(ds: &Dataset) -> Vec<Vec<Flag>> {
     Lifecycles::build(ds).flags
 }
 
-/// Every name [`what`] gives a step.
-pub const WHATS: &[&str] = &[
-    "registered",
-    "deleted",
-    "enabled",
-    "disabled",
-    "updated",
-    "started",
-    "failed to start",
-    "finished",
-    "triggered on schedule",
-    "triggered by an event",
-    "triggered by registration",
-    "run on demand",
-    "terminated",
-    "triggered at boot",
-    "triggered at logon",
-    "process launched",
-    "action started",
-    "action completed",
-    "action failed",
-    "not started: already running",
-    "stopped by a user",
-    "not started: user not logged on",
-];
+/// What a step of a lifecycle did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum What {
+    Registered,
+    Deleted,
+    Enabled,
+    Disabled,
+    Updated,
+    Started,
+    FailedToStart,
+    Finished,
+    TriggeredOnSchedule,
+    TriggeredByEvent,
+    TriggeredByRegistration,
+    RunOnDemand,
+    Terminated,
+    TriggeredAtBoot,
+    TriggeredAtLogon,
+    ProcessLaunched,
+    ActionStarted,
+    ActionCompleted,
+    ActionFailed,
+    AlreadyRunning,
+    StoppedByUser,
+    UserNotLoggedOn,
+    /// An event id the timeline has no name for.
+    Other,
+}
 
-/// The step name as [`what`] spells it (a summary's text), or empty.
-pub fn what_named(name: &str) -> &'static str {
-    WHATS.iter().copied().find(|w| *w == name).unwrap_or("")
+impl What {
+    /// Every named step.
+    pub const ALL: [What; 22] = [
+        What::Registered,
+        What::Deleted,
+        What::Enabled,
+        What::Disabled,
+        What::Updated,
+        What::Started,
+        What::FailedToStart,
+        What::Finished,
+        What::TriggeredOnSchedule,
+        What::TriggeredByEvent,
+        What::TriggeredByRegistration,
+        What::RunOnDemand,
+        What::Terminated,
+        What::TriggeredAtBoot,
+        What::TriggeredAtLogon,
+        What::ProcessLaunched,
+        What::ActionStarted,
+        What::ActionCompleted,
+        What::ActionFailed,
+        What::AlreadyRunning,
+        What::StoppedByUser,
+        What::UserNotLoggedOn,
+    ];
+
+    /// As the timeline (and a summary) spells it; empty for [`What::Other`].
+    pub fn name(self) -> &'static str {
+        match self {
+            What::Registered => "registered",
+            What::Deleted => "deleted",
+            What::Enabled => "enabled",
+            What::Disabled => "disabled",
+            What::Updated => "updated",
+            What::Started => "started",
+            What::FailedToStart => "failed to start",
+            What::Finished => "finished",
+            What::TriggeredOnSchedule => "triggered on schedule",
+            What::TriggeredByEvent => "triggered by an event",
+            What::TriggeredByRegistration => "triggered by registration",
+            What::RunOnDemand => "run on demand",
+            What::Terminated => "terminated",
+            What::TriggeredAtBoot => "triggered at boot",
+            What::TriggeredAtLogon => "triggered at logon",
+            What::ProcessLaunched => "process launched",
+            What::ActionStarted => "action started",
+            What::ActionCompleted => "action completed",
+            What::ActionFailed => "action failed",
+            What::AlreadyRunning => "not started: already running",
+            What::StoppedByUser => "stopped by a user",
+            What::UserNotLoggedOn => "not started: user not logged on",
+            What::Other => "",
+        }
+    }
+
+    /// The step of that name (a summary's text); [`What::Other`] when unknown.
+    pub fn named(name: &str) -> What {
+        What::ALL
+            .into_iter()
+            .find(|w| w.name() == name)
+            .unwrap_or(What::Other)
+    }
+
+    /// Whether the step changed the task rather than ran it.
+    pub fn is_change(self) -> bool {
+        matches!(
+            self,
+            What::Registered | What::Updated | What::Deleted | What::Enabled | What::Disabled
+        )
+    }
+}
+
+impl std::fmt::Display for What {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// What a step of a lifecycle did.
-pub fn what(channel: &str, event_id: u32) -> &'static str {
+pub fn what(channel: &str, event_id: u32) -> What {
     match (channel, event_id) {
-        (CH_SECURITY, 4698) | (CH_TASKSCHEDULER, 106) => "registered",
-        (CH_SECURITY, 4699) | (CH_TASKSCHEDULER, 141) => "deleted",
-        (CH_SECURITY, 4700) => "enabled",
-        (CH_SECURITY, 4701) | (CH_TASKSCHEDULER, 142) => "disabled",
-        (CH_SECURITY, 4702) | (CH_TASKSCHEDULER, 140) => "updated",
-        (CH_TASKSCHEDULER, 100) => "started",
-        (CH_TASKSCHEDULER, 101 | 103) => "failed to start",
-        (CH_TASKSCHEDULER, 102) => "finished",
-        (CH_TASKSCHEDULER, 107) => "triggered on schedule",
-        (CH_TASKSCHEDULER, 108) => "triggered by an event",
-        (CH_TASKSCHEDULER, 109) => "triggered by registration",
-        (CH_TASKSCHEDULER, 110) => "run on demand",
-        (CH_TASKSCHEDULER, 111) => "terminated",
-        (CH_TASKSCHEDULER, 118) => "triggered at boot",
-        (CH_TASKSCHEDULER, 119) => "triggered at logon",
-        (CH_TASKSCHEDULER, 129) => "process launched",
-        (CH_TASKSCHEDULER, 200) => "action started",
-        (CH_TASKSCHEDULER, 201) => "action completed",
-        (CH_TASKSCHEDULER, 202 | 203) => "action failed",
-        (CH_TASKSCHEDULER, 322) => "not started: already running",
-        (CH_TASKSCHEDULER, 330) => "stopped by a user",
-        (CH_TASKSCHEDULER, 332) => "not started: user not logged on",
-        _ => "",
+        (CH_SECURITY, 4698) | (CH_TASKSCHEDULER, 106) => What::Registered,
+        (CH_SECURITY, 4699) | (CH_TASKSCHEDULER, 141) => What::Deleted,
+        (CH_SECURITY, 4700) => What::Enabled,
+        (CH_SECURITY, 4701) | (CH_TASKSCHEDULER, 142) => What::Disabled,
+        (CH_SECURITY, 4702) | (CH_TASKSCHEDULER, 140) => What::Updated,
+        (CH_TASKSCHEDULER, 100) => What::Started,
+        (CH_TASKSCHEDULER, 101 | 103) => What::FailedToStart,
+        (CH_TASKSCHEDULER, 102) => What::Finished,
+        (CH_TASKSCHEDULER, 107) => What::TriggeredOnSchedule,
+        (CH_TASKSCHEDULER, 108) => What::TriggeredByEvent,
+        (CH_TASKSCHEDULER, 109) => What::TriggeredByRegistration,
+        (CH_TASKSCHEDULER, 110) => What::RunOnDemand,
+        (CH_TASKSCHEDULER, 111) => What::Terminated,
+        (CH_TASKSCHEDULER, 118) => What::TriggeredAtBoot,
+        (CH_TASKSCHEDULER, 119) => What::TriggeredAtLogon,
+        (CH_TASKSCHEDULER, 129) => What::ProcessLaunched,
+        (CH_TASKSCHEDULER, 200) => What::ActionStarted,
+        (CH_TASKSCHEDULER, 201) => What::ActionCompleted,
+        (CH_TASKSCHEDULER, 202 | 203) => What::ActionFailed,
+        (CH_TASKSCHEDULER, 322) => What::AlreadyRunning,
+        (CH_TASKSCHEDULER, 330) => What::StoppedByUser,
+        (CH_TASKSCHEDULER, 332) => What::UserNotLoggedOn,
+        _ => What::Other,
     }
 }
 
@@ -161,8 +292,8 @@ pub struct Step {
     pub occurrence: u32,
     pub time: Option<i64>,
     pub event_id: u32,
-    /// `registered`, `updated`, `process launched`, ... (empty when unknown).
-    pub what: &'static str,
+    /// What it did (registered, updated, process launched, ...).
+    pub what: What,
     /// The command launched, the result code or the user, when the event has one.
     pub detail: String,
     /// For a definition that differs from the one before: the changed lines with one line
@@ -181,10 +312,7 @@ impl Step {
     /// Whether the step changed the task (registered, updated, deleted, enabled, disabled)
     /// rather than ran it.
     pub fn is_change(&self) -> bool {
-        matches!(
-            self.what,
-            "registered" | "updated" | "deleted" | "enabled" | "disabled"
-        )
+        self.what.is_change()
     }
 }
 
@@ -219,7 +347,7 @@ pub fn fold(steps: Vec<Step>, own: impl Fn(u32) -> bool) -> Vec<Step> {
                 occurrence: u32::MAX,
                 time: None,
                 event_id: 0,
-                what: "",
+                what: What::Other,
                 detail: String::new(),
                 diff: Vec::new(),
                 own: false,
@@ -285,7 +413,7 @@ fn is_run(channel: &str, id: u32) -> bool {
 impl Lifecycles {
     pub fn build(ds: &Dataset) -> Lifecycles {
         let n = ds.occurrences.len();
-        let mut out: Vec<BTreeSet<&'static str>> = vec![BTreeSet::new(); ds.uniques.len()];
+        let mut out: Vec<BTreeSet<Flag>> = vec![BTreeSet::new(); ds.uniques.len()];
         let mut of_occurrence = vec![NONE; n];
         let mut tasks: Vec<TaskLife> = Vec::new();
         // Only profiles with task names have task lifecycles.
@@ -353,7 +481,7 @@ impl Lifecycles {
             v
         };
         // Lifecycles are independent: sorted and flagged in parallel.
-        let flagged: Vec<Vec<(usize, &'static str)>> = tasks
+        let flagged: Vec<Vec<(usize, Flag)>> = tasks
             .par_iter_mut()
             .enumerate()
             .map(|(l, life)| {
@@ -505,7 +633,7 @@ pub fn xml_diff(old: &str, new: &str) -> Vec<DiffLine> {
 
 /// The flags of one lifecycle (occurrences in time order), as (occurrence, flag) pairs.
 /// `last_run` is the host's latest run of any task.
-fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &'static str)> {
+fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, Flag)> {
     let ev = |o: u32| -> &Occurrence { &ds.occurrences[o as usize] };
     let unique = |o: u32| &ds.uniques[ev(o).unique as usize];
     let facts = |o: u32| ds.step(ev(o));
@@ -521,7 +649,7 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
     // The command a run launched (129 / 200), as read.
     let launched = |o: u32| facts(o).map(|f| &*f.detail).filter(|d| !d.is_empty());
     let definition = |o: u32| facts(o).and_then(|f| f.definition.as_deref());
-    let mut flagged: Vec<(usize, &'static str)> = Vec::new();
+    let mut flagged: Vec<(usize, Flag)> = Vec::new();
     // Events that name only the task (started, triggered, finished) look the same in every
     // lifecycle of the task, on every host: flagging them would flag the task everywhere.
     let specific = |o: u32| {
@@ -529,7 +657,7 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, &
     };
     // The occurrences between two times, found by binary search (the lifecycle is in time
     // order, undated ones first).
-    let mut flag_span = |from: i64, to: i64, f: &'static str| {
+    let mut flag_span = |from: i64, to: i64, f: Flag| {
         let start = occ.partition_point(|&o| at(o) < from);
         for &o in occ[start..]
             .iter()
@@ -659,7 +787,7 @@ mod tests {
             occurrence: o,
             time: Some(i64::from(o)),
             event_id: 100,
-            what: "started",
+            what: What::Started,
             detail: String::new(),
             diff: Vec::new(),
             own: false,
@@ -671,7 +799,7 @@ mod tests {
     #[test]
     fn long_runs_fold_to_their_ends_and_folding_again_changes_nothing() {
         let mut steps: Vec<Step> = (0..20).map(run).collect();
-        steps[10].what = "updated"; // a change splits the runs: 10 and 9
+        steps[10].what = What::Updated; // a change splits the runs: 10 and 9
         steps.push(run(20));
         let own = |o: u32| o == 20;
         let once = fold(steps, own);

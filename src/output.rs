@@ -33,7 +33,7 @@ pub struct Rows<'a> {
     pub ranking: &'a Ranking,
     pub order: Vec<usize>,
     /// Lifecycle flags per unique event (see [`crate::lifecycle`]).
-    pub flags: Cow<'a, [Vec<&'static str>]>,
+    pub flags: Cow<'a, [Vec<crate::lifecycle::Flag>]>,
     /// The triage entries (marks, verdicts, notes) that go with the rows, by unique event.
     pub entries: BTreeMap<usize, Entry>,
     /// Rank (0-based) of every unique event in `ranking`: an export of some rows keeps
@@ -157,7 +157,7 @@ impl<'a> Rows<'a> {
             "channel": e.channel,
             "event_id": e.event_id,
             "fields": fields,
-            "model": self.ranking.model,
+            "model": self.ranking.model.name(),
             "prevalence": {"hosts": e.hosts.len(), "fleet": self.ds.fleet_size()},
             "flags": self.flags[u],
             "display": self.display(u),
@@ -295,7 +295,7 @@ impl<'a> Rows<'a> {
                 "event_id".into(),
                 us.iter().map(|(_, e)| e.event_id).collect::<Vec<_>>(),
             ),
-            Column::new("model".into(), vec![self.ranking.model; us.len()]),
+            Column::new("model".into(), vec![self.ranking.model.name(); us.len()]),
             Column::new(
                 "top_fields".into(),
                 us.iter()
@@ -323,7 +323,7 @@ impl<'a> Rows<'a> {
             cols.push(Column::new(
                 "flags".into(),
                 us.iter()
-                    .map(|(u, _)| self.flags[*u].join(","))
+                    .map(|(u, _)| crate::lifecycle::joined(&self.flags[*u]))
                     .collect::<Vec<_>>(),
             ));
         }
@@ -558,7 +558,7 @@ impl<'a> TaskRows<'a> {
             "last_seen": rfc3339(task.last_seen),
             "event_ids": task.event_ids,
             "events": events,
-            "model": self.ranking.model,
+            "model": self.ranking.model.name(),
         });
         if let Some(e) = self.entries.get(&t)
             && let Some(obj) = row.as_object_mut()
@@ -626,7 +626,7 @@ impl<'a> TaskRows<'a> {
             text("hosts", &|_, k| k.hosts.join("; ")),
             text("first_seen", &|_, k| rfc3339(k.first_seen)),
             text("last_seen", &|_, k| rfc3339(k.last_seen)),
-            text("flags", &|_, k| k.flags.join(",")),
+            text("flags", &|_, k| crate::lifecycle::joined(&k.flags)),
             text("event_ids", &|_, k| {
                 k.event_ids
                     .iter()
@@ -641,7 +641,7 @@ impl<'a> TaskRows<'a> {
                     .collect::<Vec<_>>()
                     .join(" ")
             }),
-            Column::new("model".into(), vec![self.ranking.model; ts.len()]),
+            Column::new("model".into(), vec![self.ranking.model.name(); ts.len()]),
             Column::new(
                 "marked".into(),
                 ts.iter()
@@ -713,7 +713,7 @@ impl<'a> TaskRows<'a> {
                         task.hosts.len(),
                         task.uniques.len(),
                         for_terminal(&name, 59),
-                        task.flags.join(","),
+                        crate::lifecycle::joined(&task.flags),
                         ids
                     );
                     writeln!(out, "{}", line.trim_end())?;

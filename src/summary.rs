@@ -157,7 +157,7 @@ impl StepOut {
         StepOut {
             time: s.time,
             event_id: s.event_id,
-            what: s.what.to_string(),
+            what: s.what.name().to_string(),
             detail: s.detail.clone(),
             own: s.own,
             folded: s.folded,
@@ -183,7 +183,7 @@ impl StepOut {
             occurrence: u32::MAX,
             time: self.time,
             event_id: self.event_id,
-            what: crate::lifecycle::what_named(&self.what),
+            what: crate::lifecycle::What::named(&self.what),
             detail: self.detail,
             diff: self
                 .diff
@@ -469,7 +469,7 @@ pub struct SummaryEvent {
     pub first_seen: Option<i64>,
     pub last_seen: Option<i64>,
     pub sources: Vec<String>,
-    pub flags: Vec<&'static str>,
+    pub flags: Vec<crate::lifecycle::Flag>,
     pub raw: RawEvent,
     pub lifecycles: Vec<crate::frame::Life>,
     pub more_lifecycles: bool,
@@ -540,7 +540,7 @@ pub fn parse(text: &str, profile: &str, fields: &[&str]) -> Result<Vec<Summary>,
         };
         let mut flags = Vec::new();
         for f in &line.flags {
-            match crate::lifecycle::flag_named(f) {
+            match crate::lifecycle::Flag::named(f) {
                 Some(f) => flags.push(f),
                 None => {
                     current

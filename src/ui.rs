@@ -168,7 +168,7 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
             safe(app.summary(), 400)
         }),
     ]);
-    let model = app.ranking().as_ref().map_or("-", |r| r.model);
+    let model = app.ranking().map_or("-", |r| r.model.name());
     let second = Line::from(vec![
         Span::raw(format!(" ranked by {model}  ")),
         Span::raw(format!("{} rows", app.rows().len())),
@@ -427,7 +427,7 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
             "#{} score {:.2} ({})  {} / {}  count {}",
             app.rank_of(u) + 1,
             r.scores[u],
-            r.model,
+            r.model.name(),
             safe(&e.channel, 60),
             e.event_id,
             e.count()
@@ -456,7 +456,10 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
             if flags.is_empty() {
                 String::new()
             } else {
-                format!("   lifecycle: {}", flags.join(", "))
+                format!(
+                    "   lifecycle: {}",
+                    crate::lifecycle::joined(flags).replace(',', ", ")
+                )
             },
             style(app, Color::Magenta).add_modifier(Modifier::BOLD),
         ),
@@ -719,10 +722,9 @@ fn lifecycle_lines(app: &App, u: usize, lines: &mut Vec<Line<'static>>) {
 }
 
 fn step_line(app: &App, s: &Step, own: bool) -> Line<'static> {
-    let what = if s.what.is_empty() {
-        format!("event {}", s.event_id)
-    } else {
-        s.what.to_string()
+    let what = match s.what {
+        crate::lifecycle::What::Other => format!("event {}", s.event_id),
+        w => w.name().to_string(),
     };
     let change = s.is_change();
     let st = if own {

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use anomalog::app::{Action, App, Column, Effect, Executor, Focus, Mode, Msg, Training};
 use anomalog::ingest::Progress;
-use anomalog::model::EpochReport;
 use anomalog::model::worker::{Trained, WorkerMsg};
+use anomalog::model::{EpochReport, ModelKind};
 use anomalog::output::Format;
 use anomalog::pipeline;
 use anomalog::profile::by_name;
@@ -70,7 +70,7 @@ fn typed(app: &mut App, s: &str) {
 fn loads_ranked_by_rarity_while_training() {
     let app = samples();
     assert!(app.loading().is_none());
-    assert_eq!(app.ranking().as_ref().unwrap().model, "rarity");
+    assert_eq!(app.ranking().as_ref().unwrap().model, ModelKind::Rarity);
     assert_eq!(app.rows().len(), app.dataset().unwrap().uniques.len());
     assert_eq!(app.selected(), 0);
     assert_eq!(app.rank_of(app.current().unwrap()), 0);
@@ -257,11 +257,14 @@ fn rerank_keeps_the_selected_event() {
         ranking: trained.ranking,
         model: None,
     }))));
-    assert_eq!(app.ranking().as_ref().unwrap().model, "ds4n6");
+    assert_eq!(app.ranking().as_ref().unwrap().model, ModelKind::Ds4n6);
     assert_eq!(app.current(), Some(u), "the cursor stays on the same event");
     assert!(matches!(
         app.training(),
-        Training::Done { model: "ds4n6", .. }
+        Training::Done {
+            model: ModelKind::Ds4n6,
+            ..
+        }
     ));
     // Cancelling keeps the ranking it has.
     let mut app = samples();
@@ -275,7 +278,7 @@ fn rerank_keeps_the_selected_event() {
     ));
     app.on_msg(Msg::Worker(WorkerMsg::Cancelled));
     assert_eq!(*app.training(), Training::Cancelled);
-    assert_eq!(app.ranking().as_ref().unwrap().model, "rarity");
+    assert_eq!(app.ranking().as_ref().unwrap().model, ModelKind::Rarity);
 }
 
 #[test]

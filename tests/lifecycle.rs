@@ -16,7 +16,7 @@ use anomalog::pipeline;
 use anomalog::profile::by_name;
 use common::shared_file;
 
-fn flagged_tasks(ds: &Dataset, flag: &str) -> Vec<String> {
+fn flagged_tasks(ds: &Dataset, flag: lifecycle::Flag) -> Vec<String> {
     let f = lifecycle::flags(ds);
     let mut t: Vec<String> = (0..ds.uniques.len())
         .filter(|&u| f[u].contains(&flag))
@@ -135,7 +135,7 @@ fn ts(id: u32, minute: i64, task: &str) -> RawEvent {
     }
 }
 
-fn flags_of(ds: &Dataset, id: u32, task: &str) -> Vec<&'static str> {
+fn flags_of(ds: &Dataset, id: u32, task: &str) -> Vec<lifecycle::Flag> {
     let f = lifecycle::flags(ds);
     (0..ds.uniques.len())
         .filter(|&u| ds.uniques[u].event_id == id && ds.value(u, "task_name") == task)
@@ -190,7 +190,7 @@ fn context_fields_make_flags_and_prevalence_features() {
     let evil = (0..ds.uniques.len())
         .find(|&u| ds.value(u, "command").contains("temp"))
         .unwrap();
-    assert_eq!(ds.value(evil, "flags"), TEMPORARY_MODIFICATION_FLAG);
+    assert_eq!(ds.value(evil, "flags"), TEMPORARY_MODIFICATION_FLAG.name());
     // One host: prevalence says nothing.
     assert_eq!(ds.value(evil, "prevalence"), "");
     // Idempotent.
@@ -219,7 +219,7 @@ fn the_timeline_shows_each_update_as_an_xml_diff() {
     assert_eq!(lives.len(), 1);
     assert_eq!(lives[0].host, "pc1");
     let steps = Lifecycles::timeline(&ds, lives[0]);
-    let what: Vec<&str> = steps.iter().map(|s| s.what).collect();
+    let what: Vec<&str> = steps.iter().map(|s| s.what.name()).collect();
     assert_eq!(what, ["registered", "updated", "updated"]);
     assert!(
         steps[0].diff.is_empty(),
@@ -256,9 +256,14 @@ fn the_real_remote_update_has_a_timeline() {
     let lives = ds.lifecycles.of_unique(&ds, u, 5);
     assert!(!lives.is_empty());
     let steps = Lifecycles::timeline(&ds, lives[0]);
-    assert!(steps.iter().any(|s| s.what == "updated"), "{steps:?}");
     assert!(
-        steps.iter().all(|s| s.time.is_some() && !s.what.is_empty()),
+        steps.iter().any(|s| s.what == lifecycle::What::Updated),
+        "{steps:?}"
+    );
+    assert!(
+        steps
+            .iter()
+            .all(|s| s.time.is_some() && s.what != lifecycle::What::Other),
         "{steps:?}"
     );
 }

@@ -99,7 +99,7 @@ fn worker_reports_every_epoch_and_the_loss_falls() {
         epochs[9].loss
     );
     assert_eq!(epochs[9].eta, 0.0);
-    assert_eq!(done.ranking.model, "ae");
+    assert_eq!(done.ranking.model, anomalog::model::ModelKind::Ae);
     assert!(done.model.is_some());
 }
 
@@ -312,7 +312,7 @@ fn every_model_ranks_every_unique_event() {
             r.order.windows(2).all(|w| r.scores[w[0]] >= r.scores[w[1]]),
             "{kind:?} best first"
         );
-        assert_eq!(r.model, kind.name());
+        assert_eq!(r.model, kind);
     }
 }
 

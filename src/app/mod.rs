@@ -34,7 +34,7 @@ pub use columns::{COLUMNS, Column, ColumnSpec, Width};
 pub use drill::Focus;
 pub use filter::Filter;
 pub use keys::{Action, BINDINGS, Binding, Key, binding_for};
-pub use table::{Data, Table, short_flag};
+pub use table::{Data, Table};
 
 /// Which list is shown: one row per unique event, or one per task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -169,7 +169,7 @@ pub enum Training {
         losses: Vec<f64>,
     },
     Done {
-        model: &'static str,
+        model: crate::model::ModelKind,
         epochs: usize,
         seconds: f64,
     },
@@ -874,7 +874,7 @@ impl App {
                     epochs,
                     seconds,
                 };
-                self.status = format!("re-ranked by {}", t.ranking.model);
+                self.status = format!("re-ranked by {}", t.ranking.model.name());
                 self.set_ranking(t.ranking);
             }
             Msg::Worker(WorkerMsg::Cancelled) => {

@@ -132,7 +132,7 @@ impl<'a> Table<'a> {
         }
     }
 
-    fn flags(&self, i: usize) -> &'a [&'static str] {
+    fn flags(&self, i: usize) -> &'a [crate::lifecycle::Flag] {
         let ds = self.ds();
         match self.view {
             View::Events => ds.flags(i),
@@ -161,7 +161,7 @@ impl<'a> Table<'a> {
             Column::Flags => self
                 .flags(i)
                 .iter()
-                .map(|f| short_flag(f))
+                .map(|f| f.short())
                 .collect::<Vec<_>>()
                 .join(" "),
             Column::Verdict => self.verdict(i).map_or("", |v| v.name()).to_string(),
@@ -293,16 +293,5 @@ fn with_variants((name, variants): (&str, u32)) -> String {
         name.to_string()
     } else {
         format!("{name} (+{variants} variants)")
-    }
-}
-
-/// A lifecycle flag as the list shows it.
-pub fn short_flag(f: &str) -> &str {
-    match f {
-        crate::lifecycle::NEVER_RAN_FLAG => "never",
-        crate::lifecycle::RAN_ONCE_FLAG => "once",
-        crate::lifecycle::SHORT_LIVED_FLAG => "short",
-        crate::lifecycle::TEMPORARY_MODIFICATION_FLAG => "tmp-mod",
-        other => other,
     }
 }

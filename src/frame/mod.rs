@@ -123,7 +123,7 @@ pub struct Dataset {
     /// Per unique event: its first occurrence as read.
     first_raw: Vec<RawEvent>,
     /// Per unique event: lifecycle flags merged from summaries (empty when none came).
-    summary_flags: Vec<Vec<&'static str>>,
+    summary_flags: Vec<Vec<crate::lifecycle::Flag>>,
     /// Per unique event: lifecycles (host, task, folded steps) its summaries brought, and
     /// whether they knew of more (empty when none came).
     summary_lives: Vec<(Vec<Life>, bool)>,
@@ -469,7 +469,7 @@ pub struct Builder {
     sources_of: Vec<Vec<u32>>,
     /// Per unique event: lifecycle flags that summaries bring (their lifecycles stayed on the
     /// endpoint).
-    summary_flags: Vec<BTreeSet<&'static str>>,
+    summary_flags: Vec<BTreeSet<crate::lifecycle::Flag>>,
     /// Per unique event: the lifecycles summaries bring (at most the drill-down's share).
     summary_lives: Vec<(Vec<Life>, bool)>,
     /// Per unique event: the definitions summaries lend it, with counts.
@@ -832,7 +832,8 @@ impl Dataset {
         // Lifecycles that stayed on an endpoint: their flags came with its summary.
         for (mine, theirs) in self.lifecycles.flags.iter_mut().zip(&self.summary_flags) {
             if !theirs.is_empty() {
-                let all: BTreeSet<&'static str> = mine.iter().chain(theirs).copied().collect();
+                let all: BTreeSet<crate::lifecycle::Flag> =
+                    mine.iter().chain(theirs).copied().collect();
                 *mine = all.into_iter().collect();
             }
         }
@@ -853,7 +854,8 @@ impl Dataset {
         for (u, ue) in self.uniques.iter_mut().enumerate() {
             ue.values
                 .push(intern(prevalence_bucket(ue.hosts.len(), fleet).to_string()));
-            ue.values.push(intern(self.lifecycles.flags[u].join(",")));
+            ue.values
+                .push(intern(crate::lifecycle::joined(&self.lifecycles.flags[u])));
         }
         if enrich && self.fields.contains(&"task_name") {
             let lent: Vec<Vec<Arc<str>>> = tasks::lent(self)
@@ -928,7 +930,7 @@ impl Dataset {
     }
 
     /// The lifecycle flags of unique event `u` (empty before [`Dataset::add_context`]).
-    pub fn flags(&self, u: usize) -> &[&'static str] {
+    pub fn flags(&self, u: usize) -> &[crate::lifecycle::Flag] {
         self.lifecycles.flags.get(u).map_or(&[], |f| f.as_slice())
     }
 

@@ -47,7 +47,7 @@ pub struct Task {
     pub first_seen: Option<i64>,
     pub last_seen: Option<i64>,
     /// Lifecycle flags of any of its events, sorted.
-    pub flags: Vec<&'static str>,
+    pub flags: Vec<crate::lifecycle::Flag>,
     /// Distinct event ids of its events, ascending.
     pub event_ids: Vec<u32>,
 }

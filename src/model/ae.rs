@@ -467,7 +467,7 @@ impl Autoencoder {
                     .collect(),
             );
         }
-        let mut ranking = Ranking::from_scores("ae", ds, scores, field_scores);
+        let mut ranking = Ranking::from_scores(super::ModelKind::Ae, ds, scores, field_scores);
         ranking.field_z = field_z;
         ranking.expected = expected;
         Ok(ranking)

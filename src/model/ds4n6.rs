@@ -138,7 +138,7 @@ pub fn rank(
         .collect();
     let field_scores: Vec<Vec<f32>> = err.iter().map(|r| r[1..].to_vec()).collect();
     let field_z = super::rarity::zscores(&field_scores, n - 1);
-    let mut r = Ranking::from_scores("ds4n6", ds, scores, field_scores);
+    let mut r = Ranking::from_scores(super::ModelKind::Ds4n6, ds, scores, field_scores);
     r.field_z = field_z;
     Ok(r)
 }

@@ -33,6 +33,12 @@ impl ModelKind {
     }
 }
 
+impl std::fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// Progress of training, once per epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochReport {
@@ -62,8 +68,8 @@ pub enum ModelError {
 
 #[derive(Debug, Clone)]
 pub struct Ranking {
-    /// The model that produced it (`rarity`, `ae`, `ds4n6`).
-    pub model: &'static str,
+    /// The model that produced it.
+    pub model: ModelKind,
     /// Score per unique event, in dataset order.
     pub scores: Vec<f64>,
     /// Per unique event, per profile field: that field's loss (its share of the score).
@@ -82,7 +88,7 @@ impl Ranking {
     /// Sort indices by score, descending; ties broken by fewer occurrences, then earlier first
     /// seen, then dataset order, so that the same input always gives the same ranking.
     pub fn from_scores(
-        model: &'static str,
+        model: ModelKind,
         ds: &Dataset,
         scores: Vec<f64>,
         field_scores: Vec<Vec<f32>>,

@@ -88,7 +88,7 @@ pub fn rank(ds: &Dataset) -> Ranking {
         );
     }
     let field_z = zscores(&field_scores, n_fields);
-    let mut r = Ranking::from_scores("rarity", ds, scores, field_scores);
+    let mut r = Ranking::from_scores(super::ModelKind::Rarity, ds, scores, field_scores);
     r.field_z = field_z;
     r.expected = expected;
     r

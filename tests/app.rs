@@ -808,6 +808,26 @@ fn the_task_view_has_one_row_per_task_and_keeps_each_views_place() {
     // Back to events: the place there is kept.
     app.update(Action::ToggleView);
     assert_eq!(app.current(), Some(event));
+    // Enter on a task opens its events as rows of the event view; t goes back.
+    app.update(Action::ToggleView);
+    app.update(Action::Submit);
+    assert_eq!(app.view(), anomalog::app::View::Events);
+    let mut shown = app.rows().to_vec();
+    shown.sort_unstable();
+    let mut want: Vec<usize> = events.iter().map(|&u| u as usize).collect();
+    want.sort_unstable();
+    assert_eq!(shown, want);
+    assert_eq!(app.selected(), 0);
+    assert!(
+        app.status().contains("events of the task"),
+        "{}",
+        app.status()
+    );
+    app.update(Action::ToggleView);
+    assert_eq!(app.current(), Some(t));
+    app.update(Action::ToggleView);
+    app.update(Action::ClearFilter);
+    assert_eq!(app.rows().len(), ds.uniques.len());
 }
 
 #[test]

@@ -15,6 +15,8 @@ pub enum Filter {
     },
     /// `hosts<=k`: seen on at most k hosts of the fleet (least-frequency-of-occurrence stacking).
     MaxHosts(usize),
+    /// The events of one task (the task view's Enter): its index and name as read.
+    Task { index: usize, name: String },
 }
 
 /// Fields every view knows besides the profile's.
@@ -27,6 +29,7 @@ impl Filter {
     pub fn text(&self) -> String {
         match self {
             Filter::MaxHosts(k) => format!("hosts<={k}"),
+            Filter::Task { name, .. } => format!("name={name}"),
             Filter::Equals { field, value } => format!("{field}={value}"),
             Filter::Regex { text, .. } => text.clone(),
         }

@@ -179,7 +179,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: &[Key::Enter],
-        what: "focus the drill-down (j k scroll it)",
+        what: "focus the drill-down (j k scroll it); on a task: open its events",
         action: Action::Submit,
     },
     Binding {

@@ -615,7 +615,11 @@ impl App {
                     }
                 }
                 Mode::Export { format, path } => effects.extend(self.export_effect(format, path)),
-                Mode::Normal | Mode::Help => self.drill.toggle_focus(),
+                Mode::Normal | Mode::Help => match (self.view, self.current()) {
+                    // A task opens as its events, with their own drill-downs.
+                    (View::Tasks, Some(t)) => self.open_task(t),
+                    _ => self.drill.toggle_focus(),
+                },
             },
             Action::Back => match self.mode {
                 Mode::Help => self.mode = Mode::Normal,
@@ -787,6 +791,26 @@ impl App {
             Action::Input(_) | Action::Backspace | Action::NextFormat => {}
         }
         effects
+    }
+
+    /// Show the events of task `t` in the event view (its filter replaces the event view's;
+    /// `t` goes back to the tasks, where the place is kept).
+    fn open_task(&mut self, t: usize) {
+        let Some(ds) = self.dataset() else { return };
+        let Some(task) = ds.tasks.tasks.get(t) else {
+            return;
+        };
+        let name = task.name.to_string();
+        self.view = View::Events;
+        self.events
+            .set_filter(Some(Filter::Task { index: t, name }));
+        self.refresh();
+        self.events.move_to(0);
+        self.drill.reset_scroll();
+        self.status = format!(
+            "{} events of the task; t: back to the tasks, F: every event",
+            self.rows().len()
+        );
     }
 
     /// `v`: cycle the verdict of the row (on a marked row, of every marked row); on a task,

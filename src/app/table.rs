@@ -249,6 +249,10 @@ impl<'a> Table<'a> {
         match filter {
             None => true,
             Some(Filter::MaxHosts(k)) => self.hosts(i) <= *k,
+            Some(Filter::Task { index, .. }) => match self.view {
+                View::Events => self.ds().tasks.of(i) == Some(*index),
+                View::Tasks => i == *index,
+            },
             Some(Filter::Equals { field, value }) => self
                 .values(i, field)
                 .iter()

@@ -60,10 +60,16 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
     binding_for(k)
 }
 
-/// Open the TUI on `paths`. The terminal is restored on every way out (panics included:
-/// `ratatui::init` installs a hook).
+/// Open the TUI on `paths`. The terminal is restored on every way out, panics included:
+/// `ratatui::init` installs a hook that leaves the alternate screen and raw mode, and ours,
+/// chained before it, turns mouse reporting off (else the shell keeps receiving mouse codes).
 pub fn run(options: Options) -> Result<()> {
     let mut terminal = ratatui::try_init()?;
+    let restore = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = execute!(std::io::stdout(), DisableMouseCapture);
+        restore(info);
+    }));
     let _ = execute!(std::io::stdout(), EnableMouseCapture);
     let result = event_loop(&mut terminal, options);
     let _ = execute!(std::io::stdout(), DisableMouseCapture);
@@ -162,7 +168,16 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
             let mut effects = Vec::new();
             // Input, with a short timeout so that progress keeps moving.
             if event::poll(Duration::from_millis(60))? {
-                let actions: Vec<Action> = match event::read()? {
+                let ev = event::read()?;
+                // Debug builds only: a way for tests/e2e_tmux.rs to make the UI panic.
+                #[cfg(debug_assertions)]
+                if let Event::Key(k) = &ev
+                    && k.code == KeyCode::F(12)
+                    && std::env::var_os("ANOMALOG_TEST_PANIC").is_some()
+                {
+                    panic!("ANOMALOG_TEST_PANIC: F12 pressed");
+                }
+                let actions: Vec<Action> = match ev {
                     Event::Key(k) if k.kind != KeyEventKind::Release => {
                         key_action(&app, k).into_iter().collect()
                     }

@@ -118,8 +118,15 @@ fn analyst_session_in_tmux() {
     keys(&session, &["-l", "dropper, see ticket 4711"]);
     keys(&session, &["Enter"]);
     wait_for(&session, "note saved", 10);
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&triage).unwrap()).unwrap();
+    // Saves run on the UI's effect thread: the note reaches the file a moment later.
+    let start = Instant::now();
+    let saved: serde_json::Value = loop {
+        let text = std::fs::read_to_string(&triage).unwrap_or_default();
+        if text.contains("dropper, see ticket 4711") || start.elapsed() > Duration::from_secs(10) {
+            break serde_json::from_str(&text).unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let events = saved["events"].as_object().unwrap();
     assert_eq!(events.len(), 2, "two marked rows: {saved}");
     assert!(
@@ -168,6 +175,51 @@ fn analyst_session_in_tmux() {
     assert!(screen.contains("malicious"), "{screen}");
     keys(&again, &["q"]);
     wait_for(&again, "ANOMALOG-EXIT=0", 20);
+}
+
+#[test]
+fn a_panic_gives_the_terminal_back_with_mouse_reporting_off() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIP: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_anomalog");
+    let dir = tempfile::tempdir().unwrap();
+    let session = format!("anomalog-panic-{}", std::process::id());
+    let cmd = format!(
+        "cd {} && ANOMALOG_TEST_PANIC=1 {} --session {} 2>/dev/null; echo ANOMALOG-EXIT=$?; sleep 60",
+        env!("CARGO_MANIFEST_DIR"),
+        bin,
+        dir.path().join("s.json").display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    let _guard = KillOnDrop(session.clone());
+    wait_for(&session, "unique events (", 120);
+    let flag = |what: &str| {
+        tmux(&["display", "-p", "-t", &session, what])
+            .trim()
+            .to_string()
+    };
+    assert_eq!(flag("#{mouse_any_flag}"), "1", "the UI reports the mouse");
+    keys(&session, &["F12"]);
+    let screen = wait_for(&session, "ANOMALOG-EXIT=", 20);
+    assert!(screen.contains("ANOMALOG-EXIT=101"), "a panic: {screen}");
+    assert_eq!(
+        flag("#{mouse_any_flag}"),
+        "0",
+        "mouse reporting is off again"
+    );
+    assert_eq!(flag("#{alternate_on}"), "0", "alternate screen left");
 }
 
 struct KillOnDrop(String);

@@ -5,6 +5,9 @@
 //! Synthetic rows: every field drawn from a Zipf-like distribution over its own vocabulary,
 //! so that value frequencies look like real logs (a few very common values, a long tail).
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;

@@ -6,6 +6,9 @@
 //! tree (and `cargo test`'s build) small, and each stage runs for seconds, not nanoseconds,
 //! so a median of a few runs is a stable figure.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 

@@ -4,6 +4,9 @@
 //! frames into ratatui's `TestBackend` at 200 x 60 while the cursor pages through the list
 //! (the list is virtualised: only visible rows are built).
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -15,6 +15,9 @@
 //! ([`Dataset::add_context_with`] `false`); `+ctx+def` rows also the task definition's
 //! features lent to every event of the task ([`Dataset::add_context`], what the app uses).
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;

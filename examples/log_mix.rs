@@ -4,6 +4,9 @@
 //!
 //! `cargo run --release --example log_mix -- ../shared/evtx/security.evtx ../shared/evtx/system.evtx`
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

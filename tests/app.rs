@@ -1,6 +1,9 @@
 //! The TUI's state and rendering, with no threads and no terminal: actions and worker
 //! messages go straight into `update` / `on_msg`, frames into ratatui's `TestBackend`.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::PathBuf;

@@ -1,5 +1,8 @@
 //! The `rank` command end to end, as a script would call it.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use assert_cmd::Command;

@@ -2,6 +2,9 @@
 //! wait for training, open the drill-down of the top event, mark two rows, export them, check
 //! the file, quit, and check the terminal was restored.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::process::Command;
 use std::time::{Duration, Instant};
 

@@ -1,6 +1,9 @@
 //! The EVTX writer's files read back through the evtx crate, checksums validated, with every
 //! field identical: a property test over random events, across many chunks.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::sync::Arc;

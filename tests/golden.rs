@@ -11,6 +11,9 @@
 //! To accept a deliberate change: `ANOMALOG_BLESS=1 cargo test --test golden`, then review
 //! the diff of `tests/golden/` like any other change.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::fmt::Write as _;

@@ -2,6 +2,9 @@
 //! runs an encoded PowerShell-style command from C:\Users\Public as SYSTEM) and one unrelated
 //! 4624, is detected without a flag and gives the same scheduled-task features.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use anomalog::event::rfc3339;

@@ -1,5 +1,8 @@
 //! Task lifecycle flags on simulated and real events.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::PathBuf;

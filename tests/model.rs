@@ -1,6 +1,9 @@
 //! The models: determinism, the worker's messages and cancel flag, saved models and
 //! baselines, per-field errors and expected values in the output.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::PathBuf;

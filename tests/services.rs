@@ -1,6 +1,9 @@
 //! The services profile (System 7045, Security 4697) through the same pipeline, on the shared
 //! System logs and on a 4697 fixture.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::PathBuf;

@@ -2,6 +2,9 @@
 //! program does with them (ingest passes over them, exports carry them, training can leave
 //! benign events out).
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,5 +1,8 @@
 //! Every real public sample in ../shared/evtx loads with the counts its MANIFEST.md gives.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

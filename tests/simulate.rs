@@ -1,6 +1,9 @@
 //! The fleet simulator and the bundled samples: deterministic output, files that read back,
 //! and a ranking that puts every planted attack near the top.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,9 @@
 //! Summaries: ranking the per-host summaries of a fleet gives exactly the ranking of its raw
 //! logs read at once, for every model; bad summaries are reported and the rest is used.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 

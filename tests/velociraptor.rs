@@ -2,6 +2,9 @@
 //! valid YAML whose command line the binary accepts, and a hunt download built to
 //! Velociraptor's layout ranks as the clients' logs would.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 

@@ -4,6 +4,9 @@
 //! Runs when `ANOMALOG_WINDOWS_EXE` names the `.exe` (with the Wine loader in
 //! `ANOMALOG_WINE`, default `/usr/lib/wine/wine64`); skips with a printed reason otherwise.
 
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

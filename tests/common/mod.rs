@@ -1,4 +1,7 @@
 //! Helpers shared by the integration tests.
+
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

@@ -369,3 +369,85 @@ fn a_damaged_model_file_is_refused() {
     });
     assert!(e.contains("damaged encoder"), "{e}");
 }
+
+/// Rewrite one tensor of a saved model: every f32 of `name` set to `value`.
+fn with_weights(model: &[u8], name: &str, value: f32) -> Vec<u8> {
+    use safetensors::tensor::{Dtype, TensorView};
+    let (_, header) = safetensors::SafeTensors::read_metadata(model).unwrap();
+    let meta = header.metadata().clone();
+    let st = safetensors::SafeTensors::deserialize(model).unwrap();
+    let mut owned: Vec<(String, Vec<usize>, Vec<u8>)> = Vec::new();
+    for (n, t) in st.tensors() {
+        assert_eq!(t.dtype(), Dtype::F32);
+        let data = if n == name {
+            value
+                .to_le_bytes()
+                .iter()
+                .copied()
+                .cycle()
+                .take(t.data().len())
+                .collect()
+        } else {
+            t.data().to_vec()
+        };
+        owned.push((n, t.shape().to_vec(), data));
+    }
+    let views: Vec<(String, TensorView)> = owned
+        .iter()
+        .map(|(n, shape, data)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, shape.clone(), data).unwrap(),
+            )
+        })
+        .collect();
+    safetensors::serialize(views, meta).unwrap()
+}
+
+/// Found by `examples/fuzz.rs` (target `baseline`): a saved model whose output weights are
+/// huge (finite) pointed the expected value past its field's vocabulary, and scoring
+/// panicked; weights that are not finite are refused when the file is loaded.
+#[test]
+fn a_damaged_saved_model_never_panics() {
+    let ds = samples();
+    let trained = run(
+        &ds,
+        Task::Train {
+            kind: ModelKind::Ae,
+            config: AeConfig {
+                epochs: 2,
+                ..AeConfig::default()
+            },
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.safetensors");
+    trained.model.unwrap().save(&good).unwrap();
+    let bytes = std::fs::read(&good).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let names: Vec<String> = st.tensors().into_iter().map(|(n, _)| n).collect();
+    assert!(!names.is_empty());
+    for name in &names {
+        // Huge but finite: loads, and scores without panicking; every expected value is one
+        // of its field's values.
+        let p = dir.path().join(format!("{name}-huge.safetensors"));
+        std::fs::write(&p, with_weights(&bytes, name, 1e30)).unwrap();
+        let m = Autoencoder::load(&p).unwrap();
+        if let Ok(r) = m.score(&ds) {
+            assert_eq!(r.order.len(), ds.uniques.len());
+        }
+        // Not finite: refused, naming the file and the tensor.
+        let p = dir.path().join(format!("{name}-nan.safetensors"));
+        std::fs::write(&p, with_weights(&bytes, name, f32::NAN)).unwrap();
+        let err = Autoencoder::load(&p).err().expect("refused").to_string();
+        assert!(
+            err.contains(&*p.to_string_lossy())
+                && err.contains(name.as_str())
+                && err.contains("not finite"),
+            "{err}"
+        );
+    }
+}

@@ -8,6 +8,16 @@ use serde_json::Value;
 
 use super::{FileReport, Progress, Sink, layout};
 
+/// Largest JSON record read (one object; a real one with its task XML is a few KiB): a larger
+/// one is skipped with a warning, so that one record can never cost more than a few times
+/// this in memory.
+pub const MAX_RECORD: usize = 16 << 20;
+/// Most data fields kept of one record; the rest are dropped with a warning.
+pub const MAX_FIELDS: usize = 4096;
+/// A file that is one JSON array is parsed whole up to this size; a larger one is read record
+/// by record (the same result, in bounded memory).
+const WHOLE_ARRAY: usize = 64 << 20;
+
 pub fn read_json_text(
     text: &str,
     name: String,
@@ -25,7 +35,13 @@ pub fn read_json_text(
         };
         for item in items {
             match layout::normalize(&item, &source) {
-                Some(ev) => {
+                Some(mut ev) => {
+                    if ev.data.len() > MAX_FIELDS {
+                        ev.data.truncate(MAX_FIELDS);
+                        report.problem(format!(
+                            "a record with more than {MAX_FIELDS} data fields: the rest were dropped"
+                        ));
+                    }
                     report.record(ev, sink, progress);
                 }
                 None => {
@@ -39,6 +55,7 @@ pub fn read_json_text(
 
     // A whole-file array first: the common case for non-line-delimited exports.
     if text.starts_with('[')
+        && text.len() <= WHOLE_ARRAY
         && let Ok(v) = serde_json::from_str::<Value>(text)
     {
         on_value(v, &mut report);
@@ -69,7 +86,14 @@ pub fn read_json_text(
         }
         let rest = &text[pos..];
         if bytes[pos] == b'{' {
-            let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
+            // At most MAX_RECORD bytes are offered to the parser: a larger record ends in an
+            // end-of-input error and is skipped.
+            let mut cut = rest.len().min(MAX_RECORD);
+            while !rest.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            let window = &rest[..cut];
+            let mut stream = serde_json::Deserializer::from_str(window).into_iter::<Value>();
             match stream.next() {
                 Some(Ok(v)) => {
                     let used = stream.byte_offset();
@@ -77,6 +101,13 @@ pub fn read_json_text(
                     pos += used;
                     on_value(v, &mut report);
                     continue;
+                }
+                Some(Err(e)) if e.is_eof() && cut < rest.len() => {
+                    report.skipped += 1;
+                    report.problem(format!(
+                        "a record at line {line_no} is larger than {} MiB: skipped",
+                        MAX_RECORD >> 20
+                    ));
                 }
                 Some(Err(e)) => {
                     report.skipped += 1;

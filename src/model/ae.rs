@@ -459,10 +459,14 @@ impl Autoencoder {
             expected.push(
                 (1..nf)
                     .map(|f| {
-                        (
-                            vocab[f][expect[r * nf + f] as usize].clone(),
-                            probs[r * nf + f],
-                        )
+                        // The head is masked to each field's vocabulary; a damaged model's
+                        // weights could still point past it: then the rare bucket.
+                        let v = vocab[f]
+                            .get(expect[r * nf + f] as usize)
+                            .or_else(|| vocab[f].first())
+                            .cloned()
+                            .unwrap_or_else(|| Arc::from(""));
+                        (v, probs[r * nf + f])
                     })
                     .collect(),
             );
@@ -551,10 +555,20 @@ impl Autoencoder {
                     var.as_tensor().dims()
                 )));
             }
+            let finite = t
+                .to_dtype(candle_core::DType::F32)?
+                .flatten_all()?
+                .to_vec1::<f32>()?
+                .iter()
+                .all(|x| x.is_finite());
+            if !finite {
+                return Err(bad(format!("{name} holds values that are not finite")));
+            }
             var.set(t)?;
         }
         if stats.mean.len() != model.encoder.fields.len()
             || stats.std.len() != model.encoder.fields.len()
+            || !stats.mean.iter().chain(&stats.std).all(|x| x.is_finite())
         {
             return Err(bad("loss statistics do not match the fields".into()));
         }

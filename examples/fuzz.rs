@@ -1,0 +1,335 @@
+//! A stable-toolchain fuzzer for everything anomalog reads from the outside: mutates real
+//! inputs (the shared samples, `samples/`, `tests/fixtures/`) and feeds them to each reader,
+//! catching panics. The machine has no nightly toolchain for cargo-fuzz, so this is a small
+//! mutation fuzzer with a seeded RNG (reproducible: the same seed mutates the same way).
+//!
+//! `cargo run --release --example fuzz -- [TARGET|all] [SECONDS PER TARGET] [SEED]`
+//!
+//! Targets: `json` (layout detection and record mapping of JSON / JSON Lines exports),
+//! `evtx` (the evtx path: parser, peek, rendering, extraction), `zip` (archives of logs),
+//! `xml` (TaskContent parsing, pretty-printing and the XML diff), `session` (the triage
+//! session file), `baseline` (a saved model file, loaded and scored), `filter` (filter
+//! expressions), `summary` (fleet summaries). A crash is written to `fuzz-crashes/TARGET-N`
+//! with its panic message; every target ends with a line `TARGET: N execs, C crashes`.
+
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anomalog::ingest::Progress;
+use anomalog::profile::by_name;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+/// Seeds: files of these extensions under these folders (at most 256 KiB each).
+fn seeds(exts: &[&str]) -> Vec<Vec<u8>> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut out = Vec::new();
+    for dir in ["../shared/evtx", "samples", "tests/fixtures"] {
+        for e in walkdir::WalkDir::new(root.join(dir)).into_iter().flatten() {
+            let p = e.path();
+            let ext = p.extension().and_then(|x| x.to_str()).unwrap_or("");
+            if exts.contains(&ext)
+                && let Ok(b) = std::fs::read(p)
+                && b.len() <= 256 << 10
+            {
+                out.push(b);
+            }
+        }
+    }
+    out
+}
+
+/// One mutation of `data` (a random choice of bit flips, interesting bytes, chunk deletion,
+/// duplication, insertion, truncation, or a splice with another seed).
+fn mutate(rng: &mut StdRng, data: &[u8], other: &[u8]) -> Vec<u8> {
+    let mut d = data.to_vec();
+    let rounds = rng.random_range(1..=8);
+    for _ in 0..rounds {
+        if d.is_empty() {
+            d.push(rng.random());
+        }
+        let at = rng.random_range(0..d.len());
+        match rng.random_range(0..8) {
+            0 => d[at] ^= 1 << rng.random_range(0..8),
+            1 => {
+                const INTERESTING: [u8; 10] =
+                    [0, 0xff, 0x7f, 0x80, b'{', b'}', b'"', b'<', b'>', b'\\'];
+                d[at] = INTERESTING[rng.random_range(0..INTERESTING.len())];
+            }
+            2 => {
+                let n = rng.random_range(1..=64.min(d.len() - at));
+                d.drain(at..at + n);
+            }
+            3 => {
+                let n = rng.random_range(1..=256.min(d.len() - at));
+                let chunk: Vec<u8> = d[at..at + n].to_vec();
+                let times = rng.random_range(1..=16);
+                for _ in 0..times {
+                    d.splice(at..at, chunk.iter().copied());
+                }
+            }
+            4 => {
+                let n = rng.random_range(1..=32);
+                let bytes: Vec<u8> = (0..n).map(|_| rng.random()).collect();
+                d.splice(at..at, bytes);
+            }
+            5 => d.truncate(at),
+            6 if !other.is_empty() => {
+                let from = rng.random_range(0..other.len());
+                let n = rng.random_range(1..=4096.min(other.len() - from));
+                d.splice(at..at, other[from..from + n].iter().copied());
+            }
+            _ => {
+                // A 32-bit little-endian field set to an edge value (sizes, offsets, counts).
+                if at + 4 <= d.len() {
+                    const EDGES: [u32; 6] = [0, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x10000];
+                    let v = EDGES[rng.random_range(0..EDGES.len())];
+                    d[at..at + 4].copy_from_slice(&v.to_le_bytes());
+                }
+            }
+        }
+    }
+    d
+}
+
+/// Run `exec` on mutations of `seeds` for `secs` seconds; returns (execs, crashes).
+fn fuzz(
+    name: &str,
+    seeds: &[Vec<u8>],
+    secs: f64,
+    rng: &mut StdRng,
+    exec: &dyn Fn(&[u8]),
+) -> (u64, u64) {
+    if seeds.is_empty() {
+        println!("{name}: no seeds, skipped");
+        return (0, 0);
+    }
+    let crash_dir = PathBuf::from("fuzz-crashes");
+    let start = Instant::now();
+    let (mut execs, mut crashes) = (0u64, 0u64);
+    while start.elapsed() < Duration::from_secs_f64(secs) {
+        let a = &seeds[rng.random_range(0..seeds.len())];
+        let b = &seeds[rng.random_range(0..seeds.len())];
+        let input = mutate(rng, a, b);
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| exec(&input)));
+        execs += 1;
+        if let Err(e) = r {
+            crashes += 1;
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            let _ = std::fs::create_dir_all(&crash_dir);
+            let path = crash_dir.join(format!("{name}-{crashes}"));
+            let _ = std::fs::write(&path, &input);
+            let _ = std::fs::write(path.with_extension("txt"), &msg);
+            eprintln!(
+                "{name}: crash {crashes}: {msg} (input in {})",
+                path.display()
+            );
+        }
+    }
+    println!("{name}: {execs} execs in {secs:.0} s, {crashes} crashes");
+    (execs, crashes)
+}
+
+/// Load `bytes` as a file named `name` through the one pipeline every front end uses.
+fn load_as(dir: &Path, name: &str, bytes: &[u8]) {
+    let path = dir.join(name);
+    std::fs::write(&path, bytes).unwrap();
+    let profile = by_name("scheduled-tasks").unwrap();
+    let loaded = anomalog::pipeline::load(&[path], profile.as_ref(), &Progress::default());
+    // What the drill-down and the exports read too.
+    for u in 0..loaded.dataset.uniques.len().min(50) {
+        let _ = anomalog::lifecycle::view(&loaded.dataset, u);
+        let _ = loaded.dataset.name_as_read(u);
+        let _ = loaded.dataset.command_as_read(u);
+    }
+}
+
+fn zip_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+    use std::io::Write;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        for (name, bytes) in files {
+            z.start_file(*name, zip::write::SimpleFileOptions::default())
+                .unwrap();
+            z.write_all(bytes).unwrap();
+        }
+        z.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+fn main() {
+    // Panics are caught and counted; their default report would flood the terminal.
+    std::panic::set_hook(Box::new(|_| {}));
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let target = args.first().map_or("all", String::as_str).to_string();
+    let secs: f64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(30.0);
+    let seed: u64 = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(1);
+    let mut rng = StdRng::seed_from_u64(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let want = |t: &str| target == "all" || target == t;
+    let mut total = (0u64, 0u64);
+    let mut add = |r: (u64, u64)| {
+        total.0 += r.0;
+        total.1 += r.1;
+    };
+
+    if want("json") {
+        let s = seeds(&["json", "jsonl"]);
+        add(fuzz("json", &s, secs, &mut rng, &|b| {
+            load_as(dir.path(), "fuzz.jsonl", b)
+        }));
+    }
+    if want("evtx") {
+        let s = seeds(&["evtx"]);
+        add(fuzz("evtx", &s, secs, &mut rng, &|b| {
+            load_as(dir.path(), "fuzz.evtx", b)
+        }));
+    }
+    if want("zip") {
+        let evtx = seeds(&["evtx"]);
+        let json = seeds(&["jsonl"]);
+        let s: Vec<Vec<u8>> = evtx
+            .iter()
+            .zip(json.iter().cycle())
+            .take(16)
+            .map(|(e, j)| zip_of(&[("a/Security.evtx", e), ("b/x.jsonl", j)]))
+            .collect();
+        add(fuzz("zip", &s, secs, &mut rng, &|b| {
+            load_as(dir.path(), "fuzz.zip", b)
+        }));
+    }
+    if want("xml") {
+        // Task definitions from the samples' records.
+        let s: Vec<Vec<u8>> = seeds(&["jsonl"])
+            .iter()
+            .flat_map(|f| {
+                String::from_utf8_lossy(f)
+                    .lines()
+                    .filter_map(|l| {
+                        let v: serde_json::Value = serde_json::from_str(l).ok()?;
+                        let t = v.pointer("/Event/EventData/TaskContent")?.as_str()?;
+                        Some(t.as_bytes().to_vec())
+                    })
+                    .take(8)
+                    .collect::<Vec<_>>()
+            })
+            .take(64)
+            .collect();
+        add(fuzz("xml", &s, secs, &mut rng, &|b| {
+            let x = String::from_utf8_lossy(b);
+            let _ = anomalog::profile::task_xml::parse(&x);
+            let _ = anomalog::profile::task_xml::pretty(&x);
+            let half = &x[..x.floor_char_boundary(x.len() / 2)];
+            let _ = anomalog::lifecycle::xml_diff(half, &x);
+        }));
+    }
+    if want("session") {
+        let profile = by_name("scheduled-tasks").unwrap();
+        let loaded = anomalog::pipeline::load(
+            &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")],
+            profile.as_ref(),
+            &Progress::default(),
+        );
+        let mut s = anomalog::session::Session::open(dir.path().join("seed.json"), &loaded.dataset)
+            .unwrap();
+        for u in 0..20 {
+            s.update(&loaded.dataset, u, |e| {
+                e.marked = u % 2 == 0;
+                e.note = format!("note {u}");
+                e.verdict = Some(anomalog::session::Verdict::Suspicious);
+            });
+        }
+        s.save().unwrap();
+        let seed_file = std::fs::read(dir.path().join("seed.json")).unwrap();
+        let ds = &loaded.dataset;
+        add(fuzz("session", &[seed_file], secs, &mut rng, &|b| {
+            let p = dir.path().join("fuzz-session.json");
+            std::fs::write(&p, b).unwrap();
+            if let Ok(mut s) = anomalog::session::Session::open(p, ds) {
+                let _ = s.present().count();
+                s.update(ds, 0, |e| e.marked = true);
+                let _ = s.save();
+            }
+        }));
+    }
+    if want("baseline") {
+        let profile = by_name("scheduled-tasks").unwrap();
+        let loaded = anomalog::pipeline::load(
+            &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples")],
+            profile.as_ref(),
+            &Progress::default(),
+        );
+        let ds = &loaded.dataset;
+        let config = anomalog::model::ae::AeConfig {
+            epochs: 2,
+            ..Default::default()
+        };
+        let trained = anomalog::model::worker::run(
+            ds,
+            anomalog::model::worker::Task::Train {
+                kind: anomalog::model::ModelKind::Ae,
+                config,
+            },
+            &Default::default(),
+            &mut |_| {},
+        )
+        .unwrap();
+        let model_path = dir.path().join("seed.safetensors");
+        trained.model.unwrap().save(&model_path).unwrap();
+        let seed_file = std::fs::read(&model_path).unwrap();
+        add(fuzz("baseline", &[seed_file], secs, &mut rng, &|b| {
+            let p = dir.path().join("fuzz.safetensors");
+            std::fs::write(&p, b).unwrap();
+            if let Ok(m) = anomalog::model::ae::Autoencoder::load(&p) {
+                let _ = m.score(ds);
+            }
+        }));
+    }
+    if want("filter") {
+        let s: Vec<Vec<u8>> = [
+            "task_name=\\Evil",
+            "command~temp|appdata",
+            "hosts<=2",
+            "verdict=malicious",
+            "flags~short",
+            "(?i)power[s]hell.*-enc",
+            "name~hyujmcok",
+            "prevalence=1 host",
+            "note~ticket 4711",
+            "a{1000}{1000}",
+        ]
+        .iter()
+        .map(|s| s.as_bytes().to_vec())
+        .collect();
+        let fields = anomalog::profile::scheduled_tasks::FIELDS.to_vec();
+        add(fuzz("filter", &s, secs, &mut rng, &|b| {
+            let _ = anomalog::app::Filter::parse(&String::from_utf8_lossy(b), &fields);
+        }));
+    }
+    if want("summary") {
+        let profile = by_name("scheduled-tasks").unwrap();
+        let loaded = anomalog::pipeline::load(
+            &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/WS001")],
+            profile.as_ref(),
+            &Progress::default(),
+        );
+        let mut text = Vec::new();
+        anomalog::summary::write(&loaded, &mut text).unwrap();
+        // Seeds of at most 256 KiB: the header and the first lines.
+        text.truncate(256 << 10);
+        add(fuzz("summary", &[text], secs, &mut rng, &|b| {
+            load_as(dir.path(), "fuzz.summary.jsonl", b)
+        }));
+    }
+    println!("all: {} execs, {} crashes", total.0, total.1);
+}

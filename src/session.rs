@@ -304,8 +304,10 @@ pub fn fallback_path(beside: &Path) -> Option<PathBuf> {
     )
 }
 
-/// A session larger than this is no session (a million entries take about 150 MB).
-const MAX_SESSION_BYTES: u64 = 1 << 30;
+/// A session larger than this is no session: an analyst's marks, verdicts and notes on ten
+/// thousand events take about 1.5 MB, and a file is held twice in memory (the UI's copy and
+/// the saver's).
+pub const MAX_SESSION_BYTES: u64 = 32 << 20;
 
 /// Read a session file; `Ok(None)` when there is none.
 pub fn read(path: &Path) -> Result<Option<SessionFile>, String> {

@@ -1,0 +1,302 @@
+//! Hostile inputs, each generated here, through the real binary: each loads in bounded time
+//! and memory (peak resident memory of the process under 200 MB, measured with `wait4`), says
+//! what it skipped naming the file, and the rest of the input still loads.
+
+// Tests, benchmarks and examples may unwrap: a failure there is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Peak resident memory allowed to any hostile input, bytes.
+const MAX_RSS: u64 = 200 << 20;
+/// Time allowed to any hostile input (a debug build on a loaded 2-core machine).
+const MAX_TIME: Duration = Duration::from_secs(120);
+
+struct Run {
+    code: i32,
+    stderr: String,
+    stdout: String,
+    peak_rss: u64,
+    took: Duration,
+}
+
+/// The peak resident memory of process `pid` so far (`VmHWM`), bytes.
+#[cfg(unix)]
+fn vm_hwm(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb << 10)
+}
+
+/// Run the binary, reading its peak resident memory (`VmHWM`, a high-water mark of the
+/// process since its `exec`) until it exits. (`wait4`'s `ru_maxrss` would count the test
+/// process's pages the child had before its `exec`.)
+#[cfg(unix)]
+fn run(args: &[&std::ffi::OsStr]) -> Run {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+    let start = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_anomalog"))
+        .args(args)
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut peak = 0;
+    let status = loop {
+        if let Some(hwm) = vm_hwm(pid) {
+            peak = peak.max(hwm);
+        }
+        // SAFETY: a non-blocking peek at our own child's state; WNOWAIT leaves it to reap.
+        let exited = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::waitid(
+                libc::P_PID,
+                pid,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            ) == 0
+                && info.si_pid() != 0
+        };
+        if exited {
+            break child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let took = start.elapsed();
+    Run {
+        code: status.code().unwrap_or(-1),
+        stderr: std::fs::read_to_string(&err).unwrap(),
+        stdout: std::fs::read_to_string(&out).unwrap(),
+        peak_rss: peak,
+        took,
+    }
+}
+
+#[cfg(unix)]
+fn rank(inputs: &[&Path], extra: &[&str]) -> Run {
+    let mut args: Vec<&std::ffi::OsStr> = ["rank", "-m", "rarity", "-f", "jsonl"]
+        .iter()
+        .map(std::ffi::OsStr::new)
+        .collect();
+    args.extend(extra.iter().map(std::ffi::OsStr::new));
+    args.extend(inputs.iter().map(|p| p.as_os_str()));
+    let r = run(&args);
+    eprintln!(
+        "{:?}: peak {} MB in {:.1} s",
+        inputs.first().and_then(|p| p.file_name()),
+        r.peak_rss >> 20,
+        r.took.as_secs_f64()
+    );
+    assert!(
+        r.peak_rss < MAX_RSS,
+        "{inputs:?}: peak memory {} MB (limit {} MB)",
+        r.peak_rss >> 20,
+        MAX_RSS >> 20
+    );
+    assert!(r.took < MAX_TIME, "{inputs:?}: took {:?}", r.took);
+    r
+}
+
+/// A good record beside the hostile ones: it must still come out.
+fn good() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/evtx_dump.jsonl")
+}
+
+fn jsonl_line(task: &str, content: &str, record: u64) -> String {
+    serde_json::json!({
+        "Event": {
+            "System": {
+                "Provider": {"#attributes": {"Name": "Microsoft-Windows-Security-Auditing"}},
+                "EventID": 4698,
+                "Channel": "Security",
+                "Computer": "pc9",
+                "EventRecordID": record,
+                "TimeCreated": {"#attributes": {"SystemTime": "2024-01-01T00:00:00Z"}}
+            },
+            "EventData": {"TaskName": task, "SubjectUserName": "bob", "TaskContent": content}
+        }
+    })
+    .to_string()
+}
+
+#[cfg(unix)]
+#[test]
+fn task_xml_nested_20000_deep() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("deep.jsonl");
+    let xml = format!(
+        "<Task>{}{}</Task>",
+        "<a>".repeat(20_000),
+        "</a>".repeat(20_000)
+    );
+    std::fs::write(&p, jsonl_line("\\Deep", &xml, 1) + "\n").unwrap();
+    let r = rank(&[&p, &good()], &["--raw"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stdout.contains("\\\\Deep"), "{}", r.stdout);
+    // The drill-down's pretty-printer: bounded output whatever the depth.
+    let lines = anomalog::profile::task_xml::pretty(&xml);
+    let chars: usize = lines.iter().map(String::len).sum();
+    assert!(chars < 5 << 20, "{chars} characters");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_zip_member_of_256_mib_of_zeros() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("bomb.zip");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+    for name in ["zeros.evtx", "zeros.jsonl"] {
+        z.start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        let chunk = vec![0u8; 1 << 20];
+        for _ in 0..128 {
+            z.write_all(&chunk).unwrap();
+        }
+    }
+    z.finish().unwrap();
+    let r = rank(&[&p, &good()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("bomb.zip"), "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 1, "the good record: {}", r.stdout);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_json_record_of_40_mb() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("huge.jsonl");
+    let mut f = std::fs::File::create(&p).unwrap();
+    writeln!(f, "{}", jsonl_line("\\Before", "<Task/>", 1)).unwrap();
+    writeln!(f, "{}", jsonl_line("\\Huge", &"x".repeat(40 << 20), 2)).unwrap();
+    writeln!(f, "{}", jsonl_line("\\After", "<Task/>", 3)).unwrap();
+    drop(f);
+    let r = rank(&[&p], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("huge.jsonl") && r.stderr.contains("larger than 16 MiB"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("\\\\Before") && r.stdout.contains("\\\\After"));
+    assert!(!r.stdout.contains("\\\\Huge"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_record_with_100_000_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("wide.jsonl");
+    let mut data = serde_json::Map::new();
+    data.insert("TaskName".into(), "\\Wide".into());
+    for i in 0..100_000 {
+        data.insert(format!("F{i}"), "v".into());
+    }
+    let line = serde_json::json!({
+        "Event": {
+            "System": {"EventID": 106, "Channel": "Microsoft-Windows-TaskScheduler/Operational",
+                       "Computer": "pc9", "EventRecordID": 1},
+            "EventData": data
+        }
+    });
+    std::fs::write(&p, line.to_string() + "\n").unwrap();
+    let r = rank(&[&p], &["--raw"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("wide.jsonl") && r.stderr.contains("more than 4096 data fields"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.contains("\\\\Wide"));
+}
+
+#[cfg(unix)]
+#[test]
+fn a_session_file_of_40_mb() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("session.json");
+    std::fs::write(&s, vec![b' '; 40 << 20]).unwrap();
+    let before = std::fs::metadata(&s).unwrap().len();
+    let r = rank(&[&good()], &["--session", s.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("session.json") && r.stderr.contains("too large"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout.lines().count(), 1);
+    assert_eq!(
+        std::fs::metadata(&s).unwrap().len(),
+        before,
+        "left as it is"
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_baseline_model_of_garbage() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = dir.path().join("model.safetensors");
+    // A safetensors header that claims 2^60 bytes of metadata, then noise.
+    let mut bytes = (1u64 << 60).to_le_bytes().to_vec();
+    bytes.extend((0..(8 << 20)).map(|i: u32| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+    std::fs::write(&m, bytes).unwrap();
+    let mut args: Vec<&std::ffi::OsStr> = ["rank", "--baseline"]
+        .iter()
+        .map(std::ffi::OsStr::new)
+        .collect();
+    args.push(m.as_os_str());
+    let g = good();
+    args.push(g.as_os_str());
+    let r = run(&args);
+    assert!(r.peak_rss < MAX_RSS, "{} MB", r.peak_rss >> 20);
+    assert!(r.peak_rss > 0, "measured");
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("model.safetensors") && r.stderr.contains("not an anomalog model"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn an_evtx_file_of_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("noise.evtx");
+    // The right magic, then 32 MiB of noise.
+    let mut bytes = b"ElfFile\0".to_vec();
+    bytes.extend((0..(32u32 << 20)).map(|i| (i.wrapping_mul(2_246_822_519) >> 24) as u8));
+    std::fs::write(&p, bytes).unwrap();
+    let r = rank(&[&p, &good()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("noise.evtx"), "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 1);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_summary_line_of_20_mb() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("host.summary.jsonl");
+    let fields: Vec<&str> = anomalog::profile::scheduled_tasks::FIELDS.to_vec();
+    let header = serde_json::json!({
+        "anomalog_summary": 1, "profile": "scheduled-tasks", "fields": fields,
+        "records": 1, "skipped": 0, "files": 1, "duplicates_dropped": 0, "rejected": 0,
+        "hosts": ["pc9"]
+    });
+    let line = format!(
+        "{{\"channel\":\"Security\",\"event_id\":4698,\"values\":[\"{}\"]}}",
+        "x".repeat(20 << 20)
+    );
+    std::fs::write(&p, format!("{header}\n{line}\n")).unwrap();
+    let r = rank(&[&p, &good()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("host.summary.jsonl"), "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 1);
+}

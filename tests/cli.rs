@@ -650,3 +650,45 @@ fn rank_to_a_file_replaces_it_whole() {
         .collect();
     assert_eq!(left.len(), 1, "{left:?}");
 }
+
+/// Killed at any moment, `rank -o` leaves the previous file or the whole new one (written to a
+/// temporary file beside it, then renamed), never a truncated file.
+#[cfg(unix)]
+#[test]
+fn a_kill_during_rank_output_leaves_a_whole_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ranked.jsonl");
+    let run = |out: &std::path::Path| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_anomalog"));
+        c.args([
+            "rank", "samples", "-m", "rarity", "-f", "jsonl", "--raw", "-q", "-o",
+        ])
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+        c
+    };
+    // The whole output, and how long a run takes.
+    let start = std::time::Instant::now();
+    assert!(run(&out).status().unwrap().success());
+    let took = start.elapsed();
+    let whole = std::fs::read_to_string(&out).unwrap();
+    let rows = whole.lines().count();
+    assert!(rows > 100);
+    std::fs::write(&out, "previous\n").unwrap();
+    for round in 0..16u32 {
+        let mut child = run(&out).spawn().unwrap();
+        // Kills spread over the run, more of them late (where the writing is).
+        let at = took.mul_f64(0.5 + f64::from(round) / 32.0);
+        std::thread::sleep(at);
+        let _ = child.kill();
+        child.wait().unwrap();
+        let now = std::fs::read_to_string(&out).unwrap();
+        assert!(
+            now == "previous\n" || now == whole,
+            "round {round}: a file of {} lines",
+            now.lines().count()
+        );
+        std::fs::write(&out, "previous\n").unwrap();
+    }
+}

@@ -229,7 +229,11 @@ fn main() {
             let x = String::from_utf8_lossy(b);
             let _ = anomalog::profile::task_xml::parse(&x);
             let _ = anomalog::profile::task_xml::pretty(&x);
-            let half = &x[..x.floor_char_boundary(x.len() / 2)];
+            let mut mid = x.len() / 2;
+            while !x.is_char_boundary(mid) {
+                mid -= 1;
+            }
+            let half = &x[..mid];
             let _ = anomalog::lifecycle::xml_diff(half, &x);
         }));
     }

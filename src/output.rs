@@ -218,6 +218,12 @@ impl<'a> Rows<'a> {
             if let Some(z) = z {
                 o.insert("z".into(), json!(round3(f64::from(z[i]))));
             }
+            if let Some(&(conditional, rarity)) =
+                self.ranking.field_parts.get(u).and_then(|p| p.get(i))
+            {
+                o.insert("conditional".into(), json!(round3(f64::from(conditional))));
+                o.insert("rarity".into(), json!(round3(f64::from(rarity))));
+            }
             m.insert(f.to_string(), Value::Object(o));
         }
         Some(Value::Object(m))

@@ -478,7 +478,7 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::from(Span::styled(
-        "why it is unusual: per-field loss (z), value, and what the model expected",
+        "why it is unusual: per-field loss (z; c: surprise given the other fields, r: rarity), value, what the others predict",
         Style::default().add_modifier(Modifier::UNDERLINED),
     )));
     let mut fields: Vec<(usize, f32)> = r.field_scores[u]
@@ -517,7 +517,14 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
                     },
                 ),
             ),
-            Span::raw(format!(" {s:5.2} {z:>5}  ")),
+            Span::raw(format!(
+                " {s:5.2} {z:>5}{}  ",
+                r.field_parts
+                    .get(u)
+                    .and_then(|p| p.get(i))
+                    .map(|(c, rr)| format!(" c{c:4.1} r{rr:4.1}"))
+                    .unwrap_or_default()
+            )),
             Span::styled(
                 if actual.is_empty() {
                     "(empty)".into()

@@ -48,7 +48,7 @@ fn run(args: &[&std::ffi::OsStr]) -> Run {
         .unwrap();
     let pid = child.id();
     let mut peak = 0;
-    let status = loop {
+    loop {
         if let Some(hwm) = vm_hwm(pid) {
             peak = peak.max(hwm);
         }
@@ -64,10 +64,11 @@ fn run(args: &[&std::ffi::OsStr]) -> Run {
                 && info.si_pid() != 0
         };
         if exited {
-            break child.wait().unwrap();
+            break;
         }
         std::thread::sleep(Duration::from_millis(5));
-    };
+    }
+    let status = child.wait().unwrap();
     let took = start.elapsed();
     Run {
         code: status.code().unwrap_or(-1),

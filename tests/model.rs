@@ -451,3 +451,117 @@ fn a_damaged_saved_model_never_panics() {
         );
     }
 }
+
+/// A Security 4698 of task `name` on `host`, run as `principal`, launching `command`.
+fn def(
+    name: &str,
+    host: &str,
+    principal: &str,
+    command: &str,
+    record: u64,
+) -> anomalog::event::RawEvent {
+    let xml = format!(
+        "<Task><Triggers><CalendarTrigger/></Triggers><Principals><Principal><UserId>{principal}</UserId></Principal></Principals><Actions><Exec><Command>{command}</Command></Exec></Actions></Task>"
+    );
+    anomalog::event::RawEvent {
+        source: Arc::from("synthetic"),
+        channel: "Security".into(),
+        event_id: 4698,
+        provider: String::new(),
+        computer: host.into(),
+        time: Some(record as i64 * 60_000_000),
+        record_id: Some(record),
+        data: vec![
+            ("TaskName".into(), name.into()),
+            ("SubjectUserName".into(), "admin".into()),
+            ("SubjectDomainName".into(), "CORP".into()),
+            ("TaskContent".into(), xml),
+        ],
+    }
+}
+
+/// Every value ordinary, the combination new: vendor tasks always run as SYSTEM, per-user
+/// tasks as their user; one vendor task runs as a user. Counting sees nothing; the
+/// conditional loss of `principal` (predicted with the principal hidden) does, and what the
+/// other fields predict is SYSTEM.
+#[test]
+fn the_autoencoder_scores_a_field_from_the_others() {
+    let mut events = Vec::new();
+    let mut rec = 0;
+    for i in 0..80 {
+        for h in 0..3 {
+            rec += 1;
+            events.push(def(
+                &format!("\\VendorA\\Update{}", i % 40),
+                &format!("pc{h}"),
+                "S-1-5-18",
+                "C:\\Program Files\\VendorA\\update.exe",
+                rec,
+            ));
+            rec += 1;
+            let user = ["alice", "bob", "carol", "dave"][i % 4];
+            events.push(def(
+                &format!("\\Sync\\{user} {}", i % 40),
+                &format!("pc{h}"),
+                &format!("CORP\\{user}"),
+                "C:\\Users\\Public\\sync.exe",
+                rec,
+            ));
+        }
+    }
+    // As often and on as many hosts as every other task: only the combination is new.
+    for h in 0..3 {
+        for k in 0..2 {
+            events.push(def(
+                "\\VendorA\\Update7",
+                &format!("pc{h}"),
+                "CORP\\bob",
+                "C:\\Program Files\\VendorA\\update.exe",
+                99_000 + h * 10 + k,
+            ));
+        }
+    }
+    let profile = by_name("scheduled-tasks").unwrap();
+    let mut ds = Dataset::build(profile.as_ref(), events);
+    ds.add_context();
+    let planted = (0..ds.uniques.len())
+        .find(|&u| {
+            ds.value(u, "task_name") == "\\VendorA\\Update7"
+                && ds.value(u, "principal") == "corp\\bob"
+        })
+        .unwrap();
+    // Trained as the app trains (epochs chosen from the data).
+    let r = run(
+        &ds,
+        Task::Train {
+            kind: ModelKind::Ae,
+            config: AeConfig::default(),
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap()
+    .ranking;
+    let p = ds.fields.iter().position(|f| *f == "principal").unwrap();
+    let (conditional, _) = r.field_parts[planted][p];
+    let (expected, prob) = &r.expected[planted][p];
+    assert_eq!(&**expected, "nt authority\\system", "{prob}");
+    // Every other vendor task's principal is what its other fields predict.
+    let vendor_max = (0..ds.uniques.len())
+        .filter(|&u| u != planted && ds.value(u, "task_name").starts_with("\\VendorA"))
+        .map(|u| r.field_parts[u][p].0)
+        .fold(0f32, f32::max);
+    assert!(
+        conditional > 1.0 && conditional > 3.0 * vendor_max,
+        "planted {conditional}, others at most {vendor_max}"
+    );
+    let rank = r.order.iter().position(|&u| u == planted).unwrap();
+    let counted = anomalog::model::rarity::rank(&ds);
+    let counted_rank = counted.order.iter().position(|&u| u == planted).unwrap();
+    eprintln!("ae rank {rank}, rarity rank {counted_rank}, conditional {conditional}");
+    assert!(rank < 3, "ae ranks it {rank}");
+    assert!(
+        counted_rank > 10,
+        "counting sees nothing: rank {counted_rank}"
+    );
+}

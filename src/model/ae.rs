@@ -62,10 +62,35 @@ pub struct AeConfig {
     /// conditional surprise times a frequency prior (see the README's benchmark).
     #[serde(default = "one")]
     pub prior_weight: f32,
+    /// What the model learns and how a field is scored (see [`Objective`]).
+    #[serde(default)]
+    pub objective: Objective,
+    /// [`Objective::Masked`]: share of fields hidden behind their mask token per training row
+    /// (at least one per row).
+    #[serde(default = "mask_rate")]
+    pub mask_rate: f64,
 }
 
 fn one() -> f32 {
     1.0
+}
+
+fn mask_rate() -> f64 {
+    0.3
+}
+
+/// How a field's loss is learnt and scored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum Objective {
+    /// Each field is predicted from the others: in training, fields are hidden behind a
+    /// per-field mask token and only hidden fields are scored; a field's loss is
+    /// `-log p(value | the event's other fields)`, computed with that field hidden, so the
+    /// model never sees the value it is asked to predict.
+    #[default]
+    Masked,
+    /// The denoising autoencoder of earlier versions: swap noise, every field reconstructed
+    /// from the whole row (the value itself included). Kept for the benchmark's comparison.
+    Swap,
 }
 
 impl Default for AeConfig {
@@ -82,6 +107,8 @@ impl Default for AeConfig {
             weighting: Weighting::LogCount,
             encode: EncodeConfig::default(),
             prior_weight: 1.0,
+            objective: Objective::Masked,
+            mask_rate: 0.3,
         }
     }
 }
@@ -107,6 +134,21 @@ impl AeConfig {
     }
 }
 
+/// Per row and field (row-major), what [`Autoencoder::field_losses`] computes.
+struct FieldLosses {
+    /// `conditional + rarity`: the field's share of the score.
+    total: Vec<f32>,
+    /// `-log p(value | the event's other fields)` (plus the value's rarity among rare
+    /// values when no prior is added).
+    conditional: Vec<f32>,
+    /// The frequency prior's part: `prior_weight * -log p(value)`.
+    rarity: Vec<f32>,
+    /// The index the model finds most probable...
+    expect: Vec<u32>,
+    /// ...and its probability.
+    probs: Vec<f32>,
+}
+
 /// Per-field loss statistics over the training rows, for z-scores.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct LossStats {
@@ -121,16 +163,16 @@ pub struct Autoencoder {
     pub stats: LossStats,
     /// `emb`, `w1`, `b1`, `w2`, `b2`, `w3`, `b3`, `wo`, `bo`, `wn`, `bn`.
     vars: Vec<(String, Var)>,
-    /// Every field gets `vmax` slots (its vocabulary, padded): the embedding table has
-    /// `fields * vmax` rows and the output `fields * vmax` logits, so that all fields go
-    /// through one softmax and one gather.
+    /// Every field gets `vmax` slots (its vocabulary, padded): the output has `fields * vmax`
+    /// logits, so that all fields go through one softmax and one gather. The embedding table
+    /// has `fields * (vmax + 1)` rows: slot `vmax` of a field is its mask token.
     vmax: usize,
     /// `0` for real slots, a large negative number for padding: added to the logits.
     mask: Tensor,
 }
 
 /// The saved-model format this build reads and writes.
-pub const FORMAT: &str = "anomalog-ae-3";
+pub const FORMAT: &str = "anomalog-ae-4";
 
 /// A `rows x cols` parameter drawn from Uniform(-scale, scale) with the seeded generator
 /// (candle's CPU generator cannot be seeded).
@@ -181,7 +223,7 @@ impl Autoencoder {
         let vars = vec![
             (
                 "emb".to_string(),
-                init(&mut rng, total, config.embed_dim, 0.5)?,
+                init(&mut rng, nf * (vmax + 1), config.embed_dim, 0.5)?,
             ),
             ("w1".into(), init(&mut rng, n_in, h, g(n_in, h))?),
             ("b1".into(), zeros(h)?),
@@ -207,21 +249,23 @@ impl Autoencoder {
         })
     }
 
-    /// Forward pass: log-probabilities `(B, F, vmax)` and the numeric output `(B, 2)`.
-    fn forward(
+    /// The decoder's last hidden layer `(B, hidden)` for `b` rows (`idx` may hold a field's
+    /// mask token, index `vmax`).
+    fn hidden(
         &self,
         idx: &[u32],
         numeric: &[f32],
         tokens: &[f32],
         b: usize,
-    ) -> Result<(Tensor, Tensor), ModelError> {
+    ) -> Result<Tensor, ModelError> {
         let nf = self.encoder.fields.len();
         let dev = &Device::Cpu;
         // Shift each field's index into its slice of the shared embedding table.
+        let stride = self.vmax + 1;
         let shifted: Vec<u32> = idx
             .iter()
             .enumerate()
-            .map(|(k, &i)| i + ((k % nf) * self.vmax) as u32)
+            .map(|(k, &i)| i.min(self.vmax as u32) + ((k % nf) * stride) as u32)
             .collect();
         let ids = Tensor::from_vec(shifted, b * nf, dev)?;
         let emb = self
@@ -239,10 +283,21 @@ impl Autoencoder {
             .matmul(self.var("w2"))?
             .broadcast_add(self.var("b2"))?
             .relu()?;
-        let h3 = z
-            .matmul(self.var("w3"))?
+        Ok(z.matmul(self.var("w3"))?
             .broadcast_add(self.var("b3"))?
-            .relu()?;
+            .relu()?)
+    }
+
+    /// Forward pass: log-probabilities `(B, F, vmax)` and the numeric output `(B, 2)`.
+    fn forward(
+        &self,
+        idx: &[u32],
+        numeric: &[f32],
+        tokens: &[f32],
+        b: usize,
+    ) -> Result<(Tensor, Tensor), ModelError> {
+        let nf = self.encoder.fields.len();
+        let h3 = self.hidden(idx, numeric, tokens, b)?;
         let logits = h3
             .matmul(self.var("wo"))?
             .broadcast_add(self.var("bo"))?
@@ -253,22 +308,38 @@ impl Autoencoder {
         Ok((lp, nout))
     }
 
-    /// Weighted training loss of a batch.
+    /// Log-probabilities `(B, vmax)` of field `f`'s head alone, from hidden states.
+    fn head(&self, h3: &Tensor, f: usize) -> Result<Tensor, ModelError> {
+        let (lo, n) = (f * self.vmax, self.vmax);
+        let logits = h3
+            .matmul(&self.var("wo").narrow(1, lo, n)?)?
+            .broadcast_add(&self.var("bo").narrow(0, lo, n)?)?
+            .broadcast_add(&self.mask.narrow(0, lo, n)?)?;
+        Ok(candle_nn::ops::log_softmax(&logits, 1)?)
+    }
+
+    /// Weighted training loss of a batch: `input` is what the model sees (mask tokens
+    /// included), `target` the true indices, `field_w` the weight of each (row, field)'s
+    /// cross-entropy and `weights` each row's weight (for the numeric head).
+    #[allow(clippy::too_many_arguments)]
     fn loss(
         &self,
-        idx: &[u32],
+        input: &[u32],
+        target: &[u32],
         numeric: &[f32],
         tokens: &[f32],
+        field_w: &[f32],
         weights: &[f32],
         b: usize,
     ) -> Result<Tensor, ModelError> {
         let nf = self.encoder.fields.len();
         let dev = &Device::Cpu;
-        let (lp, nout) = self.forward(idx, numeric, tokens, b)?;
+        let (lp, nout) = self.forward(input, numeric, tokens, b)?;
         let w = Tensor::from_vec(weights.to_vec(), (b, 1), dev)?;
-        let target = Tensor::from_vec(idx.to_vec(), (b, nf, 1), dev)?;
+        let fw = Tensor::from_vec(field_w.to_vec(), (b, nf), dev)?;
+        let target = Tensor::from_vec(target.to_vec(), (b, nf, 1), dev)?;
         let picked = lp.gather(&target, 2)?.squeeze(2)?; // (B, F) log p
-        let ce = picked.broadcast_mul(&w)?.sum_all()?.neg()?;
+        let ce = (picked * fw)?.sum_all()?.neg()?;
         let target = Tensor::from_vec(numeric.to_vec(), (b, 2), dev)?;
         let mse = (nout - target)?.sqr()?.broadcast_mul(&w)?.sum_all()?;
         Ok((ce + mse)?)
@@ -312,6 +383,7 @@ impl Autoencoder {
             return Err(ModelError::Empty);
         }
         let mean_w = order.iter().map(|&r| row_w[r]).sum::<f32>() / order.len() as f32;
+        let groups = model.encoder.group_list();
         let epochs = config.epochs_for(order.len());
         let start = Instant::now();
         for epoch in 1..=epochs {
@@ -323,14 +395,65 @@ impl Autoencoder {
                 }
                 let b = batch.len();
                 let mut idx = Vec::with_capacity(b * nf);
+                let mut target = Vec::with_capacity(b * nf);
+                let mut field_w = Vec::with_capacity(b * nf);
                 let mut num = Vec::with_capacity(b * 2);
                 let mut w = Vec::with_capacity(b);
                 let nt = data.n_tokens;
                 let mut tok = Vec::with_capacity(b * nt);
+                let masked = config.objective == Objective::Masked;
                 for &r in batch {
                     let row_tokens = tok.len();
                     tok.extend_from_slice(&data.tokens[r * nt..(r + 1) * nt]);
+                    // Normalised so that a batch's weights average 1 / b.
+                    let rw = row_w[r] / mean_w / b as f32;
+                    // Masked: which fields this row hides (at least one).
+                    let hide: Vec<bool> = if masked {
+                        let mut h = vec![false; nf];
+                        let mut any = false;
+                        for g in &groups {
+                            if rng.random_bool(config.mask_rate) {
+                                any = true;
+                                for &f in g {
+                                    h[f] = true;
+                                }
+                            }
+                        }
+                        if !any {
+                            for &f in &groups[rng.random_range(0..groups.len())] {
+                                h[f] = true;
+                            }
+                        }
+                        h
+                    } else {
+                        Vec::new()
+                    };
+                    let n_hidden = hide.iter().filter(|&&x| x).count().max(1) as f32;
+                    #[allow(clippy::needless_range_loop)] // `f` indexes four arrays
                     for f in 0..nf {
+                        let truth = data.indices[r * nf + f];
+                        let token_slot = model
+                            .encoder
+                            .token_fields
+                            .iter()
+                            .position(|&t| t == f)
+                            .map(|k| row_tokens + k * TOKEN_BUCKETS);
+                        if masked {
+                            target.push(truth);
+                            if hide[f] {
+                                idx.push(model.vmax as u32);
+                                // A hidden field's token bag would give its value away.
+                                if let Some(to) = token_slot {
+                                    tok[to..to + TOKEN_BUCKETS].fill(0.0);
+                                }
+                                // Each row's hidden fields share its weight.
+                                field_w.push(rw * nf as f32 / n_hidden);
+                            } else {
+                                idx.push(truth);
+                                field_w.push(0.0);
+                            }
+                            continue;
+                        }
                         let v = if rng.random_bool(config.swap_noise) {
                             let other = rng.random_range(0..rows);
                             // A swapped field brings its token bag along.
@@ -348,12 +471,13 @@ impl Autoencoder {
                             data.indices[r * nf + f]
                         };
                         idx.push(v);
+                        target.push(v);
+                        field_w.push(rw);
                     }
                     num.extend_from_slice(&data.numeric[r * 2..r * 2 + 2]);
-                    // Normalised so that a batch's weights average 1 / b.
-                    w.push(row_w[r] / mean_w / b as f32);
+                    w.push(rw);
                 }
-                let loss = model.loss(&idx, &num, &tok, &w, b)?;
+                let loss = model.loss(&idx, &target, &num, &tok, &field_w, &w, b)?;
                 opt.backward_step(&loss)?;
                 sum += f64::from(loss.to_scalar::<f32>()?) * b as f64;
             }
@@ -366,51 +490,102 @@ impl Autoencoder {
                 eta: elapsed / epoch as f64 * (epochs - epoch) as f64,
             });
         }
-        let (per_field, _, _) = model.field_losses(&data, ds)?;
+        let per_field = model.field_losses(&data, ds)?.total;
         model.stats = loss_stats(&per_field, nf);
         Ok(model)
     }
 
-    /// Per row and field: loss, expected index and its probability.
-    #[allow(clippy::type_complexity)]
-    fn field_losses(
-        &self,
-        data: &Encoded,
-        ds: &Dataset,
-    ) -> Result<(Vec<f32>, Vec<u32>, Vec<f32>), ModelError> {
+    /// Per row and field: the loss and its two parts, the expected index and its
+    /// probability. With [`Objective::Masked`] each field is scored with that field hidden
+    /// (and its token bag emptied): one pass of the network per field, each reading one head.
+    fn field_losses(&self, data: &Encoded, ds: &Dataset) -> Result<FieldLosses, ModelError> {
         let nf = data.n_fields;
-        let mut losses = vec![0f32; data.rows * nf];
-        let mut expect = vec![0u32; data.rows * nf];
-        let mut probs = vec![0f32; data.rows * nf];
+        let n = data.rows * nf;
+        let mut out = FieldLosses {
+            total: vec![0f32; n],
+            conditional: vec![0f32; n],
+            rarity: vec![0f32; n],
+            expect: vec![0u32; n],
+            probs: vec![0f32; n],
+        };
+        let nt = data.n_tokens;
         let chunk = 2048;
         for start in (0..data.rows).step_by(chunk) {
             let b = chunk.min(data.rows - start);
             let idx = &data.indices[start * nf..(start + b) * nf];
             let num = &data.numeric[start * 2..(start + b) * 2];
-            let tok = &data.tokens[start * data.n_tokens..(start + b) * data.n_tokens];
-            let (lp, _) = self.forward(idx, num, tok, b)?;
-            let target = Tensor::from_vec(idx.to_vec(), (b, nf, 1), &Device::Cpu)?;
-            let picked = lp.gather(&target, 2)?.squeeze(2)?.to_vec2::<f32>()?;
-            let best = lp.argmax_keepdim(2)?.squeeze(2)?.to_vec2::<u32>()?;
-            let best_lp = lp.max_keepdim(2)?.squeeze(2)?.to_vec2::<f32>()?;
-            for r in 0..b {
-                for f in 0..nf {
+            let tok = &data.tokens[start * nt..(start + b) * nt];
+            // Per field: log p(target), the best index and its log-probability, per row.
+            let mut per_field: Vec<(Vec<f32>, Vec<u32>, Vec<f32>)> = Vec::with_capacity(nf);
+            match self.config.objective {
+                Objective::Masked => {
+                    // One pass per group of fields hidden together, reading each member's
+                    // head.
+                    per_field.resize(nf, (Vec::new(), Vec::new(), Vec::new()));
+                    for group in self.encoder.group_list() {
+                        let mut hidden_idx = idx.to_vec();
+                        let mut hidden_tok = tok.to_vec();
+                        for &f in &group {
+                            for r in 0..b {
+                                hidden_idx[r * nf + f] = self.vmax as u32;
+                            }
+                            if let Some(k) = self.encoder.token_fields.iter().position(|&t| t == f)
+                            {
+                                for r in 0..b {
+                                    let at = r * nt + k * TOKEN_BUCKETS;
+                                    hidden_tok[at..at + TOKEN_BUCKETS].fill(0.0);
+                                }
+                            }
+                        }
+                        let h3 = self.hidden(&hidden_idx, num, &hidden_tok, b)?;
+                        for &f in &group {
+                            let lp = self.head(&h3, f)?; // (B, vmax)
+                            let target: Vec<u32> = (0..b).map(|r| idx[r * nf + f]).collect();
+                            let target = Tensor::from_vec(target, (b, 1), &Device::Cpu)?;
+                            let picked = lp.gather(&target, 1)?.squeeze(1)?.to_vec1::<f32>()?;
+                            let best = lp.argmax_keepdim(1)?.squeeze(1)?.to_vec1::<u32>()?;
+                            let best_lp = lp.max_keepdim(1)?.squeeze(1)?.to_vec1::<f32>()?;
+                            per_field[f] = (picked, best, best_lp);
+                        }
+                    }
+                }
+                Objective::Swap => {
+                    let (lp, _) = self.forward(idx, num, tok, b)?;
+                    let target = Tensor::from_vec(idx.to_vec(), (b, nf, 1), &Device::Cpu)?;
+                    let picked = lp.gather(&target, 2)?.squeeze(2)?.to_vec2::<f32>()?;
+                    let best = lp.argmax_keepdim(2)?.squeeze(2)?.to_vec2::<u32>()?;
+                    let best_lp = lp.max_keepdim(2)?.squeeze(2)?.to_vec2::<f32>()?;
+                    for f in 0..nf {
+                        per_field.push((
+                            (0..b).map(|r| picked[r][f]).collect(),
+                            (0..b).map(|r| best[r][f]).collect(),
+                            (0..b).map(|r| best_lp[r][f]).collect(),
+                        ));
+                    }
+                }
+            }
+            for (f, (picked, best, best_lp)) in per_field.iter().enumerate() {
+                for r in 0..b {
                     let at = (start + r) * nf + f;
                     let target = idx[r * nf + f];
-                    let mut loss = -picked[r][f];
                     let value = Encoder::value_of(ds, start + r, f);
+                    let field = &self.encoder.fields[f];
+                    let mut conditional = -picked[r];
+                    let mut rarity = 0.0;
                     if self.config.prior_weight > 0.0 {
-                        loss += self.config.prior_weight * self.encoder.fields[f].surprisal(&value);
+                        rarity = self.config.prior_weight * field.surprisal(&value);
                     } else if target == RARE {
-                        loss += self.encoder.fields[f].within_rare_surprisal(&value);
+                        conditional += field.within_rare_surprisal(&value);
                     }
-                    losses[at] = loss;
-                    expect[at] = best[r][f];
-                    probs[at] = best_lp[r][f].exp();
+                    out.conditional[at] = conditional;
+                    out.rarity[at] = rarity;
+                    out.total[at] = conditional + rarity;
+                    out.expect[at] = best[r];
+                    out.probs[at] = best_lp[r].exp();
                 }
             }
         }
-        Ok((losses, expect, probs))
+        Ok(out)
     }
 
     /// Score every unique event of `ds` (which must come from the profile the model was
@@ -429,7 +604,13 @@ impl Autoencoder {
         }
         let data = self.encoder.encode(ds);
         let nf = data.n_fields;
-        let (losses, expect, probs) = self.field_losses(&data, ds)?;
+        let FieldLosses {
+            total: losses,
+            conditional,
+            rarity,
+            expect,
+            probs,
+        } = self.field_losses(&data, ds)?;
         let vocab: Vec<Vec<Arc<str>>> = self
             .encoder
             .fields
@@ -474,6 +655,14 @@ impl Autoencoder {
         let mut ranking = Ranking::from_scores(super::ModelKind::Ae, ds, scores, field_scores);
         ranking.field_z = field_z;
         ranking.expected = expected;
+        // Field 0 is the event kind; the profile's fields follow.
+        ranking.field_parts = (0..data.rows)
+            .map(|r| {
+                (1..nf)
+                    .map(|f| (conditional[r * nf + f], rarity[r * nf + f]))
+                    .collect()
+            })
+            .collect();
         Ok(ranking)
     }
 

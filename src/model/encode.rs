@@ -117,6 +117,32 @@ pub const TOKEN_FIELDS: &[&str] = &["task_name", "command", "arguments", "servic
 /// Hash buckets per token field.
 pub const TOKEN_BUCKETS: usize = 32;
 
+/// Fields read off one raw value (a command line and what is derived from it, a principal
+/// and its logon type, a definition's field and the `task_*` copy lent to its events). The
+/// masked objective hides a group together: a field is never predicted from its own copy.
+pub const FIELD_GROUPS: &[&[&str]] = &[
+    &[
+        "command",
+        "image",
+        "arguments",
+        "exe",
+        "dir_class",
+        "lolbin",
+        "cmd_flags",
+        "working_dir",
+        "task_command",
+        "task_arguments",
+        "task_lolbin",
+        "task_dir_class",
+        "task_cmd_flags",
+    ],
+    &["principal", "logon_type", "task_principal"],
+    &["run_level", "task_run_level"],
+    &["hidden", "task_hidden"],
+    &["triggers", "task_triggers"],
+    &["author", "task_author"],
+];
+
 /// Vocabularies of every field, fitted on a dataset.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Encoder {
@@ -126,6 +152,10 @@ pub struct Encoder {
     /// Indices (into `fields`) of the fields read as hashed token bags.
     #[serde(default)]
     pub token_fields: Vec<usize>,
+    /// Per field: its group ([`FIELD_GROUPS`]); fields of one group are hidden together.
+    /// Empty: every field alone.
+    #[serde(default)]
+    pub groups: Vec<u32>,
 }
 
 /// FNV-1a, 64 bits: a stable hash (the same bucket on every machine and run).
@@ -226,15 +256,54 @@ impl Encoder {
             .filter(|(_, f)| TOKEN_FIELDS.contains(&f.name.as_str()))
             .map(|(i, _)| i)
             .collect();
+        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        let groups = Encoder::groups_of(&names);
         Encoder {
             profile: ds.profile.to_string(),
             config,
             fields,
             token_fields,
+            groups,
         }
     }
 
-    /// Rebuild lookup tables after deserialising.
+    /// The group of each field: fields named in one of [`FIELD_GROUPS`] share its number,
+    /// every other field is a group of its own.
+    pub fn groups_of(names: &[&str]) -> Vec<u32> {
+        let mut next = FIELD_GROUPS.len() as u32;
+        names
+            .iter()
+            .map(|n| match FIELD_GROUPS.iter().position(|g| g.contains(n)) {
+                Some(g) => g as u32,
+                None => {
+                    next += 1;
+                    next
+                }
+            })
+            .collect()
+    }
+
+    /// The fields hidden with field `f` (itself included).
+    pub fn group_members(&self, f: usize) -> Vec<usize> {
+        match self.groups.get(f) {
+            Some(&g) => (0..self.fields.len())
+                .filter(|&i| self.groups.get(i) == Some(&g))
+                .collect(),
+            None => vec![f],
+        }
+    }
+
+    /// The groups, each as its fields, in order of their first field.
+    pub fn group_list(&self) -> Vec<Vec<usize>> {
+        let mut out: Vec<Vec<usize>> = Vec::new();
+        for f in 0..self.fields.len() {
+            if !out.iter().any(|g| g.contains(&f)) {
+                out.push(self.group_members(f));
+            }
+        }
+        out
+    }
+
     /// Whether `ds` has the fields this encoder was fitted on (a model saved from other
     /// fields cannot score it).
     pub fn fits(&self, ds: &Dataset) -> bool {
@@ -247,6 +316,7 @@ impl Encoder {
                 .all(|(v, f)| v.name == *f)
     }
 
+    /// Rebuild lookup tables after deserialising.
     pub fn rebuild(&mut self) {
         for f in &mut self.fields {
             f.rebuild_index();
@@ -271,6 +341,13 @@ impl Encoder {
                     f.values.len()
                 ));
             }
+        }
+        if !self.groups.is_empty() && self.groups.len() != self.fields.len() {
+            return Err(format!(
+                "{} field groups for {} fields",
+                self.groups.len(),
+                self.fields.len()
+            ));
         }
         let mut seen = std::collections::HashSet::new();
         for &t in &self.token_fields {

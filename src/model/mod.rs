@@ -80,6 +80,10 @@ pub struct Ranking {
     /// Per unique event, per profile field: the value the model expected and its probability
     /// (empty when the model gives none).
     pub expected: Vec<Vec<(Arc<str>, f32)>>,
+    /// Per unique event, per profile field: the field's loss split into the conditional
+    /// surprise (`-log p(value | the event's other fields)`) and the plain rarity (the
+    /// frequency prior's part); empty when the model gives no split.
+    pub field_parts: Vec<Vec<(f32, f32)>>,
     /// Unique-event indices, best (most unusual) first.
     pub order: Vec<usize>,
 }
@@ -107,6 +111,7 @@ impl Ranking {
             field_scores,
             field_z: Vec::new(),
             expected: Vec::new(),
+            field_parts: Vec::new(),
             order,
         }
     }

@@ -288,7 +288,7 @@ fn main() {
         ("ae", ModelKind::Ae, 0u8),
         ("ae+ctx", ModelKind::Ae, 1),
         ("ae+ctx+def", ModelKind::Ae, 2),
-        ("ae-swap+ctx+def", ModelKind::Ae, 2),
+        ("ae-masked+ctx+def", ModelKind::Ae, 2),
         // Measured and dropped: the frequency prior at half, a quarter or none of its weight
         // ("ae+ctx+def w0.5" and so on; README "Detection benchmark").
         ("ds4n6", ModelKind::Ds4n6, 0),
@@ -367,10 +367,10 @@ fn main() {
                     kind,
                     config: AeConfig {
                         seed,
-                        objective: if name.contains("swap") {
-                            Objective::Swap
-                        } else {
+                        objective: if name.contains("masked") {
                             Objective::Masked
+                        } else {
+                            Objective::Swap
                         },
                         prior_weight: name
                             .split(" w")
@@ -385,7 +385,7 @@ fn main() {
                 let secs = start.elapsed().as_secs_f64();
                 let ev: Evaluation = evaluate(ds, &trained.ranking, names.len(), attack_of);
                 // `DETECTION_DETAIL=1`: why each conditional plant ranks where it does.
-                if std::env::var_os("DETECTION_DETAIL").is_some() && name == "ae+ctx+def" {
+                if std::env::var_os("DETECTION_DETAIL").is_some() && name == "ae-masked+ctx+def" {
                     let r = &trained.ranking;
                     for (rank, &u) in r.order.iter().enumerate() {
                         let src =

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::ingest::Progress;
 use crate::model::ModelKind;
-use crate::model::ae::{AeConfig, Autoencoder};
+use crate::model::ae::{AeConfig, Autoencoder, Objective};
 use crate::model::worker::{self, Task, WorkerMsg};
 use crate::output::{Format, Rows, TaskRows};
 use crate::pipeline;
@@ -34,6 +34,9 @@ pub struct Cli {
     /// Random seed of the model trained in the terminal UI
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// How the autoencoder learns and scores a field (the UI's)
+    #[arg(long, value_enum, default_value_t = Objective::Swap)]
+    pub objective: Objective,
     /// Which events to hunt in
     #[arg(short, long, default_value = "scheduled-tasks", value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
     pub profile: String,
@@ -154,6 +157,10 @@ pub struct RankArgs {
     /// Training epochs of the autoencoder (0: chosen from the number of unique events)
     #[arg(long, default_value_t = 0)]
     pub epochs: usize,
+    /// How the autoencoder learns and scores a field: `masked` predicts each field from the
+    /// event's other fields (never seeing its own value), `swap` is the denoising default
+    #[arg(long, value_enum, default_value_t = Objective::Swap)]
+    pub objective: Objective,
     /// Save the trained autoencoder (weights and encoders, one safetensors file)
     #[arg(long, value_name = "FILE")]
     pub save_model: Option<PathBuf>,
@@ -203,6 +210,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 let mono = cli.mono || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
                 let config = AeConfig {
                     seed: cli.seed,
+                    objective: cli.objective,
                     ..AeConfig::default()
                 };
                 let profile = profile::by_name(&cli.profile).expect("a profile clap accepted");
@@ -227,6 +235,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     model: ModelKind::Ae,
                     seed: cli.seed,
                     epochs: 0,
+                    objective: cli.objective,
                     save_model: None,
                     baseline: None,
                     raw: false,
@@ -374,6 +383,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
             config: AeConfig {
                 seed: args.seed,
                 epochs: args.epochs,
+                objective: args.objective,
                 ..AeConfig::default()
             },
         },

@@ -530,12 +530,15 @@ fn the_autoencoder_scores_a_field_from_the_others() {
                 && ds.value(u, "principal") == "corp\\bob"
         })
         .unwrap();
-    // Trained as the app trains (epochs chosen from the data).
+    // Trained as the app trains (epochs chosen from the data), with the masked objective.
     let r = run(
         &ds,
         Task::Train {
             kind: ModelKind::Ae,
-            config: AeConfig::default(),
+            config: AeConfig {
+                objective: anomalog::model::ae::Objective::Masked,
+                ..AeConfig::default()
+            },
         },
         &AtomicBool::new(false),
         &mut |_| {},

@@ -80,16 +80,17 @@ fn mask_rate() -> f64 {
 }
 
 /// How a field's loss is learnt and scored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Objective {
-    /// Each field is predicted from the others: in training, fields are hidden behind a
-    /// per-field mask token and only hidden fields are scored; a field's loss is
-    /// `-log p(value | the event's other fields)`, computed with that field hidden, so the
-    /// model never sees the value it is asked to predict.
-    #[default]
+    /// Each field predicted from the event's other fields: in training, groups of fields
+    /// are hidden behind mask tokens and only hidden fields are scored; a field's loss is
+    /// `-log p(value | the other fields)`, computed with its group hidden, so the model never
+    /// sees the value it is asked to predict
     Masked,
-    /// The denoising autoencoder of earlier versions: swap noise, every field reconstructed
-    /// from the whole row (the value itself included). Kept for the benchmark's comparison.
+    /// The denoising autoencoder: swap noise, every field reconstructed from the whole row
+    /// (the value itself included). The default until the masked objective measures better
+    /// on the real logs too (README "Detection benchmark")
+    #[default]
     Swap,
 }
 
@@ -107,7 +108,7 @@ impl Default for AeConfig {
             weighting: Weighting::LogCount,
             encode: EncodeConfig::default(),
             prior_weight: 1.0,
-            objective: Objective::Masked,
+            objective: Objective::Swap,
             mask_rate: 0.3,
         }
     }
@@ -164,8 +165,9 @@ pub struct Autoencoder {
     /// `emb`, `w1`, `b1`, `w2`, `b2`, `w3`, `b3`, `wo`, `bo`, `wn`, `bn`.
     vars: Vec<(String, Var)>,
     /// Every field gets `vmax` slots (its vocabulary, padded): the output has `fields * vmax`
-    /// logits, so that all fields go through one softmax and one gather. The embedding table
-    /// has `fields * (vmax + 1)` rows: slot `vmax` of a field is its mask token.
+    /// logits, so that all fields go through one softmax and one gather. With the masked
+    /// objective the embedding table has `fields * (vmax + 1)` rows: slot `vmax` of a field
+    /// is its mask token.
     vmax: usize,
     /// `0` for real slots, a large negative number for padding: added to the logits.
     mask: Tensor,
@@ -190,6 +192,15 @@ pub(crate) fn init(
         (rows, cols),
         &Device::Cpu,
     )?)?)
+}
+
+/// Embedding rows per field: its vocabulary (padded to `vmax`), and with the masked objective
+/// its mask token after it.
+fn stride(config: &AeConfig, vmax: usize) -> usize {
+    match config.objective {
+        Objective::Masked => vmax + 1,
+        Objective::Swap => vmax,
+    }
 }
 
 fn zeros(cols: usize) -> Result<Var, ModelError> {
@@ -223,7 +234,7 @@ impl Autoencoder {
         let vars = vec![
             (
                 "emb".to_string(),
-                init(&mut rng, nf * (vmax + 1), config.embed_dim, 0.5)?,
+                init(&mut rng, nf * stride(&config, vmax), config.embed_dim, 0.5)?,
             ),
             ("w1".into(), init(&mut rng, n_in, h, g(n_in, h))?),
             ("b1".into(), zeros(h)?),
@@ -261,7 +272,7 @@ impl Autoencoder {
         let nf = self.encoder.fields.len();
         let dev = &Device::Cpu;
         // Shift each field's index into its slice of the shared embedding table.
-        let stride = self.vmax + 1;
+        let stride = stride(&self.config, self.vmax);
         let shifted: Vec<u32> = idx
             .iter()
             .enumerate()
@@ -655,14 +666,17 @@ impl Autoencoder {
         let mut ranking = Ranking::from_scores(super::ModelKind::Ae, ds, scores, field_scores);
         ranking.field_z = field_z;
         ranking.expected = expected;
-        // Field 0 is the event kind; the profile's fields follow.
-        ranking.field_parts = (0..data.rows)
-            .map(|r| {
-                (1..nf)
-                    .map(|f| (conditional[r * nf + f], rarity[r * nf + f]))
-                    .collect()
-            })
-            .collect();
+        // Field 0 is the event kind; the profile's fields follow. The split means something
+        // only when the field was predicted without seeing itself.
+        if self.config.objective == Objective::Masked {
+            ranking.field_parts = (0..data.rows)
+                .map(|r| {
+                    (1..nf)
+                        .map(|f| (conditional[r * nf + f], rarity[r * nf + f]))
+                        .collect()
+                })
+                .collect();
+        }
         Ok(ranking)
     }
 

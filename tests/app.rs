@@ -311,7 +311,11 @@ fn navigation_focus_help_and_quit() {
     app.update(Action::Back);
     assert_eq!(*app.mode(), Mode::Normal);
     assert!(!app.should_quit());
+    // Esc with nothing open never quits (issue 15 #4); q does.
     app.update(Action::Back);
+    assert!(!app.should_quit());
+    assert!(app.status().contains("q quits"), "{}", app.status());
+    app.update(Action::Quit);
     assert!(app.should_quit());
 }
 

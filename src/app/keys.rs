@@ -229,7 +229,7 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: &[Key::Esc],
-        what: "close a prompt, the help or the drill-down; else quit",
+        what: "close a prompt, the help or the drill-down (never quits)",
         action: Action::Back,
     },
     Binding {

@@ -624,7 +624,8 @@ impl App {
             Action::Back => match self.mode {
                 Mode::Help => self.mode = Mode::Normal,
                 _ if self.drill.focus() == Focus::Detail => self.drill.set_focus(Focus::List),
-                _ => self.quit = true,
+                // Esc never quits: one Esc too many must not lose the filter, sort and place.
+                _ => self.status = "nothing to close (q quits)".into(),
             },
             Action::Quit => self.quit = true,
             Action::ToggleHelp => {

@@ -129,9 +129,9 @@ pub struct RankArgs {
     /// Event logs: .evtx, JSON / JSON Lines exports, .zip archives, or folders of them
     /// (default: samples/)
     pub paths: Vec<PathBuf>,
-    /// Output format
-    #[arg(short, long, value_enum, default_value_t = Format::Table)]
-    pub format: Format,
+    /// Output format (default: from the `-o` file's extension, else `table`)
+    #[arg(short, long, value_enum)]
+    pub format: Option<Format>,
     /// Write the result to FILE (`-` is standard output)
     #[arg(short, long, value_name = "FILE", default_value = "-")]
     pub output: String,
@@ -226,7 +226,7 @@ pub fn run(cli: Cli) -> ExitCode {
                 // Not a terminal (a pipe, a script): the ranking as a table instead.
                 rank(RankArgs {
                     paths,
-                    format: Format::Table,
+                    format: Some(Format::Table),
                     output: "-".into(),
                     top: Some(50),
                     by: By::Event,
@@ -320,7 +320,21 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
         args.paths
     };
     let to_stdout = args.output == "-";
-    if to_stdout && args.format == Format::Parquet && std::io::stdout().is_terminal() {
+    // An explicit -f wins; else the output file's extension says (`-o out.parquet`).
+    let format = args.format.unwrap_or_else(|| {
+        let ext = std::path::Path::new(&args.output)
+            .extension()
+            .and_then(|x| x.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") => Format::Csv,
+            Some("jsonl" | "ndjson") => Format::Jsonl,
+            Some("json") => Format::Json,
+            Some("parquet") => Format::Parquet,
+            _ => Format::Table,
+        }
+    });
+    if to_stdout && format == Format::Parquet && std::io::stdout().is_terminal() {
         bail!("Parquet is binary: write it to a file with -o FILE, or pipe standard output");
     }
     let progress = Progress::default();
@@ -413,16 +427,20 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
                 let rows = Rows::new(ds, &ranking, args.top)
                     .with_session(session.as_ref())
                     .with_raw(args.raw);
-                rows.write(args.format, out)?;
+                rows.write(format, out)?;
                 Ok(rows.order.len())
             }
             By::Task => {
                 let rows = TaskRows::ranked(ds, &ranking, args.top).with_session(session.as_ref());
-                rows.write(args.format, out)?;
+                rows.write(format, out)?;
                 Ok(rows.order.len())
             }
         }
     };
+    if args.top == Some(0) {
+        // Not an error, but never a silent empty answer.
+        eprintln!("anomalog: --top 0: every row cut, nothing written but the header");
+    }
     if to_stdout {
         let stdout = std::io::stdout();
         let mut lock = std::io::BufWriter::new(stdout.lock());

@@ -692,3 +692,46 @@ fn a_kill_during_rank_output_leaves_a_whole_file() {
         std::fs::write(&out, "previous\n").unwrap();
     }
 }
+
+#[test]
+fn the_output_format_follows_the_file_name_unless_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let pq = dir.path().join("out.parquet");
+    anomalog()
+        .args(["rank", "samples", "-m", "rarity", "-q", "-n", "3", "-o"])
+        .arg(&pq)
+        .assert()
+        .success();
+    assert_eq!(
+        &std::fs::read(&pq).unwrap()[..4],
+        b"PAR1",
+        "Parquet by its name"
+    );
+    let csv = dir.path().join("out.csv");
+    anomalog()
+        .args(["rank", "samples", "-m", "rarity", "-q", "-n", "3", "-o"])
+        .arg(&csv)
+        .assert()
+        .success();
+    assert!(
+        std::fs::read_to_string(&csv)
+            .unwrap()
+            .starts_with("rank,score,count")
+    );
+    // An explicit format wins.
+    let forced = dir.path().join("out.csv.txt");
+    anomalog()
+        .args([
+            "rank", "samples", "-m", "rarity", "-q", "-n", "3", "-f", "jsonl", "-o",
+        ])
+        .arg(&forced)
+        .assert()
+        .success();
+    assert!(std::fs::read_to_string(&forced).unwrap().starts_with('{'));
+    // --top 0 says so.
+    anomalog()
+        .args(["rank", "samples", "-m", "rarity", "-q", "-n", "0"])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("--top 0"));
+}

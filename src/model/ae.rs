@@ -194,6 +194,12 @@ pub(crate) fn init(
     )?)?)
 }
 
+/// Added to the logits of a field's padding slots. Low enough that a padding slot never
+/// counts (`e^-80` is 1.8e-35 of the softmax's mass), high enough that its exponential stays
+/// a normal float: `-1e9` sent every padding slot down libm's slow underflow path (17 % of a
+/// training's time on a 1 M-record fleet).
+const MASKED: f32 = -80.0;
+
 /// Embedding rows per field: its vocabulary (padded to `vmax`), and with the masked objective
 /// its mask token after it.
 fn stride(config: &AeConfig, vmax: usize) -> usize {
@@ -224,7 +230,7 @@ impl Autoencoder {
         let mask: Vec<f32> = encoder
             .fields
             .iter()
-            .flat_map(|f| (0..vmax).map(move |i| if i < f.len() { 0.0 } else { -1e9 }))
+            .flat_map(|f| (0..vmax).map(move |i| if i < f.len() { 0.0 } else { MASKED }))
             .collect();
         let mask = Tensor::from_vec(mask, total, &Device::Cpu)?;
         let n_in =

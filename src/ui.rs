@@ -190,8 +190,12 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
         }),
         Span::raw(format!(
             "  sort {}{}",
-            app.list().sort().title(),
-            if app.list().descending() { " ↓" } else { "" }
+            app.list().sort().title_in(app.view()),
+            if app.list().sort().largest_first() != app.list().descending() {
+                " ↓"
+            } else {
+                " ↑"
+            }
         )),
         Span::raw(if app.warnings().is_empty() {
             String::new()
@@ -292,10 +296,11 @@ fn severity(app: &App, rank: usize, n: usize) -> Style {
         Color::Reset
     };
     if app.monochrome() {
-        if c == Color::Red {
-            Style::default().add_modifier(Modifier::BOLD)
-        } else {
-            Style::default()
+        // Without colour the tiers stay apart: top 1 % bold and reversed, top 5 % bold.
+        match c {
+            Color::Red => Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+            Color::Yellow => Style::default().add_modifier(Modifier::BOLD),
+            _ => Style::default(),
         }
     } else {
         Style::default().fg(c)
@@ -359,14 +364,9 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
     let header = Row::new(Column::ALL.iter().map(|&c| {
         let title = c.title_in(app.view());
         let t = if c == app.list().sort() {
-            format!(
-                "{title}{}",
-                if app.list().descending() {
-                    "↓"
-                } else {
-                    "↑"
-                }
-            )
+            // One convention: ↓ when the values run largest first down the list.
+            let largest_first = c.largest_first() != app.list().descending();
+            format!("{title}{}", if largest_first { "↓" } else { "↑" })
         } else {
             title.to_string()
         };

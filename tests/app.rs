@@ -84,16 +84,23 @@ fn sort_both_directions_keeps_the_selection() {
     let mut app = samples();
     app.update(Action::Down);
     app.update(Action::Down);
-    let u = app.current().unwrap();
     app.update(Action::Sort(Some(Column::Count)));
-    assert_eq!(app.current(), Some(u), "selection follows the event");
+    // After a sort the view starts at the top (issue 15 #7).
+    assert_eq!((app.selected(), app.list().offset()), (0, 0));
     let ds = app.dataset().cloned().unwrap();
     let counts: Vec<u64> = app.rows().iter().map(|&r| ds.uniques[r].count()).collect();
     assert!(counts.windows(2).all(|w| w[0] <= w[1]), "ascending counts");
     app.update(Action::Sort(Some(Column::Count)));
     let counts: Vec<u64> = app.rows().iter().map(|&r| ds.uniques[r].count()).collect();
     assert!(counts.windows(2).all(|w| w[0] >= w[1]), "again: descending");
-    assert_eq!(app.current(), Some(u));
+    assert_eq!(app.selected(), 0);
+    // One arrow convention: ↓ when the values run largest first.
+    let s = screen(&app, 170, 42);
+    assert!(s.contains("count↓"), "{s}");
+    app.update(Action::Sort(Some(Column::Score)));
+    assert!(screen(&app, 170, 42).contains("score↓"));
+    app.update(Action::Sort(Some(Column::Score)));
+    assert!(screen(&app, 170, 42).contains("score↑"));
     app.update(Action::Sort(Some(Column::Task)));
     let names: Vec<String> = app
         .rows()
@@ -315,6 +322,9 @@ fn navigation_focus_help_and_quit() {
     app.update(Action::Back);
     assert!(!app.should_quit());
     assert!(app.status().contains("q quits"), "{}", app.status());
+    // Moving on clears it: messages belong to the action that made them (issue 15 #9).
+    app.update(Action::Down);
+    assert_eq!(app.status(), "");
     app.update(Action::Quit);
     assert!(app.should_quit());
 }
@@ -896,4 +906,82 @@ fn a_verdict_on_a_task_goes_to_its_events_and_both_are_kept() {
     let table = app.table().unwrap();
     assert_eq!(table.verdict(t), Some(Verdict::Malicious));
     assert_eq!(table.note(t), "atexec");
+}
+
+#[test]
+fn a_verdict_on_marks_judges_only_the_marks_in_view() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, mut ex) = samples_with_session(&dir.path().join("s.json"));
+    // Mark every event seen on one host, then show one task's rows and judge.
+    act(&mut app, &mut ex, Action::CyclePrevalence);
+    let marked = app.rows().to_vec();
+    assert!(marked.len() > 20, "{}", marked.len());
+    act(&mut app, &mut ex, Action::MarkAllFiltered);
+    act(&mut app, &mut ex, Action::StartFilter);
+    for _ in 0..20 {
+        act(&mut app, &mut ex, Action::Backspace);
+    }
+    typed(&mut app, "task_name~hyujmcok");
+    act(&mut app, &mut ex, Action::Submit);
+    let visible: Vec<usize> = app.rows().to_vec();
+    assert!(visible.len() > 2 && visible.iter().all(|u| marked.contains(u)));
+    act(&mut app, &mut ex, Action::Top);
+    act(&mut app, &mut ex, Action::CycleVerdict);
+    let hidden = marked.len() - visible.len();
+    assert!(
+        app.status()
+            .starts_with(&format!("verdict: benign on {} marked rows", visible.len()))
+            && app.status().contains(&format!(
+                "{hidden} marked rows hidden by the filter left as they are"
+            )),
+        "{}",
+        app.status()
+    );
+    assert!(
+        visible
+            .iter()
+            .all(|&u| app.verdict(u) == Some(Verdict::Benign))
+    );
+    assert!(
+        marked
+            .iter()
+            .filter(|u| !visible.contains(u))
+            .all(|&u| app.verdict(u).is_none())
+    );
+}
+
+#[test]
+fn without_colour_the_score_tiers_stay_apart() {
+    use ratatui::style::Modifier;
+    let app = samples(); // monochrome
+    let mut t = Terminal::new(TestBackend::new(170, 42)).unwrap();
+    t.draw(|f| anomalog::ui::render(&app, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    // The score column of the list's rows: rank 2 (top 1 %, not the selected row, whose
+    // whole row is reversed), rank 8 (top 5 %), rank 30.
+    let row_of = |rank: usize| -> u16 {
+        (0..42u16)
+            .find(|&y| {
+                let line: String = (0..12u16)
+                    .map(|x| buf[(x, y)].symbol().to_string())
+                    .collect();
+                line.trim_start_matches('│')
+                    .trim_start_matches(['●', ' '])
+                    .starts_with(&format!("{rank} "))
+            })
+            .unwrap_or_else(|| panic!("no row of rank {rank}"))
+    };
+    let score_x = 8u16; // inside the score column
+    let style = |rank: usize| buf[(score_x, row_of(rank))].modifier;
+    assert!(
+        style(1).contains(Modifier::BOLD | Modifier::REVERSED),
+        "{:?}",
+        style(1)
+    );
+    assert!(
+        style(8).contains(Modifier::BOLD) && !style(8).contains(Modifier::REVERSED),
+        "{:?}",
+        style(8)
+    );
+    assert!(!style(30).contains(Modifier::BOLD), "{:?}", style(30));
 }

@@ -151,6 +151,13 @@ impl Column {
         self.spec().title
     }
 
+    /// Whether the column's natural order lists the largest values first (score: most unusual
+    /// first; flags: most flags first). The header's arrow shows how the values run down the
+    /// list: `↓` largest first, `↑` smallest (or A) first.
+    pub fn largest_first(self) -> bool {
+        matches!(self, Column::Score | Column::Flags)
+    }
+
     /// The header in `view`.
     pub fn title_in(self, view: View) -> &'static str {
         match view {

@@ -178,7 +178,8 @@ impl ListView {
                 self.fit[c as usize] = if widest == 0 {
                     0
                 } else {
-                    (widest.max(c.title_in(table.view).len()) as u16).min(max)
+                    // Room for the title and its sort arrow.
+                    (widest.max(c.title_in(table.view).chars().count() + 1) as u16).min(max)
                 };
             }
         }

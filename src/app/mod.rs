@@ -559,6 +559,21 @@ impl App {
     /// Apply a user action; returns what the terminal loop must do.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         let mut effects = Vec::new();
+        // A status message belongs to the action that made it: moving on clears it.
+        if self.mode == Mode::Normal
+            && matches!(
+                action,
+                Action::Up
+                    | Action::Down
+                    | Action::PageUp
+                    | Action::PageDown
+                    | Action::Top
+                    | Action::Bottom
+                    | Action::ClickRow(_)
+            )
+        {
+            self.status.clear();
+        }
         // Prompts first: they take typing.
         match (&mut self.mode, &action) {
             (Mode::Filter(text) | Mode::Search(text) | Mode::Note(text), Action::Input(c)) => {
@@ -651,13 +666,16 @@ impl App {
             }
             Action::Top => self.move_to(0),
             Action::Bottom => self.move_to(usize::MAX),
+            // After a sort the view starts at the top: the first rows are the point of it.
             Action::Sort(col) => {
                 self.list_mut().sort_by(col);
                 self.refresh();
+                self.move_to(0);
             }
             Action::ReverseSort => {
                 self.list_mut().reverse();
                 self.refresh();
+                self.move_to(0);
             }
             Action::StartFilter => {
                 let text = self.list().filter().map(Filter::text).unwrap_or_default();
@@ -824,16 +842,32 @@ impl App {
             self.status = "no triage session: verdicts cannot be kept".into();
             return Vec::new();
         }
-        let targets: Vec<usize> = if self.marks().contains(&i) {
-            self.marks().iter().copied().collect()
+        // On a marked row: the marked rows in view. Marks the filter hides are left as they
+        // are (one stray key must not judge rows the analyst cannot see), and said so.
+        let (targets, hidden): (Vec<usize>, usize) = if self.marks().contains(&i) {
+            let visible: Vec<usize> = self
+                .rows()
+                .iter()
+                .copied()
+                .filter(|r| self.marks().contains(r))
+                .collect();
+            let hidden = self.marks().len() - visible.len();
+            (visible, hidden)
         } else {
-            vec![i]
+            (vec![i], 0)
         };
         let v = Verdict::cycle(self.table().and_then(|t| t.verdict(i)));
         self.status = format!("verdict: {}", v.map_or("none", |v| v.name()));
         if targets.len() > 1 {
             self.status
                 .push_str(&format!(" on {} marked rows", targets.len()));
+        }
+        if hidden > 0 {
+            self.status.push_str(&format!(
+                "; {hidden} marked row{} hidden by the filter left as {}",
+                if hidden == 1 { "" } else { "s" },
+                if hidden == 1 { "it is" } else { "they are" }
+            ));
         }
         let mut effects = self.change(&targets, |e| e.verdict = v);
         if self.view == View::Tasks {

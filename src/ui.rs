@@ -183,6 +183,9 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
             }
             Some(crate::app::Filter::Regex { text, .. }) => format!("  filter {}", safe(text, 40)),
             Some(crate::app::Filter::MaxHosts(k)) => format!("  filter hosts<={k}"),
+            Some(crate::app::Filter::NotEquals { field, value }) => {
+                format!("  filter {}!={}", safe(field, 40), safe(value, 40))
+            }
             Some(crate::app::Filter::Task { name, .. }) => {
                 format!("  task {} (t: back to tasks)", safe(name, 60))
             }

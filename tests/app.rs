@@ -985,3 +985,30 @@ fn without_colour_the_score_tiers_stay_apart() {
     );
     assert!(!style(30).contains(Modifier::BOLD), "{:?}", style(30));
 }
+
+#[test]
+fn rows_judged_benign_sink_and_verdict_filters_can_exclude_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, mut ex) = samples_with_session(&dir.path().join("s.json"));
+    let top = app.current().unwrap();
+    let n = app.rows().len();
+    act(&mut app, &mut ex, Action::CycleVerdict); // benign
+    // It stays under the cursor until the list is refreshed...
+    assert_eq!(app.current(), Some(top));
+    // ...then goes to the bottom (after a re-rank it would otherwise rise: left out of
+    // training, it looks unusual).
+    act(&mut app, &mut ex, Action::ClearFilter);
+    assert_eq!(app.rows().last(), Some(&top));
+    assert_ne!(app.rows()[0], top);
+    act(&mut app, &mut ex, Action::ToggleBenignLast);
+    assert!(app.status().contains("in place"), "{}", app.status());
+    assert_eq!(app.rows()[0], top);
+    act(&mut app, &mut ex, Action::ToggleBenignLast);
+    assert_eq!(app.rows().last(), Some(&top));
+    // `!=` in filters.
+    act(&mut app, &mut ex, Action::StartFilter);
+    typed(&mut app, "verdict!=benign");
+    act(&mut app, &mut ex, Action::Submit);
+    assert_eq!(app.rows().len(), n - 1);
+    assert!(!app.rows().contains(&top));
+}

@@ -7,6 +7,8 @@ use regex::Regex;
 pub enum Filter {
     /// `field=value`, case-insensitive.
     Equals { field: String, value: String },
+    /// `field!=value`, case-insensitive: no value of the item equals it.
+    NotEquals { field: String, value: String },
     /// `field~regex` (case-insensitive), or a regex over all fields when `field` is `None`.
     Regex {
         field: Option<String>,
@@ -31,6 +33,7 @@ impl Filter {
             Filter::MaxHosts(k) => format!("hosts<={k}"),
             Filter::Task { name, .. } => format!("name={name}"),
             Filter::Equals { field, value } => format!("{field}={value}"),
+            Filter::NotEquals { field, value } => format!("{field}!={value}"),
             Filter::Regex { text, .. } => text.clone(),
         }
     }
@@ -63,6 +66,15 @@ impl Filter {
                     field: Some(f.to_string()),
                     re: regex(v.trim())?,
                     text: text.to_string(),
+                });
+            }
+        }
+        if let Some((f, v)) = text.split_once("!=") {
+            let f = f.trim();
+            if known(f) {
+                return Ok(Filter::NotEquals {
+                    field: f.to_string(),
+                    value: v.trim().to_string(),
                 });
             }
         }

@@ -42,6 +42,8 @@ pub enum Action {
     ToggleHelp,
     /// Switch between the event list and the task list.
     ToggleView,
+    /// Rows judged benign: at the bottom of the list, or in place.
+    ToggleBenignLast,
     CancelTraining,
     /// Train the model again, leaving out the events marked benign.
     Retrain,
@@ -191,6 +193,11 @@ pub const BINDINGS: &[Binding] = &[
         keys: &[Key::Char('v')],
         what: "verdict: benign, suspicious, malicious, none (marked: every mark; task: its events)",
         action: Action::CycleVerdict,
+    },
+    Binding {
+        keys: &[Key::Char('B')],
+        what: "rows judged benign: at the bottom (the default) or in place",
+        action: Action::ToggleBenignLast,
     },
     Binding {
         keys: &[Key::Char('a')],

@@ -27,6 +27,9 @@ pub struct ListView {
     /// Every item's place in the case-insensitive order of a text column, built on first
     /// use: sorting by text is then an integer sort.
     text_order: HashMap<Column, Vec<u32>>,
+    /// Rows judged benign go to the bottom (dismissed, they must not rise to the top once
+    /// training leaves them out); `B` shows them in place.
+    benign_last: bool,
     /// The widths of the [`Width::Fit`] columns over every item (not the rows on screen, so
     /// that columns stay put while scrolling), in [`Column::ALL`] order; 0 for the others.
     fit: [u16; 10],
@@ -44,6 +47,7 @@ impl Default for ListView {
             filter: None,
             search: None,
             text_order: HashMap::new(),
+            benign_last: true,
             fit: [0; 10],
         }
     }
@@ -81,6 +85,15 @@ impl ListView {
     /// The width of a [`Width::Fit`] column (0: no item has text there).
     pub fn fit_width(&self, col: Column) -> u16 {
         self.fit[col as usize]
+    }
+
+    /// Whether rows judged benign are listed last.
+    pub fn benign_last(&self) -> bool {
+        self.benign_last
+    }
+
+    pub(super) fn toggle_benign_last(&mut self) {
+        self.benign_last = !self.benign_last;
     }
 
     pub fn search(&self) -> Option<&str> {
@@ -204,6 +217,10 @@ impl ListView {
         }
         if self.descending {
             rows.reverse();
+        }
+        if self.benign_last {
+            // Stable: the rest keeps its order.
+            rows.sort_by_key(|&i| table.verdict(i) == Some(crate::session::Verdict::Benign));
         }
         self.rows = rows;
         self.select_item(keep);

@@ -718,6 +718,16 @@ impl App {
                     self.status = "no match".into();
                 }
             }
+            Action::ToggleBenignLast => {
+                self.events.toggle_benign_last();
+                self.tasks.toggle_benign_last();
+                self.refresh_both();
+                self.status = if self.list().benign_last() {
+                    "rows judged benign at the bottom".into()
+                } else {
+                    "rows judged benign in place".into()
+                };
+            }
             Action::ToggleView => {
                 self.view = match self.view {
                     View::Events => View::Tasks,
@@ -882,8 +892,8 @@ impl App {
             effects.extend(self.change(&events, |e| e.verdict = v));
             self.view = View::Tasks;
         }
-        // The verdict column sorts and filters.
-        self.refresh_both();
+        // The rows stay where they are until the list is next sorted, filtered or re-ranked
+        // (then benign ones go to the bottom): `v v v` must keep judging the same row.
         effects
     }
 

@@ -257,6 +257,10 @@ impl<'a> Table<'a> {
                 .values(i, field)
                 .iter()
                 .any(|v| v.eq_ignore_ascii_case(value)),
+            Some(Filter::NotEquals { field, value }) => !self
+                .values(i, field)
+                .iter()
+                .any(|v| v.eq_ignore_ascii_case(value)),
             Some(Filter::Regex {
                 field: Some(f), re, ..
             }) => self.values(i, f).iter().any(|v| re.is_match(v)),

@@ -31,7 +31,11 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
     let typing = matches!(
         app.mode(),
-        Mode::Filter(_) | Mode::Search(_) | Mode::Note(_) | Mode::Export { .. }
+        Mode::Filter(_)
+            | Mode::Search(_)
+            | Mode::Note(_)
+            | Mode::Export { .. }
+            | Mode::ConfirmOverwrite { .. }
     );
     if typing {
         return match key.code {

@@ -127,6 +127,12 @@ pub fn render(app: &App, f: &mut Frame) {
             );
             prompt(f, area, &title, path);
         }
+        Mode::ConfirmOverwrite { path, .. } => prompt(
+            f,
+            area,
+            "this file exists: y writes over it, any other key goes back to the path",
+            path,
+        ),
         Mode::Normal => {}
     }
 }

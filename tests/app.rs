@@ -1012,3 +1012,34 @@ fn rows_judged_benign_sink_and_verdict_filters_can_exclude_them() {
     assert_eq!(app.rows().len(), n - 1);
     assert!(!app.rows().contains(&top));
 }
+
+#[test]
+fn an_export_never_writes_over_a_file_without_a_yes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("out.jsonl");
+    std::fs::write(&path, "keep me\n").unwrap();
+    let mut app = samples();
+    let mut ex = Executor::default();
+    export_to(&mut app, &mut ex, &path);
+    assert!(
+        matches!(app.mode(), Mode::ConfirmOverwrite { .. }),
+        "{:?}",
+        app.mode()
+    );
+    assert!(app.status().contains("exists"), "{}", app.status());
+    // Anything but y: back to the path, the file as it was.
+    act(&mut app, &mut ex, Action::Input('n'));
+    assert!(matches!(app.mode(), Mode::Export { .. }));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me\n");
+    act(&mut app, &mut ex, Action::Submit);
+    act(&mut app, &mut ex, Action::Input('y'));
+    assert!(app.status().starts_with("exported"), "{}", app.status());
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with('{'));
+    // The format is remembered for the next export.
+    app.update(Action::StartExport);
+    assert!(
+        matches!(app.mode(), Mode::Export { format: Format::Jsonl, path } if path.ends_with(".jsonl")),
+        "{:?}",
+        app.mode()
+    );
+}

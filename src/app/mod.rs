@@ -81,6 +81,8 @@ pub struct ExportJob {
     pub items: Vec<usize>,
     /// The triage entries of those items.
     pub entries: BTreeMap<usize, Entry>,
+    /// Write over an existing file (asked first: [`Msg::ExportExists`]).
+    pub overwrite: bool,
 }
 
 impl ExportJob {
@@ -133,6 +135,10 @@ impl Executor {
                 s.apply(changes);
                 Some(Msg::Saved(s.save()))
             }
+            // An existing file is never written over without the analyst's yes.
+            Effect::Export(job) if !job.overwrite && job.path.exists() => {
+                Some(Msg::ExportExists(job))
+            }
             Effect::Export(job) => Some(Msg::Exported {
                 path: job.path.clone(),
                 result: job.run().map_err(|e| format!("{e:#}")),
@@ -156,7 +162,15 @@ pub enum Mode {
     Filter(String),
     Search(String),
     Note(String),
-    Export { format: Format, path: String },
+    Export {
+        format: Format,
+        path: String,
+    },
+    /// The export's file exists: `y` writes over it, anything else goes back to the path.
+    ConfirmOverwrite {
+        format: Format,
+        path: String,
+    },
     Help,
 }
 
@@ -192,6 +206,8 @@ pub enum Msg {
     Worker(WorkerMsg),
     /// A session save finished: the path written, or why not.
     Saved(Result<PathBuf, String>),
+    /// An export's file exists: ask before writing over it.
+    ExportExists(Box<ExportJob>),
     /// An export finished: rows written, or why not.
     Exported {
         path: PathBuf,
@@ -211,6 +227,10 @@ pub struct App {
     triage: triage::Triage,
     /// Where the session was last saved (the status line says when it moves).
     session_path: Option<PathBuf>,
+    /// The last export's format: the next export starts with it.
+    export_format: Format,
+    /// An export waiting for the analyst's yes to write over its file.
+    pending_export: Option<Box<ExportJob>>,
     mode: Mode,
     training: Training,
     status: String,
@@ -231,6 +251,8 @@ impl App {
             drill: drill::Drill::default(),
             triage: triage::Triage::default(),
             session_path: None,
+            export_format: Format::Csv,
+            pending_export: None,
             mode: Mode::Normal,
             training: Training::NotStarted,
             status: String::new(),
@@ -590,6 +612,22 @@ impl App {
                 path.push(*c);
                 return effects;
             }
+            (Mode::ConfirmOverwrite { format, path }, a) => {
+                let (format, path) = (*format, path.clone());
+                match (a, self.pending_export.take()) {
+                    (Action::Input('y' | 'Y'), Some(mut job)) => {
+                        job.overwrite = true;
+                        self.mode = Mode::Normal;
+                        self.status = format!("exporting to {path} ...");
+                        effects.push(Effect::Export(job));
+                    }
+                    _ => {
+                        self.mode = Mode::Export { format, path };
+                        self.status = "not written over: change the path".into();
+                    }
+                }
+                return effects;
+            }
             (Mode::Filter(text) | Mode::Search(text) | Mode::Note(text), Action::Backspace)
             | (Mode::Export { path: text, .. }, Action::Backspace) => {
                 text.pop();
@@ -630,6 +668,8 @@ impl App {
                     }
                 }
                 Mode::Export { format, path } => effects.extend(self.export_effect(format, path)),
+                // Answered in the prompt handling above.
+                Mode::ConfirmOverwrite { .. } => {}
                 Mode::Normal | Mode::Help => match (self.view, self.current()) {
                     // A task opens as its events, with their own drill-downs.
                     (View::Tasks, Some(t)) => self.open_task(t),
@@ -782,8 +822,8 @@ impl App {
                         View::Tasks => "anomalog-tasks",
                     };
                     self.mode = Mode::Export {
-                        format: Format::Csv,
-                        path: format!("{stem}.csv"),
+                        format: self.export_format,
+                        path: format!("{stem}.{}", ext(self.export_format)),
                     };
                 }
             }
@@ -898,6 +938,8 @@ impl App {
     }
 
     fn export_effect(&mut self, format: Format, path: String) -> Option<Effect> {
+        self.export_format = format;
+        let path = expand_home(path.trim());
         let data = self.data.as_ref()?;
         let items = self.export_rows();
         let table = self.table()?;
@@ -914,6 +956,7 @@ impl App {
             ranking: data.ranking.clone(),
             items,
             entries,
+            overwrite: false,
         })))
     }
 
@@ -967,6 +1010,15 @@ impl App {
                 self.session_path = Some(p);
             }
             Msg::Saved(Err(e)) => self.status = e,
+            Msg::ExportExists(job) => {
+                let path = job.path.display().to_string();
+                self.status = format!("{path} exists");
+                self.mode = Mode::ConfirmOverwrite {
+                    format: job.format,
+                    path,
+                };
+                self.pending_export = Some(job);
+            }
             Msg::Exported { path, result } => {
                 self.status = match result {
                     Ok(n) => format!("exported {n} rows to {}", path.display()),
@@ -978,6 +1030,16 @@ impl App {
     }
 }
 
+/// `~` and `~/...` as the home folder (`HOME`); anything else as it is.
+fn expand_home(path: &str) -> String {
+    match (path.strip_prefix('~'), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) if rest.is_empty() || rest.starts_with('/') => {
+            format!("{home}{rest}")
+        }
+        _ => path.to_string(),
+    }
+}
+
 pub fn ext(f: Format) -> &'static str {
     match f {
         Format::Csv => "csv",
@@ -985,5 +1047,22 @@ pub fn ext(f: Format) -> &'static str {
         Format::Parquet => "parquet",
         Format::Json => "json",
         Format::Table => "txt",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tilde_is_the_home_folder() {
+        let Ok(home) = std::env::var("HOME") else {
+            eprintln!("SKIP: no HOME");
+            return;
+        };
+        assert_eq!(expand_home("~/out.csv"), format!("{home}/out.csv"));
+        assert_eq!(expand_home("~"), home);
+        assert_eq!(expand_home("~other/x"), "~other/x");
+        assert_eq!(expand_home("/tmp/~x"), "/tmp/~x");
     }
 }

@@ -606,13 +606,16 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
             }
         }
     }
-    f.render_widget(
-        Paragraph::new(Text::from(lines))
-            .block(block)
-            .wrap(Wrap { trim: false })
-            .scroll((app.drill().scroll(), 0)),
-        area,
-    );
+    let paragraph = Paragraph::new(Text::from(lines))
+        .block(block)
+        .wrap(Wrap { trim: false });
+    // Scrolling stops at the end: the last line at the bottom of the pane.
+    let inner_h = area.height.saturating_sub(2);
+    let total =
+        u16::try_from(paragraph.line_count(area.width.saturating_sub(2))).unwrap_or(u16::MAX);
+    let last = total.saturating_sub(inner_h);
+    app.drill().set_max_scroll(last);
+    f.render_widget(paragraph.scroll((app.drill().scroll().min(last), 0)), area);
 }
 
 /// A task's header in the drill-down: what it is, where, and its events with their ranks

@@ -1043,3 +1043,30 @@ fn an_export_never_writes_over_a_file_without_a_yes() {
         app.mode()
     );
 }
+
+#[test]
+fn the_drill_down_scrolls_with_every_movement_key_and_stops_at_its_end() {
+    let mut app = samples();
+    app.update(Action::Submit); // focus the drill-down
+    assert_eq!(app.focus(), Focus::Detail);
+    let top_row = app.selected();
+    // The renderer tells the pane's height; End goes to the end and stays there.
+    screen(&app, 150, 42);
+    app.update(Action::Bottom);
+    let end = app.drill().scroll();
+    assert!(end > 10, "{end}");
+    app.update(Action::Down);
+    app.update(Action::PageDown);
+    assert_eq!(app.drill().scroll(), end, "no scrolling past the end");
+    let s = screen(&app, 150, 42);
+    assert!(
+        s.contains("FQDN = ws001.corp.example"),
+        "the last raw field: {s}"
+    );
+    app.update(Action::PageUp);
+    assert!(app.drill().scroll() < end);
+    app.update(Action::Top);
+    assert_eq!(app.drill().scroll(), 0);
+    // The list did not move.
+    assert_eq!(app.selected(), top_row);
+}

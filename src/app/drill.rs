@@ -1,7 +1,7 @@
 //! The drill-down pane's state: focus, scroll, and the lifecycle view of the selected event
 //! (a busy task's lifecycle has thousands of steps: built once per selection, not per frame).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use crate::frame::Dataset;
@@ -17,6 +17,9 @@ pub enum Focus {
 pub struct Drill {
     focus: Focus,
     scroll: u16,
+    /// How far the pane can scroll, as the last frame drew it (the renderer knows the wrapped
+    /// height; keys stop scrolling there).
+    max_scroll: Cell<u16>,
     lifecycle_cache: RefCell<Option<(usize, Rc<LifecycleView>)>>,
 }
 
@@ -25,6 +28,7 @@ impl Default for Drill {
         Drill {
             focus: Focus::List,
             scroll: 0,
+            max_scroll: Cell::new(u16::MAX),
             lifecycle_cache: RefCell::new(None),
         }
     }
@@ -51,11 +55,24 @@ impl Drill {
     }
 
     pub(super) fn scroll_by(&mut self, down: bool) {
-        self.scroll = if down {
-            self.scroll.saturating_add(1)
-        } else {
-            self.scroll.saturating_sub(1)
-        };
+        self.scroll_lines(if down { 1 } else { -1 });
+    }
+
+    /// Scroll by `n` lines (negative: up), within the pane's content.
+    pub(super) fn scroll_lines(&mut self, n: i32) {
+        let max = i32::from(self.max_scroll.get());
+        let now = i32::from(self.scroll).min(max);
+        self.scroll = u16::try_from((now + n).clamp(0, max)).unwrap_or(0);
+    }
+
+    /// To the top (`false`) or the end (`true`).
+    pub(super) fn scroll_to(&mut self, end: bool) {
+        self.scroll = if end { self.max_scroll.get() } else { 0 };
+    }
+
+    /// The renderer says how far the pane can scroll.
+    pub fn set_max_scroll(&self, max: u16) {
+        self.max_scroll.set(max);
     }
 
     /// A new selection starts at the top.

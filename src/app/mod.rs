@@ -691,8 +691,20 @@ impl App {
                 };
             }
             _ if self.mode == Mode::Help => {}
+            // With the drill-down focused the movement keys scroll it (issue 15 #10).
             Action::Up | Action::Down if self.drill.focus() == Focus::Detail => {
                 self.drill.scroll_by(action == Action::Down);
+            }
+            Action::PageUp | Action::PageDown if self.drill.focus() == Focus::Detail => {
+                let page = i32::try_from(self.list().page()).unwrap_or(20);
+                self.drill.scroll_lines(if action == Action::PageDown {
+                    page
+                } else {
+                    -page
+                });
+            }
+            Action::Top | Action::Bottom if self.drill.focus() == Focus::Detail => {
+                self.drill.scroll_to(action == Action::Bottom);
             }
             Action::Up => self.move_to(self.selected().saturating_sub(1)),
             Action::Down => self.move_to(self.selected() + 1),

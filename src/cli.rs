@@ -357,6 +357,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if !args.quiet {
         eprintln!("anomalog: {}", loaded.summary());
     }
+    let suggestion = loaded.suggest_profile(loaded.dataset.profile);
     let ds = loaded.dataset;
     // The triage session beside the logs: its verdicts and notes go out with the rows.
     let session =
@@ -387,6 +388,11 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if ds.uniques.is_empty() {
         // Nothing to rank is an answer, not an error: empty output, and why on stderr.
         eprintln!("anomalog: no {} events in {}", ds.profile, describe(&paths));
+        if let Some((other, n)) = suggestion {
+            eprintln!(
+                "anomalog: these logs hold {n} records of the kinds `--profile {other}` reads"
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let ds = std::sync::Arc::new(ds);

@@ -27,6 +27,37 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// When the profile found nothing: another profile whose channels and event ids these
+    /// logs hold, and how many such records (the most of any profile), read off the files'
+    /// histograms (nothing is read again).
+    pub fn suggest_profile(&self, current: &str) -> Option<(&'static str, u64)> {
+        let mut counts: std::collections::BTreeMap<(String, u32), u64> =
+            std::collections::BTreeMap::new();
+        for r in &self.reports {
+            for (k, n) in r.histogram() {
+                *counts.entry(k).or_default() += n;
+            }
+        }
+        crate::profile::PROFILES
+            .iter()
+            .filter(|&&p| p != current)
+            .filter_map(|&name| {
+                let profile = crate::profile::by_name(name)?;
+                let n: u64 = counts
+                    .iter()
+                    .filter(|((channel, id), _)| {
+                        let ch = crate::event::canonical_channel(channel);
+                        profile.sources().iter().any(|(c, ids)| {
+                            (*c == "*" || *c == ch) && (ids.is_empty() || ids.contains(id))
+                        })
+                    })
+                    .map(|(_, n)| n)
+                    .sum();
+                (n > 0).then_some((name, n))
+            })
+            .max_by_key(|&(name, n)| (n, std::cmp::Reverse(name)))
+    }
+
     /// Nothing at all could be read: no record from any input, and something went wrong
     /// (or there was no input).
     pub fn nothing_read(&self) -> bool {

@@ -216,9 +216,9 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
                 let loaded = matches!(m, Msg::Loaded(_));
                 effects.extend(app.on_msg(m));
                 if loaded && let Some(ds) = app.dataset().cloned() {
-                    if ds.uniques.is_empty() {
-                        app.set_status(format!("no {} events in these logs", ds.profile));
-                    } else {
+                    // With no events the status line already says so (and which profile
+                    // would find some).
+                    if !ds.uniques.is_empty() {
                         job = Some(train(&mut app, ds, config));
                     }
                 }

@@ -1070,3 +1070,13 @@ fn the_drill_down_scrolls_with_every_movement_key_and_stops_at_its_end() {
     // The list did not move.
     assert_eq!(app.selected(), top_row);
 }
+
+#[test]
+fn logs_without_events_of_the_profile_suggest_the_one_that_has_some() {
+    let app = app_on(&[PathBuf::from("tests/fixtures/security_4697.jsonl")]);
+    assert!(app.rows().is_empty());
+    assert_eq!(
+        app.status(),
+        "no scheduled-tasks events in these logs; they hold 2 records of the kinds `--profile services` reads"
+    );
+}

@@ -735,3 +735,15 @@ fn the_output_format_follows_the_file_name_unless_given() {
         .success()
         .stderr(predicates::str::contains("--top 0"));
 }
+
+#[test]
+fn logs_without_events_of_the_profile_name_the_profile_that_reads_them() {
+    anomalog()
+        .args(["rank", "-q"])
+        .arg(fixture("security_4697.jsonl"))
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "these logs hold 2 records of the kinds `--profile services` reads",
+        ));
+}

@@ -480,6 +480,14 @@ impl App {
                     .push_str(&format!("; {left_out} benign left out of training"));
             }
         }
+        if loaded.dataset.uniques.is_empty() {
+            self.status = format!("no {} events in these logs", loaded.dataset.profile);
+            if let Some((other, n)) = loaded.suggest_profile(loaded.dataset.profile) {
+                self.status.push_str(&format!(
+                    "; they hold {n} records of the kinds `--profile {other}` reads"
+                ));
+            }
+        }
         let ds = Arc::new(loaded.dataset);
         // Rank by rarity at once: the list is usable while the model trains.
         let ranking = crate::model::rarity::rank(&ds);

@@ -453,23 +453,8 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
         write_ignoring_broken_pipe(write(&mut lock).map(|_| ()))?;
     } else {
         // Atomic: a kill leaves the previous file or the whole new one.
-        let mut n = 0;
-        let mut err = None;
-        crate::session::write_file_atomic(std::path::Path::new(&args.output), |f| {
-            let mut w = std::io::BufWriter::new(f);
-            match write(&mut w) {
-                Ok(k) => n = k,
-                Err(e) => {
-                    let msg = format!("{e:#}");
-                    err = Some(e);
-                    return Err(std::io::Error::other(msg));
-                }
-            }
-            w.flush()
-        })
-        .map_err(|e| err.unwrap_or_else(|| anyhow::Error::from(e)))
-        .with_context(|| format!("cannot write {}", args.output))?;
-        written = n;
+        written = crate::output::write_file_atomic_with(std::path::Path::new(&args.output), write)
+            .with_context(|| format!("cannot write {}", args.output))?;
         if !args.quiet {
             eprintln!("anomalog: wrote {written} rows to {}", args.output);
         }

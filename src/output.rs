@@ -391,37 +391,13 @@ impl<'a> Rows<'a> {
     }
 
     pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
-        match format {
-            Format::Jsonl => {
-                for &u in &self.order {
-                    serde_json::to_writer(&mut *out, &self.json_row(u))?;
-                    out.write_all(b"\n")?;
-                }
-            }
-            Format::Json => {
-                let all: Vec<Value> = self.order.iter().map(|&u| self.json_row(u)).collect();
-                serde_json::to_writer_pretty(&mut *out, &all)?;
-                out.write_all(b"\n")?;
-            }
-            Format::Csv => {
-                let mut df = self.dataframe(true)?;
-                CsvWriter::new(&mut *out)
-                    .finish(&mut df)
-                    .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
-            }
-            Format::Parquet => {
-                let mut df = self.dataframe(false)?;
-                // ParquetWriter wants to own its sink; write to memory, then out.
-                let mut buf = Vec::new();
-                ParquetWriter::new(&mut buf)
-                    .finish(&mut df)
-                    .map_err(|e| anyhow::anyhow!("writing Parquet: {e}"))?;
-                out.write_all(&buf)?;
-            }
-            Format::Table => self.write_table(out)?,
-        }
-        out.flush()?;
-        Ok(())
+        write_as(
+            format,
+            out,
+            &mut self.order.iter().map(|&u| self.json_row(u)),
+            &|defuse| self.dataframe(defuse),
+            &|out| self.write_table(out),
+        )
     }
 
     /// A fixed-width table for reading in a terminal; every log string is sanitised.
@@ -667,66 +643,115 @@ impl<'a> TaskRows<'a> {
     }
 
     pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
-        match format {
-            Format::Jsonl => {
-                for &t in &self.order {
-                    serde_json::to_writer(&mut *out, &self.json_row(t))?;
-                    out.write_all(b"\n")?;
-                }
+        write_as(
+            format,
+            out,
+            &mut self.order.iter().map(|&t| self.json_row(t)),
+            &|defuse| self.dataframe(defuse),
+            &|out| self.write_table(out),
+        )
+    }
+
+    /// A fixed-width table of the tasks; every log string is sanitised.
+    fn write_table(&self, out: &mut dyn Write) -> Result<()> {
+        writeln!(
+            out,
+            "{:>4} {:>7} {:>6} {:>5} {:>6}  {:<60} {:<24} event ids",
+            "rank", "score", "count", "hosts", "events", "task", "flags"
+        )?;
+        for &t in &self.order {
+            let task = &self.ds.tasks.tasks[t];
+            let mut name = task.name.to_string();
+            if task.variants > 0 {
+                name.push_str(&format!(" (+{} variants)", task.variants));
             }
-            Format::Json => {
-                let all: Vec<Value> = self.order.iter().map(|&t| self.json_row(t)).collect();
-                serde_json::to_writer_pretty(&mut *out, &all)?;
-                out.write_all(b"\n")?;
-            }
-            Format::Csv => {
-                let mut df = self.dataframe(true)?;
-                CsvWriter::new(&mut *out)
-                    .finish(&mut df)
-                    .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
-            }
-            Format::Parquet => {
-                let mut df = self.dataframe(false)?;
-                let mut buf = Vec::new();
-                ParquetWriter::new(&mut buf)
-                    .finish(&mut df)
-                    .map_err(|e| anyhow::anyhow!("writing Parquet: {e}"))?;
-                out.write_all(&buf)?;
-            }
-            Format::Table => {
-                writeln!(
-                    out,
-                    "{:>4} {:>7} {:>6} {:>5} {:>6}  {:<60} {:<24} event ids",
-                    "rank", "score", "count", "hosts", "events", "task", "flags"
-                )?;
-                for &t in &self.order {
-                    let task = &self.ds.tasks.tasks[t];
-                    let mut name = task.name.to_string();
-                    if task.variants > 0 {
-                        name.push_str(&format!(" (+{} variants)", task.variants));
-                    }
-                    let ids = task
-                        .event_ids
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(" ");
-                    let line = format!(
-                        "{:>4} {:>7.2} {:>6} {:>5} {:>6}  {:<60} {:<24} {}",
-                        self.rank(t),
-                        self.tasks.scores[t],
-                        task.count,
-                        task.hosts.len(),
-                        task.uniques.len(),
-                        for_terminal(&name, 59),
-                        crate::lifecycle::joined(&task.flags),
-                        ids
-                    );
-                    writeln!(out, "{}", line.trim_end())?;
-                }
-            }
+            let ids = task
+                .event_ids
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let line = format!(
+                "{:>4} {:>7.2} {:>6} {:>5} {:>6}  {:<60} {:<24} {}",
+                self.rank(t),
+                self.tasks.scores[t],
+                task.count,
+                task.hosts.len(),
+                task.uniques.len(),
+                for_terminal(&name, 59),
+                crate::lifecycle::joined(&task.flags),
+                ids
+            );
+            writeln!(out, "{}", line.trim_end())?;
         }
-        out.flush()?;
         Ok(())
     }
+}
+
+/// Write rows in `format`: JSON Lines / JSON from `json`, CSV (formulas defused) and
+/// Parquet from `dataframe`, the fixed-width table by `table`. Event rows and task rows share
+/// it.
+fn write_as(
+    format: Format,
+    out: &mut dyn Write,
+    json: &mut dyn Iterator<Item = Value>,
+    dataframe: &dyn Fn(bool) -> PolarsResult<DataFrame>,
+    table: &dyn Fn(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    match format {
+        Format::Jsonl => {
+            for row in json {
+                serde_json::to_writer(&mut *out, &row)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Json => {
+            let all: Vec<Value> = json.collect();
+            serde_json::to_writer_pretty(&mut *out, &all)?;
+            out.write_all(b"\n")?;
+        }
+        Format::Csv => {
+            let mut df = dataframe(true)?;
+            CsvWriter::new(&mut *out)
+                .finish(&mut df)
+                .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+        }
+        Format::Parquet => {
+            let mut df = dataframe(false)?;
+            // ParquetWriter wants to own its sink; write to memory, then out.
+            let mut buf = Vec::new();
+            ParquetWriter::new(&mut buf)
+                .finish(&mut df)
+                .map_err(|e| anyhow::anyhow!("writing Parquet: {e}"))?;
+            out.write_all(&buf)?;
+        }
+        Format::Table => table(out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Write `path` atomically ([`crate::session::write_file_atomic`]) through `write`, which may
+/// fail with any error: it comes back as it was, not flattened into an I/O error. Returns
+/// what `write` returned.
+pub fn write_file_atomic_with<T: Default>(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<T>,
+) -> Result<T> {
+    let mut result = None;
+    let mut failure = None;
+    crate::session::write_file_atomic(path, |f| {
+        let mut w = std::io::BufWriter::new(f);
+        match write(&mut w) {
+            Ok(v) => result = Some(v),
+            Err(e) => {
+                let msg = format!("{e:#}");
+                failure = Some(e);
+                return Err(std::io::Error::other(msg));
+            }
+        }
+        w.flush()
+    })
+    .map_err(|e| failure.take().unwrap_or_else(|| anyhow::Error::from(e)))?;
+    Ok(result.unwrap_or_default())
 }

@@ -33,6 +33,8 @@ pub struct ListView {
     /// The widths of the [`Width::Fit`] columns over every item (not the rows on screen, so
     /// that columns stay put while scrolling), in [`Column::ALL`] order; 0 for the others.
     fit: [u16; 10],
+    /// Whether `fit` was measured on the current dataset.
+    fitted: bool,
 }
 
 impl Default for ListView {
@@ -49,6 +51,7 @@ impl Default for ListView {
             text_order: HashMap::new(),
             benign_last: true,
             fit: [0; 10],
+            fitted: false,
         }
     }
 }
@@ -117,6 +120,7 @@ impl ListView {
     /// Forget everything derived from the data (a new dataset).
     pub(super) fn reset_data(&mut self) {
         self.text_order.clear();
+        self.fitted = false;
         self.rows.clear();
         self.selected = 0;
         self.offset = 0;
@@ -180,7 +184,9 @@ impl ListView {
             let order = text_order(table, col);
             self.text_order.insert(col, order);
         }
-        for c in Column::ALL {
+        // The fitted widths read texts that never change after loading: once per dataset,
+        // not on every sort or filter.
+        for c in Column::ALL.into_iter().filter(|_| !self.fitted) {
             if let Width::Fit(max) = c.spec().width {
                 let widest = table
                     .ranked()
@@ -196,6 +202,7 @@ impl ListView {
                 };
             }
         }
+        self.fitted = true;
         let filter = self.filter.as_ref();
         let mut rows: Vec<usize> = table
             .ranked()

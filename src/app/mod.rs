@@ -99,17 +99,7 @@ impl ExportJob {
                     .write(self.format, w),
             }
         };
-        let mut err = None;
-        crate::session::write_file_atomic(&self.path, |f| {
-            let mut w = std::io::BufWriter::new(f);
-            write(&mut w).map_err(|e| {
-                let msg = format!("{e:#}");
-                err = Some(e);
-                std::io::Error::other(msg)
-            })?;
-            std::io::Write::flush(&mut w)
-        })
-        .map_err(|e| err.unwrap_or_else(|| anyhow::Error::from(e)))?;
+        crate::output::write_file_atomic_with(&self.path, write)?;
         Ok(self.items.len())
     }
 }

@@ -14,7 +14,7 @@ fn is_invisible_format(c: char) -> bool {
 /// `\xNN` / `\u{NNNN}` escapes; line breaks and tabs become spaces. At most `max_chars`
 /// characters are kept (an ellipsis marks the cut).
 pub fn for_terminal(s: &str, max_chars: usize) -> String {
-    let mut out = String::with_capacity(s.len().min(max_chars * 4));
+    let mut out = String::with_capacity(s.len().min(max_chars.saturating_mul(4)));
     for (n, c) in s.chars().enumerate() {
         if n >= max_chars {
             out.push('…');

@@ -15,7 +15,7 @@ use ratatui::crossterm::event::{
 };
 use ratatui::crossterm::execute;
 
-use crate::app::{Action, App, Effect, Key, LoadState, Mode, Msg, binding_for};
+use crate::app::{Action, App, Edit, Effect, Key, LoadState, Mode, Msg, binding_for};
 use crate::cli::TriageArgs;
 use crate::ingest::Progress;
 use crate::model::ModelKind;
@@ -38,12 +38,29 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
             | Mode::ConfirmOverwrite { .. }
     );
     if typing {
+        let alt = key.modifiers.contains(KeyModifiers::ALT);
+        let edit = |e| Some(Action::Edit(e));
         return match key.code {
             KeyCode::Enter => Some(Action::Submit),
             KeyCode::Esc => Some(Action::Back),
+            KeyCode::Backspace if ctrl || alt => edit(Edit::DeleteWord),
             KeyCode::Backspace => Some(Action::Backspace),
+            KeyCode::Delete => edit(Edit::Delete),
+            KeyCode::Left if ctrl || alt => edit(Edit::WordLeft),
+            KeyCode::Right if ctrl || alt => edit(Edit::WordRight),
+            KeyCode::Left => edit(Edit::Left),
+            KeyCode::Right => edit(Edit::Right),
+            KeyCode::Home => edit(Edit::Home),
+            KeyCode::End => edit(Edit::End),
             KeyCode::Tab => Some(Action::NextFormat),
-            KeyCode::Char(c) if !ctrl => Some(Action::Input(c)),
+            KeyCode::Char('a') if ctrl => edit(Edit::Home),
+            KeyCode::Char('e') if ctrl => edit(Edit::End),
+            KeyCode::Char('w') if ctrl => edit(Edit::DeleteWord),
+            KeyCode::Char('u') if ctrl => edit(Edit::DeleteToStart),
+            KeyCode::Char('k') if ctrl => edit(Edit::DeleteToEnd),
+            KeyCode::Char('b') if alt => edit(Edit::WordLeft),
+            KeyCode::Char('f') if alt => edit(Edit::WordRight),
+            KeyCode::Char(c) if !ctrl && !alt => Some(Action::Input(c)),
             _ => None,
         };
     }

@@ -10,7 +10,9 @@ use ratatui::widgets::{
     Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Sparkline, Table, Wrap,
 };
 
-use crate::app::{Action, App, BINDINGS, COLUMNS, Column, Focus, Mode, Training, View, Width};
+use crate::app::{
+    Action, App, BINDINGS, COLUMNS, Column, Feedback, Focus, Mode, Prompt, Training, View, Width,
+};
 use crate::event::rfc3339;
 use crate::lifecycle::{Change, Step};
 use crate::output::Format;
@@ -97,18 +99,21 @@ pub fn render(app: &App, f: &mut Frame) {
     match &app.mode() {
         Mode::Help => help(app, f, area),
         Mode::Filter(t) => prompt(
+            app,
             f,
             area,
-            "filter: field=value, field~regex, or a regex (Enter applies, Esc cancels)",
+            "filter: field=v != ~regex !~ < <= > >=, AND OR NOT ( ); a bare word searches every field",
             t,
         ),
         Mode::Search(t) => prompt(
+            app,
             f,
             area,
             "search (Enter keeps it; n / N move between matches)",
             t,
         ),
         Mode::Note(t) => prompt(
+            app,
             f,
             area,
             "note on this event (Enter saves it in the session, Esc cancels)",
@@ -125,13 +130,14 @@ pub fn render(app: &App, f: &mut Frame) {
                 "export {n} rows ({what}) as {} to (Tab: format, Enter: write, Esc: cancel)",
                 fmt_name(*format)
             );
-            prompt(f, area, &title, path);
+            prompt(app, f, area, &title, path);
         }
         Mode::ConfirmOverwrite { path, .. } => prompt(
+            app,
             f,
             area,
             "this file exists: y writes over it, any other key goes back to the path",
-            path,
+            &Prompt::new(path),
         ),
         Mode::Normal => {}
     }
@@ -184,17 +190,10 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
             format!("  {} marked", app.marks().len())
         }),
         Span::raw(match &app.list().filter() {
-            Some(crate::app::Filter::Equals { field, value }) => {
-                format!("  filter {field}={}", safe(value, 40))
-            }
-            Some(crate::app::Filter::Regex { text, .. }) => format!("  filter {}", safe(text, 40)),
-            Some(crate::app::Filter::MaxHosts(k)) => format!("  filter hosts<={k}"),
-            Some(crate::app::Filter::NotEquals { field, value }) => {
-                format!("  filter {}!={}", safe(field, 40), safe(value, 40))
-            }
             Some(crate::app::Filter::Task { name, .. }) => {
                 format!("  task {} (t: back to tasks)", safe(name, 60))
             }
+            Some(f) => format!("  filter {}", safe(&f.text(), 60)),
             None => String::new(),
         }),
         Span::raw(format!(
@@ -834,15 +833,52 @@ fn help(app: &App, f: &mut Frame, area: Rect) {
     );
 }
 
-fn prompt(f: &mut Frame, area: Rect, title: &str, text: &str) {
-    let r = centered(area, area.width.saturating_sub(4).min(110), 3);
+/// A prompt box: its text scrolled to keep the cursor in view, the terminal's cursor on it,
+/// and under the filter bar how many rows the query keeps or where it does not read.
+fn prompt(app: &App, f: &mut Frame, area: Rect, title: &str, p: &Prompt) {
+    let feedback = p.feedback();
+    let h = if feedback.is_some() { 5 } else { 3 };
+    let r = centered(area, area.width.saturating_sub(4).min(110), h);
     f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(format!("{}▏", safe(text, 400))).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(format!(" {title} ")),
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" {} ", safe(title, 300)));
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    let width = usize::from(inner.width);
+    let (scroll, cursor) = p.window(width);
+    // The prompt's text is printable already (`Prompt` takes no control characters).
+    let shown: String = p.text().chars().skip(scroll).take(width).collect();
+    f.render_widget(Paragraph::new(shown), Rect { height: 1, ..inner });
+    f.set_cursor_position(ratatui::layout::Position {
+        x: inner.x + u16::try_from(cursor).unwrap_or(0).min(inner.width.saturating_sub(1)),
+        y: inner.y,
+    });
+    let below = Rect {
+        y: inner.y + 1,
+        height: inner.height.saturating_sub(1),
+        ..inner
+    };
+    match feedback {
+        Some(Feedback::Matches(n)) => f.render_widget(
+            Paragraph::new(format!(
+                "{n} row{} match (Enter applies)",
+                if *n == 1 { "" } else { "s" }
+            ))
+            .style(style(app, Color::Green)),
+            below,
         ),
-        r,
-    );
+        Some(Feedback::Error { at, message }) => {
+            let col = at.saturating_sub(scroll).min(width.saturating_sub(1));
+            f.render_widget(
+                Paragraph::new(vec![
+                    Line::raw(format!("{}^", " ".repeat(col))),
+                    Line::raw(format!("at {}: {}", at + 1, safe(message, 400))),
+                ])
+                .style(style(app, Color::Red)),
+                below,
+            );
+        }
+        None => {}
+    }
 }

@@ -195,14 +195,14 @@ fn marks_and_export_write_exactly_the_marked_rows() {
     app.update(Action::StartExport);
     app.update(Action::NextFormat); // csv -> jsonl
     assert!(
-        matches!(&app.mode(), Mode::Export { format: Format::Jsonl, path } if path.ends_with(".jsonl"))
+        matches!(&app.mode(), Mode::Export { format: Format::Jsonl, path } if path.text().ends_with(".jsonl"))
     );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("marked.jsonl");
     let Mode::Export { path: default, .. } = app.mode().clone() else {
         panic!()
     };
-    for _ in default.chars() {
+    for _ in default.text().chars() {
         app.update(Action::Backspace);
     }
     typed(&mut app, path.to_str().unwrap());
@@ -442,7 +442,7 @@ fn export_to(app: &mut App, ex: &mut Executor, path: &std::path::Path) {
     let Mode::Export { path: default, .. } = app.mode().clone() else {
         panic!("no export prompt")
     };
-    for _ in default.chars() {
+    for _ in default.text().chars() {
         app.update(Action::Backspace);
     }
     let want = path.extension().unwrap().to_str().unwrap();
@@ -1038,7 +1038,7 @@ fn an_export_never_writes_over_a_file_without_a_yes() {
     // The format is remembered for the next export.
     app.update(Action::StartExport);
     assert!(
-        matches!(app.mode(), Mode::Export { format: Format::Jsonl, path } if path.ends_with(".jsonl")),
+        matches!(app.mode(), Mode::Export { format: Format::Jsonl, path } if path.text().ends_with(".jsonl")),
         "{:?}",
         app.mode()
     );
@@ -1079,4 +1079,80 @@ fn logs_without_events_of_the_profile_suggest_the_one_that_has_some() {
         app.status(),
         "no scheduled-tasks events in these logs; they hold 2 records of the kinds `--profile services` reads"
     );
+}
+
+/// Issue 15 #8 and #12: one query language with a live count, errors that point at their
+/// place, `p` as one more term, and a prompt that can be edited anywhere.
+#[test]
+fn the_filter_bar_is_a_query_language_with_a_live_count() {
+    use anomalog::app::{Edit, Feedback};
+    let mut app = samples();
+    let ds = app.dataset().cloned().unwrap();
+    let feedback = |app: &App| match app.mode() {
+        Mode::Filter(p) => p.feedback().cloned(),
+        m => panic!("not filtering: {m:?}"),
+    };
+    app.update(Action::StartFilter);
+    typed(&mut app, "event=4698 AND NOT user~admin");
+    let Some(Feedback::Matches(n)) = feedback(&app) else {
+        panic!("{:?}", feedback(&app));
+    };
+    let expected = (0..ds.uniques.len())
+        .filter(|&u| {
+            ds.uniques[u].event_id == 4698 && !app.cell(u, Column::User).contains("admin")
+        })
+        .count();
+    assert!(n > 0 && n == expected, "{n} against {expected}");
+    app.update(Action::Submit);
+    assert_eq!(app.rows().len(), n);
+    assert!(app.status().contains(&format!("{n} rows match")));
+    // An unknown field: the error points at it, nothing is applied, every field is named.
+    app.update(Action::StartFilter);
+    app.update(Action::Edit(Edit::DeleteToStart));
+    typed(&mut app, "user~jdoe OR Task_Nme~OneDrive");
+    match feedback(&app) {
+        Some(Feedback::Error { at, message }) => {
+            assert_eq!(at, 13);
+            assert!(message.contains("Task_Nme") && message.contains("task_name"), "{message}");
+        }
+        f => panic!("{f:?}"),
+    }
+    // Fixed in place: Home, Right x19, then the missing letter.
+    app.update(Action::Edit(Edit::Home));
+    for _ in 0..19 {
+        app.update(Action::Edit(Edit::Right));
+    }
+    typed(&mut app, "a");
+    let Mode::Filter(p) = app.mode() else { panic!() };
+    assert_eq!(p.text(), "user~jdoe OR Task_Name~OneDrive");
+    assert!(matches!(feedback(&app), Some(Feedback::Matches(k)) if k > 0));
+    app.update(Action::Submit);
+    let kept = app.rows().len();
+    // `p` adds the prevalence as one more term and keeps the query.
+    app.update(Action::CyclePrevalence);
+    let text = app.list().filter().unwrap().text();
+    assert_eq!(text, "(user~jdoe OR task_name~OneDrive) AND hosts<=1");
+    assert!(app.rows().len() <= kept);
+    assert!(app.rows().iter().all(|&u| ds.uniques[u].hosts.len() <= 1));
+    app.update(Action::CyclePrevalence);
+    app.update(Action::CyclePrevalence);
+    app.update(Action::CyclePrevalence);
+    assert_eq!(app.rows().len(), kept, "back to the query alone");
+    // The column's own text: `flags~tmp-mod` finds the temporary modification.
+    app.update(Action::StartFilter);
+    app.update(Action::Edit(Edit::DeleteToStart));
+    typed(&mut app, "FLAGS~tmp-mod");
+    app.update(Action::Submit);
+    assert!(!app.rows().is_empty());
+    assert!(
+        app.rows()
+            .iter()
+            .all(|&u| app.cell(u, Column::Flags).contains("tmp-mod"))
+    );
+    // The filter bar draws the count and the caret.
+    app.update(Action::StartFilter);
+    app.update(Action::Edit(Edit::DeleteToStart));
+    typed(&mut app, "count>=2 AND (");
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("at 15: the query ends where a term was expected"), "{s}");
 }

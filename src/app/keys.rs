@@ -25,6 +25,8 @@ pub enum Action {
     /// A character typed into the open prompt.
     Input(char),
     Backspace,
+    /// Any other edit of the open prompt (cursor movement, deletion).
+    Edit(super::prompt::Edit),
     Submit,
     /// Close the open prompt or overlay; quit when none is open.
     Back,

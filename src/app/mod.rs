@@ -14,6 +14,8 @@ pub mod drill;
 pub mod filter;
 pub mod keys;
 pub mod list;
+pub mod prompt;
+pub mod query;
 pub mod table;
 pub mod triage;
 
@@ -33,6 +35,7 @@ pub use crate::lifecycle::LifecycleView;
 pub use columns::{COLUMNS, Column, ColumnSpec, Width};
 pub use drill::Focus;
 pub use filter::Filter;
+pub use prompt::{Edit, Feedback, Prompt};
 pub use keys::{Action, BINDINGS, Binding, Key, binding_for};
 pub use table::{Data, Table};
 
@@ -149,12 +152,12 @@ impl Executor {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Mode {
     Normal,
-    Filter(String),
-    Search(String),
-    Note(String),
+    Filter(Prompt),
+    Search(Prompt),
+    Note(Prompt),
     Export {
         format: Format,
-        path: String,
+        path: Prompt,
     },
     /// The export's file exists: `y` writes over it, anything else goes back to the path.
     ConfirmOverwrite {
@@ -543,6 +546,55 @@ impl App {
         vec![Effect::Save(changes)]
     }
 
+    /// The open prompt's text changed: a search moves to its first match, the filter bar
+    /// says how many rows the query would keep, or where it does not read.
+    fn on_prompt_change(&mut self) {
+        match &self.mode {
+            Mode::Search(p) => {
+                let t = p.text().to_string();
+                self.list_mut().set_search(Some(t));
+                let from = self.selected();
+                self.find(from, true);
+            }
+            Mode::Filter(p) => {
+                let text = p.text().to_string();
+                let feedback = self.preview_filter(&text);
+                if let Mode::Filter(p) = &mut self.mode {
+                    p.set_feedback(feedback);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// How many rows `text` would keep, or where it does not read (`None` for no text).
+    fn preview_filter(&self, text: &str) -> Option<Feedback> {
+        if text.trim().is_empty() {
+            return None;
+        }
+        let data = self.data.as_ref()?;
+        let filter = match Filter::parse(text, &data.ds.fields) {
+            Ok(f) => f,
+            Err(e) => {
+                return Some(Feedback::Error {
+                    at: e.at,
+                    message: e.message,
+                });
+            }
+        };
+        let table = Table {
+            view: self.view,
+            data,
+            session: self.triage.session(),
+        };
+        let n = table
+            .ranked()
+            .iter()
+            .filter(|&&i| table.passes(i, Some(&filter)))
+            .count();
+        Some(Feedback::Matches(n))
+    }
+
     fn apply_filter(&mut self, text: &str) {
         if text.trim().is_empty() {
             self.list_mut().set_filter(None);
@@ -554,7 +606,7 @@ impl App {
             match Filter::parse(text, &fields) {
                 Ok(f) => self.list_mut().set_filter(Some(f)),
                 Err(e) => {
-                    self.status = e;
+                    self.status = format!("filter not applied: {e}");
                     return;
                 }
             }
@@ -595,21 +647,13 @@ impl App {
             self.status.clear();
         }
         // Prompts first: they take typing.
+        let edit = match &action {
+            Action::Input(c) => Some(Edit::Insert(*c)),
+            Action::Backspace => Some(Edit::Backspace),
+            Action::Edit(e) => Some(*e),
+            _ => None,
+        };
         match (&mut self.mode, &action) {
-            (Mode::Filter(text) | Mode::Search(text) | Mode::Note(text), Action::Input(c)) => {
-                text.push(*c);
-                if let Mode::Search(t) = &self.mode {
-                    let t = t.clone();
-                    self.list_mut().set_search(Some(t));
-                    let from = self.selected();
-                    self.find(from, true);
-                }
-                return effects;
-            }
-            (Mode::Export { path, .. }, Action::Input(c)) => {
-                path.push(*c);
-                return effects;
-            }
             (Mode::ConfirmOverwrite { format, path }, a) => {
                 let (format, path) = (*format, path.clone());
                 match (a, self.pending_export.take()) {
@@ -620,15 +664,23 @@ impl App {
                         effects.push(Effect::Export(job));
                     }
                     _ => {
-                        self.mode = Mode::Export { format, path };
+                        self.mode = Mode::Export {
+                            format,
+                            path: Prompt::new(&path),
+                        };
                         self.status = "not written over: change the path".into();
                     }
                 }
                 return effects;
             }
-            (Mode::Filter(text) | Mode::Search(text) | Mode::Note(text), Action::Backspace)
-            | (Mode::Export { path: text, .. }, Action::Backspace) => {
-                text.pop();
+            (
+                Mode::Filter(p) | Mode::Search(p) | Mode::Note(p) | Mode::Export { path: p, .. },
+                _,
+            ) if edit.is_some() => {
+                let changed = edit.is_some_and(|e| p.edit(e));
+                if changed {
+                    self.on_prompt_change();
+                }
                 return effects;
             }
             (Mode::Export { format, path }, Action::NextFormat) => {
@@ -637,8 +689,9 @@ impl App {
                     Format::Jsonl => Format::Parquet,
                     _ => Format::Csv,
                 };
-                if let Some((stem, _)) = path.rsplit_once('.') {
-                    *path = format!("{stem}.{}", ext(*format));
+                if let Some((stem, _)) = path.text().rsplit_once('.') {
+                    let text = format!("{stem}.{}", ext(*format));
+                    path.set_text(&text);
                 }
                 return effects;
             }
@@ -652,11 +705,11 @@ impl App {
         }
         match action {
             Action::Submit => match std::mem::replace(&mut self.mode, Mode::Normal) {
-                Mode::Filter(text) => self.apply_filter(&text),
-                Mode::Search(text) => self.list_mut().set_search(Some(text)),
+                Mode::Filter(text) => self.apply_filter(text.text()),
+                Mode::Search(text) => self.list_mut().set_search(Some(text.text().to_string())),
                 Mode::Note(text) => {
                     if let Some(i) = self.current() {
-                        let note = text.trim().to_string();
+                        let note = text.text().trim().to_string();
                         self.status = if note.is_empty() {
                             "note removed".into()
                         } else {
@@ -665,7 +718,9 @@ impl App {
                         effects.extend(self.change(&[i], |e| e.note.clone_from(&note)));
                     }
                 }
-                Mode::Export { format, path } => effects.extend(self.export_effect(format, path)),
+                Mode::Export { format, path } => {
+                    effects.extend(self.export_effect(format, path.text().to_string()));
+                }
                 // Answered in the prompt handling above.
                 Mode::ConfirmOverwrite { .. } => {}
                 Mode::Normal | Mode::Help => match (self.view, self.current()) {
@@ -729,7 +784,8 @@ impl App {
             }
             Action::StartFilter => {
                 let text = self.list().filter().map(Filter::text).unwrap_or_default();
-                self.mode = Mode::Filter(text);
+                self.mode = Mode::Filter(Prompt::new(&text));
+                self.on_prompt_change();
             }
             Action::ClearFilter => {
                 self.list_mut().set_filter(None);
@@ -737,13 +793,16 @@ impl App {
                 self.status = "filter cleared".into();
             }
             Action::CyclePrevalence => {
-                let next = match self.list().filter() {
-                    Some(Filter::MaxHosts(1)) => Some(2),
-                    Some(Filter::MaxHosts(2)) => Some(5),
-                    Some(Filter::MaxHosts(_)) => None,
-                    _ => Some(1),
+                // One more term of the query (a task's filter gives way to it).
+                let query = self.list().filter().and_then(Filter::query);
+                let next = match query.and_then(query::Query::max_hosts) {
+                    Some(1) => Some(2),
+                    Some(2) => Some(5),
+                    Some(_) => None,
+                    None => Some(1),
                 };
-                self.list_mut().set_filter(next.map(Filter::MaxHosts));
+                let q = query::Query::with_max_hosts(query, next);
+                self.list_mut().set_filter(q.map(Filter::Query));
                 self.refresh();
                 self.status = match next {
                     Some(k) => format!(
@@ -754,7 +813,7 @@ impl App {
                     None => "prevalence filter off".into(),
                 };
             }
-            Action::StartSearch => self.mode = Mode::Search(String::new()),
+            Action::StartSearch => self.mode = Mode::Search(Prompt::default()),
             Action::NextMatch => {
                 let from = self.selected() + 1;
                 if !self.find(from, true) {
@@ -806,7 +865,7 @@ impl App {
                         self.status = "no triage session: notes cannot be kept".into();
                     } else {
                         let note = self.table().map(|t| t.note(i).to_string());
-                        self.mode = Mode::Note(note.unwrap_or_default());
+                        self.mode = Mode::Note(Prompt::new(&note.unwrap_or_default()));
                     }
                 }
             }
@@ -833,7 +892,7 @@ impl App {
                     };
                     self.mode = Mode::Export {
                         format: self.export_format,
-                        path: format!("{stem}.{}", ext(self.export_format)),
+                        path: Prompt::new(&format!("{stem}.{}", ext(self.export_format))),
                     };
                 }
             }
@@ -867,7 +926,7 @@ impl App {
                 self.events.set_page(h);
                 self.tasks.set_page(h);
             }
-            Action::Input(_) | Action::Backspace | Action::NextFormat => {}
+            Action::Input(_) | Action::Backspace | Action::Edit(_) | Action::NextFormat => {}
         }
         effects
     }

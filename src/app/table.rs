@@ -1,7 +1,6 @@
 //! What the list shows of an item: a unique event (the event view) or a task (the task view).
 //! Cells, sort keys, filters and search all read items through [`Table`].
 
-use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::frame::Dataset;
@@ -201,82 +200,91 @@ impl<'a> Table<'a> {
         }
     }
 
-    /// The values a filter on `field` tests for item `i` (any may match): a task offers the
-    /// values of all its events.
-    fn values(&self, i: usize, field: &str) -> Vec<Cow<'a, str>> {
+    /// The values a query term on `field` (a canonical name, [`super::query::resolve`])
+    /// tests for item `i` (any may match): a task offers the values of all its events.
+    fn values(&self, i: usize, field: &str, numeric: bool) -> Vec<String> {
         let ds = self.ds();
+        let per_event = |f: &dyn Fn(usize) -> Option<String>| -> Vec<String> {
+            self.events(i).into_iter().filter_map(f).collect()
+        };
+        let profile = |name: &str| ds.fields.iter().position(|x| *x == name);
         match field {
-            "verdict" => vec![self.verdict(i).map_or("", |v| v.name()).into()],
-            "note" => vec![self.note(i).into()],
+            "verdict" => vec![self.verdict(i).map_or("", |v| v.name()).to_string()],
+            "note" => vec![self.note(i).to_string()],
+            "rank" => vec![self.rank(i).saturating_add(1).to_string()],
+            "score" => vec![self.score(i).to_string()],
+            "count" => vec![self.count(i).to_string()],
+            // `hosts<=k` counts them; `hosts=NAME` and `hosts~re` read their names.
+            "hosts" if numeric => vec![self.hosts(i).to_string()],
+            "hosts" => {
+                let hosts = match self.view {
+                    View::Events => &ds.uniques[i].hosts,
+                    View::Tasks => &ds.tasks.tasks[i].hosts,
+                };
+                hosts.iter().map(|h| h.to_string()).collect()
+            }
+            // The flags' names and the list's abbreviations alike.
+            "flags" => self
+                .flags(i)
+                .iter()
+                .flat_map(|f| [f.name().to_string(), f.short().to_string()])
+                .collect(),
             "name" => match self.view {
-                View::Events => vec![ds.name_as_read(i).0.into()],
+                View::Events => vec![ds.name_as_read(i).0.to_string()],
                 View::Tasks => {
                     let t = &ds.tasks.tasks[i];
-                    vec![(&*t.name).into(), (&*t.key).into()]
+                    vec![t.name.to_string(), t.key.to_string()]
                 }
             },
-            "host" | "hosts" => match self.view {
-                View::Events => ds.uniques[i]
-                    .hosts
-                    .iter()
-                    .map(|h| h.as_str().into())
-                    .collect(),
-                View::Tasks => ds.tasks.tasks[i]
-                    .hosts
-                    .iter()
-                    .map(|h| h.as_str().into())
-                    .collect(),
-            },
-            f => {
-                let idx = ds.fields.iter().position(|x| *x == f);
+            "event_id" => per_event(&|u| Some(ds.uniques[u].event_id.to_string())),
+            "channel" => per_event(&|u| Some(ds.uniques[u].channel.to_string())),
+            // The list's user column (the profile's second headline field).
+            "user" => {
+                let f = profile(ds.headline[1]);
+                per_event(&|u| f.map(|f| ds.uniques[u].values[f].to_string()))
+            }
+            // As read, and as the model saw it.
+            "command" => {
+                let f = profile("command");
                 self.events(i)
                     .into_iter()
-                    .filter_map(|u| {
-                        let e = &ds.uniques[u];
-                        Some(match f {
-                            "event_id" | "event" => e.event_id.to_string().into(),
-                            "channel" => e.channel.as_str().into(),
-                            _ => Cow::Borrowed(&*e.values[idx?]),
-                        })
+                    .flat_map(|u| {
+                        let mut v = vec![ds.command_as_read(u).into_owned()];
+                        v.extend(f.map(|f| ds.uniques[u].values[f].to_string()));
+                        v
                     })
                     .collect()
             }
+            f => {
+                let idx = profile(f);
+                per_event(&|u| idx.map(|k| ds.uniques[u].values[k].to_string()))
+            }
         }
+    }
+
+    /// Whether a regex matches any text of item `i`: its name, values, event ids, hosts and
+    /// command as read.
+    fn any_matches(&self, i: usize, re: &regex::Regex) -> bool {
+        let ds = self.ds();
+        re.is_match(&self.cell(i, Column::Task))
+            || self.events(i).into_iter().any(|u| {
+                let e = &ds.uniques[u];
+                e.values.iter().any(|v| re.is_match(v))
+                    || re.is_match(&e.event_id.to_string())
+                    || e.hosts.iter().any(|h| re.is_match(h))
+                    || re.is_match(&ds.command_as_read(u))
+            })
     }
 
     /// Whether item `i` passes the filter.
     pub fn passes(&self, i: usize, filter: Option<&Filter>) -> bool {
         match filter {
             None => true,
-            Some(Filter::MaxHosts(k)) => self.hosts(i) <= *k,
             Some(Filter::Task { index, .. }) => match self.view {
                 View::Events => self.ds().tasks.of(i) == Some(*index),
                 View::Tasks => i == *index,
             },
-            Some(Filter::Equals { field, value }) => self
-                .values(i, field)
-                .iter()
-                .any(|v| v.eq_ignore_ascii_case(value)),
-            Some(Filter::NotEquals { field, value }) => !self
-                .values(i, field)
-                .iter()
-                .any(|v| v.eq_ignore_ascii_case(value)),
-            Some(Filter::Regex {
-                field: Some(f), re, ..
-            }) => self.values(i, f).iter().any(|v| re.is_match(v)),
-            Some(Filter::Regex {
-                field: None, re, ..
-            }) => {
-                let ds = self.ds();
-                re.is_match(&self.cell(i, Column::Task))
-                    || self.events(i).into_iter().any(|u| {
-                        let e = &ds.uniques[u];
-                        e.values.iter().any(|v| re.is_match(v))
-                            || re.is_match(&e.event_id.to_string())
-                            || e.hosts.iter().any(|h| re.is_match(h))
-                            || re.is_match(&ds.command_as_read(u))
-                    })
-            }
+            Some(Filter::Query(q)) => q.eval(&Item { table: self, i }),
         }
     }
 
@@ -293,6 +301,22 @@ impl<'a> Table<'a> {
                     .iter()
                     .any(|v| v.to_lowercase().contains(&n))
             })
+    }
+}
+
+/// One item as a query sees it.
+struct Item<'t, 'a> {
+    table: &'t Table<'a>,
+    i: usize,
+}
+
+impl super::query::Item for Item<'_, '_> {
+    fn values(&self, field: &str, numeric: bool) -> Vec<String> {
+        self.table.values(self.i, field, numeric)
+    }
+
+    fn any_matches(&self, re: &regex::Regex) -> bool {
+        self.table.any_matches(self.i, re)
     }
 }
 

@@ -164,17 +164,98 @@ pub struct Autoencoder {
     pub stats: LossStats,
     /// `emb`, `w1`, `b1`, `w2`, `b2`, `w3`, `b3`, `wo`, `bo`, `wn`, `bn`.
     vars: Vec<(String, Var)>,
-    /// Every field gets `vmax` slots (its vocabulary, padded): the output has `fields * vmax`
-    /// logits, so that all fields go through one softmax and one gather. With the masked
-    /// objective the embedding table has `fields * (vmax + 1)` rows: slot `vmax` of a field
-    /// is its mask token.
+    /// The largest vocabulary. The embedding table gives every field `vmax` rows (with the
+    /// masked objective `vmax + 1`: row `vmax` of a field is its mask token).
     vmax: usize,
+    /// Where each field's logits sit in the output layer.
+    heads: Heads,
     /// `0` for real slots, a large negative number for padding: added to the logits.
     mask: Tensor,
 }
 
+/// The output layer's layout. Fields of about the same vocabulary size share a width and
+/// go through one softmax and one gather together; a field's slots past its vocabulary are
+/// padding. Padding every field to the largest vocabulary cost six times the logits on a
+/// real fleet (33 fields, vocabularies of 2 to 64: 2 112 slots against 440), and the output
+/// layer is most of a training's arithmetic.
+#[derive(Debug, Clone)]
+struct Heads {
+    classes: Vec<HeadClass>,
+    /// Per field: its class and its position among the class's fields.
+    place: Vec<(usize, usize)>,
+    /// Output slots in all.
+    total: usize,
+}
+
+#[derive(Debug, Clone)]
+struct HeadClass {
+    /// Slots per field.
+    width: usize,
+    fields: Vec<usize>,
+    /// The class's first slot in the output layer.
+    offset: usize,
+}
+
+impl Heads {
+    /// Widths: powers of two to 16, then multiples of 8 (at most a third is padding past 16).
+    fn width(len: usize) -> usize {
+        let len = len.max(1);
+        if len <= 16 {
+            len.next_power_of_two()
+        } else {
+            len.div_ceil(8) * 8
+        }
+    }
+
+    fn new(lens: &[usize]) -> Heads {
+        let mut widths: Vec<usize> = lens.iter().map(|&l| Heads::width(l)).collect();
+        widths.sort_unstable();
+        widths.dedup();
+        let mut classes: Vec<HeadClass> = widths
+            .into_iter()
+            .map(|width| HeadClass {
+                width,
+                fields: Vec::new(),
+                offset: 0,
+            })
+            .collect();
+        let mut place = Vec::with_capacity(lens.len());
+        for (f, &l) in lens.iter().enumerate() {
+            let c = classes
+                .iter()
+                .position(|c| c.width == Heads::width(l))
+                .expect("every width has its class");
+            place.push((c, classes[c].fields.len()));
+            classes[c].fields.push(f);
+        }
+        let mut total = 0;
+        for c in &mut classes {
+            c.offset = total;
+            total += c.width * c.fields.len();
+        }
+        Heads {
+            classes,
+            place,
+            total,
+        }
+    }
+
+    /// The output slot of field `f`'s value `i`.
+    fn slot(&self, f: usize, i: usize) -> usize {
+        let (c, j) = self.place[f];
+        let class = &self.classes[c];
+        class.offset + j * class.width + i
+    }
+
+    /// Field `f`'s slots: first and how many.
+    fn span(&self, f: usize) -> (usize, usize) {
+        let (c, _) = self.place[f];
+        (self.slot(f, 0), self.classes[c].width)
+    }
+}
+
 /// The saved-model format this build reads and writes.
-pub const FORMAT: &str = "anomalog-ae-4";
+pub const FORMAT: &str = "anomalog-ae-5";
 
 /// A `rows x cols` parameter drawn from Uniform(-scale, scale) with the seeded generator
 /// (candle's CPU generator cannot be seeded).
@@ -209,6 +290,36 @@ fn stride(config: &AeConfig, vmax: usize) -> usize {
     }
 }
 
+/// The output layer's weights, drawn as they were when every field had `vmax` slots (the
+/// same draws, the same order) and placed in the [`Heads`] layout: a field's real slots start
+/// from the weights they always had, so packing the layout changed no ranking's substance.
+fn output_init(
+    rng: &mut StdRng,
+    hidden: usize,
+    heads: &Heads,
+    lens: &[usize],
+    vmax: usize,
+) -> Result<Var, ModelError> {
+    let padded = lens.len() * vmax;
+    let scale = (6.0 / (hidden + padded) as f32).sqrt();
+    let drawn: Vec<f32> = (0..hidden * padded)
+        .map(|_| rng.random_range(-scale..scale))
+        .collect();
+    let mut w = vec![0f32; hidden * heads.total];
+    for row in 0..hidden {
+        for (f, &len) in lens.iter().enumerate() {
+            let from = row * padded + f * vmax;
+            let to = row * heads.total + heads.slot(f, 0);
+            w[to..to + len].copy_from_slice(&drawn[from..from + len]);
+        }
+    }
+    Ok(Var::from_tensor(&Tensor::from_vec(
+        w,
+        (hidden, heads.total),
+        &Device::Cpu,
+    )?)?)
+}
+
 fn zeros(cols: usize) -> Result<Var, ModelError> {
     Ok(Var::zeros(cols, DType::F32, &Device::Cpu)?)
 }
@@ -225,14 +336,15 @@ impl Autoencoder {
     fn new(encoder: Encoder, config: AeConfig) -> Result<Self, ModelError> {
         let mut rng = StdRng::seed_from_u64(config.seed);
         let nf = encoder.fields.len();
-        let vmax = encoder.fields.iter().map(|f| f.len()).max().unwrap_or(1);
-        let total = nf * vmax;
-        let mask: Vec<f32> = encoder
-            .fields
-            .iter()
-            .flat_map(|f| (0..vmax).map(move |i| if i < f.len() { 0.0 } else { MASKED }))
-            .collect();
-        let mask = Tensor::from_vec(mask, total, &Device::Cpu)?;
+        let lens: Vec<usize> = encoder.fields.iter().map(|f| f.len()).collect();
+        let vmax = lens.iter().copied().max().unwrap_or(1);
+        let heads = Heads::new(&lens);
+        let mut mask = vec![MASKED; heads.total];
+        for (f, &len) in lens.iter().enumerate() {
+            let at = heads.slot(f, 0);
+            mask[at..at + len].fill(0.0);
+        }
+        let mask = Tensor::from_vec(mask, heads.total, &Device::Cpu)?;
         let n_in =
             nf * config.embed_dim + 2 + encoder.token_fields.len() * super::encode::TOKEN_BUCKETS;
         let g = |a: usize, b: usize| (6.0 / (a + b) as f32).sqrt();
@@ -248,8 +360,8 @@ impl Autoencoder {
             ("b2".into(), zeros(z)?),
             ("w3".into(), init(&mut rng, z, h, g(z, h))?),
             ("b3".into(), zeros(h)?),
-            ("wo".into(), init(&mut rng, h, total, g(h, total))?),
-            ("bo".into(), zeros(total)?),
+            ("wo".into(), output_init(&mut rng, h, &heads, &lens, vmax)?),
+            ("bo".into(), zeros(heads.total)?),
             ("wn".into(), init(&mut rng, h, 2, g(h, 2))?),
             ("bn".into(), zeros(2)?),
         ];
@@ -262,6 +374,7 @@ impl Autoencoder {
             },
             vars,
             vmax,
+            heads,
             mask,
         })
     }
@@ -305,29 +418,58 @@ impl Autoencoder {
             .relu()?)
     }
 
-    /// Forward pass: log-probabilities `(B, F, vmax)` and the numeric output `(B, 2)`.
+    /// Forward pass: per class of [`Heads`], log-probabilities `(B, fields, width)`, and the
+    /// numeric output `(B, 2)`.
     fn forward(
         &self,
         idx: &[u32],
         numeric: &[f32],
         tokens: &[f32],
         b: usize,
-    ) -> Result<(Tensor, Tensor), ModelError> {
-        let nf = self.encoder.fields.len();
+    ) -> Result<(Vec<Tensor>, Tensor), ModelError> {
         let h3 = self.hidden(idx, numeric, tokens, b)?;
         let logits = h3
             .matmul(self.var("wo"))?
             .broadcast_add(self.var("bo"))?
-            .broadcast_add(&self.mask)?
-            .reshape((b, nf, self.vmax))?;
-        let lp = candle_nn::ops::log_softmax(&logits, 2)?;
+            .broadcast_add(&self.mask)?;
+        let lp = self
+            .heads
+            .classes
+            .iter()
+            .map(|c| {
+                let n = c.fields.len();
+                let part = logits
+                    .narrow(1, c.offset, n * c.width)?
+                    .reshape((b, n, c.width))?;
+                Ok(candle_nn::ops::log_softmax(&part, 2)?)
+            })
+            .collect::<Result<Vec<_>, ModelError>>()?;
         let nout = h3.matmul(self.var("wn"))?.broadcast_add(self.var("bn"))?;
         Ok((lp, nout))
     }
 
-    /// Log-probabilities `(B, vmax)` of field `f`'s head alone, from hidden states.
+    /// Per class of [`Heads`], the `(B, fields, 1)` tensor of `values[row * nf + field]`.
+    fn by_class<T: candle_core::WithDType>(
+        &self,
+        values: &[T],
+        b: usize,
+    ) -> Result<Vec<Tensor>, ModelError> {
+        let nf = self.encoder.fields.len();
+        self.heads
+            .classes
+            .iter()
+            .map(|c| {
+                let v: Vec<T> = (0..b)
+                    .flat_map(|r| c.fields.iter().map(move |&f| values[r * nf + f]))
+                    .collect();
+                Ok(Tensor::from_vec(v, (b, c.fields.len(), 1), &Device::Cpu)?)
+            })
+            .collect()
+    }
+
+    /// Log-probabilities `(B, width)` of field `f`'s head alone, from hidden states.
     fn head(&self, h3: &Tensor, f: usize) -> Result<Tensor, ModelError> {
-        let (lo, n) = (f * self.vmax, self.vmax);
+        let (lo, n) = self.heads.span(f);
         let logits = h3
             .matmul(&self.var("wo").narrow(1, lo, n)?)?
             .broadcast_add(&self.var("bo").narrow(0, lo, n)?)?
@@ -349,13 +491,18 @@ impl Autoencoder {
         weights: &[f32],
         b: usize,
     ) -> Result<Tensor, ModelError> {
-        let nf = self.encoder.fields.len();
         let dev = &Device::Cpu;
         let (lp, nout) = self.forward(input, numeric, tokens, b)?;
         let w = Tensor::from_vec(weights.to_vec(), (b, 1), dev)?;
-        let fw = Tensor::from_vec(field_w.to_vec(), (b, nf), dev)?;
-        let target = Tensor::from_vec(target.to_vec(), (b, nf, 1), dev)?;
-        let picked = lp.gather(&target, 2)?.squeeze(2)?; // (B, F) log p
+        let targets = self.by_class(target, b)?;
+        let picked = lp
+            .iter()
+            .zip(&targets)
+            .map(|(lp, t)| lp.gather(t, 2))
+            .collect::<Result<Vec<_>, _>>()?;
+        // (B, F, 1) log p in class order, weighted in the same order.
+        let picked = Tensor::cat(&picked, 1)?;
+        let fw = Tensor::cat(&self.by_class(field_w, b)?, 1)?;
         let ce = (picked * fw)?.sum_all()?.neg()?;
         let target = Tensor::from_vec(numeric.to_vec(), (b, 2), dev)?;
         let mse = (nout - target)?.sqr()?.broadcast_mul(&w)?.sum_all()?;
@@ -567,17 +714,21 @@ impl Autoencoder {
                     }
                 }
                 Objective::Swap => {
+                    per_field.resize(nf, (Vec::new(), Vec::new(), Vec::new()));
                     let (lp, _) = self.forward(idx, num, tok, b)?;
-                    let target = Tensor::from_vec(idx.to_vec(), (b, nf, 1), &Device::Cpu)?;
-                    let picked = lp.gather(&target, 2)?.squeeze(2)?.to_vec2::<f32>()?;
-                    let best = lp.argmax_keepdim(2)?.squeeze(2)?.to_vec2::<u32>()?;
-                    let best_lp = lp.max_keepdim(2)?.squeeze(2)?.to_vec2::<f32>()?;
-                    for f in 0..nf {
-                        per_field.push((
-                            (0..b).map(|r| picked[r][f]).collect(),
-                            (0..b).map(|r| best[r][f]).collect(),
-                            (0..b).map(|r| best_lp[r][f]).collect(),
-                        ));
+                    let targets = self.by_class(idx, b)?;
+                    for ((lp, target), class) in lp.iter().zip(&targets).zip(&self.heads.classes)
+                    {
+                        let picked = lp.gather(target, 2)?.squeeze(2)?.to_vec2::<f32>()?;
+                        let best = lp.argmax_keepdim(2)?.squeeze(2)?.to_vec2::<u32>()?;
+                        let best_lp = lp.max_keepdim(2)?.squeeze(2)?.to_vec2::<f32>()?;
+                        for (j, &f) in class.fields.iter().enumerate() {
+                            per_field[f] = (
+                                (0..b).map(|r| picked[r][j]).collect(),
+                                (0..b).map(|r| best[r][j]).collect(),
+                                (0..b).map(|r| best_lp[r][j]).collect(),
+                            );
+                        }
                     }
                 }
             }

@@ -277,6 +277,8 @@ pub enum Change {
     Same,
     Removed,
     Added,
+    /// Not a line of the definition: a word about the lines that follow.
+    Note,
 }
 
 /// One line of the XML diff of an update.
@@ -532,10 +534,14 @@ impl Lifecycles {
                 if e.channel == CH_SECURITY
                     && let Some(def) = facts.and_then(|f| f.definition.as_deref())
                 {
-                    if let Some(prev) = prev_def
-                        && prev.trim() != def.trim()
-                    {
-                        diff = xml_diff(prev, def);
+                    match prev_def {
+                        Some(prev) if prev.trim() != def.trim() => diff = xml_diff(prev, def),
+                        // An update with nothing before it in these logs (the task was
+                        // registered before they start): what it set, whole.
+                        None if what(&e.channel, e.event_id) == What::Updated => {
+                            diff = whole_definition(def);
+                        }
+                        _ => {}
                     }
                     prev_def = Some(def);
                 }
@@ -627,6 +633,29 @@ pub fn xml_diff(old: &str, new: &str) -> Vec<DiffLine> {
                 });
             }
         }
+    }
+    out
+}
+
+/// Lines of an update's definition shown when nothing before it can be compared.
+const MAX_WHOLE_LINES: usize = 200;
+
+/// An update's whole definition, for when the logs hold none before it to diff against.
+fn whole_definition(def: &str) -> Vec<DiffLine> {
+    let lines = task_xml::pretty(def);
+    let mut out = vec![DiffLine {
+        change: Change::Note,
+        text: "no earlier definition in these logs; the definition as updated:".into(),
+    }];
+    out.extend(lines.iter().take(MAX_WHOLE_LINES).map(|l| DiffLine {
+        change: Change::Same,
+        text: l.trim_end().to_string(),
+    }));
+    if lines.len() > MAX_WHOLE_LINES {
+        out.push(DiffLine {
+            change: Change::Note,
+            text: format!("... and {} more lines", lines.len() - MAX_WHOLE_LINES),
+        });
     }
     out
 }

@@ -89,6 +89,27 @@ impl Loaded {
     }
 
     /// A one-line summary for stderr.
+    /// The summary's numbers alone, short enough for the header at 80 columns.
+    pub fn headline(&self) -> String {
+        let d = &self.dataset;
+        let skipped = if self.skipped > 0 {
+            format!(", {} skipped", self.skipped)
+        } else {
+            String::new()
+        };
+        let s = |n: u64| if n == 1 { "" } else { "s" };
+        format!(
+            "{} record{}, {} file{}{skipped}, {} unique, {} host{}",
+            self.records,
+            s(self.records),
+            self.files,
+            s(self.files as u64),
+            d.uniques.len(),
+            d.fleet_size(),
+            s(d.fleet_size() as u64),
+        )
+    }
+
     pub fn summary(&self) -> String {
         let d = &self.dataset;
         let passed = if self.passed_over > 0 {

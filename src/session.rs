@@ -53,13 +53,12 @@ impl Verdict {
         }
     }
 
-    /// The next verdict in the cycle none -> benign -> suspicious -> malicious -> none.
-    pub fn cycle(v: Option<Verdict>) -> Option<Verdict> {
-        match v {
-            None => Some(Verdict::Benign),
-            Some(Verdict::Benign) => Some(Verdict::Suspicious),
-            Some(Verdict::Suspicious) => Some(Verdict::Malicious),
-            Some(Verdict::Malicious) => None,
+    /// The verdict chooser's key for it.
+    pub fn key(self) -> char {
+        match self {
+            Verdict::Benign => 'b',
+            Verdict::Suspicious => 's',
+            Verdict::Malicious => 'm',
         }
     }
 }

@@ -170,6 +170,7 @@ impl StepOut {
                         Change::Same => " ",
                         Change::Removed => "-",
                         Change::Added => "+",
+                        Change::Note => "#",
                     };
                     (sign.to_string(), d.text.clone())
                 })
@@ -192,6 +193,7 @@ impl StepOut {
                     change: match sign.as_str() {
                         "-" => Change::Removed,
                         "+" => Change::Added,
+                        "#" => Change::Note,
                         _ => Change::Same,
                     },
                     text,

@@ -37,6 +37,22 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
             | Mode::Export { .. }
             | Mode::ConfirmOverwrite { .. }
     );
+    if let Mode::Verdict { .. } = app.mode() {
+        use crate::session::Verdict;
+        return match key.code {
+            KeyCode::Char(c) if !ctrl => Some(Action::SetVerdict(match c {
+                'n' | 'x' => None,
+                c => match [Verdict::Benign, Verdict::Suspicious, Verdict::Malicious]
+                    .into_iter()
+                    .find(|v| v.key() == c)
+                {
+                    Some(v) => Some(v),
+                    None => return Some(Action::Back),
+                },
+            })),
+            _ => Some(Action::Back),
+        };
+    }
     if typing {
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         let edit = |e| Some(Action::Edit(e));
@@ -178,7 +194,10 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
     let result = (|| -> Result<()> {
         loop {
             let size = terminal.size()?;
-            let page = ui::list_height(ratatui::layout::Rect::new(0, 0, size.width, size.height));
+            let page = ui::list_height(
+                &app,
+                ratatui::layout::Rect::new(0, 0, size.width, size.height),
+            );
             if page != app.list().page() {
                 app.update(Action::Resize(page));
             }

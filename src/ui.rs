@@ -32,14 +32,17 @@ fn style(app: &App, color: Color) -> Style {
     }
 }
 
-/// Draw the whole screen.
 /// From this width the list and the drill-down are side by side (the list then keeps its
 /// name, user and command columns readable next to ten narrow ones).
 pub const SIDE_BY_SIDE: u16 = 160;
 
+/// From this width the header gives training a gauge and a loss curve of its own.
+const WIDE_HEADER: u16 = 120;
+
 /// The screen's parts: header, body, footer; the body split into list and drill-down (side by
-/// side from [`SIDE_BY_SIDE`] columns, else stacked). Rendering and mouse clicks share it.
-fn areas(area: Rect) -> (Rect, [Rect; 2], Rect) {
+/// side from [`SIDE_BY_SIDE`] columns, else stacked; the list alone when `z` hid the
+/// drill-down). Rendering, paging and mouse clicks share it.
+fn areas(app: &App, area: Rect) -> (Rect, [Rect; 2], Rect) {
     let rows = Layout::default()
         .direction(Direction::Vertical)
         .constraints([
@@ -48,6 +51,13 @@ fn areas(area: Rect) -> (Rect, [Rect; 2], Rect) {
             Constraint::Length(2),
         ])
         .split(area);
+    if app.drill().hidden() {
+        let empty = Rect {
+            height: 0,
+            ..rows[1]
+        };
+        return (rows[0], [rows[1], empty], rows[2]);
+    }
     let body = if area.width >= SIDE_BY_SIDE {
         Layout::default()
             .direction(Direction::Horizontal)
@@ -66,38 +76,37 @@ fn areas(area: Rect) -> (Rect, [Rect; 2], Rect) {
 /// column header sorts by that column.
 pub fn click(app: &App, area: Rect, x: u16, y: u16) -> Option<Action> {
     app.dataset().as_ref()?;
-    let (_, [list, _], _) = areas(area);
+    let (_, [list, _], _) = areas(app, area);
     let inner = list.inner(ratatui::layout::Margin::new(1, 1));
     if !inner.contains(ratatui::layout::Position { x, y }) {
         return None;
     }
     if y == inner.y {
-        // The table's own column layout: its widths, one column of spacing, packed left.
-        let cols = Layout::horizontal(list_widths(app))
-            .spacing(1)
-            .split(Rect { height: 1, ..inner });
-        return cols
-            .iter()
-            .zip(Column::ALL)
-            .find(|(r, _)| r.width > 0 && x >= r.x && x <= r.x + r.width)
-            .map(|(_, c)| Action::Sort(Some(c)));
+        return column_rects(app, inner.width)
+            .into_iter()
+            .find(|(_, r)| r.width > 0 && x >= inner.x + r.x && x <= inner.x + r.x + r.width)
+            .map(|(c, _)| Action::Sort(Some(c)));
     }
     Some(Action::ClickRow((y - inner.y - 1) as usize))
 }
 
+/// Draw the whole screen.
 pub fn render(app: &App, f: &mut Frame) {
     let area = f.area();
-    let (top, body, bottom) = areas(area);
+    let (top, body, bottom) = areas(app, area);
     header(app, f, top);
     if app.dataset().is_some() {
         list(app, f, body[0]);
-        detail(app, f, body[1]);
+        if body[1].height > 0 {
+            detail(app, f, body[1]);
+        }
     } else {
         loading(app, f, body[0].union(body[1]));
     }
     footer(app, f, bottom);
     match &app.mode() {
         Mode::Help => help(app, f, area),
+        Mode::Warnings => warnings(app, f, area),
         Mode::Filter(t) => prompt(
             app,
             f,
@@ -139,8 +148,40 @@ pub fn render(app: &App, f: &mut Frame) {
             "this file exists: y writes over it, any other key goes back to the path",
             &Prompt::new(path),
         ),
+        Mode::Verdict { rows, hidden } => verdict_chooser(app, f, area, *rows, *hidden),
         Mode::Normal => {}
     }
+}
+
+/// `v`: the verdicts and their keys, and what they will judge.
+fn verdict_chooser(app: &App, f: &mut Frame, area: Rect, rows: usize, hidden: usize) {
+    let r = centered(area, 72, 4);
+    f.render_widget(Clear, r);
+    let key = style(app, Color::Cyan).add_modifier(Modifier::BOLD);
+    let mut keys = Vec::new();
+    for v in [Verdict::Benign, Verdict::Suspicious, Verdict::Malicious] {
+        keys.push(Span::styled(format!(" {} ", v.key()), key));
+        keys.push(Span::styled(v.name(), verdict_style(app, v)));
+    }
+    keys.push(Span::styled(" n ", key));
+    keys.push(Span::raw("none"));
+    keys.push(Span::styled(" Esc ", key));
+    keys.push(Span::raw("cancels"));
+    let scope = match (rows, hidden) {
+        (1, 0) => "this row".to_string(),
+        (n, 0) => format!("the {n} marked rows"),
+        (n, h) => format!("the {n} marked rows in view ({h} hidden marks left alone)"),
+    };
+    f.render_widget(
+        Paragraph::new(vec![Line::from(keys), Line::raw(format!(" for {scope}"))])
+            .wrap(Wrap { trim: false })
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(" verdict (u undoes) "),
+            ),
+        r,
+    );
 }
 
 fn fmt_name(f: Format) -> &'static str {
@@ -154,64 +195,101 @@ fn fmt_name(f: Format) -> &'static str {
 }
 
 /// The list's rows per screen, for paging (the table's height less its header and borders).
-pub fn list_height(area: Rect) -> usize {
-    let (_, [list, _], _) = areas(area);
+pub fn list_height(app: &App, area: Rect) -> usize {
+    let (_, [list, _], _) = areas(app, area);
     list.height.saturating_sub(3) as usize
 }
 
+/// Training in a few words, for a narrow header.
+fn training_words(app: &App) -> String {
+    match app.training() {
+        Training::Running { last: Some(r), .. } => format!(
+            "training {}/{} {:.0}s left (c cancels)",
+            r.epoch, r.epochs, r.eta
+        ),
+        Training::Running { last: None, .. } => "training ... (c cancels)".into(),
+        Training::Done {
+            model,
+            epochs,
+            seconds,
+        } => format!("{model}: {epochs} epochs in {seconds:.1} s"),
+        Training::Cancelled => "training cancelled".into(),
+        Training::Failed(e) => format!("training failed: {}", safe(e, 60)),
+        Training::NotStarted => String::new(),
+    }
+}
+
+/// Two lines: what was read (numbers only, so that they are never cut) and what the list
+/// shows; from [`WIDE_HEADER`] columns a training gauge and loss curve on the right, else
+/// training in words at the end of the first line.
 fn header(app: &App, f: &mut Frame, area: Rect) {
+    let wide = area.width >= WIDE_HEADER;
     let parts = Layout::default()
         .direction(Direction::Horizontal)
-        .constraints([
-            Constraint::Min(30),
-            Constraint::Length(1),
-            Constraint::Length(46),
-        ])
+        .constraints(if wide {
+            [
+                Constraint::Min(30),
+                Constraint::Length(1),
+                Constraint::Length(46),
+            ]
+        } else {
+            [Constraint::Min(0), Constraint::Length(0), Constraint::Length(0)]
+        })
         .split(area);
-    let title = Line::from(vec![
+    let mut first = vec![
         Span::styled(
             " anomalog ",
             Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
         ),
         Span::raw(" "),
-        Span::raw(if app.summary().is_empty() {
+        Span::raw(if app.headline().is_empty() {
             "reading logs ...".to_string()
         } else {
-            safe(app.summary(), 400)
+            safe(app.headline(), 200)
         }),
-    ]);
+    ];
+    if !wide && !matches!(app.training(), Training::NotStarted) {
+        first.push(Span::styled(
+            format!("  {}", training_words(app)),
+            style(app, Color::Cyan),
+        ));
+    }
     let model = app.ranking().map_or("-", |r| r.model.name());
-    let second = Line::from(vec![
-        Span::raw(format!(" ranked by {model}  ")),
-        Span::raw(format!("{} rows", app.rows().len())),
-        Span::raw(if app.marks().is_empty() {
-            String::new()
-        } else {
-            format!("  {} marked", app.marks().len())
-        }),
-        Span::raw(match &app.list().filter() {
-            Some(crate::app::Filter::Task { name, .. }) => {
-                format!("  task {} (t: back to tasks)", safe(name, 60))
-            }
-            Some(f) => format!("  filter {}", safe(&f.text(), 60)),
-            None => String::new(),
-        }),
+    let arrow = if app.list().sort().largest_first() != app.list().descending() {
+        "↓"
+    } else {
+        "↑"
+    };
+    let mut second = vec![
+        Span::raw(format!(" {} {}", app.rows().len(), app.view().name())),
         Span::raw(format!(
-            "  sort {}{}",
-            app.list().sort().title_in(app.view()),
-            if app.list().sort().largest_first() != app.list().descending() {
-                " ↓"
-            } else {
-                " ↑"
-            }
+            "  by {model}  sort {}{arrow}",
+            app.list().sort().title_in(app.view())
         )),
-        Span::raw(if app.warnings().is_empty() {
-            String::new()
-        } else {
-            format!("  {} warnings", app.warnings().len())
-        }),
-    ]);
-    f.render_widget(Paragraph::new(vec![title, second]), parts[0]);
+    ];
+    if !app.marks().is_empty() {
+        second.push(Span::raw(format!("  {} marked", app.marks().len())));
+    }
+    if !app.warnings().is_empty() {
+        second.push(Span::styled(
+            format!("  {} warnings (W)", app.warnings().len()),
+            style(app, Color::Yellow),
+        ));
+    }
+    second.push(Span::raw(match &app.list().filter() {
+        Some(crate::app::Filter::Task { name, .. }) => {
+            format!("  task {} (t: back to tasks)", safe(name, 60))
+        }
+        Some(f) => format!("  filter {}", safe(&f.text(), 60)),
+        None => String::new(),
+    }));
+    f.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        parts[0],
+    );
+    if !wide {
+        return;
+    }
     // Training: a gauge and a loss sparkline.
     let t = Layout::default()
         .direction(Direction::Vertical)
@@ -245,22 +323,7 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
                 t[1],
             );
         }
-        Training::Done {
-            model,
-            epochs,
-            seconds,
-        } => {
-            f.render_widget(
-                Paragraph::new(format!("{model}: {epochs} epochs in {seconds:.1} s")),
-                t[0],
-            );
-        }
-        Training::Cancelled => f.render_widget(Paragraph::new("training cancelled"), t[0]),
-        Training::Failed(e) => f.render_widget(
-            Paragraph::new(format!("training failed: {}", safe(e, 60))),
-            t[0],
-        ),
-        Training::NotStarted => {}
+        _ => f.render_widget(Paragraph::new(training_words(app)), t[0]),
     }
 }
 
@@ -331,6 +394,8 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
             Style::default()
         });
     let height = area.height.saturating_sub(3) as usize;
+    let inner_width = area.width.saturating_sub(2);
+    let columns = column_rects(app, inner_width);
     // Virtualised: only the rows on screen are built.
     let rows_all = app.rows();
     let start = app.list().offset().min(rows_all.len());
@@ -340,22 +405,28 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
         .iter()
         .enumerate()
         .map(|(k, &i)| {
-            let mark = if app.marks().contains(&i) { "●" } else { " " };
-            let cells = vec![
-                Cell::from(format!("{mark}{}", table.cell(i, Column::Rank))),
-                Cell::from(table.cell(i, Column::Score)).style(severity(app, table.rank(i), n)),
-                Cell::from(table.cell(i, Column::Count)),
-                Cell::from(table.cell(i, Column::Hosts)),
-                Cell::from(table.cell(i, Column::Event)),
-                Cell::from(table.cell(i, Column::Flags)).style(style(app, Color::Magenta)),
-                match table.verdict(i) {
+            let cells = columns.iter().map(|&(c, r)| match c {
+                Column::Rank => {
+                    let mark = if app.marks().contains(&i) { "●" } else { " " };
+                    Cell::from(format!("{mark}{}", table.cell(i, Column::Rank)))
+                }
+                Column::Score => {
+                    Cell::from(table.cell(i, c)).style(severity(app, table.rank(i), n))
+                }
+                Column::Flags => Cell::from(table.cell(i, c)).style(style(app, Color::Magenta)),
+                Column::Verdict => match table.verdict(i) {
                     Some(v) => Cell::from(v.short()).style(verdict_style(app, v)),
                     None => Cell::from(if table.note(i).is_empty() { "" } else { "note" }),
                 },
-                Cell::from(safe(&table.cell(i, Column::Task), 120)),
-                Cell::from(safe(&table.cell(i, Column::User), 40)),
-                Cell::from(safe(&table.cell(i, Column::Command), 200)),
-            ];
+                // Paths cut in the middle: where they start and what they are called.
+                Column::Task => Cell::from(middle_ellipsis(
+                    &safe(&table.cell(i, c), 400),
+                    usize::from(r.width),
+                )),
+                Column::User => Cell::from(safe(&table.cell(i, c), 60)),
+                Column::Command => Cell::from(safe(&table.cell(i, c), 300)),
+                Column::Count | Column::Hosts | Column::Event => Cell::from(table.cell(i, c)),
+            });
             let mut row = Row::new(cells);
             if start + k == app.selected() {
                 row = row.style(if app.monochrome() {
@@ -369,7 +440,7 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
             row
         })
         .collect();
-    let header = Row::new(Column::ALL.iter().map(|&c| {
+    let header = Row::new(columns.iter().map(|&(c, _)| {
         let title = c.title_in(app.view());
         let t = if c == app.list().sort() {
             // One convention: ↓ when the values run largest first down the list.
@@ -381,26 +452,126 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
         Cell::from(t)
     }))
     .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
-    f.render_widget(
-        Table::new(rows, list_widths(app))
-            .header(header)
-            .block(block),
-        area,
-    );
+    let widths = columns
+        .iter()
+        .map(|&(_, r)| Constraint::Length(r.width));
+    f.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
 
-/// The list's column widths, in [`Column::ALL`] order, from the column table.
-fn list_widths(app: &App) -> [Constraint; 10] {
+/// The width the name, user and command columns share at least before narrow columns give
+/// way (at 80 columns: event, user and count go, the rest stays readable).
+const MIN_TEXT: u16 = 40;
+
+/// The list's columns on a table `width` cells wide and their widths, from the column
+/// table: fixed and fitted columns first, the rest shared by name, user and command. On a
+/// narrow screen event, user and count give way, in that order; an empty fitted
+/// column (no flags, no verdict yet) takes no room.
+fn visible_columns(app: &App, width: u16) -> Vec<(Column, Constraint)> {
     let has_triage = app.triage().session().is_some_and(|s| s.has_triage());
-    COLUMNS.map(|spec| match spec.width {
-        Width::Fixed(w) => Constraint::Length(w),
-        // The verdict column, once the session holds a verdict or a note.
-        Width::Fit(_) if spec.column == Column::Verdict => {
-            Constraint::Length(if has_triage { 7 } else { 0 })
+    let mut len: Vec<(Column, Option<u16>)> = COLUMNS
+        .iter()
+        .map(|spec| {
+            let w = match spec.width {
+                Width::Fixed(w) => Some(w),
+                // The verdict column, once the session holds a verdict or a note.
+                Width::Fit(_) if spec.column == Column::Verdict => {
+                    Some(if has_triage { 7 } else { 0 })
+                }
+                Width::Fit(_) => Some(app.list().fit_width(spec.column)),
+                Width::Share(_) => None,
+            };
+            (spec.column, w)
+        })
+        .filter(|(_, w)| *w != Some(0))
+        .collect();
+    let used = |len: &[(Column, Option<u16>)]| -> u16 {
+        let cells: u16 = len.iter().map(|(_, w)| w.unwrap_or(0)).sum();
+        cells + u16::try_from(len.len().saturating_sub(1)).unwrap_or(0)
+    };
+    for c in [Column::Event, Column::User, Column::Count] {
+        if width.saturating_sub(used(&len)) >= MIN_TEXT {
+            break;
         }
-        Width::Fit(_) => Constraint::Length(app.list().fit_width(spec.column)),
-        Width::Share(p) => Constraint::Percentage(p),
-    })
+        len.retain(|(col, _)| *col != c);
+    }
+    len.into_iter()
+        .map(|(c, w)| {
+            let constraint = match (w, c.spec().width) {
+                (Some(w), _) => Constraint::Length(w),
+                (None, Width::Share(p)) => Constraint::Fill(p),
+                (None, _) => Constraint::Length(0),
+            };
+            (c, constraint)
+        })
+        .collect()
+}
+
+/// Where each visible column sits in a table `width` cells wide (x relative to the table).
+fn column_rects(app: &App, width: u16) -> Vec<(Column, Rect)> {
+    let cols = visible_columns(app, width);
+    let rects = Layout::horizontal(cols.iter().map(|(_, c)| *c))
+        .spacing(1)
+        .split(Rect::new(0, 0, width, 1));
+    cols.into_iter().map(|(c, _)| c).zip(rects.iter().copied()).collect()
+}
+
+/// A path cut in the middle to `width` characters: `\Microsoft\…\Consolidator` keeps
+/// where it starts and what it is called; a text without separators keeps both ends.
+pub fn middle_ellipsis(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    if width < 5 {
+        return s.chars().take(width).collect();
+    }
+    let parts: Vec<&str> = s.split('\\').collect();
+    if parts.len() > 2 {
+        // The first component (after a leading separator) and as many last ones as fit.
+        let head = if parts[0].is_empty() {
+            format!("\\{}", parts[1])
+        } else {
+            parts[0].to_string()
+        };
+        let first_tail = if parts[0].is_empty() { 2 } else { 1 };
+        let mut tail = String::new();
+        for p in parts[first_tail..].iter().rev() {
+            let next = format!("\\{p}{tail}");
+            if head.chars().count() + 2 + next.chars().count() > width {
+                break;
+            }
+            tail = next;
+        }
+        if !tail.is_empty() {
+            return format!("{head}\\…{tail}");
+        }
+    }
+    if parts.len() > 1 {
+        // No room for where it starts: what it is called.
+        let last = format!("\\{}", parts[parts.len() - 1]);
+        if last.chars().count() < width {
+            return format!("…{last}");
+        }
+    }
+    let keep = width - 1;
+    let front = keep / 2;
+    let back = keep - front;
+    let head: String = s.chars().take(front).collect();
+    let tail: String = s.chars().skip(n - back).collect();
+    format!("{head}…{tail}")
+}
+
+/// `s` cut to `n` characters, an ellipsis marking the cut.
+fn cut(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        return s.to_string();
+    }
+    if n == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(n - 1).collect();
+    out.push('…');
+    out
 }
 
 fn verdict_style(app: &App, v: Verdict) -> Style {
@@ -485,6 +656,8 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         lines.push(Line::raw(format!("note: {}", safe(app.note(u), 500))));
     }
     lines.push(Line::raw(""));
+    // Where `]` and `[` jump: the sections' headings.
+    let mut sections = vec![lines.len()];
     lines.push(Line::from(Span::styled(
         "why it is unusual: per-field loss (z; c: surprise given the other fields, r: rarity), value, what the others predict",
         Style::default().add_modifier(Modifier::UNDERLINED),
@@ -498,7 +671,12 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     fields.sort_by(|a, b| b.1.total_cmp(&a.1));
     let max = fields.first().map_or(1.0, |x| x.1).max(1e-6);
     let bar_w = 12usize;
-    for (i, s) in fields {
+    let name_w = fields
+        .iter()
+        .map(|(i, _)| ds.fields[*i].chars().count())
+        .max()
+        .unwrap_or(8);
+    for (k, (i, s)) in fields.into_iter().enumerate() {
         let name = ds.fields[i];
         let n = ((s / max) * bar_w as f32).round() as usize;
         let z = r
@@ -511,9 +689,52 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
             "█".repeat(n.min(bar_w)),
             " ".repeat(bar_w - n.min(bar_w))
         );
-        let actual = safe(&e.values[i], width.saturating_sub(40).max(10));
+        let numbers = format!(
+            " {s:5.2} {z:>5}{}  ",
+            r.field_parts
+                .get(u)
+                .and_then(|p| p.get(i))
+                .map(|(c, rr)| format!(" c{c:4.1} r{rr:4.1}"))
+                .unwrap_or_default()
+        );
+        let actual = if e.values[i].is_empty() {
+            "(empty)".to_string()
+        } else {
+            safe(&e.values[i], 2000)
+        };
+        let expected = r
+            .expected
+            .get(u)
+            .map(|x| &x[i])
+            .filter(|(v, _)| **v != *e.values[i])
+            .map(|(v, p)| {
+                format!(
+                    "expected {} ({:.0}%)",
+                    if v.is_empty() {
+                        "(empty)".to_string()
+                    } else {
+                        safe(v, 2000)
+                    },
+                    p * 100.0
+                )
+            });
+        // The row stays one line: the value and the expectation share what is left of the
+        // width; what they lose is shown whole on indented lines below.
+        let room = width.saturating_sub(name_w + 1 + bar_w + numbers.chars().count());
+        let a_len = actual.chars().count();
+        let x_len = expected.as_ref().map_or(0, |x| x.chars().count() + 2);
+        // A short value stays whole; the expectation takes what is left (at least half).
+        let (a_room, x_room) = if a_len + x_len <= room {
+            (a_len, x_len)
+        } else if expected.is_none() {
+            (room, 0)
+        } else {
+            let a = a_len.min(24.max(room.saturating_sub(x_len))).min(room / 2 + 12);
+            let a = a.min(room);
+            (a, room - a)
+        };
         let mut spans = vec![
-            Span::raw(format!("{name:>12} ")),
+            Span::raw(format!("{name:>name_w$} ")),
             Span::styled(
                 bar,
                 style(
@@ -525,39 +746,44 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
                     },
                 ),
             ),
-            Span::raw(format!(
-                " {s:5.2} {z:>5}{}  ",
-                r.field_parts
-                    .get(u)
-                    .and_then(|p| p.get(i))
-                    .map(|(c, rr)| format!(" c{c:4.1} r{rr:4.1}"))
-                    .unwrap_or_default()
-            )),
+            Span::raw(numbers),
             Span::styled(
-                if actual.is_empty() {
-                    "(empty)".into()
-                } else {
-                    actual
-                },
+                cut(&actual, a_room),
                 Style::default().add_modifier(Modifier::BOLD),
             ),
         ];
-        if let Some((v, p)) = r.expected.get(u).map(|x| &x[i])
-            && **v != *e.values[i]
+        if let Some(x) = &expected
+            && x_room > 2
         {
-            spans.push(Span::raw(format!(
-                "  expected {} ({:.0}%)",
-                if v.is_empty() {
-                    "(empty)".to_string()
-                } else {
-                    safe(v, 60)
-                },
-                p * 100.0
-            )));
+            spans.push(Span::raw(format!("  {}", cut(x, x_room - 2))));
         }
         lines.push(Line::from(spans));
+        // The fields that explain the score most: what the row cut, whole, below it.
+        const EXPLAINED: usize = 5;
+        if k >= EXPLAINED {
+            continue;
+        }
+        let indent = name_w + 1;
+        let mut whole = Vec::new();
+        if a_room < a_len {
+            whole.push(format!("value {actual}"));
+        }
+        if let Some(x) = expected
+            && x_room < x_len
+        {
+            whole.push(x);
+        }
+        for w in whole {
+            for l in wrap_indented(&w, width.saturating_sub(indent), 2) {
+                lines.push(Line::styled(
+                    format!("{}{l}", " ".repeat(indent)),
+                    Style::default().add_modifier(Modifier::DIM),
+                ));
+            }
+        }
     }
     lines.push(Line::raw(""));
+    sections.push(lines.len());
     lines.push(Line::from(Span::styled(
         "where and when",
         Style::default().add_modifier(Modifier::UNDERLINED),
@@ -579,8 +805,14 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     for s in e.sources.iter().take(4) {
         lines.push(Line::raw(format!("  from {}", safe(s, 120))));
     }
+    let before = lines.len();
     lifecycle_lines(app, u, &mut lines);
+    if lines.len() > before {
+        // After its blank line.
+        sections.push(before + 1);
+    }
     lines.push(Line::raw(""));
+    sections.push(lines.len());
     lines.push(Line::from(Span::styled(
         "raw fields of the first occurrence",
         Style::default().add_modifier(Modifier::UNDERLINED),
@@ -605,6 +837,24 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
             }
         }
     }
+    // The sections' starts in wrapped lines, as the pane draws them.
+    let text_width = area.width.saturating_sub(2);
+    let mut starts = Vec::with_capacity(sections.len());
+    let mut wrapped = 0usize;
+    let mut next = sections.iter().peekable();
+    for (k, line) in lines.iter().enumerate() {
+        while next.peek().is_some_and(|&&s| s == k) {
+            starts.push(u16::try_from(wrapped).unwrap_or(u16::MAX));
+            next.next();
+        }
+        if next.peek().is_none() {
+            break;
+        }
+        wrapped += Paragraph::new(line.clone())
+            .wrap(Wrap { trim: false })
+            .line_count(text_width);
+    }
+    app.drill().set_sections(starts);
     let paragraph = Paragraph::new(Text::from(lines))
         .block(block)
         .wrap(Wrap { trim: false });
@@ -729,6 +979,10 @@ fn lifecycle_lines(app: &App, u: usize, lines: &mut Vec<Line<'static>>) {
                     Change::Same => (' ', Style::default().add_modifier(Modifier::DIM)),
                     Change::Removed => ('-', style(app, Color::Red)),
                     Change::Added => ('+', style(app, Color::Green)),
+                    Change::Note => (
+                        ' ',
+                        Style::default().add_modifier(Modifier::ITALIC | Modifier::DIM),
+                    ),
                 };
                 lines.push(Line::from(Span::styled(
                     format!("      {sign} {}", safe(&d.text, 300)),
@@ -772,12 +1026,43 @@ fn step_line(app: &App, s: &Step, own: bool) -> Line<'static> {
     ))
 }
 
+/// The hint bar for `width` columns: the key table's hints in its order, the first-priority
+/// ones first and the others as room allows, and always `? help` and `q quit` at the end.
+pub fn hint_bar(width: usize) -> String {
+    let last = ["? help", "q quit"];
+    let tail = last.join("  ");
+    let hints: Vec<(&str, u8)> = BINDINGS
+        .iter()
+        .map(|b| b.hint)
+        .filter(|(h, _)| !h.is_empty() && !last.contains(h))
+        .collect();
+    let mut shown = vec![false; hints.len()];
+    let mut used = tail.chars().count();
+    for priority in [1, 2] {
+        for (k, (h, p)) in hints.iter().enumerate() {
+            let len = h.chars().count() + 2;
+            if *p == priority && used + len <= width {
+                shown[k] = true;
+                used += len;
+            }
+        }
+    }
+    let mut out = String::new();
+    for (k, (h, _)) in hints.iter().enumerate() {
+        if shown[k] {
+            out.push_str(h);
+            out.push_str("  ");
+        }
+    }
+    out.push_str(&tail);
+    out
+}
+
 fn footer(app: &App, f: &mut Frame, area: Rect) {
-    let hints = "j/k move  s/S sort  f filter  p prevalence  / search  Tab drill-down  Space mark  v verdict  a note  e export  ? help  q quit";
     let status = if app.status().is_empty() {
         app.warnings()
             .first()
-            .map(|w| format!("warning: {}", safe(w, 200)))
+            .map(|w| format!("warning: {} (W: all warnings)", safe(w, 200)))
             .unwrap_or_default()
     } else {
         safe(app.status(), 300)
@@ -786,12 +1071,118 @@ fn footer(app: &App, f: &mut Frame, area: Rect) {
         Paragraph::new(vec![
             Line::from(Span::styled(status, style(app, Color::Yellow))),
             Line::from(Span::styled(
-                hints,
+                hint_bar(usize::from(area.width)),
                 Style::default().add_modifier(Modifier::DIM),
             )),
         ]),
         area,
     );
+}
+
+/// `text` broken at spaces into lines of at most `width` characters, the lines after the
+/// first indented by `indent` (a word longer than a line is cut).
+fn wrap_indented(text: &str, width: usize, indent: usize) -> Vec<String> {
+    let width = width.max(indent + 8);
+    let mut out = Vec::new();
+    let mut line = String::new();
+    let mut len = 0;
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        loop {
+            let room = width - if out.is_empty() { 0 } else { indent };
+            let sep = usize::from(len > 0);
+            if len + sep + word.len() <= room {
+                if sep == 1 {
+                    line.push(' ');
+                }
+                line.extend(word.iter());
+                len += sep + word.len();
+                break;
+            }
+            if len == 0 {
+                // A word longer than a whole line: cut it.
+                let rest = word.split_off(room.min(word.len()));
+                line.extend(word.iter());
+                word = rest;
+            }
+            out.push(std::mem::take(&mut line));
+            len = 0;
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || out.is_empty() {
+        out.push(line);
+    }
+    out.iter()
+        .enumerate()
+        .map(|(k, l)| {
+            if k == 0 {
+                l.clone()
+            } else {
+                format!("{}{l}", " ".repeat(indent))
+            }
+        })
+        .collect()
+}
+
+/// A scrolled overlay: the lines, the overlay's scroll clamped to its end.
+fn overlay(app: &App, f: &mut Frame, r: Rect, title: &str, lines: Vec<Line<'static>>) {
+    f.render_widget(Clear, r);
+    let inner_h = r.height.saturating_sub(2);
+    let total = u16::try_from(lines.len()).unwrap_or(u16::MAX);
+    let last = total.saturating_sub(inner_h);
+    app.overlay().set_max(last);
+    let pos = app.overlay().pos();
+    let more = if last > 0 {
+        format!(
+            " {}-{} of {total}, ↑↓ PgUp PgDn scroll ",
+            pos + 1,
+            (pos + inner_h).min(total)
+        )
+    } else {
+        String::new()
+    };
+    f.render_widget(
+        Paragraph::new(lines)
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!(" {title} "))
+                    .title_bottom(more),
+            )
+            .scroll((pos, 0)),
+        r,
+    );
+}
+
+/// The warnings pane: what loading could not read, file by file.
+fn warnings(app: &App, f: &mut Frame, area: Rect) {
+    let r = centered(area, area.width.saturating_sub(4).min(120), area.height.saturating_sub(2));
+    let width = usize::from(r.width.saturating_sub(2));
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for l in wrap_indented(&safe(app.summary(), 2000), width, 2) {
+        lines.push(Line::raw(l));
+    }
+    lines.push(Line::raw(""));
+    if app.warnings().is_empty() {
+        lines.push(Line::raw("no warnings: every file was read in full"));
+    }
+    for w in app.warnings() {
+        for (k, l) in wrap_indented(&format!("- {}", safe(w, 2000)), width, 2)
+            .into_iter()
+            .enumerate()
+        {
+            lines.push(if k == 0 {
+                Line::styled(l, style(app, Color::Yellow))
+            } else {
+                Line::raw(l)
+            });
+        }
+    }
+    let title = format!("warnings ({}; W or Esc closes)", app.warnings().len());
+    overlay(app, f, r, &title, lines);
 }
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -805,32 +1196,36 @@ fn centered(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
+/// The help: every key of the key table, wrapped to the screen, scrolled when it is taller.
 fn help(app: &App, f: &mut Frame, area: Rect) {
-    let r = centered(area, 100, BINDINGS.len() as u16 + 5);
-    f.render_widget(Clear, r);
+    let r = centered(area, 100, area.height.saturating_sub(2));
+    let width = usize::from(r.width.saturating_sub(2));
     let key_style = style(app, Color::Cyan).add_modifier(Modifier::BOLD);
-    let mut lines: Vec<Line> = BINDINGS
-        .iter()
-        .map(|b| {
-            let keys: Vec<String> = b.keys.iter().map(|k| k.label()).collect();
-            Line::from(vec![
-                Span::styled(format!("{:>12}  ", keys.join(" ")), key_style),
-                Span::raw(b.what),
-            ])
-        })
-        .collect();
-    lines.push(Line::from(vec![
-        Span::styled(format!("{:>12}  ", "mouse"), key_style),
-        Span::raw("wheel scrolls, click selects a row, click a header sorts by it"),
-    ]));
-    f.render_widget(
-        Paragraph::new(lines).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .title(" keys (? or Esc closes) "),
-        ),
-        r,
+    const KEYS: usize = 12;
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut entry = |keys: String, what: &str| {
+        let wrapped = wrap_indented(what, width.saturating_sub(KEYS + 2), 0);
+        for (k, l) in wrapped.into_iter().enumerate() {
+            let keys = if k == 0 { keys.clone() } else { String::new() };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{keys:>KEYS$}  "), key_style),
+                Span::raw(l),
+            ]));
+        }
+    };
+    for b in BINDINGS {
+        let keys: Vec<String> = b.keys.iter().map(|k| k.label()).collect();
+        entry(keys.join(" "), b.what);
+    }
+    entry(
+        "mouse".into(),
+        "wheel scrolls, click selects a row, click a header sorts by it",
     );
+    entry(
+        "prompts".into(),
+        "← → Home End move, ^w ^u ^k delete a word / to the start / to the end",
+    );
+    overlay(app, f, r, "keys (? or Esc closes)", lines);
 }
 
 /// A prompt box: its text scrolled to keep the cursor in view, the terminal's cursor on it,

@@ -348,9 +348,10 @@ fn render_narrow_terminal_stacks_the_panes() {
 fn render_help_overlay_lists_every_key() {
     let mut app = samples();
     app.update(Action::ToggleHelp);
-    let s = screen(&app, 150, 42);
+    let s = screen(&app, 150, 60);
     for b in anomalog::app::BINDINGS {
-        assert!(s.contains(b.what), "{}", b.what);
+        let start: String = b.what.chars().take(40).collect();
+        assert!(s.contains(&start), "{}", b.what);
     }
     insta::assert_snapshot!("help", s);
 }
@@ -480,10 +481,9 @@ fn verdicts_notes_and_marks_are_saved_and_restored() {
     let path = dir.path().join("session.json");
     let (mut app, mut ex) = samples_with_session(&path);
     let top = app.current().unwrap();
-    act(&mut app, &mut ex, Action::CycleVerdict);
+act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign)));
     assert_eq!(app.status(), "verdict: benign");
-    act(&mut app, &mut ex, Action::CycleVerdict);
-    act(&mut app, &mut ex, Action::CycleVerdict);
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Malicious)));
     assert_eq!(app.verdict(top), Some(Verdict::Malicious));
     act(&mut app, &mut ex, Action::StartNote);
     assert!(matches!(app.mode(), Mode::Note(_)));
@@ -492,7 +492,7 @@ fn verdicts_notes_and_marks_are_saved_and_restored() {
     assert_eq!(app.note(top), "beacons to 10.0.0.5");
     act(&mut app, &mut ex, Action::ToggleMark);
     let second = app.current().unwrap();
-    act(&mut app, &mut ex, Action::CycleVerdict); // benign
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign))); // benign
     assert!(path.exists(), "saved on every change");
     // The filter reads verdicts.
     act(&mut app, &mut ex, Action::StartFilter);
@@ -543,7 +543,7 @@ fn verdicts_notes_and_marks_are_saved_and_restored() {
 #[test]
 fn without_a_session_verdicts_say_why_they_cannot_be_kept() {
     let mut app = samples();
-    app.update(Action::CycleVerdict);
+    app.update(Action::StartVerdict);
     assert!(
         app.status().contains("no triage session"),
         "{}",
@@ -596,9 +596,15 @@ fn render_timeline_with_an_update_diff() {
         app.update(Action::Down);
     }
     app.update(Action::ToggleFocus);
-    let s = screen(&app, 170, 120);
+    let s = screen(&app, 170, 170);
     assert!(s.contains("updated"), "{s}");
     assert!(s.contains("+ ") && s.contains("- "), "an XML diff: {s}");
+    // The first update has nothing before it in the logs: it shows what it set, whole
+    // (issue 15 #11: every update shows its definition).
+    let Some(whole) = s.find("no earlier definition in these logs") else {
+        panic!("the first update's definition: {s}");
+    };
+    assert!(s[whole..].contains("C:\\Windows\\Temp\\wsqmcons.exe</Command>"), "{s}");
     insta::assert_snapshot!("timeline", s);
 }
 
@@ -608,7 +614,7 @@ fn clicking_a_header_sorts_by_the_column_under_the_pointer() {
     // With a verdict in the session, so that every column (flags and verdict included) is on
     // screen.
     let (mut app, mut ex) = samples_with_session(&dir.path().join("s.json"));
-    act(&mut app, &mut ex, Action::CycleVerdict);
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign)));
     for (w, h) in [(170u16, 42u16), (100, 40)] {
         let s = screen(&app, w, h);
         let area = ratatui::layout::Rect::new(0, 0, w, h);
@@ -618,14 +624,21 @@ fn clicking_a_header_sorts_by_the_column_under_the_pointer() {
             .enumerate()
             .find(|(_, l)| l.contains("rank↑") && l.contains("count"))
             .unwrap();
+        let mut found = 0;
         for col in Column::ALL {
             let title = col.title();
+            // On a narrow list some columns give way (the event id first).
             let Some((at, _)) = line
                 .match_indices(title)
                 .find(|(i, _)| line[..*i].ends_with([' ', '│']))
             else {
-                panic!("{title} not in the header at {w}x{h}: {line}");
+                assert!(
+                    matches!(col, Column::Event | Column::User | Column::Count),
+                    "{title} not in the header at {w}x{h}: {line}"
+                );
+                continue;
             };
+            found += 1;
             // Characters, not bytes, before the title (the border and arrows are multi-byte).
             let x = line[..at].chars().count() as u16 + 1;
             assert_eq!(
@@ -634,6 +647,7 @@ fn clicking_a_header_sorts_by_the_column_under_the_pointer() {
                 "{title} at {x} in {w}x{h}: {line}"
             );
         }
+        assert!(found >= 9, "{found} columns at {w}x{h}: {line}");
         assert_eq!(
             anomalog::ui::click(&app, area, 3, y as u16 + 2),
             Some(Action::ClickRow(1)),
@@ -661,7 +675,7 @@ fn retrain_leaves_the_benign_events_out() {
     for _ in 0..i {
         act(&mut app, &mut ex, Action::Down);
     }
-    act(&mut app, &mut ex, Action::CycleVerdict);
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign)));
     assert_eq!(app.verdict(adobe), Some(Verdict::Benign));
     let effects = app.update(Action::Retrain);
     assert_eq!(app.status(), "retraining without 1 benign event");
@@ -710,7 +724,7 @@ fn a_verdict_on_a_marked_row_judges_every_marked_row() {
     assert!(rows.len() > 2, "{}", rows.len());
     act(&mut app, &mut ex, Action::MarkAllFiltered);
     act(&mut app, &mut ex, Action::Top);
-    act(&mut app, &mut ex, Action::CycleVerdict);
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign)));
     assert_eq!(
         app.status(),
         format!("verdict: benign on {} marked rows", rows.len())
@@ -721,7 +735,7 @@ fn a_verdict_on_a_marked_row_judges_every_marked_row() {
     );
     // An unmarked row is judged alone.
     act(&mut app, &mut ex, Action::ClearMarks);
-    act(&mut app, &mut ex, Action::CycleVerdict);
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Suspicious)));
     assert_eq!(
         app.verdict(app.current().unwrap()),
         Some(Verdict::Suspicious)
@@ -739,7 +753,7 @@ fn exclude_benign_at_start_says_how_many_in_the_status() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.json");
     let (mut app, mut ex) = samples_with_session(&path);
-    act(&mut app, &mut ex, Action::CycleVerdict); // benign, saved
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign))); // benign, saved
     let profile = by_name("scheduled-tasks").unwrap();
     let mut loaded = pipeline::load(
         &[PathBuf::from("samples")],
@@ -862,9 +876,7 @@ fn a_verdict_on_a_task_goes_to_its_events_and_both_are_kept() {
         .iter()
         .map(|&u| u as usize)
         .collect();
-    act(&mut app, &mut ex, Action::CycleVerdict); // benign
-    act(&mut app, &mut ex, Action::CycleVerdict); // suspicious
-    act(&mut app, &mut ex, Action::CycleVerdict); // malicious
+act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Malicious)));
     assert!(
         app.status().starts_with("verdict: malicious"),
         "{}",
@@ -926,7 +938,7 @@ fn a_verdict_on_marks_judges_only_the_marks_in_view() {
     let visible: Vec<usize> = app.rows().to_vec();
     assert!(visible.len() > 2 && visible.iter().all(|u| marked.contains(u)));
     act(&mut app, &mut ex, Action::Top);
-    act(&mut app, &mut ex, Action::CycleVerdict);
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign)));
     let hidden = marked.len() - visible.len();
     assert!(
         app.status()
@@ -992,7 +1004,7 @@ fn rows_judged_benign_sink_and_verdict_filters_can_exclude_them() {
     let (mut app, mut ex) = samples_with_session(&dir.path().join("s.json"));
     let top = app.current().unwrap();
     let n = app.rows().len();
-    act(&mut app, &mut ex, Action::CycleVerdict); // benign
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign))); // benign
     // It stays under the cursor until the list is refreshed...
     assert_eq!(app.current(), Some(top));
     // ...then goes to the bottom (after a re-rank it would otherwise rise: left out of
@@ -1155,4 +1167,97 @@ fn the_filter_bar_is_a_query_language_with_a_live_count() {
     typed(&mut app, "count>=2 AND (");
     let s = screen(&app, 120, 40);
     assert!(s.contains("at 15: the query ends where a term was expected"), "{s}");
+}
+
+/// Issue 15 #5: the screen laid out by width, from 80x24 to 200x60.
+#[test]
+fn render_at_80x24_120x40_and_200x60() {
+    let mut app = samples();
+    for (w, h) in [(80u16, 24u16), (120, 40), (200, 60)] {
+        app.update(Action::Resize(anomalog::ui::list_height(
+            &app,
+            ratatui::layout::Rect::new(0, 0, w, h),
+        )));
+        let s = screen(&app, w, h);
+        let lines: Vec<&str> = s.lines().collect();
+        assert!(
+            lines[0].contains("6966 records, 48 files") && lines[0].contains("217 unique, 8 hosts"),
+            "the header keeps its numbers at {w}x{h}:\n{s}"
+        );
+        assert!(
+            lines[usize::from(h) - 1].ends_with("? help  q quit"),
+            "help and quit in the hint bar at {w}x{h}:\n{s}"
+        );
+        // Paths cut in the middle keep where they start and the task's name.
+        assert!(s.contains("…\\") || w >= 200, "{s}");
+        insta::assert_snapshot!(format!("screen_{w}x{h}"), s);
+    }
+    // `z` gives the list the whole body.
+    app.update(Action::ToggleDrill);
+    let rows_before = anomalog::ui::list_height(&app, ratatui::layout::Rect::new(0, 0, 80, 24));
+    assert_eq!(rows_before, 17);
+    let s = screen(&app, 80, 24);
+    assert!(!s.contains("┌ drill-down"), "{s}");
+}
+
+/// Issue 15 #5: the help fits any screen and scrolls.
+#[test]
+fn the_help_scrolls_and_keeps_every_key() {
+    let mut app = samples();
+    app.update(Action::ToggleHelp);
+    let mut seen = String::new();
+    for _ in 0..10 {
+        seen.push_str(&screen(&app, 80, 24));
+        app.update(Action::PageDown);
+    }
+    for b in anomalog::app::BINDINGS {
+        let first = b.what.split(' ').take(3).collect::<Vec<_>>().join(" ");
+        assert!(seen.contains(&first), "{first:?} never shown");
+    }
+    assert!(seen.contains("↑↓ PgUp PgDn scroll"));
+    app.update(Action::Back);
+    assert_eq!(*app.mode(), Mode::Normal);
+}
+
+/// Issue 15 #10 and #13: `]` jumps the drill-down to its sections; `W` lists the warnings.
+#[test]
+fn sections_jump_and_warnings_show() {
+    let mut app = samples();
+    let _ = screen(&app, 120, 40);
+    assert_eq!(app.drill().scroll(), 0);
+    app.update(Action::Section(true));
+    let s = screen(&app, 120, 40);
+    let drill: Vec<&str> = s.lines().skip_while(|l| !l.contains("drill-down")).collect();
+    assert!(drill[1].contains("why it is unusual"), "{s}");
+    let mut starts = vec![app.drill().scroll()];
+    for _ in 0..5 {
+        app.update(Action::Section(true));
+        let _ = screen(&app, 120, 40);
+        starts.push(app.drill().scroll());
+    }
+    assert!(starts.windows(2).filter(|w| w[1] > w[0]).count() >= 2, "{starts:?}");
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("raw fields of the first occurrence"), "{s}");
+    app.update(Action::Section(false));
+    let _ = screen(&app, 120, 40);
+    assert!(app.drill().scroll() < *starts.last().unwrap());
+    // Warnings: none in samples/, and the pane says so with the whole load summary.
+    app.update(Action::ToggleWarnings);
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("no warnings: every file was read in full"), "{s}");
+    assert!(s.contains("duplicate records dropped"), "{s}");
+}
+
+#[test]
+fn paths_are_cut_in_the_middle() {
+    use anomalog::ui::middle_ellipsis as m;
+    let p = "\\Microsoft\\Windows\\Customer Experience Improvement Program\\Consolidator";
+    assert_eq!(m(p, 200), p);
+    assert_eq!(m(p, 30), "\\Microsoft\\…\\Consolidator");
+    assert_eq!(m(p, 18), "…\\Consolidator");
+    assert_eq!(m("\\OneDriveSyncHelper", 10), "\\One…elper");
+    assert_eq!(m("abcdef", 3), "abc");
+    for w in 0..40 {
+        assert!(m(p, w).chars().count() <= w, "{w}");
+    }
 }

@@ -117,7 +117,7 @@ fn analyst_session_in_tmux() {
 
     // A verdict on the top row, which is marked: it goes to both marked rows; a note on the
     // top row alone. All kept in the session file.
-    keys(&session, &["g", "v", "v", "v"]);
+    keys(&session, &["g", "v", "m"]);
     wait_for(&session, "verdict: malicious on 2 marked rows", 10);
     keys(&session, &["a"]);
     wait_for(&session, "note on this event", 10);
@@ -181,6 +181,62 @@ fn analyst_session_in_tmux() {
     assert!(screen.contains("malicious"), "{screen}");
     keys(&again, &["q"]);
     wait_for(&again, "ANOMALOG-EXIT=0", 20);
+}
+
+/// Issue 15 #4, #5, #12: at 80x24 the numbers and the keys to help and quit stay on screen,
+/// Esc never quits, and a prompt edits in the middle of its text.
+#[test]
+fn at_80x24_the_screen_keeps_its_numbers_and_keys() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("SKIP: tmux is not installed (.ci/run installs it)");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_anomalog");
+    let dir = tempfile::tempdir().unwrap();
+    let session = format!("anomalog-e2e-small-{}", std::process::id());
+    let cmd = format!(
+        "cd {} && {} --session {} ; echo ANOMALOG-EXIT=$?; sleep 60",
+        env!("CARGO_MANIFEST_DIR"),
+        bin,
+        dir.path().join("s.json").display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        &session,
+        "-x",
+        "80",
+        "-y",
+        "24",
+        &cmd,
+    ]);
+    let _guard = KillOnDrop(session.clone());
+    let screen = wait_for(&session, "unique events (", 120);
+    assert!(
+        screen.contains("6966 records, 48 files") && screen.contains("217 unique, 8 hosts"),
+        "the header keeps its numbers:\n{screen}"
+    );
+    assert!(screen.contains("? help  q quit"), "{screen}");
+    // Esc twice with nothing open: still running.
+    keys(&session, &["Escape", "Escape"]);
+    let screen = wait_for(&session, "nothing to close (q quits)", 10);
+    assert!(!screen.contains("ANOMALOG-EXIT"), "{screen}");
+    // A prompt edits in the middle: `user~jdoe`, Home, `(`, End, `)`.
+    keys(&session, &["f"]);
+    keys(&session, &["-l", "user~jdoe"]);
+    keys(&session, &["Home", "("]);
+    keys(&session, &["End", ")"]);
+    let screen = wait_for(&session, "(user~jdoe)", 10);
+    assert!(screen.contains("rows match (Enter applies)"), "{screen}");
+    keys(&session, &["Enter"]);
+    wait_for(&session, "filter (user~jdoe)", 10);
+    // The drill-down hides and the list takes the screen.
+    keys(&session, &["z"]);
+    let screen = wait_for(&session, "drill-down hidden", 10);
+    assert!(!screen.contains("why it is unusual"), "{screen}");
+    keys(&session, &["q"]);
+    wait_for(&session, "ANOMALOG-EXIT=0", 20);
 }
 
 #[test]

@@ -13,13 +13,63 @@ pub enum Focus {
     Detail,
 }
 
+/// A scrolled pane's position. How far it can scroll is what the last frame drew (the
+/// renderer knows the wrapped height; keys stop scrolling there).
+#[derive(Debug)]
+pub struct Scroll {
+    pos: u16,
+    max: Cell<u16>,
+}
+
+impl Default for Scroll {
+    fn default() -> Self {
+        Scroll {
+            pos: 0,
+            max: Cell::new(u16::MAX),
+        }
+    }
+}
+
+impl Scroll {
+    pub fn pos(&self) -> u16 {
+        self.pos.min(self.max.get())
+    }
+
+    /// Scroll by `n` lines (negative: up), within the pane's content.
+    pub(super) fn lines(&mut self, n: i32) {
+        let max = i32::from(self.max.get());
+        let now = i32::from(self.pos).min(max);
+        self.pos = u16::try_from((now + n).clamp(0, max)).unwrap_or(0);
+    }
+
+    /// To the top (`false`) or the end (`true`).
+    pub(super) fn to(&mut self, end: bool) {
+        self.pos = if end { self.max.get() } else { 0 };
+    }
+
+    pub(super) fn set(&mut self, pos: u16) {
+        self.pos = pos.min(self.max.get());
+    }
+
+    /// The renderer says how far the pane can scroll.
+    pub fn set_max(&self, max: u16) {
+        self.max.set(max);
+    }
+
+    pub(super) fn reset(&mut self) {
+        self.pos = 0;
+    }
+}
+
 #[derive(Debug)]
 pub struct Drill {
     focus: Focus,
-    scroll: u16,
-    /// How far the pane can scroll, as the last frame drew it (the renderer knows the wrapped
-    /// height; keys stop scrolling there).
-    max_scroll: Cell<u16>,
+    scroll: Scroll,
+    /// Hidden by `z`: the list takes the screen.
+    hidden: bool,
+    /// Where the pane's sections start (wrapped lines from the top), as the last frame drew
+    /// them: `]` and `[` jump between them.
+    sections: RefCell<Vec<u16>>,
     lifecycle_cache: RefCell<Option<(usize, Rc<LifecycleView>)>>,
 }
 
@@ -27,8 +77,9 @@ impl Default for Drill {
     fn default() -> Self {
         Drill {
             focus: Focus::List,
-            scroll: 0,
-            max_scroll: Cell::new(u16::MAX),
+            scroll: Scroll::default(),
+            hidden: false,
+            sections: RefCell::new(Vec::new()),
             lifecycle_cache: RefCell::new(None),
         }
     }
@@ -40,7 +91,47 @@ impl Drill {
     }
 
     pub fn scroll(&self) -> u16 {
-        self.scroll
+        self.scroll.pos
+    }
+
+    pub fn hidden(&self) -> bool {
+        self.hidden
+    }
+
+    /// `z`: hide the pane (the focus goes back to the list) or show it.
+    pub(super) fn toggle_hidden(&mut self) {
+        self.hidden = !self.hidden;
+        if self.hidden {
+            self.focus = Focus::List;
+        }
+    }
+
+    /// The renderer says where the sections start.
+    pub fn set_sections(&self, starts: Vec<u16>) {
+        *self.sections.borrow_mut() = starts;
+    }
+
+    /// `]` / `[`: to the start of the next or the previous section; whether it moved.
+    pub(super) fn jump(&mut self, next: bool) -> bool {
+        let now = self.scroll.pos();
+        let sections = self.sections.borrow();
+        let to = if next {
+            sections.iter().copied().find(|&s| s > now)
+        } else {
+            sections.iter().rev().copied().find(|&s| s < now)
+        };
+        drop(sections);
+        match to {
+            Some(to) => {
+                self.scroll.set(to);
+                true
+            }
+            None if !next && now > 0 => {
+                self.scroll.reset();
+                true
+            }
+            None => false,
+        }
     }
 
     pub(super) fn set_focus(&mut self, f: Focus) {
@@ -55,34 +146,32 @@ impl Drill {
     }
 
     pub(super) fn scroll_by(&mut self, down: bool) {
-        self.scroll_lines(if down { 1 } else { -1 });
+        self.scroll.lines(if down { 1 } else { -1 });
     }
 
     /// Scroll by `n` lines (negative: up), within the pane's content.
     pub(super) fn scroll_lines(&mut self, n: i32) {
-        let max = i32::from(self.max_scroll.get());
-        let now = i32::from(self.scroll).min(max);
-        self.scroll = u16::try_from((now + n).clamp(0, max)).unwrap_or(0);
+        self.scroll.lines(n);
     }
 
     /// To the top (`false`) or the end (`true`).
     pub(super) fn scroll_to(&mut self, end: bool) {
-        self.scroll = if end { self.max_scroll.get() } else { 0 };
+        self.scroll.to(end);
     }
 
     /// The renderer says how far the pane can scroll.
     pub fn set_max_scroll(&self, max: u16) {
-        self.max_scroll.set(max);
+        self.scroll.set_max(max);
     }
 
     /// A new selection starts at the top.
     pub(super) fn reset_scroll(&mut self) {
-        self.scroll = 0;
+        self.scroll.reset();
     }
 
     pub(super) fn forget(&mut self) {
         self.lifecycle_cache.replace(None);
-        self.scroll = 0;
+        self.scroll.reset();
     }
 
     /// The task lifecycles of unique event `u` (`None` when it belongs to none).

@@ -33,7 +33,7 @@ use crate::session::{Change, Entry, Saver, Verdict};
 
 pub use crate::lifecycle::LifecycleView;
 pub use columns::{COLUMNS, Column, ColumnSpec, Width};
-pub use drill::Focus;
+pub use drill::{Focus, Scroll};
 pub use filter::Filter;
 pub use prompt::{Edit, Feedback, Prompt};
 pub use keys::{Action, BINDINGS, Binding, Key, binding_for};
@@ -159,12 +159,17 @@ pub enum Mode {
         format: Format,
         path: Prompt,
     },
+    /// The verdict chooser: `b`, `s`, `m` or `n` for this many rows (and marks the filter
+    /// hides, left alone).
+    Verdict { rows: usize, hidden: usize },
     /// The export's file exists: `y` writes over it, anything else goes back to the path.
     ConfirmOverwrite {
         format: Format,
         path: String,
     },
     Help,
+    /// The warnings pane.
+    Warnings,
 }
 
 /// Training as the header shows it.
@@ -211,6 +216,8 @@ pub enum Msg {
 pub struct App {
     loading: Option<LoadState>,
     summary: String,
+    /// The summary's numbers alone (the header).
+    headline: String,
     warnings: Vec<String>,
     data: Option<Data>,
     view: View,
@@ -225,6 +232,8 @@ pub struct App {
     /// An export waiting for the analyst's yes to write over its file.
     pending_export: Option<Box<ExportJob>>,
     mode: Mode,
+    /// The help's or the warnings pane's scroll.
+    overlay: Scroll,
     training: Training,
     status: String,
     monochrome: bool,
@@ -236,6 +245,7 @@ impl App {
         App {
             loading: Some(LoadState::default()),
             summary: String::new(),
+            headline: String::new(),
             warnings: Vec::new(),
             data: None,
             view: View::Events,
@@ -247,6 +257,7 @@ impl App {
             export_format: Format::Csv,
             pending_export: None,
             mode: Mode::Normal,
+            overlay: Scroll::default(),
             training: Training::NotStarted,
             status: String::new(),
             monochrome,
@@ -256,12 +267,22 @@ impl App {
 
     // ---- read access (the renderer, the loop, tests) ----
 
+    /// The help's or the warnings pane's scroll.
+    pub fn overlay(&self) -> &Scroll {
+        &self.overlay
+    }
+
     pub fn loading(&self) -> Option<&LoadState> {
         self.loading.as_ref()
     }
 
     pub fn summary(&self) -> &str {
         &self.summary
+    }
+
+    /// The summary's numbers alone, short enough for the header.
+    pub fn headline(&self) -> &str {
+        &self.headline
     }
 
     pub fn warnings(&self) -> &[String] {
@@ -442,6 +463,7 @@ impl App {
         let mut effects = Vec::new();
         self.loading = None;
         self.summary = loaded.summary();
+        self.headline = loaded.headline();
         self.warnings = loaded.warnings().collect();
         let mut session = loaded.session.take();
         if let Some(s) = &mut session
@@ -628,8 +650,35 @@ impl App {
         }
     }
 
-    /// Apply a user action; returns what the terminal loop must do.
+    /// Apply a user action; returns what the terminal loop must do. Triage actions are
+    /// recorded for undo.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        let triage = match (&self.mode, &action) {
+            (Mode::Note(_), Action::Submit) => true,
+            (Mode::Normal | Mode::Verdict { .. }, a) => matches!(
+                a,
+                Action::ToggleMark
+                    | Action::SetVerdict(_)
+                    | Action::MarkAllFiltered
+                    | Action::ClearMarks
+            ),
+            _ => false,
+        };
+        if !triage {
+            return self.apply_action(action);
+        }
+        self.triage.begin();
+        let effects = self.apply_action(action);
+        let what = if self.status.is_empty() {
+            "a mark".to_string()
+        } else {
+            self.status.clone()
+        };
+        self.triage.commit(&what);
+        effects
+    }
+
+    fn apply_action(&mut self, action: Action) -> Vec<Effect> {
         let mut effects = Vec::new();
         // A status message belongs to the action that made it: moving on clears it.
         if self.mode == Mode::Normal
@@ -654,6 +703,12 @@ impl App {
             _ => None,
         };
         match (&mut self.mode, &action) {
+            (Mode::Verdict { .. }, Action::SetVerdict(_)) => self.mode = Mode::Normal,
+            (Mode::Verdict { .. }, _) => {
+                self.mode = Mode::Normal;
+                self.status = "no verdict given".into();
+                return effects;
+            }
             (Mode::ConfirmOverwrite { format, path }, a) => {
                 let (format, path) = (*format, path.clone());
                 match (a, self.pending_export.take()) {
@@ -695,7 +750,7 @@ impl App {
                 }
                 return effects;
             }
-            (Mode::Normal, _) | (Mode::Help, _) => {}
+            (Mode::Normal, _) | (Mode::Help, _) | (Mode::Warnings, _) => {}
             (_, Action::Back) => {
                 self.mode = Mode::Normal;
                 return effects;
@@ -722,7 +777,8 @@ impl App {
                     effects.extend(self.export_effect(format, path.text().to_string()));
                 }
                 // Answered in the prompt handling above.
-                Mode::ConfirmOverwrite { .. } => {}
+                Mode::ConfirmOverwrite { .. } | Mode::Verdict { .. } => {}
+                Mode::Warnings => {}
                 Mode::Normal | Mode::Help => match (self.view, self.current()) {
                     // A task opens as its events, with their own drill-downs.
                     (View::Tasks, Some(t)) => self.open_task(t),
@@ -730,20 +786,61 @@ impl App {
                 },
             },
             Action::Back => match self.mode {
-                Mode::Help => self.mode = Mode::Normal,
+                Mode::Help | Mode::Warnings => self.mode = Mode::Normal,
                 _ if self.drill.focus() == Focus::Detail => self.drill.set_focus(Focus::List),
                 // Esc never quits: one Esc too many must not lose the filter, sort and place.
                 _ => self.status = "nothing to close (q quits)".into(),
             },
             Action::Quit => self.quit = true,
-            Action::ToggleHelp => {
-                self.mode = if self.mode == Mode::Help {
+            Action::ToggleHelp | Action::ToggleWarnings => {
+                let want = if action == Action::ToggleHelp {
+                    Mode::Help
+                } else {
+                    Mode::Warnings
+                };
+                self.mode = if self.mode == want {
                     Mode::Normal
                 } else {
-                    Mode::Help
+                    self.overlay.reset();
+                    want
                 };
             }
-            _ if self.mode == Mode::Help => {}
+            // The help and the warnings scroll with the movement keys.
+            Action::Up | Action::Down | Action::PageUp | Action::PageDown
+                if matches!(self.mode, Mode::Help | Mode::Warnings) =>
+            {
+                let page = i32::try_from(self.list().page()).unwrap_or(20);
+                self.overlay.lines(match action {
+                    Action::Up => -1,
+                    Action::Down => 1,
+                    Action::PageUp => -page,
+                    _ => page,
+                });
+            }
+            Action::Top | Action::Bottom if matches!(self.mode, Mode::Help | Mode::Warnings) => {
+                self.overlay.to(action == Action::Bottom);
+            }
+            _ if matches!(self.mode, Mode::Help | Mode::Warnings) => {}
+            Action::ToggleDrill => {
+                self.drill.toggle_hidden();
+                self.status = if self.drill.hidden() {
+                    "drill-down hidden (z shows it)".into()
+                } else {
+                    "drill-down shown".into()
+                };
+            }
+            Action::Section(next) => {
+                if self.drill.hidden() {
+                    self.drill.toggle_hidden();
+                }
+                if !self.drill.jump(next) {
+                    self.status = if next {
+                        "the last section".into()
+                    } else {
+                        "the first section".into()
+                    };
+                }
+            }
             // With the drill-down focused the movement keys scroll it (issue 15 #10).
             Action::Up | Action::Down if self.drill.focus() == Focus::Detail => {
                 self.drill.scroll_by(action == Action::Down);
@@ -855,10 +952,22 @@ impl App {
                         marks.insert(i);
                     }
                     effects.extend(self.change(&[i], |e| e.marked = marked));
+                    self.status = if marked { "marked" } else { "unmarked" }.into();
                     self.move_to(self.selected() + 1);
                 }
             }
-            Action::CycleVerdict => effects.extend(self.cycle_verdict()),
+            Action::StartVerdict => {
+                if self.triage.session().is_none() {
+                    self.status = "no triage session: verdicts cannot be kept".into();
+                } else if let Some((targets, hidden)) = self.verdict_targets() {
+                    self.mode = Mode::Verdict {
+                        rows: targets.len(),
+                        hidden,
+                    };
+                }
+            }
+            Action::SetVerdict(v) => effects.extend(self.set_verdict(v)),
+            Action::Undo => effects.extend(self.undo()),
             Action::StartNote => {
                 if let Some(i) = self.current() {
                     if self.triage.session().is_none() {
@@ -951,19 +1060,12 @@ impl App {
         );
     }
 
-    /// `v`: cycle the verdict of the row (on a marked row, of every marked row); on a task,
-    /// its events take the verdict too.
-    fn cycle_verdict(&mut self) -> Vec<Effect> {
-        let Some(i) = self.current() else {
-            return Vec::new();
-        };
-        if self.triage.session().is_none() {
-            self.status = "no triage session: verdicts cannot be kept".into();
-            return Vec::new();
-        }
-        // On a marked row: the marked rows in view. Marks the filter hides are left as they
-        // are (one stray key must not judge rows the analyst cannot see), and said so.
-        let (targets, hidden): (Vec<usize>, usize) = if self.marks().contains(&i) {
+    /// What a verdict applies to: the row, or on a marked row the marked rows in view, and
+    /// how many marks the filter hides (left as they are: one stray key must not judge rows
+    /// the analyst cannot see).
+    fn verdict_targets(&self) -> Option<(Vec<usize>, usize)> {
+        let i = self.current()?;
+        Some(if self.marks().contains(&i) {
             let visible: Vec<usize> = self
                 .rows()
                 .iter()
@@ -974,8 +1076,19 @@ impl App {
             (visible, hidden)
         } else {
             (vec![i], 0)
+        })
+    }
+
+    /// `v` then `b` / `s` / `m` / `n`: the verdict of the row (on a marked row, of the marked
+    /// rows in view); on a task, its events take the verdict too.
+    fn set_verdict(&mut self, v: Option<Verdict>) -> Vec<Effect> {
+        if self.triage.session().is_none() {
+            self.status = "no triage session: verdicts cannot be kept".into();
+            return Vec::new();
+        }
+        let Some((targets, hidden)) = self.verdict_targets() else {
+            return Vec::new();
         };
-        let v = Verdict::cycle(self.table().and_then(|t| t.verdict(i)));
         self.status = format!("verdict: {}", v.map_or("none", |v| v.name()));
         if targets.len() > 1 {
             self.status
@@ -1002,8 +1115,29 @@ impl App {
             self.view = View::Tasks;
         }
         // The rows stay where they are until the list is next sorted, filtered or re-ranked
-        // (then benign ones go to the bottom): `v v v` must keep judging the same row.
+        // (then benign ones go to the bottom): the next key must judge the same row.
         effects
+    }
+
+    /// `u`: take back the last triage action.
+    fn undo(&mut self) -> Vec<Effect> {
+        let Some(ds) = self.dataset().cloned() else {
+            return Vec::new();
+        };
+        match self.triage.undo(&ds) {
+            None => {
+                self.status = "nothing to undo".into();
+                Vec::new()
+            }
+            Some((what, changes)) => {
+                self.status = format!("undone: {what}");
+                if changes.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Effect::Save(changes)]
+                }
+            }
+        }
     }
 
     fn export_effect(&mut self, format: Format, path: String) -> Option<Effect> {

@@ -426,18 +426,26 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     }
     let ranking = trained.ranking;
     let ds = &*ds;
+    // A table on a terminal fits it (`COLUMNS` wins, as in other tools); piped or written to
+    // a file it keeps its fixed layout.
+    let width = (to_stdout && format == Format::Table)
+        .then(terminal_width)
+        .flatten();
     let written;
     let write = |out: &mut dyn Write| -> Result<usize> {
         match args.by {
             By::Event => {
                 let rows = Rows::new(ds, &ranking, args.top)
                     .with_session(session.as_ref())
-                    .with_raw(args.raw);
+                    .with_raw(args.raw)
+                    .with_width(width);
                 rows.write(format, out)?;
                 Ok(rows.order.len())
             }
             By::Task => {
-                let rows = TaskRows::ranked(ds, &ranking, args.top).with_session(session.as_ref());
+                let rows = TaskRows::ranked(ds, &ranking, args.top)
+                    .with_session(session.as_ref())
+                    .with_width(width);
                 rows.write(format, out)?;
                 Ok(rows.order.len())
             }
@@ -508,6 +516,37 @@ fn write_ignoring_broken_pipe(r: Result<()>) -> Result<()> {
     }
 }
 
+/// The width a table on standard output should fit: `COLUMNS` when set, else the terminal's
+/// when standard output is one.
+fn terminal_width() -> Option<usize> {
+    if let Some(w) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|&w| w >= 20)
+    {
+        return Some(w);
+    }
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    ratatui::crossterm::terminal::size()
+        .ok()
+        .map(|(w, _)| usize::from(w))
+        .filter(|&w| w >= 20)
+}
+
+/// A progress line cut to the terminal's width: a line that wraps is not redrawn in place
+/// (`\r` goes back to the start of its last row only).
+fn progress_line(text: String) -> String {
+    let width = ratatui::crossterm::terminal::size()
+        .ok()
+        .map_or(80, |(w, _)| usize::from(w));
+    if text.chars().count() < width {
+        return text;
+    }
+    text.chars().take(width.saturating_sub(1)).collect()
+}
+
 /// Train (or score) on the worker thread, showing its progress on stderr.
 fn train(
     ds: std::sync::Arc<crate::frame::Dataset>,
@@ -523,15 +562,16 @@ fn train(
                 if tty {
                     let width = 30;
                     let done = r.epoch * width / r.epochs.max(1);
-                    eprint!(
-                        "\r\x1b[Kanomalog: training [{}{}] epoch {}/{} loss {:.3}, {:.1} s left",
+                    let line = progress_line(format!(
+                        "anomalog: training [{}{}] epoch {}/{} loss {:.3}, {:.1} s left",
                         "#".repeat(done),
                         " ".repeat(width - done),
                         r.epoch,
                         r.epochs,
                         r.loss,
                         r.eta
-                    );
+                    ));
+                    eprint!("\r\x1b[K{line}");
                 }
                 last = Some(r);
             }
@@ -566,13 +606,14 @@ fn with_progress_line<T>(show: bool, progress: &Progress, work: impl FnOnce() ->
             let start = std::time::Instant::now();
             while !done.load(Relaxed) {
                 std::thread::sleep(std::time::Duration::from_millis(150));
-                eprint!(
-                    "\r\x1b[Kanomalog: {}/{} files, {} records, {:.1} s",
+                let line = progress_line(format!(
+                    "anomalog: {}/{} files, {} records, {:.1} s",
                     progress.files_done.load(Relaxed),
                     progress.files_total.load(Relaxed),
                     progress.records.load(Relaxed),
                     start.elapsed().as_secs_f64()
-                );
+                ));
+                eprint!("\r\x1b[K{line}");
             }
             eprint!("\r\x1b[K");
         });

@@ -41,6 +41,8 @@ pub struct Rows<'a> {
     ranks: Vec<usize>,
     /// Add each row's first occurrence as it was read (`raw`).
     pub raw: bool,
+    /// The table format's width (a terminal's); `None`: the fixed layout.
+    pub width: Option<usize>,
 }
 
 impl<'a> Rows<'a> {
@@ -67,7 +69,14 @@ impl<'a> Rows<'a> {
             entries: BTreeMap::new(),
             ranks: ranking.ranks(),
             raw: false,
+            width: None,
         }
+    }
+
+    /// Fit the table format to a terminal `width` columns wide.
+    pub fn with_width(mut self, width: Option<usize>) -> Self {
+        self.width = width;
+        self
     }
 
     /// Add each row's first occurrence, as read, to the rows (`--raw`).
@@ -404,11 +413,16 @@ impl<'a> Rows<'a> {
     fn write_table(&self, out: &mut dyn Write) -> Result<()> {
         // The profile's headline fields: name, user, command (+ arguments).
         let [name, user, command, _] = self.ds.headline;
-        let cols = [(name, 44usize), (user, 26), (command, 48)];
+        let [nw, uw, cw] = text_widths(self.width);
+        let cols = [(name, nw), (user, uw), (command, cw)];
+        let fit = |line: String| fit_line(line, self.width);
         writeln!(
             out,
-            "{:>4} {:>7} {:>6} {:>5} {:>5}  {:<44} {:<26} {:<48} why",
-            "rank", "score", "count", "hosts", "event", "name", "user", "command"
+            "{}",
+            fit(format!(
+                "{:>4} {:>7} {:>6} {:>5} {:>5}  {:<nw$} {:<uw$} {:<cw$} why",
+                "rank", "score", "count", "hosts", "event", "name", "user", "command"
+            ))
         )?;
         for &u in &self.order {
             let e = &self.ds.uniques[u];
@@ -432,9 +446,37 @@ impl<'a> Rows<'a> {
                 line.push_str(&format!(" {v:<width$}"));
             }
             line.push_str(&format!(" {}", self.top_fields(u)));
-            writeln!(out, "{}", line.trim_end())?;
+            writeln!(out, "{}", fit(line))?;
         }
         Ok(())
+    }
+}
+
+/// The table's name, user and command widths: fixed (44, 26, 48) without a terminal, else
+/// shared out of its width after the numbers (32 columns) with room left for `why`.
+fn text_widths(width: Option<usize>) -> [usize; 3] {
+    let Some(w) = width else {
+        return [44, 26, 48];
+    };
+    let room = w.saturating_sub(36);
+    [
+        (room * 30 / 100).clamp(12, 44),
+        (room * 17 / 100).clamp(8, 26),
+        (room * 33 / 100).clamp(12, 48),
+    ]
+}
+
+/// A table line: trailing blanks dropped, and cut to the terminal's width when there is one
+/// (a wrapped table cannot be read).
+fn fit_line(line: String, width: Option<usize>) -> String {
+    let line = line.trim_end();
+    match width {
+        Some(w) if line.chars().count() > w => {
+            let mut cut: String = line.chars().take(w.saturating_sub(1)).collect();
+            cut.push('…');
+            cut
+        }
+        _ => line.to_string(),
     }
 }
 
@@ -452,6 +494,8 @@ pub struct TaskRows<'a> {
     /// Triage entries by task.
     pub entries: BTreeMap<usize, Entry>,
     ranks: Vec<usize>,
+    /// The table format's width (a terminal's); `None`: the fixed layout.
+    pub width: Option<usize>,
 }
 
 impl<'a> TaskRows<'a> {
@@ -466,7 +510,14 @@ impl<'a> TaskRows<'a> {
             order,
             entries: BTreeMap::new(),
             ranks,
+            width: None,
         }
+    }
+
+    /// Fit the table format to a terminal `width` columns wide.
+    pub fn with_width(mut self, width: Option<usize>) -> Self {
+        self.width = width;
+        self
     }
 
     /// Every task, best first (the first `top` when given).
@@ -654,10 +705,18 @@ impl<'a> TaskRows<'a> {
 
     /// A fixed-width table of the tasks; every log string is sanitised.
     fn write_table(&self, out: &mut dyn Write) -> Result<()> {
+        // The task's name takes what the terminal leaves (20 to 60 columns).
+        let nw = self
+            .width
+            .map_or(60, |w| w.saturating_sub(68).clamp(20, 60));
+        let fit = |line: String| fit_line(line, self.width);
         writeln!(
             out,
-            "{:>4} {:>7} {:>6} {:>5} {:>6}  {:<60} {:<24} event ids",
-            "rank", "score", "count", "hosts", "events", "task", "flags"
+            "{}",
+            fit(format!(
+                "{:>4} {:>7} {:>6} {:>5} {:>6}  {:<nw$} {:<24} event ids",
+                "rank", "score", "count", "hosts", "events", "task", "flags"
+            ))
         )?;
         for &t in &self.order {
             let task = &self.ds.tasks.tasks[t];
@@ -672,17 +731,17 @@ impl<'a> TaskRows<'a> {
                 .collect::<Vec<_>>()
                 .join(" ");
             let line = format!(
-                "{:>4} {:>7.2} {:>6} {:>5} {:>6}  {:<60} {:<24} {}",
+                "{:>4} {:>7.2} {:>6} {:>5} {:>6}  {:<nw$} {:<24} {}",
                 self.rank(t),
                 self.tasks.scores[t],
                 task.count,
                 task.hosts.len(),
                 task.uniques.len(),
-                for_terminal(&name, 59),
+                for_terminal(&name, nw - 1),
                 crate::lifecycle::joined(&task.flags),
                 ids
             );
-            writeln!(out, "{}", line.trim_end())?;
+            writeln!(out, "{}", fit(line))?;
         }
         Ok(())
     }

@@ -233,7 +233,11 @@ fn header(app: &App, f: &mut Frame, area: Rect) {
                 Constraint::Length(46),
             ]
         } else {
-            [Constraint::Min(0), Constraint::Length(0), Constraint::Length(0)]
+            [
+                Constraint::Min(0),
+                Constraint::Length(0),
+                Constraint::Length(0),
+            ]
         })
         .split(area);
     let mut first = vec![
@@ -396,6 +400,15 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
     let height = area.height.saturating_sub(3) as usize;
     let inner_width = area.width.saturating_sub(2);
     let columns = column_rects(app, inner_width);
+    // The search's matches, highlighted in the text columns.
+    let needle = app.list().search().filter(|s| !s.is_empty()).and_then(|s| {
+        regex::RegexBuilder::new(&regex::escape(s))
+            .case_insensitive(true)
+            .build()
+            .ok()
+    });
+    let hit = style(app, Color::Yellow).add_modifier(Modifier::REVERSED);
+    let text = |t: String| highlighted(t, needle.as_ref(), hit);
     // Virtualised: only the rows on screen are built.
     let rows_all = app.rows();
     let start = app.list().offset().min(rows_all.len());
@@ -419,12 +432,12 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
                     None => Cell::from(if table.note(i).is_empty() { "" } else { "note" }),
                 },
                 // Paths cut in the middle: where they start and what they are called.
-                Column::Task => Cell::from(middle_ellipsis(
+                Column::Task => Cell::from(text(middle_ellipsis(
                     &safe(&table.cell(i, c), 400),
                     usize::from(r.width),
-                )),
-                Column::User => Cell::from(safe(&table.cell(i, c), 60)),
-                Column::Command => Cell::from(safe(&table.cell(i, c), 300)),
+                ))),
+                Column::User => Cell::from(text(safe(&table.cell(i, c), 60))),
+                Column::Command => Cell::from(text(safe(&table.cell(i, c), 300))),
                 Column::Count | Column::Hosts | Column::Event => Cell::from(table.cell(i, c)),
             });
             let mut row = Row::new(cells);
@@ -452,9 +465,7 @@ fn list(app: &App, f: &mut Frame, area: Rect) {
         Cell::from(t)
     }))
     .style(Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED));
-    let widths = columns
-        .iter()
-        .map(|&(_, r)| Constraint::Length(r.width));
+    let widths = columns.iter().map(|&(_, r)| Constraint::Length(r.width));
     f.render_widget(Table::new(rows, widths).header(header).block(block), area);
 }
 
@@ -512,7 +523,10 @@ fn column_rects(app: &App, width: u16) -> Vec<(Column, Rect)> {
     let rects = Layout::horizontal(cols.iter().map(|(_, c)| *c))
         .spacing(1)
         .split(Rect::new(0, 0, width, 1));
-    cols.into_iter().map(|(c, _)| c).zip(rects.iter().copied()).collect()
+    cols.into_iter()
+        .map(|(c, _)| c)
+        .zip(rects.iter().copied())
+        .collect()
 }
 
 /// A path cut in the middle to `width` characters: `\Microsoft\…\Consolidator` keeps
@@ -559,6 +573,26 @@ pub fn middle_ellipsis(s: &str, width: usize) -> String {
     let head: String = s.chars().take(front).collect();
     let tail: String = s.chars().skip(n - back).collect();
     format!("{head}…{tail}")
+}
+
+/// `t` with the search's matches in `hit` style.
+fn highlighted(t: String, needle: Option<&regex::Regex>, hit: Style) -> Line<'static> {
+    let Some(re) = needle else {
+        return Line::raw(t);
+    };
+    let mut spans = Vec::new();
+    let mut at = 0;
+    for m in re.find_iter(&t) {
+        if m.start() > at {
+            spans.push(Span::raw(t[at..m.start()].to_string()));
+        }
+        spans.push(Span::styled(m.as_str().to_string(), hit));
+        at = m.end();
+    }
+    if at < t.len() {
+        spans.push(Span::raw(t[at..].to_string()));
+    }
+    Line::from(spans)
 }
 
 /// `s` cut to `n` characters, an ellipsis marking the cut.
@@ -729,7 +763,9 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
         } else if expected.is_none() {
             (room, 0)
         } else {
-            let a = a_len.min(24.max(room.saturating_sub(x_len))).min(room / 2 + 12);
+            let a = a_len
+                .min(24.max(room.saturating_sub(x_len)))
+                .min(room / 2 + 12);
             let a = a.min(room);
             (a, room - a)
         };
@@ -1159,7 +1195,11 @@ fn overlay(app: &App, f: &mut Frame, r: Rect, title: &str, lines: Vec<Line<'stat
 
 /// The warnings pane: what loading could not read, file by file.
 fn warnings(app: &App, f: &mut Frame, area: Rect) {
-    let r = centered(area, area.width.saturating_sub(4).min(120), area.height.saturating_sub(2));
+    let r = centered(
+        area,
+        area.width.saturating_sub(4).min(120),
+        area.height.saturating_sub(2),
+    );
     let width = usize::from(r.width.saturating_sub(2));
     let mut lines: Vec<Line<'static>> = Vec::new();
     for l in wrap_indented(&safe(app.summary(), 2000), width, 2) {
@@ -1246,7 +1286,10 @@ fn prompt(app: &App, f: &mut Frame, area: Rect, title: &str, p: &Prompt) {
     let shown: String = p.text().chars().skip(scroll).take(width).collect();
     f.render_widget(Paragraph::new(shown), Rect { height: 1, ..inner });
     f.set_cursor_position(ratatui::layout::Position {
-        x: inner.x + u16::try_from(cursor).unwrap_or(0).min(inner.width.saturating_sub(1)),
+        x: inner.x
+            + u16::try_from(cursor)
+                .unwrap_or(0)
+                .min(inner.width.saturating_sub(1)),
         y: inner.y,
     });
     let below = Rect {

@@ -178,6 +178,51 @@ fn incremental_search_and_next_previous() {
     );
     app.update(Action::PrevMatch);
     assert_eq!(app.selected(), first);
+    // The count, and which match the cursor is on (issue 15 #9).
+    let ds = app.dataset().cloned().unwrap();
+    let n = app
+        .rows()
+        .iter()
+        .filter(|&&u| {
+            ds.uniques[u]
+                .values
+                .iter()
+                .any(|v| v.to_lowercase().contains("zoomupdate"))
+                || app
+                    .cell(u, Column::Task)
+                    .to_lowercase()
+                    .contains("zoomupdate")
+        })
+        .count();
+    assert!(n > 2);
+    app.update(Action::NextMatch);
+    assert_eq!(app.status(), format!("match 2 of {n}"));
+    app.update(Action::PrevMatch);
+    assert_eq!(app.status(), format!("match 1 of {n}"));
+    app.update(Action::PrevMatch);
+    assert_eq!(app.status(), format!("match {n} of {n}"), "wraps around");
+    // Moving clears it; the matches are highlighted in the list.
+    app.update(Action::Down);
+    assert_eq!(app.status(), "");
+    let mut t = Terminal::new(TestBackend::new(170, 42)).unwrap();
+    t.draw(|f| anomalog::ui::render(&app, f)).unwrap();
+    let buf = t.backend().buffer().clone();
+    // Rows whose reversed cells spell a match (the selected row, reversed whole without
+    // colour, is at most one of them).
+    let lit_rows = (0..42u16)
+        .filter(|&y| {
+            let lit: String = (0..170u16)
+                .filter(|&x| {
+                    buf[(x, y)]
+                        .modifier
+                        .contains(ratatui::style::Modifier::REVERSED)
+                })
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
+            lit.to_lowercase().contains("zoomupdate")
+        })
+        .count();
+    assert!(lit_rows >= 2, "{lit_rows}");
 }
 
 #[test]
@@ -481,9 +526,13 @@ fn verdicts_notes_and_marks_are_saved_and_restored() {
     let path = dir.path().join("session.json");
     let (mut app, mut ex) = samples_with_session(&path);
     let top = app.current().unwrap();
-act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign)));
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign)));
     assert_eq!(app.status(), "verdict: benign");
-    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Malicious)));
+    act(
+        &mut app,
+        &mut ex,
+        Action::SetVerdict(Some(Verdict::Malicious)),
+    );
     assert_eq!(app.verdict(top), Some(Verdict::Malicious));
     act(&mut app, &mut ex, Action::StartNote);
     assert!(matches!(app.mode(), Mode::Note(_)));
@@ -604,7 +653,10 @@ fn render_timeline_with_an_update_diff() {
     let Some(whole) = s.find("no earlier definition in these logs") else {
         panic!("the first update's definition: {s}");
     };
-    assert!(s[whole..].contains("C:\\Windows\\Temp\\wsqmcons.exe</Command>"), "{s}");
+    assert!(
+        s[whole..].contains("C:\\Windows\\Temp\\wsqmcons.exe</Command>"),
+        "{s}"
+    );
     insta::assert_snapshot!("timeline", s);
 }
 
@@ -735,7 +787,11 @@ fn a_verdict_on_a_marked_row_judges_every_marked_row() {
     );
     // An unmarked row is judged alone.
     act(&mut app, &mut ex, Action::ClearMarks);
-    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Suspicious)));
+    act(
+        &mut app,
+        &mut ex,
+        Action::SetVerdict(Some(Verdict::Suspicious)),
+    );
     assert_eq!(
         app.verdict(app.current().unwrap()),
         Some(Verdict::Suspicious)
@@ -876,7 +932,11 @@ fn a_verdict_on_a_task_goes_to_its_events_and_both_are_kept() {
         .iter()
         .map(|&u| u as usize)
         .collect();
-act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Malicious)));
+    act(
+        &mut app,
+        &mut ex,
+        Action::SetVerdict(Some(Verdict::Malicious)),
+    );
     assert!(
         app.status().starts_with("verdict: malicious"),
         "{}",
@@ -1110,9 +1170,7 @@ fn the_filter_bar_is_a_query_language_with_a_live_count() {
         panic!("{:?}", feedback(&app));
     };
     let expected = (0..ds.uniques.len())
-        .filter(|&u| {
-            ds.uniques[u].event_id == 4698 && !app.cell(u, Column::User).contains("admin")
-        })
+        .filter(|&u| ds.uniques[u].event_id == 4698 && !app.cell(u, Column::User).contains("admin"))
         .count();
     assert!(n > 0 && n == expected, "{n} against {expected}");
     app.update(Action::Submit);
@@ -1125,7 +1183,10 @@ fn the_filter_bar_is_a_query_language_with_a_live_count() {
     match feedback(&app) {
         Some(Feedback::Error { at, message }) => {
             assert_eq!(at, 13);
-            assert!(message.contains("Task_Nme") && message.contains("task_name"), "{message}");
+            assert!(
+                message.contains("Task_Nme") && message.contains("task_name"),
+                "{message}"
+            );
         }
         f => panic!("{f:?}"),
     }
@@ -1135,7 +1196,9 @@ fn the_filter_bar_is_a_query_language_with_a_live_count() {
         app.update(Action::Edit(Edit::Right));
     }
     typed(&mut app, "a");
-    let Mode::Filter(p) = app.mode() else { panic!() };
+    let Mode::Filter(p) = app.mode() else {
+        panic!()
+    };
     assert_eq!(p.text(), "user~jdoe OR Task_Name~OneDrive");
     assert!(matches!(feedback(&app), Some(Feedback::Matches(k)) if k > 0));
     app.update(Action::Submit);
@@ -1166,7 +1229,10 @@ fn the_filter_bar_is_a_query_language_with_a_live_count() {
     app.update(Action::Edit(Edit::DeleteToStart));
     typed(&mut app, "count>=2 AND (");
     let s = screen(&app, 120, 40);
-    assert!(s.contains("at 15: the query ends where a term was expected"), "{s}");
+    assert!(
+        s.contains("at 15: the query ends where a term was expected"),
+        "{s}"
+    );
 }
 
 /// Issue 15 #5: the screen laid out by width, from 80x24 to 200x60.
@@ -1227,7 +1293,10 @@ fn sections_jump_and_warnings_show() {
     assert_eq!(app.drill().scroll(), 0);
     app.update(Action::Section(true));
     let s = screen(&app, 120, 40);
-    let drill: Vec<&str> = s.lines().skip_while(|l| !l.contains("drill-down")).collect();
+    let drill: Vec<&str> = s
+        .lines()
+        .skip_while(|l| !l.contains("drill-down"))
+        .collect();
     assert!(drill[1].contains("why it is unusual"), "{s}");
     let mut starts = vec![app.drill().scroll()];
     for _ in 0..5 {
@@ -1235,7 +1304,10 @@ fn sections_jump_and_warnings_show() {
         let _ = screen(&app, 120, 40);
         starts.push(app.drill().scroll());
     }
-    assert!(starts.windows(2).filter(|w| w[1] > w[0]).count() >= 2, "{starts:?}");
+    assert!(
+        starts.windows(2).filter(|w| w[1] > w[0]).count() >= 2,
+        "{starts:?}"
+    );
     let s = screen(&app, 120, 40);
     assert!(s.contains("raw fields of the first occurrence"), "{s}");
     app.update(Action::Section(false));
@@ -1244,7 +1316,10 @@ fn sections_jump_and_warnings_show() {
     // Warnings: none in samples/, and the pane says so with the whole load summary.
     app.update(Action::ToggleWarnings);
     let s = screen(&app, 120, 40);
-    assert!(s.contains("no warnings: every file was read in full"), "{s}");
+    assert!(
+        s.contains("no warnings: every file was read in full"),
+        "{s}"
+    );
     assert!(s.contains("duplicate records dropped"), "{s}");
 }
 
@@ -1260,4 +1335,64 @@ fn paths_are_cut_in_the_middle() {
     for w in 0..40 {
         assert!(m(p, w).chars().count() <= w, "{w}");
     }
+}
+
+/// Issue 15 #1: `v` opens a chooser (a stray `v` judges nothing), `u` takes back the last
+/// triage action, saved both ways.
+#[test]
+fn verdicts_are_chosen_and_undone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.json");
+    let (mut app, mut ex) = samples_with_session(&path);
+    let top = app.current().unwrap();
+    act(&mut app, &mut ex, Action::StartVerdict);
+    assert_eq!(*app.mode(), Mode::Verdict { rows: 1, hidden: 0 });
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("b benign") && s.contains("for this row"), "{s}");
+    // Any other key closes it without a verdict.
+    act(&mut app, &mut ex, Action::Down);
+    assert_eq!(*app.mode(), Mode::Normal);
+    assert_eq!(app.verdict(top), None);
+    assert_eq!(app.current(), Some(top), "the key only closed the chooser");
+    act(&mut app, &mut ex, Action::StartVerdict);
+    act(
+        &mut app,
+        &mut ex,
+        Action::SetVerdict(Some(Verdict::Malicious)),
+    );
+    assert_eq!(app.verdict(top), Some(Verdict::Malicious));
+    let saved = std::fs::read_to_string(&path).unwrap();
+    assert!(saved.contains("malicious"), "{saved}");
+    // Mark everything, judge the marks, then take both back one at a time.
+    act(&mut app, &mut ex, Action::MarkAllFiltered);
+    let all = app.rows().len();
+    assert_eq!(app.marks().len(), all);
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign)));
+    assert_eq!(app.verdict(top), Some(Verdict::Benign));
+    act(&mut app, &mut ex, Action::Undo);
+    assert!(
+        app.status().starts_with("undone: verdict: benign on"),
+        "{}",
+        app.status()
+    );
+    assert_eq!(
+        app.verdict(top),
+        Some(Verdict::Malicious),
+        "the earlier verdict is back"
+    );
+    let other = app.rows()[1];
+    assert_eq!(app.verdict(other), None);
+    act(&mut app, &mut ex, Action::Undo);
+    assert!(app.marks().is_empty(), "the marks are taken back");
+    act(&mut app, &mut ex, Action::Undo);
+    assert_eq!(app.verdict(top), None);
+    act(&mut app, &mut ex, Action::Undo);
+    assert_eq!(app.status(), "nothing to undo");
+    // The session file holds what is left: nothing.
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(
+        saved["events"].as_object().is_none_or(|e| e.is_empty()),
+        "{saved}"
+    );
 }

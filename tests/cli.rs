@@ -747,3 +747,40 @@ fn logs_without_events_of_the_profile_name_the_profile_that_reads_them() {
             "these logs hold 2 records of the kinds `--profile services` reads",
         ));
 }
+
+/// Issue 15 #15: the table fits the terminal (`COLUMNS`), piped it keeps its fixed layout.
+#[test]
+fn the_table_fits_the_terminal_width() {
+    for by in ["event", "task"] {
+        let fitted = anomalog()
+            .args([
+                "rank", "-q", "-m", "rarity", "--by", by, "-n", "15", "samples",
+            ])
+            .env("COLUMNS", "80")
+            .output()
+            .unwrap();
+        assert!(fitted.status.success());
+        let text = String::from_utf8(fitted.stdout).unwrap();
+        assert_eq!(text.lines().count(), 16, "{text}");
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{} > 80: {line}",
+                line.chars().count()
+            );
+        }
+        assert!(text.lines().next().unwrap().starts_with("rank"), "{text}");
+        let piped = anomalog()
+            .args([
+                "rank", "-q", "-m", "rarity", "--by", by, "-n", "15", "samples",
+            ])
+            .env_remove("COLUMNS")
+            .output()
+            .unwrap();
+        let text = String::from_utf8(piped.stdout).unwrap();
+        assert!(
+            text.lines().any(|l| l.chars().count() > 120),
+            "the fixed layout, piped: {text}"
+        );
+    }
+}

@@ -24,6 +24,9 @@ pub struct ListView {
     descending: bool,
     filter: Option<Filter>,
     search: Option<String>,
+    /// Positions in `rows` of the rows the search matches, in order (the match count and
+    /// `n` / `N`).
+    hits: Vec<usize>,
     /// Every item's place in the case-insensitive order of a text column, built on first
     /// use: sorting by text is then an integer sort.
     text_order: HashMap<Column, Vec<u32>>,
@@ -48,6 +51,7 @@ impl Default for ListView {
             descending: false,
             filter: None,
             search: None,
+            hits: Vec::new(),
             text_order: HashMap::new(),
             benign_last: true,
             fit: [0; 10],
@@ -113,8 +117,28 @@ impl ListView {
         self.scroll_to_selected();
     }
 
-    pub(super) fn set_search(&mut self, s: Option<String>) {
+    /// Set the search and find the rows it matches.
+    pub(super) fn set_search(&mut self, table: &Table<'_>, s: Option<String>) {
         self.search = s;
+        self.find_hits(table);
+    }
+
+    fn find_hits(&mut self, table: &Table<'_>) {
+        self.hits.clear();
+        let Some(needle) = self.search.as_deref().filter(|s| !s.is_empty()) else {
+            return;
+        };
+        let needle = needle.to_lowercase();
+        self.hits = (0..self.rows.len())
+            .into_par_iter()
+            .filter(|&k| table.matches(self.rows[k], &needle))
+            .collect();
+    }
+
+    /// The search's matches: which of them the cursor is on (from 1) and how many.
+    pub fn hits(&self) -> (Option<usize>, usize) {
+        let at = self.hits.binary_search(&self.selected).ok().map(|k| k + 1);
+        (at, self.hits.len())
     }
 
     /// Forget everything derived from the data (a new dataset).
@@ -231,26 +255,33 @@ impl ListView {
         }
         self.rows = rows;
         self.select_item(keep);
+        self.find_hits(table);
     }
 
-    /// Move to the next (or previous) row matching the search, from row `from` (inclusive).
-    pub(super) fn find(&mut self, table: &Table<'_>, from: usize, forward: bool) -> bool {
-        let Some(needle) = self.search.clone().filter(|s| !s.is_empty()) else {
+    /// Move to the next (or previous) row matching the search, from row `from` (inclusive),
+    /// wrapping around.
+    pub(super) fn find(&mut self, from: usize, forward: bool) -> bool {
+        if self.hits.is_empty() {
             return false;
-        };
-        let n = self.rows.len();
-        for k in 0..n {
-            let i = if forward {
-                (from + k) % n
-            } else {
-                (from + n - k % n) % n
-            };
-            if table.matches(self.rows[i], &needle) {
-                self.move_to(i);
-                return true;
-            }
         }
-        false
+        let k = self.hits.partition_point(|&h| h < from);
+        let to = if forward {
+            self.hits.get(k).or(self.hits.first())
+        } else {
+            // The last hit at or before `from`.
+            match self.hits.get(k) {
+                Some(&h) if h == from => Some(&self.hits[k]),
+                _ if k > 0 => self.hits.get(k - 1),
+                _ => self.hits.last(),
+            }
+        };
+        match to.copied() {
+            Some(row) => {
+                self.move_to(row);
+                true
+            }
+            None => false,
+        }
     }
 }
 

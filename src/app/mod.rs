@@ -35,8 +35,8 @@ pub use crate::lifecycle::LifecycleView;
 pub use columns::{COLUMNS, Column, ColumnSpec, Width};
 pub use drill::{Focus, Scroll};
 pub use filter::Filter;
-pub use prompt::{Edit, Feedback, Prompt};
 pub use keys::{Action, BINDINGS, Binding, Key, binding_for};
+pub use prompt::{Edit, Feedback, Prompt};
 pub use table::{Data, Table};
 
 /// Which list is shown: one row per unique event, or one per task.
@@ -161,7 +161,10 @@ pub enum Mode {
     },
     /// The verdict chooser: `b`, `s`, `m` or `n` for this many rows (and marks the filter
     /// hides, left alone).
-    Verdict { rows: usize, hidden: usize },
+    Verdict {
+        rows: usize,
+        hidden: usize,
+    },
     /// The export's file exists: `y` writes over it, anything else goes back to the path.
     ConfirmOverwrite {
         format: Format,
@@ -574,7 +577,7 @@ impl App {
         match &self.mode {
             Mode::Search(p) => {
                 let t = p.text().to_string();
-                self.list_mut().set_search(Some(t));
+                self.set_search(Some(t));
                 let from = self.selected();
                 self.find(from, true);
             }
@@ -637,16 +640,31 @@ impl App {
         self.status = format!("{} rows match", self.rows().len());
     }
 
+    /// Move to a search match from row `from`; the status says which of how many.
     fn find(&mut self, from: usize, forward: bool) -> bool {
-        let Some(data) = &self.data else { return false };
+        let found = self.list_mut().find(from, forward);
+        self.status = match self.list().hits() {
+            (_, 0) => "no match".into(),
+            (Some(at), n) => format!("match {at} of {n}"),
+            (None, n) => format!("{n} matches"),
+        };
+        if found {
+            self.drill.reset_scroll();
+        }
+        found
+    }
+
+    /// Set the current view's search.
+    fn set_search(&mut self, text: Option<String>) {
+        let Some(data) = &self.data else { return };
         let table = Table {
             view: self.view,
             data,
             session: self.triage.session(),
         };
         match self.view {
-            View::Events => self.events.find(&table, from, forward),
-            View::Tasks => self.tasks.find(&table, from, forward),
+            View::Events => self.events.set_search(&table, text),
+            View::Tasks => self.tasks.set_search(&table, text),
         }
     }
 
@@ -761,7 +779,7 @@ impl App {
         match action {
             Action::Submit => match std::mem::replace(&mut self.mode, Mode::Normal) {
                 Mode::Filter(text) => self.apply_filter(text.text()),
-                Mode::Search(text) => self.list_mut().set_search(Some(text.text().to_string())),
+                Mode::Search(text) => self.set_search(Some(text.text().to_string())),
                 Mode::Note(text) => {
                     if let Some(i) = self.current() {
                         let note = text.text().trim().to_string();
@@ -913,16 +931,11 @@ impl App {
             Action::StartSearch => self.mode = Mode::Search(Prompt::default()),
             Action::NextMatch => {
                 let from = self.selected() + 1;
-                if !self.find(from, true) {
-                    self.status = "no match".into();
-                }
+                self.find(from, true);
             }
             Action::PrevMatch => {
-                let n = self.rows().len().max(1);
-                let from = (self.selected() + n - 1) % n;
-                if !self.find(from, false) {
-                    self.status = "no match".into();
-                }
+                let from = self.selected().checked_sub(1).unwrap_or(usize::MAX);
+                self.find(from, false);
             }
             Action::ToggleBenignLast => {
                 self.events.toggle_benign_last();

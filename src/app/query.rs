@@ -322,7 +322,9 @@ struct Token {
 }
 
 fn is_keyword(w: &str) -> bool {
-    ["and", "or", "not"].iter().any(|k| w.eq_ignore_ascii_case(k))
+    ["and", "or", "not"]
+        .iter()
+        .any(|k| w.eq_ignore_ascii_case(k))
 }
 
 /// The canonical name of a field as typed (case-insensitive, aliases accepted).
@@ -386,7 +388,10 @@ fn lex(text: &str, fields: &[&str]) -> Result<Vec<Token>, ParseError> {
         }
         let at = i;
         if c == '(' {
-            out.push(Token { at, kind: Tok::Open });
+            out.push(Token {
+                at,
+                kind: Tok::Open,
+            });
             i += 1;
             continue;
         }
@@ -417,10 +422,7 @@ fn lex(text: &str, fields: &[&str]) -> Result<Vec<Token>, ParseError> {
             let Some(field) = resolve(&name, fields) else {
                 return Err(ParseError {
                     at,
-                    message: format!(
-                        "unknown field {name:?} (fields: {})",
-                        known_fields(fields)
-                    ),
+                    message: format!("unknown field {name:?} (fields: {})", known_fields(fields)),
                 });
             };
             let vat = j + sym.chars().count();
@@ -700,7 +702,10 @@ mod tests {
         let e = Query::parse("hosts<=many", FIELDS).unwrap_err();
         assert_eq!(e.at, 7);
         let e = Query::parse("\"open", FIELDS).unwrap_err();
-        assert_eq!((e.at, e.message.as_str()), (0, "a quote that is never closed"));
+        assert_eq!(
+            (e.at, e.message.as_str()),
+            (0, "a quote that is never closed")
+        );
         let deep = format!("{}x{}", "(".repeat(200), ")".repeat(200));
         assert!(Query::parse(&deep, FIELDS).is_err());
         let nots = format!("{}x", "NOT ".repeat(500));

@@ -120,8 +120,7 @@ impl Triage {
         let Some(mut step) = self.recording.take() else {
             return;
         };
-        if step.entries.is_empty() && step.marks == [self.marks.clone(), self.task_marks.clone()]
-        {
+        if step.entries.is_empty() && step.marks == [self.marks.clone(), self.task_marks.clone()] {
             return;
         }
         step.what = what.to_string();

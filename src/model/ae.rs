@@ -717,8 +717,7 @@ impl Autoencoder {
                     per_field.resize(nf, (Vec::new(), Vec::new(), Vec::new()));
                     let (lp, _) = self.forward(idx, num, tok, b)?;
                     let targets = self.by_class(idx, b)?;
-                    for ((lp, target), class) in lp.iter().zip(&targets).zip(&self.heads.classes)
-                    {
+                    for ((lp, target), class) in lp.iter().zip(&targets).zip(&self.heads.classes) {
                         let picked = lp.gather(target, 2)?.squeeze(2)?.to_vec2::<f32>()?;
                         let best = lp.argmax_keepdim(2)?.squeeze(2)?.to_vec2::<u32>()?;
                         let best_lp = lp.max_keepdim(2)?.squeeze(2)?.to_vec2::<f32>()?;

@@ -65,9 +65,8 @@ fn main() {
     app.on_msg(Msg::Loaded(Box::new(loaded)));
     let ranked = t.elapsed();
     let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
-    app.update(Action::Resize(anomalog::ui::list_height(
-        ratatui::layout::Rect::new(0, 0, 200, 60),
-    )));
+    let page = anomalog::ui::list_height(&app, ratatui::layout::Rect::new(0, 0, 200, 60));
+    app.update(Action::Resize(page));
     let mut times = Vec::new();
     for k in 0..200 {
         app.update(if k % 20 == 0 {

@@ -212,7 +212,9 @@ fn at_80x24_the_screen_keeps_its_numbers_and_keys() {
         &cmd,
     ]);
     let _guard = KillOnDrop(session.clone());
-    let screen = wait_for(&session, "unique events (", 120);
+    wait_for(&session, "unique events (", 120);
+    // Once the model is in, no status message of training's replaces the ones checked below.
+    let screen = wait_for(&session, "re-ranked by ae", 300);
     assert!(
         screen.contains("6966 records, 48 files") && screen.contains("217 unique, 8 hosts"),
         "the header keeps its numbers:\n{screen}"

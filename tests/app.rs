@@ -308,11 +308,17 @@ fn rerank_keeps_the_selected_event() {
     };
     let trained =
         anomalog::model::worker::run(&ds, task, &Default::default(), &mut |_| {}).unwrap();
+    app.update(Action::ToggleBenignLast);
     app.on_msg(Msg::Worker(WorkerMsg::Done(Box::new(Trained {
         ranking: trained.ranking,
         model: None,
     }))));
     assert_eq!(app.ranking().as_ref().unwrap().model, ModelKind::Ds4n6);
+    // The message already there stays (issue 15 #9: "session restored" was replaced).
+    assert_eq!(
+        app.status(),
+        "re-ranked by ds4n6; rows judged benign in place"
+    );
     assert_eq!(app.current(), Some(u), "the cursor stays on the same event");
     assert!(matches!(
         app.training(),

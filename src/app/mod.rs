@@ -1202,7 +1202,14 @@ impl App {
                     epochs,
                     seconds,
                 };
-                self.status = format!("re-ranked by {}", t.ranking.model.name());
+                // Training ending is no action of the analyst's: the message already there
+                // (the session restored, an export written) stays after it.
+                let reranked = format!("re-ranked by {}", t.ranking.model.name());
+                self.status = if self.status.is_empty() {
+                    reranked
+                } else {
+                    format!("{reranked}; {}", self.status)
+                };
                 self.set_ranking(t.ranking);
             }
             Msg::Worker(WorkerMsg::Cancelled) => {

@@ -71,8 +71,9 @@ fn main() {
     let mut loaded = pipeline::load(&paths, profile.as_ref(), &Progress::default());
     // A session in a temporary folder: the captures never touch samples/.
     let dir = tempfile::tempdir().unwrap();
-    loaded.session =
-        Some(Session::for_inputs(&paths, Some(&dir.path().join("s.json")), &loaded.dataset).unwrap());
+    loaded.session = Some(
+        Session::for_inputs(&paths, Some(&dir.path().join("s.json")), &loaded.dataset).unwrap(),
+    );
     let mut app = App::new(false);
     let mut ex = Executor::default();
     for e in app.on_msg(Msg::Loaded(Box::new(loaded))) {
@@ -130,7 +131,11 @@ fn main() {
     // Triage: a verdict, a note, the verdict column.
     act(&mut app, &mut ex, Action::ClearFilter);
     act(&mut app, &mut ex, Action::Top);
-    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Malicious)));
+    act(
+        &mut app,
+        &mut ex,
+        Action::SetVerdict(Some(Verdict::Malicious)),
+    );
     act(&mut app, &mut ex, Action::StartNote);
     typed(&mut app, "dropper, see ticket 4711");
     act(&mut app, &mut ex, Action::Submit);

@@ -62,6 +62,96 @@ impl UniqueEvent {
     }
 }
 
+/// Every kept occurrence, in pages of [`Occurrences::PAGE`]: growing never copies what is
+/// there (a `Vec` of 10 M occurrences doubling would hold its old 320 MB and its new 640 MB
+/// at once), and memory follows the records read.
+#[derive(Debug, Default, Clone)]
+pub struct Occurrences {
+    pages: Vec<Vec<Occurrence>>,
+    len: usize,
+}
+
+impl Occurrences {
+    /// Occurrences per page (2 MiB).
+    pub const PAGE: usize = 1 << 16;
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn push(&mut self, o: Occurrence) {
+        match self.pages.last_mut() {
+            Some(p) if p.len() < Self::PAGE => p.push(o),
+            _ => {
+                let mut p = Vec::with_capacity(Self::PAGE);
+                p.push(o);
+                self.pages.push(p);
+            }
+        }
+        self.len += 1;
+    }
+
+    pub fn get(&self, i: usize) -> Option<&Occurrence> {
+        self.pages.get(i / Self::PAGE)?.get(i % Self::PAGE)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Occurrence> + '_ {
+        self.pages.iter().flatten()
+    }
+}
+
+impl std::ops::Index<usize> for Occurrences {
+    type Output = Occurrence;
+
+    fn index(&self, i: usize) -> &Occurrence {
+        &self.pages[i / Self::PAGE][i % Self::PAGE]
+    }
+}
+
+impl<'a> IntoIterator for &'a Occurrences {
+    type Item = &'a Occurrence;
+    type IntoIter = std::iter::Flatten<std::slice::Iter<'a, Vec<Occurrence>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.pages.iter().flatten()
+    }
+}
+
+/// Record keys already kept ([`record_key`]) and their first occurrence, in shards: each
+/// shard grows on its own, so that growing never holds a whole old table beside its new one
+/// (10 M keys: 140 MB old beside 280 MB new in one table).
+#[derive(Debug)]
+struct Seen {
+    shards: Vec<FxHashMap<u64, u32>>,
+}
+
+impl Seen {
+    const SHARDS: usize = 64;
+
+    fn new() -> Seen {
+        Seen {
+            shards: (0..Self::SHARDS).map(|_| FxHashMap::default()).collect(),
+        }
+    }
+
+    fn shard(key: u64) -> usize {
+        // The key is a SipHash: its top bits are as good as any.
+        (key >> 58) as usize % Self::SHARDS
+    }
+
+    fn get(&self, key: u64) -> Option<u32> {
+        self.shards[Self::shard(key)].get(&key).copied()
+    }
+
+    fn insert_first(&mut self, key: u64, o: u32) {
+        self.shards[Self::shard(key)].entry(key).or_insert(o);
+    }
+}
+
 /// One kept record, reduced to what later steps read (32 bytes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Occurrence {
@@ -112,7 +202,7 @@ pub struct Dataset {
     /// The fields the list shows as name, user, command and arguments ([`Profile::headline`]).
     pub headline: [&'static str; 4],
     /// Every kept occurrence (duplicates removed), in reading order.
-    pub occurrences: Vec<Occurrence>,
+    pub occurrences: Occurrences,
     pub uniques: Vec<UniqueEvent>,
     /// Host names (lower-case; empty for records that name none), by [`Occurrence::host`].
     pub hosts: Vec<String>,
@@ -454,7 +544,7 @@ fn index_of<K: Hash + Eq + Clone>(
 pub struct Builder {
     ds: Dataset,
     /// Record key -> the first occurrence with it.
-    seen: FxHashMap<u64, u32>,
+    seen: Seen,
     index: HashMap<UniqueKey, u32>,
     interner: HashSet<Arc<str>>,
     host_index: HashMap<String, u32>,
@@ -496,7 +586,7 @@ impl Builder {
                 headline: profile.headline(),
                 ..Dataset::default()
             },
-            seen: FxHashMap::default(),
+            seen: Seen::new(),
             index: HashMap::new(),
             interner: HashSet::new(),
             host_index: HashMap::new(),
@@ -593,7 +683,7 @@ impl Builder {
                 self.ds.duplicates_dropped += 1;
                 continue;
             }
-            if let Some(&first) = self.seen.get(&key) {
+            if let Some(first) = self.seen.get(key) {
                 let f = self.ds.occurrences[first as usize];
                 let fu = &self.ds.uniques[f.unique as usize];
                 let (channel, event_id, _) = &uniques[occ.unique as usize];
@@ -615,7 +705,7 @@ impl Builder {
             }
             let u = global[lu];
             let o = self.ds.occurrences.len() as u32;
-            self.seen.entry(key).or_insert(o);
+            self.seen.insert_first(key, o);
             self.ds.uniques[u as usize].occurrences.push(o);
             self.tally(u, host, 1, occ.time(), occ.time());
             self.list_source(u, source);
@@ -1033,5 +1123,53 @@ impl Dataset {
             ));
         }
         DataFrame::new_infer_height(cols)
+    }
+}
+
+#[cfg(test)]
+mod storage_tests {
+    use super::*;
+
+    fn occ(k: u32) -> Occurrence {
+        Occurrence {
+            time: i64::from(k),
+            record_id: u64::from(k),
+            unique: k,
+            host: 0,
+            source: 0,
+            step: NONE,
+        }
+    }
+
+    #[test]
+    fn occurrences_page_without_losing_order() {
+        let mut o = Occurrences::default();
+        assert!(o.is_empty());
+        let n = Occurrences::PAGE * 2 + 17;
+        for k in 0..n {
+            o.push(occ(k as u32));
+        }
+        assert_eq!(o.len(), n);
+        for k in [0, 1, Occurrences::PAGE - 1, Occurrences::PAGE, n - 1] {
+            assert_eq!(o[k].unique as usize, k);
+            assert_eq!(o.get(k).map(|x| x.unique as usize), Some(k));
+        }
+        assert!(o.get(n).is_none());
+        assert!(o.iter().enumerate().all(|(k, x)| x.unique as usize == k));
+        assert_eq!((&o).into_iter().count(), n);
+        assert_eq!(o.pages.len(), 3, "full pages, then one more");
+    }
+
+    #[test]
+    fn seen_keeps_the_first_occurrence_of_a_key() {
+        let mut s = Seen::new();
+        for k in 0..10_000u64 {
+            let key = k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+            assert_eq!(s.get(key), None);
+            s.insert_first(key, k as u32);
+            s.insert_first(key, u32::MAX);
+            assert_eq!(s.get(key), Some(k as u32));
+        }
+        assert!(s.shards.iter().filter(|m| !m.is_empty()).count() > Seen::SHARDS / 2);
     }
 }

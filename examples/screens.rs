@@ -96,7 +96,7 @@ fn main() {
     )
     .unwrap();
     for r in losses.iter().take(losses.len() / 3) {
-        app.on_msg(Msg::Worker(WorkerMsg::Epoch(r.clone())));
+        app.on_msg(Msg::Worker(WorkerMsg::Epoch(*r)));
     }
     save("screen-training.txt", &screen(&mut app, w, h));
     app.on_msg(Msg::Worker(WorkerMsg::Done(Box::new(Trained {

@@ -270,6 +270,13 @@ struct Acc {
     all60: f64,
 }
 
+/// A variant's knob: ` w0.5` in its name gives `knob(name, 'w') == Some(0.5)`.
+fn knob(name: &str, k: char) -> Option<f64> {
+    name.split(' ')
+        .skip(1)
+        .find_map(|part| part.strip_prefix(k).and_then(|v| v.parse().ok()))
+}
+
 fn main() {
     let seeds: u64 = std::env::args()
         .nth(1)
@@ -284,7 +291,7 @@ fn main() {
     ];
     // (name, model, context: 0 none, 1 fleet prevalence and lifecycle flags, 2 those and
     // the task definition's features lent to the events without one)
-    let models = [
+    let mut models = vec![
         ("ae", ModelKind::Ae, 0u8),
         ("ae+ctx", ModelKind::Ae, 1),
         ("ae+ctx+def", ModelKind::Ae, 2),
@@ -296,6 +303,19 @@ fn main() {
         ("rarity+ctx", ModelKind::Rarity, 1),
         ("rarity+ctx+def", ModelKind::Rarity, 2),
     ];
+    // `DETECTION_EXTRA="ae-masked+ctx+def v256,ae-masked+ctx+def m0.5 e64"`: autoencoder
+    // variants to measure beside the others, named by their knobs (`w` prior weight, `v`
+    // largest vocabulary per field, `m` mask rate, `e` epochs, `c` contradiction weight).
+    for extra in std::env::var("DETECTION_EXTRA")
+        .unwrap_or_default()
+        .split(',')
+    {
+        let extra = extra.trim();
+        if !extra.is_empty() {
+            let name: &'static str = Box::leak(extra.to_string().into_boxed_str());
+            models.push((name, ModelKind::Ae, 2));
+        }
+    }
     let mut table: HashMap<(&str, &str), Acc> = HashMap::new();
     let mut per_attack: HashMap<(&str, String), Vec<usize>> = HashMap::new();
     // Per (model, attack): task ranks and worst event ranks.
@@ -354,7 +374,7 @@ fn main() {
             };
             let _ = n_sim;
             let only = std::env::var("DETECTION_MODELS").unwrap_or_default();
-            for (name, kind, context) in models {
+            for &(name, kind, context) in &models {
                 if !only.is_empty() && !only.split(',').any(|m| m == name) {
                     continue;
                 }
@@ -372,11 +392,14 @@ fn main() {
                         } else {
                             Objective::Swap
                         },
-                        prior_weight: name
-                            .split(" w")
-                            .nth(1)
-                            .and_then(|w| w.parse().ok())
-                            .unwrap_or(1.0),
+                        prior_weight: knob(name, 'w').unwrap_or(1.0) as f32,
+                        mask_rate: knob(name, 'm').unwrap_or(0.3),
+                        contradiction: knob(name, 'c').map_or(4.0, |c| c as f32),
+                        epochs: knob(name, 'e').map_or(0, |e| e as usize),
+                        encode: anomalog::model::encode::EncodeConfig {
+                            max_vocab: knob(name, 'v').map_or(64, |v| v as usize),
+                            ..Default::default()
+                        },
                         ..AeConfig::default()
                     },
                 };
@@ -470,7 +493,7 @@ fn main() {
     );
     println!("|---|---|---|---|---|---|---|---|---|");
     for (size, hosts, days) in sizes {
-        for (name, _, _) in models {
+        for &(name, _, _) in &models {
             let Some(a) = table.get(&(size, name)) else {
                 continue;
             };

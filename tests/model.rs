@@ -567,4 +567,35 @@ fn the_autoencoder_scores_a_field_from_the_others() {
         counted_rank > 10,
         "counting sees nothing: rank {counted_rank}"
     );
+    // The contradiction weight: the planted principal contradicts a confident prediction, so
+    // its surprise weighs 1 + w·p times; a principal the model predicted right is untouched.
+    let mut model = Autoencoder::train(
+        &ds,
+        AeConfig {
+            objective: anomalog::model::ae::Objective::Masked,
+            ..AeConfig::default()
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    let weighed = model.score(&ds).unwrap();
+    let w = model.config.contradiction;
+    assert!(w > 0.0);
+    model.config.contradiction = 0.0;
+    let plain = model.score(&ds).unwrap();
+    let (c_w, r_w) = weighed.field_parts[planted][p];
+    let (c_0, r_0) = plain.field_parts[planted][p];
+    let prob = weighed.expected[planted][p].1;
+    assert!(prob >= anomalog::model::ae::CONFIDENT, "{prob}");
+    assert!(
+        (c_w - c_0 * (1.0 + w * prob)).abs() < 1e-3 * c_w.max(1.0),
+        "{c_w} {c_0} {prob}"
+    );
+    assert_eq!(r_w, r_0, "the rarity part is the same");
+    let other = (0..ds.uniques.len())
+        .find(|&u| u != planted && ds.value(u, "task_name").starts_with("\\VendorA"))
+        .unwrap();
+    assert_eq!(weighed.field_parts[other][p], plain.field_parts[other][p]);
+    assert!(weighed.scores[planted] > plain.scores[planted]);
 }

@@ -69,6 +69,18 @@ pub struct AeConfig {
     /// (at least one per row).
     #[serde(default = "mask_rate")]
     pub mask_rate: f64,
+    /// [`Objective::Masked`]: how much more a confident contradiction weighs (a field whose
+    /// value the other fields predicted otherwise with at least [`CONFIDENT`] probability
+    /// `p` counts `1 + contradiction * p` times its surprise; README "Detection benchmark").
+    #[serde(default = "contradiction")]
+    pub contradiction: f32,
+}
+
+/// The probability from which a prediction the value contradicts is a contradiction.
+pub const CONFIDENT: f32 = 0.8;
+
+fn contradiction() -> f32 {
+    4.0
 }
 
 fn one() -> f32 {
@@ -110,6 +122,7 @@ impl Default for AeConfig {
             prior_weight: 1.0,
             objective: Objective::Swap,
             mask_rate: 0.3,
+            contradiction: contradiction(),
         }
     }
 }
@@ -664,6 +677,7 @@ impl Autoencoder {
     /// (and its token bag emptied): one pass of the network per field, each reading one head.
     fn field_losses(&self, data: &Encoded, ds: &Dataset) -> Result<FieldLosses, ModelError> {
         let nf = data.n_fields;
+        let masked = self.config.objective == Objective::Masked;
         let n = data.rows * nf;
         let mut out = FieldLosses {
             total: vec![0f32; n],
@@ -743,6 +757,15 @@ impl Autoencoder {
                         rarity = self.config.prior_weight * field.surprisal(&value);
                     } else if target == RARE {
                         conditional += field.within_rare_surprisal(&value);
+                    }
+                    // A confident contradiction: the other fields named another value with
+                    // at least CONFIDENT probability. Its surprise weighs 1 + w·p times: a
+                    // rare value the model could not have predicted (a diffuse guess) is not
+                    // a contradiction, a combination it was sure of and that did not happen
+                    // is (field 0, the event kind, never is).
+                    let p_best = best_lp[r].exp();
+                    if masked && f > 0 && best[r] != target && p_best >= CONFIDENT {
+                        conditional *= 1.0 + self.config.contradiction * p_best;
                     }
                     out.conditional[at] = conditional;
                     out.rarity[at] = rarity;

@@ -404,7 +404,36 @@ fn main() {
                     },
                 };
                 let start = std::time::Instant::now();
-                let trained = run(ds, task, &AtomicBool::new(false), &mut |_| {}).unwrap();
+                let mut trained = run(ds, task, &AtomicBool::new(false), &mut |_| {}).unwrap();
+                // `hybrid` (an experiment): the swap ranking plus the confident
+                // contradictions a masked model finds (its score with the weight less its
+                // score without).
+                if name.contains("hybrid") {
+                    let mut masked = anomalog::model::ae::Autoencoder::train(
+                        ds,
+                        AeConfig {
+                            seed,
+                            objective: Objective::Masked,
+                            contradiction: knob(name, 'c').map_or(4.0, |c| c as f32),
+                            ..AeConfig::default()
+                        },
+                        &AtomicBool::new(false),
+                        &mut |_| {},
+                    )
+                    .unwrap();
+                    let with = masked.score(ds).unwrap();
+                    masked.config.contradiction = 0.0;
+                    let without = masked.score(ds).unwrap();
+                    let scores: Vec<f64> = (0..ds.uniques.len())
+                        .map(|u| trained.ranking.scores[u] + with.scores[u] - without.scores[u])
+                        .collect();
+                    trained.ranking = anomalog::model::Ranking::from_scores(
+                        ModelKind::Ae,
+                        ds,
+                        scores,
+                        trained.ranking.field_scores.clone(),
+                    );
+                }
                 let secs = start.elapsed().as_secs_f64();
                 let ev: Evaluation = evaluate(ds, &trained.ranking, names.len(), attack_of);
                 // `DETECTION_DETAIL=1`: why each conditional plant ranks where it does.

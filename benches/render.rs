@@ -95,4 +95,26 @@ fn main() {
         times[times.len() - 1]
     );
     println!("sort by task name: {:.0} ms", sorted.as_secs_f64() * 1e3);
+    // The filter bar counts the rows a query keeps at every key: the slowest kinds of term.
+    for query in ["user~jdoe", "count>=2 AND NOT flags~once", "powershell"] {
+        app.update(Action::StartFilter);
+        let mut worst = 0f64;
+        for c in query.chars() {
+            let t = Instant::now();
+            app.update(Action::Input(c));
+            worst = worst.max(t.elapsed().as_secs_f64() * 1e3);
+        }
+        app.update(Action::Back);
+        println!("filter bar, typing {query:?}: slowest key {worst:.0} ms");
+    }
+    // Search counts its matches at every key too.
+    app.update(Action::StartSearch);
+    let mut worst = 0f64;
+    for c in "zoomupdate".chars() {
+        let t = Instant::now();
+        app.update(Action::Input(c));
+        worst = worst.max(t.elapsed().as_secs_f64() * 1e3);
+    }
+    app.update(Action::Back);
+    println!("search, typing \"zoomupdate\": slowest key {worst:.0} ms");
 }

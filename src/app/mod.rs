@@ -24,6 +24,8 @@ use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use rayon::prelude::*;
+
 use crate::frame::Dataset;
 use crate::model::worker::WorkerMsg;
 use crate::model::{EpochReport, Ranking};
@@ -614,7 +616,7 @@ impl App {
         };
         let n = table
             .ranked()
-            .iter()
+            .par_iter()
             .filter(|&&i| table.passes(i, Some(&filter)))
             .count();
         Some(Feedback::Matches(n))

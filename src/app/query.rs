@@ -128,7 +128,7 @@ pub enum Expr {
 pub trait Item {
     /// The item's values of a field (canonical name; any may satisfy a comparison).
     /// `numeric` for `<`, `<=`, `>`, `>=`: `hosts` then gives its count instead of the names.
-    fn values(&self, field: &str, numeric: bool) -> Vec<String>;
+    fn values(&self, field: &str, numeric: bool) -> Vec<std::borrow::Cow<'_, str>>;
     /// Whether a regex matches any of the item's text (a bare term).
     fn any_matches(&self, re: &Regex) -> bool;
 }
@@ -628,11 +628,11 @@ mod tests {
     struct Fake(Vec<(&'static str, &'static str)>);
 
     impl Item for Fake {
-        fn values(&self, field: &str, _numeric: bool) -> Vec<String> {
+        fn values(&self, field: &str, _numeric: bool) -> Vec<std::borrow::Cow<'_, str>> {
             self.0
                 .iter()
                 .filter(|(f, _)| *f == field)
-                .map(|(_, v)| (*v).to_string())
+                .map(|(_, v)| std::borrow::Cow::Borrowed(*v))
                 .collect()
         }
         fn any_matches(&self, re: &Regex) -> bool {

@@ -1,6 +1,7 @@
 //! What the list shows of an item: a unique event (the event view) or a task (the task view).
 //! Cells, sort keys, filters and search all read items through [`Table`].
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::frame::Dataset;
@@ -202,46 +203,47 @@ impl<'a> Table<'a> {
 
     /// The values a query term on `field` (a canonical name, [`super::query::resolve`])
     /// tests for item `i` (any may match): a task offers the values of all its events.
-    fn values(&self, i: usize, field: &str, numeric: bool) -> Vec<String> {
-        let ds = self.ds();
-        let per_event = |f: &dyn Fn(usize) -> Option<String>| -> Vec<String> {
+    fn values(&self, i: usize, field: &str, numeric: bool) -> Vec<Cow<'a, str>> {
+        let ds: &'a Dataset = self.ds();
+        let owned = |s: String| -> Cow<'a, str> { Cow::Owned(s) };
+        let per_event = |f: &dyn Fn(usize) -> Option<Cow<'a, str>>| -> Vec<Cow<'a, str>> {
             self.events(i).into_iter().filter_map(f).collect()
         };
         let profile = |name: &str| ds.fields.iter().position(|x| *x == name);
         match field {
-            "verdict" => vec![self.verdict(i).map_or("", |v| v.name()).to_string()],
-            "note" => vec![self.note(i).to_string()],
-            "rank" => vec![self.rank(i).saturating_add(1).to_string()],
-            "score" => vec![self.score(i).to_string()],
-            "count" => vec![self.count(i).to_string()],
+            "verdict" => vec![Cow::Borrowed(self.verdict(i).map_or("", |v| v.name()))],
+            "note" => vec![Cow::Borrowed(self.note(i))],
+            "rank" => vec![owned(self.rank(i).saturating_add(1).to_string())],
+            "score" => vec![owned(self.score(i).to_string())],
+            "count" => vec![owned(self.count(i).to_string())],
             // `hosts<=k` counts them; `hosts=NAME` and `hosts~re` read their names.
-            "hosts" if numeric => vec![self.hosts(i).to_string()],
+            "hosts" if numeric => vec![owned(self.hosts(i).to_string())],
             "hosts" => {
                 let hosts = match self.view {
                     View::Events => &ds.uniques[i].hosts,
                     View::Tasks => &ds.tasks.tasks[i].hosts,
                 };
-                hosts.iter().map(|h| h.to_string()).collect()
+                hosts.iter().map(|h| Cow::Borrowed(h.as_str())).collect()
             }
             // The flags' names and the list's abbreviations alike.
             "flags" => self
                 .flags(i)
                 .iter()
-                .flat_map(|f| [f.name().to_string(), f.short().to_string()])
+                .flat_map(|f| [Cow::Borrowed(f.name()), Cow::Borrowed(f.short())])
                 .collect(),
             "name" => match self.view {
-                View::Events => vec![ds.name_as_read(i).0.to_string()],
+                View::Events => vec![Cow::Borrowed(ds.name_as_read(i).0)],
                 View::Tasks => {
                     let t = &ds.tasks.tasks[i];
-                    vec![t.name.to_string(), t.key.to_string()]
+                    vec![Cow::Borrowed(&*t.name), Cow::Borrowed(&*t.key)]
                 }
             },
-            "event_id" => per_event(&|u| Some(ds.uniques[u].event_id.to_string())),
-            "channel" => per_event(&|u| Some(ds.uniques[u].channel.to_string())),
+            "event_id" => per_event(&|u| Some(owned(ds.uniques[u].event_id.to_string()))),
+            "channel" => per_event(&|u| Some(Cow::Borrowed(ds.uniques[u].channel.as_str()))),
             // The list's user column (the profile's second headline field).
             "user" => {
                 let f = profile(ds.headline[1]);
-                per_event(&|u| f.map(|f| ds.uniques[u].values[f].to_string()))
+                per_event(&|u| f.map(|f| Cow::Borrowed(&*ds.uniques[u].values[f])))
             }
             // As read, and as the model saw it.
             "command" => {
@@ -249,15 +251,15 @@ impl<'a> Table<'a> {
                 self.events(i)
                     .into_iter()
                     .flat_map(|u| {
-                        let mut v = vec![ds.command_as_read(u).into_owned()];
-                        v.extend(f.map(|f| ds.uniques[u].values[f].to_string()));
+                        let mut v = vec![ds.command_as_read(u)];
+                        v.extend(f.map(|f| Cow::Borrowed(&*ds.uniques[u].values[f])));
                         v
                     })
                     .collect()
             }
             f => {
                 let idx = profile(f);
-                per_event(&|u| idx.map(|k| ds.uniques[u].values[k].to_string()))
+                per_event(&|u| idx.map(|k| Cow::Borrowed(&*ds.uniques[u].values[k])))
             }
         }
     }
@@ -311,7 +313,7 @@ struct Item<'t, 'a> {
 }
 
 impl super::query::Item for Item<'_, '_> {
-    fn values(&self, field: &str, numeric: bool) -> Vec<String> {
+    fn values(&self, field: &str, numeric: bool) -> Vec<Cow<'_, str>> {
         self.table.values(self.i, field, numeric)
     }
 

@@ -1272,8 +1272,24 @@ fn help(app: &App, f: &mut Frame, area: Rect) {
 /// and under the filter bar how many rows the query keeps or where it does not read.
 fn prompt(app: &App, f: &mut Frame, area: Rect, title: &str, p: &Prompt) {
     let feedback = p.feedback();
-    let h = if feedback.is_some() { 5 } else { 3 };
-    let r = centered(area, area.width.saturating_sub(4).min(110), h);
+    let w = area.width.saturating_sub(4).min(110);
+    // An error's message wraps under its caret (an unknown field lists every known one).
+    let message: Vec<String> = match feedback {
+        Some(Feedback::Error { at, message }) => wrap_indented(
+            &format!("at {}: {}", at + 1, safe(message, 2000)),
+            usize::from(w.saturating_sub(2)),
+            2,
+        ),
+        _ => Vec::new(),
+    };
+    let h = match feedback {
+        None => 3,
+        Some(Feedback::Matches(_)) => 4,
+        Some(Feedback::Error { .. }) => {
+            (4 + u16::try_from(message.len()).unwrap_or(u16::MAX)).min(area.height)
+        }
+    };
+    let r = centered(area, w, h);
     f.render_widget(Clear, r);
     let block = Block::default()
         .borders(Borders::ALL)
@@ -1306,16 +1322,11 @@ fn prompt(app: &App, f: &mut Frame, area: Rect, title: &str, p: &Prompt) {
             .style(style(app, Color::Green)),
             below,
         ),
-        Some(Feedback::Error { at, message }) => {
+        Some(Feedback::Error { at, .. }) => {
             let col = at.saturating_sub(scroll).min(width.saturating_sub(1));
-            f.render_widget(
-                Paragraph::new(vec![
-                    Line::raw(format!("{}^", " ".repeat(col))),
-                    Line::raw(format!("at {}: {}", at + 1, safe(message, 400))),
-                ])
-                .style(style(app, Color::Red)),
-                below,
-            );
+            let mut lines = vec![Line::raw(format!("{}^", " ".repeat(col)))];
+            lines.extend(message.into_iter().map(Line::raw));
+            f.render_widget(Paragraph::new(lines).style(style(app, Color::Red)), below);
         }
         None => {}
     }

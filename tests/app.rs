@@ -1196,6 +1196,12 @@ fn the_filter_bar_is_a_query_language_with_a_live_count() {
         }
         f => panic!("{f:?}"),
     }
+    // At 80 columns the whole list of fields is on screen, wrapped, the last one included.
+    let s = screen(&app, 80, 24);
+    assert!(s.contains("unknown field"), "{s}");
+    let last = app.dataset().unwrap().fields.last().copied().unwrap();
+    assert!(s.contains(last), "{last} not shown: {s}");
+    insta::assert_snapshot!("query_error_80x24", s);
     // Fixed in place: Home, Right x19, then the missing letter.
     app.update(Action::Edit(Edit::Home));
     for _ in 0..19 {

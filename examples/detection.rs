@@ -408,24 +408,48 @@ fn main() {
                 // `hybrid` (an experiment): the swap ranking plus the confident
                 // contradictions a masked model finds (its score with the weight less its
                 // score without).
+                // With `k N`: N masked models of other seeds, and a field's contradiction
+                // counts (their mean gain) only when every one of them contradicts it expecting
+                // the same value (a small, varied fleet makes single models confidently wrong).
                 if name.contains("hybrid") {
-                    let mut masked = anomalog::model::ae::Autoencoder::train(
-                        ds,
-                        AeConfig {
-                            seed,
-                            objective: Objective::Masked,
-                            contradiction: knob(name, 'c').map_or(4.0, |c| c as f32),
-                            ..AeConfig::default()
-                        },
-                        &AtomicBool::new(false),
-                        &mut |_| {},
-                    )
-                    .unwrap();
-                    let with = masked.score(ds).unwrap();
-                    masked.config.contradiction = 0.0;
-                    let without = masked.score(ds).unwrap();
+                    let k = knob(name, 'k').map_or(1, |k| k as u64);
+                    let runs: Vec<_> = (0..k)
+                        .map(|j| {
+                            let mut masked = anomalog::model::ae::Autoencoder::train(
+                                ds,
+                                AeConfig {
+                                    seed: seed + 1000 * j,
+                                    objective: Objective::Masked,
+                                    contradiction: knob(name, 'c').map_or(4.0, |c| c as f32),
+                                    ..AeConfig::default()
+                                },
+                                &AtomicBool::new(false),
+                                &mut |_| {},
+                            )
+                            .unwrap();
+                            let with = masked.score(ds).unwrap();
+                            masked.config.contradiction = 0.0;
+                            (with, masked.score(ds).unwrap())
+                        })
+                        .collect();
+                    let nf = ds.fields.len();
                     let scores: Vec<f64> = (0..ds.uniques.len())
-                        .map(|u| trained.ranking.scores[u] + with.scores[u] - without.scores[u])
+                        .map(|u| {
+                            let mut add = 0.0;
+                            for f in 0..nf {
+                                let g: Vec<f32> = runs
+                                    .iter()
+                                    .map(|(w, o)| w.field_parts[u][f].0 - o.field_parts[u][f].0)
+                                    .collect();
+                                let same = runs
+                                    .iter()
+                                    .all(|(w, _)| w.expected[u][f].0 == runs[0].0.expected[u][f].0);
+                                if same && g.iter().all(|&x| x > 0.0) {
+                                    add += f64::from(g.iter().sum::<f32>() / g.len() as f32);
+                                }
+                            }
+                            trained.ranking.scores[u] + add
+                        })
                         .collect();
                     trained.ranking = anomalog::model::Ranking::from_scores(
                         ModelKind::Ae,

@@ -9,7 +9,7 @@
 //! `evtx` (the evtx path: parser, peek, rendering, extraction), `zip` (archives of logs),
 //! `xml` (TaskContent parsing, pretty-printing and the XML diff), `session` (the triage
 //! session file), `baseline` (a saved model file, loaded and scored), `filter` (filter
-//! expressions), `summary` (fleet summaries). A crash is written to `fuzz-crashes/TARGET-N`
+//! queries: parsed, evaluated, printed and read back), `summary` (fleet summaries). A crash is written to `fuzz-crashes/TARGET-N`
 //! with its panic message; every target ends with a line `TARGET: N execs, C crashes`.
 
 // Tests, benchmarks and examples may unwrap: a failure there is a test failure.
@@ -311,13 +311,35 @@ fn main() {
             "prevalence=1 host",
             "note~ticket 4711",
             "a{1000}{1000}",
+            "user~jdoe AND NOT (flags~tmp-mod OR count>=5)",
+            "name=\"\\\\Adobe Acrobat Update Task\" OR hosts<=1",
+            "NOT NOT event!=4698 score>1.5 rank<10",
+            "((command!~cmd.exe) or (task=\"a \\\" b\"))",
         ]
         .iter()
         .map(|s| s.as_bytes().to_vec())
         .collect();
         let fields = anomalog::profile::scheduled_tasks::FIELDS.to_vec();
+        /// Every field answers with the same few values.
+        struct Any;
+        impl anomalog::app::query::Item for Any {
+            fn values(&self, _: &str, _: bool) -> Vec<std::borrow::Cow<'_, str>> {
+                vec!["corp\\jdoe".into(), "3".into(), "".into()]
+            }
+            fn any_matches(&self, re: &regex::Regex) -> bool {
+                re.is_match("powershell.exe -enc")
+            }
+        }
         add(fuzz("filter", &s, secs, &mut rng, &|b| {
-            let _ = anomalog::app::Filter::parse(&String::from_utf8_lossy(b), &fields);
+            let text = String::from_utf8_lossy(b);
+            if let Ok(q) = anomalog::app::query::Query::parse(&text, &fields) {
+                let _ = q.eval(&Any);
+                // What the query prints reads back as a query (`p` rebuilds filters so).
+                let printed = q.expr().to_string();
+                if let Err(e) = anomalog::app::query::Query::parse(&printed, &fields) {
+                    panic!("{text:?} printed as {printed:?} does not read back: {e}");
+                }
+            }
         }));
     }
     if want("summary") {

@@ -257,11 +257,14 @@ fn eval(e: &Expr, item: &dyn Item) -> bool {
     }
 }
 
-/// Quote a value when it would not read back as one word.
+/// Quote a value when it would not read back as one bare word (a bare `ame=x` would read
+/// as a field and an operator: any operator character is quoted too).
 fn quoted(v: &str) -> String {
     let plain = !v.is_empty()
         && !v.starts_with('"')
-        && !v.chars().any(|c| c.is_whitespace() || c == '(' || c == ')')
+        && !v
+            .chars()
+            .any(|c| c.is_whitespace() || "()=~<>!".contains(c))
         && !is_keyword(v);
     if plain {
         v.to_string()
@@ -718,6 +721,8 @@ mod tests {
             "user=x AND (command~\"a b\" OR NOT flags~tmp)",
             "\"and\" OR name=\"\\\\Microsoft\\\\x (1)\"",
             "hosts<=2",
+            // A bare quoted value that looks like a term (found by examples/fuzz.rs).
+            "\"ame=\\\\Adobe\" OR user=a=b",
         ] {
             let once = q(s).expr().to_string();
             let twice = q(&once).expr().to_string();

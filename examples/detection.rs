@@ -433,10 +433,30 @@ fn main() {
                         })
                         .collect();
                     let nf = ds.fields.len();
+                    // `x1`: LOLBin fields never count as contradictions (built-in Windows
+                    // tasks run rundll32 legitimately); `x2`: only the task definition's own
+                    // fields count (not who registered it, context, parent, result).
+                    let skip: &[&str] = match knob(name, 'x').map(|x| x as u32) {
+                        Some(1) => &["lolbin", "task_lolbin"],
+                        Some(2) => &[
+                            "lolbin",
+                            "task_lolbin",
+                            "user",
+                            "flags",
+                            "prevalence",
+                            "parent",
+                            "working_dir",
+                            "result_code",
+                            "schtasks_op",
+                            "remote",
+                            "task_name",
+                        ],
+                        _ => &[],
+                    };
                     let scores: Vec<f64> = (0..ds.uniques.len())
                         .map(|u| {
                             let mut add = 0.0;
-                            for f in 0..nf {
+                            for f in (0..nf).filter(|&f| !skip.contains(&ds.fields[f])) {
                                 let g: Vec<f32> = runs
                                     .iter()
                                     .map(|(w, o)| w.field_parts[u][f].0 - o.field_parts[u][f].0)

@@ -296,6 +296,8 @@ fn main() {
         ("ae+ctx", ModelKind::Ae, 1),
         ("ae+ctx+def", ModelKind::Ae, 2),
         ("ae-masked+ctx+def", ModelKind::Ae, 2),
+        // `--objective hybrid`: the swap ranking plus what two masked models agree on.
+        ("ae-hybrid+ctx+def", ModelKind::Ae, 2),
         // Measured and dropped: the frequency prior at half, a quarter or none of its weight
         // ("ae+ctx+def w0.5" and so on; README "Detection benchmark").
         ("ds4n6", ModelKind::Ds4n6, 0),
@@ -389,6 +391,8 @@ fn main() {
                         seed,
                         objective: if name.contains("masked") {
                             Objective::Masked
+                        } else if name.starts_with("ae-hybrid") {
+                            Objective::Hybrid
                         } else {
                             Objective::Swap
                         },
@@ -411,7 +415,7 @@ fn main() {
                 // With `k N`: N masked models of other seeds, and a field's contradiction
                 // counts (their mean gain) only when every one of them contradicts it expecting
                 // the same value (a small, varied fleet makes single models confidently wrong).
-                if name.contains("hybrid") {
+                if name.contains(" hybrid") {
                     let k = knob(name, 'k').map_or(1, |k| k as u64);
                     let runs: Vec<_> = (0..k)
                         .map(|j| {

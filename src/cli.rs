@@ -418,6 +418,10 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
                     eprintln!("anomalog: saved the model to {}", path.display());
                 }
             }
+            None if args.objective == Objective::Hybrid => eprintln!(
+                "anomalog: warning: --save-model saves one autoencoder; the hybrid ranks with \
+                 three, so it has nothing to save (train with --objective swap or masked to keep one)"
+            ),
             None => eprintln!(
                 "anomalog: warning: --save-model saves an autoencoder; {} has nothing to save",
                 trained.ranking.model

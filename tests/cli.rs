@@ -784,3 +784,39 @@ fn the_table_fits_the_terminal_width() {
         );
     }
 }
+
+/// `--objective hybrid` ranks (three trainings) and says that it has no single model to save.
+#[test]
+fn the_hybrid_objective_ranks_and_saves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    let out = anomalog()
+        .args([
+            "rank",
+            "--objective",
+            "hybrid",
+            "-f",
+            "jsonl",
+            "-n",
+            "5",
+            "--save-model",
+        ])
+        .arg(&model)
+        .arg("samples")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let rows = jsonl(&out.stdout);
+    assert_eq!(rows.len(), 5);
+    assert!(
+        rows.windows(2)
+            .all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64())
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("has nothing to save"), "{err}");
+    assert!(!model.exists());
+}

@@ -598,4 +598,78 @@ fn the_autoencoder_scores_a_field_from_the_others() {
         .unwrap();
     assert_eq!(weighed.field_parts[other][p], plain.field_parts[other][p]);
     assert!(weighed.scores[planted] > plain.scores[planted]);
+
+    // The hybrid: the swap ranking, plus the contradictions two masked models agree on.
+    let hybrid = run(
+        &ds,
+        Task::Train {
+            kind: ModelKind::Ae,
+            config: AeConfig {
+                objective: anomalog::model::ae::Objective::Hybrid,
+                ..AeConfig::default()
+            },
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(hybrid.model.is_none(), "three models: nothing to save");
+    let h = hybrid.ranking;
+    let swap = Autoencoder::train(
+        &ds,
+        AeConfig::default(),
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap()
+    .score(&ds)
+    .unwrap();
+    // The swap ranking is its base: contradictions only ever add.
+    assert!((0..ds.uniques.len()).all(|u| h.scores[u] >= swap.scores[u] - 1e-9));
+    // Here the second masked model (seed 1001) expects SYSTEM at about 50 % only: no
+    // agreement, so the hybrid keeps swap's view of this event (measured limits: README
+    // "Detection benchmark").
+    let h_rank = h.order.iter().position(|&u| u == planted).unwrap();
+    let s_rank = swap.order.iter().position(|&u| u == planted).unwrap();
+    assert_eq!(h.scores[planted], swap.scores[planted], "{h_rank} {s_rank}");
+    // When both agree (the same confident model twice), the gain is added whole, to the
+    // field and the score, with the masked model's expectation.
+    let agreed = anomalog::model::hybrid::combine(
+        &ds,
+        swap.clone(),
+        &[
+            (weighed.clone(), plain.clone()),
+            (weighed.clone(), plain.clone()),
+        ],
+    );
+    let gain: f64 = (0..ds.fields.len())
+        .filter(|&f| !anomalog::model::hybrid::NOT_CONTRADICTED.contains(&ds.fields[f]))
+        .map(|f| f64::from(weighed.field_parts[planted][f].0 - plain.field_parts[planted][f].0))
+        .filter(|&g| g > 0.0)
+        .sum();
+    assert!(
+        gain >= f64::from(c_w - c_0) - 1e-3,
+        "the principal's gain is in it"
+    );
+    assert!((agreed.scores[planted] - swap.scores[planted] - gain).abs() < 1e-3);
+    assert_eq!(&*agreed.expected[planted][p].0, "nt authority\\system");
+    assert!(agreed.order.iter().position(|&u| u == planted).unwrap() < s_rank);
+    // Combining with models that add nothing leaves the swap ranking as it was.
+    let same = anomalog::model::hybrid::combine(
+        &ds,
+        swap.clone(),
+        &[(plain.clone(), plain.clone()), (plain.clone(), plain)],
+    );
+    assert_eq!(same.scores, swap.scores);
+    assert_eq!(same.order, swap.order);
+    // One model alone contradicting is not enough.
+    let alone = anomalog::model::hybrid::combine(
+        &ds,
+        swap.clone(),
+        &[
+            (weighed.clone(), model.score(&ds).unwrap()),
+            (swap.clone(), swap.clone()),
+        ],
+    );
+    assert_eq!(alone.scores, swap.scores);
 }

@@ -104,6 +104,10 @@ pub enum Objective {
     /// on the real logs too (README "Detection benchmark")
     #[default]
     Swap,
+    /// The swap ranking plus the confident contradictions that two masked models of other
+    /// seeds agree on (three trainings; [`crate::model::hybrid`]). Not saved by
+    /// `--save-model`
+    Hybrid,
 }
 
 impl Default for AeConfig {
@@ -299,7 +303,7 @@ const MASKED: f32 = -80.0;
 fn stride(config: &AeConfig, vmax: usize) -> usize {
     match config.objective {
         Objective::Masked => vmax + 1,
-        Objective::Swap => vmax,
+        Objective::Swap | Objective::Hybrid => vmax,
     }
 }
 
@@ -727,7 +731,7 @@ impl Autoencoder {
                         }
                     }
                 }
-                Objective::Swap => {
+                Objective::Swap | Objective::Hybrid => {
                     per_field.resize(nf, (Vec::new(), Vec::new(), Vec::new()));
                     let (lp, _) = self.forward(idx, num, tok, b)?;
                     let targets = self.by_class(idx, b)?;

@@ -5,6 +5,7 @@
 pub mod ae;
 pub mod ds4n6;
 pub mod encode;
+pub mod hybrid;
 pub mod rarity;
 pub mod worker;
 

@@ -128,6 +128,14 @@ pub fn run(
         Task::Train {
             kind: ModelKind::Ae,
             config,
+        } if config.objective == super::ae::Objective::Hybrid => Ok(Trained {
+            ranking: super::hybrid::train(ds, config, cancel, on_epoch)?,
+            // Three models: `--save-model` saves one autoencoder, so nothing is saved.
+            model: None,
+        }),
+        Task::Train {
+            kind: ModelKind::Ae,
+            config,
         } => {
             let model = Autoencoder::train(ds, config, cancel, on_epoch)?;
             Ok(Trained {

@@ -7,7 +7,7 @@
 //! contradiction only when two models of different seeds make it, expecting the same value,
 //! keeps what is stable; the swap ranking stays the base, so what it found stays found.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::ae::{AeConfig, Autoencoder, Objective};
 use super::{EpochReport, ModelError, ModelKind, Ranking};
@@ -21,8 +21,9 @@ pub const AGREEING: u64 = 2;
 /// contradictions lifted benign tasks over a malicious one.
 pub const NOT_CONTRADICTED: &[&str] = &["lolbin", "task_lolbin"];
 
-/// Train the swap model and the masked ones (one after another; progress counts all three as
-/// one training) and combine their rankings.
+/// Train the swap model and the masked ones side by side (each on its own thread, one core
+/// for its matrix products: after reading, the cores are free) and combine their rankings.
+/// Progress counts the epochs of all three as one training.
 pub fn train(
     ds: &Dataset,
     config: AeConfig,
@@ -30,55 +31,59 @@ pub fn train(
     on_epoch: &mut dyn FnMut(EpochReport),
 ) -> Result<Ranking, ModelError> {
     let parts = 1 + AGREEING as usize;
-    let mut elapsed_before = 0.0;
-    let mut step = |r: EpochReport, part: usize, before: f64| {
-        let epochs = r.epochs * parts;
-        let epoch = part * r.epochs + r.epoch;
-        let elapsed = before + r.elapsed;
-        on_epoch(EpochReport {
-            epoch,
-            epochs,
-            loss: r.loss,
-            elapsed,
-            eta: elapsed / epoch.max(1) as f64 * epochs.saturating_sub(epoch) as f64,
-        });
-    };
-    let mut last = 0.0;
-    let swap = Autoencoder::train(
-        ds,
-        AeConfig {
-            objective: Objective::Swap,
-            ..config
-        },
-        cancel,
-        &mut |r| {
-            last = r.elapsed;
-            step(r, 0, elapsed_before);
-        },
-    )?;
-    let base = swap.score(ds)?;
-    let mut runs = Vec::new();
-    for (part, j) in (1..).zip(0..AGREEING) {
-        elapsed_before += last;
-        let mut masked = Autoencoder::train(
+    let done = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        let masked: Vec<_> = (0..AGREEING)
+            .map(|j| {
+                let done = &done;
+                s.spawn(move || -> Result<(Ranking, Ranking), ModelError> {
+                    let mut m = Autoencoder::train(
+                        ds,
+                        AeConfig {
+                            seed: config.seed.wrapping_add(1000 * j),
+                            objective: Objective::Masked,
+                            ..config
+                        },
+                        cancel,
+                        &mut |_| {
+                            done.fetch_add(1, Ordering::Relaxed);
+                        },
+                    )?;
+                    let with = m.score(ds)?;
+                    m.config.contradiction = 0.0;
+                    Ok((with, m.score(ds)?))
+                })
+            })
+            .collect();
+        let swap = Autoencoder::train(
             ds,
             AeConfig {
-                seed: config.seed.wrapping_add(1000 * j),
-                objective: Objective::Masked,
+                objective: Objective::Swap,
                 ..config
             },
             cancel,
             &mut |r| {
-                last = r.elapsed;
-                step(r, part, elapsed_before);
+                let epoch = done.fetch_add(1, Ordering::Relaxed) + 1;
+                let epochs = r.epochs * parts;
+                on_epoch(EpochReport {
+                    epoch: epoch.min(epochs),
+                    epochs,
+                    loss: r.loss,
+                    elapsed: r.elapsed,
+                    eta: r.elapsed / epoch.max(1) as f64 * epochs.saturating_sub(epoch) as f64,
+                });
             },
-        )?;
-        let with = masked.score(ds)?;
-        masked.config.contradiction = 0.0;
-        let without = masked.score(ds)?;
-        runs.push((with, without));
-    }
-    Ok(combine(ds, base, &runs))
+        );
+        let runs: Vec<(Ranking, Ranking)> = masked
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .map_err(|_| ModelError::Io("a masked model's training panicked".into()))?
+            })
+            .collect::<Result<_, _>>()?;
+        let base = swap?.score(ds)?;
+        Ok(combine(ds, base, &runs))
+    })
 }
 
 /// The swap ranking `base` with, per field, the mean extra weight the masked models (each

@@ -32,6 +32,32 @@ fn wait_for(session: &str, what: &str, secs: u64) -> String {
     }
 }
 
+/// Whether tmux runs here (else the test skips, saying why).
+fn tmux_missing() -> bool {
+    let missing = Command::new("tmux").arg("-V").output().is_err();
+    if missing {
+        eprintln!("SKIP: tmux is not installed (.ci/run installs it)");
+    }
+    missing
+}
+
+/// The shell command that runs the binary on `samples/` with `args` (the session file among
+/// them) and prints a marker with its exit code when it ends.
+fn shell_cmd(env: &str, args: &str) -> String {
+    format!(
+        "cd {} && {env}{} {args}; echo ANOMALOG-EXIT=$?; sleep 60",
+        env!("CARGO_MANIFEST_DIR"),
+        env!("CARGO_BIN_EXE_anomalog"),
+    )
+}
+
+/// A detached tmux session `name` of `w` x `h` running `cmd`, killed when the guard drops.
+fn open(name: &str, w: u16, h: u16, cmd: &str) -> KillOnDrop {
+    let (w, h) = (w.to_string(), h.to_string());
+    tmux(&["new-session", "-d", "-s", name, "-x", &w, "-y", &h, cmd]);
+    KillOnDrop(name.to_string())
+}
+
 fn keys(session: &str, keys: &[&str]) {
     let mut args = vec!["send-keys", "-t", session];
     args.extend_from_slice(keys);
@@ -41,35 +67,16 @@ fn keys(session: &str, keys: &[&str]) {
 
 #[test]
 fn analyst_session_in_tmux() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIP: tmux is not installed (.ci/run installs it)");
+    if tmux_missing() {
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_anomalog");
     let dir = tempfile::tempdir().unwrap();
     let export = dir.path().join("two.csv");
     // The triage session goes to the temporary folder, not into samples/.
     let triage = dir.path().join("triage.json");
     let session = format!("anomalog-e2e-{}", std::process::id());
-    // The shell prints a marker with the exit code when the program ends.
-    let cmd = format!(
-        "cd {} && {} --session {} ; echo ANOMALOG-EXIT=$?; sleep 60",
-        env!("CARGO_MANIFEST_DIR"),
-        bin,
-        triage.display()
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "150",
-        "-y",
-        "45",
-        &cmd,
-    ]);
-    let _guard = KillOnDrop(session.clone());
+    let cmd = shell_cmd("", &format!("--session {} ", triage.display()));
+    let _guard = open(&session, 150, 45, &cmd);
 
     // Loading, then the rarity ranking, then the autoencoder's.
     wait_for(&session, "unique events (", 120);
@@ -164,18 +171,7 @@ fn analyst_session_in_tmux() {
 
     // Opened again: the session is restored.
     let again = format!("{session}-again");
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &again,
-        "-x",
-        "150",
-        "-y",
-        "45",
-        &cmd,
-    ]);
-    let _guard2 = KillOnDrop(again.clone());
+    let _guard2 = open(&again, 150, 45, &cmd);
     let screen = wait_for(&again, "session restored from", 120);
     assert!(screen.contains("2 marks, 2 verdicts, 1 notes"), "{screen}");
     assert!(screen.contains("malicious"), "{screen}");
@@ -187,31 +183,16 @@ fn analyst_session_in_tmux() {
 /// Esc never quits, and a prompt edits in the middle of its text.
 #[test]
 fn at_80x24_the_screen_keeps_its_numbers_and_keys() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIP: tmux is not installed (.ci/run installs it)");
+    if tmux_missing() {
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_anomalog");
     let dir = tempfile::tempdir().unwrap();
     let session = format!("anomalog-e2e-small-{}", std::process::id());
-    let cmd = format!(
-        "cd {} && {} --session {} ; echo ANOMALOG-EXIT=$?; sleep 60",
-        env!("CARGO_MANIFEST_DIR"),
-        bin,
-        dir.path().join("s.json").display()
+    let cmd = shell_cmd(
+        "",
+        &format!("--session {} ", dir.path().join("s.json").display()),
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "80",
-        "-y",
-        "24",
-        &cmd,
-    ]);
-    let _guard = KillOnDrop(session.clone());
+    let _guard = open(&session, 80, 24, &cmd);
     wait_for(&session, "unique events (", 120);
     // Once the model is in, no status message of training's replaces the ones checked below.
     let screen = wait_for(&session, "re-ranked by ae", 300);
@@ -243,31 +224,19 @@ fn at_80x24_the_screen_keeps_its_numbers_and_keys() {
 
 #[test]
 fn a_panic_gives_the_terminal_back_with_mouse_reporting_off() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("SKIP: tmux is not installed (.ci/run installs it)");
+    if tmux_missing() {
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_anomalog");
     let dir = tempfile::tempdir().unwrap();
     let session = format!("anomalog-panic-{}", std::process::id());
-    let cmd = format!(
-        "cd {} && ANOMALOG_TEST_PANIC=1 {} --session {} 2>/dev/null; echo ANOMALOG-EXIT=$?; sleep 60",
-        env!("CARGO_MANIFEST_DIR"),
-        bin,
-        dir.path().join("s.json").display()
+    let cmd = shell_cmd(
+        "ANOMALOG_TEST_PANIC=1 ",
+        &format!(
+            "--session {} 2>/dev/null",
+            dir.path().join("s.json").display()
+        ),
     );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        &session,
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &cmd,
-    ]);
-    let _guard = KillOnDrop(session.clone());
+    let _guard = open(&session, 120, 40, &cmd);
     wait_for(&session, "unique events (", 120);
     let flag = |what: &str| {
         tmux(&["display", "-p", "-t", &session, what])

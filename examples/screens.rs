@@ -27,14 +27,7 @@ fn screen(app: &mut App, w: u16, h: u16) -> String {
     app.update(Action::Resize(page));
     let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
     t.draw(|f| anomalog::ui::render(app, f)).unwrap();
-    let buf = t.backend().buffer().clone();
-    let mut out = String::new();
-    for y in 0..h {
-        let line: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
+    anomalog::ui::buffer_text(t.backend().buffer())
 }
 
 fn save(name: &str, text: &str) {

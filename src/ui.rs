@@ -90,6 +90,21 @@ pub fn click(app: &App, area: Rect, x: u16, y: u16) -> Option<Action> {
     Some(Action::ClickRow((y - inner.y - 1) as usize))
 }
 
+/// A drawn buffer as text, one line per row, trailing blanks dropped (render tests, the
+/// `screens` example's captures).
+pub fn buffer_text(buf: &ratatui::buffer::Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in area.top()..area.bottom() {
+        let line: String = (area.left()..area.right())
+            .map(|x| buf[(x, y)].symbol())
+            .collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// Draw the whole screen.
 pub fn render(app: &App, f: &mut Frame) {
     let area = f.area();

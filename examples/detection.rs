@@ -409,10 +409,9 @@ fn main() {
                 };
                 let start = std::time::Instant::now();
                 let mut trained = run(ds, task, &AtomicBool::new(false), &mut |_| {}).unwrap();
-                // `hybrid` (an experiment): the swap ranking plus the confident
-                // contradictions a masked model finds (its score with the weight less its
-                // score without).
-                // With `k N`: N masked models of other seeds, and a field's contradiction
+                // ` hybrid` variants (what `--objective hybrid` does, with other knobs): the swap
+                // ranking plus the confident contradictions masked models find (their score
+                // with the weight less their score without). With `k N`: N masked models of other seeds, and a field's contradiction
                 // counts (their mean gain) only when every one of them contradicts it expecting
                 // the same value (a small, varied fleet makes single models confidently wrong).
                 if name.contains(" hybrid") {
@@ -436,12 +435,11 @@ fn main() {
                             (with, masked.score(ds).unwrap())
                         })
                         .collect();
-                    let nf = ds.fields.len();
                     // `x1`: LOLBin fields never count as contradictions (built-in Windows
                     // tasks run rundll32 legitimately); `x2`: only the task definition's own
                     // fields count (not who registered it, context, parent, result).
                     let skip: &[&str] = match knob(name, 'x').map(|x| x as u32) {
-                        Some(1) => &["lolbin", "task_lolbin"],
+                        Some(1) => anomalog::model::hybrid::NOT_CONTRADICTED,
                         Some(2) => &[
                             "lolbin",
                             "task_lolbin",
@@ -457,29 +455,11 @@ fn main() {
                         ],
                         _ => &[],
                     };
-                    let scores: Vec<f64> = (0..ds.uniques.len())
-                        .map(|u| {
-                            let mut add = 0.0;
-                            for f in (0..nf).filter(|&f| !skip.contains(&ds.fields[f])) {
-                                let g: Vec<f32> = runs
-                                    .iter()
-                                    .map(|(w, o)| w.field_parts[u][f].0 - o.field_parts[u][f].0)
-                                    .collect();
-                                let same = runs
-                                    .iter()
-                                    .all(|(w, _)| w.expected[u][f].0 == runs[0].0.expected[u][f].0);
-                                if same && g.iter().all(|&x| x > 0.0) {
-                                    add += f64::from(g.iter().sum::<f32>() / g.len() as f32);
-                                }
-                            }
-                            trained.ranking.scores[u] + add
-                        })
-                        .collect();
-                    trained.ranking = anomalog::model::Ranking::from_scores(
-                        ModelKind::Ae,
+                    trained.ranking = anomalog::model::hybrid::combine_skipping(
                         ds,
-                        scores,
-                        trained.ranking.field_scores.clone(),
+                        trained.ranking.clone(),
+                        &runs,
+                        skip,
                     );
                 }
                 let secs = start.elapsed().as_secs_f64();

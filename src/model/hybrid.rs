@@ -89,13 +89,24 @@ pub fn train(
 /// The swap ranking `base` with, per field, the mean extra weight the masked models (each
 /// scored with and without their contradiction weight) give a contradiction all of them make
 /// expecting the same value. The field's score gains it and shows the masked models'
-/// expectation.
+/// expectation. [`NOT_CONTRADICTED`] fields never count.
 pub fn combine(ds: &Dataset, base: Ranking, runs: &[(Ranking, Ranking)]) -> Ranking {
+    combine_skipping(ds, base, runs, NOT_CONTRADICTED)
+}
+
+/// [`combine`] with another list of fields whose contradictions never count (the detection
+/// benchmark measures other lists).
+pub fn combine_skipping(
+    ds: &Dataset,
+    base: Ranking,
+    runs: &[(Ranking, Ranking)],
+    skip: &[&str],
+) -> Ranking {
     let mut scores = base.scores.clone();
     let mut field_scores = base.field_scores.clone();
     let mut expected = base.expected.clone();
     let fields: Vec<usize> = (0..ds.fields.len())
-        .filter(|&f| !NOT_CONTRADICTED.contains(&ds.fields[f]))
+        .filter(|&f| !skip.contains(&ds.fields[f]))
         .collect();
     for (u, score) in scores.iter_mut().enumerate() {
         for &f in &fields {

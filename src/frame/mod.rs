@@ -95,10 +95,6 @@ impl Occurrences {
         self.len += 1;
     }
 
-    pub fn get(&self, i: usize) -> Option<&Occurrence> {
-        self.pages.get(i / Self::PAGE)?.get(i % Self::PAGE)
-    }
-
     pub fn iter(&self) -> impl Iterator<Item = &Occurrence> + '_ {
         self.pages.iter().flatten()
     }
@@ -1152,9 +1148,7 @@ mod storage_tests {
         assert_eq!(o.len(), n);
         for k in [0, 1, Occurrences::PAGE - 1, Occurrences::PAGE, n - 1] {
             assert_eq!(o[k].unique as usize, k);
-            assert_eq!(o.get(k).map(|x| x.unique as usize), Some(k));
         }
-        assert!(o.get(n).is_none());
         assert!(o.iter().enumerate().all(|(k, x)| x.unique as usize == k));
         assert_eq!((&o).into_iter().count(), n);
         assert_eq!(o.pages.len(), 3, "full pages, then one more");

@@ -8,7 +8,7 @@
 # DIR: a fleet written by `anomalog simulate --out DIR ...`. ANOMALOG defaults to the release
 # binary in the target directory, EVTX_DUMP to `evtx_dump` on PATH (`cargo install evtx`).
 # Prints wall time and peak memory of each (medians over RUNS rounds, default 3), and the
-# ratios.
+# ratios. AE_ARGS adds options to the autoencoder's run (e.g. AE_ARGS="--objective masked").
 set -euo pipefail
 dir=${1:?usage: benches/fleet.sh DIR [ANOMALOG] [EVTX_DUMP]}
 target=${CARGO_TARGET_DIR:-$(dirname "$0")/../target}
@@ -41,7 +41,7 @@ for ((r = 0; r < runs; r++)); do
   T_DUMP+=("$t"); M_DUMP+=("$m")
   read -r _ t m < <(measure rarity "$anomalog" rank -q -m rarity "$dir")
   T_RAR+=("$t"); M_RAR+=("$m")
-  read -r _ t m < <(measure ae "$anomalog" rank -q "$dir")
+  read -r _ t m < <(measure ae "$anomalog" rank -q ${AE_ARGS:-} "$dir")
   T_AE+=("$t"); M_AE+=("$m")
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
@@ -53,4 +53,4 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 echo "median of $runs rounds"
 printf '%-28s %8s s %8s MB\n' "evtx_dump -o jsonl -t 2" "$t_dump" "$((m_dump / 1024))"
 printf '%-28s %8s s %8s MB   %sx evtx_dump\n' "rank -m rarity" "$t_rar" "$((m_rar / 1024))" "$(ratio "$t_rar" "$t_dump")"
-printf '%-28s %8s s %8s MB   %sx evtx_dump\n' "rank (ae)" "$t_ae" "$((m_ae / 1024))" "$(ratio "$t_ae" "$t_dump")"
+printf '%-28s %8s s %8s MB   %sx evtx_dump\n' "rank (ae${AE_ARGS:+ $AE_ARGS})" "$t_ae" "$((m_ae / 1024))" "$(ratio "$t_ae" "$t_dump")"

@@ -1,7 +1,9 @@
 //! Model benchmark: encode, train and score the autoencoder on synthetic datasets of 1 k,
 //! 10 k and 100 k unique events, with the process's peak memory after each size.
 //!
-//! `cargo bench --bench model` (`ANOMALOG_BENCH_SIZES=1000,10000` to choose sizes).
+//! `cargo bench --bench model` (`ANOMALOG_BENCH_SIZES=1000,10000` to choose sizes,
+//! `ANOMALOG_BENCH_OBJECTIVE=masked|hybrid` for another objective than swap,
+//! `ANOMALOG_BENCH_LOGS=DIR` to time the scheduled-task events of real logs instead).
 //! Synthetic rows: every field drawn from a Zipf-like distribution over its own vocabulary,
 //! so that value frequencies look like real logs (a few very common values, a long tail).
 
@@ -14,8 +16,9 @@ use std::time::Instant;
 
 use anomalog::event::RawEvent;
 use anomalog::frame::Dataset;
-use anomalog::model::ae::{AeConfig, Autoencoder};
+use anomalog::model::ae::{AeConfig, Autoencoder, Objective};
 use anomalog::model::encode::Encoder;
+use anomalog::model::hybrid;
 use anomalog::profile::Profile;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -123,11 +126,51 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![1_000, 10_000, 100_000]);
+    let objective = match std::env::var("ANOMALOG_BENCH_OBJECTIVE").as_deref() {
+        Ok("masked") => Objective::Masked,
+        Ok("hybrid") => Objective::Hybrid,
+        _ => Objective::Swap,
+    };
+    let datasets: Vec<Box<dyn Fn() -> Dataset>> = match std::env::var_os("ANOMALOG_BENCH_LOGS") {
+        Some(dir) => vec![Box::new(move || {
+            let progress = anomalog::ingest::Progress::default();
+            anomalog::pipeline::load(
+                &[dir.clone().into()],
+                &*anomalog::profile::by_name("scheduled-tasks").unwrap(),
+                &progress,
+            )
+            .dataset
+        })],
+        None => sizes
+            .into_iter()
+            .map(|n| Box::new(move || dataset(n, 1)) as Box<dyn Fn() -> Dataset>)
+            .collect(),
+    };
+    println!("objective: {objective:?}");
     println!("| unique events | encode | train (epochs) | score | total | peak RSS |");
     println!("|---|---|---|---|---|---|");
-    for n in sizes {
-        let ds = dataset(n, 1);
-        let config = AeConfig::default();
+    for make in datasets {
+        let ds = make();
+        let config = AeConfig {
+            objective,
+            ..AeConfig::default()
+        };
+        if objective == Objective::Hybrid {
+            // Trains and scores in one call.
+            let t = Instant::now();
+            let r = hybrid::train(&ds, config, &AtomicBool::new(false), &mut |_| {}).unwrap();
+            let t_all = t.elapsed().as_secs_f64();
+            assert_eq!(r.order.len(), ds.uniques.len());
+            println!(
+                "| {} | - | {:.2} s (3 x {}) | - | {:.2} s | {:.0} MB |",
+                ds.uniques.len(),
+                t_all,
+                config.epochs_for(ds.uniques.len()),
+                t_all,
+                peak_rss_mb()
+            );
+            continue;
+        }
         let t = Instant::now();
         let enc = Encoder::fit(&ds, config.encode);
         let _ = enc.encode(&ds);

@@ -410,15 +410,15 @@ fn main() {
                 let start = std::time::Instant::now();
                 let mut trained = run(ds, task, &AtomicBool::new(false), &mut |_| {}).unwrap();
                 // ` hybrid` variants (what `--objective hybrid` does, with other knobs): the swap
-                // ranking plus the confident contradictions masked models find (their score
-                // with the weight less their score without). With `k N`: N masked models of other seeds, and a field's contradiction
+                // ranking plus the confident contradictions masked models find (what the
+                // weight adds to a field's surprise). With `k N`: N masked models of other seeds, and a field's contradiction
                 // counts (their mean gain) only when every one of them contradicts it expecting
                 // the same value (a small, varied fleet makes single models confidently wrong).
                 if name.contains(" hybrid") {
                     let k = knob(name, 'k').map_or(1, |k| k as u64);
                     let runs: Vec<_> = (0..k)
                         .map(|j| {
-                            let mut masked = anomalog::model::ae::Autoencoder::train(
+                            anomalog::model::ae::Autoencoder::train_contradicting(
                                 ds,
                                 AeConfig {
                                     seed: seed + 1000 * j,
@@ -429,10 +429,8 @@ fn main() {
                                 &AtomicBool::new(false),
                                 &mut |_| {},
                             )
-                            .unwrap();
-                            let with = masked.score(ds).unwrap();
-                            masked.config.contradiction = 0.0;
-                            (with, masked.score(ds).unwrap())
+                            .unwrap()
+                            .1
                         })
                         .collect();
                     // `x1`: LOLBin fields never count as contradictions (built-in Windows

@@ -274,27 +274,35 @@ fn main() {
             &Progress::default(),
         );
         let ds = &loaded.dataset;
-        let config = anomalog::model::ae::AeConfig {
-            epochs: 2,
-            ..Default::default()
-        };
-        let trained = anomalog::model::worker::run(
-            ds,
-            anomalog::model::worker::Task::Train {
-                kind: anomalog::model::ModelKind::Ae,
-                config,
-            },
-            &Default::default(),
-            &mut |_| {},
-        )
-        .unwrap();
-        let model_path = dir.path().join("seed.safetensors");
-        trained.model.unwrap().save(&model_path).unwrap();
-        let seed_file = std::fs::read(&model_path).unwrap();
-        add(fuzz("baseline", &[seed_file], secs, &mut rng, &|b| {
+        // Seeds: a saved autoencoder and a saved hybrid (three autoencoders in one file).
+        let seeds: Vec<Vec<u8>> = [
+            anomalog::model::ae::Objective::Swap,
+            anomalog::model::ae::Objective::Hybrid,
+        ]
+        .into_iter()
+        .map(|objective| {
+            let config = anomalog::model::ae::AeConfig {
+                epochs: 2,
+                objective,
+                ..Default::default()
+            };
+            let trained = anomalog::model::worker::run(
+                ds,
+                anomalog::model::worker::Task::Train {
+                    kind: anomalog::model::ModelKind::Ae,
+                    config,
+                },
+                &Default::default(),
+                &mut |_| {},
+            )
+            .unwrap();
+            trained.model.unwrap().to_bytes().unwrap()
+        })
+        .collect();
+        add(fuzz("baseline", &seeds, secs, &mut rng, &|b| {
             let p = dir.path().join("fuzz.safetensors");
             std::fs::write(&p, b).unwrap();
-            if let Ok(m) = anomalog::model::ae::Autoencoder::load(&p) {
+            if let Ok(m) = anomalog::model::Saved::load(&p) {
                 let _ = m.score(ds);
             }
         }));

@@ -8,9 +8,9 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
 use crate::ingest::Progress;
-use crate::model::ModelKind;
-use crate::model::ae::{AeConfig, Autoencoder, Objective};
+use crate::model::ae::{AeConfig, Objective};
 use crate::model::worker::{self, Task, WorkerMsg};
+use crate::model::{ModelKind, Saved};
 use crate::output::{Format, Rows, TaskRows};
 use crate::pipeline;
 use crate::profile::{self, PROFILES};
@@ -35,7 +35,7 @@ pub struct Cli {
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
     /// How the autoencoder learns and scores a field (the UI's)
-    #[arg(long, value_enum, default_value_t = Objective::Swap)]
+    #[arg(long, value_enum, default_value_t = Objective::Hybrid)]
     pub objective: Objective,
     /// Which events to hunt in
     #[arg(short, long, default_value = "scheduled-tasks", value_parser = clap::builder::PossibleValuesParser::new(PROFILES))]
@@ -157,15 +157,17 @@ pub struct RankArgs {
     /// Training epochs of the autoencoder (0: chosen from the number of unique events)
     #[arg(long, default_value_t = 0)]
     pub epochs: usize,
-    /// How the autoencoder learns and scores a field: `masked` predicts each field from the
-    /// event's other fields (never seeing its own value), `swap` is the denoising default
-    #[arg(long, value_enum, default_value_t = Objective::Swap)]
+    /// How the autoencoder learns and scores a field: `hybrid` (the default) adds to the
+    /// denoising `swap` model's ranking the combinations two `masked` models (each field
+    /// predicted from the event's other fields) agree are broken
+    #[arg(long, value_enum, default_value_t = Objective::Hybrid)]
     pub objective: Objective,
-    /// Save the trained autoencoder (weights and encoders, one safetensors file)
+    /// Save the trained autoencoder(s) (weights and encoders, one safetensors file; the
+    /// hybrid's three together)
     #[arg(long, value_name = "FILE")]
     pub save_model: Option<PathBuf>,
-    /// Score against a saved autoencoder instead of training: train on a known-good period,
-    /// hunt in a new one
+    /// Score against a saved model (`--save-model`) instead of training: train on a
+    /// known-good period, hunt in a new one
     #[arg(long, value_name = "FILE", conflicts_with = "model")]
     pub baseline: Option<PathBuf>,
     /// Add each unique event's first occurrence as it was read (`raw`: computer, time, record
@@ -397,7 +399,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     }
     let ds = std::sync::Arc::new(ds);
     let task = match &args.baseline {
-        Some(path) => Task::Baseline(Box::new(Autoencoder::load(path)?)),
+        Some(path) => Task::Baseline(Box::new(Saved::load(path)?)),
         None => Task::Train {
             kind: args.model,
             config: AeConfig {
@@ -412,16 +414,13 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if let Some(path) = &args.save_model {
         match &trained.model {
             Some(m) => {
-                m.save(path)
+                let bytes = m.to_bytes()?;
+                crate::session::write_file_atomic(path, |f| f.write_all(&bytes))
                     .with_context(|| format!("saving the model to {}", path.display()))?;
                 if !args.quiet {
                     eprintln!("anomalog: saved the model to {}", path.display());
                 }
             }
-            None if args.objective == Objective::Hybrid => eprintln!(
-                "anomalog: warning: --save-model saves one autoencoder; the hybrid ranks with \
-                 three, so it has nothing to save (train with --objective swap or masked to keep one)"
-            ),
             None => eprintln!(
                 "anomalog: warning: --save-model saves an autoencoder; {} has nothing to save",
                 trained.ranking.model
@@ -588,9 +587,19 @@ fn train(
         eprint!("\r\x1b[K");
     }
     if let (Ok(t), Some(r), false) = (&result, last, quiet) {
+        // The hybrid's report counts the epochs of its three trainings together.
+        let what = match &t.model {
+            Some(Saved::Hybrid(_)) => format!(
+                "{} (hybrid: {} autoencoders, {} epochs in all)",
+                t.ranking.model,
+                1 + crate::model::hybrid::AGREEING,
+                r.epochs
+            ),
+            _ => format!("{} for {} epochs", t.ranking.model, r.epochs),
+        };
         eprintln!(
-            "anomalog: trained {} for {} epochs in {:.1} s (loss {:.3})",
-            t.ranking.model, r.epochs, r.elapsed, r.loss
+            "anomalog: trained {what} in {:.1} s (loss {:.3})",
+            r.elapsed, r.loss
         );
     }
     job.join();

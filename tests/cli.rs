@@ -785,38 +785,56 @@ fn the_table_fits_the_terminal_width() {
     }
 }
 
-/// `--objective hybrid` ranks (three trainings) and says that it has no single model to save.
+/// The default objective is the hybrid: three autoencoders, saved together in one file that
+/// `--baseline` reads back; `--objective swap` trains and saves one.
 #[test]
-fn the_hybrid_objective_ranks_and_saves_nothing() {
+fn the_default_hybrid_and_a_single_swap_model_both_save() {
     let dir = tempfile::tempdir().unwrap();
-    let model = dir.path().join("m.safetensors");
-    let out = anomalog()
-        .args([
+    for (objective, format, said) in [
+        (
+            None,
+            anomalog::model::hybrid::FORMAT,
+            "hybrid: 3 autoencoders",
+        ),
+        (Some("swap"), anomalog::model::ae::FORMAT, "for 4 epochs"),
+    ] {
+        let model = dir.path().join(format!("{format}.safetensors"));
+        let mut cmd = anomalog();
+        cmd.args([
             "rank",
-            "--objective",
-            "hybrid",
+            "--epochs",
+            "4",
             "-f",
             "jsonl",
             "-n",
             "5",
             "--save-model",
         ])
-        .arg(&model)
-        .arg("samples")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let rows = jsonl(&out.stdout);
-    assert_eq!(rows.len(), 5);
-    assert!(
-        rows.windows(2)
-            .all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64())
-    );
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("has nothing to save"), "{err}");
-    assert!(!model.exists());
+        .arg(&model);
+        if let Some(o) = objective {
+            cmd.args(["--objective", o]);
+        }
+        let out = cmd.arg("samples").output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains(said), "{err}");
+        let rows = jsonl(&out.stdout);
+        assert_eq!(rows.len(), 5);
+        assert!(
+            rows.windows(2)
+                .all(|w| w[0]["score"].as_f64() >= w[1]["score"].as_f64())
+        );
+        let bytes = std::fs::read(&model).unwrap();
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+        assert_eq!(header.metadata().as_ref().unwrap()["format"], format);
+        // The saved model ranks the same logs the same, without training.
+        let again = anomalog()
+            .args(["rank", "-f", "jsonl", "-n", "5", "--baseline"])
+            .arg(&model)
+            .arg("samples")
+            .output()
+            .unwrap();
+        assert!(again.status.success());
+        assert_eq!(jsonl(&again.stdout), rows, "{objective:?}");
+    }
 }

@@ -15,7 +15,7 @@ use anomalog::frame::Dataset;
 use anomalog::ingest::Progress;
 use anomalog::model::ae::{AeConfig, Autoencoder};
 use anomalog::model::worker::{self, Task, WorkerMsg, run};
-use anomalog::model::{ModelKind, Ranking};
+use anomalog::model::{ModelKind, Ranking, Saved};
 use anomalog::pipeline;
 use anomalog::profile::by_name;
 use assert_cmd::Command;
@@ -425,7 +425,7 @@ fn a_damaged_saved_model_never_panics() {
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.safetensors");
-    trained.model.unwrap().save(&good).unwrap();
+    std::fs::write(&good, trained.model.unwrap().to_bytes().unwrap()).unwrap();
     let bytes = std::fs::read(&good).unwrap();
     let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
     let names: Vec<String> = st.tensors().into_iter().map(|(n, _)| n).collect();
@@ -598,6 +598,18 @@ fn the_autoencoder_scores_a_field_from_the_others() {
         .unwrap();
     assert_eq!(weighed.field_parts[other][p], plain.field_parts[other][p]);
     assert!(weighed.scores[planted] > plain.scores[planted]);
+    // What the hybrid reads of a masked model: exactly what the weight added, per field.
+    model.config.contradiction = w;
+    let found = model.contradictions(&ds).unwrap();
+    for u in 0..ds.uniques.len() {
+        for f in 0..ds.fields.len() {
+            assert_eq!(
+                found.gain[u][f],
+                weighed.field_parts[u][f].0 - plain.field_parts[u][f].0
+            );
+            assert_eq!(found.expected[u][f], weighed.expected[u][f]);
+        }
+    }
 
     // The hybrid: the swap ranking, plus the contradictions two masked models agree on.
     let hybrid = run(
@@ -613,17 +625,27 @@ fn the_autoencoder_scores_a_field_from_the_others() {
         &mut |_| {},
     )
     .unwrap();
-    assert!(hybrid.model.is_none(), "three models: nothing to save");
     let h = hybrid.ranking;
-    let swap = Autoencoder::train(
+    // Saved and loaded, the three models rank as they did.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("hybrid.safetensors");
+    let saved = hybrid.model.expect("the hybrid's models");
+    assert!(matches!(saved, Saved::Hybrid(_)));
+    std::fs::write(&path, saved.to_bytes().unwrap()).unwrap();
+    let loaded = Saved::load(&path).unwrap().score(&ds).unwrap();
+    assert_eq!(loaded.scores, h.scores);
+    assert_eq!(loaded.order, h.order);
+    assert_eq!(loaded.expected, h.expected);
+    let e = Autoencoder::load(&path).err().unwrap().to_string();
+    assert!(e.contains("hybrid") && e.contains("--baseline"), "{e}");
+    let swap_model = Autoencoder::train(
         &ds,
         AeConfig::default(),
         &AtomicBool::new(false),
         &mut |_| {},
     )
-    .unwrap()
-    .score(&ds)
     .unwrap();
+    let swap = swap_model.score(&ds).unwrap();
     // The swap ranking is its base: contradictions only ever add.
     assert!((0..ds.uniques.len()).all(|u| h.scores[u] >= swap.scores[u] - 1e-9));
     // Here the second masked model (seed 1001) expects SYSTEM at about 50 % only: no
@@ -634,17 +656,12 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     assert_eq!(h.scores[planted], swap.scores[planted], "{h_rank} {s_rank}");
     // When both agree (the same confident model twice), the gain is added whole, to the
     // field and the score, with the masked model's expectation.
-    let agreed = anomalog::model::hybrid::combine(
-        &ds,
-        swap.clone(),
-        &[
-            (weighed.clone(), plain.clone()),
-            (weighed.clone(), plain.clone()),
-        ],
-    );
+    let agreed =
+        anomalog::model::hybrid::combine(&ds, swap.clone(), &[found.clone(), found.clone()]);
     let gain: f64 = (0..ds.fields.len())
         .filter(|&f| !anomalog::model::hybrid::NOT_CONTRADICTED.contains(&ds.fields[f]))
-        .map(|f| f64::from(weighed.field_parts[planted][f].0 - plain.field_parts[planted][f].0))
+        .filter(|&f| !found.expected[planted][f].0.is_empty())
+        .map(|f| f64::from(found.gain[planted][f]))
         .filter(|&g| g > 0.0)
         .sum();
     assert!(
@@ -654,22 +671,22 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     assert!((agreed.scores[planted] - swap.scores[planted] - gain).abs() < 1e-3);
     assert_eq!(&*agreed.expected[planted][p].0, "nt authority\\system");
     assert!(agreed.order.iter().position(|&u| u == planted).unwrap() < s_rank);
+    // "Expected nothing there" is no contradiction: the same gain with an empty expectation
+    // adds nothing.
+    let mut blank = found.clone();
+    blank.expected[planted][p].0 = Arc::from("");
+    let unsure = anomalog::model::hybrid::combine(&ds, swap.clone(), &[blank.clone(), blank]);
+    let principal_gain = f64::from(found.gain[planted][p]);
+    assert!(principal_gain > 0.0);
+    assert!((agreed.scores[planted] - unsure.scores[planted] - principal_gain).abs() < 1e-3);
     // Combining with models that add nothing leaves the swap ranking as it was.
-    let same = anomalog::model::hybrid::combine(
-        &ds,
-        swap.clone(),
-        &[(plain.clone(), plain.clone()), (plain.clone(), plain)],
-    );
+    let nothing = swap_model.contradictions(&ds).unwrap();
+    assert!(nothing.gain.iter().flatten().all(|&g| g == 0.0));
+    let same =
+        anomalog::model::hybrid::combine(&ds, swap.clone(), &[nothing.clone(), nothing.clone()]);
     assert_eq!(same.scores, swap.scores);
     assert_eq!(same.order, swap.order);
     // One model alone contradicting is not enough.
-    let alone = anomalog::model::hybrid::combine(
-        &ds,
-        swap.clone(),
-        &[
-            (weighed.clone(), model.score(&ds).unwrap()),
-            (swap.clone(), swap.clone()),
-        ],
-    );
+    let alone = anomalog::model::hybrid::combine(&ds, swap.clone(), &[found, nothing]);
     assert_eq!(alone.scores, swap.scores);
 }

@@ -91,7 +91,9 @@ fn mask_rate() -> f64 {
     0.3
 }
 
-/// How a field's loss is learnt and scored.
+/// How a field's loss is learnt and scored. The command line's default is
+/// [`Objective::Hybrid`]; `Default` (a single model's, and what files from before the field
+/// existed hold) is [`Objective::Swap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Objective {
     /// Each field predicted from the event's other fields: in training, groups of fields
@@ -99,14 +101,13 @@ pub enum Objective {
     /// `-log p(value | the other fields)`, computed with its group hidden, so the model never
     /// sees the value it is asked to predict
     Masked,
-    /// The denoising autoencoder: swap noise, every field reconstructed from the whole row
-    /// (the value itself included). The default until the masked objective measures better
-    /// on the real logs too (README "Detection benchmark")
+    /// The denoising autoencoder alone: swap noise, every field reconstructed from the whole
+    /// row (the value itself included); one training
     #[default]
     Swap,
-    /// The swap ranking plus the confident contradictions that two masked models of other
-    /// seeds agree on (three trainings; [`crate::model::hybrid`]). Not saved by
-    /// `--save-model`
+    /// The default: the swap ranking plus the confident contradictions (a value the event's
+    /// other fields predicted otherwise) that two masked models of other seeds agree on;
+    /// three trainings side by side ([`crate::model::hybrid`], README "Detection benchmark")
     Hybrid,
 }
 
@@ -165,6 +166,19 @@ struct FieldLosses {
     expect: Vec<u32>,
     /// ...and its probability.
     probs: Vec<f32>,
+    /// What the contradiction weight added to `conditional` (0 where the value contradicts no
+    /// confident prediction, and always without [`Objective::Masked`]).
+    gain: Vec<f32>,
+}
+
+/// What a masked model's confident contradictions add, per unique event and profile field
+/// (the event kind left out): the input of the hybrid ranking ([`crate::model::hybrid`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contradictions {
+    /// What the contradiction weight added to the field's conditional surprise (0: none).
+    pub gain: Vec<Vec<f32>>,
+    /// The value the other fields predicted, and its probability.
+    pub expected: Vec<Vec<(Arc<str>, f32)>>,
 }
 
 /// Per-field loss statistics over the training rows, for z-scores.
@@ -548,12 +562,54 @@ impl Autoencoder {
         cancel: &AtomicBool,
         on_epoch: &mut dyn FnMut(EpochReport),
     ) -> Result<Autoencoder, ModelError> {
+        let (mut model, data) = Autoencoder::fit(ds, config, cancel, on_epoch)?;
+        let losses = model.field_losses(&data, ds)?;
+        model.stats = loss_stats(&losses.total, data.n_fields);
+        Ok(model)
+    }
+
+    /// [`Autoencoder::train`] and [`Autoencoder::score`] in one: the pass that gives the loss
+    /// statistics also gives the ranking.
+    pub fn train_and_score(
+        ds: &Dataset,
+        config: AeConfig,
+        cancel: &AtomicBool,
+        on_epoch: &mut dyn FnMut(EpochReport),
+    ) -> Result<(Autoencoder, Ranking), ModelError> {
+        let (mut model, data) = Autoencoder::fit(ds, config, cancel, on_epoch)?;
+        let losses = model.field_losses(&data, ds)?;
+        model.stats = loss_stats(&losses.total, data.n_fields);
+        let ranking = model.ranking(ds, data.rows, losses);
+        Ok((model, ranking))
+    }
+
+    /// [`Autoencoder::train`] and [`Autoencoder::contradictions`] in one pass.
+    pub fn train_contradicting(
+        ds: &Dataset,
+        config: AeConfig,
+        cancel: &AtomicBool,
+        on_epoch: &mut dyn FnMut(EpochReport),
+    ) -> Result<(Autoencoder, Contradictions), ModelError> {
+        let (mut model, data) = Autoencoder::fit(ds, config, cancel, on_epoch)?;
+        let losses = model.field_losses(&data, ds)?;
+        model.stats = loss_stats(&losses.total, data.n_fields);
+        let found = model.contradictions_of(data.rows, losses);
+        Ok((model, found))
+    }
+
+    /// The weights, learnt from `ds` (loss statistics not yet computed), and `ds` encoded.
+    fn fit(
+        ds: &Dataset,
+        config: AeConfig,
+        cancel: &AtomicBool,
+        on_epoch: &mut dyn FnMut(EpochReport),
+    ) -> Result<(Autoencoder, Encoded), ModelError> {
         if ds.uniques.is_empty() {
             return Err(ModelError::Empty);
         }
         let encoder = Encoder::fit(ds, config.encode);
         let data = encoder.encode(ds);
-        let mut model = Autoencoder::new(encoder, config)?;
+        let model = Autoencoder::new(encoder, config)?;
         let vars: Vec<Var> = model.vars.iter().map(|(_, v)| v.clone()).collect();
         let mut opt = AdamW::new(
             vars,
@@ -685,9 +741,7 @@ impl Autoencoder {
                 eta: elapsed / epoch as f64 * (epochs - epoch) as f64,
             });
         }
-        let per_field = model.field_losses(&data, ds)?.total;
-        model.stats = loss_stats(&per_field, nf);
-        Ok(model)
+        Ok((model, data))
     }
 
     /// Per row and field: the loss and its two parts, the expected index and its
@@ -703,6 +757,7 @@ impl Autoencoder {
             rarity: vec![0f32; n],
             expect: vec![0u32; n],
             probs: vec![0f32; n],
+            gain: vec![0f32; n],
         };
         let nt = data.n_tokens;
         let chunk = 2048;
@@ -783,7 +838,9 @@ impl Autoencoder {
                     // is (field 0, the event kind, never is).
                     let p_best = best_lp[r].exp();
                     if masked && f > 0 && best[r] != target && p_best >= CONFIDENT {
+                        let plain = conditional;
                         conditional *= 1.0 + self.config.contradiction * p_best;
+                        out.gain[at] = conditional - plain;
                     }
                     out.conditional[at] = conditional;
                     out.rarity[at] = rarity;
@@ -799,6 +856,14 @@ impl Autoencoder {
     /// Score every unique event of `ds` (which must come from the profile the model was
     /// trained on).
     pub fn score(&self, ds: &Dataset) -> Result<Ranking, ModelError> {
+        self.check_fits(ds)?;
+        let data = self.encoder.encode(ds);
+        let losses = self.field_losses(&data, ds)?;
+        Ok(self.ranking(ds, data.rows, losses))
+    }
+
+    /// Refuse events of another profile or other fields than the model learnt.
+    fn check_fits(&self, ds: &Dataset) -> Result<(), ModelError> {
         if ds.profile != self.encoder.profile {
             return Err(ModelError::Incompatible(format!(
                 "the model was trained on the {} profile, these events are {}",
@@ -810,15 +875,37 @@ impl Autoencoder {
                 "the model was trained on other fields (an older anomalog?); train it again".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// What the masked model's confident contradictions add on `ds` (which must come from
+    /// the profile the model was trained on); all zero for other objectives.
+    pub fn contradictions(&self, ds: &Dataset) -> Result<Contradictions, ModelError> {
+        self.check_fits(ds)?;
         let data = self.encoder.encode(ds);
-        let nf = data.n_fields;
-        let FieldLosses {
-            total: losses,
-            conditional,
-            rarity,
-            expect,
-            probs,
-        } = self.field_losses(&data, ds)?;
+        let losses = self.field_losses(&data, ds)?;
+        Ok(self.contradictions_of(data.rows, losses))
+    }
+
+    fn contradictions_of(&self, rows: usize, losses: FieldLosses) -> Contradictions {
+        let nf = self.encoder.fields.len();
+        Contradictions {
+            gain: (0..rows)
+                .map(|r| losses.gain[r * nf + 1..(r + 1) * nf].to_vec())
+                .collect(),
+            expected: self.expected_values(rows, &losses.expect, &losses.probs),
+        }
+    }
+
+    /// Per row and profile field, the most probable value (by its index in `expect`) and its
+    /// probability.
+    fn expected_values(
+        &self,
+        rows: usize,
+        expect: &[u32],
+        probs: &[f32],
+    ) -> Vec<Vec<(Arc<str>, f32)>> {
+        let nf = self.encoder.fields.len();
         let vocab: Vec<Vec<Arc<str>>> = self
             .encoder
             .fields
@@ -831,21 +918,8 @@ impl Autoencoder {
                     .collect()
             })
             .collect();
-        let mut scores = Vec::with_capacity(data.rows);
-        let mut field_scores = Vec::with_capacity(data.rows);
-        let mut field_z = Vec::with_capacity(data.rows);
-        let mut expected = Vec::with_capacity(data.rows);
-        for r in 0..data.rows {
-            let row = &losses[r * nf..(r + 1) * nf];
-            scores.push(row.iter().map(|&l| f64::from(l)).sum());
-            // Field 0 is the event kind; the profile's fields follow.
-            field_scores.push(row[1..].to_vec());
-            field_z.push(
-                (1..nf)
-                    .map(|f| (row[f] - self.stats.mean[f]) / self.stats.std[f].max(1e-3))
-                    .collect(),
-            );
-            expected.push(
+        (0..rows)
+            .map(|r| {
                 (1..nf)
                     .map(|f| {
                         // The head is masked to each field's vocabulary; a damaged model's
@@ -857,16 +931,43 @@ impl Autoencoder {
                             .unwrap_or_else(|| Arc::from(""));
                         (v, probs[r * nf + f])
                     })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The ranking of `rows` unique events from their field losses.
+    fn ranking(&self, ds: &Dataset, rows: usize, losses: FieldLosses) -> Ranking {
+        let nf = self.encoder.fields.len();
+        let FieldLosses {
+            total: losses,
+            conditional,
+            rarity,
+            expect,
+            probs,
+            ..
+        } = losses;
+        let mut scores = Vec::with_capacity(rows);
+        let mut field_scores = Vec::with_capacity(rows);
+        let mut field_z = Vec::with_capacity(rows);
+        for r in 0..rows {
+            let row = &losses[r * nf..(r + 1) * nf];
+            scores.push(row.iter().map(|&l| f64::from(l)).sum());
+            // Field 0 is the event kind; the profile's fields follow.
+            field_scores.push(row[1..].to_vec());
+            field_z.push(
+                (1..nf)
+                    .map(|f| (row[f] - self.stats.mean[f]) / self.stats.std[f].max(1e-3))
                     .collect(),
             );
         }
         let mut ranking = Ranking::from_scores(super::ModelKind::Ae, ds, scores, field_scores);
         ranking.field_z = field_z;
-        ranking.expected = expected;
+        ranking.expected = self.expected_values(rows, &expect, &probs);
         // Field 0 is the event kind; the profile's fields follow. The split means something
         // only when the field was predicted without seeing itself.
         if self.config.objective == Objective::Masked {
-            ranking.field_parts = (0..data.rows)
+            ranking.field_parts = (0..rows)
                 .map(|r| {
                     (1..nf)
                         .map(|f| (conditional[r * nf + f], rarity[r * nf + f]))
@@ -874,66 +975,65 @@ impl Autoencoder {
                 })
                 .collect();
         }
-        Ok(ranking)
+        ranking
     }
 
     /// Save weights (safetensors) with the encoder, configuration and loss statistics as JSON
-    /// in the file's metadata: one file holds everything needed to score new logs.
+    /// in the file's metadata: one file holds everything needed to score new logs. Not
+    /// atomic: the command line writes [`Autoencoder::to_bytes`] through a temporary file.
     pub fn save(&self, path: &Path) -> Result<(), ModelError> {
-        let mut meta = HashMap::new();
+        std::fs::write(path, self.to_bytes()?)
+            .map_err(|e| ModelError::Io(format!("{}: {e}", path.display())))
+    }
+
+    /// The file [`Autoencoder::save`] writes.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        let (tensors, mut meta) = self.parts("")?;
         meta.insert("format".to_string(), FORMAT.to_string());
-        meta.insert(
-            "anomalog_version".to_string(),
-            env!("CARGO_PKG_VERSION").to_string(),
-        );
-        meta.insert(
-            "encoder".to_string(),
-            serde_json::to_string(&self.encoder).map_err(|e| ModelError::Io(e.to_string()))?,
-        );
-        meta.insert(
-            "config".to_string(),
-            serde_json::to_string(&self.config).map_err(|e| ModelError::Io(e.to_string()))?,
-        );
-        meta.insert(
-            "stats".to_string(),
-            serde_json::to_string(&self.stats).map_err(|e| ModelError::Io(e.to_string()))?,
-        );
-        let tensors: Vec<(String, Tensor)> = self
-            .vars
-            .iter()
-            .map(|(n, v)| (n.clone(), v.as_tensor().clone()))
-            .collect();
-        safetensors::serialize_to_file(tensors, Some(meta), path)
-            .map_err(|e| ModelError::Io(e.to_string()))
+        serialize(tensors, meta)
     }
 
     /// Load a model saved by [`Autoencoder::save`]; refuses files of another format.
     pub fn load(path: &Path) -> Result<Autoencoder, ModelError> {
-        let bytes =
-            std::fs::read(path).map_err(|e| ModelError::Io(format!("{}: {e}", path.display())))?;
-        let bad = |why: String| ModelError::Incompatible(format!("{}: {why}", path.display()));
-        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
-            .map_err(|e| bad(format!("not an anomalog model ({e})")))?;
-        let meta = header
-            .metadata()
-            .clone()
-            .ok_or_else(|| bad("not an anomalog model (no metadata)".into()))?;
-        match meta.get("format").map(String::as_str) {
-            Some(FORMAT) => {}
-            Some(other) => {
-                return Err(bad(format!(
-                    "model format {other}, this anomalog reads {FORMAT}"
-                )));
+        let file = SavedFile::read(path)?;
+        match file.format() {
+            FORMAT => Autoencoder::from_parts(&file, ""),
+            super::hybrid::FORMAT => {
+                Err(file
+                    .bad("a hybrid model (three autoencoders): `rank --baseline` reads it".into()))
             }
-            None => return Err(bad("not an anomalog model".into())),
+            other => Err(file.bad(format!(
+                "model format {other}, this anomalog reads {FORMAT}"
+            ))),
         }
-        let get = |k: &str| {
-            meta.get(k)
-                .ok_or_else(|| bad(format!("metadata lacks {k}")))
-        };
+    }
+
+    /// The weights, named `{prefix}{name}`, and the metadata, keyed `{prefix}{key}`, that
+    /// rebuild this model ([`Autoencoder::from_parts`]).
+    pub(crate) fn parts(&self, prefix: &str) -> Result<Parts, ModelError> {
+        let mut meta = HashMap::new();
+        meta.insert(
+            "anomalog_version".to_string(),
+            env!("CARGO_PKG_VERSION").to_string(),
+        );
+        meta.insert(format!("{prefix}encoder"), json(&self.encoder)?);
+        meta.insert(format!("{prefix}config"), json(&self.config)?);
+        meta.insert(format!("{prefix}stats"), json(&self.stats)?);
+        let tensors = self
+            .vars
+            .iter()
+            .map(|(n, v)| (format!("{prefix}{n}"), v.as_tensor().clone()))
+            .collect();
+        Ok((tensors, meta))
+    }
+
+    /// The model whose [`Autoencoder::parts`] `file` holds under `prefix`. Every length
+    /// the model indexes by, and every weight, is checked: a file is input.
+    pub(crate) fn from_parts(file: &SavedFile, prefix: &str) -> Result<Autoencoder, ModelError> {
+        let bad = |why: String| file.bad(why);
+        let get = |k: &str| file.meta(&format!("{prefix}{k}"));
         let mut encoder: Encoder =
             serde_json::from_str(get("encoder")?).map_err(|e| bad(e.to_string()))?;
-        // A file is input: every length the model indexes by is checked before it is used.
         encoder
             .validate()
             .map_err(|e| bad(format!("a damaged encoder: {e}")))?;
@@ -942,12 +1042,9 @@ impl Autoencoder {
             serde_json::from_str(get("config")?).map_err(|e| bad(e.to_string()))?;
         let stats: LossStats =
             serde_json::from_str(get("stats")?).map_err(|e| bad(e.to_string()))?;
-        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)?;
         let mut model = Autoencoder::new(encoder, config)?;
         for (name, var) in &mut model.vars {
-            let t = tensors
-                .get(name)
-                .ok_or_else(|| bad(format!("weights lack {name}")))?;
+            let t = file.tensor(&format!("{prefix}{name}"))?;
             if t.dims() != var.as_tensor().dims() {
                 return Err(bad(format!(
                     "{name} has shape {:?}, expected {:?}",
@@ -974,6 +1071,83 @@ impl Autoencoder {
         }
         model.stats = stats;
         Ok(model)
+    }
+}
+
+/// Named weights and metadata entries, as a safetensors file holds them.
+pub(crate) type Parts = (Vec<(String, Tensor)>, HashMap<String, String>);
+
+fn json<T: Serialize>(v: &T) -> Result<String, ModelError> {
+    serde_json::to_string(v).map_err(|e| ModelError::Io(e.to_string()))
+}
+
+/// A safetensors file with its metadata.
+fn serialize(
+    tensors: Vec<(String, Tensor)>,
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>, ModelError> {
+    safetensors::serialize(tensors, Some(meta)).map_err(|e| ModelError::Io(e.to_string()))
+}
+
+/// The largest model file read: a model of 100 000 unique events is a few megabytes.
+pub const MAX_MODEL_BYTES: u64 = 256 << 20;
+
+/// A saved model's file, read and checked to be an anomalog model of some format.
+pub(crate) struct SavedFile {
+    path: String,
+    meta: HashMap<String, String>,
+    tensors: HashMap<String, Tensor>,
+}
+
+impl SavedFile {
+    pub(crate) fn read(path: &Path) -> Result<SavedFile, ModelError> {
+        let name = path.display().to_string();
+        let bad = |why: String| ModelError::Incompatible(format!("{name}: {why}"));
+        let io = |e: std::io::Error| ModelError::Io(format!("{name}: {e}"));
+        let size = std::fs::metadata(path).map_err(io)?.len();
+        if size > MAX_MODEL_BYTES {
+            return Err(bad(format!(
+                "{size} bytes, more than any anomalog model ({MAX_MODEL_BYTES})"
+            )));
+        }
+        let bytes = std::fs::read(path).map_err(io)?;
+        let (_, header) = safetensors::SafeTensors::read_metadata(&bytes)
+            .map_err(|e| bad(format!("not an anomalog model ({e})")))?;
+        let meta = header
+            .metadata()
+            .clone()
+            .ok_or_else(|| bad("not an anomalog model (no metadata)".into()))?;
+        if !meta.contains_key("format") {
+            return Err(bad("not an anomalog model".into()));
+        }
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu)?;
+        Ok(SavedFile {
+            path: name,
+            meta,
+            tensors,
+        })
+    }
+
+    pub(crate) fn format(&self) -> &str {
+        self.meta.get("format").map_or("", String::as_str)
+    }
+
+    /// An error about this file.
+    pub(crate) fn bad(&self, why: String) -> ModelError {
+        ModelError::Incompatible(format!("{}: {why}", self.path))
+    }
+
+    pub(crate) fn meta(&self, key: &str) -> Result<&str, ModelError> {
+        self.meta
+            .get(key)
+            .map(String::as_str)
+            .ok_or_else(|| self.bad(format!("metadata lacks {key}")))
+    }
+
+    fn tensor(&self, name: &str) -> Result<&Tensor, ModelError> {
+        self.tensors
+            .get(name)
+            .ok_or_else(|| self.bad(format!("weights lack {name}")))
     }
 }
 

@@ -40,6 +40,44 @@ impl std::fmt::Display for ModelKind {
     }
 }
 
+/// A trained model that `--save-model` writes and `--baseline` scores new logs with.
+pub enum Saved {
+    Ae(Box<ae::Autoencoder>),
+    Hybrid(Box<hybrid::Hybrid>),
+}
+
+impl Saved {
+    /// Rank `ds` (which must come from the profile the model was trained on).
+    pub fn score(&self, ds: &Dataset) -> Result<Ranking, ModelError> {
+        match self {
+            Saved::Ae(m) => m.score(ds),
+            Saved::Hybrid(m) => m.score(ds),
+        }
+    }
+
+    /// The model's file (safetensors, everything needed to score in its metadata).
+    pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
+        match self {
+            Saved::Ae(m) => m.to_bytes(),
+            Saved::Hybrid(m) => m.to_bytes(),
+        }
+    }
+
+    /// Load a model of either format; refuses other files with a message naming `path`.
+    pub fn load(path: &std::path::Path) -> Result<Saved, ModelError> {
+        let file = ae::SavedFile::read(path)?;
+        match file.format() {
+            ae::FORMAT => Ok(Saved::Ae(Box::new(ae::Autoencoder::from_parts(&file, "")?))),
+            hybrid::FORMAT => Ok(Saved::Hybrid(Box::new(hybrid::Hybrid::from_file(&file)?))),
+            other => Err(file.bad(format!(
+                "model format {other}, this anomalog reads {} and {}",
+                ae::FORMAT,
+                hybrid::FORMAT
+            ))),
+        }
+    }
+}
+
 /// Progress of training, once per epoch.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EpochReport {

@@ -8,14 +8,15 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
 
 use super::ae::{AeConfig, Autoencoder};
-use super::{EpochReport, ModelError, ModelKind, Ranking, ds4n6, rarity};
+use super::{EpochReport, ModelError, ModelKind, Ranking, Saved, ds4n6, rarity};
 use crate::frame::Dataset;
 
 /// What a finished job gives.
 pub struct Trained {
     pub ranking: Ranking,
-    /// The trained autoencoder (for `--save-model`); `None` for other models or a baseline.
-    pub model: Option<Autoencoder>,
+    /// The trained autoencoder(s) (for `--save-model`); `None` for other models or a
+    /// baseline.
+    pub model: Option<Saved>,
 }
 
 pub enum WorkerMsg {
@@ -59,8 +60,8 @@ pub enum Task {
         kind: ModelKind,
         config: AeConfig,
     },
-    /// Score with a saved autoencoder, no training.
-    Baseline(Box<Autoencoder>),
+    /// Score with a saved model, no training.
+    Baseline(Box<Saved>),
 }
 
 /// Run `task` on `ds` in a new thread.
@@ -128,19 +129,21 @@ pub fn run(
         Task::Train {
             kind: ModelKind::Ae,
             config,
-        } if config.objective == super::ae::Objective::Hybrid => Ok(Trained {
-            ranking: super::hybrid::train(ds, config, cancel, on_epoch)?,
-            // Three models: `--save-model` saves one autoencoder, so nothing is saved.
-            model: None,
-        }),
+        } if config.objective == super::ae::Objective::Hybrid => {
+            let (model, ranking) = super::hybrid::Hybrid::train(ds, config, cancel, on_epoch)?;
+            Ok(Trained {
+                ranking,
+                model: Some(Saved::Hybrid(Box::new(model))),
+            })
+        }
         Task::Train {
             kind: ModelKind::Ae,
             config,
         } => {
-            let model = Autoencoder::train(ds, config, cancel, on_epoch)?;
+            let (model, ranking) = Autoencoder::train_and_score(ds, config, cancel, on_epoch)?;
             Ok(Trained {
-                ranking: model.score(ds)?,
-                model: Some(model),
+                ranking,
+                model: Some(Saved::Ae(Box::new(model))),
             })
         }
         Task::Baseline(model) => Ok(Trained {

@@ -82,7 +82,11 @@ fn main() {
         &ds,
         Task::Train {
             kind: ModelKind::Ae,
-            config: Default::default(),
+            // What the UI trains by default (`--objective hybrid`).
+            config: anomalog::model::ae::AeConfig {
+                objective: anomalog::model::ae::Objective::Hybrid,
+                ..Default::default()
+            },
         },
         &Default::default(),
         &mut |r: EpochReport| losses.push(r),

@@ -370,6 +370,73 @@ fn a_damaged_model_file_is_refused() {
     assert!(e.contains("damaged encoder"), "{e}");
 }
 
+/// A saved hybrid is input too: a file whose parts are missing, too many, or do not belong
+/// together is refused with a message naming it, and either loader says what the file is.
+#[test]
+fn a_damaged_hybrid_file_is_refused() {
+    let ds = samples();
+    let trained = run(
+        &ds,
+        Task::Train {
+            kind: ModelKind::Ae,
+            config: AeConfig {
+                epochs: 2,
+                objective: anomalog::model::ae::Objective::Hybrid,
+                ..AeConfig::default()
+            },
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    let bytes = trained.model.unwrap().to_bytes().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
+    let meta = header.metadata().clone().unwrap();
+    assert_eq!(meta["format"], anomalog::model::hybrid::FORMAT);
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &candle_core::Device::Cpu).unwrap();
+    // Write the file with one metadata entry changed (or removed) and without one tensor.
+    let load = |key: &str, value: Option<&str>, drop: &str| -> String {
+        let mut meta = meta.clone();
+        match value {
+            Some(v) => meta.insert(key.to_string(), v.to_string()),
+            None => meta.remove(key),
+        };
+        let list: Vec<(&str, &candle_core::Tensor)> = tensors
+            .iter()
+            .filter(|(k, _)| k.as_str() != drop)
+            .map(|(k, t)| (k.as_str(), t))
+            .collect();
+        let out = dir.path().join("damaged.safetensors");
+        safetensors::serialize_to_file(list, Some(meta), &out).unwrap();
+        match Saved::load(&out) {
+            Ok(m) => format!("loaded: {:?}", m.score(&ds).err()),
+            Err(e) => e.to_string(),
+        }
+    };
+    let e = load("masked", Some("9"), "");
+    assert!(
+        e.contains("damaged.safetensors") && e.contains("1 to 8"),
+        "{e}"
+    );
+    let e = load("masked", Some("3"), "");
+    assert!(e.contains("masked2.encoder"), "{e}");
+    let e = load("masked", None, "");
+    assert!(e.contains("metadata lacks masked"), "{e}");
+    let e = load("masked", Some("2"), "masked1.wo");
+    assert!(e.contains("weights lack masked1.wo"), "{e}");
+    // A masked model trained on another profile's events.
+    let mut other: Value = serde_json::from_str(&meta["masked0.encoder"]).unwrap();
+    other["profile"] = "services".into();
+    let e = load("masked0.encoder", Some(&other.to_string()), "");
+    assert!(e.contains("do not belong together"), "{e}");
+    let e = load("format", Some("anomalog-hybrid-0"), "");
+    assert!(
+        e.contains("anomalog-hybrid-0") && e.contains(anomalog::model::hybrid::FORMAT),
+        "{e}"
+    );
+}
+
 /// Rewrite one tensor of a saved model: every f32 of `name` set to `value`.
 fn with_weights(model: &[u8], name: &str, value: f32) -> Vec<u8> {
     use safetensors::tensor::{Dtype, TensorView};
@@ -608,6 +675,7 @@ fn the_autoencoder_scores_a_field_from_the_others() {
                 weighed.field_parts[u][f].0 - plain.field_parts[u][f].0
             );
             assert_eq!(found.expected[u][f], weighed.expected[u][f]);
+            assert_eq!(found.rarity[u][f], weighed.field_parts[u][f].1);
         }
     }
 
@@ -626,6 +694,15 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     )
     .unwrap();
     let h = hybrid.ranking;
+    // Each field's share splits into what the models add and the value's plain rarity.
+    assert_eq!(h.field_parts.len(), ds.uniques.len());
+    for u in 0..ds.uniques.len() {
+        for f in 0..ds.fields.len() {
+            let (c, r) = h.field_parts[u][f];
+            assert!(r >= 0.0);
+            assert!((c + r - h.field_scores[u][f]).abs() < 1e-4, "{u} {f}");
+        }
+    }
     // Saved and loaded, the three models rank as they did.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("hybrid.safetensors");

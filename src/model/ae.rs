@@ -179,6 +179,9 @@ pub struct Contradictions {
     pub gain: Vec<Vec<f32>>,
     /// The value the other fields predicted, and its probability.
     pub expected: Vec<Vec<(Arc<str>, f32)>>,
+    /// The frequency prior's part of the field's loss (`prior_weight * -log p(value)`): the
+    /// same for every model of one dataset and encoder configuration.
+    pub rarity: Vec<Vec<f32>>,
 }
 
 /// Per-field loss statistics over the training rows, for z-scores.
@@ -894,6 +897,9 @@ impl Autoencoder {
                 .map(|r| losses.gain[r * nf + 1..(r + 1) * nf].to_vec())
                 .collect(),
             expected: self.expected_values(rows, &losses.expect, &losses.probs),
+            rarity: (0..rows)
+                .map(|r| losses.rarity[r * nf + 1..(r + 1) * nf].to_vec())
+                .collect(),
         }
     }
 

@@ -185,9 +185,9 @@ pub fn train(
 }
 
 /// The swap ranking `base` with, per field, the mean extra weight the masked models give a
-/// contradiction all of them make expecting the same value, a value that is not empty. The
-/// field's score gains it and shows the masked models' expectation. [`NOT_CONTRADICTED`]
-/// fields never count.
+/// contradiction all of them make expecting the same value, a value that is not empty: the
+/// field's score gains it. Every field's expected value is the first masked model's (what
+/// the event's other fields predict). [`NOT_CONTRADICTED`] fields never count.
 pub fn combine(ds: &Dataset, base: Ranking, found: &[Contradictions]) -> Ranking {
     combine_skipping(ds, base, found, NOT_CONTRADICTED)
 }
@@ -202,7 +202,12 @@ pub fn combine_skipping(
 ) -> Ranking {
     let mut scores = base.scores.clone();
     let mut field_scores = base.field_scores.clone();
-    let mut expected = base.expected.clone();
+    // What the event's other fields predict (the first masked model), not the swap model's
+    // expectation, which mostly echoes the value it was shown.
+    let expected = match found.first() {
+        Some(c) if c.expected.len() == base.expected.len() => c.expected.clone(),
+        _ => base.expected.clone(),
+    };
     let fields: Vec<usize> = (0..ds.fields.len())
         .filter(|&f| !skip.contains(&ds.fields[f]))
         .collect();
@@ -235,16 +240,21 @@ pub fn combine_skipping(
             if let Some(s) = field_scores.get_mut(u).and_then(|s| s.get_mut(f)) {
                 *s += gain;
             }
-            if let (Some(e), Some(m)) = (
-                expected.get_mut(u).and_then(|e| e.get_mut(f)),
-                expect(&found[0], u, f),
-            ) {
-                *e = m.clone();
-            }
         }
     }
+    // The split of each field's share: what the models add beyond the value's plain rarity
+    // (the swap model's surprise and the agreed contradictions), and that rarity.
+    let field_parts = match found.first() {
+        Some(c) if c.rarity.len() == field_scores.len() => field_scores
+            .iter()
+            .zip(&c.rarity)
+            .map(|(s, r)| s.iter().zip(r).map(|(&s, &r)| (s - r, r)).collect())
+            .collect(),
+        _ => Vec::new(),
+    };
     let mut r = Ranking::from_scores(ModelKind::Ae, ds, scores, field_scores);
     r.field_z = base.field_z;
     r.expected = expected;
+    r.field_parts = field_parts;
     r
 }

@@ -120,8 +120,9 @@ pub struct Ranking {
     /// (empty when the model gives none).
     pub expected: Vec<Vec<(Arc<str>, f32)>>,
     /// Per unique event, per profile field: the field's loss split into the conditional
-    /// surprise (`-log p(value | the event's other fields)`) and the plain rarity (the
-    /// frequency prior's part); empty when the model gives no split.
+    /// surprise (`-log p(value | the event's other fields)`; with the hybrid, everything
+    /// its models add beyond the rarity) and the plain rarity (the frequency prior's part);
+    /// empty when the model gives no split.
     pub field_parts: Vec<Vec<(f32, f32)>>,
     /// Unique-event indices, best (most unusual) first.
     pub order: Vec<usize>,

@@ -226,7 +226,17 @@ fn training_words(app: &App) -> String {
         Training::Done {
             model,
             epochs,
+            models,
             seconds,
+        } if *models > 1 => format!(
+            "{model}: {models} models x {} epochs in {seconds:.1} s",
+            epochs / models
+        ),
+        Training::Done {
+            model,
+            epochs,
+            seconds,
+            ..
         } => format!("{model}: {epochs} epochs in {seconds:.1} s"),
         Training::Cancelled => "training cancelled".into(),
         Training::Failed(e) => format!("training failed: {}", safe(e, 60)),

@@ -373,6 +373,25 @@ fn navigation_focus_help_and_quit() {
     assert!(app.should_quit());
 }
 
+/// The header says what was trained: the hybrid's three models with each one's epochs.
+#[test]
+fn the_header_names_the_hybrids_models() {
+    let mut app = samples();
+    for (models, epochs, said) in [
+        (3, 600, "ae: 3 models x 200 epochs in 0.8 s"),
+        (1, 200, "ae: 200 epochs in 0.8 s"),
+    ] {
+        app.set_training(Training::Done {
+            model: ModelKind::Ae,
+            epochs,
+            models,
+            seconds: 0.8,
+        });
+        let text = screen(&app, 200, 20);
+        assert!(text.contains(said), "{text}");
+    }
+}
+
 #[test]
 fn render_list_and_drill_down() {
     let mut app = samples();

@@ -187,7 +187,10 @@ pub enum Training {
     },
     Done {
         model: crate::model::ModelKind,
+        /// Epochs of all its trainings together.
         epochs: usize,
+        /// Autoencoders trained (the hybrid: three, side by side).
+        models: usize,
         seconds: f64,
     },
     Cancelled,
@@ -1202,6 +1205,7 @@ impl App {
                 self.training = Training::Done {
                     model: t.ranking.model,
                     epochs,
+                    models: t.model.as_ref().map_or(1, crate::model::Saved::models),
                     seconds,
                 };
                 // Training ending is no action of the analyst's: the message already there

@@ -105,6 +105,11 @@ impl Hybrid {
         })
     }
 
+    /// Autoencoders in it: the swap model and the masked ones.
+    pub fn models(&self) -> usize {
+        1 + self.masked.len()
+    }
+
     /// Rank `ds` (which must come from the profile the models were trained on).
     pub fn score(&self, ds: &Dataset) -> Result<Ranking, ModelError> {
         let base = self.swap.score(ds)?;

@@ -55,6 +55,14 @@ impl Saved {
         }
     }
 
+    /// Autoencoders in it.
+    pub fn models(&self) -> usize {
+        match self {
+            Saved::Ae(_) => 1,
+            Saved::Hybrid(m) => m.models(),
+        }
+    }
+
     /// The model's file (safetensors, everything needed to score in its metadata).
     pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         match self {

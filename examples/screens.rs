@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use anomalog::app::{Action, App, Executor, Msg};
 use anomalog::ingest::Progress;
-use anomalog::model::worker::{self, Task, Trained, WorkerMsg};
+use anomalog::model::worker::{self, Task, WorkerMsg};
 use anomalog::model::{EpochReport, ModelKind};
 use anomalog::pipeline;
 use anomalog::profile::by_name;
@@ -96,10 +96,7 @@ fn main() {
         app.on_msg(Msg::Worker(WorkerMsg::Epoch(*r)));
     }
     save("screen-training.txt", &screen(&mut app, w, h));
-    app.on_msg(Msg::Worker(WorkerMsg::Done(Box::new(Trained {
-        ranking: trained.ranking,
-        model: None,
-    }))));
+    app.on_msg(Msg::Worker(WorkerMsg::Done(Box::new(trained))));
     save("screen-ranked.txt", &screen(&mut app, w, h));
     save("screen-80x24.txt", &screen(&mut app, 80, 24));
 

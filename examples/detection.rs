@@ -462,8 +462,11 @@ fn main() {
                 }
                 let secs = start.elapsed().as_secs_f64();
                 let ev: Evaluation = evaluate(ds, &trained.ranking, names.len(), attack_of);
-                // `DETECTION_DETAIL=1`: why each conditional plant ranks where it does.
-                if std::env::var_os("DETECTION_DETAIL").is_some() && name == "ae-masked+ctx+def" {
+                // `DETECTION_DETAIL=MODEL` (`1`: the masked model): why each conditional
+                // plant ranks where it does under that model.
+                if std::env::var("DETECTION_DETAIL")
+                    .is_ok_and(|d| d == name || (d == "1" && name == "ae-masked+ctx+def"))
+                {
                     let r = &trained.ranking;
                     for (rank, &u) in r.order.iter().enumerate() {
                         let src =
@@ -479,7 +482,12 @@ fn main() {
                         );
                         let mut f: Vec<usize> = (0..ds.fields.len()).collect();
                         f.sort_by(|&a, &b| r.field_scores[u][b].total_cmp(&r.field_scores[u][a]));
-                        for &i in f.iter().take(6) {
+                        for &i in f.iter().take(
+                            std::env::var("DETECTION_DETAIL_FIELDS")
+                                .ok()
+                                .and_then(|n| n.parse().ok())
+                                .unwrap_or(6),
+                        ) {
                             let (c, ra) = r.field_parts.get(u).map_or((0.0, 0.0), |p| p[i]);
                             let (ex, p) = &r.expected[u][i];
                             eprintln!(

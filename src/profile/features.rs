@@ -17,7 +17,13 @@ const WELL_KNOWN: &[(&str, &str)] = &[
 /// A user as one comparable value (the DS4N6 `UserNC`, made stricter): lower-cased,
 /// domain-qualified where the domain is known, well-known SIDs and bare `SYSTEM` style names
 /// mapped to `nt authority\...`, machine accounts masked to `<machine>$` so that the same
-/// action by every host's computer account is one value, domain SIDs reduced to their RID.
+/// action by every host's computer account is one value, domain SIDs reduced to their RID,
+/// and the RIDs of ordinary accounts (1000 and up: every user and group created after
+/// installation) to one value, `s-1-5-21-*-user`, as [`mask_volatile`] does for the SIDs in
+/// per-user task names. Why: the principal of a per-user task is one SID per user, so no
+/// single value was common enough to be expected, and a per-user task run as SYSTEM went
+/// unseen (README "Detection benchmark"); the built-in RIDs (500 Administrator, 512 Domain
+/// Admins, ...) stay as they are.
 pub fn normalize_user(domain: &str, user: &str) -> String {
     let user = user.trim();
     let domain = domain.trim();
@@ -47,7 +53,10 @@ pub fn normalize_user(domain: &str, user: &str) -> String {
         _ => {}
     }
     if let Some(rid) = domain_sid_rid(&name) {
-        return format!("s-1-5-21-*-{rid}");
+        return match rid.parse::<u64>() {
+            Ok(n) if n >= 1000 => "s-1-5-21-*-user".to_string(),
+            _ => format!("s-1-5-21-*-{rid}"),
+        };
     }
     if name.ends_with('$') {
         return if dom.is_empty() {
@@ -632,7 +641,15 @@ mod tests {
             normalize_user("", "THESHIRE\\pgustavo"),
             "theshire\\pgustavo"
         );
-        assert_eq!(normalize_user("", "S-1-5-21-1-2-3-1104"), "s-1-5-21-*-1104");
+        assert_eq!(normalize_user("", "S-1-5-21-1-2-3-1104"), "s-1-5-21-*-user");
+        assert_eq!(normalize_user("", "S-1-5-21-9-8-7-1000"), "s-1-5-21-*-user");
+        assert_eq!(normalize_user("", "S-1-5-21-1-2-3-500"), "s-1-5-21-*-500");
+        assert_eq!(normalize_user("", "S-1-5-21-1-2-3-999"), "s-1-5-21-*-999");
+        // Digits past any RID: kept as they are, not mistaken for an ordinary account.
+        assert_eq!(
+            normalize_user("", "S-1-5-21-1-2-3-99999999999999999999999"),
+            "s-1-5-21-*-99999999999999999999999"
+        );
         assert_eq!(normalize_user("", "-"), "");
     }
 

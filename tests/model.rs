@@ -370,6 +370,41 @@ fn a_damaged_model_file_is_refused() {
     assert!(e.contains("damaged encoder"), "{e}");
 }
 
+/// "(rare)" is only ever expected of a value that is not rare: where the model expected the
+/// rare bucket and the event's value is in it, the expectation is the value itself.
+#[test]
+fn a_rare_value_in_the_expected_rare_bucket_reads_as_expected() {
+    let ds = samples();
+    // The masked model: it predicts a field from the others, so it does expect rare values.
+    let model = Autoencoder::train(
+        &ds,
+        AeConfig {
+            objective: anomalog::model::ae::Objective::Masked,
+            ..AeConfig::default()
+        },
+        &AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap();
+    let r = model.score(&ds).unwrap();
+    let mut rare_as_expected = 0;
+    for u in 0..ds.uniques.len() {
+        for f in 0..ds.fields.len() {
+            let value = &ds.uniques[u].values[f];
+            let vocab = &model.encoder.fields[f + 1];
+            let (expected, p) = &r.expected[u][f];
+            assert!((0.0..=1.0).contains(p));
+            if &**expected == "(rare)" {
+                assert_ne!(vocab.index_of(value), 0, "{} {value:?}", ds.fields[f]);
+            }
+            if vocab.index_of(value) == 0 && expected == value {
+                rare_as_expected += 1;
+            }
+        }
+    }
+    assert!(rare_as_expected > 0, "some rare value was expected as rare");
+}
+
 /// A saved hybrid is input too: a file whose parts are missing, too many, or do not belong
 /// together is refused with a message naming it, and either loader says what the file is.
 #[test]

@@ -582,7 +582,7 @@ impl Autoencoder {
         let (mut model, data) = Autoencoder::fit(ds, config, cancel, on_epoch)?;
         let losses = model.field_losses(&data, ds)?;
         model.stats = loss_stats(&losses.total, data.n_fields);
-        let ranking = model.ranking(ds, data.rows, losses);
+        let ranking = model.ranking(ds, &data, losses);
         Ok((model, ranking))
     }
 
@@ -596,7 +596,7 @@ impl Autoencoder {
         let (mut model, data) = Autoencoder::fit(ds, config, cancel, on_epoch)?;
         let losses = model.field_losses(&data, ds)?;
         model.stats = loss_stats(&losses.total, data.n_fields);
-        let found = model.contradictions_of(data.rows, losses);
+        let found = model.contradictions_of(ds, &data, losses);
         Ok((model, found))
     }
 
@@ -862,7 +862,7 @@ impl Autoencoder {
         self.check_fits(ds)?;
         let data = self.encoder.encode(ds);
         let losses = self.field_losses(&data, ds)?;
-        Ok(self.ranking(ds, data.rows, losses))
+        Ok(self.ranking(ds, &data, losses))
     }
 
     /// Refuse events of another profile or other fields than the model learnt.
@@ -887,16 +887,22 @@ impl Autoencoder {
         self.check_fits(ds)?;
         let data = self.encoder.encode(ds);
         let losses = self.field_losses(&data, ds)?;
-        Ok(self.contradictions_of(data.rows, losses))
+        Ok(self.contradictions_of(ds, &data, losses))
     }
 
-    fn contradictions_of(&self, rows: usize, losses: FieldLosses) -> Contradictions {
+    fn contradictions_of(
+        &self,
+        ds: &Dataset,
+        data: &Encoded,
+        losses: FieldLosses,
+    ) -> Contradictions {
+        let rows = data.rows;
         let nf = self.encoder.fields.len();
         Contradictions {
             gain: (0..rows)
                 .map(|r| losses.gain[r * nf + 1..(r + 1) * nf].to_vec())
                 .collect(),
-            expected: self.expected_values(rows, &losses.expect, &losses.probs),
+            expected: self.expected_values(ds, data, &losses.expect, &losses.probs),
             rarity: (0..rows)
                 .map(|r| losses.rarity[r * nf + 1..(r + 1) * nf].to_vec())
                 .collect(),
@@ -904,10 +910,12 @@ impl Autoencoder {
     }
 
     /// Per row and profile field, the most probable value (by its index in `expect`) and its
-    /// probability.
+    /// probability. Where that is the event's own value's index, the event's value: a rare
+    /// value whose rare bucket was expected reads as expected, not as "expected (rare)".
     fn expected_values(
         &self,
-        rows: usize,
+        ds: &Dataset,
+        data: &Encoded,
         expect: &[u32],
         probs: &[f32],
     ) -> Vec<Vec<(Arc<str>, f32)>> {
@@ -924,18 +932,28 @@ impl Autoencoder {
                     .collect()
             })
             .collect();
-        (0..rows)
+        (0..data.rows)
             .map(|r| {
                 (1..nf)
                     .map(|f| {
-                        // The head is masked to each field's vocabulary; a damaged model's
-                        // weights could still point past it: then the rare bucket.
-                        let v = vocab[f]
-                            .get(expect[r * nf + f] as usize)
-                            .or_else(|| vocab[f].first())
-                            .cloned()
-                            .unwrap_or_else(|| Arc::from(""));
-                        (v, probs[r * nf + f])
+                        let at = r * nf + f;
+                        let v = if data.indices.get(at) == Some(&expect[at]) {
+                            ds.uniques
+                                .get(r)
+                                .and_then(|u| u.values.get(f - 1))
+                                .cloned()
+                                .unwrap_or_else(|| Arc::from(""))
+                        } else {
+                            // The head is masked to each field's vocabulary; a damaged
+                            // model's weights could still point past it: then the rare
+                            // bucket.
+                            vocab[f]
+                                .get(expect[at] as usize)
+                                .or_else(|| vocab[f].first())
+                                .cloned()
+                                .unwrap_or_else(|| Arc::from(""))
+                        };
+                        (v, probs[at])
                     })
                     .collect()
             })
@@ -943,7 +961,8 @@ impl Autoencoder {
     }
 
     /// The ranking of `rows` unique events from their field losses.
-    fn ranking(&self, ds: &Dataset, rows: usize, losses: FieldLosses) -> Ranking {
+    fn ranking(&self, ds: &Dataset, data: &Encoded, losses: FieldLosses) -> Ranking {
+        let rows = data.rows;
         let nf = self.encoder.fields.len();
         let FieldLosses {
             total: losses,
@@ -969,7 +988,7 @@ impl Autoencoder {
         }
         let mut ranking = Ranking::from_scores(super::ModelKind::Ae, ds, scores, field_scores);
         ranking.field_z = field_z;
-        ranking.expected = self.expected_values(rows, &expect, &probs);
+        ranking.expected = self.expected_values(ds, data, &expect, &probs);
         // Field 0 is the event kind; the profile's fields follow. The split means something
         // only when the field was predicted without seeing itself.
         if self.config.objective == Objective::Masked {

@@ -456,7 +456,7 @@ fn main() {
                     trained.ranking = anomalog::model::hybrid::combine_skipping(
                         ds,
                         trained.ranking.clone(),
-                        &runs,
+                        runs,
                         skip,
                     );
                 }

@@ -769,7 +769,7 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     // When both agree (the same confident model twice), the gain is added whole, to the
     // field and the score, with the masked model's expectation.
     let agreed =
-        anomalog::model::hybrid::combine(&ds, swap.clone(), &[found.clone(), found.clone()]);
+        anomalog::model::hybrid::combine(&ds, swap.clone(), vec![found.clone(), found.clone()]);
     let gain: f64 = (0..ds.fields.len())
         .filter(|&f| !anomalog::model::hybrid::NOT_CONTRADICTED.contains(&ds.fields[f]))
         .filter(|&f| !found.expected[planted][f].0.is_empty())
@@ -787,7 +787,7 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     // adds nothing.
     let mut blank = found.clone();
     blank.expected[planted][p].0 = Arc::from("");
-    let unsure = anomalog::model::hybrid::combine(&ds, swap.clone(), &[blank.clone(), blank]);
+    let unsure = anomalog::model::hybrid::combine(&ds, swap.clone(), vec![blank.clone(), blank]);
     let principal_gain = f64::from(found.gain[planted][p]);
     assert!(principal_gain > 0.0);
     assert!((agreed.scores[planted] - unsure.scores[planted] - principal_gain).abs() < 1e-3);
@@ -795,10 +795,10 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     let nothing = swap_model.contradictions(&ds).unwrap();
     assert!(nothing.gain.iter().flatten().all(|&g| g == 0.0));
     let same =
-        anomalog::model::hybrid::combine(&ds, swap.clone(), &[nothing.clone(), nothing.clone()]);
+        anomalog::model::hybrid::combine(&ds, swap.clone(), vec![nothing.clone(), nothing.clone()]);
     assert_eq!(same.scores, swap.scores);
     assert_eq!(same.order, swap.order);
     // One model alone contradicting is not enough.
-    let alone = anomalog::model::hybrid::combine(&ds, swap.clone(), &[found, nothing]);
+    let alone = anomalog::model::hybrid::combine(&ds, swap.clone(), vec![found, nothing]);
     assert_eq!(alone.scores, swap.scores);
 }

@@ -107,7 +107,7 @@ pub enum Objective {
     Swap,
     /// The default: the swap ranking plus the confident contradictions (a value the event's
     /// other fields predicted otherwise) that two masked models of other seeds agree on;
-    /// three trainings side by side ([`crate::model::hybrid`], README "Detection benchmark")
+    /// three trainings side by side (README "Detection benchmark")
     Hybrid,
 }
 

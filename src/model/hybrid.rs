@@ -12,7 +12,6 @@
 //! record fleet ranks in 1.29x `evtx_dump`'s time (swap alone about 1.2x; README "Speed").
 
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::ae::{AeConfig, Autoencoder, Contradictions, Objective, SavedFile};
@@ -100,7 +99,7 @@ impl Hybrid {
                     swap,
                     masked: models,
                 },
-                combine(ds, base, &found),
+                combine(ds, base, found),
             ))
         })
     }
@@ -118,7 +117,7 @@ impl Hybrid {
             .iter()
             .map(|m| m.contradictions(ds))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(combine(ds, base, &found))
+        Ok(combine(ds, base, found))
     }
 
     /// The file [`Hybrid::load`] reads.
@@ -193,57 +192,62 @@ pub fn train(
 /// contradiction all of them make expecting the same value, a value that is not empty: the
 /// field's score gains it. Every field's expected value is the first masked model's (what
 /// the event's other fields predict). [`NOT_CONTRADICTED`] fields never count.
-pub fn combine(ds: &Dataset, base: Ranking, found: &[Contradictions]) -> Ranking {
+pub fn combine(ds: &Dataset, base: Ranking, found: Vec<Contradictions>) -> Ranking {
     combine_skipping(ds, base, found, NOT_CONTRADICTED)
 }
 
 /// [`combine`] with another list of fields whose contradictions never count (the detection
-/// benchmark measures other lists).
+/// benchmark measures other lists). Takes both by value: at 100 000 unique events each
+/// holds per-field tables of tens of megabytes, moved rather than copied.
 pub fn combine_skipping(
     ds: &Dataset,
     base: Ranking,
-    found: &[Contradictions],
+    mut found: Vec<Contradictions>,
     skip: &[&str],
 ) -> Ranking {
-    let mut scores = base.scores.clone();
-    let mut field_scores = base.field_scores.clone();
-    // What the event's other fields predict (the first masked model), not the swap model's
-    // expectation, which mostly echoes the value it was shown.
-    let expected = match found.first() {
-        Some(c) if c.expected.len() == base.expected.len() => c.expected.clone(),
-        _ => base.expected.clone(),
-    };
+    let Ranking {
+        mut scores,
+        mut field_scores,
+        field_z,
+        expected: base_expected,
+        ..
+    } = base;
     let fields: Vec<usize> = (0..ds.fields.len())
         .filter(|&f| !skip.contains(&ds.fields[f]))
         .collect();
-    for (u, score) in scores.iter_mut().enumerate() {
-        for &f in &fields {
-            let gains: Vec<f32> = found
-                .iter()
-                .filter_map(|c| c.gain.get(u).and_then(|g| g.get(f)).copied())
-                .collect();
-            fn expect(c: &Contradictions, u: usize, f: usize) -> Option<&(Arc<str>, f32)> {
-                c.expected.get(u).and_then(|e| e.get(f))
-            }
-            let agree = !found.is_empty()
-                && gains.len() == found.len()
-                && gains.iter().all(|&g| g > 0.0)
-                && found.iter().all(|c| {
-                    expect(c, u, f).map(|e| &e.0) == expect(&found[0], u, f).map(|e| &e.0)
-                });
-            if !agree {
-                continue;
-            }
-            // "Expected nothing here" says which fields a log source and Windows version
-            // fill (on ../shared/evtx: an author or logon type where other machines' events
-            // of the task had none), not that a combination is broken: it never counts.
-            if expect(&found[0], u, f).is_none_or(|e| e.0.is_empty()) {
-                continue;
-            }
-            let gain = gains.iter().sum::<f32>() / gains.len() as f32;
-            *score += f64::from(gain);
-            if let Some(s) = field_scores.get_mut(u).and_then(|s| s.get_mut(f)) {
-                *s += gain;
+    fn expect(c: &Contradictions, u: usize, f: usize) -> Option<&str> {
+        c.expected.get(u).and_then(|e| e.get(f)).map(|e| &*e.0)
+    }
+    if let Some(first) = found.first() {
+        for (u, score) in scores.iter_mut().enumerate() {
+            for &f in &fields {
+                let expected = expect(first, u, f);
+                // "Expected nothing here" says which fields a log source and Windows version
+                // fill (on ../shared/evtx: an author or logon type where other machines'
+                // events of the task had none), not that a combination is broken: it never
+                // counts.
+                if expected.is_none_or(str::is_empty) {
+                    continue;
+                }
+                // Every model contradicts the value, expecting the same one.
+                let mut sum = 0.0f32;
+                let agree = found
+                    .iter()
+                    .all(|c| match c.gain.get(u).and_then(|g| g.get(f)) {
+                        Some(&g) if g > 0.0 && expect(c, u, f) == expected => {
+                            sum += g;
+                            true
+                        }
+                        _ => false,
+                    });
+                if !agree {
+                    continue;
+                }
+                let gain = sum / found.len() as f32;
+                *score += f64::from(gain);
+                if let Some(s) = field_scores.get_mut(u).and_then(|s| s.get_mut(f)) {
+                    *s += gain;
+                }
             }
         }
     }
@@ -257,8 +261,14 @@ pub fn combine_skipping(
             .collect(),
         _ => Vec::new(),
     };
+    // What the event's other fields predict (the first masked model), not the swap model's
+    // expectation, which mostly echoes the value it was shown.
+    let expected = match found.first_mut() {
+        Some(c) if c.expected.len() == scores.len() => std::mem::take(&mut c.expected),
+        _ => base_expected,
+    };
     let mut r = Ranking::from_scores(ModelKind::Ae, ds, scores, field_scores);
-    r.field_z = base.field_z;
+    r.field_z = field_z;
     r.expected = expected;
     r.field_parts = field_parts;
     r

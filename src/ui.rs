@@ -718,7 +718,7 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
     // Where `]` and `[` jump: the sections' headings.
     let mut sections = vec![lines.len()];
     lines.push(Line::from(Span::styled(
-        "why it is unusual: per-field loss (z; c: surprise given the other fields, r: rarity), value, what the others predict",
+        "why it is unusual: per-field loss (z-score; c: the model's surprise + r: the value's rarity), value, what the other fields predict",
         Style::default().add_modifier(Modifier::UNDERLINED),
     )));
     let mut fields: Vec<(usize, f32)> = r.field_scores[u]

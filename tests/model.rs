@@ -57,6 +57,31 @@ fn same_seed_same_ranking() {
         c.scores,
         "the seed matters"
     );
+    // The hybrid (the default): three trainings on their own threads, one ranking.
+    let hybrid = |seed| {
+        run(
+            &ds,
+            Task::Train {
+                kind: ModelKind::Ae,
+                config: AeConfig {
+                    seed,
+                    epochs: 12,
+                    objective: anomalog::model::ae::Objective::Hybrid,
+                    ..AeConfig::default()
+                },
+            },
+            &AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap()
+        .ranking
+    };
+    let (a, b) = (hybrid(7), hybrid(7));
+    assert_eq!(a.scores, b.scores);
+    assert_eq!(a.order, b.order);
+    assert_eq!(a.expected, b.expected);
+    assert_eq!(a.field_parts, b.field_parts);
+    assert_ne!(a.scores, hybrid(8).scores, "the seed matters");
 }
 
 #[test]

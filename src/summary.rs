@@ -21,6 +21,8 @@
 //! the Unix epoch (UTC). `raw` is the first occurrence as read (what the drill-down and
 //! `--raw` show). A summary of another format version or profile is refused with an error
 //! naming the file; a line that cannot be read (a truncated file) is skipped and counted.
+//! Values an older release normalised otherwise are merged as this release writes them
+//! (`profile::features::upgrade_value`: an endpoint need not run the newest anomalog).
 
 use std::collections::BTreeSet;
 use std::io::Write;

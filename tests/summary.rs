@@ -153,6 +153,27 @@ fn per_host_summaries_of_a_larger_fleet_rank_as_the_raw_logs() {
     assert_same_ranking(&raw, &merged);
 }
 
+/// Summaries written by an older anomalog (ordinary accounts' SIDs kept their RID,
+/// `s-1-5-21-*-1106`) merge as this release reads the raw logs (`s-1-5-21-*-user`).
+#[test]
+fn summaries_of_an_older_release_merge_as_the_raw_logs_read_now() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let (hosts, sums) = summarise_hosts(&samples, dir.path());
+    let mut rewritten = 0;
+    for (i, s) in sums.iter().enumerate() {
+        let text = std::fs::read_to_string(s).unwrap();
+        // Each host as if its users had other RIDs.
+        let old = text.replace("s-1-5-21-*-user", &format!("s-1-5-21-*-{}", 1100 + i));
+        rewritten += usize::from(old != text);
+        std::fs::write(s, old).unwrap();
+    }
+    assert!(rewritten > 0, "the samples have per-user principals");
+    let raw = load(&hosts);
+    let merged = load(&[dir.path().to_path_buf()]);
+    assert_eq!(facts(&merged.dataset), facts(&raw.dataset));
+}
+
 #[test]
 fn bad_summaries_are_reported_and_the_rest_is_used() {
     let dir = tempfile::tempdir().unwrap();

@@ -760,11 +760,14 @@ impl Builder {
             self.claims.insert(h, Claim::Summary);
         }
         let unnamed = index_of(&mut self.host_index, &mut self.ds.hosts, String::new());
+        // Values an older endpoint normalised otherwise are read as this release writes them
+        // (`features::upgrade_value`), so that old and new summaries merge.
+        let upgrade = crate::profile::features::upgrade_value;
         for e in s.events {
             let values: Vec<Arc<str>> = e
                 .values
                 .into_iter()
-                .map(|v| self.intern(&Arc::from(v)))
+                .map(|v| self.intern(&Arc::from(upgrade(v))))
                 .collect();
             let key = (e.channel, e.event_id, values);
             let u = self.unique_for(&key, &mut Some(e.raw));
@@ -790,7 +793,7 @@ impl Builder {
             for (values, n) in e.lent {
                 let values: Vec<Arc<str>> = values
                     .into_iter()
-                    .map(|v| self.intern(&Arc::from(v)))
+                    .map(|v| self.intern(&Arc::from(upgrade(v))))
                     .collect();
                 let slot = self.summary_lent[u as usize].entry(values).or_default();
                 *slot = slot.saturating_add(n);

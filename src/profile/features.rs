@@ -68,6 +68,23 @@ pub fn normalize_user(domain: &str, user: &str) -> String {
     u
 }
 
+/// A value as this release's [`normalize_user`] writes it, from one an earlier release wrote
+/// (summaries made on endpoints that run an older anomalog): an ordinary account's reduced
+/// SID (`s-1-5-21-*-1106`) becomes `s-1-5-21-*-user`; every other value is returned as it
+/// is (the shape is [`normalize_user`]'s own, which no other feature writes whole).
+pub fn upgrade_value(v: String) -> String {
+    let ordinary = v
+        .strip_prefix("s-1-5-21-*-")
+        .filter(|rid| !rid.is_empty() && rid.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|rid| rid.parse::<u64>().ok())
+        .is_some_and(|rid| rid >= 1000);
+    if ordinary {
+        "s-1-5-21-*-user".to_string()
+    } else {
+        v
+    }
+}
+
 /// The RID of a domain or machine SID (`S-1-5-21-a-b-c-RID`).
 fn domain_sid_rid(s: &str) -> Option<&str> {
     let rest = s.strip_prefix("s-1-5-21-")?;
@@ -642,6 +659,15 @@ mod tests {
             "theshire\\pgustavo"
         );
         assert_eq!(normalize_user("", "S-1-5-21-1-2-3-1104"), "s-1-5-21-*-user");
+        // Values of older summaries: only an ordinary account's reduced SID changes.
+        let up = |v: &str| upgrade_value(v.to_string());
+        assert_eq!(up("s-1-5-21-*-1104"), "s-1-5-21-*-user");
+        assert_eq!(up("s-1-5-21-*-500"), "s-1-5-21-*-500");
+        assert_eq!(up("s-1-5-21-*-user"), "s-1-5-21-*-user");
+        assert_eq!(up("s-1-5-21-*-"), "s-1-5-21-*-");
+        assert_eq!(up("s-1-5-21-*-+1104"), "s-1-5-21-*-+1104");
+        assert_eq!(up("corp\\jdoe"), "corp\\jdoe");
+        assert_eq!(up("x s-1-5-21-*-1104"), "x s-1-5-21-*-1104");
         assert_eq!(normalize_user("", "S-1-5-21-9-8-7-1000"), "s-1-5-21-*-user");
         assert_eq!(normalize_user("", "S-1-5-21-1-2-3-500"), "s-1-5-21-*-500");
         assert_eq!(normalize_user("", "S-1-5-21-1-2-3-999"), "s-1-5-21-*-999");

@@ -289,7 +289,7 @@ impl Heads {
 }
 
 /// The saved-model format this build reads and writes.
-pub const FORMAT: &str = "anomalog-ae-5";
+pub const FORMAT: &str = "anomalog-ae-6";
 
 /// A `rows x cols` parameter drawn from Uniform(-scale, scale) with the seeded generator
 /// (candle's CPU generator cannot be seeded).
@@ -1028,7 +1028,7 @@ impl Autoencoder {
                     .bad("a hybrid model (three autoencoders): `rank --baseline` reads it".into()))
             }
             other => Err(file.bad(format!(
-                "model format {other}, this anomalog reads {FORMAT}"
+                "model format {other}, this anomalog reads {FORMAT} (train the model again)"
             ))),
         }
     }

@@ -78,7 +78,7 @@ impl Saved {
             ae::FORMAT => Ok(Saved::Ae(Box::new(ae::Autoencoder::from_parts(&file, "")?))),
             hybrid::FORMAT => Ok(Saved::Hybrid(Box::new(hybrid::Hybrid::from_file(&file)?))),
             other => Err(file.bad(format!(
-                "model format {other}, this anomalog reads {} and {}",
+                "model format {other}, this anomalog reads {} and {} (train the model again)",
                 ae::FORMAT,
                 hybrid::FORMAT
             ))),

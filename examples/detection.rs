@@ -462,8 +462,9 @@ fn main() {
                 }
                 let secs = start.elapsed().as_secs_f64();
                 let ev: Evaluation = evaluate(ds, &trained.ranking, names.len(), attack_of);
-                // `DETECTION_DETAIL=MODEL` (`1`: the masked model): why each conditional
-                // plant ranks where it does under that model.
+                // `DETECTION_DETAIL=MODEL` (`1`: the masked model): why each conditional plant
+                // ranks where it does under that model (`DETECTION_DETAIL_FIELDS` fields of
+                // each, default 6).
                 if std::env::var("DETECTION_DETAIL")
                     .is_ok_and(|d| d == name || (d == "1" && name == "ae-masked+ctx+def"))
                 {

@@ -18,7 +18,7 @@ use anomalog::event::RawEvent;
 use anomalog::frame::Dataset;
 use anomalog::model::ae::{AeConfig, Autoencoder, Objective};
 use anomalog::model::encode::Encoder;
-use anomalog::model::hybrid;
+use anomalog::model::hybrid::Hybrid;
 use anomalog::profile::Profile;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -158,13 +158,14 @@ fn main() {
         if objective == Objective::Hybrid {
             // Trains and scores in one call.
             let t = Instant::now();
-            let r = hybrid::train(&ds, config, &AtomicBool::new(false), &mut |_| {}).unwrap();
+            let (h, r) = Hybrid::train(&ds, config, &AtomicBool::new(false), &mut |_| {}).unwrap();
             let t_all = t.elapsed().as_secs_f64();
             assert_eq!(r.order.len(), ds.uniques.len());
             println!(
-                "| {} | - | {:.2} s (3 x {}) | - | {:.2} s | {:.0} MB |",
+                "| {} | - | {:.2} s ({} x {}) | - | {:.2} s | {:.0} MB |",
                 ds.uniques.len(),
                 t_all,
+                h.models(),
                 config.epochs_for(ds.uniques.len()),
                 t_all,
                 peak_rss_mb()

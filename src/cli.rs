@@ -589,10 +589,10 @@ fn train(
     if let (Ok(t), Some(r), false) = (&result, last, quiet) {
         // The hybrid's report counts the epochs of its three trainings together.
         let what = match &t.model {
-            Some(Saved::Hybrid(_)) => format!(
+            Some(Saved::Hybrid(h)) => format!(
                 "{} (hybrid: {} autoencoders, {} epochs in all)",
                 t.ranking.model,
-                1 + crate::model::hybrid::AGREEING,
+                h.models(),
                 r.epochs
             ),
             _ => format!("{} for {} epochs", t.ranking.model, r.epochs),

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anomalog::frame::Dataset;
 use anomalog::ingest::Progress;
 use anomalog::model::ae::{AeConfig, Autoencoder};
-use anomalog::model::worker::{self, Task, WorkerMsg, run};
+use anomalog::model::worker::{self, Task, Trained, WorkerMsg, run};
 use anomalog::model::{ModelKind, Ranking, Saved};
 use anomalog::pipeline;
 use anomalog::profile::by_name;
@@ -25,6 +25,20 @@ fn samples() -> Dataset {
     let profile = by_name("scheduled-tasks").unwrap();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
     pipeline::load(&[dir], profile.as_ref(), &Progress::default()).dataset
+}
+
+/// The autoencoder trained on `ds` with `config`.
+fn ae(ds: &Dataset, config: AeConfig) -> Autoencoder {
+    Autoencoder::train(ds, config, &AtomicBool::new(false), &mut |_| {}).unwrap()
+}
+
+/// What the worker gives for the autoencoder with `config`: the ranking and the model to save.
+fn trained_ae(ds: &Dataset, config: AeConfig) -> Trained {
+    let task = Task::Train {
+        kind: ModelKind::Ae,
+        config,
+    };
+    run(ds, task, &AtomicBool::new(false), &mut |_| {}).unwrap()
 }
 
 fn train(ds: &Dataset, kind: ModelKind, seed: u64) -> Ranking {
@@ -59,21 +73,15 @@ fn same_seed_same_ranking() {
     );
     // The hybrid (the default): three trainings on their own threads, one ranking.
     let hybrid = |seed| {
-        run(
+        trained_ae(
             &ds,
-            Task::Train {
-                kind: ModelKind::Ae,
-                config: AeConfig {
-                    seed,
-                    epochs: 12,
-                    objective: anomalog::model::ae::Objective::Hybrid,
-                    ..AeConfig::default()
-                },
+            AeConfig {
+                seed,
+                epochs: 12,
+                objective: anomalog::model::ae::Objective::Hybrid,
+                ..AeConfig::default()
             },
-            &AtomicBool::new(false),
-            &mut |_| {},
         )
-        .unwrap()
         .ranking
     };
     let (a, b) = (hybrid(7), hybrid(7));
@@ -219,16 +227,13 @@ fn per_field_losses_z_and_expected_values() {
 #[test]
 fn saved_model_scores_identically_and_refuses_other_files() {
     let ds = samples();
-    let model = Autoencoder::train(
+    let model = ae(
         &ds,
         AeConfig {
             epochs: 8,
             ..AeConfig::default()
         },
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    );
     let before = model.score(&ds).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
@@ -349,16 +354,13 @@ fn every_model_ranks_every_unique_event() {
 #[test]
 fn a_damaged_model_file_is_refused() {
     let ds = samples();
-    let model = Autoencoder::train(
+    let model = ae(
         &ds,
         AeConfig {
             epochs: 2,
             ..AeConfig::default()
         },
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("m.safetensors");
     model.save(&path).unwrap();
@@ -401,16 +403,13 @@ fn a_damaged_model_file_is_refused() {
 fn a_rare_value_in_the_expected_rare_bucket_reads_as_expected() {
     let ds = samples();
     // The masked model: it predicts a field from the others, so it does expect rare values.
-    let model = Autoencoder::train(
+    let model = ae(
         &ds,
         AeConfig {
             objective: anomalog::model::ae::Objective::Masked,
             ..AeConfig::default()
         },
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    );
     let r = model.score(&ds).unwrap();
     let mut rare_as_expected = 0;
     for u in 0..ds.uniques.len() {
@@ -435,20 +434,14 @@ fn a_rare_value_in_the_expected_rare_bucket_reads_as_expected() {
 #[test]
 fn a_damaged_hybrid_file_is_refused() {
     let ds = samples();
-    let trained = run(
+    let trained = trained_ae(
         &ds,
-        Task::Train {
-            kind: ModelKind::Ae,
-            config: AeConfig {
-                epochs: 2,
-                objective: anomalog::model::ae::Objective::Hybrid,
-                ..AeConfig::default()
-            },
+        AeConfig {
+            epochs: 2,
+            objective: anomalog::model::ae::Objective::Hybrid,
+            ..AeConfig::default()
         },
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    );
     let bytes = trained.model.unwrap().to_bytes().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
@@ -537,19 +530,13 @@ fn with_weights(model: &[u8], name: &str, value: f32) -> Vec<u8> {
 #[test]
 fn a_damaged_saved_model_never_panics() {
     let ds = samples();
-    let trained = run(
+    let trained = trained_ae(
         &ds,
-        Task::Train {
-            kind: ModelKind::Ae,
-            config: AeConfig {
-                epochs: 2,
-                ..AeConfig::default()
-            },
+        AeConfig {
+            epochs: 2,
+            ..AeConfig::default()
         },
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    );
     let dir = tempfile::tempdir().unwrap();
     let good = dir.path().join("good.safetensors");
     std::fs::write(&good, trained.model.unwrap().to_bytes().unwrap()).unwrap();
@@ -658,19 +645,13 @@ fn the_autoencoder_scores_a_field_from_the_others() {
         })
         .unwrap();
     // Trained as the app trains (epochs chosen from the data), with the masked objective.
-    let r = run(
+    let r = trained_ae(
         &ds,
-        Task::Train {
-            kind: ModelKind::Ae,
-            config: AeConfig {
-                objective: anomalog::model::ae::Objective::Masked,
-                ..AeConfig::default()
-            },
+        AeConfig {
+            objective: anomalog::model::ae::Objective::Masked,
+            ..AeConfig::default()
         },
-        &AtomicBool::new(false),
-        &mut |_| {},
     )
-    .unwrap()
     .ranking;
     let p = ds.fields.iter().position(|f| *f == "principal").unwrap();
     let (conditional, _) = r.field_parts[planted][p];
@@ -696,16 +677,13 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     );
     // The contradiction weight: the planted principal contradicts a confident prediction, so
     // its surprise weighs 1 + w·p times; a principal the model predicted right is untouched.
-    let mut model = Autoencoder::train(
+    let mut model = ae(
         &ds,
         AeConfig {
             objective: anomalog::model::ae::Objective::Masked,
             ..AeConfig::default()
         },
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    );
     let weighed = model.score(&ds).unwrap();
     let w = model.config.contradiction;
     assert!(w > 0.0);
@@ -740,19 +718,13 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     }
 
     // The hybrid: the swap ranking, plus the contradictions two masked models agree on.
-    let hybrid = run(
+    let hybrid = trained_ae(
         &ds,
-        Task::Train {
-            kind: ModelKind::Ae,
-            config: AeConfig {
-                objective: anomalog::model::ae::Objective::Hybrid,
-                ..AeConfig::default()
-            },
+        AeConfig {
+            objective: anomalog::model::ae::Objective::Hybrid,
+            ..AeConfig::default()
         },
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    );
     let h = hybrid.ranking;
     // Each field's share splits into what the models add and the value's plain rarity.
     assert_eq!(h.field_parts.len(), ds.uniques.len());
@@ -775,13 +747,7 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     assert_eq!(loaded.expected, h.expected);
     let e = Autoencoder::load(&path).err().unwrap().to_string();
     assert!(e.contains("hybrid") && e.contains("--baseline"), "{e}");
-    let swap_model = Autoencoder::train(
-        &ds,
-        AeConfig::default(),
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    let swap_model = ae(&ds, AeConfig::default());
     let swap = swap_model.score(&ds).unwrap();
     // The swap ranking is its base: contradictions only ever add.
     assert!((0..ds.uniques.len()).all(|u| h.scores[u] >= swap.scores[u] - 1e-9));

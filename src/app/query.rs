@@ -390,19 +390,13 @@ fn lex(text: &str, fields: &[&str]) -> Result<Vec<Token>, ParseError> {
             continue;
         }
         let at = i;
-        if c == '(' {
-            out.push(Token {
-                at,
-                kind: Tok::Open,
-            });
-            i += 1;
-            continue;
-        }
-        if c == ')' {
-            out.push(Token {
-                at,
-                kind: Tok::Close,
-            });
+        let paren = match c {
+            '(' => Some(Tok::Open),
+            ')' => Some(Tok::Close),
+            _ => None,
+        };
+        if let Some(kind) = paren {
+            out.push(Token { at, kind });
             i += 1;
             continue;
         }

@@ -565,10 +565,7 @@ impl Autoencoder {
         cancel: &AtomicBool,
         on_epoch: &mut dyn FnMut(EpochReport),
     ) -> Result<Autoencoder, ModelError> {
-        let (mut model, data) = Autoencoder::fit(ds, config, cancel, on_epoch)?;
-        let losses = model.field_losses(&data, ds)?;
-        model.stats = loss_stats(&losses.total, data.n_fields);
-        Ok(model)
+        Ok(Autoencoder::fit(ds, config, cancel, on_epoch)?.0)
     }
 
     /// [`Autoencoder::train`] and [`Autoencoder::score`] in one: the pass that gives the loss
@@ -579,9 +576,7 @@ impl Autoencoder {
         cancel: &AtomicBool,
         on_epoch: &mut dyn FnMut(EpochReport),
     ) -> Result<(Autoencoder, Ranking), ModelError> {
-        let (mut model, data) = Autoencoder::fit(ds, config, cancel, on_epoch)?;
-        let losses = model.field_losses(&data, ds)?;
-        model.stats = loss_stats(&losses.total, data.n_fields);
+        let (model, data, losses) = Autoencoder::fit(ds, config, cancel, on_epoch)?;
         let ranking = model.ranking(ds, &data, losses);
         Ok((model, ranking))
     }
@@ -593,26 +588,26 @@ impl Autoencoder {
         cancel: &AtomicBool,
         on_epoch: &mut dyn FnMut(EpochReport),
     ) -> Result<(Autoencoder, Contradictions), ModelError> {
-        let (mut model, data) = Autoencoder::fit(ds, config, cancel, on_epoch)?;
-        let losses = model.field_losses(&data, ds)?;
-        model.stats = loss_stats(&losses.total, data.n_fields);
+        let (model, data, losses) = Autoencoder::fit(ds, config, cancel, on_epoch)?;
         let found = model.contradictions_of(ds, &data, losses);
         Ok((model, found))
     }
 
-    /// The weights, learnt from `ds` (loss statistics not yet computed), and `ds` encoded.
+    /// The model learnt from `ds`, `ds` encoded, and its field losses on `ds`: the one
+    /// scoring pass that gives the loss statistics, which the callers also rank or read
+    /// contradictions from.
     fn fit(
         ds: &Dataset,
         config: AeConfig,
         cancel: &AtomicBool,
         on_epoch: &mut dyn FnMut(EpochReport),
-    ) -> Result<(Autoencoder, Encoded), ModelError> {
+    ) -> Result<(Autoencoder, Encoded, FieldLosses), ModelError> {
         if ds.uniques.is_empty() {
             return Err(ModelError::Empty);
         }
         let encoder = Encoder::fit(ds, config.encode);
         let data = encoder.encode(ds);
-        let model = Autoencoder::new(encoder, config)?;
+        let mut model = Autoencoder::new(encoder, config)?;
         let vars: Vec<Var> = model.vars.iter().map(|(_, v)| v.clone()).collect();
         let mut opt = AdamW::new(
             vars,
@@ -744,7 +739,9 @@ impl Autoencoder {
                 eta: elapsed / epoch as f64 * (epochs - epoch) as f64,
             });
         }
-        Ok((model, data))
+        let losses = model.field_losses(&data, ds)?;
+        model.stats = loss_stats(&losses.total, nf);
+        Ok((model, data, losses))
     }
 
     /// Per row and field: the loss and its two parts, the expected index and its
@@ -1018,17 +1015,14 @@ impl Autoencoder {
         serialize(tensors, meta)
     }
 
-    /// Load a model saved by [`Autoencoder::save`]; refuses files of another format.
+    /// Load a model saved by [`Autoencoder::save`] ([`super::Saved::load`], which reads
+    /// either format); refuses other files, a hybrid's included.
     pub fn load(path: &Path) -> Result<Autoencoder, ModelError> {
-        let file = SavedFile::read(path)?;
-        match file.format() {
-            FORMAT => Autoencoder::from_parts(&file, ""),
-            super::hybrid::FORMAT => {
-                Err(file
-                    .bad("a hybrid model (three autoencoders): `rank --baseline` reads it".into()))
-            }
-            other => Err(file.bad(format!(
-                "model format {other}, this anomalog reads {FORMAT} (train the model again)"
+        match super::Saved::load(path)? {
+            super::Saved::Ae(m) => Ok(*m),
+            super::Saved::Hybrid(_) => Err(ModelError::Incompatible(format!(
+                "{}: a hybrid model (three autoencoders): `rank --baseline` reads it",
+                path.display()
             ))),
         }
     }

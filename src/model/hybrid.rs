@@ -11,7 +11,6 @@
 //! contradictions read off the pass that also gives each model's loss statistics, the 1 M
 //! record fleet ranks in 1.29x `evtx_dump`'s time (swap alone about 1.2x; README "Speed").
 
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use super::ae::{AeConfig, Autoencoder, Contradictions, Objective, SavedFile};
@@ -120,7 +119,7 @@ impl Hybrid {
         Ok(combine(ds, base, found))
     }
 
-    /// The file [`Hybrid::load`] reads.
+    /// The file [`super::Saved::load`] reads.
     pub fn to_bytes(&self) -> Result<Vec<u8>, ModelError> {
         let (mut tensors, mut meta) = self.swap.parts("swap.")?;
         for (j, m) in self.masked.iter().enumerate() {
@@ -133,12 +132,8 @@ impl Hybrid {
         safetensors::serialize(tensors, Some(meta)).map_err(|e| ModelError::Io(e.to_string()))
     }
 
-    /// Load a hybrid saved by [`Hybrid::to_bytes`]; refuses other files, and parts that do
-    /// not belong together (objectives, profile, fields).
-    pub fn load(path: &Path) -> Result<Hybrid, ModelError> {
-        Hybrid::from_file(&SavedFile::read(path)?)
-    }
-
+    /// The hybrid [`Hybrid::to_bytes`] wrote (read by [`super::Saved::load`]); refuses
+    /// other files, and parts that do not belong together (objectives, profile, fields).
     pub(crate) fn from_file(file: &SavedFile) -> Result<Hybrid, ModelError> {
         if file.format() != FORMAT {
             return Err(file.bad(format!(
@@ -176,16 +171,6 @@ fn masked_config(config: AeConfig, j: u64) -> AeConfig {
         objective: Objective::Masked,
         ..config
     }
-}
-
-/// Train and rank (see [`Hybrid::train`]), for callers that keep no model.
-pub fn train(
-    ds: &Dataset,
-    config: AeConfig,
-    cancel: &AtomicBool,
-    on_epoch: &mut dyn FnMut(EpochReport),
-) -> Result<Ranking, ModelError> {
-    Ok(Hybrid::train(ds, config, cancel, on_epoch)?.1)
 }
 
 /// The swap ranking `base` with, per field, the mean extra weight the masked models give a

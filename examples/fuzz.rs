@@ -9,7 +9,9 @@
 //! `evtx` (the evtx path: parser, peek, rendering, extraction), `zip` (archives of logs),
 //! `xml` (TaskContent parsing, pretty-printing and the XML diff), `session` (the triage
 //! session file), `baseline` (a saved model file, loaded and scored), `filter` (filter
-//! queries: parsed, evaluated, printed and read back), `summary` (fleet summaries). A crash is written to `fuzz-crashes/TARGET-N`
+//! queries: parsed, evaluated, printed and read back), `summary` (fleet summaries), `parquet`
+//! (Parquet summaries), `hunt` (Velociraptor hunt downloads: the archive, and its combined
+//! results). A crash is written to `fuzz-crashes/TARGET-N`
 //! with its panic message; every target ends with a line `TARGET: N execs, C crashes`.
 
 // Tests, benchmarks and examples may unwrap: a failure there is a test failure.
@@ -364,6 +366,78 @@ fn main() {
         add(fuzz("summary", &[text], secs, &mut rng, &|b| {
             load_as(dir.path(), "fuzz.summary.jsonl", b)
         }));
+    }
+    if want("parquet") {
+        // Parquet summaries of three hosts (zstd, row groups as `summarize` writes them).
+        let profile = by_name("scheduled-tasks").unwrap();
+        let s: Vec<Vec<u8>> = ["samples/WS001", "samples/SRV01", "samples/WS004"]
+            .iter()
+            .map(|h| {
+                let loaded = anomalog::pipeline::load(
+                    &[PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(h)],
+                    profile.as_ref(),
+                    &Progress::default(),
+                );
+                let mut bytes = Vec::new();
+                anomalog::summary::write_parquet(&loaded, &mut bytes).unwrap();
+                bytes
+            })
+            .collect();
+        add(fuzz("parquet", &s, secs, &mut rng, &|b| {
+            load_as(dir.path(), "fuzz.parquet", b)
+        }));
+    }
+    if want("hunt") {
+        // Velociraptor hunt downloads: per-client folders and the combined results, whose
+        // rows carry `FlowId`, `ClientId` and `Fqdn`.
+        let profile = by_name("scheduled-tasks").unwrap();
+        let mut combined = String::new();
+        for (i, h) in ["WS001", "SRV01"].iter().enumerate() {
+            let loaded = anomalog::pipeline::load(
+                &[PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+                    .join("samples")
+                    .join(h)],
+                profile.as_ref(),
+                &Progress::default(),
+            );
+            let mut text = Vec::new();
+            anomalog::summary::write(&loaded, &mut text).unwrap();
+            for line in String::from_utf8_lossy(&text).lines().take(40) {
+                let mut row: serde_json::Map<String, serde_json::Value> =
+                    serde_json::from_str(line).unwrap();
+                row.insert("FlowId".into(), format!("F.{i}").into());
+                row.insert("ClientId".into(), format!("C.{i}").into());
+                row.insert("Fqdn".into(), (*h).into());
+                combined.push_str(&serde_json::Value::Object(row).to_string());
+                combined.push('\n');
+            }
+        }
+        let hunt = zip_of(&[
+            ("hunt_info.json", br#"{"hunt_id":"H.1"}"#),
+            (
+                "results/All Custom.Anomalog.Summarize/Results.json",
+                combined.as_bytes(),
+            ),
+            (
+                "WS001-C.0/results/Custom.Anomalog.Summarize/Results.json",
+                b"{}",
+            ),
+        ]);
+        // Mutated as a whole archive, and as its combined results.
+        let results = combined.as_bytes().to_vec();
+        add(fuzz("hunt", &[hunt], secs / 2.0, &mut rng, &|b| {
+            load_as(dir.path(), "fuzz-hunt.zip", b)
+        }));
+        add(fuzz(
+            "hunt-results",
+            &[results],
+            secs / 2.0,
+            &mut rng,
+            &|b| {
+                let zip = zip_of(&[("results/All Custom.Anomalog.Summarize/Results.json", b)]);
+                load_as(dir.path(), "fuzz-hunt.zip", &zip)
+            },
+        ));
     }
     println!("all: {} execs, {} crashes", total.0, total.1);
 }

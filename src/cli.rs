@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 
+use crate::frame::SameHost;
 use crate::ingest::Progress;
 use crate::model::ae::{AeConfig, Objective};
 use crate::model::worker::{self, Task, WorkerMsg};
@@ -42,6 +43,28 @@ pub struct Cli {
     pub profile: String,
     #[command(flatten)]
     pub triage: TriageArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
+}
+
+/// How inputs are read together.
+#[derive(Debug, Args, Clone, Copy, Default)]
+pub struct LoadArgs {
+    /// When several inputs describe the same host (its logs and a summary of them, two
+    /// summaries, a hunt downloaded twice): `max` takes each unique event as often as the
+    /// input that shows it most (overlapping views: nothing any input shows is lost), `sum`
+    /// adds them (different periods), `logs` trusts a host's own logs over any summary of it.
+    /// Every such host is named in a warning.
+    #[arg(long, value_enum, default_value_t = SameHost::Max, value_name = "RULE")]
+    pub same_host: SameHost,
+}
+
+impl LoadArgs {
+    pub fn options(self) -> crate::frame::Options {
+        crate::frame::Options {
+            same_host: self.same_host,
+        }
+    }
 }
 
 /// The triage session: marks, verdicts and notes per unique event.
@@ -92,6 +115,8 @@ pub struct SummarizeArgs {
     /// No progress or summary on stderr (warnings still appear)
     #[arg(short, long)]
     pub quiet: bool,
+    #[command(flatten)]
+    pub load: LoadArgs,
 }
 
 #[derive(Debug, Args)]
@@ -176,6 +201,8 @@ pub struct RankArgs {
     pub raw: bool,
     #[command(flatten)]
     pub triage: TriageArgs,
+    #[command(flatten)]
+    pub load: LoadArgs,
 }
 
 /// What a `rank` row is.
@@ -222,6 +249,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     config,
                     monochrome: mono,
                     triage: cli.triage,
+                    load: cli.load.options(),
                 })
                 .map(|()| ExitCode::SUCCESS)
             } else {
@@ -242,6 +270,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     baseline: None,
                     raw: false,
                     triage: cli.triage,
+                    load: cli.load,
                 })
             }
         }
@@ -266,7 +295,12 @@ pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
         eprintln!("anomalog: reading {} ...", describe(&args.paths));
     }
     let loaded = with_progress_line(!args.quiet, &progress, || {
-        pipeline::load(&args.paths, profile.as_ref(), &progress)
+        pipeline::load_with(
+            &args.paths,
+            profile.as_ref(),
+            args.load.options(),
+            &progress,
+        )
     });
     for w in loaded.warnings() {
         eprintln!("anomalog: warning: {w}");
@@ -295,13 +329,9 @@ pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
             SummaryFormat::Jsonl
         },
     );
-    crate::session::write_file_atomic(&args.output, |f| {
-        let mut w = std::io::BufWriter::new(f);
-        match format {
-            SummaryFormat::Jsonl => crate::summary::write(&loaded, &mut w)?,
-            SummaryFormat::Parquet => crate::summary::write_parquet(&loaded, &mut w)?,
-        }
-        w.flush()
+    crate::util::write_file(&args.output, |w| match format {
+        SummaryFormat::Jsonl => crate::summary::write(&loaded, w),
+        SummaryFormat::Parquet => crate::summary::write_parquet(&loaded, w),
     })
     .with_context(|| format!("cannot write {}", args.output.display()))?;
     if !args.quiet {
@@ -344,7 +374,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
         eprintln!("anomalog: reading {} ...", describe(&paths));
     }
     let loaded = with_progress_line(!args.quiet, &progress, || {
-        pipeline::load(&paths, profile.as_ref(), &progress)
+        pipeline::load_with(&paths, profile.as_ref(), args.load.options(), &progress)
     });
     for w in loaded.warnings() {
         eprintln!("anomalog: warning: {w}");
@@ -415,7 +445,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
         match &trained.model {
             Some(m) => {
                 let bytes = m.to_bytes()?;
-                crate::session::write_file_atomic(path, |f| f.write_all(&bytes))
+                crate::util::write_file(path, |f| f.write_all(&bytes))
                     .with_context(|| format!("saving the model to {}", path.display()))?;
                 if !args.quiet {
                     eprintln!("anomalog: saved the model to {}", path.display());
@@ -464,7 +494,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
         write_ignoring_broken_pipe(write(&mut lock).map(|_| ()))?;
     } else {
         // Atomic: a kill leaves the previous file or the whole new one.
-        written = crate::output::write_file_atomic_with(std::path::Path::new(&args.output), write)
+        written = crate::output::write_file_with(std::path::Path::new(&args.output), write)
             .with_context(|| format!("cannot write {}", args.output))?;
         if !args.quiet {
             eprintln!("anomalog: wrote {written} rows to {}", args.output);

@@ -24,6 +24,7 @@ pub mod simulate;
 pub mod summary;
 pub mod tui;
 pub mod ui;
+pub mod util;
 
 /// Keep freed memory in the process instead of returning it to the kernel.
 ///

@@ -41,6 +41,9 @@ type IsBefore<'a> = Box<dyn Fn(&str) -> bool + 'a>;
 /// as sorted names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Flag {
+    /// A hunt client's summary described this event on a host other than the client's own: a
+    /// forged or misattributed input (kept, and flagged).
+    ForeignHost,
     /// Registered in the logs and never run afterwards, while the host ran other tasks later.
     NeverRan,
     /// Registered in the logs and run exactly once.
@@ -53,7 +56,8 @@ pub enum Flag {
 
 impl Flag {
     /// Every flag.
-    pub const ALL: [Flag; 4] = [
+    pub const ALL: [Flag; 5] = [
+        Flag::ForeignHost,
         Flag::NeverRan,
         Flag::RanOnce,
         Flag::ShortLived,
@@ -63,6 +67,7 @@ impl Flag {
     /// The flag's name in outputs, filters and summaries.
     pub fn name(self) -> &'static str {
         match self {
+            Flag::ForeignHost => "foreign-host",
             Flag::NeverRan => "never-ran",
             Flag::RanOnce => "ran-once",
             Flag::ShortLived => "short-lived",
@@ -73,6 +78,7 @@ impl Flag {
     /// The list's abbreviation.
     pub fn short(self) -> &'static str {
         match self {
+            Flag::ForeignHost => "foreign",
             Flag::NeverRan => "never",
             Flag::RanOnce => "once",
             Flag::ShortLived => "short",

@@ -790,26 +790,25 @@ fn write_as(
     Ok(())
 }
 
-/// Write `path` atomically ([`crate::session::write_file_atomic`]) through `write`, which may
-/// fail with any error: it comes back as it was, not flattened into an I/O error. Returns
-/// what `write` returned.
-pub fn write_file_atomic_with<T: Default>(
+/// Write `path` ([`crate::util::write_file`]: atomically, never damaging what is there)
+/// through `write`, which may fail with any error: it comes back as it was, not flattened
+/// into an I/O error. Returns what `write` returned.
+pub fn write_file_with<T: Default>(
     path: &std::path::Path,
     write: impl FnOnce(&mut dyn Write) -> Result<T>,
 ) -> Result<T> {
     let mut result = None;
     let mut failure = None;
-    crate::session::write_file_atomic(path, |f| {
-        let mut w = std::io::BufWriter::new(f);
-        match write(&mut w) {
-            Ok(v) => result = Some(v),
-            Err(e) => {
-                let msg = format!("{e:#}");
-                failure = Some(e);
-                return Err(std::io::Error::other(msg));
-            }
+    crate::util::write_file(path, |w| match write(w) {
+        Ok(v) => {
+            result = Some(v);
+            Ok(())
         }
-        w.flush()
+        Err(e) => {
+            let msg = format!("{e:#}");
+            failure = Some(e);
+            Err(std::io::Error::other(msg))
+        }
     })
     .map_err(|e| failure.take().unwrap_or_else(|| anyhow::Error::from(e)))?;
     Ok(result.unwrap_or_default())

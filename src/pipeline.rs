@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::frame::{Builder, Dataset, Part};
+use crate::frame::{Builder, Dataset, Options, Part};
 use crate::ingest::{self, FileReport, Prefilter, Progress};
 use crate::profile::Profile;
 
@@ -112,6 +112,10 @@ impl Loaded {
 
     pub fn summary(&self) -> String {
         let d = &self.dataset;
+        let kept = d
+            .uniques
+            .iter()
+            .fold(0u64, |n, e| n.saturating_add(e.count()));
         let passed = if self.passed_over > 0 {
             format!(
                 ", {} non-log file{} passed over",
@@ -127,7 +131,7 @@ impl Loaded {
             self.files,
             if self.files == 1 { "" } else { "s" },
             self.skipped,
-            d.uniques.iter().map(|e| e.count()).sum::<u64>(),
+            kept,
             d.profile,
             d.duplicates_dropped,
             d.uniques.len(),
@@ -137,14 +141,26 @@ impl Loaded {
     }
 }
 
+/// Read `paths` and build the profile's dataset (default [`Options`]).
+pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Loaded {
+    load_with(paths, profile, Options::default(), progress)
+}
+
 /// Read `paths` and build the profile's dataset.
 ///
 /// Each file is reduced to its unique events while it is read (a [`Part`], on its reading
 /// thread; records whose channel and event id the profile never wants are not even rendered),
-/// and parts are folded into the dataset in file order as they finish: memory grows with
-/// unique events, not with records.
-pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Loaded {
-    let mut builder = Builder::new(profile);
+/// and parts are folded into the dataset as they finish: memory grows with unique events,
+/// not with records. The files are read in the order of their paths, and the dataset is put
+/// in a canonical order at the end, so that the same files give the same dataset whatever
+/// the order they were named or listed in.
+pub fn load_with(
+    paths: &[PathBuf],
+    profile: &dyn Profile,
+    options: Options,
+    progress: &Progress,
+) -> Loaded {
+    let mut builder = Builder::with_options(profile, options);
     let reports = ingest::read_paths_with(
         paths,
         &Prefilter::new(profile.sources()),
@@ -159,8 +175,7 @@ pub fn load(paths: &[PathBuf], profile: &dyn Profile, progress: &Progress) -> Lo
         .iter()
         .filter(|r| !r.not_a_log && (r.kind != "unknown" || r.records > 0))
         .count();
-    let notes = builder.take_notes();
-    let mut dataset: Dataset = builder.finish();
+    let (mut dataset, notes) = builder.finish_with_notes();
     dataset.add_context();
     Loaded {
         dataset,

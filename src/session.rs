@@ -7,14 +7,13 @@
 //! re-collections of the same hosts and across folders that share the session file. Entries of
 //! events not in the current logs are kept untouched.
 //!
-//! Saving is atomic: the file is written under a temporary name in the same folder, flushed
-//! to disk, then renamed over the old one. A kill at any moment leaves either the previous
+//! Saving is atomic ([`crate::util::write_file`]): the file is written under a temporary
+//! name in the same folder, flushed to disk, then renamed over the old one. A kill at any moment leaves either the previous
 //! session or the new one, never a mix. When the logs' folder cannot be written (a read-only
 //! mounted image), the session goes to `$XDG_STATE_HOME/anomalog/sessions/` (or
 //! `~/.local/state/...`) instead.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -100,11 +99,50 @@ pub struct SessionFile {
     #[serde(default)]
     pub inputs: Vec<String>,
     /// Entry per unique-event key.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "capped_entries")]
     pub events: BTreeMap<String, Entry>,
     /// Entry per task key (the task view's marks, verdicts and notes).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "capped_entries"
+    )]
     pub tasks: BTreeMap<String, Entry>,
+}
+
+/// Entries a session may hold, of each kind: an analyst marking every row of a 100 000-event
+/// fleet stays under it; a file of millions of tiny entries (well within
+/// [`MAX_SESSION_BYTES`]) would take hundreds of megabytes, held twice.
+pub const MAX_SESSION_ENTRIES: usize = 250_000;
+
+/// A map of entries, refused (not truncated: the file is never written over) when it holds
+/// more than [`MAX_SESSION_ENTRIES`].
+fn capped_entries<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<BTreeMap<String, Entry>, D::Error> {
+    struct Capped;
+    impl<'de> serde::de::Visitor<'de> for Capped {
+        type Value = BTreeMap<String, Entry>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map of session entries")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some((k, v)) = map.next_entry::<String, Entry>()? {
+                if out.len() >= MAX_SESSION_ENTRIES {
+                    return Err(serde::de::Error::custom(format!(
+                        "more than {MAX_SESSION_ENTRIES} entries"
+                    )));
+                }
+                out.insert(k, v);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_map(Capped)
 }
 
 /// What a triage entry is about.
@@ -198,6 +236,10 @@ impl Saver {
         let Some(fb) = self.fallback.take().filter(|f| *f != self.path) else {
             return Err(format!("session not saved: {why}"));
         };
+        // The fallback folder is anomalog's own: made on first use.
+        if let Some(dir) = fb.parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
         write_atomic(&fb, &self.file)
             .map_err(|e2| format!("session not saved: {why}; {}: {e2}", fb.display()))?;
         self.path = fb;
@@ -343,90 +385,13 @@ pub fn read(path: &Path) -> Result<Option<SessionFile>, String> {
     Ok(Some(file))
 }
 
-/// Write `file` to `path` atomically (see [`write_file_atomic`]).
+/// Write `file` to `path` atomically ([`crate::util::write_file`]).
 pub fn write_atomic(path: &Path, file: &SessionFile) -> std::io::Result<()> {
-    write_file_atomic(path, |f| {
+    crate::util::write_file(path, |f| {
         let bytes = serde_json::to_vec_pretty(file).map_err(std::io::Error::other)?;
         f.write_all(&bytes)?;
         f.write_all(b"\n")
     })
-}
-
-/// Write `path` atomically: `write` fills a temporary file in the same folder, which is
-/// flushed to disk and renamed over `path`; a reader (or a crash) sees the old file or the
-/// whole new one, never part of it. Stale temporaries of killed writers are removed.
-pub fn write_file_atomic(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map_or_else(|| SESSION_FILE.into(), |n| n.to_string_lossy().into_owned());
-    remove_stale_temporaries(dir, &name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        write(&mut f)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)?;
-        // The rename itself reaches the disk with the folder.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// Temporary files of saves that were killed (their process is gone), best effort.
-fn remove_stale_temporaries(dir: &Path, name: &str) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let prefix = format!(".{name}.");
-    for e in entries.flatten() {
-        let file = e.file_name();
-        let Some(pid) = file.to_str().and_then(|f| temp_pid(f, &prefix)) else {
-            continue;
-        };
-        if pid != std::process::id() as i32 && !process_alive(pid) {
-            let _ = std::fs::remove_file(e.path());
-        }
-    }
-}
-
-/// The writer's process id in a temporary file's name (`.NAME.PID.tmp`): a positive number
-/// only (0 and negative ids mean process groups to `kill`, never a writer).
-fn temp_pid(file: &str, prefix: &str) -> Option<i32> {
-    let digits = file.strip_prefix(prefix)?.strip_suffix(".tmp")?;
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    let pid: u32 = digits.parse().ok()?;
-    i32::try_from(pid).ok().filter(|&p| p > 0)
-}
-
-fn process_alive(pid: i32) -> bool {
-    #[cfg(unix)]
-    {
-        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
-        let r = unsafe { libc::kill(pid, 0) };
-        r == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = pid;
-        true
-    }
 }
 
 impl Session {
@@ -622,21 +587,5 @@ impl Session {
             }
         }
         mask
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn temporary_names_give_positive_pids_only() {
-        let p = ".s.json.";
-        assert_eq!(temp_pid(".s.json.4242.tmp", p), Some(4242));
-        assert_eq!(temp_pid(".s.json.0.tmp", p), None);
-        assert_eq!(temp_pid(".s.json.-1.tmp", p), None);
-        assert_eq!(temp_pid(".s.json.+7.tmp", p), None);
-        assert_eq!(temp_pid(".s.json.99999999999.tmp", p), None);
-        assert_eq!(temp_pid(".other.4242.tmp", p), None);
     }
 }

@@ -97,6 +97,29 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
     binding_for(k)
 }
 
+/// The actions one terminal event means.
+fn actions_of(app: &App, ev: Event, size: ratatui::layout::Size) -> Vec<Action> {
+    match ev {
+        Event::Key(k) if k.kind != KeyEventKind::Release => {
+            key_action(app, k).into_iter().collect()
+        }
+        Event::Mouse(m) => match m.kind {
+            MouseEventKind::ScrollDown => vec![Action::Down],
+            MouseEventKind::ScrollUp => vec![Action::Up],
+            MouseEventKind::Down(MouseButton::Left) => ui::click(
+                app,
+                ratatui::layout::Rect::new(0, 0, size.width, size.height),
+                m.column,
+                m.row,
+            )
+            .into_iter()
+            .collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
 /// Open the TUI on `paths`. The terminal is restored on every way out, panics included:
 /// `ratatui::init` installs a hook that leaves the alternate screen and raw mode, and ours,
 /// chained before it, turns mouse reporting off (else the shell keeps receiving mouse codes).
@@ -121,6 +144,8 @@ pub struct Options {
     pub config: AeConfig,
     pub monochrome: bool,
     pub triage: TriageArgs,
+    /// How inputs are read together.
+    pub load: crate::frame::Options,
 }
 
 /// Read the logs and open their triage session (on the loader thread).
@@ -128,9 +153,10 @@ fn load(
     paths: &[PathBuf],
     profile: &dyn Profile,
     triage: &TriageArgs,
+    options: crate::frame::Options,
     progress: &Progress,
 ) -> Loaded {
-    let mut loaded = crate::pipeline::load(paths, profile, progress);
+    let mut loaded = crate::pipeline::load_with(paths, profile, options, progress);
     match Session::for_inputs(paths, triage.session.as_deref(), &loaded.dataset) {
         Ok(s) => {
             // The status line says how many (`App::set_dataset`).
@@ -168,6 +194,7 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
         config,
         monochrome,
         triage,
+        load: load_options,
     } = options;
     let mut app = App::new(monochrome);
     let progress = Arc::new(Progress::default());
@@ -178,7 +205,7 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
         std::thread::Builder::new()
             .name("anomalog-load".into())
             .spawn(move || {
-                let loaded = load(&paths, profile.as_ref(), &triage, &progress);
+                let loaded = load(&paths, profile.as_ref(), &triage, load_options, &progress);
                 let _ = tx.send(Msg::Loaded(Box::new(loaded)));
             })?;
     }
@@ -206,38 +233,30 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
                 return Ok(());
             }
             let mut effects = Vec::new();
-            // Input, with a short timeout so that progress keeps moving.
+            // Input, with a short timeout so that progress keeps moving. Every event already
+            // waiting is handled before the next frame (a paste is thousands of keys: one
+            // frame for all of them, not one each), for at most a frame's time.
             if event::poll(Duration::from_millis(60))? {
-                let ev = event::read()?;
-                // Debug builds only: a way for tests/e2e_tmux.rs to make the UI panic.
-                #[cfg(debug_assertions)]
-                if let Event::Key(k) = &ev
-                    && k.code == KeyCode::F(12)
-                    && std::env::var_os("ANOMALOG_TEST_PANIC").is_some()
-                {
-                    panic!("ANOMALOG_TEST_PANIC: F12 pressed");
-                }
-                let actions: Vec<Action> = match ev {
-                    Event::Key(k) if k.kind != KeyEventKind::Release => {
-                        key_action(&app, k).into_iter().collect()
+                let burst = std::time::Instant::now();
+                loop {
+                    let ev = event::read()?;
+                    // Debug builds only: a way for tests/e2e_tmux.rs to make the UI panic.
+                    #[cfg(debug_assertions)]
+                    if let Event::Key(k) = &ev
+                        && k.code == KeyCode::F(12)
+                        && std::env::var_os("ANOMALOG_TEST_PANIC").is_some()
+                    {
+                        panic!("ANOMALOG_TEST_PANIC: F12 pressed");
                     }
-                    Event::Mouse(m) => match m.kind {
-                        MouseEventKind::ScrollDown => vec![Action::Down],
-                        MouseEventKind::ScrollUp => vec![Action::Up],
-                        MouseEventKind::Down(MouseButton::Left) => ui::click(
-                            &app,
-                            ratatui::layout::Rect::new(0, 0, size.width, size.height),
-                            m.column,
-                            m.row,
-                        )
-                        .into_iter()
-                        .collect(),
-                        _ => Vec::new(),
-                    },
-                    _ => Vec::new(),
-                };
-                for a in actions {
-                    effects.extend(app.update(a));
+                    for a in actions_of(&app, ev, size) {
+                        effects.extend(app.update(a));
+                    }
+                    if app.should_quit()
+                        || burst.elapsed() > Duration::from_millis(30)
+                        || !event::poll(Duration::ZERO)?
+                    {
+                        break;
+                    }
                 }
             }
             // Messages from the loader, the worker and the executor.
@@ -269,8 +288,10 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
                     j.join();
                 }
             }
+            let mut preview = false;
             for effect in effects {
                 match effect {
+                    Effect::Preview => preview = true,
                     Effect::CancelTraining => {
                         if let Some(j) = &job {
                             j.cancel();
@@ -292,6 +313,10 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
                         let _ = etx.send(e);
                     }
                 }
+            }
+            // Once per burst of keys, whatever its length.
+            if preview {
+                app.on_msg(Msg::Preview);
             }
         }
     })();

@@ -1309,7 +1309,7 @@ fn prompt(app: &App, f: &mut Frame, area: Rect, title: &str, p: &Prompt) {
     };
     let h = match feedback {
         None => 3,
-        Some(Feedback::Matches(_)) => 4,
+        Some(Feedback::Matches(_) | Feedback::AtLeast { .. }) => 4,
         Some(Feedback::Error { .. }) => {
             (4 + u16::try_from(message.len()).unwrap_or(u16::MAX)).min(area.height)
         }
@@ -1343,6 +1343,14 @@ fn prompt(app: &App, f: &mut Frame, area: Rect, title: &str, p: &Prompt) {
             Paragraph::new(format!(
                 "{n} row{} match (Enter applies)",
                 if *n == 1 { "" } else { "s" }
+            ))
+            .style(style(app, Color::Green)),
+            below,
+        ),
+        Some(Feedback::AtLeast { matches, checked }) => f.render_widget(
+            Paragraph::new(format!(
+                "at least {matches} row{} match (counted in the first {checked}; Enter applies)",
+                if *matches == 1 { "" } else { "s" }
             ))
             .style(style(app, Color::Green)),
             below,

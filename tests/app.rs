@@ -56,9 +56,18 @@ fn act(app: &mut App, ex: &mut Executor, a: Action) {
     settle(app, ex, effects);
 }
 
+/// Keys typed in one burst, as the terminal loop handles them: every key, then one preview
+/// of the prompt's text (`Effect::Preview`).
 fn typed(app: &mut App, s: &str) {
+    let mut preview = false;
     for c in s.chars() {
-        app.update(Action::Input(c));
+        preview |= app
+            .update(Action::Input(c))
+            .iter()
+            .any(|e| matches!(e, Effect::Preview));
+    }
+    if preview {
+        app.on_msg(Msg::Preview);
     }
 }
 
@@ -1418,5 +1427,56 @@ fn verdicts_are_chosen_and_undone() {
     assert!(
         saved["events"].as_object().is_none_or(|e| e.is_empty()),
         "{saved}"
+    );
+}
+
+/// A paste of a megabyte into the filter bar costs a comparison per key past the prompt's
+/// limit and one bounded preview; a query past the limit, nested too deep or with a regex
+/// too large is refused before any row is looked at.
+#[test]
+fn a_pasted_megabyte_and_a_pathological_regex_stay_bounded() {
+    use anomalog::app::Feedback;
+    use anomalog::app::query::{MAX_QUERY, Query};
+    let mut app = samples();
+    app.update(Action::StartFilter);
+    let paste: String = "(".repeat(1 << 20);
+    typed(&mut app, &paste);
+    let Mode::Filter(p) = app.mode() else {
+        panic!("{:?}", app.mode())
+    };
+    assert_eq!(
+        p.text().len(),
+        anomalog::app::prompt::MAX_CHARS,
+        "the rest refused"
+    );
+    match p.feedback() {
+        Some(Feedback::Error { message, .. }) => {
+            assert!(
+                message.contains("nest") || message.contains("deep"),
+                "{message}"
+            );
+        }
+        f => panic!("{f:?}"),
+    }
+    let fields = app.dataset().unwrap().fields.clone();
+    let huge = "a".repeat(1 << 20);
+    let e = Query::parse(&huge, &fields).unwrap_err();
+    assert!(e.message.contains(&MAX_QUERY.to_string()), "{e}");
+    // Regexes: linear-time matching, and a size limit on what a pattern may compile to.
+    let e = Query::parse("command~(x{1000}){1000}", &fields).unwrap_err();
+    assert!(e.message.contains("regex"), "{e}");
+    app.update(Action::Back);
+    app.update(Action::StartFilter);
+    typed(&mut app, "command~(a|aa)*(a|aa)*(a|aa)*$");
+    let Mode::Filter(p) = app.mode() else {
+        panic!()
+    };
+    assert!(
+        matches!(
+            p.feedback(),
+            Some(Feedback::Matches(_) | Feedback::AtLeast { .. })
+        ),
+        "{:?}",
+        p.feedback()
     );
 }

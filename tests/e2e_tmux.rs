@@ -99,18 +99,25 @@ fn analyst_session_in_tmux() {
         "{screen}"
     );
     // Scrolled, the per-field losses with what the other fields predict (where that differs
-    // from the value: which rows those are depends on the model, so scroll until one shows).
+    // from the value: which rows and events those are depends on the model, so scroll the
+    // top events' drill-downs until one shows).
     let mut shown = false;
-    for _ in 0..40 {
-        keys(&session, &["j"]);
-        std::thread::sleep(Duration::from_millis(100));
-        if capture(&session).contains("expected") {
-            shown = true;
-            break;
+    'events: for event in 0..5 {
+        if event > 0 {
+            // Back to the list, the next event, its drill-down from the top.
+            keys(&session, &["Tab", "j", "Enter", "g"]);
+        }
+        for _ in 0..30 {
+            keys(&session, &["j"]);
+            std::thread::sleep(Duration::from_millis(50));
+            if capture(&session).contains("expected") {
+                shown = true;
+                break 'events;
+            }
         }
     }
     assert!(shown, "no expected value: {}", capture(&session));
-    keys(&session, &["Tab"]);
+    keys(&session, &["Tab", "g"]);
 
     // Mark two rows and export them.
     keys(&session, &["Space", "Space", "e"]);

@@ -301,3 +301,223 @@ fn a_summary_line_of_20_mb() {
     assert!(r.stderr.contains("host.summary.jsonl"), "{}", r.stderr);
     assert_eq!(r.stdout.lines().count(), 1);
 }
+
+/// The samples' first host (129 real events), summarised: (header line, event lines).
+#[cfg(unix)]
+fn a_real_summary() -> (String, Vec<String>) {
+    let profile = anomalog::profile::by_name("scheduled-tasks").unwrap();
+    let host = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/WS001");
+    let loaded = anomalog::pipeline::load(&[host], profile.as_ref(), &Default::default());
+    let mut text = Vec::new();
+    anomalog::summary::write(&loaded, &mut text).unwrap();
+    let text = String::from_utf8(text).unwrap();
+    let mut lines = text.lines().map(str::to_string);
+    let header = lines.next().unwrap();
+    (header, lines.collect())
+}
+
+/// A real host's Parquet summary with its 129 events repeated a hundred times: as one row
+/// group of distinct rows that would inflate to some 40 MB, refused on what its metadata
+/// says, before decoding; as row groups of 4 096 repeated rows, read a group at a time, the
+/// rows past what the header says were read refused, the repeats folded.
+#[cfg(unix)]
+#[test]
+fn a_parquet_summary_of_repeated_rows() {
+    use polars::prelude::*;
+    let profile = anomalog::profile::by_name("scheduled-tasks").unwrap();
+    let host = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/WS001");
+    let loaded = anomalog::pipeline::load(&[host], profile.as_ref(), &Default::default());
+    let dir = tempfile::tempdir().unwrap();
+    let one = dir.path().join("one.parquet");
+    anomalog::summary::write_parquet(&loaded, &mut std::fs::File::create(&one).unwrap()).unwrap();
+    let mut reader = ParquetReader::new(std::fs::File::open(&one).unwrap());
+    let meta = reader.get_metadata().unwrap().clone();
+    let df = reader.finish().unwrap();
+    let n = df.height() as u32;
+    assert!(n > 100);
+    let idx = IdxCa::from_vec("i".into(), (0..n * 100).map(|i| i % n).collect());
+    let mut repeated = df.take(&idx).unwrap();
+    // Rows that differ (a long file name each): no dictionary shrinks them, so the one row
+    // group's pages hold some 40 MB.
+    let mut distinct = repeated.clone();
+    let sources: Vec<String> = (0..distinct.height())
+        .map(|i| format!("[\"{}{i}\"]", "x".repeat(3000)))
+        .collect();
+    distinct
+        .with_column(Column::new("sources".into(), sources))
+        .unwrap();
+    let kv = meta.key_value_metadata().clone().unwrap();
+    for (name, group, df) in [
+        ("big.parquet", None, &mut distinct),
+        ("groups.parquet", Some(4096), &mut repeated),
+    ] {
+        let mut f = std::fs::File::create(dir.path().join(name)).unwrap();
+        ParquetWriter::new(&mut f)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_row_group_size(group)
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(
+                kv.iter()
+                    .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+                    .collect(),
+            )))
+            .finish(df)
+            .unwrap();
+    }
+    let big = dir.path().join("big.parquet");
+    let r = rank(&[&big, &good()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("big.parquet") && r.stderr.contains("inflates to"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stdout.lines().count() >= 1, "the good record is there");
+    let groups = dir.path().join("groups.parquet");
+    let r = rank(&[&groups], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(r.stderr.contains("groups.parquet"), "{}", r.stderr);
+    assert_eq!(
+        r.stdout.lines().count(),
+        n as usize,
+        "each event once: {}",
+        r.stderr
+    );
+}
+
+/// A hunt download of a few MB whose one results JSON inflates to 300 MB: one summary row
+/// repeated. Read as a stream, the repeats folded, in bounded memory.
+#[cfg(unix)]
+#[test]
+fn a_hunt_zip_whose_results_inflate_to_300_mb() {
+    let (header, lines) = a_real_summary();
+    let mut h: serde_json::Value = serde_json::from_str(&header).unwrap();
+    h["records"] = serde_json::json!(u64::MAX);
+    h["Fqdn"] = serde_json::json!("ws001");
+    h["ClientId"] = serde_json::json!("C.1");
+    let mut row: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+    row["Fqdn"] = serde_json::json!("ws001");
+    row["ClientId"] = serde_json::json!("C.1");
+    let row = row.to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("H.9.zip");
+    let mut z = zip::ZipWriter::new(std::fs::File::create(&p).unwrap());
+    z.start_file(
+        "results/All Custom.Anomalog.Summarize/Results.json",
+        zip::write::SimpleFileOptions::default(),
+    )
+    .unwrap();
+    writeln!(z, "{h}").unwrap();
+    let block: String = std::iter::repeat_n(format!("{row}\n"), 1000).collect();
+    let mut written = 0usize;
+    while written < 300 << 20 {
+        z.write_all(block.as_bytes()).unwrap();
+        written += block.len();
+    }
+    z.finish().unwrap();
+    assert!(std::fs::metadata(&p).unwrap().len() < 20 << 20);
+    let r = rank(&[&p, &good()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("H.9.zip") && r.stderr.contains("repeat a unique event"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(
+        r.stdout.lines().count(),
+        2,
+        "the event once, and the good record"
+    );
+}
+
+/// One summary line repeated 100 000 times (270 MB): read line by line, folded.
+#[cfg(unix)]
+#[test]
+fn a_summary_line_repeated_100_000_times() {
+    let (header, lines) = a_real_summary();
+    let mut h: serde_json::Value = serde_json::from_str(&header).unwrap();
+    h["records"] = serde_json::json!(u64::MAX);
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("many.summary.jsonl");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&p).unwrap());
+    writeln!(f, "{h}").unwrap();
+    for _ in 0..100_000 {
+        writeln!(f, "{}", lines[0]).unwrap();
+    }
+    drop(f);
+    let r = rank(&[&p, &good()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("many.summary.jsonl") && r.stderr.contains("99999 summary lines repeat"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout.lines().count(), 2);
+}
+
+/// A summary header naming 700 000 hosts: at most 10 000 kept, the rest read past.
+#[cfg(unix)]
+#[test]
+fn a_summary_header_of_700_000_hosts() {
+    let (header, lines) = a_real_summary();
+    let mut h: serde_json::Value = serde_json::from_str(&header).unwrap();
+    h["hosts"] = serde_json::json!((0..700_000).map(|i| format!("h{i}")).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("wide.summary.jsonl");
+    std::fs::write(&p, format!("{h}\n{}\n", lines[0])).unwrap();
+    let r = rank(&[&p, &good()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert_eq!(r.stdout.lines().count(), 2, "{}", r.stderr);
+}
+
+/// A session file of a million tiny entries (22 MB, under the size limit): refused, never
+/// written over, the logs ranked all the same.
+#[cfg(unix)]
+#[test]
+fn a_session_of_a_million_entries() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = dir.path().join("session.json");
+    let mut f = std::io::BufWriter::new(std::fs::File::create(&s).unwrap());
+    write!(f, "{{\"format\":\"anomalog-session-1\",\"events\":{{").unwrap();
+    for i in 0..1_000_000u64 {
+        if i > 0 {
+            write!(f, ",").unwrap();
+        }
+        write!(f, "\"{i:016x}\":{{}}").unwrap();
+    }
+    write!(f, "}}}}").unwrap();
+    drop(f);
+    let before = std::fs::read(&s).unwrap();
+    let r = rank(&[&good()], &["--session", s.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("session.json") && r.stderr.contains("more than 250000 entries"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout.lines().count(), 1);
+    assert_eq!(std::fs::read(&s).unwrap(), before, "left as it is");
+}
+
+/// A damaged Parquet summary in a folder is a warning, never passed over in silence.
+#[cfg(unix)]
+#[test]
+fn a_damaged_parquet_summary_in_a_folder_is_named() {
+    let profile = anomalog::profile::by_name("scheduled-tasks").unwrap();
+    let host = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/WS001");
+    let loaded = anomalog::pipeline::load(&[host], profile.as_ref(), &Default::default());
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    anomalog::summary::write_parquet(&loaded, &mut bytes).unwrap();
+    // Its footer (the metadata) cut off.
+    bytes.truncate(bytes.len() - 200);
+    std::fs::write(dir.path().join("ws001.parquet"), &bytes).unwrap();
+    std::fs::copy(good(), dir.path().join("good.jsonl")).unwrap();
+    let r = rank(&[dir.path()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("ws001.parquet") && r.stderr.contains("not a readable Parquet"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout.lines().count(), 1);
+}

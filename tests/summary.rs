@@ -210,7 +210,11 @@ fn bad_summaries_are_reported_and_the_rest_is_used() {
     };
     assert!(of(&sums[0]).contains("--profile services"), "{warnings:?}");
     assert!(of(&sums[1]).contains("version 99"), "{warnings:?}");
-    assert!(of(&sums[2]).contains("truncated"), "{warnings:?}");
+    // The cut line is named, and why it could not be read.
+    assert!(
+        of(&sums[2]).contains("1 summary line skipped (line ") && of(&sums[2]).contains("EOF"),
+        "{warnings:?}"
+    );
     // The other five hosts and part of the third are there.
     let raw_rest = load(&hosts[3..]);
     let rest_hosts: usize = raw_rest.dataset.fleet_size();
@@ -239,25 +243,29 @@ fn the_same_host_twice_is_counted_once() {
     let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
     let (hosts, sums) = summarise_hosts(&samples, dir.path());
     let once = load(&hosts[..2]);
-    // A host's logs and its summary.
+    let agree = |l: &Loaded, host: &str| {
+        l.warnings().any(|w| {
+            w.contains(&format!("host {host} is described by 2 inputs"))
+                && w.contains("they agree: counted once")
+        })
+    };
+    // A host's logs and its summary, in either order.
     let both = load(&[hosts[0].clone(), sums[0].clone(), hosts[1].clone()]);
     assert_eq!(facts(&both.dataset), facts(&once.dataset));
     assert!(
-        both.warnings()
-            .any(|w| w.contains("left out") && w.contains("srv01")),
+        agree(&both, "srv01.corp.example"),
         "{:?}",
         both.warnings().collect::<Vec<_>>()
     );
+    let logs_after = load(&[sums[0].clone(), hosts[0].clone(), hosts[1].clone()]);
+    assert_eq!(facts(&logs_after.dataset), facts(&once.dataset));
     // Two copies of one summary (a hunt downloaded twice).
     let copy = dir.path().join("copy");
     std::fs::create_dir(&copy).unwrap();
     std::fs::copy(&sums[0], copy.join("again.jsonl")).unwrap();
     let twice = load(&[sums[0].clone(), copy.join("again.jsonl"), sums[1].clone()]);
     assert_eq!(facts(&twice.dataset), facts(&once.dataset));
-    // A summary first, then the host's own logs: the logs are the duplicates.
-    let logs_after = load(&[sums[0].clone(), hosts[0].clone(), sums[1].clone()]);
-    let counts = |l: &Loaded| -> u64 { l.dataset.uniques.iter().map(|e| e.count()).sum() };
-    assert_eq!(counts(&logs_after), counts(&once));
+    assert!(agree(&twice, "srv01.corp.example"));
 }
 
 /// A summary line without the paths it names (they depend on where the fleet was written).
@@ -420,4 +428,261 @@ fn lifecycle_timelines_come_with_the_summaries() {
     assert!(with_lives > 100, "{with_lives}");
     // The Sunburst-style modification's updates carry their diffs.
     assert!(with_diff > 0);
+}
+
+/// A summary forged to claim hosts it says nothing about: its header names every host of
+/// the fleet, it holds one event. Given before the genuine summaries (or the raw logs), it
+/// hides nothing: every genuine event is there as it would be without it, and the hosts it
+/// claims are named in warnings with both inputs.
+fn forged_summary(genuine: &Path, out: &Path, hosts: &[&str]) {
+    let text = std::fs::read_to_string(genuine).unwrap();
+    let mut lines = text.lines();
+    let mut header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    header["hosts"] = serde_json::json!(hosts);
+    let mut line: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+    // An event nobody else has, on the first host claimed.
+    line["values"][0] = serde_json::json!("\\Forged\\Decoy");
+    line["count"] = serde_json::json!(1);
+    line["unnamed"] = serde_json::json!(0);
+    line["hosts"] = serde_json::json!([[hosts[0], 1]]);
+    line["lifecycles"] = serde_json::json!([]);
+    std::fs::write(out, format!("{header}\n{line}\n")).unwrap();
+}
+
+/// Facts of every unique event except those named `\Forged\Decoy`.
+fn facts_but_forged(ds: &Dataset) -> Vec<String> {
+    facts(ds)
+        .into_iter()
+        .filter(|f| !f.contains("\\\\Forged\\\\Decoy"))
+        .collect()
+}
+
+#[test]
+fn a_forged_summary_hides_no_other_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let sums = dir.path().join("sums");
+    std::fs::create_dir(&sums).unwrap();
+    let (hosts, genuine) = summarise_hosts(&samples, &sums);
+    let claimed = [
+        "ws001.corp.example",
+        "ws002.corp.example",
+        "ws003.corp.example",
+        "srv01.corp.example",
+    ];
+    // Named so that it sorts first, and given first.
+    let forged = dir.path().join("0-forged.jsonl");
+    forged_summary(&genuine[0], &forged, &claimed);
+    let clean = load(std::slice::from_ref(&sums));
+    let with = load(&[forged.clone(), sums.clone()]);
+    assert_eq!(facts_but_forged(&with.dataset), facts(&clean.dataset));
+    assert_eq!(with.dataset.uniques.len(), clean.dataset.uniques.len() + 1);
+    let warnings: Vec<String> = with.warnings().collect();
+    for h in claimed {
+        assert!(
+            warnings.iter().any(
+                |w| w.contains(&format!("host {h} is described by 2 inputs"))
+                    && w.contains("0-forged.jsonl")
+            ),
+            "{h}: {warnings:?}"
+        );
+    }
+    // In front of the raw logs: every planted attack's rows are still there, counted as the
+    // logs count them.
+    let raw = load(std::slice::from_ref(&samples));
+    let with_raw = load(&[forged.clone(), samples.clone()]);
+    assert_eq!(facts_but_forged(&with_raw.dataset), facts(&raw.dataset));
+    assert!(
+        with_raw
+            .warnings()
+            .any(|w| w.contains("0-forged.jsonl") && w.contains("differ")),
+        "{:?}",
+        with_raw.warnings().collect::<Vec<_>>()
+    );
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(samples.join("ground_truth.json")).unwrap())
+            .unwrap();
+    let planted = truth["attacks"].as_array().unwrap().len();
+    assert!(planted >= 5);
+    let names = |ds: &Dataset| -> std::collections::BTreeSet<String> {
+        (0..ds.uniques.len())
+            .map(|u| ds.value(u, "task_name").to_string())
+            .collect()
+    };
+    assert!(names(&with_raw.dataset).is_superset(&names(&raw.dataset)));
+    let _ = hosts;
+}
+
+/// The rule for inputs that describe one host is the analyst's: `max` (the default) counts
+/// the same evidence once, `sum` adds periods, `logs` trusts a host's own logs.
+#[test]
+fn the_same_host_rule_is_the_analysts_choice() {
+    use anomalog::frame::{Options, SameHost};
+    let dir = tempfile::tempdir().unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let (hosts, sums) = summarise_hosts(&samples, dir.path());
+    let profile = by_name("scheduled-tasks").unwrap();
+    let with = |paths: &[PathBuf], same_host| {
+        pipeline::load_with(
+            paths,
+            profile.as_ref(),
+            Options { same_host },
+            &Progress::default(),
+        )
+    };
+    let total = |l: &Loaded| -> u64 { l.dataset.uniques.iter().map(|e| e.count()).sum() };
+    let copy = dir.path().join("copy");
+    std::fs::create_dir(&copy).unwrap();
+    std::fs::copy(&sums[0], copy.join("again.jsonl")).unwrap();
+    let two = [sums[0].clone(), copy.join("again.jsonl")];
+    let once = total(&with(&sums[..1], SameHost::Max));
+    assert_eq!(total(&with(&two, SameHost::Max)), once);
+    assert_eq!(total(&with(&two, SameHost::Sum)), 2 * once);
+    // A summary with an event the host's logs do not have: kept by `max`, not by `logs`.
+    let forged = dir.path().join("extra.jsonl");
+    forged_summary(&sums[0], &forged, &["srv01.corp.example"]);
+    let logs = [hosts[0].clone(), forged.clone()];
+    let decoy = |l: &Loaded| facts(&l.dataset).iter().any(|f| f.contains("Forged"));
+    assert!(decoy(&with(&logs, SameHost::Max)));
+    let trusted = with(&logs, SameHost::Logs);
+    assert!(!decoy(&trusted));
+    assert_eq!(
+        facts(&trusted.dataset),
+        facts(&with(&hosts[..1], SameHost::Max).dataset)
+    );
+    assert!(
+        trusted.warnings().any(|w| w.contains("--same-host logs")),
+        "{:?}",
+        trusted.warnings().collect::<Vec<_>>()
+    );
+}
+
+/// Counts are input too: they never wrap, a count beyond the records its header says were
+/// read or a first sighting after the last is refused and named, and a huge count scores no
+/// event below zero.
+#[test]
+fn counts_from_summaries_never_wrap() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let (_, sums) = summarise_hosts(&samples, dir.path());
+    let text = std::fs::read_to_string(&sums[0]).unwrap();
+    let mut lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let huge: u64 = 18_446_744_073_709_551_000;
+    lines[0]["records"] = serde_json::json!(u64::MAX);
+    let host = lines[1]["hosts"][0][0].clone();
+    lines[1]["count"] = serde_json::json!(huge);
+    lines[1]["hosts"] = serde_json::json!([[host, huge]]);
+    lines[1]["unnamed"] = serde_json::json!(0);
+    let write = |path: &Path, lines: &[serde_json::Value]| {
+        let text: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        std::fs::write(path, text).unwrap();
+    };
+    // The same claim for two other hosts.
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&a).unwrap();
+    std::fs::create_dir(&b).unwrap();
+    for (dir, name) in [(&a, "x.example"), (&b, "y.example")] {
+        let mut ls = vec![lines[0].clone(), lines[1].clone()];
+        ls[0]["hosts"] = serde_json::json!([name]);
+        ls[1]["hosts"] = serde_json::json!([[name, huge]]);
+        write(&dir.join("s.jsonl"), &ls);
+    }
+    let merged = load(&[a.join("s.jsonl"), b.join("s.jsonl")]);
+    assert!(
+        merged.warnings().next().is_none(),
+        "{:?}",
+        merged.warnings().collect::<Vec<_>>()
+    );
+    let e = &merged.dataset.uniques[0];
+    assert!(e.count() >= huge, "{} < {huge}", e.count());
+    assert_eq!(e.count(), u64::MAX, "saturated, not wrapped");
+    assert!(
+        merged.summary().contains(&u64::MAX.to_string()),
+        "{}",
+        merged.summary()
+    );
+    let r = anomalog::model::rarity::rank(&merged.dataset);
+    assert!(r.scores.iter().all(|&s| s >= 0.0), "{:?}", r.scores);
+    // More than the header's records, and a first sighting after the last: refused, named.
+    let mut bad = lines.clone();
+    bad[0]["records"] = serde_json::json!(10);
+    bad[1]["count"] = serde_json::json!(11);
+    bad[1]["hosts"] = serde_json::json!([[host, 11]]);
+    bad[2]["first_seen"] = serde_json::json!(2_000_000_000_000_000i64);
+    let c = dir.path().join("c.jsonl");
+    write(&c, &bad[..3]);
+    let l = load(std::slice::from_ref(&c));
+    let w: Vec<String> = l.warnings().collect();
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].contains("line 2: counts 11 occurrences where the header says 10 records were read")
+            && w[0].contains("line 3: first seen after last seen"),
+        "{w:?}"
+    );
+    assert!(l.dataset.uniques.is_empty());
+}
+
+/// The same inputs give the same dataset and ranking, whatever the order they are given in:
+/// paths permuted, summaries before or after, for every model.
+#[test]
+fn the_order_of_inputs_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples");
+    let (hosts, sums) = summarise_hosts(&samples, dir.path());
+    let pick = |v: &[PathBuf], ix: &[usize]| -> Vec<PathBuf> {
+        ix.iter().map(|&i| v[i].clone()).collect()
+    };
+    let a = load(&pick(&hosts, &[0, 2, 4]));
+    let b = load(&pick(&hosts, &[4, 0, 2]));
+    let merged = load(&pick(&sums, &[2, 4, 0]));
+    assert_eq!(facts(&a.dataset), facts(&b.dataset));
+    assert_eq!(facts(&merged.dataset), facts(&a.dataset));
+    for kind in [ModelKind::Rarity, ModelKind::Ds4n6, ModelKind::Ae] {
+        let want = ranking(&a.dataset, kind);
+        assert_eq!(ranking(&b.dataset, kind), want, "{kind:?}: permuted paths");
+        assert_eq!(ranking(&merged.dataset, kind), want, "{kind:?}: summaries");
+    }
+    // Every objective of the autoencoder, paths permuted.
+    for objective in [
+        anomalog::model::ae::Objective::Swap,
+        anomalog::model::ae::Objective::Masked,
+        anomalog::model::ae::Objective::Hybrid,
+    ] {
+        let rank = |ds: &Dataset| {
+            let task = Task::Train {
+                kind: ModelKind::Ae,
+                config: AeConfig {
+                    seed: 3,
+                    epochs: 10,
+                    objective,
+                    ..AeConfig::default()
+                },
+            };
+            let r = run(ds, task, &AtomicBool::new(false), &mut |_| {})
+                .unwrap()
+                .ranking;
+            (r.order, r.scores)
+        };
+        assert_eq!(rank(&b.dataset), rank(&a.dataset), "{objective:?}");
+    }
+    // A folder whose files were made in another order reads the same.
+    let shuffled = tempfile::tempdir().unwrap();
+    for h in hosts.iter().rev() {
+        let to = shuffled.path().join(h.file_name().unwrap());
+        std::fs::create_dir(&to).unwrap();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(h)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.sort();
+        for f in files.iter().rev() {
+            std::fs::copy(f, to.join(f.file_name().unwrap())).unwrap();
+        }
+    }
+    let all = load(&hosts);
+    let again = load(&[shuffled.path().to_path_buf()]);
+    assert_eq!(facts(&again.dataset), facts(&all.dataset));
 }

@@ -112,6 +112,12 @@ fn the_artifact_is_valid_and_the_binary_accepts_its_command_line() {
 /// with its results and uploads, and `results/All ARTIFACT/SOURCE.json` with `FlowId`,
 /// `ClientId` and `Fqdn` on every row), for these hosts' summaries.
 fn hunt_download(hosts: &[PathBuf], path: &Path) {
+    hunt_download_forged(hosts, path, None);
+}
+
+/// [`hunt_download`], with the first client's rows forged when `forge` names another host:
+/// its first event said to be that host's.
+fn hunt_download_forged(hosts: &[PathBuf], path: &Path, forge: Option<&str>) {
     let mut z = zip::ZipWriter::new(std::fs::File::create(path).unwrap());
     let opts = zip::write::SimpleFileOptions::default();
     let artifact = "Custom.Anomalog.Summarize";
@@ -148,9 +154,14 @@ fn hunt_download(hosts: &[PathBuf], path: &Path) {
             z.start_file(format!("{dir}/{member}"), opts).unwrap();
             z.write_all(body.as_bytes()).unwrap();
         }
-        for line in text.lines() {
+        for (k, line) in text.lines().enumerate() {
             let mut row: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(line).unwrap();
+            if let (0, 1, Some(other)) = (i, k, forge) {
+                let n = row["count"].clone();
+                row.insert("hosts".into(), serde_json::json!([[other, n]]));
+                row.insert("unnamed".into(), serde_json::json!(0));
+            }
             row.insert("FlowId".into(), flow.clone().into());
             row.insert("ClientId".into(), client.clone().into());
             row.insert("Fqdn".into(), name.clone().into());
@@ -227,4 +238,52 @@ fn a_hunt_download_ranks_as_its_clients_logs() {
     assert_eq!(facts(&hunt), facts(&raw));
     let rarity = |l: &Loaded| anomalog::model::rarity::rank(&l.dataset).order;
     assert_eq!(rarity(&hunt), rarity(&raw));
+}
+
+/// A hunt client's rows may describe only its own host: rows about another host are kept,
+/// flagged `foreign-host`, and named in a warning; the other clients' evidence is intact.
+#[test]
+fn a_hunt_client_describing_another_host_is_flagged_and_kept() {
+    let samples = root().join("samples");
+    let hosts: Vec<PathBuf> = ["SRV01", "WS001", "WS003"]
+        .iter()
+        .map(|h| samples.join(h))
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let zip = dir.path().join("H.2.zip");
+    hunt_download_forged(&hosts, &zip, Some("ws001.corp.example"));
+    let hunt = load(std::slice::from_ref(&zip));
+    let warnings: Vec<String> = hunt.warnings().collect();
+    assert!(
+        warnings.iter().any(|w| w.contains("client SRV01")
+            && w.contains("describe other hosts (ws001.corp.example)")
+            && w.contains("foreign-host")),
+        "{warnings:?}"
+    );
+    let ds = &hunt.dataset;
+    let flagged: Vec<usize> = (0..ds.uniques.len())
+        .filter(|&u| ds.flags(u).iter().any(|f| f.name() == "foreign-host"))
+        .collect();
+    assert_eq!(flagged.len(), 1, "the one forged row");
+    let u = flagged[0];
+    assert!(
+        ds.uniques[u]
+            .hosts
+            .iter()
+            .any(|h| h == "ws001.corp.example")
+    );
+    // Every event of the honest clients is there as their logs give it.
+    let honest = load(&hosts[1..]);
+    // (Their own fields: prevalence and the other context fields depend on the fleet.)
+    let own = |d: &anomalog::frame::Dataset, k: usize| {
+        format!("{:?}", &d.uniques[k].values[..d.profile_fields])
+    };
+    let there: std::collections::BTreeSet<String> =
+        (0..ds.uniques.len()).map(|k| own(ds, k)).collect();
+    let missing: Vec<String> = (0..honest.dataset.uniques.len())
+        .map(|k| own(&honest.dataset, k))
+        .filter(|v| !there.contains(v))
+        .collect();
+    assert!(missing.is_empty(), "{missing:?}");
+    assert_eq!(ds.fleet_size(), 3);
 }

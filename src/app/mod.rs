@@ -41,6 +41,12 @@ pub use keys::{Action, BINDINGS, Binding, Key, binding_for};
 pub use prompt::{Edit, Feedback, Prompt};
 pub use table::{Data, Table};
 
+/// Time the filter bar's live count may take per preview; past it, the count so far is shown
+/// as a lower bound.
+const PREVIEW_BUDGET: std::time::Duration = std::time::Duration::from_millis(40);
+/// Rows counted between two looks at the clock.
+const PREVIEW_SLICE: usize = 4096;
+
 /// Which list is shown: one row per unique event, or one per task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum View {
@@ -72,6 +78,9 @@ pub enum Effect {
     Save(Vec<Change>),
     /// Write an export.
     Export(Box<ExportJob>),
+    /// Work out what the prompt's new text means once the keys waiting are handled: the
+    /// loop answers with [`Msg::Preview`].
+    Preview,
 }
 
 /// An export, with everything it needs to run on another thread.
@@ -104,7 +113,11 @@ impl ExportJob {
                     .write(self.format, w),
             }
         };
-        crate::output::write_file_atomic_with(&self.path, write)?;
+        // The export prompt makes missing folders (the analyst typed where it goes).
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        crate::output::write_file_with(&self.path, write)?;
         Ok(self.items.len())
     }
 }
@@ -138,6 +151,7 @@ impl Executor {
                 path: job.path.clone(),
                 result: job.run().map_err(|e| format!("{e:#}")),
             }),
+            Effect::Preview => Some(Msg::Preview),
             Effect::CancelTraining | Effect::Retrain { .. } => None,
         }
     }
@@ -219,6 +233,8 @@ pub enum Msg {
         path: PathBuf,
         result: Result<usize, String>,
     },
+    /// The keys waiting are handled: preview the prompt's text ([`Effect::Preview`]).
+    Preview,
 }
 
 pub struct App {
@@ -240,6 +256,8 @@ pub struct App {
     /// An export waiting for the analyst's yes to write over its file.
     pending_export: Option<Box<ExportJob>>,
     mode: Mode,
+    /// The prompt's text changed since its last preview ([`Effect::Preview`]).
+    preview_due: bool,
     /// The help's or the warnings pane's scroll.
     overlay: Scroll,
     training: Training,
@@ -265,6 +283,7 @@ impl App {
             export_format: Format::Csv,
             pending_export: None,
             mode: Mode::Normal,
+            preview_due: false,
             overlay: Scroll::default(),
             training: Training::NotStarted,
             status: String::new(),
@@ -576,6 +595,14 @@ impl App {
         vec![Effect::Save(changes)]
     }
 
+    /// The open prompt's text changed: what it means (the search's next match, the filter's
+    /// count) is worked out once the keys waiting are handled ([`Msg::Preview`]): a paste of
+    /// thousands of characters is one preview, not one per character.
+    fn prompt_changed(&mut self) -> Effect {
+        self.preview_due = true;
+        Effect::Preview
+    }
+
     /// The open prompt's text changed: a search moves to its first match, the filter bar
     /// says how many rows the query would keep, or where it does not read.
     fn on_prompt_change(&mut self) {
@@ -617,11 +644,24 @@ impl App {
             data,
             session: self.triage.session(),
         };
-        let n = table
-            .ranked()
-            .par_iter()
-            .filter(|&&i| table.passes(i, Some(&filter)))
-            .count();
+        // Counted in slices, for at most PREVIEW_BUDGET: a pathological query on a large
+        // dataset gives a lower bound, never a stalled screen.
+        let start = std::time::Instant::now();
+        let ranked = table.ranked();
+        let mut n = 0;
+        for (k, slice) in ranked.chunks(PREVIEW_SLICE).enumerate() {
+            n += slice
+                .par_iter()
+                .filter(|&&i| table.passes(i, Some(&filter)))
+                .count();
+            let done = (k + 1) * PREVIEW_SLICE;
+            if done < ranked.len() && start.elapsed() > PREVIEW_BUDGET {
+                return Some(Feedback::AtLeast {
+                    matches: n,
+                    checked: done,
+                });
+            }
+        }
         Some(Feedback::Matches(n))
     }
 
@@ -757,7 +797,7 @@ impl App {
             ) if edit.is_some() => {
                 let changed = edit.is_some_and(|e| p.edit(e));
                 if changed {
-                    self.on_prompt_change();
+                    effects.push(self.prompt_changed());
                 }
                 return effects;
             }
@@ -905,7 +945,7 @@ impl App {
             Action::StartFilter => {
                 let text = self.list().filter().map(Filter::text).unwrap_or_default();
                 self.mode = Mode::Filter(Prompt::new(&text));
-                self.on_prompt_change();
+                effects.push(self.prompt_changed());
             }
             Action::ClearFilter => {
                 self.list_mut().set_filter(None);
@@ -1247,6 +1287,11 @@ impl App {
                     path,
                 };
                 self.pending_export = Some(job);
+            }
+            Msg::Preview => {
+                if std::mem::take(&mut self.preview_due) {
+                    self.on_prompt_change();
+                }
             }
             Msg::Exported { path, result } => {
                 self.status = match result {

@@ -31,11 +31,15 @@ pub enum Edit {
 pub enum Feedback {
     /// The query reads, and this many rows pass it.
     Matches(usize),
+    /// The query reads; counting stopped (it took too long) after `checked` rows, of which
+    /// `matches` pass.
+    AtLeast { matches: usize, checked: usize },
     /// The query does not read: where (a character position) and why.
     Error { at: usize, message: String },
 }
 
-/// The longest text a prompt holds: a path, a query or a note, not a document.
+/// The longest text a prompt holds, in bytes: a path, a query or a note, not a document.
+/// Checked on the byte length, so that a paste of a megabyte costs a comparison per key.
 pub const MAX_CHARS: usize = 4096;
 
 #[derive(Debug, Clone, Default)]
@@ -63,7 +67,12 @@ impl Prompt {
     /// A prompt holding `text` (made printable: it may come from a session file), the cursor
     /// at its end.
     pub fn new(text: &str) -> Prompt {
-        let text: String = text.chars().take(MAX_CHARS).collect();
+        let mut text = text.to_string();
+        let mut cut = text.len().min(MAX_CHARS);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
         Prompt {
             input: Input::new(for_terminal(&text, usize::MAX)),
             feedback: None,
@@ -95,7 +104,7 @@ impl Prompt {
     /// Apply an edit; whether the text changed.
     pub fn edit(&mut self, e: Edit) -> bool {
         let req = match e {
-            Edit::Insert(c) if !printable(c) || self.text().chars().count() >= MAX_CHARS => {
+            Edit::Insert(c) if !printable(c) || self.text().len() + c.len_utf8() > MAX_CHARS => {
                 return false;
             }
             Edit::Insert(c) => InputRequest::InsertChar(c),

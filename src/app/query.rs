@@ -40,6 +40,8 @@ pub const BUILTIN_FIELDS: &[(&str, &[&str])] = &[
 /// How deep groups and `NOT`s may nest (a typed query; the bound keeps the parser's stack
 /// small whatever is pasted).
 const MAX_DEPTH: usize = 64;
+/// The longest query read, in bytes (the filter bar holds no more): checked before any work.
+pub const MAX_QUERY: usize = crate::app::prompt::MAX_CHARS;
 
 /// A comparison.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -156,6 +158,12 @@ impl fmt::Display for ParseError {
 impl Query {
     /// Parse `text` against the profile's `fields` (and [`BUILTIN_FIELDS`]).
     pub fn parse(text: &str, fields: &[&str]) -> Result<Query, ParseError> {
+        if text.len() > MAX_QUERY {
+            return Err(ParseError {
+                at: 0,
+                message: format!("a query longer than {MAX_QUERY} bytes"),
+            });
+        }
         let tokens = lex(text, fields)?;
         let mut p = Parser {
             tokens: &tokens,

@@ -114,14 +114,15 @@ impl Tasks {
             of_unique[u] = t;
             let task = &mut tasks[t as usize];
             task.uniques.push(u as u32);
-            task.count += e.count();
+            task.count = task.count.saturating_add(e.count());
             task.first_seen = min_time(task.first_seen, e.first_seen);
             task.last_seen = task.last_seen.max(e.last_seen);
             task.flags.extend_from_slice(ds.flags(u));
             task.event_ids.push(e.event_id);
             hosts[t as usize].extend(e.hosts.iter().map(String::as_str));
             if let Some(d) = display.get(u).filter(|d| !d.name.is_empty()) {
-                *spellings[t as usize].entry(d.name.clone()).or_default() += e.count().max(1);
+                let n = spellings[t as usize].entry(d.name.clone()).or_default();
+                *n = n.saturating_add(e.count().max(1));
             }
         }
         for ((task, sp), h) in tasks.iter_mut().zip(spellings).zip(hosts) {

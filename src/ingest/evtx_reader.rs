@@ -27,13 +27,19 @@ pub fn read_evtx_path(
     read(EvtxParser::from_path(path), name, rd, sink)
 }
 
-pub fn read_evtx_bytes(
-    bytes: Vec<u8>,
+/// An open file (an unnamed temporary file holding a zip member).
+pub fn read_evtx_file(
+    file: std::fs::File,
     name: String,
     rd: &Reading<'_>,
     sink: &mut dyn Sink,
 ) -> FileReport {
-    read(EvtxParser::from_buffer(bytes), name, rd, sink)
+    read(
+        EvtxParser::from_read_seek(std::io::BufReader::new(file)),
+        name,
+        rd,
+        sink,
+    )
 }
 
 fn read<T: std::io::Read + std::io::Seek>(

@@ -2,6 +2,7 @@
 //! `Record N` separator lines). A malformed record is skipped up to the next line that starts
 //! a new object, and counted.
 
+use std::io::BufRead;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -15,11 +16,30 @@ pub const MAX_RECORD: usize = 16 << 20;
 /// Most data fields kept of one record; the rest are dropped with a warning.
 pub const MAX_FIELDS: usize = 4096;
 /// A file that is one JSON array is parsed whole up to this size; a larger one is read record
-/// by record (the same result, in bounded memory).
-const WHOLE_ARRAY: usize = 64 << 20;
+/// by record (the same result, in bounded memory: a parsed array takes several times its
+/// text).
+const WHOLE_ARRAY: usize = 4 << 20;
 
+/// Read JSON held in memory (see [`read_json_stream`]).
+#[cfg(test)]
 pub fn read_json_text(
     text: &str,
+    name: String,
+    sink: &mut dyn Sink,
+    progress: &Progress,
+) -> FileReport {
+    read_json_stream(
+        &mut std::io::Cursor::new(text.as_bytes()),
+        name,
+        sink,
+        progress,
+    )
+}
+
+/// Read JSON from a stream, a record at a time: at most a window of about twice
+/// [`MAX_RECORD`] bytes is held, whatever the size of the input.
+pub fn read_json_stream(
+    input: &mut dyn BufRead,
     name: String,
     sink: &mut dyn Sink,
     progress: &Progress,
@@ -52,21 +72,42 @@ pub fn read_json_text(
             }
         }
     };
-
-    // A whole-file array first: the common case for non-line-delimited exports.
-    if text.starts_with('[')
-        && text.len() <= WHOLE_ARRAY
-        && let Ok(v) = serde_json::from_str::<Value>(text)
+    let mut w = Window::new(input);
+    let mut pos = 0usize;
+    let io_failed = |report: &mut FileReport, e: std::io::Error| {
+        report.skipped += 1;
+        report.problem(format!("cannot read on: {e}"));
+    };
+    if let Err(e) = w.fill(&mut pos, WHOLE_ARRAY + 1) {
+        io_failed(&mut report, e);
+        return report;
+    }
+    // A byte-order mark and leading blanks are no record.
+    if w.text[pos..].starts_with('\u{feff}') {
+        pos += '\u{feff}'.len_utf8();
+    }
+    // A small file that is one array is parsed whole (arrays of arrays, say, read so too).
+    let rest = w.text[pos..].trim_start();
+    if rest.starts_with('[')
+        && w.eof
+        && rest.len() <= WHOLE_ARRAY
+        && let Ok(v) = serde_json::from_str::<Value>(rest)
     {
         on_value(v, &mut report);
         report.not_a_log = report.records == 0 && non_events == report.skipped;
         return report;
     }
-
-    let bytes = text.as_bytes();
-    let mut pos = 0usize;
     let mut line_no = 1usize;
-    while pos < bytes.len() {
+    loop {
+        if let Err(e) = w.fill(&mut pos, MAX_RECORD + 1) {
+            io_failed(&mut report, e);
+            break;
+        }
+        let text = w.text.as_str();
+        let bytes = text.as_bytes();
+        if pos >= bytes.len() {
+            break;
+        }
         if progress.cancelled() {
             report.problem("cancelled");
             break;
@@ -120,12 +161,129 @@ pub fn read_json_text(
             report.problem(format!("line {line_no} is not JSON"));
         }
         // Resynchronise: the next line that starts (after indentation) with `{`.
-        let (skipped_to, lines) = next_object_line(text, pos);
-        pos = skipped_to;
-        line_no += lines;
+        match w.next_object_line(&mut pos) {
+            Ok(lines) => line_no += lines,
+            Err(e) => {
+                io_failed(&mut report, e);
+                break;
+            }
+        }
     }
     report.not_a_log = report.records == 0 && non_events > 0 && non_events == report.skipped;
     report
+}
+
+/// Decoded text of a stream from some point on: refilled as it is read, the part already
+/// read dropped, so that memory stays at about the largest record read ahead. Bytes that
+/// are no UTF-8 become U+FFFD, as `String::from_utf8_lossy` makes them.
+struct Window<'a> {
+    input: &'a mut dyn BufRead,
+    text: String,
+    /// Bytes read but not yet decoded (a character cut by the end of a read).
+    pending: Vec<u8>,
+    eof: bool,
+}
+
+impl<'a> Window<'a> {
+    fn new(input: &'a mut dyn BufRead) -> Window<'a> {
+        Window {
+            input,
+            text: String::new(),
+            pending: Vec::new(),
+            eof: false,
+        }
+    }
+
+    /// Have at least `want` bytes from `pos` on (fewer at the end of the input): drops what
+    /// lies before `pos` (and moves `pos`) when it must read more.
+    fn fill(&mut self, pos: &mut usize, want: usize) -> std::io::Result<()> {
+        while self.text.len() - *pos < want && !self.eof {
+            self.more(pos)?;
+        }
+        Ok(())
+    }
+
+    /// Read one more piece of the input (dropping what lies before `pos`); `false` at its end.
+    fn more(&mut self, pos: &mut usize) -> std::io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        // What was read is dropped once it is half the window: each byte moves once or twice.
+        if *pos > 0 && *pos >= self.text.len() / 2 {
+            self.text.drain(..*pos);
+            *pos = 0;
+        }
+        let chunk = self.input.fill_buf()?;
+        if chunk.is_empty() {
+            self.eof = true;
+            if !self.pending.is_empty() {
+                self.text
+                    .push_str(&String::from_utf8_lossy(&std::mem::take(&mut self.pending)));
+            }
+            return Ok(false);
+        }
+        let n = chunk.len();
+        self.pending.extend_from_slice(chunk);
+        self.input.consume(n);
+        self.decode();
+        Ok(true)
+    }
+
+    /// Move the complete characters of `pending` into `text`.
+    fn decode(&mut self) {
+        let mut at = 0;
+        loop {
+            match std::str::from_utf8(&self.pending[at..]) {
+                Ok(s) => {
+                    self.text.push_str(s);
+                    at = self.pending.len();
+                    break;
+                }
+                Err(e) => {
+                    let valid = e.valid_up_to();
+                    // The first `valid_up_to` bytes are UTF-8: the error says so.
+                    self.text
+                        .push_str(std::str::from_utf8(&self.pending[at..at + valid]).unwrap_or(""));
+                    at += valid;
+                    match e.error_len() {
+                        Some(bad) => {
+                            self.text.push('\u{fffd}');
+                            at += bad;
+                        }
+                        // A character cut by the end of this read: kept for the next.
+                        None => break,
+                    }
+                }
+            }
+        }
+        self.pending.drain(..at);
+    }
+
+    /// Move `pos` to the next line after it whose first non-blank byte starts a record
+    /// (`{` or evtx_dump's `Record N`), or to the end; returns the newlines passed.
+    fn next_object_line(&mut self, pos: &mut usize) -> std::io::Result<usize> {
+        let mut lines = 0;
+        loop {
+            match self.text[*pos..].find('\n') {
+                Some(nl) => {
+                    *pos += nl + 1;
+                    lines += 1;
+                    // The next line's start may lie past what is read.
+                    self.fill(pos, 64)?;
+                    let line = self.text[*pos..].trim_start_matches([' ', '\t']);
+                    if line.starts_with('{') || line.starts_with("Record ") {
+                        return Ok(lines);
+                    }
+                }
+                None => {
+                    *pos = self.text.len();
+                    if !self.more(pos)? {
+                        return Ok(lines);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// evtx_dump `-o json` writes `Record 12` between records.
@@ -133,22 +291,6 @@ fn is_record_separator(rest: &str) -> bool {
     let line = rest.lines().next().unwrap_or_default().trim();
     line.strip_prefix("Record ")
         .is_some_and(|n| n.chars().all(|c| c.is_ascii_digit()))
-}
-
-/// The byte offset of the next line after `pos` whose first non-blank byte is `{`, and how
-/// many newlines lie in between.
-fn next_object_line(text: &str, pos: usize) -> (usize, usize) {
-    let mut lines = 0;
-    let mut at = pos;
-    while let Some(nl) = text[at..].find('\n') {
-        at += nl + 1;
-        lines += 1;
-        let line = text[at..].trim_start_matches([' ', '\t']);
-        if line.starts_with('{') || line.starts_with("Record ") {
-            return (at, lines);
-        }
-    }
-    (text.len(), lines)
 }
 
 #[cfg(test)]

@@ -77,7 +77,12 @@ impl FieldVocab {
                 |&i| self.counts[i as usize],
             )
         };
-        let total: u64 = self.counts.iter().sum::<u64>().saturating_sub(empty).max(1);
+        let total: u64 = self
+            .counts
+            .iter()
+            .fold(0u64, |a, &b| a.saturating_add(b))
+            .saturating_sub(empty)
+            .max(1);
         (-((n.max(1) as f64) / (total as f64 + 1.0)).ln()).max(0.0) as f32
     }
 
@@ -215,9 +220,11 @@ impl Encoder {
                 continue;
             }
             let c = e.count();
-            *counts[0].entry(kind(ds, u)).or_default() += c;
+            let slot = counts[0].entry(kind(ds, u)).or_default();
+            *slot = slot.saturating_add(c);
             for (i, v) in e.values.iter().enumerate() {
-                *counts[i + 1].entry(v.to_string()).or_default() += c;
+                let slot = counts[i + 1].entry(v.to_string()).or_default();
+                *slot = slot.saturating_add(c);
             }
         }
         let names = std::iter::once(KIND_FIELD).chain(ds.fields.iter().copied());
@@ -242,7 +249,7 @@ impl Encoder {
                         vocab.values.push(v);
                         vocab.counts.push(c);
                     } else {
-                        vocab.counts[0] += c;
+                        vocab.counts[0] = vocab.counts[0].saturating_add(c);
                         vocab.rare_counts.insert(v, c);
                     }
                 }

@@ -37,14 +37,19 @@ pub fn rank(ds: &Dataset) -> Ranking {
         }
         let c = u.count();
         let fam = (u.channel.as_str(), u.event_id);
-        all += c;
-        *family.entry(fam).or_default() += c;
+        // Counts come from input (a summary may claim anything): sums saturate, so that a
+        // part never outweighs its whole.
+        all = all.saturating_add(c);
+        let f = family.entry(fam).or_default();
+        *f = f.saturating_add(c);
         for (i, v) in u.values.iter().enumerate() {
             if !v.is_empty() || ds.empty_is_value(i) {
-                *counts[i].entry(v).or_default() += c;
-                totals[i] += c;
+                let n = counts[i].entry(v).or_default();
+                *n = n.saturating_add(c);
+                totals[i] = totals[i].saturating_add(c);
             }
-            *by_family[i].entry((fam, v)).or_default() += c;
+            let n = by_family[i].entry((fam, v)).or_default();
+            *n = n.saturating_add(c);
         }
     }
     // The most frequent value of each field per family (ties: the smaller value).
@@ -57,10 +62,12 @@ pub fn rank(ds: &Dataset) -> Ranking {
             }
         }
     }
-    // `+ 0.0` turns the -0.0 of a certain value into 0.0.
+    // `+ 0.0` turns the -0.0 of a certain value into 0.0; never below 0 (a part cannot
+    // outweigh its whole, even where counts saturate).
     // A value only excluded events carry counts as seen once.
-    let surprisal =
-        |n: u64, total: u64| -> f64 { -((n.max(1) as f64) / (total.max(1) as f64)).ln() + 0.0 };
+    let surprisal = |n: u64, total: u64| -> f64 {
+        (-((n.max(1) as f64) / (total.max(1) as f64)).ln()).max(0.0) + 0.0
+    };
     let mut scores = Vec::with_capacity(ds.uniques.len());
     let mut field_scores = Vec::with_capacity(ds.uniques.len());
     let mut expected = Vec::with_capacity(ds.uniques.len());

@@ -59,6 +59,7 @@ fn main() {
         passed_over: 0,
         session: None,
         notes: Vec::new(),
+        conflicted_hosts: 0,
     };
     let mut app = App::new(false);
     let t = Instant::now();

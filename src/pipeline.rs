@@ -22,8 +22,11 @@ pub struct Loaded {
     pub passed_over: usize,
     /// The triage session of these logs, when a front end opened one.
     pub session: Option<crate::session::Session>,
-    /// Warnings that concern no single file (the session's, for one).
+    /// Warnings that concern no single file (the session's, hosts described by several
+    /// inputs).
     pub notes: Vec<String>,
+    /// Hosts described by more than one input (their logs and a summary, two summaries).
+    pub conflicted_hosts: usize,
 }
 
 impl Loaded {
@@ -125,8 +128,13 @@ impl Loaded {
         } else {
             String::new()
         };
+        let conflicts = match self.conflicted_hosts {
+            0 => String::new(),
+            1 => "; 1 host described by more than one input (see the warnings)".into(),
+            n => format!("; {n} hosts described by more than one input (see the warnings)"),
+        };
         format!(
-            "read {} records from {} file{} ({} skipped{passed}); {} {} events kept ({} duplicate records dropped) -> {} unique events on {} host{}",
+            "read {} records from {} file{} ({} skipped{passed}); {} {} events kept ({} duplicate records dropped) -> {} unique events on {} host{}{conflicts}",
             self.records,
             self.files,
             if self.files == 1 { "" } else { "s" },
@@ -175,7 +183,7 @@ pub fn load_with(
         .iter()
         .filter(|r| !r.not_a_log && (r.kind != "unknown" || r.records > 0))
         .count();
-    let (mut dataset, notes) = builder.finish_with_notes();
+    let (mut dataset, merged) = builder.finish_with_notes();
     dataset.add_context();
     Loaded {
         dataset,
@@ -185,6 +193,7 @@ pub fn load_with(
         files,
         passed_over,
         session: None,
-        notes,
+        notes: merged.notes,
+        conflicted_hosts: merged.conflicted_hosts,
     }
 }

@@ -522,6 +522,18 @@ impl App {
                     .push_str(&format!("; {left_out} benign left out of training"));
             }
         }
+        if loaded.conflicted_hosts > 0 {
+            let n = loaded.conflicted_hosts;
+            let note = format!(
+                "{n} host{} described by more than one input: W shows which",
+                if n == 1 { "" } else { "s" }
+            );
+            self.status = if self.status.is_empty() {
+                note
+            } else {
+                format!("{}; {note}", self.status)
+            };
+        }
         if loaded.dataset.uniques.is_empty() {
             self.status = format!("no {} events in these logs", loaded.dataset.profile);
             if let Some((other, n)) = loaded.suggest_profile(loaded.dataset.profile) {

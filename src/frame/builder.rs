@@ -52,6 +52,15 @@ pub struct Options {
     pub same_host: SameHost,
 }
 
+/// What merging inputs has to tell the analyst.
+#[derive(Debug, Default)]
+pub struct Merged {
+    /// Warning lines.
+    pub notes: Vec<String>,
+    /// Hosts described by more than one input (each named in `notes`, up to twenty).
+    pub conflicted_hosts: usize,
+}
+
 /// The raw logs that named a host: how many of their records were kept, and (the first few
 /// of) their files.
 #[derive(Debug, Default)]
@@ -377,8 +386,8 @@ impl Builder {
     }
 
     /// Reconcile what the summaries claim with what the logs hold, by [`SameHost`], and say
-    /// which hosts more than one input described.
-    fn reconcile(&mut self) {
+    /// which hosts more than one input described (returns how many).
+    fn reconcile(&mut self) -> usize {
         let rule = self.options.same_host;
         let mut claimed: Vec<((u32, u32), Claimed)> = self.claimed.drain().collect();
         claimed.sort_unstable_by_key(|(k, _)| *k);
@@ -439,7 +448,7 @@ impl Builder {
             v
         };
         if conflicted.is_empty() {
-            return;
+            return 0;
         }
         let set: FxHashSet<u32> = conflicted.iter().copied().collect();
         for (u, hosts) in self.hosts_of.iter().enumerate() {
@@ -460,6 +469,7 @@ impl Builder {
                 conflicted.len() - SHOWN
             ));
         }
+        conflicted.len()
     }
 
     /// The warning for a host more than one input describes.
@@ -513,11 +523,14 @@ impl Builder {
         self.finish_with_notes().0
     }
 
-    /// The dataset (without context fields), and the notes about the merge for the warnings
-    /// (see [`Builder::take_notes`]): which hosts more than one input described.
-    pub fn finish_with_notes(mut self) -> (Dataset, Vec<String>) {
-        self.reconcile();
-        let notes = std::mem::take(&mut self.notes);
+    /// The dataset (without context fields), and what the merge has to say: which hosts more
+    /// than one input described, hunt clients describing other hosts.
+    pub fn finish_with_notes(mut self) -> (Dataset, Merged) {
+        let conflicted_hosts = self.reconcile();
+        let notes = Merged {
+            notes: std::mem::take(&mut self.notes),
+            conflicted_hosts,
+        };
         let mut ds = self.ds;
         ds.summary_lives = self.summary_lives;
         ds.summary_lent = self.summary_lent;

@@ -24,7 +24,7 @@ use crate::profile::Profile;
 mod builder;
 mod part;
 pub mod tasks;
-pub use builder::{Builder, Options, SameHost};
+pub use builder::{Builder, Merged, Options, SameHost};
 pub use part::{Claimed, Part};
 pub use tasks::{Display, Task, Tasks};
 

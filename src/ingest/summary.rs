@@ -413,12 +413,26 @@ impl<'s> Reader<'s> {
             self.no_summary_row();
             return;
         }
+        if self.exhausted() {
+            // Not even parsed: it would count more records than its header says were read.
+            return self
+                .problems
+                .add(line, "counts past the records the header says were read");
+        }
         match serde_json::from_str::<Line>(text) {
             Ok(l) => self.row(line, l),
             Err(e) => self
                 .problems
                 .add(line, format!("not a summary line ({})", short(&e))),
         }
+    }
+
+    /// Whether the open summary's lines have counted every record its header says was read:
+    /// every further line of it would count too many (each counts at least one).
+    pub fn exhausted(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|c| c.counted >= c.records)
     }
 
     /// A row met while no summary is open: before any header, or after a refused one.
@@ -509,6 +523,9 @@ impl<'s> Reader<'s> {
             .hosts
             .iter()
             .fold(l.unnamed, |n, (_, k)| n.saturating_add(*k));
+        if l.count == 0 {
+            return self.problems.add(line, "a count of 0");
+        }
         if in_hosts != l.count {
             return self.problems.add(
                 line,
@@ -762,9 +779,74 @@ fn short_text(s: &str) -> String {
     crate::sanitize::for_terminal(s.lines().next().unwrap_or_default(), 200)
 }
 
-/// Read a Parquet summary a row group at a time, each checked against the bounds before it
-/// is decoded. Returns `false` when the file is a Parquet table that is no summary (a `rank`
-/// export: passed over).
+/// A row group as its metadata describes it: rows, and the bytes it inflates to (the larger
+/// of the group's and its columns' claims).
+#[derive(Debug, Clone, Copy)]
+struct Group {
+    rows: usize,
+    bytes: usize,
+}
+
+fn groups_of(meta: &polars::io::parquet::read::FileMetadata) -> Vec<Group> {
+    meta.row_groups
+        .iter()
+        .map(|g| {
+            let columns: usize = g
+                .parquet_columns()
+                .iter()
+                .map(|c| usize::try_from(c.uncompressed_size()).unwrap_or(usize::MAX))
+                .fold(0usize, usize::saturating_add);
+            Group {
+                rows: g.num_rows(),
+                bytes: g.total_byte_size().max(columns),
+            }
+        })
+        .collect()
+}
+
+/// Why row group `g` (of `n`) is not read, given what was read before it, and whether the
+/// groups after it are not read either.
+fn refused(g: usize, n: usize, group: Group, rows: usize, bytes: usize) -> Option<(String, bool)> {
+    if group.bytes > MAX_ROW_GROUP_BYTES {
+        return Some((
+            format!(
+                "row group {} of {n} inflates to {} MiB (at most {} MiB are read)",
+                g + 1,
+                group.bytes >> 20,
+                MAX_ROW_GROUP_BYTES >> 20
+            ),
+            false,
+        ));
+    }
+    if rows.saturating_add(group.rows) > MAX_PARQUET_ROWS {
+        return Some((
+            format!(
+                "more than {MAX_PARQUET_ROWS} rows: row group {} of {n} and those after it skipped",
+                g + 1
+            ),
+            true,
+        ));
+    }
+    if bytes.saturating_add(group.bytes) > MAX_PARQUET_BYTES {
+        return Some((
+            format!(
+                "more than {} MiB inflated: row group {} of {n} and those after it skipped",
+                MAX_PARQUET_BYTES >> 20,
+                g + 1
+            ),
+            true,
+        ));
+    }
+    None
+}
+
+/// Rows decoded at a time: a row group of a million repeated rows costs a slice's memory.
+const PARQUET_SLICE: usize = 8192;
+
+/// Read a Parquet summary a row group at a time (a group in slices of [`PARQUET_SLICE`]
+/// rows), each group checked against the bounds its metadata claims before it is decoded.
+/// Returns `false` when the file is a Parquet table that is no summary (a `rank` export:
+/// passed over).
 pub fn read_parquet<R: polars::io::mmap::MmapBytesReader + 'static>(
     open: &dyn Fn() -> std::io::Result<R>,
     name: &str,
@@ -792,98 +874,82 @@ pub fn read_parquet<R: polars::io::mmap::MmapBytesReader + 'static>(
             return true;
         }
     };
-    let groups: Vec<(usize, usize)> = match reader.get_metadata() {
-        Ok(m) => m
-            .row_groups
-            .iter()
-            .map(|g| {
-                let columns: usize = g
-                    .parquet_columns()
-                    .iter()
-                    .map(|c| usize::try_from(c.uncompressed_size()).unwrap_or(usize::MAX))
-                    .fold(0usize, usize::saturating_add);
-                (g.num_rows(), g.total_byte_size().max(columns))
-            })
-            .collect(),
+    let meta = match reader.get_metadata() {
+        Ok(m) => m.clone(),
         Err(e) => {
-            fail(
-                report,
-                format!(
-                    "not a readable Parquet file: {}",
-                    short_text(&e.to_string())
-                ),
+            let why = format!(
+                "not a readable Parquet file: {}",
+                short_text(&e.to_string())
             );
+            fail(report, why);
             return true;
         }
     };
+    let groups = groups_of(&meta);
     let mut r = Reader::new(sink, name, run);
     r.line(1, &header);
     let (mut offset, mut rows_read, mut bytes) = (0usize, 0usize, 0usize);
-    for (g, &(rows, size)) in groups.iter().enumerate() {
+    let mut unread = 0u64;
+    for (g, &group) in groups.iter().enumerate() {
         let start = offset;
-        offset = offset.saturating_add(rows);
-        let why = if size > MAX_ROW_GROUP_BYTES {
-            Some(format!(
-                "row group {} of {} inflates to {} MiB (at most {} MiB are read)",
-                g + 1,
-                groups.len(),
-                size >> 20,
-                MAX_ROW_GROUP_BYTES >> 20
-            ))
-        } else if rows_read.saturating_add(rows) > MAX_PARQUET_ROWS {
-            Some(format!(
-                "more than {MAX_PARQUET_ROWS} rows: row group {} of {} and those after it skipped",
-                g + 1,
-                groups.len()
-            ))
-        } else if bytes.saturating_add(size) > MAX_PARQUET_BYTES {
-            Some(format!(
-                "more than {} MiB inflated: row group {} of {} and those after it skipped",
-                MAX_PARQUET_BYTES >> 20,
-                g + 1,
-                groups.len()
-            ))
-        } else {
-            None
-        };
-        if let Some(why) = why {
-            report.problem(why);
-            report.skipped = report.skipped.saturating_add(rows as u64);
-            if size > MAX_ROW_GROUP_BYTES {
-                continue;
-            }
-            break;
+        offset = offset.saturating_add(group.rows);
+        if unread > 0 || r.exhausted() {
+            unread = unread.saturating_add(group.rows as u64);
+            continue;
         }
-        rows_read += rows;
-        bytes += size;
-        let df = match open().map_err(|e| e.to_string()).and_then(|f| {
-            ParquetReader::new(f)
+        if let Some((why, stop)) = refused(g, groups.len(), group, rows_read, bytes) {
+            report.problem(why);
+            report.skipped = report.skipped.saturating_add(group.rows as u64);
+            if stop {
+                break;
+            }
+            continue;
+        }
+        rows_read += group.rows;
+        bytes += group.bytes;
+        let mut at = start;
+        while at < start + group.rows {
+            if r.exhausted() {
+                unread = unread.saturating_add((start + group.rows - at) as u64);
+                break;
+            }
+            let n = PARQUET_SLICE.min(start + group.rows - at);
+            let mut slice = ParquetReader::new(match open() {
+                Ok(f) => f,
+                Err(e) => {
+                    fail(report, format!("cannot open again: {e}"));
+                    return true;
+                }
+            });
+            slice.set_metadata(meta.clone());
+            let df = slice
                 .read_parallel(ParallelStrategy::None)
-                .with_slice(Some((start, rows)))
-                .finish()
+                .with_slice(Some((at, n)))
+                .finish();
+            match df
                 .map_err(|e| e.to_string())
-        }) {
-            Ok(df) => df,
-            Err(e) => {
-                fail(
-                    report,
-                    format!(
+                .and_then(|df| rows_of(&df, at, &mut r))
+            {
+                Ok(()) => {}
+                Err(e) => {
+                    let why = format!(
                         "row group {} of {}: {}",
                         g + 1,
                         groups.len(),
                         short_text(&e)
-                    ),
-                );
-                continue;
+                    );
+                    fail(report, why);
+                    break;
+                }
             }
-        };
-        if let Err(e) = rows_of(&df, start, &mut r) {
-            fail(
-                report,
-                format!("a Parquet summary with unexpected columns: {e}"),
-            );
-            break;
+            at += n;
         }
+    }
+    if unread > 0 {
+        report.problem(format!(
+            "{unread} rows not read: the rows before them count every record the header says was read"
+        ));
+        report.skipped = report.skipped.saturating_add(unread);
     }
     r.finish(report);
     true

@@ -1273,6 +1273,7 @@ fn write_host_summary(
         passed_over: 0,
         session: None,
         notes: Vec::new(),
+        conflicted_hosts: 0,
     };
     std::fs::create_dir_all(out)?;
     let path = out.join(format!("{}.summary.jsonl", host.name));

@@ -111,12 +111,21 @@ fn fuzz(
         return (0, 0);
     }
     let crash_dir = PathBuf::from("fuzz-crashes");
+    // An abort (a failed allocation, say) cannot be caught: with FUZZ_LAST set, each input
+    // is written before it runs, so that the one that killed the process is there to see.
+    let keep_last = std::env::var_os("FUZZ_LAST").is_some();
+    if keep_last {
+        let _ = std::fs::create_dir_all(&crash_dir);
+    }
     let start = Instant::now();
     let (mut execs, mut crashes) = (0u64, 0u64);
     while start.elapsed() < Duration::from_secs_f64(secs) {
         let a = &seeds[rng.random_range(0..seeds.len())];
         let b = &seeds[rng.random_range(0..seeds.len())];
         let input = mutate(rng, a, b);
+        if keep_last {
+            let _ = std::fs::write(crash_dir.join(format!("{name}-last")), &input);
+        }
         let r = std::panic::catch_unwind(AssertUnwindSafe(|| exec(&input)));
         execs += 1;
         if let Err(e) = r {

@@ -521,3 +521,23 @@ fn a_damaged_parquet_summary_in_a_folder_is_named() {
     );
     assert_eq!(r.stdout.lines().count(), 1);
 }
+
+/// A Parquet summary whose page header claims a negative number of values (found by the
+/// fuzzer): polars would size a buffer by it and abort the process. Its row group is
+/// refused, named, and the rest loads.
+#[cfg(unix)]
+#[test]
+fn a_parquet_page_header_claiming_impossible_values() {
+    let p =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/forged-page-header.parquet");
+    let r = rank(&[&p, &good()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("forged-page-header.parquet")
+            && r.stderr
+                .contains("row group 1 of 1 not read: a page of -111 values"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout.lines().count(), 1, "the good record");
+}

@@ -10,6 +10,7 @@ pub use evtx_reader::{PeekCheck, peek_check};
 mod evtx_json;
 mod json_reader;
 pub mod layout;
+mod parquet_check;
 mod peek;
 pub mod summary;
 
@@ -481,7 +482,7 @@ const SNIFF_BYTES: u64 = 64 << 10;
 const MAX_EVTX_MEMBER: u64 = 16 << 30;
 /// A text member (JSON, a summary) is read as a stream, at most this much of it inflated.
 const MAX_TEXT_MEMBER: u64 = 1 << 30;
-/// A Parquet member is inflated into memory (it is read at random), at most this large.
+/// A Parquet file or member is read into memory (it is read at random), at most this large.
 const MAX_PARQUET_MEMBER: u64 = 256 << 20;
 /// Bytes inflated from one archive at most, all members together.
 const MAX_ARCHIVE_INFLATED: u64 = 64 << 30;
@@ -559,17 +560,12 @@ fn read_text(
     }
 }
 
-/// Read a Parquet file (a summary; another table is passed over).
-fn read_parquet<R: polars::io::mmap::MmapBytesReader + 'static>(
-    open: &dyn Fn() -> std::io::Result<R>,
-    name: String,
-    rd: &Reading<'_>,
-    sink: &mut dyn Sink,
-) -> FileReport {
+/// Read a Parquet file held in memory (a summary; another table is passed over).
+fn read_parquet(bytes: Vec<u8>, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) -> FileReport {
     let mut r = FileReport::new(name, "summary");
     let n = r.path.clone();
     let is_summary = match sink.summaries() {
-        Some(s) => summary::read_parquet(open, &n, s, rd.summary_events, &mut r),
+        Some(s) => summary::read_parquet(Arc::from(bytes), &n, s, rd.summary_events, &mut r),
         None => {
             r.problem("a Parquet file: only summaries are read, by `rank` and the UI");
             true
@@ -682,13 +678,7 @@ fn read_member(
                     if bytes.len() as u64 > cap {
                         fail(name, format!("not read: inflates past {} MiB", cap >> 20))
                     } else {
-                        let bytes: Arc<[u8]> = Arc::from(bytes);
-                        read_parquet(
-                            &move || Ok(std::io::Cursor::new(bytes.clone())),
-                            name,
-                            rd,
-                            sink,
-                        )
+                        read_parquet(bytes, name, rd, sink)
                     }
                 }
             }
@@ -748,13 +738,21 @@ fn read_file(path: &Path, rd: &Reading<'_>, sink: &mut dyn Sink) -> Vec<FileRepo
         Kind::Evtx => vec![evtx_reader::read_evtx_path(path, name, rd, sink)],
         Kind::Zip => read_zip(path, name, rd, sink),
         Kind::Parquet => {
-            let path = path.to_path_buf();
-            vec![read_parquet(
-                &move || std::fs::File::open(&path),
-                name,
-                rd,
-                sink,
-            )]
+            // Read at random: held in memory, as large as a Parquet member may be.
+            let mut bytes = Vec::new();
+            match input.take(MAX_PARQUET_MEMBER + 1).read_to_end(&mut bytes) {
+                Err(e) => cannot(name, "read", e),
+                Ok(_) if bytes.len() as u64 > MAX_PARQUET_MEMBER => {
+                    let mut r = FileReport::new(name, "summary");
+                    r.problem(format!(
+                        "not read: a Parquet file larger than {} MiB",
+                        MAX_PARQUET_MEMBER >> 20
+                    ));
+                    r.skipped += 1;
+                    vec![r]
+                }
+                Ok(_) => vec![read_parquet(bytes, name, rd, sink)],
+            }
         }
         kind => vec![read_text(kind, &mut input, name, rd, sink)],
     }

@@ -847,8 +847,8 @@ const PARQUET_SLICE: usize = 8192;
 /// rows), each group checked against the bounds its metadata claims before it is decoded.
 /// Returns `false` when the file is a Parquet table that is no summary (a `rank` export:
 /// passed over).
-pub fn read_parquet<R: polars::io::mmap::MmapBytesReader + 'static>(
-    open: &dyn Fn() -> std::io::Result<R>,
+pub fn read_parquet(
+    bytes: Arc<[u8]>,
     name: &str,
     sink: &mut dyn SummarySink,
     run: &AtomicU64,
@@ -859,13 +859,8 @@ pub fn read_parquet<R: polars::io::mmap::MmapBytesReader + 'static>(
         report.problem(why);
         report.skipped = report.skipped.saturating_add(1);
     };
-    let mut reader = match open() {
-        Ok(f) => ParquetReader::new(f),
-        Err(e) => {
-            fail(report, format!("cannot open: {e}"));
-            return true;
-        }
-    };
+    let open = || std::io::Cursor::new(bytes.clone());
+    let mut reader = ParquetReader::new(open());
     let header = match parquet_header(&mut reader) {
         Ok(Some(h)) => h,
         Ok(None) => return false,
@@ -888,7 +883,7 @@ pub fn read_parquet<R: polars::io::mmap::MmapBytesReader + 'static>(
     let groups = groups_of(&meta);
     let mut r = Reader::new(sink, name, run);
     r.line(1, &header);
-    let (mut offset, mut rows_read, mut bytes) = (0usize, 0usize, 0usize);
+    let (mut offset, mut rows_read, mut inflated) = (0usize, 0usize, 0usize);
     let mut unread = 0u64;
     for (g, &group) in groups.iter().enumerate() {
         let start = offset;
@@ -897,7 +892,7 @@ pub fn read_parquet<R: polars::io::mmap::MmapBytesReader + 'static>(
             unread = unread.saturating_add(group.rows as u64);
             continue;
         }
-        if let Some((why, stop)) = refused(g, groups.len(), group, rows_read, bytes) {
+        if let Some((why, stop)) = refused(g, groups.len(), group, rows_read, inflated) {
             report.problem(why);
             report.skipped = report.skipped.saturating_add(group.rows as u64);
             if stop {
@@ -905,8 +900,30 @@ pub fn read_parquet<R: polars::io::mmap::MmapBytesReader + 'static>(
             }
             continue;
         }
+        // Every page header checked before polars sizes a buffer by it.
+        if let Err(why) = meta.row_groups[g]
+            .parquet_columns()
+            .iter()
+            .try_for_each(|c| {
+                super::parquet_check::check_chunk(
+                    &bytes,
+                    c.byte_range(),
+                    c.num_values(),
+                    group.rows,
+                    MAX_ROW_GROUP_BYTES,
+                )
+            })
+        {
+            report.problem(format!(
+                "row group {} of {} not read: {why}",
+                g + 1,
+                groups.len()
+            ));
+            report.skipped = report.skipped.saturating_add(group.rows as u64);
+            continue;
+        }
         rows_read += group.rows;
-        bytes += group.bytes;
+        inflated += group.bytes;
         let mut at = start;
         while at < start + group.rows {
             if r.exhausted() {
@@ -914,13 +931,7 @@ pub fn read_parquet<R: polars::io::mmap::MmapBytesReader + 'static>(
                 break;
             }
             let n = PARQUET_SLICE.min(start + group.rows - at);
-            let mut slice = ParquetReader::new(match open() {
-                Ok(f) => f,
-                Err(e) => {
-                    fail(report, format!("cannot open again: {e}"));
-                    return true;
-                }
-            });
+            let mut slice = ParquetReader::new(open());
             slice.set_metadata(meta.clone());
             let df = slice
                 .read_parallel(ParallelStrategy::None)

@@ -119,9 +119,9 @@ fn peak_rss_mb() -> f64 {
 
 fn main() {
     if std::env::var_os("ANOMALOG_DEFAULT_MALLOC").is_none() {
-        anomalog::tune_allocator();
+        anomalog::util::process::tune_allocator();
     }
-    anomalog::init_threads();
+    anomalog::util::process::init_threads();
     let sizes: Vec<usize> = std::env::var("ANOMALOG_BENCH_SIZES")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())

@@ -70,7 +70,7 @@ fn main() {
     let events = ing.events;
     let (t_build, mut ds) = time(runs, || Dataset::build(profile.as_ref(), events.clone()));
     // Task lifecycles and the context fields (the first run also appends the fields).
-    let (t_context, _) = time(runs, || ds.add_context());
+    let (t_context, _) = time(runs, || anomalog::context::add(&mut ds));
     let (t_rank, _) = time(runs, || rarity::rank(&ds));
 
     let per_s = |n: u64, t: Duration| n as f64 / t.as_secs_f64();

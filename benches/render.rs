@@ -48,7 +48,7 @@ fn main() {
         .collect();
     let t = Instant::now();
     let mut dataset = Dataset::build(profile.as_ref(), events);
-    dataset.add_context();
+    anomalog::context::add(&mut dataset);
     let built = t.elapsed();
     let loaded = Loaded {
         dataset,
@@ -57,13 +57,12 @@ fn main() {
         skipped: 0,
         files: 1,
         passed_over: 0,
-        session: None,
         notes: Vec::new(),
         conflicted_hosts: 0,
     };
     let mut app = App::new(false);
     let t = Instant::now();
-    app.on_msg(Msg::Loaded(Box::new(loaded)));
+    app.on_msg(Msg::Loaded(Box::new(loaded), None));
     let ranked = t.elapsed();
     let mut term = Terminal::new(TestBackend::new(200, 60)).unwrap();
     let page = anomalog::ui::list_height(&app, ratatui::layout::Rect::new(0, 0, 200, 60));

@@ -358,9 +358,9 @@ fn main() {
             }
             let plain = Dataset::build(profile.as_ref(), events.clone());
             let mut with_context = Dataset::build(profile.as_ref(), events.clone());
-            with_context.add_context_with(false);
+            anomalog::context::add_with(&mut with_context, false);
             let mut with_defs = Dataset::build(profile.as_ref(), events);
-            with_defs.add_context();
+            anomalog::context::add(&mut with_defs);
             let attack_of = |ds: &Dataset, o: &Occurrence| -> Option<usize> {
                 let source = ds.source_of(o);
                 if let Some(rest) = source.strip_prefix("planted:") {

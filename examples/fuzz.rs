@@ -157,7 +157,7 @@ fn load_as(dir: &Path, name: &str, bytes: &[u8]) {
     let loaded = anomalog::pipeline::load(&[path], profile.as_ref(), &Progress::default());
     // What the drill-down and the exports read too.
     for u in 0..loaded.dataset.uniques.len().min(50) {
-        let _ = anomalog::lifecycle::view(&loaded.dataset, u);
+        let _ = anomalog::context::lifecycle::view(&loaded.dataset, u);
         let _ = loaded.dataset.name_as_read(u);
         let _ = loaded.dataset.command_as_read(u);
     }
@@ -245,7 +245,7 @@ fn main() {
                 mid -= 1;
             }
             let half = &x[..mid];
-            let _ = anomalog::lifecycle::xml_diff(half, &x);
+            let _ = anomalog::timeline::xml_diff(half, &x);
         }));
     }
     if want("session") {
@@ -369,7 +369,7 @@ fn main() {
             &Progress::default(),
         );
         let mut text = Vec::new();
-        anomalog::summary::write(&loaded, &mut text).unwrap();
+        anomalog::output::summary::write(&loaded, &mut text).unwrap();
         // Seeds of at most 256 KiB: the header and the first lines.
         text.truncate(256 << 10);
         add(fuzz("summary", &[text], secs, &mut rng, &|b| {
@@ -388,7 +388,7 @@ fn main() {
                     &Progress::default(),
                 );
                 let mut bytes = Vec::new();
-                anomalog::summary::write_parquet(&loaded, &mut bytes).unwrap();
+                anomalog::output::summary::write_parquet(&loaded, &mut bytes).unwrap();
                 bytes
             })
             .collect();
@@ -410,7 +410,7 @@ fn main() {
                 &Progress::default(),
             );
             let mut text = Vec::new();
-            anomalog::summary::write(&loaded, &mut text).unwrap();
+            anomalog::output::summary::write(&loaded, &mut text).unwrap();
             for line in String::from_utf8_lossy(&text).lines().take(40) {
                 let mut row: serde_json::Map<String, serde_json::Value> =
                     serde_json::from_str(line).unwrap();

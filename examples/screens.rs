@@ -61,15 +61,14 @@ fn main() {
     );
     let profile = by_name("scheduled-tasks").unwrap();
     let paths = [PathBuf::from("samples")];
-    let mut loaded = pipeline::load(&paths, profile.as_ref(), &Progress::default());
+    let loaded = pipeline::load(&paths, profile.as_ref(), &Progress::default());
     // A session in a temporary folder: the captures never touch samples/.
     let dir = tempfile::tempdir().unwrap();
-    loaded.session = Some(
-        Session::for_inputs(&paths, Some(&dir.path().join("s.json")), &loaded.dataset).unwrap(),
-    );
+    let session =
+        Session::for_inputs(&paths, Some(&dir.path().join("s.json")), &loaded.dataset).unwrap();
     let mut app = App::new(false);
     let mut ex = Executor::default();
-    for e in app.on_msg(Msg::Loaded(Box::new(loaded))) {
+    for e in app.on_msg(Msg::Loaded(Box::new(loaded), Some(Box::new(session)))) {
         if let Some(m) = ex.run(e) {
             app.on_msg(m);
         }

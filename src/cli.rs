@@ -248,7 +248,8 @@ pub fn run(cli: Cli) -> ExitCode {
                     profile,
                     config,
                     monochrome: mono,
-                    triage: cli.triage,
+                    session: cli.triage.session,
+                    exclude_benign: cli.triage.exclude_benign,
                     load: cli.load.options(),
                 })
                 .map(|()| ExitCode::SUCCESS)
@@ -330,15 +331,15 @@ pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
         },
     );
     crate::util::write_file(&args.output, |w| match format {
-        SummaryFormat::Jsonl => crate::summary::write(&loaded, w),
-        SummaryFormat::Parquet => crate::summary::write_parquet(&loaded, w),
+        SummaryFormat::Jsonl => crate::output::summary::write(&loaded, w),
+        SummaryFormat::Parquet => crate::output::summary::write_parquet(&loaded, w),
     })
     .with_context(|| format!("cannot write {}", args.output.display()))?;
     if !args.quiet {
         eprintln!(
             "anomalog: wrote the summary of {} unique events to {}",
             loaded.dataset.uniques.len(),
-            crate::sanitize::for_terminal(&args.output.display().to_string(), 300)
+            crate::util::sanitize::for_terminal(&args.output.display().to_string(), 300)
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -1,69 +1,65 @@
 //! anomalog: rank the unique scheduled-task events of a host or a fleet by how unusual they
 //! are, so that the rare, odd ones (persistence, lateral movement) come first.
 //!
-//! Layers, each testable alone:
-//! [`ingest`] (evtx, JSON, zip readers) -> [`event::RawEvent`] -> [`profile`] (which events,
-//! which features) -> [`frame`] (unique events, polars) -> [`model`] (scores) ->
-//! [`output`] (headless formats). [`pipeline`] strings them together.
+//! The crate is built in layers, bottom to top ([`LAYERS`]); a module uses only modules
+//! below it, never one above (`tests/it/layers.rs` fails on any edge against the order).
+//! `docs/architecture.md` says what each owns and where a new reader, profile or view goes.
+
+/// The layers, bottom to top: each module may use those before it in this list, none after.
+pub const LAYERS: &[&str] = &[
+    // Helpers every layer uses: atomic file writing, strings made safe, process settings.
+    "util",
+    // One record of a Windows event log, whatever it was read from.
+    "event",
+    // Genuine .evtx files written (the simulator's, the tests').
+    "evtx_writer",
+    // Which records a hunt reads and which features it takes from them.
+    "profile",
+    // What a task lifecycle is made of: flags, steps, diffs.
+    "timeline",
+    // Every reader: evtx, JSON layouts, zips, summaries, hunt downloads.
+    "ingest",
+    // Unique events with their occurrences: the data, assembled.
+    "frame",
+    // What is derived from a whole dataset: lifecycles, tasks, names as read, context fields.
+    "context",
+    // From paths to a dataset.
+    "pipeline",
+    // The scores: counting, the autoencoders, DS4N6.
+    "model",
+    // Ranking quality measures (the detection benchmark's).
+    "eval",
+    // The analyst's triage: marks, verdicts, notes.
+    "session",
+    // Headless output: rows in every format, summaries.
+    "output",
+    // A simulated fleet with planted attacks.
+    "simulate",
+    // The terminal UI's state, changed by actions and messages.
+    "app",
+    // Drawing the state: pure.
+    "ui",
+    // The terminal loop.
+    "tui",
+    // The command line.
+    "cli",
+];
 
 pub mod app;
 pub mod cli;
+pub mod context;
 pub mod eval;
 pub mod event;
 pub mod evtx_writer;
 pub mod frame;
 pub mod ingest;
-pub mod lifecycle;
 pub mod model;
 pub mod output;
 pub mod pipeline;
 pub mod profile;
-pub mod sanitize;
 pub mod session;
 pub mod simulate;
-pub mod summary;
+pub mod timeline;
 pub mod tui;
 pub mod ui;
 pub mod util;
-
-/// Keep freed memory in the process instead of returning it to the kernel.
-///
-/// Training allocates and frees many tensors of a few hundred kilobytes per step; with glibc's
-/// default thresholds each one is a fresh `mmap`, and the page faults cost more than the
-/// arithmetic (measured: most of a training step). Raising the thresholds makes those
-/// allocations reuse memory. Called when a model starts training ([`model::worker::run`]),
-/// not at start-up: while logs are read, glibc's defaults hand the large buffers that grow
-/// and are freed (occurrence lists, hash tables) back to the kernel, which keeps the peak
-/// lower (10 M records: measured in README "Speed"). Idempotent; a no-op off glibc.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters (glibc serialises it with the arena
-    // locks); it takes no pointers.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 512 << 20);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_ARENA_MAX, 4);
-    }
-}
-
-/// Thread setup for the binary: one rayon worker per core for parsing (the evtx crate), one
-/// thread for the model's matrix products.
-///
-/// candle asks `RAYON_NUM_THREADS` on every matrix product; for models this small one thread
-/// is faster than two (measured: 4.6 s against 7.6 s for 1 000 unique events, 100 epochs), and
-/// it leaves the other core to parsing and the UI. The variable is set first, while no other
-/// thread exists; the global rayon pool is then built with an explicit count of every core,
-/// which the variable does not shrink. Call at the very start of `main`.
-pub fn init_threads() {
-    if std::env::var_os("RAYON_NUM_THREADS").is_some() {
-        return; // the user chose
-    }
-    // SAFETY: called first thing in main, before any other thread exists (the rayon pool is
-    // built below, after this), so nothing reads the environment concurrently.
-    unsafe { std::env::set_var("RAYON_NUM_THREADS", "1") };
-    // The global pool takes every core all the same: an explicit count overrides the variable.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let _ = rayon::ThreadPoolBuilder::new()
-        .num_threads(cores)
-        .build_global();
-}

@@ -7,6 +7,6 @@ use clap::Parser;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    anomalog::init_threads();
+    anomalog::util::process::init_threads();
     anomalog::cli::run(anomalog::cli::Cli::parse())
 }

@@ -20,8 +20,6 @@ pub struct Loaded {
     pub files: usize,
     /// Files found in folders that held no event log, passed over without a warning.
     pub passed_over: usize,
-    /// The triage session of these logs, when a front end opened one.
-    pub session: Option<crate::session::Session>,
     /// Warnings that concern no single file (the session's, hosts described by several
     /// inputs).
     pub notes: Vec<String>,
@@ -84,7 +82,7 @@ impl Loaded {
             .filter(|r| r.passed_over())
             .take(20)
             .map(|r| {
-                crate::sanitize::for_terminal(
+                crate::util::sanitize::for_terminal(
                     &format!("{}: passed over: {}", r.path, r.problems.join("; ")),
                     400,
                 )
@@ -184,7 +182,7 @@ pub fn load_with(
         .filter(|r| !r.not_a_log && (r.kind != "unknown" || r.records > 0))
         .count();
     let (mut dataset, merged) = builder.finish_with_notes();
-    dataset.add_context();
+    crate::context::add(&mut dataset);
     Loaded {
         dataset,
         reports,
@@ -192,7 +190,6 @@ pub fn load_with(
         skipped,
         files,
         passed_over,
-        session: None,
         notes: merged.notes,
         conflicted_hosts: merged.conflicted_hosts,
     }

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::frame::Dataset;
 
-/// The session file's name beside the logs. Ingest passes over files of this name.
-pub const SESSION_FILE: &str = "anomalog-session.json";
+/// The session file's name beside the logs (ingest passes over files of this name).
+pub use crate::ingest::SESSION_FILE;
 /// The format this build reads and writes.
 pub const FORMAT: &str = "anomalog-session-1";
 

@@ -16,7 +16,6 @@ use ratatui::crossterm::event::{
 use ratatui::crossterm::execute;
 
 use crate::app::{Action, App, Edit, Effect, Key, LoadState, Mode, Msg, binding_for};
-use crate::cli::TriageArgs;
 use crate::ingest::Progress;
 use crate::model::ModelKind;
 use crate::model::ae::AeConfig;
@@ -137,39 +136,45 @@ pub fn run(options: Options) -> Result<()> {
     result
 }
 
-/// What the terminal UI opens and how.
+/// What the terminal UI opens and how (plain values: the command line fills them).
 pub struct Options {
     pub paths: Vec<PathBuf>,
     pub profile: Box<dyn Profile>,
     pub config: AeConfig,
     pub monochrome: bool,
-    pub triage: TriageArgs,
+    /// The triage session file (default: beside the logs).
+    pub session: Option<PathBuf>,
+    /// Leave the unique events the session calls benign out of training.
+    pub exclude_benign: bool,
     /// How inputs are read together.
     pub load: crate::frame::Options,
 }
 
 /// Read the logs and open their triage session (on the loader thread).
-fn load(
-    paths: &[PathBuf],
-    profile: &dyn Profile,
-    triage: &TriageArgs,
-    options: crate::frame::Options,
-    progress: &Progress,
-) -> Loaded {
-    let mut loaded = crate::pipeline::load_with(paths, profile, options, progress);
-    match Session::for_inputs(paths, triage.session.as_deref(), &loaded.dataset) {
-        Ok(s) => {
-            // The status line says how many (`App::set_dataset`).
-            if triage.exclude_benign {
-                s.exclude_benign(&loaded.dataset);
+fn load(options: &Options, progress: &Progress) -> (Loaded, Option<Session>) {
+    let mut loaded = crate::pipeline::load_with(
+        &options.paths,
+        options.profile.as_ref(),
+        options.load,
+        progress,
+    );
+    let session =
+        match Session::for_inputs(&options.paths, options.session.as_deref(), &loaded.dataset) {
+            Ok(s) => {
+                // The status line says how many (`App::set_dataset`).
+                if options.exclude_benign {
+                    s.exclude_benign(&loaded.dataset);
+                }
+                Some(s)
             }
-            loaded.session = Some(s);
-        }
-        Err(e) => loaded
-            .notes
-            .push(format!("{e}; marks, verdicts and notes will not be kept")),
-    }
-    loaded
+            Err(e) => {
+                loaded
+                    .notes
+                    .push(format!("{e}; marks, verdicts and notes will not be kept"));
+                None
+            }
+        };
+    (loaded, session)
 }
 
 /// Start training the autoencoder on its own thread.
@@ -188,15 +193,8 @@ fn train(app: &mut App, ds: Arc<crate::frame::Dataset>, config: AeConfig) -> Job
 }
 
 fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Result<()> {
-    let Options {
-        paths,
-        profile,
-        config,
-        monochrome,
-        triage,
-        load: load_options,
-    } = options;
-    let mut app = App::new(monochrome);
+    let config = options.config;
+    let mut app = App::new(options.monochrome);
     let progress = Arc::new(Progress::default());
     let (tx, rx) = mpsc::channel::<Msg>();
     {
@@ -205,8 +203,8 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
         std::thread::Builder::new()
             .name("anomalog-load".into())
             .spawn(move || {
-                let loaded = load(&paths, profile.as_ref(), &triage, load_options, &progress);
-                let _ = tx.send(Msg::Loaded(Box::new(loaded)));
+                let (loaded, session) = load(&options, &progress);
+                let _ = tx.send(Msg::Loaded(Box::new(loaded), session.map(Box::new)));
             })?;
     }
     // Effects that touch files (session saves, exports) run here, off the render loop; a
@@ -268,7 +266,7 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
                 })));
             }
             while let Ok(m) = rx.try_recv() {
-                let loaded = matches!(m, Msg::Loaded(_));
+                let loaded = matches!(m, Msg::Loaded(..));
                 effects.extend(app.on_msg(m));
                 if loaded && let Some(ds) = app.dataset().cloned() {
                     // With no events the status line already says so (and which profile

@@ -14,10 +14,10 @@ use crate::app::{
     Action, App, BINDINGS, COLUMNS, Column, Feedback, Focus, Mode, Prompt, Training, View, Width,
 };
 use crate::event::rfc3339;
-use crate::lifecycle::{Change, Step};
 use crate::output::Format;
-use crate::sanitize::for_terminal;
 use crate::session::Verdict;
+use crate::timeline::{Change, Step};
+use crate::util::sanitize::for_terminal;
 
 /// Strings from logs, made safe and cut to `max` characters.
 fn safe(s: &str, max: usize) -> String {
@@ -699,7 +699,7 @@ fn detail(app: &App, f: &mut Frame, area: Rect) {
             } else {
                 format!(
                     "   lifecycle: {}",
-                    crate::lifecycle::joined(flags).replace(',', ", ")
+                    crate::timeline::joined(flags).replace(',', ", ")
                 )
             },
             style(app, Color::Magenta).add_modifier(Modifier::BOLD),
@@ -1020,7 +1020,7 @@ fn lifecycle_lines(app: &App, u: usize, lines: &mut Vec<Line<'static>>) {
             ),
             Style::default().add_modifier(Modifier::BOLD),
         )));
-        // Folded already ([`crate::lifecycle::fold`]): long runs keep their first and last two.
+        // Folded already ([`crate::timeline::fold`]): long runs keep their first and last two.
         for s in steps {
             if s.folded > 0 {
                 let own = if s.folded_own > 0 {
@@ -1059,7 +1059,7 @@ fn lifecycle_lines(app: &App, u: usize, lines: &mut Vec<Line<'static>>) {
 
 fn step_line(app: &App, s: &Step, own: bool) -> Line<'static> {
     let what = match s.what {
-        crate::lifecycle::What::Other => format!("event {}", s.event_id),
+        crate::timeline::What::Other => format!("event {}", s.event_id),
         w => w.name().to_string(),
     };
     let change = s.is_change();

@@ -4,8 +4,8 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use crate::context::lifecycle::LifecycleView;
 use crate::frame::Dataset;
-use crate::lifecycle::LifecycleView;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -181,7 +181,7 @@ impl Drill {
         {
             return Some(v.clone());
         }
-        let view = Rc::new(crate::lifecycle::view(ds, u)?);
+        let view = Rc::new(crate::context::lifecycle::view(ds, u)?);
         *self.lifecycle_cache.borrow_mut() = Some((u, view.clone()));
         Some(view)
     }

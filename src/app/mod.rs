@@ -31,9 +31,9 @@ use crate::model::worker::WorkerMsg;
 use crate::model::{EpochReport, Ranking};
 use crate::output::{Format, Rows, TaskRows};
 use crate::pipeline::Loaded;
-use crate::session::{Change, Entry, Saver, Verdict};
+use crate::session::{Change, Entry, Saver, Session, Verdict};
 
-pub use crate::lifecycle::LifecycleView;
+pub use crate::context::lifecycle::LifecycleView;
 pub use columns::{COLUMNS, Column, ColumnSpec, Width};
 pub use drill::{Focus, Scroll};
 pub use filter::Filter;
@@ -222,7 +222,8 @@ pub struct LoadState {
 /// Messages from the background threads.
 pub enum Msg {
     Loading(LoadState),
-    Loaded(Box<Loaded>),
+    /// A load finished, with the triage session the loader opened for it.
+    Loaded(Box<Loaded>, Option<Box<Session>>),
     Worker(WorkerMsg),
     /// A session save finished: the path written, or why not.
     Saved(Result<PathBuf, String>),
@@ -485,14 +486,14 @@ impl App {
 
     // ---- changes ----
 
-    /// Install a dataset (a finished load); returns the effects to start saving its session.
-    pub fn set_dataset(&mut self, mut loaded: Loaded) -> Vec<Effect> {
+    /// Install a dataset (a finished load) and its triage session; returns the effects to
+    /// start saving the session.
+    pub fn set_dataset(&mut self, loaded: Loaded, mut session: Option<Session>) -> Vec<Effect> {
         let mut effects = Vec::new();
         self.loading = None;
         self.summary = loaded.summary();
         self.headline = loaded.headline();
         self.warnings = loaded.warnings().collect();
-        let mut session = loaded.session.take();
         if let Some(s) = &mut session
             && let Some(saver) = s.take_saver()
         {
@@ -1237,7 +1238,7 @@ impl App {
     pub fn on_msg(&mut self, msg: Msg) -> Vec<Effect> {
         match msg {
             Msg::Loading(l) => self.loading = Some(l),
-            Msg::Loaded(loaded) => return self.set_dataset(*loaded),
+            Msg::Loaded(loaded, session) => return self.set_dataset(*loaded, session.map(|s| *s)),
             Msg::Worker(WorkerMsg::Epoch(r)) => {
                 let mut losses = match std::mem::replace(&mut self.training, Training::NotStarted) {
                     Training::Running { losses, .. } => losses,

@@ -4,7 +4,7 @@
 
 use tui_input::{Input, InputRequest};
 
-use crate::sanitize::for_terminal;
+use crate::util::sanitize::for_terminal;
 
 /// An edit of a prompt's text: the loop maps keys onto these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -132,7 +132,7 @@ impl<'a> Table<'a> {
         }
     }
 
-    fn flags(&self, i: usize) -> &'a [crate::lifecycle::Flag] {
+    fn flags(&self, i: usize) -> &'a [crate::timeline::Flag] {
         let ds = self.ds();
         match self.view {
             View::Events => ds.flags(i),

@@ -17,8 +17,8 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use super::part::{Claimed, PartOccurrence, Summaries, UniqueKey, earlier, index_of};
 use super::{Dataset, LentCounts, Life, NONE, Occurrence, Part, Seen, StepFacts, UniqueEvent};
 use crate::event::RawEvent;
-use crate::lifecycle::Flag;
 use crate::profile::Profile;
+use crate::timeline::Flag;
 
 /// What to do when several inputs describe the same host (its logs and a summary of them,
 /// two summaries of it, a hunt downloaded twice): the analyst's choice, never the order the
@@ -321,7 +321,7 @@ impl Builder {
                 if lives.iter().any(|m| m.0 == l.0 && m.1 == l.1) {
                     continue;
                 }
-                if lives.len() < crate::lifecycle::MAX_LIVES {
+                if lives.len() < crate::timeline::MAX_LIVES {
                     lives.push(l);
                 } else {
                     *more = true;
@@ -474,7 +474,7 @@ impl Builder {
 
     /// The warning for a host more than one input describes.
     fn conflict_note(&self, h: u32, differ: u64) -> String {
-        let t = |s: &str| crate::sanitize::for_terminal(s, 200);
+        let t = |s: &str| crate::util::sanitize::for_terminal(s, 200);
         let mut inputs: Vec<String> = self
             .host_inputs
             .get(&h)
@@ -518,7 +518,7 @@ impl Builder {
         )
     }
 
-    /// The dataset, without context fields (see [`Dataset::add_context`]).
+    /// The dataset, without context fields (see [`crate::context::add`]).
     pub fn finish(self) -> Dataset {
         self.finish_with_notes().0
     }

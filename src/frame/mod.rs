@@ -9,7 +9,7 @@
 //! what lifecycles read ([`StepFacts`]: a task's name as read, its definition, its runs'
 //! commands and results).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -18,15 +18,15 @@ use rustc_hash::FxHashMap;
 
 use crate::event::{RawEvent, rfc3339};
 use crate::ingest::Sink;
-use crate::lifecycle::Lifecycles;
 use crate::profile::Profile;
+use crate::timeline::{Flag, Life, StepFacts};
 
 mod builder;
+mod derived;
 mod part;
-pub mod tasks;
 pub use builder::{Builder, Merged, Options, SameHost};
+pub use derived::{Display, Lifecycles, Task, TaskLife, Tasks};
 pub use part::{Claimed, Part};
-pub use tasks::{Display, Task, Tasks};
 
 /// No index (no lifecycle step, say).
 pub const NONE: u32 = u32::MAX;
@@ -183,23 +183,11 @@ impl Occurrence {
     }
 }
 
-/// What a task lifecycle reads off a record besides its time, host and event: interned, since
-/// a task's runs repeat the same few values ([`crate::lifecycle::step_facts`]).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct StepFacts {
-    /// The task's name as read (`TaskName`).
-    pub task: Arc<str>,
-    /// What the timeline shows beside the step: the command launched, a result code or a user.
-    pub detail: Arc<str>,
-    /// The task XML a Security event carries (`TaskContentNew`, `TaskContent`).
-    pub definition: Option<Arc<str>>,
-}
-
 /// The profile's view of everything read.
 #[derive(Debug, Default)]
 pub struct Dataset {
     pub profile: &'static str,
-    /// The profile's fields, then (after [`Dataset::add_context`]) the context fields.
+    /// The profile's fields, then (after [`crate::context::add`]) the context fields.
     pub fields: Vec<&'static str>,
     /// How many of `fields` (and of every unique event's values) are the profile's own; the
     /// rest are context fields, derived from the whole dataset.
@@ -219,7 +207,7 @@ pub struct Dataset {
     /// id and file: the same whatever the order of the inputs).
     first_raw: Vec<RawEvent>,
     /// Per unique event: lifecycle flags merged from summaries (empty when none came).
-    summary_flags: Vec<Vec<crate::lifecycle::Flag>>,
+    summary_flags: Vec<Vec<Flag>>,
     /// Per unique event: lifecycles (host, task, folded steps) its summaries brought, and
     /// whether they knew of more (empty when none came).
     summary_lives: Vec<(Vec<Life>, bool)>,
@@ -238,42 +226,15 @@ pub struct Dataset {
     /// none is. Atomic so that the UI can change it on a shared dataset between two trainings
     /// ([`Dataset::set_excluded`]).
     excluded: Vec<AtomicBool>,
-    /// Per unique event: its name and command as read ([`Dataset::add_context`]).
+    /// Per unique event: its name and command as read ([`crate::context::add`]).
     display: Vec<Display>,
-    /// The unique events grouped by task ([`Dataset::add_context`]).
+    /// The unique events grouped by task ([`crate::context::add`]).
     pub tasks: Tasks,
 }
-
-/// A lifecycle as a summary brings it: host, task, and its steps as the drill-down shows
-/// them ([`crate::lifecycle::fold`]).
-pub type Life = (String, String, Vec<crate::lifecycle::Step>);
 
 /// Definitions lent to a unique event ([`tasks::ENRICHED`] values) and how many of its
 /// occurrences each.
 pub type LentCounts = HashMap<Vec<Arc<str>>, u64>;
-
-/// The context fields [`Dataset::add_context`] appends: facts about a unique event that no
-/// single record holds.
-pub const CONTEXT_FIELDS: &[&str] = &["prevalence", "flags"];
-
-/// How much of the fleet a unique event was seen on, in words a model can count: `1 host`,
-/// `few hosts` (at most a tenth of the fleet, or two), `some hosts` (under half), `most hosts`,
-/// `every host`; empty for a single-host dataset, where prevalence says nothing.
-pub fn prevalence_bucket(hosts: usize, fleet: usize) -> &'static str {
-    if fleet <= 1 {
-        ""
-    } else if hosts <= 1 {
-        "1 host"
-    } else if hosts >= fleet {
-        "every host"
-    } else if hosts <= (fleet / 10).max(2) {
-        "few hosts"
-    } else if hosts * 2 < fleet {
-        "some hosts"
-    } else {
-        "most hosts"
-    }
-}
 
 impl Dataset {
     /// Run the profile over the events, drop duplicate records, and group the rest (the
@@ -288,61 +249,6 @@ impl Dataset {
         b.finish()
     }
 
-    /// Join task lifecycles and append the [`CONTEXT_FIELDS`] to every unique event: its
-    /// fleet prevalence and its lifecycle flags (comma-separated), so that models, filters
-    /// and exports read them like any other field. Idempotent.
-    pub fn add_context(&mut self) {
-        self.add_context_with(true);
-    }
-
-    /// [`Dataset::add_context`]; with `enrich` (the default) also the [`tasks::ENRICHED`]
-    /// fields of profiles with task lifecycles: the features of the task definition in force
-    /// (on the same host) for every event of the task, so that a 106 or a 200 of a malicious
-    /// task says what the task runs. `false` leaves them out (the detection benchmark's
-    /// comparison).
-    pub fn add_context_with(&mut self, enrich: bool) {
-        self.lifecycles = Lifecycles::build(self);
-        // Lifecycles that stayed on an endpoint: their flags came with its summary.
-        for (mine, theirs) in self.lifecycles.flags.iter_mut().zip(&self.summary_flags) {
-            if !theirs.is_empty() {
-                let all: BTreeSet<crate::lifecycle::Flag> =
-                    mine.iter().chain(theirs).copied().collect();
-                *mine = all.into_iter().collect();
-            }
-        }
-        self.display = tasks::display(self);
-        self.tasks = Tasks::build(self, &self.display);
-        if self.fields.len() > self.profile_fields {
-            return;
-        }
-        self.fields.extend_from_slice(CONTEXT_FIELDS);
-        let fleet = self.fleet;
-        let mut interned: HashMap<String, Arc<str>> = HashMap::new();
-        let mut intern = |s: String| -> Arc<str> {
-            interned
-                .entry(s)
-                .or_insert_with_key(|k| Arc::from(k.as_str()))
-                .clone()
-        };
-        for (u, ue) in self.uniques.iter_mut().enumerate() {
-            ue.values
-                .push(intern(prevalence_bucket(ue.hosts.len(), fleet).to_string()));
-            ue.values
-                .push(intern(crate::lifecycle::joined(&self.lifecycles.flags[u])));
-        }
-        if enrich && self.fields.contains(&"task_name") {
-            let lent: Vec<Vec<Arc<str>>> = tasks::lent(self)
-                .into_iter()
-                .map(|l| l.unwrap_or_else(|| vec![intern(String::new()); tasks::ENRICHED.len()]))
-                .collect();
-            self.fields
-                .extend(tasks::ENRICHED.iter().map(|(name, _)| *name));
-            for (ue, lent) in self.uniques.iter_mut().zip(lent) {
-                ue.values.extend(lent);
-            }
-        }
-    }
-
     /// The first occurrence of unique event `u`, as it was read (every data field, names
     /// unmasked, the task XML whole).
     pub fn first_raw(&self, u: usize) -> &RawEvent {
@@ -350,7 +256,7 @@ impl Dataset {
     }
 
     /// The name of unique event `u` as read and how many other spellings it merged (the
-    /// normalised value when [`Dataset::add_context`] has not run or the record holds none).
+    /// normalised value when [`crate::context::add`] has not run or the record holds none).
     pub fn name_as_read(&self, u: usize) -> (&str, u32) {
         match self.display.get(u).filter(|d| !d.name.is_empty()) {
             Some(d) => (&d.name, d.name_variants),
@@ -402,8 +308,22 @@ impl Dataset {
         self.summary_lent.get(u)
     }
 
-    /// The lifecycle flags of unique event `u` (empty before [`Dataset::add_context`]).
-    pub fn flags(&self, u: usize) -> &[crate::lifecycle::Flag] {
+    /// What the context layer derived ([`crate::context::add`]): lifecycles and flags,
+    /// names and commands as read, tasks.
+    pub fn set_derived(&mut self, lifecycles: Lifecycles, display: Vec<Display>, tasks: Tasks) {
+        self.lifecycles = lifecycles;
+        self.display = display;
+        self.tasks = tasks;
+    }
+
+    /// The lifecycle flags summaries brought for unique event `u` (their lifecycles stayed on
+    /// the endpoint).
+    pub fn summary_flags(&self, u: usize) -> &[Flag] {
+        self.summary_flags.get(u).map_or(&[], Vec::as_slice)
+    }
+
+    /// The lifecycle flags of unique event `u` (empty before [`crate::context::add`]).
+    pub fn flags(&self, u: usize) -> &[Flag] {
         self.lifecycles.flags.get(u).map_or(&[], |f| f.as_slice())
     }
 

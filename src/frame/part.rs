@@ -14,8 +14,8 @@ use super::{LentCounts, Life, NO_RECORD, NO_TIME, NONE, Occurrence, StepFacts};
 use crate::event::RawEvent;
 use crate::ingest::Sink;
 use crate::ingest::summary::{SummaryEvent, SummaryInfo, SummarySink};
-use crate::lifecycle::Flag;
 use crate::profile::Profile;
+use crate::timeline::Flag;
 
 /// The identity of a record: the same record read from a zip and from its extracted copy,
 /// or from overlapping collections, has the same key. A key match is confirmed on the
@@ -187,7 +187,7 @@ pub(super) fn earlier(a: &RawEvent, b: &RawEvent) -> bool {
 #[derive(Debug, Default)]
 pub(super) struct Extra {
     pub(super) flags: BTreeSet<Flag>,
-    /// At most [`crate::lifecycle::MAX_LIVES`], one per host and task.
+    /// At most [`crate::timeline::MAX_LIVES`], one per host and task.
     pub(super) lives: Vec<Life>,
     pub(super) more: bool,
     pub(super) lent: LentCounts,
@@ -200,7 +200,7 @@ impl Extra {
         if self.lives.iter().any(|l| l.0 == life.0 && l.1 == life.1) {
             return;
         }
-        if self.lives.len() < crate::lifecycle::MAX_LIVES {
+        if self.lives.len() < crate::timeline::MAX_LIVES {
             self.lives.push(life);
         } else {
             self.more = true;
@@ -236,11 +236,11 @@ impl Summaries {
             let shown: Vec<String> = hosts
                 .iter()
                 .take(5)
-                .map(|h| crate::sanitize::for_terminal(h, 80))
+                .map(|h| crate::util::sanitize::for_terminal(h, 80))
                 .collect();
             out.push(format!(
                 "{}: a hunt client's rows describe other hosts ({}{}): kept, and their events flagged `{}`",
-                crate::sanitize::for_terminal(&self.inputs[*input as usize], 300),
+                crate::util::sanitize::for_terminal(&self.inputs[*input as usize], 300),
                 shown.join(", "),
                 if hosts.len() > 5 { ", ..." } else { "" },
                 Flag::ForeignHost.name(),
@@ -370,7 +370,7 @@ impl<'p> Part<'p> {
         if !self.steps_wanted {
             return NONE;
         }
-        let facts = crate::lifecycle::step_facts(ev, |s| self.intern(s.to_string()));
+        let facts = crate::timeline::step_facts(ev, |s| self.intern(s.to_string()));
         index_of(&mut self.step_index, &mut self.steps, facts)
     }
 }

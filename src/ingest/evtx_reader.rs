@@ -70,7 +70,7 @@ fn failed(name: String, e: impl std::fmt::Display) -> FileReport {
 
 fn one_line(s: &str) -> String {
     let first = s.lines().next().unwrap_or_default();
-    crate::sanitize::for_terminal(first, 200)
+    crate::util::sanitize::for_terminal(first, 200)
 }
 
 /// A rendered record as an event: straight from its JSON text ([`super::evtx_json`]), or

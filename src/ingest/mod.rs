@@ -98,7 +98,7 @@ impl FileReport {
         }
         // File and member names, and problems quoting them, come from the input (a zip's
         // member names, a hunt's client names): escaped for the terminal, like log strings.
-        Some(crate::sanitize::for_terminal(
+        Some(crate::util::sanitize::for_terminal(
             &format!(
                 "{}: {} record{} read, {} skipped: {}",
                 self.path,
@@ -170,6 +170,12 @@ pub fn passed_over(reports: &[FileReport]) -> usize {
     reports.iter().filter(|r| r.passed_over()).count()
 }
 
+/// The triage session's file name (kept beside the logs: [`crate::session`]).
+pub const SESSION_FILE: &str = "anomalog-session.json";
+
+/// anomalog's own files, which a folder walk passes over: they are no logs.
+pub const OWN_FILES: &[&str] = &[SESSION_FILE];
+
 /// Extensions picked up when walking a folder; a file named explicitly is sniffed whatever
 /// its name.
 const LOG_EXTENSIONS: &[&str] = &["evtx", "json", "jsonl", "ndjson", "zip", "parquet"];
@@ -199,10 +205,10 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<(PathBuf, bool)>, Vec<FileReport>
                 })
                 .filter(|e| e.file_type().is_file())
                 .map(|e| e.into_path())
-                // anomalog's own triage session is no log.
+                // anomalog's own files (the triage session) are no logs.
                 .filter(|f| {
                     f.file_name()
-                        .is_none_or(|n| n != crate::session::SESSION_FILE)
+                        .is_none_or(|n| !OWN_FILES.iter().any(|own| n == *own))
                 })
                 .filter(|f| {
                     f.extension()

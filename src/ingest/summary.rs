@@ -177,7 +177,7 @@ pub struct Line {
     #[serde(default)]
     pub more_lifecycles: bool,
     /// The task definitions this event's occurrences ran under on this endpoint, as the
-    /// `task_*` context fields read them ([`crate::frame::tasks::ENRICHED`]), with how many
+    /// `task_*` context fields read them ([`crate::timeline::ENRICHED`]), with how many
     /// occurrences: merged centrally so that a summary lends what its logs would.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lent: Vec<(Vec<String>, u64)>,
@@ -213,8 +213,8 @@ pub struct StepOut {
 }
 
 impl StepOut {
-    pub fn of(s: &crate::lifecycle::Step) -> StepOut {
-        use crate::lifecycle::Change;
+    pub fn of(s: &crate::timeline::Step) -> StepOut {
+        use crate::timeline::Change;
         StepOut {
             time: s.time,
             event_id: s.event_id,
@@ -239,13 +239,13 @@ impl StepOut {
         }
     }
 
-    fn step(self) -> crate::lifecycle::Step {
-        use crate::lifecycle::{Change, DiffLine};
-        crate::lifecycle::Step {
+    fn step(self) -> crate::timeline::Step {
+        use crate::timeline::{Change, DiffLine};
+        crate::timeline::Step {
             occurrence: u32::MAX,
             time: self.time,
             event_id: self.event_id,
-            what: crate::lifecycle::What::named(&self.what),
+            what: crate::timeline::What::named(&self.what),
             detail: self.detail,
             diff: self
                 .diff
@@ -297,9 +297,9 @@ pub struct SummaryEvent {
     pub first_seen: Option<i64>,
     pub last_seen: Option<i64>,
     pub sources: Vec<String>,
-    pub flags: Vec<crate::lifecycle::Flag>,
+    pub flags: Vec<crate::timeline::Flag>,
     pub raw: RawEvent,
-    pub lifecycles: Vec<crate::frame::Life>,
+    pub lifecycles: Vec<crate::timeline::Life>,
     pub more_lifecycles: bool,
     /// Definitions lent to the event's occurrences on the endpoint, with counts.
     pub lent: Vec<(Vec<String>, u64)>,
@@ -471,9 +471,9 @@ impl<'s> Reader<'s> {
         if h.profile != self.profile {
             return self.refuse(format!(
                 "a summary of the `{}` profile, not `{}` (use --profile {})",
-                crate::sanitize::for_terminal(&h.profile, 40),
+                crate::util::sanitize::for_terminal(&h.profile, 40),
                 self.profile,
-                crate::sanitize::for_terminal(&h.profile, 40)
+                crate::util::sanitize::for_terminal(&h.profile, 40)
             ));
         }
         if h.fields != self.fields {
@@ -554,12 +554,12 @@ impl<'s> Reader<'s> {
         self.events += 1;
         let mut flags = Vec::new();
         for f in &l.flags {
-            match crate::lifecycle::Flag::named(f) {
+            match crate::timeline::Flag::named(f) {
                 Some(f) => flags.push(f),
                 None => {
                     if self.unknown_flags.len() < 20 {
                         self.unknown_flags
-                            .insert(crate::sanitize::for_terminal(f, 40));
+                            .insert(crate::util::sanitize::for_terminal(f, 40));
                     }
                 }
             }
@@ -579,7 +579,7 @@ impl<'s> Reader<'s> {
             lifecycles: l
                 .lifecycles
                 .into_iter()
-                .take(crate::lifecycle::MAX_LIVES)
+                .take(crate::timeline::MAX_LIVES)
                 .map(|l| {
                     (
                         l.host,
@@ -592,7 +592,7 @@ impl<'s> Reader<'s> {
             lent: l
                 .lent
                 .into_iter()
-                .filter(|(v, _)| v.len() == crate::frame::tasks::ENRICHED.len())
+                .filter(|(v, _)| v.len() == crate::timeline::ENRICHED.len())
                 .collect(),
         });
     }
@@ -655,7 +655,7 @@ impl<'s> Reader<'s> {
 
 /// The first line of a JSON error, short.
 fn short(e: &serde_json::Error) -> String {
-    crate::sanitize::for_terminal(&e.to_string(), 120)
+    crate::util::sanitize::for_terminal(&e.to_string(), 120)
 }
 
 /// Read a summary held as text.
@@ -776,7 +776,7 @@ pub fn parquet_header<R: polars::io::mmap::MmapBytesReader>(
 }
 
 fn short_text(s: &str) -> String {
-    crate::sanitize::for_terminal(s.lines().next().unwrap_or_default(), 200)
+    crate::util::sanitize::for_terminal(s.lines().next().unwrap_or_default(), 200)
 }
 
 /// A row group as its metadata describes it: rows, and the bytes it inflates to (the larger

@@ -109,7 +109,7 @@ pub fn run(
             ..
         }
     ) {
-        crate::tune_allocator();
+        crate::util::process::tune_allocator();
     }
     match task {
         Task::Train {

@@ -1263,7 +1263,7 @@ fn write_host_summary(
     }
     let records = raw.len() as u64;
     let mut dataset = crate::frame::Dataset::build(profile.as_ref(), raw);
-    dataset.add_context();
+    crate::context::add(&mut dataset);
     let loaded = crate::pipeline::Loaded {
         dataset,
         reports: Vec::new(),
@@ -1271,14 +1271,13 @@ fn write_host_summary(
         skipped: 0,
         files: 2,
         passed_over: 0,
-        session: None,
         notes: Vec::new(),
         conflicted_hosts: 0,
     };
     std::fs::create_dir_all(out)?;
     let path = out.join(format!("{}.summary.jsonl", host.name));
     let mut w = io::BufWriter::new(std::fs::File::create(path)?);
-    crate::summary::write(&loaded, &mut w)?;
+    crate::output::summary::write(&loaded, &mut w)?;
     io::Write::flush(&mut w)?;
     Ok(records)
 }

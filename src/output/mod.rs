@@ -1,0 +1,817 @@
+//! Headless output of a ranking: table, CSV, JSON Lines, JSON, Parquet.
+//!
+//! The JSON Lines contract (README, "Output"): one object per unique event, best first, with
+//! `rank`, `score`, `count`, `hosts`, `first_seen`, `last_seen`, `channel`, `event_id` and
+//! `fields`. Keys are only ever added, never renamed.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::io::Write;
+
+use anyhow::Result;
+use polars::prelude::*;
+use serde_json::{Map, Value, json};
+
+use crate::event::rfc3339;
+use crate::frame::Dataset;
+use crate::model::{Ranking, TaskRanking};
+use crate::util::sanitize::{csv_cell, for_terminal};
+
+pub mod summary;
+use crate::session::{Entry, Session};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Jsonl,
+    Json,
+    Parquet,
+}
+
+/// The ranked unique events to write: indices into the dataset, best first.
+pub struct Rows<'a> {
+    pub ds: &'a Dataset,
+    pub ranking: &'a Ranking,
+    pub order: Vec<usize>,
+    /// Lifecycle flags per unique event (see [`crate::timeline`]).
+    pub flags: Cow<'a, [Vec<crate::timeline::Flag>]>,
+    /// The triage entries (marks, verdicts, notes) that go with the rows, by unique event.
+    pub entries: BTreeMap<usize, Entry>,
+    /// Rank (0-based) of every unique event in `ranking`: an export of some rows keeps
+    /// their ranks.
+    ranks: Vec<usize>,
+    /// Add each row's first occurrence as it was read (`raw`).
+    pub raw: bool,
+    /// The table format's width (a terminal's); `None`: the fixed layout.
+    pub width: Option<usize>,
+}
+
+impl<'a> Rows<'a> {
+    pub fn new(ds: &'a Dataset, ranking: &'a Ranking, top: Option<usize>) -> Self {
+        let mut order = ranking.order.clone();
+        if let Some(n) = top {
+            order.truncate(n);
+        }
+        Rows::with_order(ds, ranking, order)
+    }
+
+    /// These unique events, in this order.
+    pub fn with_order(ds: &'a Dataset, ranking: &'a Ranking, order: Vec<usize>) -> Self {
+        Rows {
+            ds,
+            ranking,
+            order,
+            // Joined once by `crate::context::add`; a bare dataset joins them here.
+            flags: if ds.lifecycles.flags.len() == ds.uniques.len() {
+                Cow::Borrowed(&ds.lifecycles.flags)
+            } else {
+                Cow::Owned(crate::context::lifecycle::flags(ds))
+            },
+            entries: BTreeMap::new(),
+            ranks: ranking.ranks(),
+            raw: false,
+            width: None,
+        }
+    }
+
+    /// Fit the table format to a terminal `width` columns wide.
+    pub fn with_width(mut self, width: Option<usize>) -> Self {
+        self.width = width;
+        self
+    }
+
+    /// Add each row's first occurrence, as read, to the rows (`--raw`).
+    pub fn with_raw(mut self, raw: bool) -> Self {
+        self.raw = raw;
+        self
+    }
+
+    /// The first occurrence of unique event `u` as it was read: where, when, and every data
+    /// field with its original spelling (task names unmasked, the task XML whole).
+    pub fn raw_event(&self, u: usize) -> Option<Value> {
+        let ev = self.ds.first_raw(u);
+        let data: Map<String, Value> = ev
+            .data
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+            .collect();
+        Some(json!({
+            "computer": ev.computer,
+            "time": rfc3339(ev.time),
+            "record_id": ev.record_id,
+            "channel": ev.channel,
+            "event_id": ev.event_id,
+            "source": &*ev.source,
+            "data": data,
+        }))
+    }
+
+    /// Export the session's marks, verdicts and notes with the rows.
+    pub fn with_session(mut self, session: Option<&Session>) -> Self {
+        if let Some(s) = session {
+            self.entries = s.present().map(|(u, e)| (u, e.clone())).collect();
+        }
+        self
+    }
+
+    /// Export these triage entries with the rows.
+    pub fn with_entries(mut self, entries: BTreeMap<usize, Entry>) -> Self {
+        self.entries = entries;
+        self
+    }
+
+    fn entry(&self, u: usize) -> Option<&Entry> {
+        self.entries.get(&u)
+    }
+
+    /// The rank (1-based) of unique event `u` in the ranking.
+    fn rank(&self, u: usize) -> usize {
+        self.ranks.get(u).map_or(0, |r| r + 1)
+    }
+
+    /// `{"name", "name_variants", "command"}`: the name and command line as read.
+    fn display(&self, u: usize) -> Value {
+        let (name, variants) = self.ds.name_as_read(u);
+        json!({
+            "name": name,
+            "name_variants": variants,
+            "command": self.ds.command_as_read(u),
+        })
+    }
+
+    fn top_fields(&self, u: usize) -> String {
+        self.ranking
+            .top_fields(self.ds, u, 3)
+            .iter()
+            .map(|(f, s)| format!("{f}:{s:.1}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// One JSON object per row (the JSONL contract).
+    pub fn json_row(&self, u: usize) -> Value {
+        let e = &self.ds.uniques[u];
+        let mut fields = Map::new();
+        for (name, v) in self.ds.fields.iter().zip(&e.values) {
+            if !v.is_empty() {
+                fields.insert((*name).to_string(), Value::String(v.to_string()));
+            }
+        }
+        let mut row = json!({
+            "rank": self.rank(u),
+            "score": round3(self.ranking.scores[u]),
+            "count": e.count(),
+            "hosts": e.hosts,
+            "first_seen": rfc3339(e.first_seen),
+            "last_seen": rfc3339(e.last_seen),
+            "channel": e.channel,
+            "event_id": e.event_id,
+            "fields": fields,
+            "model": self.ranking.model.name(),
+            "prevalence": {"hosts": e.hosts.len(), "fleet": self.ds.fleet_size()},
+            "flags": self.flags[u],
+            "display": self.display(u),
+        });
+        let obj = row.as_object_mut().expect("an object");
+        if let Some(fe) = self.field_errors(u) {
+            obj.insert("field_errors".into(), fe);
+        }
+        if let Some(ex) = self.expected(u) {
+            obj.insert("expected".into(), ex);
+        }
+        if self.raw
+            && let Some(r) = self.raw_event(u)
+        {
+            obj.insert("raw".into(), r);
+        }
+        if let Some(t) = self.entry(u) {
+            if t.marked {
+                obj.insert("marked".into(), json!(true));
+            }
+            if let Some(v) = t.verdict {
+                obj.insert("verdict".into(), json!(v.name()));
+            }
+            if !t.note.is_empty() {
+                obj.insert("note".into(), json!(t.note));
+            }
+        }
+        obj.insert(
+            "sources".into(),
+            json!(e.sources.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
+        );
+        row
+    }
+
+    /// Fields worth reporting for unique event `u`: those with a value, or a real loss.
+    fn reported_fields(&self, u: usize) -> impl Iterator<Item = (usize, &'static str)> + '_ {
+        let e = &self.ds.uniques[u];
+        self.ds
+            .fields
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| {
+                !e.values[*i].is_empty() || self.ranking.field_scores[u][*i] > 0.01
+            })
+            .map(|(i, f)| (i, *f))
+    }
+
+    /// `{field: {"loss": x, "z": z}}`, or `None` when the model gives no per-field losses.
+    pub fn field_errors(&self, u: usize) -> Option<Value> {
+        let z = self.ranking.field_z.get(u);
+        let mut m = Map::new();
+        for (i, f) in self.reported_fields(u) {
+            let mut o = Map::new();
+            o.insert(
+                "loss".into(),
+                json!(round3(f64::from(self.ranking.field_scores[u][i]))),
+            );
+            if let Some(z) = z {
+                o.insert("z".into(), json!(round3(f64::from(z[i]))));
+            }
+            if let Some(&(conditional, rarity)) =
+                self.ranking.field_parts.get(u).and_then(|p| p.get(i))
+            {
+                o.insert("conditional".into(), json!(round3(f64::from(conditional))));
+                o.insert("rarity".into(), json!(round3(f64::from(rarity))));
+            }
+            m.insert(f.to_string(), Value::Object(o));
+        }
+        Some(Value::Object(m))
+    }
+
+    /// `{field: {"value": v, "p": p}}`, or `None` when the model gives no expected values.
+    pub fn expected(&self, u: usize) -> Option<Value> {
+        let ex = self.ranking.expected.get(u)?;
+        let mut m = Map::new();
+        for (i, f) in self.reported_fields(u) {
+            let (v, p) = &ex[i];
+            m.insert(
+                f.to_string(),
+                json!({"value": v.to_string(), "p": round3(f64::from(*p))}),
+            );
+        }
+        Some(Value::Object(m))
+    }
+
+    /// The rows as a DataFrame; `defuse` applies CSV formula defusing to text cells.
+    pub fn dataframe(&self, defuse: bool) -> PolarsResult<DataFrame> {
+        let cell = |s: &str| if defuse { csv_cell(s) } else { s.to_string() };
+        let us: Vec<_> = self
+            .order
+            .iter()
+            .map(|&u| (u, &self.ds.uniques[u]))
+            .collect();
+        let mut cols = vec![
+            Column::new(
+                "rank".into(),
+                us.iter()
+                    .map(|(u, _)| self.rank(*u) as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "score".into(),
+                us.iter()
+                    .map(|(u, _)| round3(self.ranking.scores[*u]))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "count".into(),
+                us.iter().map(|(_, e)| e.count()).collect::<Vec<_>>(),
+            ),
+            Column::new("fleet".into(), vec![self.ds.fleet_size() as u32; us.len()]),
+            Column::new(
+                "n_hosts".into(),
+                us.iter()
+                    .map(|(_, e)| e.hosts.len() as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "hosts".into(),
+                us.iter()
+                    .map(|(_, e)| cell(&e.hosts.join("; ")))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "first_seen".into(),
+                us.iter()
+                    .map(|(_, e)| rfc3339(e.first_seen))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "last_seen".into(),
+                us.iter()
+                    .map(|(_, e)| rfc3339(e.last_seen))
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "channel".into(),
+                us.iter().map(|(_, e)| cell(&e.channel)).collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "event_id".into(),
+                us.iter().map(|(_, e)| e.event_id).collect::<Vec<_>>(),
+            ),
+            Column::new("model".into(), vec![self.ranking.model.name(); us.len()]),
+            Column::new(
+                "top_fields".into(),
+                us.iter()
+                    .map(|(u, _)| self.top_fields(*u))
+                    .collect::<Vec<_>>(),
+            ),
+        ];
+        for (i, f) in self.ds.fields.iter().enumerate() {
+            cols.push(Column::new(
+                (*f).into(),
+                us.iter()
+                    .map(|(_, e)| cell(&e.values[i]))
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        let json_col = |name: &str, f: &dyn Fn(usize) -> Option<Value>| {
+            Column::new(
+                name.into(),
+                us.iter()
+                    .map(|(u, _)| f(*u).map(|v| cell(&v.to_string())).unwrap_or_default())
+                    .collect::<Vec<_>>(),
+            )
+        };
+        if !self.ds.fields.contains(&"flags") {
+            cols.push(Column::new(
+                "flags".into(),
+                us.iter()
+                    .map(|(u, _)| crate::timeline::joined(&self.flags[*u]))
+                    .collect::<Vec<_>>(),
+            ));
+        }
+        cols.push(Column::new(
+            "marked".into(),
+            us.iter()
+                .map(|(u, _)| self.entry(*u).is_some_and(|t| t.marked))
+                .collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "verdict".into(),
+            us.iter()
+                .map(|(u, _)| {
+                    self.entry(*u)
+                        .and_then(|t| t.verdict)
+                        .map_or("", |v| v.name())
+                })
+                .collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "note".into(),
+            us.iter()
+                .map(|(u, _)| cell(self.entry(*u).map_or("", |t| t.note.as_str())))
+                .collect::<Vec<_>>(),
+        ));
+        cols.push(json_col("field_errors", &|u| self.field_errors(u)));
+        if self.raw {
+            cols.push(json_col("raw", &|u| self.raw_event(u)));
+        }
+        cols.push(json_col("expected", &|u| self.expected(u)));
+        cols.push(Column::new(
+            "sources".into(),
+            us.iter()
+                .map(|(_, e)| {
+                    cell(
+                        &e.sources
+                            .iter()
+                            .map(|s| &**s)
+                            .collect::<Vec<_>>()
+                            .join("; "),
+                    )
+                })
+                .collect::<Vec<_>>(),
+        ));
+        // Added last: earlier columns keep their places.
+        cols.push(Column::new(
+            "display_name".into(),
+            us.iter()
+                .map(|(u, _)| cell(self.ds.name_as_read(*u).0))
+                .collect::<Vec<_>>(),
+        ));
+        cols.push(Column::new(
+            "display_command".into(),
+            us.iter()
+                .map(|(u, _)| cell(&self.ds.command_as_read(*u)))
+                .collect::<Vec<_>>(),
+        ));
+        DataFrame::new_infer_height(cols)
+    }
+
+    pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
+        write_as(
+            format,
+            out,
+            &mut self.order.iter().map(|&u| self.json_row(u)),
+            &|defuse| self.dataframe(defuse),
+            &|out| self.write_table(out),
+        )
+    }
+
+    /// A fixed-width table for reading in a terminal; every log string is sanitised.
+    fn write_table(&self, out: &mut dyn Write) -> Result<()> {
+        // The profile's headline fields: name, user, command (+ arguments).
+        let [name, user, command, _] = self.ds.headline;
+        let [nw, uw, cw] = text_widths(self.width);
+        let cols = [(name, nw), (user, uw), (command, cw)];
+        let fit = |line: String| fit_line(line, self.width);
+        writeln!(
+            out,
+            "{}",
+            fit(format!(
+                "{:>4} {:>7} {:>6} {:>5} {:>5}  {:<nw$} {:<uw$} {:<cw$} why",
+                "rank", "score", "count", "hosts", "event", "name", "user", "command"
+            ))
+        )?;
+        for &u in &self.order {
+            let e = &self.ds.uniques[u];
+            let mut line = format!(
+                "{:>4} {:>7.2} {:>6} {:>5} {:>5} ",
+                self.rank(u),
+                self.ranking.scores[u],
+                e.count(),
+                e.hosts.len(),
+                e.event_id
+            );
+            for (field, width) in cols {
+                let v = if field == name {
+                    self.ds.name_as_read(u).0.to_string()
+                } else if field == command {
+                    self.ds.command_as_read(u).into_owned()
+                } else {
+                    self.ds.value(u, field).to_string()
+                };
+                let v = for_terminal(&v, width - 1);
+                line.push_str(&format!(" {v:<width$}"));
+            }
+            line.push_str(&format!(" {}", self.top_fields(u)));
+            writeln!(out, "{}", fit(line))?;
+        }
+        Ok(())
+    }
+}
+
+/// The table's name, user and command widths: fixed (44, 26, 48) without a terminal, else
+/// shared out of its width after the numbers (32 columns) with room left for `why`.
+fn text_widths(width: Option<usize>) -> [usize; 3] {
+    let Some(w) = width else {
+        return [44, 26, 48];
+    };
+    let room = w.saturating_sub(36);
+    [
+        (room * 30 / 100).clamp(12, 44),
+        (room * 17 / 100).clamp(8, 26),
+        (room * 33 / 100).clamp(12, 48),
+    ]
+}
+
+/// A table line: trailing blanks dropped, and cut to the terminal's width when there is one
+/// (a wrapped table cannot be read).
+fn fit_line(line: String, width: Option<usize>) -> String {
+    let line = line.trim_end();
+    match width {
+        Some(w) if line.chars().count() > w => {
+            let mut cut: String = line.chars().take(w.saturating_sub(1)).collect();
+            cut.push('…');
+            cut
+        }
+        _ => line.to_string(),
+    }
+}
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// The ranked tasks to write ([`crate::frame::Tasks`], `rank --by task`): indices into the
+/// dataset's tasks, best first. A task ranks where its best-ranked event does.
+pub struct TaskRows<'a> {
+    pub ds: &'a Dataset,
+    pub ranking: &'a Ranking,
+    pub tasks: TaskRanking,
+    pub order: Vec<usize>,
+    /// Triage entries by task.
+    pub entries: BTreeMap<usize, Entry>,
+    ranks: Vec<usize>,
+    /// The table format's width (a terminal's); `None`: the fixed layout.
+    pub width: Option<usize>,
+}
+
+impl<'a> TaskRows<'a> {
+    /// These tasks, in this order.
+    pub fn new(ds: &'a Dataset, ranking: &'a Ranking, order: Vec<usize>) -> Self {
+        let tasks = TaskRanking::new(&ds.tasks, ranking);
+        let ranks = tasks.ranks();
+        TaskRows {
+            ds,
+            ranking,
+            tasks,
+            order,
+            entries: BTreeMap::new(),
+            ranks,
+            width: None,
+        }
+    }
+
+    /// Fit the table format to a terminal `width` columns wide.
+    pub fn with_width(mut self, width: Option<usize>) -> Self {
+        self.width = width;
+        self
+    }
+
+    /// Every task, best first (the first `top` when given).
+    pub fn ranked(ds: &'a Dataset, ranking: &'a Ranking, top: Option<usize>) -> Self {
+        let mut rows = TaskRows::new(ds, ranking, Vec::new());
+        let mut order = rows.tasks.order.clone();
+        if let Some(n) = top {
+            order.truncate(n);
+        }
+        rows.order = order;
+        rows
+    }
+
+    /// Export the session's task marks, verdicts and notes with the rows.
+    pub fn with_session(mut self, session: Option<&Session>) -> Self {
+        if let Some(s) = session {
+            self.entries = s.present_tasks().map(|(t, e)| (t, e.clone())).collect();
+        }
+        self
+    }
+
+    pub fn with_entries(mut self, entries: BTreeMap<usize, Entry>) -> Self {
+        self.entries = entries;
+        self
+    }
+
+    fn rank(&self, t: usize) -> usize {
+        self.ranks.get(t).map_or(0, |r| r + 1)
+    }
+
+    /// The task's unique events, best first: (event, its rank 1-based).
+    fn events(&self, t: usize) -> Vec<(usize, usize)> {
+        let mut ev: Vec<(usize, usize)> = self.ds.tasks.tasks[t]
+            .uniques
+            .iter()
+            .map(|&u| {
+                let u = u as usize;
+                (u, self.tasks.event_rank.get(u).map_or(0, |r| r + 1))
+            })
+            .collect();
+        ev.sort_by_key(|&(_, r)| r);
+        ev
+    }
+
+    /// One JSON object per task (README, "Output": task rows).
+    pub fn json_row(&self, t: usize) -> Value {
+        let task = &self.ds.tasks.tasks[t];
+        let events: Vec<Value> = self
+            .events(t)
+            .into_iter()
+            .map(|(u, rank)| {
+                json!({
+                    "key": crate::session::key(self.ds, u),
+                    "rank": rank,
+                    "event_id": self.ds.uniques[u].event_id,
+                    "count": self.ds.uniques[u].count(),
+                })
+            })
+            .collect();
+        let mut row = json!({
+            "rank": self.rank(t),
+            "task": &*task.name,
+            "name_variants": task.variants,
+            "task_key": &*task.key,
+            "score": round3(self.tasks.scores[t]),
+            "count": task.count,
+            "hosts": task.hosts,
+            "prevalence": {"hosts": task.hosts.len(), "fleet": self.ds.fleet_size()},
+            "flags": task.flags,
+            "first_seen": rfc3339(task.first_seen),
+            "last_seen": rfc3339(task.last_seen),
+            "event_ids": task.event_ids,
+            "events": events,
+            "model": self.ranking.model.name(),
+        });
+        if let Some(e) = self.entries.get(&t)
+            && let Some(obj) = row.as_object_mut()
+        {
+            if e.marked {
+                obj.insert("marked".into(), json!(true));
+            }
+            if let Some(v) = e.verdict {
+                obj.insert("verdict".into(), json!(v.name()));
+            }
+            if !e.note.is_empty() {
+                obj.insert("note".into(), json!(e.note));
+            }
+        }
+        row
+    }
+
+    /// The rows as a DataFrame; `defuse` applies CSV formula defusing to text cells.
+    pub fn dataframe(&self, defuse: bool) -> PolarsResult<DataFrame> {
+        let cell = |s: &str| if defuse { csv_cell(s) } else { s.to_string() };
+        let ts: Vec<_> = self
+            .order
+            .iter()
+            .map(|&t| (t, &self.ds.tasks.tasks[t]))
+            .collect();
+        let text = |name: &str, f: &dyn Fn(usize, &crate::frame::Task) -> String| {
+            Column::new(
+                name.into(),
+                ts.iter()
+                    .map(|(t, task)| cell(&f(*t, task)))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        let entry = |t: usize| self.entries.get(&t);
+        DataFrame::new_infer_height(vec![
+            Column::new(
+                "rank".into(),
+                ts.iter()
+                    .map(|(t, _)| self.rank(*t) as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            Column::new(
+                "score".into(),
+                ts.iter()
+                    .map(|(t, _)| round3(self.tasks.scores[*t]))
+                    .collect::<Vec<_>>(),
+            ),
+            text("task", &|_, k| k.name.to_string()),
+            Column::new(
+                "name_variants".into(),
+                ts.iter().map(|(_, k)| k.variants).collect::<Vec<_>>(),
+            ),
+            text("task_key", &|_, k| k.key.to_string()),
+            Column::new(
+                "count".into(),
+                ts.iter().map(|(_, k)| k.count).collect::<Vec<_>>(),
+            ),
+            Column::new("fleet".into(), vec![self.ds.fleet_size() as u32; ts.len()]),
+            Column::new(
+                "n_hosts".into(),
+                ts.iter()
+                    .map(|(_, k)| k.hosts.len() as u32)
+                    .collect::<Vec<_>>(),
+            ),
+            text("hosts", &|_, k| k.hosts.join("; ")),
+            text("first_seen", &|_, k| rfc3339(k.first_seen)),
+            text("last_seen", &|_, k| rfc3339(k.last_seen)),
+            text("flags", &|_, k| crate::timeline::joined(&k.flags)),
+            text("event_ids", &|_, k| {
+                k.event_ids
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+            text("events", &|t, _| {
+                self.events(t)
+                    .iter()
+                    .map(|(u, r)| format!("{}:{r}", crate::session::key(self.ds, *u)))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            }),
+            Column::new("model".into(), vec![self.ranking.model.name(); ts.len()]),
+            Column::new(
+                "marked".into(),
+                ts.iter()
+                    .map(|(t, _)| entry(*t).is_some_and(|e| e.marked))
+                    .collect::<Vec<_>>(),
+            ),
+            text("verdict", &|t, _| {
+                entry(t)
+                    .and_then(|e| e.verdict)
+                    .map_or("", |v| v.name())
+                    .to_string()
+            }),
+            text("note", &|t, _| {
+                entry(t).map_or("", |e| e.note.as_str()).to_string()
+            }),
+        ])
+    }
+
+    pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
+        write_as(
+            format,
+            out,
+            &mut self.order.iter().map(|&t| self.json_row(t)),
+            &|defuse| self.dataframe(defuse),
+            &|out| self.write_table(out),
+        )
+    }
+
+    /// A fixed-width table of the tasks; every log string is sanitised.
+    fn write_table(&self, out: &mut dyn Write) -> Result<()> {
+        // The task's name takes what the terminal leaves (20 to 60 columns).
+        let nw = self
+            .width
+            .map_or(60, |w| w.saturating_sub(68).clamp(20, 60));
+        let fit = |line: String| fit_line(line, self.width);
+        writeln!(
+            out,
+            "{}",
+            fit(format!(
+                "{:>4} {:>7} {:>6} {:>5} {:>6}  {:<nw$} {:<24} event ids",
+                "rank", "score", "count", "hosts", "events", "task", "flags"
+            ))
+        )?;
+        for &t in &self.order {
+            let task = &self.ds.tasks.tasks[t];
+            let mut name = task.name.to_string();
+            if task.variants > 0 {
+                name.push_str(&format!(" (+{} variants)", task.variants));
+            }
+            let ids = task
+                .event_ids
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ");
+            let line = format!(
+                "{:>4} {:>7.2} {:>6} {:>5} {:>6}  {:<nw$} {:<24} {}",
+                self.rank(t),
+                self.tasks.scores[t],
+                task.count,
+                task.hosts.len(),
+                task.uniques.len(),
+                for_terminal(&name, nw - 1),
+                crate::timeline::joined(&task.flags),
+                ids
+            );
+            writeln!(out, "{}", fit(line))?;
+        }
+        Ok(())
+    }
+}
+
+/// Write rows in `format`: JSON Lines / JSON from `json`, CSV (formulas defused) and
+/// Parquet from `dataframe`, the fixed-width table by `table`. Event rows and task rows share
+/// it.
+fn write_as(
+    format: Format,
+    out: &mut dyn Write,
+    json: &mut dyn Iterator<Item = Value>,
+    dataframe: &dyn Fn(bool) -> PolarsResult<DataFrame>,
+    table: &dyn Fn(&mut dyn Write) -> Result<()>,
+) -> Result<()> {
+    match format {
+        Format::Jsonl => {
+            for row in json {
+                serde_json::to_writer(&mut *out, &row)?;
+                out.write_all(b"\n")?;
+            }
+        }
+        Format::Json => {
+            let all: Vec<Value> = json.collect();
+            serde_json::to_writer_pretty(&mut *out, &all)?;
+            out.write_all(b"\n")?;
+        }
+        Format::Csv => {
+            let mut df = dataframe(true)?;
+            CsvWriter::new(&mut *out)
+                .finish(&mut df)
+                .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
+        }
+        Format::Parquet => {
+            let mut df = dataframe(false)?;
+            // ParquetWriter wants to own its sink; write to memory, then out.
+            let mut buf = Vec::new();
+            ParquetWriter::new(&mut buf)
+                .finish(&mut df)
+                .map_err(|e| anyhow::anyhow!("writing Parquet: {e}"))?;
+            out.write_all(&buf)?;
+        }
+        Format::Table => table(out)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Write `path` ([`crate::util::write_file`]: atomically, never damaging what is there)
+/// through `write`, which may fail with any error: it comes back as it was, not flattened
+/// into an I/O error. Returns what `write` returned.
+pub fn write_file_with<T: Default>(
+    path: &std::path::Path,
+    write: impl FnOnce(&mut dyn Write) -> Result<T>,
+) -> Result<T> {
+    let mut result = None;
+    let mut failure = None;
+    crate::util::write_file(path, |w| match write(w) {
+        Ok(v) => {
+            result = Some(v);
+            Ok(())
+        }
+        Err(e) => {
+            let msg = format!("{e:#}");
+            failure = Some(e);
+            Err(std::io::Error::other(msg))
+        }
+    })
+    .map_err(|e| failure.take().unwrap_or_else(|| anyhow::Error::from(e)))?;
+    Ok(result.unwrap_or_default())
+}

@@ -1,4 +1,10 @@
-//! Checking a row group's page headers before polars decodes it.
+//! Checking a Parquet file's metadata and a row group's page headers before polars reads them.
+//!
+//! polars trusts what a file says of itself: the lengths of the lists in its footer (a
+//! forged one made it ask for 27 GB, and a failed allocation aborts the process) and the
+//! sizes in its page headers. So the footer is parsed here first, with a bound on what it may
+//! allocate ([`check_footer`]), and so is every page header of a row group before it is
+//! decoded ([`check_chunk`]).
 //!
 //! polars' decoder sizes its buffers from what each page header says (how many values it
 //! holds, how large it inflates to): a forged header claiming 2^61 values made it ask for an
@@ -11,7 +17,32 @@
 use std::io::Cursor;
 
 use polars_parquet_format::thrift::protocol::TCompactInputProtocol;
-use polars_parquet_format::{PageHeader, PageType};
+use polars_parquet_format::{FileMetaData, PageHeader, PageType};
+
+/// Bytes a file's metadata may allocate when parsed: a few times what a summary's takes
+/// (its key-value header, a few hundred row groups of fourteen columns).
+const MAX_FOOTER_ALLOC: usize = 64 << 20;
+
+/// Whether `bytes` end in a Parquet footer whose metadata parses within
+/// [`MAX_FOOTER_ALLOC`]: only then may polars read it.
+pub fn check_footer(bytes: &[u8]) -> Result<(), String> {
+    let n = bytes.len();
+    if n < 12 || &bytes[n - 4..] != b"PAR1" {
+        return Err("no Parquet footer (a truncated file?)".into());
+    }
+    let len = u32::from_le_bytes([bytes[n - 8], bytes[n - 7], bytes[n - 6], bytes[n - 5]]);
+    let len = usize::try_from(len).map_err(|e| e.to_string())?;
+    if len > n - 12 {
+        return Err(format!("a footer of {len} bytes in a file of {n}"));
+    }
+    let footer = &bytes[n - 8 - len..n - 8];
+    FileMetaData::read_from_in_protocol(&mut TCompactInputProtocol::new(
+        footer,
+        MAX_FOOTER_ALLOC.min(len.saturating_mul(64).max(1 << 20)),
+    ))
+    .map(|_| ())
+    .map_err(|e| format!("metadata that cannot be read ({e})"))
+}
 
 /// Bytes a page header may take (a real one takes a few dozen; statistics can add a few
 /// hundred).

@@ -859,6 +859,10 @@ pub fn read_parquet(
         report.problem(why);
         report.skipped = report.skipped.saturating_add(1);
     };
+    if let Err(e) = super::parquet_check::check_footer(&bytes) {
+        fail(report, format!("not a readable Parquet file: {e}"));
+        return true;
+    }
     let open = || std::io::Cursor::new(bytes.clone());
     let mut reader = ParquetReader::new(open());
     let header = match parquet_header(&mut reader) {

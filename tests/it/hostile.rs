@@ -536,3 +536,20 @@ fn a_parquet_page_header_claiming_impossible_values() {
     );
     assert_eq!(r.stdout.lines().count(), 1, "the good record");
 }
+
+/// A Parquet summary whose footer claims lists of billions of entries (found by the
+/// fuzzer): polars would allocate 27 GB for it and abort. Refused, named, the rest loads.
+#[cfg(unix)]
+#[test]
+fn a_parquet_footer_claiming_27_gb() {
+    let p = util::root().join("tests/fixtures/forged-footer.parquet");
+    let r = rank(&[&p, &good()], &[]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("forged-footer.parquet")
+            && r.stderr.contains("not a readable Parquet file: metadata that cannot be read"),
+        "{}",
+        r.stderr
+    );
+    assert_eq!(r.stdout.lines().count(), 1, "the good record");
+}

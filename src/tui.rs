@@ -15,7 +15,7 @@ use ratatui::crossterm::event::{
 };
 use ratatui::crossterm::execute;
 
-use crate::app::{Action, App, Edit, Effect, Key, LoadState, Mode, Msg, binding_for};
+use crate::app::{Action, App, Effect, Key, LoadState, Msg};
 use crate::ingest::Progress;
 use crate::model::ModelKind;
 use crate::model::ae::AeConfig;
@@ -25,65 +25,23 @@ use crate::profile::Profile;
 use crate::session::Session;
 use crate::ui;
 
-/// The action a key means in the app's current mode, if any.
-pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
+/// The key a terminal key event is, if it is one the app knows.
+pub fn key_of(key: KeyEvent) -> Option<Key> {
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-    let typing = matches!(
-        app.mode(),
-        Mode::Filter(_)
-            | Mode::Search(_)
-            | Mode::Note(_)
-            | Mode::Export { .. }
-            | Mode::ConfirmOverwrite { .. }
-    );
-    if let Mode::Verdict { .. } = app.mode() {
-        use crate::session::Verdict;
-        return match key.code {
-            KeyCode::Char(c) if !ctrl => Some(Action::SetVerdict(match c {
-                'n' | 'x' => None,
-                c => match [Verdict::Benign, Verdict::Suspicious, Verdict::Malicious]
-                    .into_iter()
-                    .find(|v| v.key() == c)
-                {
-                    Some(v) => Some(v),
-                    None => return Some(Action::Back),
-                },
-            })),
-            _ => Some(Action::Back),
-        };
-    }
-    if typing {
-        let alt = key.modifiers.contains(KeyModifiers::ALT);
-        let edit = |e| Some(Action::Edit(e));
-        return match key.code {
-            KeyCode::Enter => Some(Action::Submit),
-            KeyCode::Esc => Some(Action::Back),
-            KeyCode::Backspace if ctrl || alt => edit(Edit::DeleteWord),
-            KeyCode::Backspace => Some(Action::Backspace),
-            KeyCode::Delete => edit(Edit::Delete),
-            KeyCode::Left if ctrl || alt => edit(Edit::WordLeft),
-            KeyCode::Right if ctrl || alt => edit(Edit::WordRight),
-            KeyCode::Left => edit(Edit::Left),
-            KeyCode::Right => edit(Edit::Right),
-            KeyCode::Home => edit(Edit::Home),
-            KeyCode::End => edit(Edit::End),
-            KeyCode::Tab => Some(Action::NextFormat),
-            KeyCode::Char('a') if ctrl => edit(Edit::Home),
-            KeyCode::Char('e') if ctrl => edit(Edit::End),
-            KeyCode::Char('w') if ctrl => edit(Edit::DeleteWord),
-            KeyCode::Char('u') if ctrl => edit(Edit::DeleteToStart),
-            KeyCode::Char('k') if ctrl => edit(Edit::DeleteToEnd),
-            KeyCode::Char('b') if alt => edit(Edit::WordLeft),
-            KeyCode::Char('f') if alt => edit(Edit::WordRight),
-            KeyCode::Char(c) if !ctrl && !alt => Some(Action::Input(c)),
-            _ => None,
-        };
-    }
-    let k = match key.code {
+    let alt = key.modifiers.contains(KeyModifiers::ALT);
+    Some(match key.code {
         KeyCode::Char(c) if ctrl => Key::Ctrl(c),
+        KeyCode::Char(c) if alt => Key::Alt(c),
         KeyCode::Char(c) => Key::Char(c),
         KeyCode::Up => Key::Up,
         KeyCode::Down => Key::Down,
+        KeyCode::Left if ctrl || alt => Key::WordLeft,
+        KeyCode::Right if ctrl || alt => Key::WordRight,
+        KeyCode::Left => Key::Left,
+        KeyCode::Right => Key::Right,
+        KeyCode::Backspace if ctrl || alt => Key::WordBackspace,
+        KeyCode::Backspace => Key::Backspace,
+        KeyCode::Delete => Key::Delete,
         KeyCode::PageUp => Key::PageUp,
         KeyCode::PageDown => Key::PageDown,
         KeyCode::Home => Key::Home,
@@ -92,8 +50,13 @@ pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
         KeyCode::Tab => Key::Tab,
         KeyCode::Esc => Key::Esc,
         _ => return None,
-    };
-    binding_for(k)
+    })
+}
+
+/// The action a key means in the app's current mode, if any: the key table of what is open
+/// ([`App::keymap`]) decides.
+pub fn key_action(app: &App, key: KeyEvent) -> Option<Action> {
+    app.keymap().action(key_of(key)?)
 }
 
 /// The actions one terminal event means.

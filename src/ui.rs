@@ -11,7 +11,8 @@ use ratatui::widgets::{
 };
 
 use crate::app::{
-    Action, App, BINDINGS, COLUMNS, Column, Feedback, Focus, Mode, Prompt, Training, View, Width,
+    Action, App, BINDINGS, COLUMNS, Column, Feedback, Focus, Keymap, Mode, PROMPT_BINDINGS, Prompt,
+    Training, VERDICT_BINDINGS, View, Width,
 };
 use crate::event::rfc3339;
 use crate::output::Format;
@@ -1089,10 +1090,16 @@ fn step_line(app: &App, s: &Step, own: bool) -> Line<'static> {
 
 /// The hint bar for `width` columns: the key table's hints in its order, the first-priority
 /// ones first and the others as room allows, and always `? help` and `q quit` at the end.
-pub fn hint_bar(width: usize) -> String {
-    let last = ["? help", "q quit"];
+pub fn hint_bar(keymap: Keymap, width: usize) -> String {
+    // The list's bar always ends with help and quit; a prompt's and the chooser's list their
+    // keys in the table's order, as many as fit.
+    let last: &[&str] = match keymap {
+        Keymap::List => &["? help", "q quit"],
+        _ => &[],
+    };
     let tail = last.join("  ");
-    let hints: Vec<(&str, u8)> = BINDINGS
+    let hints: Vec<(&str, u8)> = keymap
+        .bindings()
         .iter()
         .map(|b| b.hint)
         .filter(|(h, _)| !h.is_empty() && !last.contains(h))
@@ -1116,7 +1123,7 @@ pub fn hint_bar(width: usize) -> String {
         }
     }
     out.push_str(&tail);
-    out
+    out.trim_end().to_string()
 }
 
 fn footer(app: &App, f: &mut Frame, area: Rect) {
@@ -1132,7 +1139,7 @@ fn footer(app: &App, f: &mut Frame, area: Rect) {
         Paragraph::new(vec![
             Line::from(Span::styled(status, style(app, Color::Yellow))),
             Line::from(Span::styled(
-                hint_bar(usize::from(area.width)),
+                hint_bar(app.keymap(), usize::from(area.width)),
                 Style::default().add_modifier(Modifier::DIM),
             )),
         ]),
@@ -1286,10 +1293,23 @@ fn help(app: &App, f: &mut Frame, area: Rect) {
         "mouse".into(),
         "wheel scrolls, click selects a row, click a header sorts by it",
     );
-    entry(
-        "prompts".into(),
-        "← → Home End move, ^w ^u ^k delete a word / to the start / to the end",
-    );
+    for (section, table) in [
+        (
+            "in a prompt (filter, search, note, export path)",
+            PROMPT_BINDINGS,
+        ),
+        (
+            "the verdict chooser (v; any other key gives none)",
+            VERDICT_BINDINGS,
+        ),
+    ] {
+        entry(String::new(), " ");
+        entry(String::new(), section);
+        for b in table {
+            let keys: Vec<String> = b.keys.iter().map(|k| k.label()).collect();
+            entry(keys.join(" "), b.what);
+        }
+    }
     overlay(app, f, r, "keys (? or Esc closes)", lines);
 }
 

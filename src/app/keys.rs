@@ -1,7 +1,10 @@
-//! Actions and the key table: the one list both the key handling (`tui::key_action`) and the
-//! help overlay are drawn from.
+//! Actions and the key tables: one table per key map (the list, a prompt, the verdict
+//! chooser), the one place the key handling (`tui::key_action`), the help overlay and the
+//! hint bar are all drawn from.
 
 use super::columns::Column;
+use super::prompt::Edit;
+use crate::session::Verdict;
 
 /// What the user can do. Keys map onto these through [`BINDINGS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,7 +31,8 @@ pub enum Action {
     /// Any other edit of the open prompt (cursor movement, deletion).
     Edit(super::prompt::Edit),
     Submit,
-    /// Close the open prompt or overlay; quit when none is open.
+    /// Close the open prompt, overlay or the drill-down's focus; never quits (one Esc too many
+    /// must not lose a filter, a sort and a place).
     Back,
     ToggleMark,
     /// Open the verdict chooser for the row (or the marked rows in view).
@@ -71,8 +75,18 @@ pub enum Action {
 pub enum Key {
     Char(char),
     Ctrl(char),
+    Alt(char),
     Up,
     Down,
+    Left,
+    Right,
+    /// Left or right with Ctrl or Alt: a word at a time.
+    WordLeft,
+    WordRight,
+    Backspace,
+    /// Backspace with Ctrl or Alt: the word before the cursor.
+    WordBackspace,
+    Delete,
     PageUp,
     PageDown,
     Home,
@@ -82,14 +96,33 @@ pub enum Key {
     Esc,
 }
 
+/// Which key table applies: what is open decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keymap {
+    /// The list (and the drill-down, the help, the warnings).
+    List,
+    /// A prompt takes typing: the filter, the search, a note, the export path.
+    Prompt,
+    /// The verdict chooser: one key, then it closes.
+    Verdict,
+}
+
 impl Key {
     pub fn label(self) -> String {
         match self {
             Key::Char(' ') => "Space".into(),
             Key::Char(c) => c.to_string(),
             Key::Ctrl(c) => format!("^{c}"),
+            Key::Alt(c) => format!("alt-{c}"),
             Key::Up => "↑".into(),
             Key::Down => "↓".into(),
+            Key::Left => "←".into(),
+            Key::Right => "→".into(),
+            Key::WordLeft => "^←".into(),
+            Key::WordRight => "^→".into(),
+            Key::Backspace => "Bksp".into(),
+            Key::WordBackspace => "^Bksp".into(),
+            Key::Delete => "Del".into(),
             Key::PageUp => "PgUp".into(),
             Key::PageDown => "PgDn".into(),
             Key::Home => "Home".into(),
@@ -319,10 +352,199 @@ pub const BINDINGS: &[Binding] = &[
     },
 ];
 
+/// The keys of a prompt (the filter bar, the search, a note, the export path): editing as
+/// in a shell line; any other printable key is typed.
+pub const PROMPT_BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[Key::Enter],
+        what: "apply: filter, search, save the note, write the export",
+        hint: ("Enter apply", 1),
+        action: Action::Submit,
+    },
+    Binding {
+        keys: &[Key::Esc],
+        what: "close the prompt, leaving things as they were",
+        hint: ("Esc cancel", 1),
+        action: Action::Back,
+    },
+    Binding {
+        keys: &[Key::Left],
+        what: "cursor left",
+        hint: ("← → move", 2),
+        action: Action::Edit(Edit::Left),
+    },
+    Binding {
+        keys: &[Key::Right],
+        what: "cursor right",
+        hint: ("", 0),
+        action: Action::Edit(Edit::Right),
+    },
+    Binding {
+        keys: &[Key::WordLeft, Key::Alt('b')],
+        what: "a word left",
+        hint: ("", 0),
+        action: Action::Edit(Edit::WordLeft),
+    },
+    Binding {
+        keys: &[Key::WordRight, Key::Alt('f')],
+        what: "a word right",
+        hint: ("", 0),
+        action: Action::Edit(Edit::WordRight),
+    },
+    Binding {
+        keys: &[Key::Home, Key::Ctrl('a')],
+        what: "to the start",
+        hint: ("", 0),
+        action: Action::Edit(Edit::Home),
+    },
+    Binding {
+        keys: &[Key::End, Key::Ctrl('e')],
+        what: "to the end",
+        hint: ("", 0),
+        action: Action::Edit(Edit::End),
+    },
+    Binding {
+        keys: &[Key::Backspace],
+        what: "delete the character before the cursor",
+        hint: ("", 0),
+        action: Action::Backspace,
+    },
+    Binding {
+        keys: &[Key::Delete],
+        what: "delete the character under the cursor",
+        hint: ("", 0),
+        action: Action::Edit(Edit::Delete),
+    },
+    Binding {
+        keys: &[Key::Ctrl('w'), Key::WordBackspace],
+        what: "delete the word before the cursor",
+        hint: ("^w word", 2),
+        action: Action::Edit(Edit::DeleteWord),
+    },
+    Binding {
+        keys: &[Key::Ctrl('u')],
+        what: "delete everything before the cursor",
+        hint: ("^u clear", 2),
+        action: Action::Edit(Edit::DeleteToStart),
+    },
+    Binding {
+        keys: &[Key::Ctrl('k')],
+        what: "delete everything after the cursor",
+        hint: ("", 0),
+        action: Action::Edit(Edit::DeleteToEnd),
+    },
+    Binding {
+        keys: &[Key::Tab],
+        what: "export: the next format (CSV, JSON Lines, Parquet)",
+        hint: ("Tab format", 2),
+        action: Action::NextFormat,
+    },
+];
+
+/// The verdict chooser's keys (`v`); any other key closes it with no verdict given.
+pub const VERDICT_BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[Key::Char('b')],
+        what: "benign",
+        hint: ("b benign", 1),
+        action: Action::SetVerdict(Some(Verdict::Benign)),
+    },
+    Binding {
+        keys: &[Key::Char('s')],
+        what: "suspicious",
+        hint: ("s suspicious", 1),
+        action: Action::SetVerdict(Some(Verdict::Suspicious)),
+    },
+    Binding {
+        keys: &[Key::Char('m')],
+        what: "malicious",
+        hint: ("m malicious", 1),
+        action: Action::SetVerdict(Some(Verdict::Malicious)),
+    },
+    Binding {
+        keys: &[Key::Char('n'), Key::Char('x')],
+        what: "no verdict (clears one)",
+        hint: ("n none", 1),
+        action: Action::SetVerdict(None),
+    },
+];
+
+impl Keymap {
+    /// The key table of this map.
+    pub fn bindings(self) -> &'static [Binding] {
+        match self {
+            Keymap::List => BINDINGS,
+            Keymap::Prompt => PROMPT_BINDINGS,
+            Keymap::Verdict => VERDICT_BINDINGS,
+        }
+    }
+
+    /// The action `key` means here: from the table; in a prompt, a printable key not in it
+    /// is typed; in the verdict chooser, any other key closes it.
+    pub fn action(self, key: Key) -> Option<Action> {
+        let found = self
+            .bindings()
+            .iter()
+            .find(|b| b.keys.contains(&key))
+            .map(|b| b.action.clone());
+        match (self, found, key) {
+            (_, Some(a), _) => Some(a),
+            (Keymap::Prompt, None, Key::Char(c)) => Some(Action::Input(c)),
+            (Keymap::Prompt, None, _) => None,
+            (Keymap::Verdict, None, _) => Some(Action::Back),
+            // The list reads alt-x as x.
+            (Keymap::List, None, Key::Alt(c)) => Keymap::List.action(Key::Char(c)),
+            (Keymap::List, None, _) => None,
+        }
+    }
+}
+
 /// The action bound to `key` in the list view.
 pub fn binding_for(key: Key) -> Option<Action> {
-    BINDINGS
-        .iter()
-        .find(|b| b.keys.contains(&key))
-        .map(|b| b.action.clone())
+    Keymap::List.action(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key means one thing in each map: no key is bound twice in one table.
+    #[test]
+    fn no_key_is_bound_twice_in_a_map() {
+        for map in [Keymap::List, Keymap::Prompt, Keymap::Verdict] {
+            let keys: Vec<Key> = map
+                .bindings()
+                .iter()
+                .flat_map(|b| b.keys.iter().copied())
+                .collect();
+            for (i, k) in keys.iter().enumerate() {
+                assert!(!keys[i + 1..].contains(k), "{map:?}: {k:?} twice");
+            }
+            for b in map.bindings() {
+                for &k in b.keys {
+                    assert_eq!(map.action(k), Some(b.action.clone()), "{map:?} {k:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_map_reads_what_its_table_does_not_name() {
+        // A prompt types printable keys, the list's letters included.
+        assert_eq!(
+            Keymap::Prompt.action(Key::Char('q')),
+            Some(Action::Input('q'))
+        );
+        assert_eq!(Keymap::Prompt.action(Key::Ctrl('x')), None);
+        // The chooser: any other key gives no verdict.
+        assert_eq!(Keymap::Verdict.action(Key::Char('q')), Some(Action::Back));
+        assert_eq!(Keymap::Verdict.action(Key::Enter), Some(Action::Back));
+        assert_eq!(
+            Keymap::Verdict.action(Key::Char('x')),
+            Some(Action::SetVerdict(None))
+        );
+        // The list: alt-j moves as j does; a bare arrow sideways means nothing.
+        assert_eq!(Keymap::List.action(Key::Alt('j')), Some(Action::Down));
+        assert_eq!(Keymap::List.action(Key::Left), None);
+    }
 }

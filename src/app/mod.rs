@@ -12,6 +12,7 @@
 pub mod columns;
 pub mod drill;
 pub mod filter;
+mod handle;
 pub mod keys;
 pub mod list;
 pub mod prompt;
@@ -37,7 +38,9 @@ pub use crate::context::lifecycle::LifecycleView;
 pub use columns::{COLUMNS, Column, ColumnSpec, Width};
 pub use drill::{Focus, Scroll};
 pub use filter::Filter;
-pub use keys::{Action, BINDINGS, Binding, Key, binding_for};
+pub use keys::{
+    Action, BINDINGS, Binding, Key, Keymap, PROMPT_BINDINGS, VERDICT_BINDINGS, binding_for,
+};
 pub use prompt::{Edit, Feedback, Prompt};
 pub use table::{Data, Table};
 
@@ -377,6 +380,19 @@ impl App {
 
     pub fn mode(&self) -> &Mode {
         &self.mode
+    }
+
+    /// The key table that applies now.
+    pub fn keymap(&self) -> Keymap {
+        match self.mode {
+            Mode::Filter(_)
+            | Mode::Search(_)
+            | Mode::Note(_)
+            | Mode::Export { .. }
+            | Mode::ConfirmOverwrite { .. } => Keymap::Prompt,
+            Mode::Verdict { .. } => Keymap::Verdict,
+            Mode::Normal | Mode::Help | Mode::Warnings => Keymap::List,
+        }
     }
 
     pub fn training(&self) -> &Training {
@@ -755,7 +771,6 @@ impl App {
     }
 
     fn apply_action(&mut self, action: Action) -> Vec<Effect> {
-        let mut effects = Vec::new();
         // A status message belongs to the action that made it: moving on clears it.
         if self.mode == Mode::Normal
             && matches!(
@@ -771,344 +786,7 @@ impl App {
         {
             self.status.clear();
         }
-        // Prompts first: they take typing.
-        let edit = match &action {
-            Action::Input(c) => Some(Edit::Insert(*c)),
-            Action::Backspace => Some(Edit::Backspace),
-            Action::Edit(e) => Some(*e),
-            _ => None,
-        };
-        match (&mut self.mode, &action) {
-            (Mode::Verdict { .. }, Action::SetVerdict(_)) => self.mode = Mode::Normal,
-            (Mode::Verdict { .. }, _) => {
-                self.mode = Mode::Normal;
-                self.status = "no verdict given".into();
-                return effects;
-            }
-            (Mode::ConfirmOverwrite { format, path }, a) => {
-                let (format, path) = (*format, path.clone());
-                match (a, self.pending_export.take()) {
-                    (Action::Input('y' | 'Y'), Some(mut job)) => {
-                        job.overwrite = true;
-                        self.mode = Mode::Normal;
-                        self.status = format!("exporting to {path} ...");
-                        effects.push(Effect::Export(job));
-                    }
-                    _ => {
-                        self.mode = Mode::Export {
-                            format,
-                            path: Prompt::new(&path),
-                        };
-                        self.status = "not written over: change the path".into();
-                    }
-                }
-                return effects;
-            }
-            (
-                Mode::Filter(p) | Mode::Search(p) | Mode::Note(p) | Mode::Export { path: p, .. },
-                _,
-            ) if edit.is_some() => {
-                let changed = edit.is_some_and(|e| p.edit(e));
-                if changed {
-                    effects.push(self.prompt_changed());
-                }
-                return effects;
-            }
-            (Mode::Export { format, path }, Action::NextFormat) => {
-                *format = match format {
-                    Format::Csv => Format::Jsonl,
-                    Format::Jsonl => Format::Parquet,
-                    _ => Format::Csv,
-                };
-                if let Some((stem, _)) = path.text().rsplit_once('.') {
-                    let text = format!("{stem}.{}", ext(*format));
-                    path.set_text(&text);
-                }
-                return effects;
-            }
-            (Mode::Normal, _) | (Mode::Help, _) | (Mode::Warnings, _) => {}
-            (_, Action::Back) => {
-                self.mode = Mode::Normal;
-                return effects;
-            }
-            (_, Action::Submit) => {}
-            _ => return effects,
-        }
-        match action {
-            Action::Submit => match std::mem::replace(&mut self.mode, Mode::Normal) {
-                Mode::Filter(text) => self.apply_filter(text.text()),
-                Mode::Search(text) => self.set_search(Some(text.text().to_string())),
-                Mode::Note(text) => {
-                    if let Some(i) = self.current() {
-                        let note = text.text().trim().to_string();
-                        self.status = if note.is_empty() {
-                            "note removed".into()
-                        } else {
-                            "note saved".into()
-                        };
-                        effects.extend(self.change(&[i], |e| e.note.clone_from(&note)));
-                    }
-                }
-                Mode::Export { format, path } => {
-                    effects.extend(self.export_effect(format, path.text().to_string()));
-                }
-                // Answered in the prompt handling above.
-                Mode::ConfirmOverwrite { .. } | Mode::Verdict { .. } => {}
-                Mode::Warnings => {}
-                Mode::Normal | Mode::Help => match (self.view, self.current()) {
-                    // A task opens as its events, with their own drill-downs.
-                    (View::Tasks, Some(t)) => self.open_task(t),
-                    _ => self.drill.toggle_focus(),
-                },
-            },
-            Action::Back => match self.mode {
-                Mode::Help | Mode::Warnings => self.mode = Mode::Normal,
-                _ if self.drill.focus() == Focus::Detail => self.drill.set_focus(Focus::List),
-                // Esc never quits: one Esc too many must not lose the filter, sort and place.
-                _ => self.status = "nothing to close (q quits)".into(),
-            },
-            Action::Quit => self.quit = true,
-            Action::ToggleHelp | Action::ToggleWarnings => {
-                let want = if action == Action::ToggleHelp {
-                    Mode::Help
-                } else {
-                    Mode::Warnings
-                };
-                self.mode = if self.mode == want {
-                    Mode::Normal
-                } else {
-                    self.overlay.reset();
-                    want
-                };
-            }
-            // The help and the warnings scroll with the movement keys.
-            Action::Up | Action::Down | Action::PageUp | Action::PageDown
-                if matches!(self.mode, Mode::Help | Mode::Warnings) =>
-            {
-                let page = i32::try_from(self.list().page()).unwrap_or(20);
-                self.overlay.lines(match action {
-                    Action::Up => -1,
-                    Action::Down => 1,
-                    Action::PageUp => -page,
-                    _ => page,
-                });
-            }
-            Action::Top | Action::Bottom if matches!(self.mode, Mode::Help | Mode::Warnings) => {
-                self.overlay.to(action == Action::Bottom);
-            }
-            _ if matches!(self.mode, Mode::Help | Mode::Warnings) => {}
-            Action::ToggleDrill => {
-                self.drill.toggle_hidden();
-                self.status = if self.drill.hidden() {
-                    "drill-down hidden (z shows it)".into()
-                } else {
-                    "drill-down shown".into()
-                };
-            }
-            Action::Section(next) => {
-                if self.drill.hidden() {
-                    self.drill.toggle_hidden();
-                }
-                if !self.drill.jump(next) {
-                    self.status = if next {
-                        "the last section".into()
-                    } else {
-                        "the first section".into()
-                    };
-                }
-            }
-            // With the drill-down focused the movement keys scroll it (issue 15 #10).
-            Action::Up | Action::Down if self.drill.focus() == Focus::Detail => {
-                self.drill.scroll_by(action == Action::Down);
-            }
-            Action::PageUp | Action::PageDown if self.drill.focus() == Focus::Detail => {
-                let page = i32::try_from(self.list().page()).unwrap_or(20);
-                self.drill.scroll_lines(if action == Action::PageDown {
-                    page
-                } else {
-                    -page
-                });
-            }
-            Action::Top | Action::Bottom if self.drill.focus() == Focus::Detail => {
-                self.drill.scroll_to(action == Action::Bottom);
-            }
-            Action::Up => self.move_to(self.selected().saturating_sub(1)),
-            Action::Down => self.move_to(self.selected() + 1),
-            Action::PageUp => {
-                let p = self.list().page();
-                self.move_to(self.selected().saturating_sub(p));
-            }
-            Action::PageDown => {
-                let p = self.list().page();
-                self.move_to(self.selected() + p);
-            }
-            Action::Top => self.move_to(0),
-            Action::Bottom => self.move_to(usize::MAX),
-            // After a sort the view starts at the top: the first rows are the point of it.
-            Action::Sort(col) => {
-                self.list_mut().sort_by(col);
-                self.refresh();
-                self.move_to(0);
-            }
-            Action::ReverseSort => {
-                self.list_mut().reverse();
-                self.refresh();
-                self.move_to(0);
-            }
-            Action::StartFilter => {
-                let text = self.list().filter().map(Filter::text).unwrap_or_default();
-                self.mode = Mode::Filter(Prompt::new(&text));
-                effects.push(self.prompt_changed());
-            }
-            Action::ClearFilter => {
-                self.list_mut().set_filter(None);
-                self.refresh();
-                self.status = "filter cleared".into();
-            }
-            Action::CyclePrevalence => {
-                // One more term of the query (a task's filter gives way to it).
-                let query = self.list().filter().and_then(Filter::query);
-                let next = match query.and_then(query::Query::max_hosts) {
-                    Some(1) => Some(2),
-                    Some(2) => Some(5),
-                    Some(_) => None,
-                    None => Some(1),
-                };
-                let q = query::Query::with_max_hosts(query, next);
-                self.list_mut().set_filter(q.map(Filter::Query));
-                self.refresh();
-                self.status = match next {
-                    Some(k) => format!(
-                        "seen on at most {k} of {} hosts: {} rows",
-                        self.dataset().map_or(0, |d| d.fleet_size()),
-                        self.rows().len()
-                    ),
-                    None => "prevalence filter off".into(),
-                };
-            }
-            Action::StartSearch => self.mode = Mode::Search(Prompt::default()),
-            Action::NextMatch => {
-                let from = self.selected() + 1;
-                self.find(from, true);
-            }
-            Action::PrevMatch => {
-                let from = self.selected().checked_sub(1).unwrap_or(usize::MAX);
-                self.find(from, false);
-            }
-            Action::ToggleBenignLast => {
-                self.events.toggle_benign_last();
-                self.tasks.toggle_benign_last();
-                self.refresh_both();
-                self.status = if self.list().benign_last() {
-                    "rows judged benign at the bottom".into()
-                } else {
-                    "rows judged benign in place".into()
-                };
-            }
-            Action::ToggleView => {
-                self.view = match self.view {
-                    View::Events => View::Tasks,
-                    View::Tasks => View::Events,
-                };
-                self.drill.reset_scroll();
-                let n = self.rows().len();
-                self.status = format!("{n} {}", self.view.name());
-            }
-            Action::ToggleMark => {
-                if let Some(i) = self.current() {
-                    let view = self.view;
-                    let marks = self.triage.marks_mut(view);
-                    let marked = !marks.remove(&i);
-                    if marked {
-                        marks.insert(i);
-                    }
-                    effects.extend(self.change(&[i], |e| e.marked = marked));
-                    self.status = if marked { "marked" } else { "unmarked" }.into();
-                    self.move_to(self.selected() + 1);
-                }
-            }
-            Action::StartVerdict => {
-                if self.triage.session().is_none() {
-                    self.status = "no triage session: verdicts cannot be kept".into();
-                } else if let Some((targets, hidden)) = self.verdict_targets() {
-                    self.mode = Mode::Verdict {
-                        rows: targets.len(),
-                        hidden,
-                    };
-                }
-            }
-            Action::SetVerdict(v) => effects.extend(self.set_verdict(v)),
-            Action::Undo => effects.extend(self.undo()),
-            Action::StartNote => {
-                if let Some(i) = self.current() {
-                    if self.triage.session().is_none() {
-                        self.status = "no triage session: notes cannot be kept".into();
-                    } else {
-                        let note = self.table().map(|t| t.note(i).to_string());
-                        self.mode = Mode::Note(Prompt::new(&note.unwrap_or_default()));
-                    }
-                }
-            }
-            Action::MarkAllFiltered => {
-                let rows = self.rows().to_vec();
-                let view = self.view;
-                self.triage.marks_mut(view).extend(rows.iter().copied());
-                self.status = format!("{} rows marked", self.marks().len());
-                effects.extend(self.change(&rows, |e| e.marked = true));
-            }
-            Action::ClearMarks => {
-                let view = self.view;
-                let marked: Vec<usize> = std::mem::take(self.triage.marks_mut(view))
-                    .into_iter()
-                    .collect();
-                self.status = "marks cleared".into();
-                effects.extend(self.change(&marked, |e| e.marked = false));
-            }
-            Action::StartExport => {
-                if self.data.is_some() {
-                    let stem = match self.view {
-                        View::Events => "anomalog-export",
-                        View::Tasks => "anomalog-tasks",
-                    };
-                    self.mode = Mode::Export {
-                        format: self.export_format,
-                        path: Prompt::new(&format!("{stem}.{}", ext(self.export_format))),
-                    };
-                }
-            }
-            Action::ToggleFocus => self.drill.toggle_focus(),
-            Action::CancelTraining => {
-                if matches!(self.training, Training::Running { .. }) {
-                    effects.push(Effect::CancelTraining);
-                    self.status = "cancelling training ...".into();
-                }
-            }
-            Action::Retrain => {
-                if let Some(ds) = self.dataset() {
-                    let exclude = self
-                        .triage
-                        .session()
-                        .map(|s| s.benign_mask(ds.uniques.len()))
-                        .unwrap_or_default();
-                    let n = exclude.iter().filter(|&&b| b).count();
-                    self.status = format!(
-                        "retraining without {n} benign event{}",
-                        if n == 1 { "" } else { "s" }
-                    );
-                    effects.push(Effect::Retrain { exclude });
-                }
-            }
-            Action::ClickRow(i) => {
-                let o = self.list().offset();
-                self.move_to(o + i);
-            }
-            Action::Resize(h) => {
-                self.events.set_page(h);
-                self.tasks.set_page(h);
-            }
-            Action::Input(_) | Action::Backspace | Action::Edit(_) | Action::NextFormat => {}
-        }
-        effects
+        self.dispatch(action)
     }
 
     /// Show the events of task `t` in the event view (its filter replaces the event view's;

@@ -547,7 +547,8 @@ fn a_parquet_footer_claiming_27_gb() {
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
         r.stderr.contains("forged-footer.parquet")
-            && r.stderr.contains("not a readable Parquet file: metadata that cannot be read"),
+            && r.stderr
+                .contains("not a readable Parquet file: metadata that cannot be read"),
         "{}",
         r.stderr
     );

@@ -1,0 +1,556 @@
+//! The drill-down of the selected event (or task): what it is, why it ranks where it does,
+//! where and when it was seen, its lifecycles, its raw fields.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use crate::app::{App, Focus, View};
+use crate::event::rfc3339;
+use crate::frame::Dataset;
+use crate::model::Ranking;
+use crate::timeline::{Change, Step};
+
+use super::{cut, safe, style, verdict_style, wrap_indented};
+
+/// Lines of the drill-down, and where each section (what `]` and `[` jump to) starts.
+#[derive(Default)]
+struct Doc {
+    lines: Vec<Line<'static>>,
+    sections: Vec<usize>,
+}
+
+impl Doc {
+    fn blank(&mut self) {
+        self.lines.push(Line::raw(""));
+    }
+
+    /// A section's heading; `]` and `[` jump here.
+    fn heading(&mut self, text: &str) {
+        self.sections.push(self.lines.len());
+        self.lines.push(Line::from(Span::styled(
+            text.to_string(),
+            Style::default().add_modifier(Modifier::UNDERLINED),
+        )));
+    }
+}
+
+pub(super) fn detail(app: &App, f: &mut Frame, area: Rect) {
+    let focus = app.focus() == Focus::Detail;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(" drill-down ")
+        .border_style(if focus {
+            style(app, Color::Cyan).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        });
+    let (Some(ds), Some(r), Some(u)) = (&app.dataset(), &app.ranking(), app.current_event()) else {
+        f.render_widget(Paragraph::new("no event selected").block(block), area);
+        return;
+    };
+    let width = area.width.saturating_sub(4) as usize;
+    let mut doc = Doc::default();
+    if app.view() == View::Tasks
+        && let Some(t) = app.current()
+    {
+        task_lines(app, t, &mut doc.lines);
+    }
+    what_it_is(app, ds, r, u, &mut doc);
+    doc.blank();
+    why(app, ds, r, u, width, &mut doc);
+    doc.blank();
+    where_and_when(app, ds, u, &mut doc);
+    let before = doc.lines.len();
+    lifecycle_lines(app, u, &mut doc.lines);
+    if doc.lines.len() > before {
+        // After its blank line.
+        doc.sections.push(before + 1);
+    }
+    doc.blank();
+    raw_fields(ds, u, &mut doc);
+    show(app, f, area, block, doc);
+}
+
+/// The event's rank, score and kind, its name and command as read, prevalence, flags,
+/// verdict and note.
+fn what_it_is(app: &App, ds: &Dataset, r: &Ranking, u: usize, doc: &mut Doc) {
+    let e = &ds.uniques[u];
+    let lines = &mut doc.lines;
+    lines.push(Line::from(Span::styled(
+        format!(
+            "#{} score {:.2} ({})  {} / {}  count {}",
+            app.rank_of(u) + 1,
+            r.scores[u],
+            r.model.name(),
+            safe(&e.channel, 60),
+            e.event_id,
+            e.count()
+        ),
+        Style::default().add_modifier(Modifier::BOLD),
+    )));
+    let (name, variants) = ds.name_as_read(u);
+    lines.push(Line::raw(format!(
+        "{}{}",
+        safe(name, 300),
+        if variants > 0 {
+            format!("  (+{variants} other spellings)")
+        } else {
+            String::new()
+        }
+    )));
+    let command = ds.command_as_read(u);
+    if !command.is_empty() {
+        lines.push(Line::raw(format!("runs {}", safe(&command, 400))));
+    }
+    let flags = ds.flags(u);
+    let prevalence = format!("seen on {} of {} hosts", e.hosts.len(), ds.fleet_size());
+    lines.push(Line::from(vec![
+        Span::raw(prevalence),
+        Span::styled(
+            if flags.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "   lifecycle: {}",
+                    crate::timeline::joined(flags).replace(',', ", ")
+                )
+            },
+            style(app, Color::Magenta).add_modifier(Modifier::BOLD),
+        ),
+    ]));
+    if let Some(v) = app.verdict(u) {
+        lines.push(Line::from(vec![
+            Span::raw("verdict: "),
+            Span::styled(v.name(), verdict_style(app, v)),
+        ]));
+    }
+    if !app.note(u).is_empty() {
+        lines.push(Line::raw(format!("note: {}", safe(app.note(u), 500))));
+    }
+}
+
+/// Width of a field row's loss bar.
+const BAR: usize = 12;
+/// The fields that explain the score most: what their rows cut is shown whole below them.
+const EXPLAINED: usize = 5;
+
+/// Why it is unusual: a row per field with a value or a real loss, the largest share first.
+fn why(app: &App, ds: &Dataset, r: &Ranking, u: usize, width: usize, doc: &mut Doc) {
+    doc.heading(
+        "why it is unusual: per-field loss (z-score; c: the model's surprise + r: the value's rarity), value, what the other fields predict",
+    );
+    let e = &ds.uniques[u];
+    let mut fields: Vec<(usize, f32)> = r.field_scores[u]
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(i, s)| *s >= 0.5 || !e.values[*i].is_empty())
+        .collect();
+    fields.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let max = fields.first().map_or(1.0, |x| x.1).max(1e-6);
+    let name_w = fields
+        .iter()
+        .map(|(i, _)| ds.fields[*i].chars().count())
+        .max()
+        .unwrap_or(8);
+    for (k, (i, s)) in fields.into_iter().enumerate() {
+        let row = FieldRow::of(ds, r, u, i, s, max);
+        let (line, whole) = row.lines(app, name_w, width, k < EXPLAINED);
+        doc.lines.push(line);
+        doc.lines.extend(whole);
+    }
+}
+
+/// One field of the "why" section: its share of the score, as the row shows it.
+struct FieldRow {
+    name: &'static str,
+    /// The bar's length, of [`BAR`].
+    bar: usize,
+    /// A large share that is well above the field's usual (drawn red).
+    hot: bool,
+    numbers: String,
+    actual: String,
+    expected: Option<String>,
+}
+
+impl FieldRow {
+    fn of(ds: &Dataset, r: &Ranking, u: usize, i: usize, share: f32, max: f32) -> FieldRow {
+        let e = &ds.uniques[u];
+        let z = r
+            .field_z
+            .get(u)
+            .map(|z| format!("{:+.1}", z[i]))
+            .unwrap_or_default();
+        let numbers = format!(
+            " {share:5.2} {z:>5}{}  ",
+            r.field_parts
+                .get(u)
+                .and_then(|p| p.get(i))
+                .map(|(c, rr)| format!(" c{c:4.1} r{rr:4.1}"))
+                .unwrap_or_default()
+        );
+        let shown = |v: &str| {
+            if v.is_empty() {
+                "(empty)".to_string()
+            } else {
+                safe(v, 2000)
+            }
+        };
+        let expected = r
+            .expected
+            .get(u)
+            .map(|x| &x[i])
+            .filter(|(v, _)| **v != *e.values[i])
+            .map(|(v, p)| format!("expected {} ({:.0}%)", shown(v), p * 100.0));
+        FieldRow {
+            name: ds.fields[i],
+            bar: (((share / max) * BAR as f32).round() as usize).min(BAR),
+            hot: z.starts_with('+') && share > max * 0.5,
+            numbers,
+            actual: shown(&e.values[i]),
+            expected,
+        }
+    }
+
+    /// The row (one line: the value and the expectation share what is left of the width),
+    /// and, for the fields that explain most (`explain`), what the row cut, whole, on
+    /// indented lines below it.
+    fn lines(
+        &self,
+        app: &App,
+        name_w: usize,
+        width: usize,
+        explain: bool,
+    ) -> (Line<'static>, Vec<Line<'static>>) {
+        let room = width.saturating_sub(name_w + 1 + BAR + self.numbers.chars().count());
+        let a_len = self.actual.chars().count();
+        let x_len = self.expected.as_ref().map(|x| x.chars().count() + 2);
+        let (a_room, x_room) = share_row(room, a_len, x_len);
+        let mut spans = vec![
+            Span::raw(format!("{:>name_w$} ", self.name)),
+            Span::styled(
+                format!("{}{}", "█".repeat(self.bar), " ".repeat(BAR - self.bar)),
+                style(app, if self.hot { Color::Red } else { Color::Yellow }),
+            ),
+            Span::raw(self.numbers.clone()),
+            Span::styled(
+                cut(&self.actual, a_room),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+        ];
+        if let Some(x) = &self.expected
+            && x_room > 2
+        {
+            spans.push(Span::raw(format!("  {}", cut(x, x_room - 2))));
+        }
+        let mut whole = Vec::new();
+        if explain {
+            let indent = name_w + 1;
+            let mut cut_off = Vec::new();
+            if a_room < a_len {
+                cut_off.push(format!("value {}", self.actual));
+            }
+            if let (Some(x), Some(x_len)) = (&self.expected, x_len)
+                && x_room < x_len
+            {
+                cut_off.push(x.clone());
+            }
+            for w in cut_off {
+                for l in wrap_indented(&w, width.saturating_sub(indent), 2) {
+                    whole.push(Line::styled(
+                        format!("{}{l}", " ".repeat(indent)),
+                        Style::default().add_modifier(Modifier::DIM),
+                    ));
+                }
+            }
+        }
+        (Line::from(spans), whole)
+    }
+}
+
+/// How a field row shares `room` cells between the value (`value` characters) and what the
+/// model expected (`expected`: its characters with the two-space gap before it; `None`
+/// when it expected the value itself): both whole when they fit; else a short value stays
+/// whole and the expectation takes what is left, a long one gives the expectation at least
+/// about half.
+pub(super) fn share_row(room: usize, value: usize, expected: Option<usize>) -> (usize, usize) {
+    let x_len = expected.unwrap_or(0);
+    if value + x_len <= room {
+        (value, x_len)
+    } else if expected.is_none() {
+        (room, 0)
+    } else {
+        let a = value
+            .min(24.max(room.saturating_sub(x_len)))
+            .min(room / 2 + 12)
+            .min(room);
+        (a, room - a)
+    }
+}
+
+/// Where and when: first and last seen, the hosts, the files.
+fn where_and_when(app: &App, ds: &Dataset, u: usize, doc: &mut Doc) {
+    let e = &ds.uniques[u];
+    doc.heading("where and when");
+    let lines = &mut doc.lines;
+    lines.push(Line::raw(format!(
+        "first seen {}   last seen {}",
+        rfc3339(e.first_seen),
+        rfc3339(e.last_seen)
+    )));
+    for (h, c) in app.host_counts(u).iter().take(12) {
+        lines.push(Line::raw(format!("  {:>6} x {}", c, safe(h, 80))));
+    }
+    if e.hosts.len() > 12 {
+        lines.push(Line::raw(format!(
+            "  ... and {} more hosts",
+            e.hosts.len() - 12
+        )));
+    }
+    for s in e.sources.iter().take(4) {
+        lines.push(Line::raw(format!("  from {}", safe(s, 120))));
+    }
+}
+
+/// The raw fields of the event's first occurrence, the task XML pretty-printed (kept for
+/// every unique event, those merged from summaries too).
+fn raw_fields(ds: &Dataset, u: usize, doc: &mut Doc) {
+    doc.heading("raw fields of the first occurrence");
+    let ev = ds.first_raw(u);
+    let lines = &mut doc.lines;
+    lines.push(Line::raw(format!(
+        "  record {} at {} on {}",
+        ev.record_id.map(|r| r.to_string()).unwrap_or("-".into()),
+        rfc3339(ev.time),
+        safe(&ev.computer, 80)
+    )));
+    for (k, v) in &ev.data {
+        if k.starts_with("TaskContent") {
+            lines.push(Line::raw(format!("  {}:", safe(k, 40))));
+            for l in crate::profile::task_xml::pretty(v) {
+                lines.push(Line::raw(format!("    {}", safe(&l, 300))));
+            }
+        } else if k != "Message" {
+            lines.push(Line::raw(format!("  {} = {}", safe(k, 40), safe(v, 300))));
+        }
+    }
+}
+
+/// Draw the drill-down, scrolled (stopping at its end), and tell the app where its sections
+/// start as the pane wraps them.
+fn show(app: &App, f: &mut Frame, area: Rect, block: Block<'_>, doc: Doc) {
+    let Doc { lines, sections } = doc;
+    let text_width = area.width.saturating_sub(2);
+    let mut starts = Vec::with_capacity(sections.len());
+    let mut wrapped = 0usize;
+    let mut next = sections.iter().peekable();
+    for (k, line) in lines.iter().enumerate() {
+        while next.peek().is_some_and(|&&s| s == k) {
+            starts.push(u16::try_from(wrapped).unwrap_or(u16::MAX));
+            next.next();
+        }
+        if next.peek().is_none() {
+            break;
+        }
+        wrapped += Paragraph::new(line.clone())
+            .wrap(Wrap { trim: false })
+            .line_count(text_width);
+    }
+    app.drill().set_sections(starts);
+    let paragraph = Paragraph::new(Text::from(lines))
+        .block(block)
+        .wrap(Wrap { trim: false });
+    let inner_h = area.height.saturating_sub(2);
+    let total =
+        u16::try_from(paragraph.line_count(area.width.saturating_sub(2))).unwrap_or(u16::MAX);
+    let last = total.saturating_sub(inner_h);
+    app.drill().set_max_scroll(last);
+    f.render_widget(paragraph.scroll((app.drill().scroll().min(last), 0)), area);
+}
+
+/// A task's header in the drill-down: what it is, where, and its events with their ranks
+/// (the drill-down below is its best-ranked event's).
+pub(super) fn task_lines(app: &App, t: usize, lines: &mut Vec<Line<'static>>) {
+    let (Some(ds), Some(data)) = (app.dataset(), app.data()) else {
+        return;
+    };
+    let Some(task) = ds.tasks.tasks.get(t) else {
+        return;
+    };
+    lines.push(Line::from(Span::styled(
+        format!(
+            "task #{} {}{}",
+            data.task_rank(t).saturating_add(1),
+            safe(&task.name, 300),
+            if task.variants > 0 {
+                format!(" (+{} variants)", task.variants)
+            } else {
+                String::new()
+            }
+        ),
+        Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+    )));
+    lines.push(Line::raw(format!(
+        "{} occurrences on {} of {} hosts, {} unique events, first {} last {}",
+        task.count,
+        task.hosts.len(),
+        ds.fleet_size(),
+        task.uniques.len(),
+        rfc3339(task.first_seen),
+        rfc3339(task.last_seen)
+    )));
+    if let Some(table) = app.table()
+        && let Some(e) = table.entry(t)
+    {
+        if let Some(v) = e.verdict {
+            lines.push(Line::from(vec![
+                Span::raw("task verdict: "),
+                Span::styled(v.name(), verdict_style(app, v)),
+            ]));
+        }
+        if !e.note.is_empty() {
+            lines.push(Line::raw(format!("task note: {}", safe(&e.note, 500))));
+        }
+    }
+    let mut events: Vec<usize> = task.uniques.iter().map(|&u| u as usize).collect();
+    events.sort_by_key(|&u| data.event_rank(u));
+    const SHOWN: usize = 12;
+    for &u in events.iter().take(SHOWN) {
+        let e = &ds.uniques[u];
+        lines.push(Line::raw(format!(
+            "  #{:<5} {:>6.2} {:>5} x{:<6} {}",
+            data.event_rank(u).saturating_add(1),
+            data.ranking.scores.get(u).copied().unwrap_or(0.0),
+            e.event_id,
+            e.count(),
+            safe(&ds.command_as_read(u), 120)
+        )));
+    }
+    if events.len() > SHOWN {
+        lines.push(Line::raw(format!(
+            "  ... and {} more events (t: event view, filter name=...)",
+            events.len() - SHOWN
+        )));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        "its best-ranked event:",
+        Style::default().add_modifier(Modifier::UNDERLINED),
+    )));
+}
+
+/// The task lifecycles of unique event `u`: a timeline per task and host, runs folded, the
+/// XML diff under each update; the selected event's own steps are marked with `>`.
+pub(super) fn lifecycle_lines(app: &App, u: usize, lines: &mut Vec<Line<'static>>) {
+    let Some(view) = app.lifecycle_view(u) else {
+        return;
+    };
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled(
+        "lifecycle (> this event; runs folded; XML diff under each update)",
+        Style::default().add_modifier(Modifier::UNDERLINED),
+    )));
+    for (host, task, steps) in &view.lives {
+        lines.push(Line::from(Span::styled(
+            format!(
+                "{} on {} ({} events)",
+                safe(task, 80),
+                safe(host, 60),
+                steps.iter().map(|s| s.folded.max(1)).sum::<usize>()
+            ),
+            Style::default().add_modifier(Modifier::BOLD),
+        )));
+        // Folded already ([`crate::timeline::fold`]): long runs keep their first and last two.
+        for s in steps {
+            if s.folded > 0 {
+                let own = if s.folded_own > 0 {
+                    format!(" ({} of them this event's)", s.folded_own)
+                } else {
+                    String::new()
+                };
+                lines.push(Line::from(Span::styled(
+                    format!("      ... {} run events{own} ...", s.folded),
+                    Style::default().add_modifier(Modifier::DIM),
+                )));
+                continue;
+            }
+            lines.push(step_line(app, s, s.own));
+            for d in &s.diff {
+                let (sign, st) = match d.change {
+                    Change::Same => (' ', Style::default().add_modifier(Modifier::DIM)),
+                    Change::Removed => ('-', style(app, Color::Red)),
+                    Change::Added => ('+', style(app, Color::Green)),
+                    Change::Note => (
+                        ' ',
+                        Style::default().add_modifier(Modifier::ITALIC | Modifier::DIM),
+                    ),
+                };
+                lines.push(Line::from(Span::styled(
+                    format!("      {sign} {}", safe(&d.text, 300)),
+                    st,
+                )));
+            }
+        }
+    }
+    if view.more {
+        lines.push(Line::raw("  ... and on more hosts"));
+    }
+}
+
+pub(super) fn step_line(app: &App, s: &Step, own: bool) -> Line<'static> {
+    let what = match s.what {
+        crate::timeline::What::Other => format!("event {}", s.event_id),
+        w => w.name().to_string(),
+    };
+    let change = s.is_change();
+    let st = if own {
+        style(app, Color::Cyan).add_modifier(Modifier::BOLD)
+    } else if change {
+        Style::default().add_modifier(Modifier::BOLD)
+    } else {
+        Style::default()
+    };
+    // To the second: the lifecycle is read in minutes and hours.
+    let time: String = rfc3339(s.time)
+        .replacen('T', " ", 1)
+        .chars()
+        .take(19)
+        .collect();
+    Line::from(Span::styled(
+        format!(
+            "{} {time} {:>4} {what}  {}",
+            if own { '>' } else { ' ' },
+            s.event_id,
+            safe(&s.detail, 120)
+        ),
+        st,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::share_row;
+
+    #[test]
+    fn a_field_row_shares_its_width_between_value_and_expectation() {
+        // Both fit: both whole.
+        assert_eq!(share_row(60, 20, Some(30)), (20, 30));
+        assert_eq!(share_row(60, 20, None), (20, 0));
+        // No expectation: the value takes the row, cut.
+        assert_eq!(share_row(60, 200, None), (60, 0));
+        // A short value stays whole; the expectation takes what is left.
+        assert_eq!(share_row(60, 10, Some(80)), (10, 50));
+        // A long value gives the expectation about half, and keeps at least 24.
+        assert_eq!(share_row(60, 200, Some(80)), (24, 36));
+        assert_eq!(share_row(100, 200, Some(30)), (62, 38));
+        // Never more than the room, whatever is asked.
+        for room in [0, 1, 5, 30] {
+            let (a, x) = share_row(room, 500, Some(500));
+            assert!(a + x <= room.max(a), "{room}: {a} {x}");
+            assert!(a <= room);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The header: what was read, and training's progress (a gauge and a loss curve when wide).
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Sparkline};
+
+use crate::app::{App, Training};
+
+use super::{safe, style};
+
+/// From this width the header gives training a gauge and a loss curve of its own.
+pub(super) const WIDE_HEADER: u16 = 120;
+
+/// Training in a few words, for a narrow header.
+pub(super) fn training_words(app: &App) -> String {
+    match app.training() {
+        Training::Running { last: Some(r), .. } => format!(
+            "training {}/{} {:.0}s left (c cancels)",
+            r.epoch, r.epochs, r.eta
+        ),
+        Training::Running { last: None, .. } => "training ... (c cancels)".into(),
+        Training::Done {
+            model,
+            epochs,
+            models,
+            seconds,
+        } if *models > 1 => format!(
+            "{model}: {models} models x {} epochs in {seconds:.1} s",
+            epochs / models
+        ),
+        Training::Done {
+            model,
+            epochs,
+            seconds,
+            ..
+        } => format!("{model}: {epochs} epochs in {seconds:.1} s"),
+        Training::Cancelled => "training cancelled".into(),
+        Training::Failed(e) => format!("training failed: {}", safe(e, 60)),
+        Training::NotStarted => String::new(),
+    }
+}
+
+/// Two lines: what was read (numbers only, so that they are never cut) and what the list
+/// shows; from [`WIDE_HEADER`] columns a training gauge and loss curve on the right, else
+/// training in words at the end of the first line.
+pub(super) fn header(app: &App, f: &mut Frame, area: Rect) {
+    let wide = area.width >= WIDE_HEADER;
+    let parts = Layout::default()
+        .direction(Direction::Horizontal)
+        .constraints(if wide {
+            [
+                Constraint::Min(30),
+                Constraint::Length(1),
+                Constraint::Length(46),
+            ]
+        } else {
+            [
+                Constraint::Min(0),
+                Constraint::Length(0),
+                Constraint::Length(0),
+            ]
+        })
+        .split(area);
+    let mut first = vec![
+        Span::styled(
+            " anomalog ",
+            Style::default().add_modifier(Modifier::BOLD | Modifier::REVERSED),
+        ),
+        Span::raw(" "),
+        Span::raw(if app.headline().is_empty() {
+            "reading logs ...".to_string()
+        } else {
+            safe(app.headline(), 200)
+        }),
+    ];
+    if !wide && !matches!(app.training(), Training::NotStarted) {
+        first.push(Span::styled(
+            format!("  {}", training_words(app)),
+            style(app, Color::Cyan),
+        ));
+    }
+    let model = app.ranking().map_or("-", |r| r.model.name());
+    let arrow = if app.list().sort().largest_first() != app.list().descending() {
+        "↓"
+    } else {
+        "↑"
+    };
+    let mut second = vec![
+        Span::raw(format!(" {} {}", app.rows().len(), app.view().name())),
+        Span::raw(format!(
+            "  by {model}  sort {}{arrow}",
+            app.list().sort().title_in(app.view())
+        )),
+    ];
+    if !app.marks().is_empty() {
+        second.push(Span::raw(format!("  {} marked", app.marks().len())));
+    }
+    if !app.warnings().is_empty() {
+        second.push(Span::styled(
+            format!("  {} warnings (W)", app.warnings().len()),
+            style(app, Color::Yellow),
+        ));
+    }
+    second.push(Span::raw(match &app.list().filter() {
+        Some(crate::app::Filter::Task { name, .. }) => {
+            format!("  task {} (t: back to tasks)", safe(name, 60))
+        }
+        Some(f) => format!("  filter {}", safe(&f.text(), 60)),
+        None => String::new(),
+    }));
+    f.render_widget(
+        Paragraph::new(vec![Line::from(first), Line::from(second)]),
+        parts[0],
+    );
+    if !wide {
+        return;
+    }
+    // Training: a gauge and a loss sparkline.
+    let t = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([Constraint::Length(1), Constraint::Length(1)])
+        .split(parts[2]);
+    match &app.training() {
+        Training::Running { last, losses } => {
+            let (ratio, label) = match last {
+                Some(r) => (
+                    r.epoch as f64 / r.epochs.max(1) as f64,
+                    format!(
+                        "training {}/{} loss {:.2} {:.0}s left (c cancels)",
+                        r.epoch, r.epochs, r.loss, r.eta
+                    ),
+                ),
+                None => (0.0, "training ... (c cancels)".into()),
+            };
+            f.render_widget(
+                Gauge::default()
+                    .ratio(ratio.clamp(0.0, 1.0))
+                    .label(label)
+                    .gauge_style(style(app, Color::Cyan)),
+                t[0],
+            );
+            let max = losses.iter().cloned().fold(f64::MIN, f64::max).max(1e-9);
+            let data: Vec<u64> = losses.iter().map(|l| (l / max * 100.0) as u64).collect();
+            f.render_widget(
+                Sparkline::default()
+                    .data(&data)
+                    .style(style(app, Color::Cyan)),
+                t[1],
+            );
+        }
+        _ => f.render_widget(Paragraph::new(training_words(app)), t[0]),
+    }
+}
+
+pub(super) fn loading(app: &App, f: &mut Frame, area: Rect) {
+    let l = app.loading().cloned().unwrap_or_default();
+    let ratio = if l.files_total > 0 {
+        l.files_done as f64 / l.files_total as f64
+    } else {
+        0.0
+    };
+    let block = Block::default().borders(Borders::ALL).title(" loading ");
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let rows = Layout::default()
+        .direction(Direction::Vertical)
+        .constraints([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Min(0),
+        ])
+        .split(inner);
+    f.render_widget(
+        Gauge::default()
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(format!(
+                "{}/{} files, {} records",
+                l.files_done, l.files_total, l.records
+            ))
+            .gauge_style(style(app, Color::Green)),
+        rows[0],
+    );
+}

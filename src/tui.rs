@@ -157,7 +157,7 @@ fn train(app: &mut App, ds: Arc<crate::frame::Dataset>, config: AeConfig) -> Job
 
 fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Result<()> {
     let config = options.config;
-    let mut app = App::new(options.monochrome);
+    let app = App::new(options.monochrome);
     let progress = Arc::new(Progress::default());
     let (tx, rx) = mpsc::channel::<Msg>();
     {
@@ -173,121 +173,159 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
     // Effects that touch files (session saves, exports) run here, off the render loop; a
     // burst of triage keys becomes one save. Quitting waits for the saves queued.
     let (etx, erx) = mpsc::channel::<Effect>();
-    let executor = {
-        std::thread::Builder::new()
-            .name("anomalog-effects".into())
-            .spawn(move || run_effects(erx, tx))?
+    let executor = std::thread::Builder::new()
+        .name("anomalog-effects".into())
+        .spawn(move || run_effects(erx, tx))?;
+    let mut l = Looper {
+        app,
+        config,
+        progress,
+        rx,
+        etx,
+        job: None,
     };
-    let mut job: Option<Job> = None;
     let result = (|| -> Result<()> {
         loop {
             let size = terminal.size()?;
             let page = ui::list_height(
-                &app,
+                &l.app,
                 ratatui::layout::Rect::new(0, 0, size.width, size.height),
             );
-            if page != app.list().page() {
-                app.update(Action::Resize(page));
+            if page != l.app.list().page() {
+                l.app.update(Action::Resize(page));
             }
-            terminal.draw(|f| ui::render(&app, f))?;
-            if app.should_quit() {
+            terminal.draw(|f| ui::render(&l.app, f))?;
+            if l.app.should_quit() {
                 return Ok(());
             }
-            let mut effects = Vec::new();
-            // Input, with a short timeout so that progress keeps moving. Every event already
-            // waiting is handled before the next frame (a paste is thousands of keys: one
-            // frame for all of them, not one each), for at most a frame's time.
-            if event::poll(Duration::from_millis(60))? {
-                let burst = std::time::Instant::now();
-                loop {
-                    let ev = event::read()?;
-                    // Debug builds only: a way for tests/e2e_tmux.rs to make the UI panic.
-                    #[cfg(debug_assertions)]
-                    if let Event::Key(k) = &ev
-                        && k.code == KeyCode::F(12)
-                        && std::env::var_os("ANOMALOG_TEST_PANIC").is_some()
-                    {
-                        panic!("ANOMALOG_TEST_PANIC: F12 pressed");
-                    }
-                    for a in actions_of(&app, ev, size) {
-                        effects.extend(app.update(a));
-                    }
-                    if app.should_quit()
-                        || burst.elapsed() > Duration::from_millis(30)
-                        || !event::poll(Duration::ZERO)?
-                    {
-                        break;
-                    }
-                }
-            }
-            // Messages from the loader, the worker and the executor.
-            if app.loading().is_some() {
-                effects.extend(app.on_msg(Msg::Loading(LoadState {
-                    files_done: progress.files_done.load(Ordering::Relaxed),
-                    files_total: progress.files_total.load(Ordering::Relaxed),
-                    records: progress.records.load(Ordering::Relaxed),
-                })));
-            }
-            while let Ok(m) = rx.try_recv() {
-                let loaded = matches!(m, Msg::Loaded(..));
-                effects.extend(app.on_msg(m));
-                if loaded && let Some(ds) = app.dataset().cloned() {
-                    // With no events the status line already says so (and which profile
-                    // would find some).
-                    if !ds.uniques.is_empty() {
-                        job = Some(train(&mut app, ds, config));
-                    }
-                }
-            }
-            if let Some(j) = &job {
-                let mut finished = false;
-                while let Ok(m) = j.rx.try_recv() {
-                    finished |= !matches!(m, worker::WorkerMsg::Epoch(_));
-                    effects.extend(app.on_msg(Msg::Worker(m)));
-                }
-                if finished && let Some(j) = job.take() {
-                    j.join();
-                }
-            }
-            let mut preview = false;
-            for effect in effects {
-                match effect {
-                    Effect::Preview => preview = true,
-                    Effect::CancelTraining => {
-                        if let Some(j) = &job {
-                            j.cancel();
-                        }
-                    }
-                    Effect::Retrain { exclude } => {
-                        // The old job stops within a batch; its messages go with it.
-                        if let Some(j) = job.take() {
-                            j.cancel();
-                            j.join();
-                        }
-                        if let Some(ds) = app.dataset().cloned() {
-                            ds.set_excluded(&exclude);
-                            job = Some(train(&mut app, ds, config));
-                        }
-                    }
-                    e => {
-                        // The executor lives as long as the loop.
-                        let _ = etx.send(e);
-                    }
-                }
-            }
-            // Once per burst of keys, whatever its length.
-            if preview {
-                app.on_msg(Msg::Preview);
-            }
+            let mut effects = l.input(size)?;
+            effects.extend(l.messages());
+            l.carry_out(effects);
         }
     })();
-    if let Some(j) = job.take() {
+    if let Some(j) = l.job.take() {
         j.cancel();
     }
-    progress.cancel.store(true, Ordering::Relaxed);
-    drop(etx);
+    l.progress.cancel.store(true, Ordering::Relaxed);
+    drop(l);
     let _ = executor.join();
     result
+}
+
+/// What the terminal loop holds between frames.
+struct Looper {
+    app: App,
+    config: AeConfig,
+    progress: Arc<Progress>,
+    /// The loader's and the executor's messages.
+    rx: mpsc::Receiver<Msg>,
+    /// Effects for the executor's thread (it ends when this is dropped).
+    etx: mpsc::Sender<Effect>,
+    /// The training running, if any.
+    job: Option<Job>,
+}
+
+impl Looper {
+    /// Input, with a short timeout so that progress keeps moving. Every event already
+    /// waiting is handled before the next frame (a paste is thousands of keys: one frame for
+    /// all of them, not one each), for at most a frame's time.
+    fn input(&mut self, size: ratatui::layout::Size) -> Result<Vec<Effect>> {
+        let mut effects = Vec::new();
+        if !event::poll(Duration::from_millis(60))? {
+            return Ok(effects);
+        }
+        let burst = std::time::Instant::now();
+        loop {
+            let ev = event::read()?;
+            // Debug builds only: a way for tests/it/e2e_tmux.rs to make the UI panic.
+            #[cfg(debug_assertions)]
+            if let Event::Key(k) = &ev
+                && k.code == KeyCode::F(12)
+                && std::env::var_os("ANOMALOG_TEST_PANIC").is_some()
+            {
+                panic!("ANOMALOG_TEST_PANIC: F12 pressed");
+            }
+            for a in actions_of(&self.app, ev, size) {
+                effects.extend(self.app.update(a));
+            }
+            if self.app.should_quit()
+                || burst.elapsed() > Duration::from_millis(30)
+                || !event::poll(Duration::ZERO)?
+            {
+                return Ok(effects);
+            }
+        }
+    }
+
+    /// Messages from the loader, the worker and the executor; training starts when the
+    /// logs are loaded.
+    fn messages(&mut self) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.app.loading().is_some() {
+            let p = &self.progress;
+            effects.extend(self.app.on_msg(Msg::Loading(LoadState {
+                files_done: p.files_done.load(Ordering::Relaxed),
+                files_total: p.files_total.load(Ordering::Relaxed),
+                records: p.records.load(Ordering::Relaxed),
+            })));
+        }
+        while let Ok(m) = self.rx.try_recv() {
+            let loaded = matches!(m, Msg::Loaded(..));
+            effects.extend(self.app.on_msg(m));
+            if loaded && let Some(ds) = self.app.dataset().cloned() {
+                // With no events the status line already says so (and which profile
+                // would find some).
+                if !ds.uniques.is_empty() {
+                    self.job = Some(train(&mut self.app, ds, self.config));
+                }
+            }
+        }
+        if let Some(j) = &self.job {
+            let mut finished = false;
+            while let Ok(m) = j.rx.try_recv() {
+                finished |= !matches!(m, worker::WorkerMsg::Epoch(_));
+                effects.extend(self.app.on_msg(Msg::Worker(m)));
+            }
+            if finished && let Some(j) = self.job.take() {
+                j.join();
+            }
+        }
+        effects
+    }
+
+    /// Carry out effects: training's here, the rest on the executor's thread; the prompt's
+    /// preview once per burst of keys, whatever its length.
+    fn carry_out(&mut self, effects: Vec<Effect>) {
+        let mut preview = false;
+        for effect in effects {
+            match effect {
+                Effect::Preview => preview = true,
+                Effect::CancelTraining => {
+                    if let Some(j) = &self.job {
+                        j.cancel();
+                    }
+                }
+                Effect::Retrain { exclude } => {
+                    // The old job stops within a batch; its messages go with it.
+                    if let Some(j) = self.job.take() {
+                        j.cancel();
+                        j.join();
+                    }
+                    if let Some(ds) = self.app.dataset().cloned() {
+                        ds.set_excluded(&exclude);
+                        self.job = Some(train(&mut self.app, ds, self.config));
+                    }
+                }
+                e => {
+                    // The executor lives as long as the loop.
+                    let _ = self.etx.send(e);
+                }
+            }
+        }
+        if preview {
+            self.app.on_msg(Msg::Preview);
+        }
+    }
 }
 
 /// The effect executor's thread: saves and exports, one at a time, each answered with a

@@ -208,70 +208,118 @@ pub fn view(ds: &Dataset, u: usize) -> Option<LifecycleView> {
 /// The flags of one lifecycle (occurrences in time order), as (occurrence, flag) pairs.
 /// `last_run` is the host's latest run of any task.
 fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, Flag)> {
-    let ev = |o: u32| -> &Occurrence { &ds.occurrences[o as usize] };
-    let unique = |o: u32| &ds.uniques[ev(o).unique as usize];
-    let facts = |o: u32| ds.step(ev(o));
-    let at = |o: u32| ev(o).time().unwrap_or(i64::MIN);
-    // Whether `b` happened at most `span` after `a`; never for events without a time (an
-    // export that dropped them), whatever their order.
-    let within = |a: u32, b: u32, span: i64| match (ev(a).time(), ev(b).time()) {
-        (Some(x), Some(y)) => y.checked_sub(x).is_some_and(|d| (0..=span).contains(&d)),
-        _ => false,
-    };
-    let id = |o: u32| unique(o).event_id;
-    let channel = |o: u32| unique(o).channel.as_str();
-    // The command a run launched (129 / 200), as read.
-    let launched = |o: u32| facts(o).map(|f| &*f.detail).filter(|d| !d.is_empty());
-    let definition = |o: u32| facts(o).and_then(|f| f.definition.as_deref());
-    let mut flagged: Vec<(usize, Flag)> = Vec::new();
-    // Events that name only the task (started, triggered, finished) look the same in every
-    // lifecycle of the task, on every host: flagging them would flag the task everywhere.
-    let specific = |o: u32| {
-        channel(o) != CH_TASKSCHEDULER || matches!(id(o), 106 | 140 | 141 | 142 | 129 | 200..=203)
-    };
-    // The occurrences between two times, found by binary search (the lifecycle is in time
-    // order, undated ones first).
-    let mut flag_span = |from: i64, to: i64, f: Flag| {
-        let start = occ.partition_point(|&o| at(o) < from);
-        for &o in occ[start..]
-            .iter()
-            .take_while(|&&o| at(o) <= to)
-            .filter(|&&o| specific(o))
-        {
-            flagged.push((o as usize, f));
-        }
-    };
-    // Short-lived: a creation followed by a deletion soon after.
-    for (i, &c) in occ.iter().enumerate() {
-        if !matches!(id(c), 4698 | 106) {
-            continue;
-        }
-        let Some(t) = ev(c).time() else { continue };
-        let limit = t.saturating_add(SHORT_LIVED);
-        // The last deletion record (4699, then TaskScheduler's 141) within the window; the
-        // lifecycle is in time order, so the scan stops at the window's end (a task
-        // registered 100 000 times stays linear).
-        let end = occ[i + 1..]
-            .iter()
-            .take_while(|&&d| at(d) <= limit)
-            .filter(|&&d| matches!(id(d), 4699 | 141) && within(c, d, SHORT_LIVED))
-            .map(|&d| at(d))
-            .max();
-        if let Some(end) = end {
-            flag_span(at(c), end, SHORT_LIVED_FLAG);
+    let life = Life { ds, occ };
+    let mut flagged = Vec::new();
+    life.short_lived(&mut flagged);
+    life.runs(last_run, &mut flagged);
+    life.temporary_modifications(&mut flagged);
+    flagged
+}
+
+/// One lifecycle as its flags' rules read it.
+struct Life<'a> {
+    ds: &'a Dataset,
+    /// Its occurrences in time order, undated ones first.
+    occ: &'a [u32],
+}
+
+impl Life<'_> {
+    fn ev(&self, o: u32) -> &Occurrence {
+        &self.ds.occurrences[o as usize]
+    }
+
+    fn id(&self, o: u32) -> u32 {
+        self.ds.uniques[self.ev(o).unique as usize].event_id
+    }
+
+    fn channel(&self, o: u32) -> &str {
+        self.ds.uniques[self.ev(o).unique as usize].channel.as_str()
+    }
+
+    fn at(&self, o: u32) -> i64 {
+        self.ev(o).time().unwrap_or(i64::MIN)
+    }
+
+    /// Whether `b` happened at most `span` after `a`; never for events without a time (an
+    /// export that dropped them), whatever their order.
+    fn within(&self, a: u32, b: u32, span: i64) -> bool {
+        match (self.ev(a).time(), self.ev(b).time()) {
+            (Some(x), Some(y)) => y.checked_sub(x).is_some_and(|d| (0..=span).contains(&d)),
+            _ => false,
         }
     }
-    // Never ran / ran once: counted from the first registration in the logs. A run leaves a
-    // 100, a 129 and a 200; the most numerous of them counts the runs.
-    if let Some(reg) = occ
-        .iter()
-        .copied()
-        .find(|&o| matches!(id(o), 4698 | 106) && ev(o).time().is_some())
-    {
+
+    /// The command a run launched (129 / 200), as read.
+    fn launched(&self, o: u32) -> Option<&str> {
+        self.ds
+            .step(self.ev(o))
+            .map(|f| &*f.detail)
+            .filter(|d| !d.is_empty())
+    }
+
+    fn definition(&self, o: u32) -> Option<&str> {
+        self.ds
+            .step(self.ev(o))
+            .and_then(|f| f.definition.as_deref())
+    }
+
+    /// Events that name only the task (started, triggered, finished) look the same in every
+    /// lifecycle of the task, on every host: flagging them would flag the task everywhere.
+    fn specific(&self, o: u32) -> bool {
+        self.channel(o) != CH_TASKSCHEDULER
+            || matches!(self.id(o), 106 | 140 | 141 | 142 | 129 | 200..=203)
+    }
+
+    /// Flag the specific occurrences between two times (found by binary search).
+    fn flag_span(&self, from: i64, to: i64, f: Flag, out: &mut Vec<(usize, Flag)>) {
+        let start = self.occ.partition_point(|&o| self.at(o) < from);
+        for &o in self.occ[start..]
+            .iter()
+            .take_while(|&&o| self.at(o) <= to)
+            .filter(|&&o| self.specific(o))
+        {
+            out.push((o as usize, f));
+        }
+    }
+
+    /// Short-lived: a creation followed by a deletion soon after.
+    fn short_lived(&self, out: &mut Vec<(usize, Flag)>) {
+        for (i, &c) in self.occ.iter().enumerate() {
+            if !matches!(self.id(c), 4698 | 106) {
+                continue;
+            }
+            let Some(t) = self.ev(c).time() else { continue };
+            let limit = t.saturating_add(SHORT_LIVED);
+            // The last deletion record (4699, then TaskScheduler's 141) within the window;
+            // the lifecycle is in time order, so the scan stops at the window's end (a task
+            // registered 100 000 times stays linear).
+            let end = self.occ[i + 1..]
+                .iter()
+                .take_while(|&&d| self.at(d) <= limit)
+                .filter(|&&d| matches!(self.id(d), 4699 | 141) && self.within(c, d, SHORT_LIVED))
+                .map(|&d| self.at(d))
+                .max();
+            if let Some(end) = end {
+                self.flag_span(self.at(c), end, SHORT_LIVED_FLAG, out);
+            }
+        }
+    }
+
+    /// Never ran / ran once: counted from the first registration in the logs. A run leaves
+    /// a 100, a 129 and a 200; the most numerous of them counts the runs.
+    fn runs(&self, last_run: Option<i64>, out: &mut Vec<(usize, Flag)>) {
+        let Some(reg) = self
+            .occ
+            .iter()
+            .copied()
+            .find(|&o| matches!(self.id(o), 4698 | 106) && self.ev(o).time().is_some())
+        else {
+            return;
+        };
         let mut n = [0usize; 3];
-        for &o in occ.iter().filter(|&&o| at(o) >= at(reg)) {
-            if is_run(channel(o), id(o)) {
-                n[match id(o) {
+        for &o in self.occ.iter().filter(|&&o| self.at(o) >= self.at(reg)) {
+            if is_run(self.channel(o), self.id(o)) {
+                n[match self.id(o) {
                     100 => 0,
                     129 => 1,
                     _ => 2,
@@ -279,53 +327,69 @@ fn life_flags(ds: &Dataset, occ: &[u32], last_run: Option<i64>) -> Vec<(usize, F
             }
         }
         let runs = n.into_iter().max().unwrap_or(0);
-        if runs == 0 && last_run.is_some_and(|t| t > at(reg)) {
-            flag_span(at(reg), i64::MAX, NEVER_RAN_FLAG);
+        if runs == 0 && last_run.is_some_and(|t| t > self.at(reg)) {
+            self.flag_span(self.at(reg), i64::MAX, NEVER_RAN_FLAG, out);
         } else if runs == 1 {
-            flag_span(at(reg), i64::MAX, RAN_ONCE_FLAG);
+            self.flag_span(self.at(reg), i64::MAX, RAN_ONCE_FLAG, out);
         }
     }
-    // Temporary modification: the definitions set by Security 4698 / 4702, in order; an
-    // update that changes it and a later one that restores the one before.
-    let defs: Vec<(u32, &str)> = occ
-        .iter()
-        .filter(|&&o| channel(o) == CH_SECURITY && matches!(id(o), 4698 | 4702))
-        .filter_map(|&o| definition(o).map(|x| (o, x.trim())))
-        .collect();
-    // The command a definition runs, normalised as the runs' events are (`%windir%`
-    // expanded), so that the two compare.
-    let command_of = |xml: &str| -> Option<String> {
-        let t = task_xml::parse(xml)?;
-        Some(normalize_path(&t.exec.first()?.command))
-    };
-    for w in 0..defs.len() {
-        let (o_changed, changed) = defs[w];
-        // What the task was before this update: the previous definition in the logs, or,
-        // when the logs start later, the command its earlier runs launched (129 / 200).
-        let before: Option<IsBefore> = if w > 0 {
-            let prev = defs[w - 1].1;
-            (prev != changed).then(|| Box::new(move |x: &str| x == prev) as IsBefore)
-        } else {
-            let ran: BTreeSet<String> = occ
-                .iter()
-                .filter(|&&o| at(o) < at(o_changed) && matches!(id(o), 129 | 200))
-                .filter_map(|&o| launched(o))
-                .map(normalize_path)
-                .collect();
-            let now = command_of(changed);
-            (!ran.is_empty() && now.as_ref().is_some_and(|c| !ran.contains(c))).then(|| {
-                Box::new(move |x: &str| command_of(x).is_some_and(|c| ran.contains(&c))) as IsBefore
-            })
-        };
-        let Some(before) = before else { continue };
-        let limit = at(o_changed).saturating_add(RESTORED_WITHIN);
-        if let Some(&(r, _)) = defs[w + 1..]
+
+    /// Temporary modification: the definitions set by Security 4698 / 4702, in order; an
+    /// update that changes it and a later one that restores the one before.
+    fn temporary_modifications(&self, out: &mut Vec<(usize, Flag)>) {
+        let defs: Vec<(u32, &str)> = self
+            .occ
             .iter()
-            .take_while(|(r, _)| at(*r) <= limit)
-            .find(|(r, x)| before(x) && within(o_changed, *r, RESTORED_WITHIN))
-        {
-            flag_span(at(o_changed), at(r), TEMPORARY_MODIFICATION_FLAG);
+            .filter(|&&o| self.channel(o) == CH_SECURITY && matches!(self.id(o), 4698 | 4702))
+            .filter_map(|&o| self.definition(o).map(|x| (o, x.trim())))
+            .collect();
+        for w in 0..defs.len() {
+            let (o_changed, _) = defs[w];
+            let Some(before) = self.before(&defs, w) else {
+                continue;
+            };
+            let limit = self.at(o_changed).saturating_add(RESTORED_WITHIN);
+            if let Some(&(r, _)) = defs[w + 1..]
+                .iter()
+                .take_while(|(r, _)| self.at(*r) <= limit)
+                .find(|(r, x)| before(x) && self.within(o_changed, *r, RESTORED_WITHIN))
+            {
+                self.flag_span(
+                    self.at(o_changed),
+                    self.at(r),
+                    TEMPORARY_MODIFICATION_FLAG,
+                    out,
+                );
+            }
         }
     }
-    flagged
+
+    /// What the task was before update `w` of `defs`: the previous definition in the logs,
+    /// or, when the logs start later, the command its earlier runs launched (129 / 200).
+    /// `None` when the update changed nothing, or nothing before it is known.
+    fn before<'d>(&'d self, defs: &[(u32, &'d str)], w: usize) -> Option<IsBefore<'d>> {
+        let (o_changed, changed) = defs[w];
+        if w > 0 {
+            let prev = defs[w - 1].1;
+            return (prev != changed).then(|| Box::new(move |x: &str| x == prev) as IsBefore);
+        }
+        let ran: BTreeSet<String> = self
+            .occ
+            .iter()
+            .filter(|&&o| self.at(o) < self.at(o_changed) && matches!(self.id(o), 129 | 200))
+            .filter_map(|&o| self.launched(o))
+            .map(normalize_path)
+            .collect();
+        let now = command_of(changed);
+        (!ran.is_empty() && now.as_ref().is_some_and(|c| !ran.contains(c))).then(|| {
+            Box::new(move |x: &str| command_of(x).is_some_and(|c| ran.contains(&c))) as IsBefore
+        })
+    }
+}
+
+/// The command a definition runs, normalised as the runs' events are (`%windir%`
+/// expanded), so that the two compare.
+fn command_of(xml: &str) -> Option<String> {
+    let t = task_xml::parse(xml)?;
+    Some(normalize_path(&t.exec.first()?.command))
 }

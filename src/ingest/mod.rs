@@ -365,8 +365,7 @@ where
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = cores.min(files.len()).max(1);
     // Parallel over files first: handing chunks to other threads costs more than it gains
-    // when every core already reads a file of its own (measured: a 1 M-record fleet of 480
-    // files 5.95 s -> 4.93 s; a 3.6 M-record one 7.4 s -> 6.4 s).
+    // when every core already reads a file of its own (docs/benchmarks.md, "Reading").
     let summary_events = AtomicU64::new(0);
     let rd = Reading {
         prefilter,
@@ -374,65 +373,21 @@ where
         evtx_threads: (cores / workers).max(1),
         summary_events: &summary_events,
     };
-    let next = AtomicU64::new(0);
-    // Backpressure: a worker starts file i only when the fold has taken the files before
-    // i - WINDOW, so that finished files do not pile up when folding is the slower side
-    // (10 000 host summaries: 2.8 GB -> 361 MB peak).
-    let window = 2 * workers;
-    let folded = std::sync::Mutex::new(0usize);
-    let fold_moved = std::sync::Condvar::new();
-    // Set when a worker dies (a bug): the others stop waiting for the file it held.
-    let broken = AtomicBool::new(false);
+    let queue = Queue {
+        files: &files,
+        next: AtomicU64::new(0),
+        window: 2 * workers,
+        folded: std::sync::Mutex::new(0),
+        fold_moved: std::sync::Condvar::new(),
+        broken: AtomicBool::new(false),
+    };
     let mut per_file: Vec<Option<Vec<FileReport>>> = vec![None; files.len()];
     std::thread::scope(|s| {
         let (tx, rx) = std::sync::mpsc::channel::<(usize, S, Vec<FileReport>)>();
         for _ in 0..workers {
             let tx = tx.clone();
-            let (next, files, new_sink, rd) = (&next, &files, &new_sink, &rd);
-            let (folded, fold_moved, broken) = (&folded, &fold_moved, &broken);
-            s.spawn(move || {
-                struct OnDeath<'a>(
-                    &'a AtomicBool,
-                    &'a std::sync::Mutex<usize>,
-                    &'a std::sync::Condvar,
-                );
-                impl Drop for OnDeath<'_> {
-                    fn drop(&mut self) {
-                        if std::thread::panicking() {
-                            // Under the lock, so that no waiter misses it.
-                            let _held = self.1.lock().unwrap_or_else(|e| e.into_inner());
-                            self.0.store(true, Ordering::Relaxed);
-                            self.2.notify_all();
-                        }
-                    }
-                }
-                let _guard = OnDeath(broken, folded, fold_moved);
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
-                    let Some((f, in_folder)) = files.get(i) else {
-                        break;
-                    };
-                    {
-                        let mut done = folded.lock().unwrap_or_else(|e| e.into_inner());
-                        while i >= *done + window && !broken.load(Ordering::Relaxed) {
-                            done = fold_moved.wait(done).unwrap_or_else(|e| e.into_inner());
-                        }
-                    }
-                    let mut sink = new_sink();
-                    let mut reps = if progress.cancelled() {
-                        Vec::new()
-                    } else {
-                        read_file_guarded(f, rd, &mut sink)
-                    };
-                    for r in &mut reps {
-                        r.found_in_folder |= *in_folder;
-                    }
-                    progress.files_done.fetch_add(1, Ordering::Relaxed);
-                    if tx.send((i, sink, reps)).is_err() {
-                        break;
-                    }
-                }
-            });
+            let (queue, new_sink, rd) = (&queue, &new_sink, &rd);
+            s.spawn(move || queue.work(rd, new_sink, &tx));
         }
         drop(tx);
         // Hand sinks on in file order; later files wait (a few at most: one per worker).
@@ -444,8 +399,7 @@ where
             while let Some(sink) = waiting.remove(&next_done) {
                 done(sink);
                 next_done += 1;
-                *folded.lock().unwrap_or_else(|e| e.into_inner()) = next_done;
-                fold_moved.notify_all();
+                queue.folded_up_to(next_done);
             }
         }
         // A worker that died (a bug) leaves a gap: hand on what came after it anyway.
@@ -464,6 +418,79 @@ where
         }
     }
     reports
+}
+
+/// The files of one read, handed to the workers in order. Backpressure: a worker starts
+/// file i only when the fold has taken the files before i - `window`, so that finished files
+/// do not pile up when folding is the slower side (docs/benchmarks.md, "Fleets").
+struct Queue<'a> {
+    files: &'a [(PathBuf, bool)],
+    next: AtomicU64,
+    window: usize,
+    /// Files folded so far.
+    folded: std::sync::Mutex<usize>,
+    fold_moved: std::sync::Condvar,
+    /// Set when a worker dies (a bug): the others stop waiting for the file it held.
+    broken: AtomicBool,
+}
+
+impl Queue<'_> {
+    /// The fold has taken the first `n` files.
+    fn folded_up_to(&self, n: usize) {
+        *self.folded.lock().unwrap_or_else(|e| e.into_inner()) = n;
+        self.fold_moved.notify_all();
+    }
+
+    /// The next file to read, once the window lets it start; `None` when all are taken.
+    fn take(&self) -> Option<(usize, &(PathBuf, bool))> {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) as usize;
+        let file = self.files.get(i)?;
+        let mut done = self.folded.lock().unwrap_or_else(|e| e.into_inner());
+        while i >= *done + self.window && !self.broken.load(Ordering::Relaxed) {
+            done = self
+                .fold_moved
+                .wait(done)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        Some((i, file))
+    }
+
+    /// One worker: read files into sinks of their own until none is left.
+    fn work<S: Sink, N: Fn() -> S>(
+        &self,
+        rd: &Reading<'_>,
+        new_sink: &N,
+        tx: &std::sync::mpsc::Sender<(usize, S, Vec<FileReport>)>,
+    ) {
+        /// Tells the other workers when this one dies, so that none waits for its file.
+        struct OnDeath<'q, 'a>(&'q Queue<'a>);
+        impl Drop for OnDeath<'_, '_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    // Under the lock, so that no waiter misses it.
+                    let _held = self.0.folded.lock().unwrap_or_else(|e| e.into_inner());
+                    self.0.broken.store(true, Ordering::Relaxed);
+                    self.0.fold_moved.notify_all();
+                }
+            }
+        }
+        let _guard = OnDeath(self);
+        while let Some((i, (f, in_folder))) = self.take() {
+            let mut sink = new_sink();
+            let mut reps = if rd.progress.cancelled() {
+                Vec::new()
+            } else {
+                read_file_guarded(f, rd, &mut sink)
+            };
+            for r in &mut reps {
+                r.found_in_folder |= *in_folder;
+            }
+            rd.progress.files_done.fetch_add(1, Ordering::Relaxed);
+            if tx.send((i, sink, reps)).is_err() {
+                break;
+            }
+        }
+    }
 }
 
 /// [`read_file`], with a panic in a parser (a bug, on some hostile input) turned into a

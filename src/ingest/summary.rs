@@ -843,6 +843,41 @@ fn refused(g: usize, n: usize, group: Group, rows: usize, bytes: usize) -> Optio
 /// Rows decoded at a time: a row group of a million repeated rows costs a slice's memory.
 const PARQUET_SLICE: usize = 8192;
 
+/// One row group of a Parquet summary, decoded a slice of [`PARQUET_SLICE`] rows at a time.
+struct Slices<'a> {
+    bytes: &'a Arc<[u8]>,
+    meta: &'a Arc<polars::io::parquet::read::FileMetadata>,
+    /// Its first row in the file, and its rows.
+    start: usize,
+    rows: usize,
+}
+
+impl Slices<'_> {
+    /// Hand its rows to `r`; returns how many were left unread because the summary's
+    /// records were all counted before them.
+    fn read(&self, r: &mut Reader<'_>) -> Result<u64, String> {
+        use polars::prelude::*;
+        let end = self.start + self.rows;
+        let mut at = self.start;
+        while at < end {
+            if r.exhausted() {
+                return Ok((end - at) as u64);
+            }
+            let n = PARQUET_SLICE.min(end - at);
+            let mut slice = ParquetReader::new(std::io::Cursor::new(self.bytes.clone()));
+            slice.set_metadata(self.meta.clone());
+            let df = slice
+                .read_parallel(ParallelStrategy::None)
+                .with_slice(Some((at, n)))
+                .finish()
+                .map_err(|e| e.to_string())?;
+            rows_of(&df, at, r)?;
+            at += n;
+        }
+        Ok(0)
+    }
+}
+
 /// Read a Parquet summary a row group at a time (a group in slices of [`PARQUET_SLICE`]
 /// rows), each group checked against the bounds its metadata claims before it is decoded.
 /// Returns `false` when the file is a Parquet table that is no summary (a `rank` export:
@@ -928,36 +963,23 @@ pub fn read_parquet(
         }
         rows_read += group.rows;
         inflated += group.bytes;
-        let mut at = start;
-        while at < start + group.rows {
-            if r.exhausted() {
-                unread = unread.saturating_add((start + group.rows - at) as u64);
-                break;
-            }
-            let n = PARQUET_SLICE.min(start + group.rows - at);
-            let mut slice = ParquetReader::new(open());
-            slice.set_metadata(meta.clone());
-            let df = slice
-                .read_parallel(ParallelStrategy::None)
-                .with_slice(Some((at, n)))
-                .finish();
-            match df
-                .map_err(|e| e.to_string())
-                .and_then(|df| rows_of(&df, at, &mut r))
-            {
-                Ok(()) => {}
-                Err(e) => {
-                    let why = format!(
-                        "row group {} of {}: {}",
-                        g + 1,
-                        groups.len(),
-                        short_text(&e)
-                    );
-                    fail(report, why);
-                    break;
-                }
-            }
-            at += n;
+        let slices = Slices {
+            bytes: &bytes,
+            meta: &meta,
+            start,
+            rows: group.rows,
+        };
+        match slices.read(&mut r) {
+            Ok(left) => unread = unread.saturating_add(left),
+            Err(e) => fail(
+                report,
+                format!(
+                    "row group {} of {}: {}",
+                    g + 1,
+                    groups.len(),
+                    short_text(&e)
+                ),
+            ),
         }
     }
     if unread > 0 {

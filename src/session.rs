@@ -25,6 +25,31 @@ pub use crate::ingest::SESSION_FILE;
 /// The format this build reads and writes.
 pub const FORMAT: &str = "anomalog-session-1";
 
+/// What can go wrong with a session file, and which file.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    #[error("{}: {mb} MB is too large for a session file", path.display())]
+    TooLarge { path: PathBuf, mb: u64 },
+    #[error("{}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a session file ({reason})", path.display())]
+    NotASession { path: PathBuf, reason: String },
+    #[error("{}: session format {found:?}, this anomalog reads {FORMAT}", path.display())]
+    Format { path: PathBuf, found: String },
+    #[error("no input to keep a session beside")]
+    NoInput,
+    #[error("this session saves on another thread")]
+    SavedElsewhere,
+    /// Why it could not be saved, where it was and (when there is one) where it would have
+    /// gone instead.
+    #[error("session not saved: {why}")]
+    NotSaved { why: String },
+}
+
 /// An analyst's verdict on a unique event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "lowercase")]
@@ -193,7 +218,7 @@ impl Saver {
     /// changes on top. A file that cannot be read now (damaged, replaced, unreadable) is never
     /// written over, and when the folder cannot be written the session moves to the fallback
     /// place for good; returns the path written.
-    pub fn save(&mut self) -> Result<PathBuf, String> {
+    pub fn save(&mut self) -> Result<PathBuf, SessionError> {
         self.file.format = FORMAT.into();
         self.file.saved = jiff::Timestamp::now().to_string();
         match read(&self.path) {
@@ -232,16 +257,17 @@ impl Saver {
     }
 
     /// Save to the fallback place (`why`: why not where it was), once per session.
-    fn save_elsewhere(&mut self, why: String) -> Result<PathBuf, String> {
+    fn save_elsewhere(&mut self, why: String) -> Result<PathBuf, SessionError> {
         let Some(fb) = self.fallback.take().filter(|f| *f != self.path) else {
-            return Err(format!("session not saved: {why}"));
+            return Err(SessionError::NotSaved { why });
         };
         // The fallback folder is anomalog's own: made on first use.
         if let Some(dir) = fb.parent() {
             let _ = std::fs::create_dir_all(dir);
         }
-        write_atomic(&fb, &self.file)
-            .map_err(|e2| format!("session not saved: {why}; {}: {e2}", fb.display()))?;
+        write_atomic(&fb, &self.file).map_err(|e2| SessionError::NotSaved {
+            why: format!("{why}; {}: {e2}", fb.display()),
+        })?;
         self.path = fb;
         self.dirty.clear();
         Ok(self.path.clone())
@@ -351,15 +377,14 @@ pub fn fallback_path(beside: &Path) -> Option<PathBuf> {
 pub const MAX_SESSION_BYTES: u64 = 32 << 20;
 
 /// Read a session file; `Ok(None)` when there is none.
-pub fn read(path: &Path) -> Result<Option<SessionFile>, String> {
+pub fn read(path: &Path) -> Result<Option<SessionFile>, SessionError> {
     if let Ok(m) = std::fs::metadata(path)
         && m.len() > MAX_SESSION_BYTES
     {
-        return Err(format!(
-            "{}: {} MB is too large for a session file",
-            path.display(),
-            m.len() >> 20
-        ));
+        return Err(SessionError::TooLarge {
+            path: path.to_path_buf(),
+            mb: m.len() >> 20,
+        });
     }
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
@@ -371,16 +396,23 @@ pub fn read(path: &Path) -> Result<Option<SessionFile>, String> {
         {
             return Ok(None);
         }
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => {
+            return Err(SessionError::Read {
+                path: path.to_path_buf(),
+                source: e,
+            });
+        }
     };
-    let file: SessionFile = serde_json::from_slice(&bytes)
-        .map_err(|e| format!("{}: not a session file ({e})", path.display()))?;
+    let file: SessionFile =
+        serde_json::from_slice(&bytes).map_err(|e| SessionError::NotASession {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
     if file.format != FORMAT {
-        return Err(format!(
-            "{}: session format {:?}, this anomalog reads {FORMAT}",
-            path.display(),
-            file.format
-        ));
+        return Err(SessionError::Format {
+            path: path.to_path_buf(),
+            found: file.format,
+        });
     }
     Ok(Some(file))
 }
@@ -397,7 +429,7 @@ pub fn write_atomic(path: &Path, file: &SessionFile) -> std::io::Result<()> {
 impl Session {
     /// Open the session at `path` for `ds` (an empty one when the file does not exist). A
     /// file that cannot be read is an error: it is never overwritten.
-    pub fn open(path: PathBuf, ds: &Dataset) -> Result<Session, String> {
+    pub fn open(path: PathBuf, ds: &Dataset) -> Result<Session, SessionError> {
         let (file, restored) = match read(&path)? {
             Some(f) => (f, true),
             None => (
@@ -432,11 +464,11 @@ impl Session {
         inputs: &[PathBuf],
         explicit: Option<&Path>,
         ds: &Dataset,
-    ) -> Result<Session, String> {
+    ) -> Result<Session, SessionError> {
         if let Some(p) = explicit {
             return Session::open(p.to_path_buf(), ds);
         }
-        let beside = path_beside(inputs).ok_or("no input to keep a session beside")?;
+        let beside = path_beside(inputs).ok_or(SessionError::NoInput)?;
         if !beside.exists()
             && let Some(fb) = fallback_path(&beside).filter(|p| p.exists())
         {
@@ -554,10 +586,10 @@ impl Session {
     /// Write the changes made since the last save, here, on this thread (headless front
     /// ends and tests; the UI hands them to a [`Saver`] on its own thread). Returns the path
     /// written, which moves to the fallback place when the first cannot be written.
-    pub fn save(&mut self) -> Result<PathBuf, String> {
+    pub fn save(&mut self) -> Result<PathBuf, SessionError> {
         let changes = self.take_changes();
         let Some(sv) = &mut self.saver else {
-            return Err("this session saves on another thread".into());
+            return Err(SessionError::SavedElsewhere);
         };
         sv.apply(changes);
         let r = sv.save();

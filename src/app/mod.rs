@@ -144,7 +144,7 @@ impl Executor {
             Effect::Save(changes) => {
                 let s = self.saver.as_mut()?;
                 s.apply(changes);
-                Some(Msg::Saved(s.save()))
+                Some(Msg::Saved(s.save().map_err(|e| e.to_string())))
             }
             // An existing file is never written over without the analyst's yes.
             Effect::Export(job) if !job.overwrite && job.path.exists() => {

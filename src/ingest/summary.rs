@@ -67,6 +67,20 @@ pub const MAX_PARQUET_BYTES: usize = 1 << 30;
 /// Rows per row group `summarize` writes.
 pub const PARQUET_ROW_GROUP: usize = 4096;
 
+/// Why a Parquet summary (or a part of it) could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    /// Not Parquet that can be read, or forged so that reading it would do harm.
+    #[error("not a readable Parquet file: {0}")]
+    Unreadable(String),
+    /// A row group, or the file's metadata, that cannot be decoded.
+    #[error("{0}")]
+    Decode(String),
+    /// Columns that are not the summary's.
+    #[error("a Parquet summary with unexpected columns: {0}")]
+    Columns(String),
+}
+
 /// A summary's header.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Header {
@@ -761,13 +775,10 @@ fn memchr_newline(b: &[u8]) -> Option<usize> {
 /// file is no readable Parquet at all.
 pub fn parquet_header<R: polars::io::mmap::MmapBytesReader>(
     reader: &mut polars::prelude::ParquetReader<R>,
-) -> Result<Option<String>, String> {
-    let meta = reader.get_metadata().map_err(|e| {
-        format!(
-            "not a readable Parquet file: {}",
-            short_text(&e.to_string())
-        )
-    })?;
+) -> Result<Option<String>, SummaryError> {
+    let meta = reader
+        .get_metadata()
+        .map_err(|e| SummaryError::Unreadable(short_text(&e.to_string())))?;
     Ok(meta
         .key_value_metadata()
         .as_ref()
@@ -855,7 +866,7 @@ struct Slices<'a> {
 impl Slices<'_> {
     /// Hand its rows to `r`; returns how many were left unread because the summary's
     /// records were all counted before them.
-    fn read(&self, r: &mut Reader<'_>) -> Result<u64, String> {
+    fn read(&self, r: &mut Reader<'_>) -> Result<u64, SummaryError> {
         use polars::prelude::*;
         let end = self.start + self.rows;
         let mut at = self.start;
@@ -870,7 +881,7 @@ impl Slices<'_> {
                 .read_parallel(ParallelStrategy::None)
                 .with_slice(Some((at, n)))
                 .finish()
-                .map_err(|e| e.to_string())?;
+                .map_err(|e| SummaryError::Decode(e.to_string()))?;
             rows_of(&df, at, r)?;
             at += n;
         }
@@ -895,7 +906,7 @@ pub fn read_parquet(
         report.skipped = report.skipped.saturating_add(1);
     };
     if let Err(e) = super::parquet_check::check_footer(&bytes) {
-        fail(report, format!("not a readable Parquet file: {e}"));
+        fail(report, SummaryError::Unreadable(e).to_string());
         return true;
     }
     let open = || std::io::Cursor::new(bytes.clone());
@@ -904,18 +915,15 @@ pub fn read_parquet(
         Ok(Some(h)) => h,
         Ok(None) => return false,
         Err(e) => {
-            fail(report, e);
+            fail(report, e.to_string());
             return true;
         }
     };
     let meta = match reader.get_metadata() {
         Ok(m) => m.clone(),
         Err(e) => {
-            let why = format!(
-                "not a readable Parquet file: {}",
-                short_text(&e.to_string())
-            );
-            fail(report, why);
+            let e = SummaryError::Unreadable(short_text(&e.to_string()));
+            fail(report, e.to_string());
             return true;
         }
     };
@@ -977,7 +985,7 @@ pub fn read_parquet(
                     "row group {} of {}: {}",
                     g + 1,
                     groups.len(),
-                    short_text(&e)
+                    short_text(&e.to_string())
                 ),
             ),
         }
@@ -998,10 +1006,10 @@ fn rows_of(
     df: &polars::prelude::DataFrame,
     start: usize,
     r: &mut Reader<'_>,
-) -> Result<(), String> {
+) -> Result<(), SummaryError> {
     use polars::prelude::*;
-    let bad = |e: PolarsError| short_text(&e.to_string());
-    let s = |name: &str| -> Result<StringChunked, String> {
+    let bad = |e: PolarsError| SummaryError::Columns(short_text(&e.to_string()));
+    let s = |name: &str| -> Result<StringChunked, SummaryError> {
         df.column(name).and_then(|c| c.str().cloned()).map_err(bad)
     };
     let (channel, values, hosts, sources, flags, raw, lifecycles) = (
@@ -1015,10 +1023,10 @@ fn rows_of(
     );
     // Written since the `task_*` context fields; older files have none.
     let lent = s("lent").ok();
-    let u64s = |name: &str| -> Result<UInt64Chunked, String> {
+    let u64s = |name: &str| -> Result<UInt64Chunked, SummaryError> {
         df.column(name).and_then(|c| c.u64().cloned()).map_err(bad)
     };
-    let i64s = |name: &str| -> Result<Int64Chunked, String> {
+    let i64s = |name: &str| -> Result<Int64Chunked, SummaryError> {
         df.column(name).and_then(|c| c.i64().cloned()).map_err(bad)
     };
     let (count, unnamed, first, last) = (

@@ -97,6 +97,25 @@ impl FieldVocab {
     }
 }
 
+/// What is wrong with an encoder read from a file (a saved model's).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EncodeError {
+    #[error("no fields")]
+    NoFields,
+    #[error("field {0} has no rare bucket")]
+    NoRareBucket(String),
+    #[error("field {field} has {counts} counts for {values} values")]
+    Counts {
+        field: String,
+        counts: usize,
+        values: usize,
+    },
+    #[error("{groups} field groups for {fields} fields")]
+    Groups { groups: usize, fields: usize },
+    #[error("token field {0} is no field (or twice)")]
+    TokenField(usize),
+}
+
 /// Settings of the encoding.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
 pub struct EncodeConfig {
@@ -332,34 +351,32 @@ impl Encoder {
 
     /// Check a deserialised encoder (a saved model's, from a file): every index the model
     /// will use exists. `Err` says what is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), EncodeError> {
         if self.fields.is_empty() {
-            return Err("no fields".into());
+            return Err(EncodeError::NoFields);
         }
         for f in &self.fields {
             if f.values.is_empty() {
-                return Err(format!("field {} has no rare bucket", f.name));
+                return Err(EncodeError::NoRareBucket(f.name.clone()));
             }
             if f.counts.len() != f.values.len() {
-                return Err(format!(
-                    "field {} has {} counts for {} values",
-                    f.name,
-                    f.counts.len(),
-                    f.values.len()
-                ));
+                return Err(EncodeError::Counts {
+                    field: f.name.clone(),
+                    counts: f.counts.len(),
+                    values: f.values.len(),
+                });
             }
         }
         if !self.groups.is_empty() && self.groups.len() != self.fields.len() {
-            return Err(format!(
-                "{} field groups for {} fields",
-                self.groups.len(),
-                self.fields.len()
-            ));
+            return Err(EncodeError::Groups {
+                groups: self.groups.len(),
+                fields: self.fields.len(),
+            });
         }
         let mut seen = std::collections::HashSet::new();
         for &t in &self.token_fields {
             if t >= self.fields.len() || !seen.insert(t) {
-                return Err(format!("token field {t} is no field (or twice)"));
+                return Err(EncodeError::TokenField(t));
             }
         }
         Ok(())

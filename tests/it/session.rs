@@ -107,10 +107,10 @@ fn a_damaged_session_is_reported_and_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("s.json");
     std::fs::write(&path, b"{\"format\": \"anomalog-session-1\", \"events\": {").unwrap();
-    let err = Session::open(path.clone(), &ds).unwrap_err();
+    let err = Session::open(path.clone(), &ds).unwrap_err().to_string();
     assert!(err.contains("not a session file"), "{err}");
     std::fs::write(&path, b"{\"format\": \"something-else\"}").unwrap();
-    let err = Session::open(path.clone(), &ds).unwrap_err();
+    let err = Session::open(path.clone(), &ds).unwrap_err().to_string();
     assert!(err.contains("session format"), "{err}");
     assert_eq!(
         std::fs::read(&path).unwrap(),
@@ -290,7 +290,7 @@ fn a_session_beside_unwritable_logs_moves_to_the_fallback() {
     // A file the user named has no fallback: the error is reported.
     let mut named = Session::open(blocker.join("named.json"), &ds).unwrap();
     named.update(&ds, 0, |e| e.marked = true);
-    let err = named.save().unwrap_err();
+    let err = named.save().unwrap_err().to_string();
     assert!(err.starts_with("session not saved"), "{err}");
     // The default fallback is under the state folder, one file per logs folder.
     let a = session::fallback_path(&dir.path().join("a").join(SESSION_FILE));
@@ -360,7 +360,7 @@ fn a_session_damaged_after_opening_is_left_as_it_is() {
     named.save().unwrap();
     std::fs::write(dir.path().join("named.json"), garbage).unwrap();
     named.update(&ds, 1, |e| e.marked = true);
-    let e = named.save().unwrap_err();
+    let e = named.save().unwrap_err().to_string();
     assert!(
         e.contains("named.json") && e.contains("left as it is"),
         "{e}"

@@ -1,7 +1,7 @@
 use clap::Parser;
 
 /// On Linux, mimalloc: reading a fleet makes and frees many small buffers per record, and
-/// glibc's allocator took about a seventh of `rank`'s time there (README "Speed").
+/// glibc's allocator took a large share of `rank`'s time there (docs/benchmarks.md, "Speed").
 #[cfg(target_os = "linux")]
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;

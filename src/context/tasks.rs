@@ -210,8 +210,8 @@ pub fn lent_counts(ds: &Dataset) -> Vec<crate::frame::LentCounts> {
 }
 
 /// Per unique event: the [`ENRICHED`] values it takes, or `None`. A definition takes its own,
-/// so that every event of a task reads the same (measured: leaving definitions' own empty
-/// pushed them down the ranking, below the events they lend to); any other event takes the
+/// so that every event of a task reads the same (leaving definitions' own empty pushed them
+/// down the ranking, below the events they lend to: docs/benchmarks.md); any other event takes the
 /// definition most of its occurrences ran under ([`lent_counts`]; ties: the lexically first,
 /// so that logs and their summaries give the same).
 pub fn lent(ds: &Dataset) -> Vec<Option<Vec<Arc<str>>>> {

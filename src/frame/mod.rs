@@ -65,8 +65,8 @@ impl UniqueEvent {
 }
 
 /// Every kept occurrence, in pages of [`Occurrences::PAGE`]: growing never copies what is
-/// there (a `Vec` of 10 M occurrences doubling would hold its old 320 MB and its new 640 MB
-/// at once), and memory follows the records read.
+/// there (a `Vec` doubling holds its old and its new buffer at once), and memory follows
+/// the records read.
 #[derive(Debug, Default, Clone)]
 pub struct Occurrences {
     pages: Vec<Vec<Occurrence>>,
@@ -128,7 +128,7 @@ impl<'a> IntoIterator for &'a Occurrences {
 
 /// Record keys already kept ([`record_key`]) and their first occurrence, in shards: each
 /// shard grows on its own, so that growing never holds a whole old table beside its new one
-/// (10 M keys: 140 MB old beside 280 MB new in one table).
+/// (one table would hold its old buffer beside its new one).
 #[derive(Debug)]
 struct Seen {
     shards: Vec<FxHashMap<u64, u32>>,

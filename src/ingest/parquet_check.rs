@@ -1,7 +1,7 @@
 //! Checking a Parquet file's metadata and a row group's page headers before polars reads them.
 //!
 //! polars trusts what a file says of itself: the lengths of the lists in its footer (a
-//! forged one made it ask for 27 GB, and a failed allocation aborts the process) and the
+//! forged one made it ask for tens of gigabytes, and a failed allocation aborts the process) and the
 //! sizes in its page headers. So the footer is parsed here first, with a bound on what it may
 //! allocate ([`check_footer`]), and so is every page header of a row group before it is
 //! decoded ([`check_chunk`]).

@@ -71,7 +71,7 @@ pub struct AeConfig {
     pub mask_rate: f64,
     /// [`Objective::Masked`]: how much more a confident contradiction weighs (a field whose
     /// value the other fields predicted otherwise with at least [`CONFIDENT`] probability
-    /// `p` counts `1 + contradiction * p` times its surprise; README "Detection benchmark").
+    /// `p` counts `1 + contradiction * p` times its surprise; docs/benchmarks.md, "Detection").
     #[serde(default = "contradiction")]
     pub contradiction: f32,
 }
@@ -107,7 +107,7 @@ pub enum Objective {
     Swap,
     /// The default: the swap ranking plus the confident contradictions (a value the event's
     /// other fields predicted otherwise) that two masked models of other seeds agree on;
-    /// three trainings side by side (README "Detection benchmark")
+    /// three trainings side by side (docs/benchmarks.md, "Detection")
     Hybrid,
 }
 

@@ -1,15 +1,15 @@
-//! The hybrid ranking (the default objective, issue 14): the swap autoencoder's ranking,
+//! The hybrid ranking (the default objective): the swap autoencoder's ranking,
 //! plus the confident contradictions that two masked autoencoders of other seeds agree on.
 //!
-//! Why (README "Detection benchmark"): a masked model separates a broken combination (it was
+//! Why (docs/benchmarks.md, "Detection"): a masked model separates a broken combination (it was
 //! sure of another value) from a merely rare value, but a single one trained on a small,
 //! varied set of machines is also confidently wrong about context it cannot know. Counting a
 //! contradiction only when two models of different seeds make it, expecting the same value,
 //! keeps what is stable; the swap ranking stays the base, so what it found stays found.
 //!
-//! Cost: three trainings instead of one, side by side on their own threads; with the
-//! contradictions read off the pass that also gives each model's loss statistics, the 1 M
-//! record fleet ranks in 1.29x `evtx_dump`'s time (swap alone about 1.2x; README "Speed").
+//! Cost: three trainings instead of one, side by side on their own threads, with the
+//! contradictions read off the pass that also gives each model's loss statistics
+//! (docs/benchmarks.md, "Speed", has what that costs).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 

@@ -22,7 +22,7 @@ const WELL_KNOWN: &[(&str, &str)] = &[
 /// installation) to one value, `s-1-5-21-*-user`, as [`mask_volatile`] does for the SIDs in
 /// per-user task names. Why: the principal of a per-user task is one SID per user, so no
 /// single value was common enough to be expected, and a per-user task run as SYSTEM went
-/// unseen (README "Detection benchmark"); the built-in RIDs (500 Administrator, 512 Domain
+/// unseen (docs/benchmarks.md, "Detection"); the built-in RIDs (500 Administrator, 512 Domain
 /// Admins, ...) stay as they are.
 pub fn normalize_user(domain: &str, user: &str) -> String {
     let user = user.trim();

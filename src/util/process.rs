@@ -4,11 +4,11 @@
 ///
 /// Training allocates and frees many tensors of a few hundred kilobytes per step; with glibc's
 /// default thresholds each one is a fresh `mmap`, and the page faults cost more than the
-/// arithmetic (measured: most of a training step). Raising the thresholds makes those
+/// arithmetic (docs/benchmarks.md, "Speed"). Raising the thresholds makes those
 /// allocations reuse memory. Called when a model starts training ([`model::worker::run`]),
 /// not at start-up: while logs are read, glibc's defaults hand the large buffers that grow
 /// and are freed (occurrence lists, hash tables) back to the kernel, which keeps the peak
-/// lower (10 M records: measured in README "Speed"). Idempotent; a no-op off glibc.
+/// lower (docs/benchmarks.md, "Speed"). Idempotent; a no-op off glibc.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters (glibc serialises it with the arena
@@ -24,7 +24,7 @@ pub fn tune_allocator() {
 /// thread for the model's matrix products.
 ///
 /// candle asks `RAYON_NUM_THREADS` on every matrix product; for models this small one thread
-/// is faster than two (measured: 4.6 s against 7.6 s for 1 000 unique events, 100 epochs), and
+/// is faster than two (docs/benchmarks.md, "Speed"), and
 /// it leaves the other core to parsing and the UI. The variable is set first, while no other
 /// thread exists; the global rayon pool is then built with an explicit count of every core,
 /// which the variable does not shrink. Call at the very start of `main`.

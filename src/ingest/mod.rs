@@ -365,7 +365,7 @@ where
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = cores.min(files.len()).max(1);
     // Parallel over files first: handing chunks to other threads costs more than it gains
-    // when every core already reads a file of its own (docs/benchmarks.md, "Reading").
+    // when every core already reads a file of its own (docs/benchmarks.md, "Speed").
     let summary_events = AtomicU64::new(0);
     let rd = Reading {
         prefilter,
@@ -422,7 +422,7 @@ where
 
 /// The files of one read, handed to the workers in order. Backpressure: a worker starts
 /// file i only when the fold has taken the files before i - `window`, so that finished files
-/// do not pile up when folding is the slower side (docs/benchmarks.md, "Fleets").
+/// do not pile up when folding is the slower side (docs/benchmarks.md, "Speed").
 struct Queue<'a> {
     files: &'a [(PathBuf, bool)],
     next: AtomicU64,

@@ -2,13 +2,8 @@
 
 use crate::util;
 
-use crate::util::{fixture, shared_file};
-use assert_cmd::Command;
+use crate::util::{anomalog, bin, fixture, shared_file};
 use serde_json::Value;
-
-fn anomalog() -> Command {
-    Command::cargo_bin("anomalog").unwrap()
-}
 
 fn jsonl(out: &[u8]) -> Vec<Value> {
     String::from_utf8(out.to_vec())
@@ -489,8 +484,7 @@ fn a_zip_of_zeros_is_passed_over_with_a_reason() {
         z.write_all(&chunk).unwrap();
     }
     z.finish().unwrap();
-    Command::cargo_bin("anomalog")
-        .unwrap()
+    anomalog()
         .args(["rank", "-m", "rarity"])
         .arg(&path)
         .assert()
@@ -651,7 +645,7 @@ fn a_kill_during_rank_output_leaves_a_whole_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ranked.jsonl");
     let run = |out: &std::path::Path| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_anomalog"));
+        let mut c = bin();
         c.args([
             "rank", "samples", "-m", "rarity", "-f", "jsonl", "--raw", "-q", "-o",
         ])
@@ -828,5 +822,24 @@ fn the_default_hybrid_and_a_single_swap_model_both_save() {
             .unwrap();
         assert!(again.status.success());
         assert_eq!(jsonl(&again.stdout), rows, "{objective:?}");
+        assert!(!String::from_utf8_lossy(&again.stderr).contains("epoch"));
+        // Each row says what weighed and what the rest of the event predicts.
+        let top = &rows[0];
+        let fe = top["field_errors"].as_object().expect("field_errors");
+        let loss = &fe["task_name"];
+        assert!(loss["loss"].as_f64().is_some() && loss["z"].as_f64().is_some());
+        let ex = &top["expected"]["task_name"];
+        assert!(ex["value"].is_string());
+        assert!((0.0..=1.0).contains(&ex["p"].as_f64().unwrap()));
     }
+    // A file that is no model is refused with a clear message.
+    let bad = dir.path().join("bad.safetensors");
+    std::fs::write(&bad, b"{}").unwrap();
+    let out = anomalog()
+        .args(["rank", "--baseline"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an anomalog model"));
 }

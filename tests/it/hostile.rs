@@ -5,7 +5,6 @@
 use crate::util;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Peak resident memory allowed to any hostile input, bytes.
@@ -38,7 +37,7 @@ fn run(args: &[&std::ffi::OsStr]) -> Run {
     let dir = tempfile::tempdir().unwrap();
     let (out, err) = (dir.path().join("out"), dir.path().join("err"));
     let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_anomalog"))
+    let mut child = crate::util::bin()
         .args(args)
         .stdout(std::fs::File::create(&out).unwrap())
         .stderr(std::fs::File::create(&err).unwrap())

@@ -109,8 +109,7 @@ fn psexec_services_stand_out_among_the_shared_system_logs() {
 
 #[test]
 fn rank_takes_the_services_profile() {
-    let out = assert_cmd::Command::cargo_bin("anomalog")
-        .unwrap()
+    let out = crate::util::anomalog()
         .args([
             "rank",
             "--profile",
@@ -136,8 +135,7 @@ fn rank_takes_the_services_profile() {
             .any(|r| r["fields"]["service_name"] == "PSEXESVC")
     );
     // Scheduled-task events are not services.
-    let out = assert_cmd::Command::cargo_bin("anomalog")
-        .unwrap()
+    let out = crate::util::anomalog()
         .args(["rank", "--profile", "services", "-f", "jsonl"])
         .arg(fixture("evtx_dump.jsonl"))
         .output()

@@ -11,7 +11,6 @@ use anomalog::model::ae::AeConfig;
 use anomalog::model::worker::{Task, run};
 use anomalog::model::{ModelKind, rarity};
 use anomalog::simulate::{self, Background, Config, GroundTruth};
-use assert_cmd::Command;
 
 fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     walkdir::WalkDir::new(dir)
@@ -31,8 +30,7 @@ fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
 fn same_seed_gives_byte_identical_files() {
     let run = |seed: &str| {
         let dir = tempfile::tempdir().unwrap();
-        Command::cargo_bin("anomalog")
-            .unwrap()
+        crate::util::anomalog()
             .args([
                 "simulate",
                 "--hosts",

@@ -85,10 +85,7 @@ fn the_artifact_is_valid_and_the_binary_accepts_its_command_line() {
         args.push(arg);
     }
     assert_eq!(args[0], "summarize", "{args:?}");
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_anomalog"))
-        .args(&args)
-        .status()
-        .unwrap();
+    let status = crate::util::bin().args(&args).status().unwrap();
     assert!(status.success(), "anomalog {args:?}: {status}");
     let written = std::fs::read_to_string(&out).unwrap();
     assert!(written.starts_with(summary::MAGIC), "{}", &written[..80]);

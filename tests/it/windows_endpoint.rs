@@ -46,10 +46,7 @@ fn run_windows(exe: &Path, wine: &Path, args: &[String]) -> std::process::Output
 }
 
 fn run_linux(args: &[String]) -> std::process::Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_anomalog"))
-        .args(args)
-        .output()
-        .unwrap();
+    let out = crate::util::bin().args(args).output().unwrap();
     assert!(out.status.success(), "anomalog {args:?}");
     out
 }

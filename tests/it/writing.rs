@@ -12,9 +12,7 @@ use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_anomalog"))
-}
+use crate::util::bin;
 
 /// A small log of the scheduled-task profile.
 fn log() -> PathBuf {

@@ -163,8 +163,9 @@ pub struct RankArgs {
     /// Keep only the N most unusual rows (unique events, or tasks with `--by task`)
     #[arg(short = 'n', long, value_name = "N")]
     pub top: Option<usize>,
-    /// One row per unique event, or one per task (all its events on every host, ranked by
-    /// its best event)
+    /// One row per unique event the logs recorded, per task (its events and definitions on
+    /// every host, ranked by its best), per task definition found on the hosts, or per host
+    /// (what evidence about tasks it has)
     #[arg(long, value_enum, default_value_t = By::Event)]
     pub by: By,
     /// Which events to hunt in
@@ -208,8 +209,14 @@ pub struct RankArgs {
 /// What a `rank` row is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum By {
+    /// One row per unique event the logs recorded.
     Event,
+    /// One row per task: its events and its definitions.
     Task,
+    /// One row per unique task definition found on the hosts (Tasks folder, `.job`).
+    Definition,
+    /// One row per host: what evidence about tasks it has, and what could not be seen.
+    Host,
 }
 
 /// `samples/` of the current directory, else of the source tree this binary was built from.
@@ -318,6 +325,9 @@ fn read_inputs(
     }
     if !quiet {
         eprintln!("anomalog: {}", loaded.summary());
+        if let Some(line) = loaded.coverage_line() {
+            eprintln!("anomalog: {line}");
+        }
     }
     Ok(Ok(loaded))
 }
@@ -389,7 +399,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     let suggestion = loaded.suggest_profile(loaded.dataset.profile);
     let ds = loaded.dataset;
     let session = rank_session(&paths, &args, &ds);
-    if ds.uniques.is_empty() {
+    if ds.uniques.is_empty() && args.by != By::Host {
         // Nothing to rank is an answer, not an error: empty output, and why on stderr.
         eprintln!("anomalog: no {} events in {}", ds.profile, describe(&paths));
         if let Some((other, n)) = suggestion {
@@ -398,6 +408,11 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
             );
         }
         return Ok(ExitCode::SUCCESS);
+    }
+    if args.by == By::Host {
+        // What evidence each host has: nothing to train (the rows carry no score).
+        let ranking = crate::model::rarity::rank(&ds);
+        return write_ranking(&args, format, &ds, &ranking, session.as_ref());
     }
     let ds = std::sync::Arc::new(ds);
     let task = match &args.baseline {
@@ -496,6 +511,19 @@ fn write_ranking(
                     .with_width(width);
                 rows.write(format, out)?;
                 Ok(rows.order.len())
+            }
+            By::Definition => {
+                let rows = Rows::of_kind(ds, ranking, crate::frame::RowKind::Definition, args.top)
+                    .with_session(session)
+                    .with_raw(args.raw)
+                    .with_width(width);
+                rows.write(format, out)?;
+                Ok(rows.order.len())
+            }
+            By::Host => {
+                let rows = crate::output::hosts::HostRows::new(ds, args.top).with_width(width);
+                rows.write(format, out)?;
+                Ok(rows.hosts.len())
             }
             By::Task => {
                 let rows = TaskRows::ranked(ds, ranking, args.top)

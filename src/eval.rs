@@ -58,7 +58,7 @@ pub fn evaluate(
     let mut attack_worst = vec![None; attacks];
     let mut attack_task_ranks: Vec<Option<usize>> = vec![None; attacks];
     let mut planted_unique = vec![false; ds.uniques.len()];
-    let tasks = TaskRanking::new(&ds.tasks, ranking);
+    let tasks = TaskRanking::new(ds, ranking);
     let task_rank = tasks.ranks();
     for (rank, &u) in ranking.order.iter().enumerate() {
         for &o in &ds.uniques[u].occurrences {

@@ -52,6 +52,14 @@ pub const CH_SECURITY: &str = "Security";
 pub const CH_SYSTEM: &str = "System";
 pub const CH_TASKSCHEDULER: &str = "Microsoft-Windows-TaskScheduler/Operational";
 pub const CH_SYSMON: &str = "Microsoft-Windows-Sysmon/Operational";
+/// Not a log: the task definitions found on a host (the Tasks folder's XML, legacy `.job`
+/// files, a collector's parsed tasks), each read as one record of this channel.
+pub const CH_TASK_DEFINITION: &str = "TaskDefinition";
+/// The event id of a definition read from task XML (a file of the Tasks folder, a hunt's
+/// `_XML` column, a collector's parsed XML task).
+pub const DEF_XML: u32 = 1;
+/// The event id of a definition read from a legacy `.job` file.
+pub const DEF_JOB: u32 = 2;
 
 /// Map the spellings seen in exports (`security`, Hayabusa's `Sec`, ...) onto the channels the
 /// profiles know. Channels no profile uses come back as `""`: callers keep the raw name.
@@ -68,7 +76,9 @@ pub fn canonical_channel(raw: &str) -> &'static str {
                 .windows(needle.len())
                 .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
         };
-        if has("taskscheduler")
+        if c.eq_ignore_ascii_case(CH_TASK_DEFINITION) {
+            CH_TASK_DEFINITION
+        } else if (has("taskscheduler") && !has("maintenance"))
             || c.eq_ignore_ascii_case("tasksch")
             || c.eq_ignore_ascii_case("tasksched")
         {
@@ -154,5 +164,10 @@ mod tests {
             CH_TASKSCHEDULER
         );
         assert_eq!(canonical_channel("Application"), "");
+        // Its sibling channel records maintenance runs, not tasks: no Operational record.
+        assert_eq!(
+            canonical_channel("Microsoft-Windows-TaskScheduler/Maintenance"),
+            ""
+        );
     }
 }

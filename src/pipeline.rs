@@ -111,6 +111,31 @@ impl Loaded {
         )
     }
 
+    /// What could be seen of tasks, hosts per verdict (`None` without hosts): a quiet host
+    /// is not a clean host.
+    pub fn coverage_line(&self) -> Option<String> {
+        let tally = crate::context::coverage::tally(&self.dataset.coverage);
+        if tally.is_empty() {
+            return None;
+        }
+        let parts: Vec<String> = tally
+            .iter()
+            .map(|(v, n)| format!("{n} host{} {}", if *n == 1 { "" } else { "s" }, v.key()))
+            .collect();
+        let mut line = format!("what could be seen of tasks: {}", parts.join(", "));
+        if let Some((v, _)) = tally
+            .iter()
+            .find(|(v, _)| *v >= crate::frame::Visibility::DefinitionsOnly)
+        {
+            line.push_str(&format!(
+                " ({}: {}; `rank --by host` says which)",
+                v.key(),
+                v.text()
+            ));
+        }
+        Some(line)
+    }
+
     pub fn summary(&self) -> String {
         let d = &self.dataset;
         let kept = d
@@ -182,6 +207,7 @@ pub fn load_with(
         .filter(|r| !r.not_a_log && (r.kind != "unknown" || r.records > 0))
         .count();
     let (mut dataset, merged) = builder.finish_with_notes();
+    crate::context::coverage::add_logs(&mut dataset, &reports);
     crate::context::add(&mut dataset);
     Loaded {
         dataset,

@@ -26,16 +26,26 @@ pub enum Flag {
     ShortLived,
     /// Updated and, within a day, updated back to the definition before (Sunburst).
     TemporaryModification,
+    /// A definition on disk that differs from the last registration the host's logs
+    /// recorded for the task (or whose task the logs last saw deleted): changed outside the
+    /// Task Scheduler's logging, or while it was off.
+    ChangedUnlogged,
+    /// A definition written while the host's Security log recorded task registrations
+    /// (4698), with no registration of its task logged: made around the Task Scheduler
+    /// (the registry, a copied file).
+    Unlogged,
 }
 
 impl Flag {
     /// Every flag.
-    pub const ALL: [Flag; 5] = [
+    pub const ALL: [Flag; 7] = [
         Flag::ForeignHost,
         Flag::NeverRan,
         Flag::RanOnce,
         Flag::ShortLived,
         Flag::TemporaryModification,
+        Flag::ChangedUnlogged,
+        Flag::Unlogged,
     ];
 
     /// The flag's name in outputs, filters and summaries.
@@ -46,6 +56,8 @@ impl Flag {
             Flag::RanOnce => "ran-once",
             Flag::ShortLived => "short-lived",
             Flag::TemporaryModification => "temporary-modification",
+            Flag::ChangedUnlogged => "changed-unlogged",
+            Flag::Unlogged => "unlogged",
         }
     }
 
@@ -57,6 +69,8 @@ impl Flag {
             Flag::RanOnce => "once",
             Flag::ShortLived => "short",
             Flag::TemporaryModification => "tmp-mod",
+            Flag::ChangedUnlogged => "chg-unlog",
+            Flag::Unlogged => "unlogged",
         }
     }
 

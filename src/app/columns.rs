@@ -161,7 +161,7 @@ impl Column {
     /// The header in `view`.
     pub fn title_in(self, view: View) -> &'static str {
         match view {
-            View::Events => self.spec().title,
+            View::Events | View::Definitions => self.spec().title,
             View::Tasks => self.spec().task_title,
         }
     }

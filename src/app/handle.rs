@@ -53,7 +53,7 @@ impl App {
             _ => None,
         };
         match (&mut self.mode, action) {
-            (Mode::Normal | Mode::Help | Mode::Warnings, _) => NotConsumed,
+            (Mode::Normal | Mode::Help | Mode::Warnings | Mode::Hosts, _) => NotConsumed,
             (Mode::Verdict { .. }, Action::SetVerdict(v)) => {
                 self.mode = Mode::Normal;
                 Consumed(self.set_verdict(*v))
@@ -149,7 +149,7 @@ impl App {
     /// The help and the warnings scroll with the movement keys and close with Esc, Enter or
     /// their own key; other keys do nothing while they are open.
     fn on_overlay(&mut self, action: &Action) -> Handled {
-        if !matches!(self.mode, Mode::Help | Mode::Warnings) {
+        if !matches!(self.mode, Mode::Help | Mode::Warnings | Mode::Hosts) {
             return NotConsumed;
         }
         match action {
@@ -171,9 +171,11 @@ impl App {
                 self.mode = Mode::Normal;
                 done()
             }
-            Action::ToggleHelp | Action::ToggleWarnings | Action::Quit | Action::Resize(_) => {
-                NotConsumed
-            }
+            Action::ToggleHelp
+            | Action::ToggleWarnings
+            | Action::ToggleHosts
+            | Action::Quit
+            | Action::Resize(_) => NotConsumed,
             _ => done(),
         }
     }
@@ -280,10 +282,12 @@ impl App {
                     "rows judged benign in place".into()
                 };
             }
-            Action::ToggleView => {
-                self.view = match self.view {
-                    View::Events => View::Tasks,
-                    View::Tasks => View::Events,
+            Action::ToggleView | Action::ToggleDefinitions => {
+                self.view = match (action, self.view) {
+                    (Action::ToggleView, View::Tasks) => View::Events,
+                    (Action::ToggleView, _) => View::Tasks,
+                    (_, View::Definitions) => View::Events,
+                    _ => View::Definitions,
                 };
                 self.drill.reset_scroll();
                 let n = self.rows().len();
@@ -298,6 +302,7 @@ impl App {
                 if self.data.is_some() {
                     let stem = match self.view {
                         View::Events => "anomalog-export",
+                        View::Definitions => "anomalog-definitions",
                         View::Tasks => "anomalog-tasks",
                     };
                     self.mode = Mode::Export {
@@ -398,11 +403,11 @@ impl App {
         let mut effects = Vec::new();
         match action {
             Action::Quit => self.quit = true,
-            Action::ToggleHelp | Action::ToggleWarnings => {
-                let want = if *action == Action::ToggleHelp {
-                    Mode::Help
-                } else {
-                    Mode::Warnings
+            Action::ToggleHelp | Action::ToggleWarnings | Action::ToggleHosts => {
+                let want = match action {
+                    Action::ToggleHelp => Mode::Help,
+                    Action::ToggleHosts => Mode::Hosts,
+                    _ => Mode::Warnings,
                 };
                 self.mode = if self.mode == want {
                     Mode::Normal

@@ -55,9 +55,13 @@ pub enum Action {
     Section(bool),
     /// Open or close the warnings pane.
     ToggleWarnings,
+    /// The hosts pane.
+    ToggleHosts,
     ToggleHelp,
     /// Switch between the event list and the task list.
     ToggleView,
+    /// Definitions / events.
+    ToggleDefinitions,
     /// Rows judged benign: at the bottom of the list, or in place.
     ToggleBenignLast,
     CancelTraining,
@@ -237,6 +241,12 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::ToggleView,
     },
     Binding {
+        keys: &[Key::Char('d')],
+        what: "definitions / events: one row per unique task definition found on the hosts (Tasks folder, .job) or per unique event",
+        hint: ("d definitions", 2),
+        action: Action::ToggleDefinitions,
+    },
+    Binding {
         keys: &[Key::Tab],
         what: "switch focus between the list and the drill-down",
         hint: ("", 0),
@@ -331,6 +341,12 @@ pub const BINDINGS: &[Binding] = &[
         what: "warnings: files and records that could not be read",
         hint: ("W warnings", 2),
         action: Action::ToggleWarnings,
+    },
+    Binding {
+        keys: &[Key::Char('H')],
+        what: "hosts: what evidence about tasks each host has, and what could not be seen",
+        hint: ("H hosts", 3),
+        action: Action::ToggleHosts,
     },
     Binding {
         keys: &[Key::Char('?')],

@@ -50,11 +50,13 @@ const PREVIEW_BUDGET: std::time::Duration = std::time::Duration::from_millis(40)
 /// Rows counted between two looks at the clock.
 const PREVIEW_SLICE: usize = 4096;
 
-/// Which list is shown: one row per unique event, or one per task.
+/// Which list is shown: one row per unique event the logs recorded, per unique task
+/// definition found on the hosts, or per task (both joined).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum View {
     #[default]
     Events,
+    Definitions,
     Tasks,
 }
 
@@ -62,6 +64,7 @@ impl View {
     pub fn name(self) -> &'static str {
         match self {
             View::Events => "events",
+            View::Definitions => "definitions",
             View::Tasks => "tasks",
         }
     }
@@ -108,9 +111,11 @@ impl ExportJob {
     pub fn run(&self) -> anyhow::Result<usize> {
         let write = |w: &mut dyn std::io::Write| -> anyhow::Result<()> {
             match self.view {
-                View::Events => Rows::with_order(&self.ds, &self.ranking, self.items.clone())
-                    .with_entries(self.entries.clone())
-                    .write(self.format, w),
+                View::Events | View::Definitions => {
+                    { Rows::with_order(&self.ds, &self.ranking, self.items.clone()) }
+                        .with_entries(self.entries.clone())
+                        .write(self.format, w)
+                }
                 View::Tasks => TaskRows::new(&self.ds, &self.ranking, self.items.clone())
                     .with_entries(self.entries.clone())
                     .write(self.format, w),
@@ -192,6 +197,8 @@ pub enum Mode {
     Help,
     /// The warnings pane.
     Warnings,
+    /// The hosts pane: what evidence about tasks each host has.
+    Hosts,
 }
 
 /// Training as the header shows it.
@@ -250,6 +257,7 @@ pub struct App {
     data: Option<Data>,
     view: View,
     events: list::ListView,
+    definitions: list::ListView,
     tasks: list::ListView,
     drill: drill::Drill,
     triage: triage::Triage,
@@ -280,6 +288,7 @@ impl App {
             data: None,
             view: View::Events,
             events: list::ListView::default(),
+            definitions: list::ListView::default(),
             tasks: list::ListView::default(),
             drill: drill::Drill::default(),
             triage: triage::Triage::default(),
@@ -340,6 +349,7 @@ impl App {
     pub fn list(&self) -> &list::ListView {
         match self.view {
             View::Events => &self.events,
+            View::Definitions => &self.definitions,
             View::Tasks => &self.tasks,
         }
     }
@@ -347,6 +357,7 @@ impl App {
     fn list_mut(&mut self) -> &mut list::ListView {
         match self.view {
             View::Events => &mut self.events,
+            View::Definitions => &mut self.definitions,
             View::Tasks => &mut self.tasks,
         }
     }
@@ -391,7 +402,7 @@ impl App {
             | Mode::Export { .. }
             | Mode::ConfirmOverwrite { .. } => Keymap::Prompt,
             Mode::Verdict { .. } => Keymap::Verdict,
-            Mode::Normal | Mode::Help | Mode::Warnings => Keymap::List,
+            Mode::Normal | Mode::Help | Mode::Warnings | Mode::Hosts => Keymap::List,
         }
     }
 
@@ -579,6 +590,7 @@ impl App {
         let session = self.triage.session();
         for (view, list) in [
             (View::Events, &mut self.events),
+            (View::Definitions, &mut self.definitions),
             (View::Tasks, &mut self.tasks),
         ] {
             list.refresh(&Table {
@@ -598,6 +610,7 @@ impl App {
         };
         match self.view {
             View::Events => self.events.refresh(&table),
+            View::Definitions => self.definitions.refresh(&table),
             View::Tasks => self.tasks.refresh(&table),
         }
     }
@@ -738,6 +751,7 @@ impl App {
         };
         match self.view {
             View::Events => self.events.set_search(&table, text),
+            View::Definitions => self.definitions.set_search(&table, text),
             View::Tasks => self.tasks.set_search(&table, text),
         }
     }

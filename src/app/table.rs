@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use crate::frame::Dataset;
+use crate::frame::{Dataset, RowKind};
 use crate::model::{Ranking, TaskRanking};
 use crate::session::{Entry, Session, Verdict};
 
@@ -19,18 +19,36 @@ pub struct Data {
     pub ranking: Arc<Ranking>,
     pub tasks: TaskRanking,
     task_rank: Vec<usize>,
+    /// The logged events, best first.
+    events: Vec<usize>,
+    /// The definitions found on the hosts, best first.
+    definitions: Vec<usize>,
 }
 
 impl Data {
     pub fn new(ds: Arc<Dataset>, ranking: Arc<Ranking>) -> Data {
-        let tasks = TaskRanking::new(&ds.tasks, &ranking);
+        let tasks = TaskRanking::new(&ds, &ranking);
         let task_rank = tasks.ranks();
+        let events = ranking.list(&ds, RowKind::Event);
+        let definitions = ranking.list(&ds, RowKind::Definition);
         Data {
             ds,
             ranking,
             tasks,
             task_rank,
+            events,
+            definitions,
         }
+    }
+
+    /// The logged events, best first.
+    pub fn events(&self) -> &[usize] {
+        &self.events
+    }
+
+    /// The definitions found on the hosts, best first.
+    pub fn definitions(&self) -> &[usize] {
+        &self.definitions
     }
 
     /// Rank (0-based) of unique event `u`.
@@ -59,21 +77,24 @@ impl<'a> Table<'a> {
     /// Items best first.
     pub fn ranked(&self) -> &'a [usize] {
         match self.view {
-            View::Events => &self.data.ranking.order,
+            View::Events => &self.data.events,
+            View::Definitions => &self.data.definitions,
             View::Tasks => &self.data.tasks.order,
         }
     }
 
     pub fn rank(&self, i: usize) -> usize {
         match self.view {
-            View::Events => self.data.event_rank(i),
+            View::Events | View::Definitions => self.data.event_rank(i),
             View::Tasks => self.data.task_rank(i),
         }
     }
 
     pub fn score(&self, i: usize) -> f64 {
         match self.view {
-            View::Events => self.data.ranking.scores.get(i).copied().unwrap_or(0.0),
+            View::Events | View::Definitions => {
+                self.data.ranking.scores.get(i).copied().unwrap_or(0.0)
+            }
             View::Tasks => self.data.tasks.scores.get(i).copied().unwrap_or(0.0),
         }
     }
@@ -81,7 +102,7 @@ impl<'a> Table<'a> {
     /// The unique event that stands for item `i`: itself, or a task's best-ranked event.
     pub fn lead(&self, i: usize) -> usize {
         match self.view {
-            View::Events => i,
+            View::Events | View::Definitions => i,
             View::Tasks => self.data.tasks.best.get(i).copied().unwrap_or(0),
         }
     }
@@ -89,7 +110,7 @@ impl<'a> Table<'a> {
     /// The unique events of item `i`.
     pub fn events(&self, i: usize) -> Vec<usize> {
         match self.view {
-            View::Events => vec![i],
+            View::Events | View::Definitions => vec![i],
             View::Tasks => self
                 .ds()
                 .tasks
@@ -103,7 +124,7 @@ impl<'a> Table<'a> {
     pub fn entry(&self, i: usize) -> Option<&'a Entry> {
         let s = self.session?;
         match self.view {
-            View::Events => s.entry(i),
+            View::Events | View::Definitions => s.entry(i),
             View::Tasks => s.task_entry(i),
         }
     }
@@ -119,7 +140,7 @@ impl<'a> Table<'a> {
     fn hosts(&self, i: usize) -> usize {
         let ds = self.ds();
         match self.view {
-            View::Events => ds.uniques[i].hosts.len(),
+            View::Events | View::Definitions => ds.uniques[i].hosts.len(),
             View::Tasks => ds.tasks.tasks[i].hosts.len(),
         }
     }
@@ -127,7 +148,7 @@ impl<'a> Table<'a> {
     fn count(&self, i: usize) -> u64 {
         let ds = self.ds();
         match self.view {
-            View::Events => ds.uniques[i].count(),
+            View::Events | View::Definitions => ds.uniques[i].count(),
             View::Tasks => ds.tasks.tasks[i].count,
         }
     }
@@ -135,7 +156,7 @@ impl<'a> Table<'a> {
     fn flags(&self, i: usize) -> &'a [crate::timeline::Flag] {
         let ds = self.ds();
         match self.view {
-            View::Events => ds.flags(i),
+            View::Events | View::Definitions => ds.flags(i),
             View::Tasks => &ds.tasks.tasks[i].flags,
         }
     }
@@ -150,7 +171,7 @@ impl<'a> Table<'a> {
             Column::Count => self.count(i).to_string(),
             Column::Hosts => format!("{}/{}", self.hosts(i), ds.fleet_size()),
             Column::Event => match self.view {
-                View::Events => ds.uniques[i].event_id.to_string(),
+                View::Events | View::Definitions => ds.uniques[i].event_id.to_string(),
                 View::Tasks => ds.tasks.tasks[i]
                     .event_ids
                     .iter()
@@ -166,7 +187,7 @@ impl<'a> Table<'a> {
                 .join(" "),
             Column::Verdict => self.verdict(i).map_or("", |v| v.name()).to_string(),
             Column::Task => match self.view {
-                View::Events => with_variants(ds.name_as_read(i)),
+                View::Events | View::Definitions => with_variants(ds.name_as_read(i)),
                 View::Tasks => {
                     let t = &ds.tasks.tasks[i];
                     with_variants((&t.name, t.variants))
@@ -185,7 +206,7 @@ impl<'a> Table<'a> {
             Column::Count => self.count(i) as f64,
             Column::Hosts => self.hosts(i) as f64,
             Column::Event => match self.view {
-                View::Events => f64::from(self.ds().uniques[i].event_id),
+                View::Events | View::Definitions => f64::from(self.ds().uniques[i].event_id),
                 View::Tasks => self.ds().tasks.tasks[i].uniques.len() as f64,
             },
             // Most flags first.
@@ -220,7 +241,7 @@ impl<'a> Table<'a> {
             "hosts" if numeric => vec![owned(self.hosts(i).to_string())],
             "hosts" => {
                 let hosts = match self.view {
-                    View::Events => &ds.uniques[i].hosts,
+                    View::Events | View::Definitions => &ds.uniques[i].hosts,
                     View::Tasks => &ds.tasks.tasks[i].hosts,
                 };
                 hosts.iter().map(|h| Cow::Borrowed(h.as_str())).collect()
@@ -232,7 +253,7 @@ impl<'a> Table<'a> {
                 .flat_map(|f| [Cow::Borrowed(f.name()), Cow::Borrowed(f.short())])
                 .collect(),
             "name" => match self.view {
-                View::Events => vec![Cow::Borrowed(ds.name_as_read(i).0)],
+                View::Events | View::Definitions => vec![Cow::Borrowed(ds.name_as_read(i).0)],
                 View::Tasks => {
                     let t = &ds.tasks.tasks[i];
                     vec![Cow::Borrowed(&*t.name), Cow::Borrowed(&*t.key)]
@@ -283,7 +304,7 @@ impl<'a> Table<'a> {
         match filter {
             None => true,
             Some(Filter::Task { index, .. }) => match self.view {
-                View::Events => self.ds().tasks.of(i) == Some(*index),
+                View::Events | View::Definitions => self.ds().tasks.of(i) == Some(*index),
                 View::Tasks => i == *index,
             },
             Some(Filter::Query(q)) => q.eval(&Item { table: self, i }),

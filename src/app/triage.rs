@@ -35,7 +35,7 @@ struct Step {
 
 fn slot(view: View) -> u8 {
     match view {
-        View::Events => 0,
+        View::Events | View::Definitions => 0,
         View::Tasks => 1,
     }
 }
@@ -62,14 +62,14 @@ impl Triage {
 
     pub fn marks(&self, view: View) -> &BTreeSet<usize> {
         match view {
-            View::Events => &self.marks,
+            View::Events | View::Definitions => &self.marks,
             View::Tasks => &self.task_marks,
         }
     }
 
     pub(super) fn marks_mut(&mut self, view: View) -> &mut BTreeSet<usize> {
         match view {
-            View::Events => &mut self.marks,
+            View::Events | View::Definitions => &mut self.marks,
             View::Tasks => &mut self.task_marks,
         }
     }
@@ -89,7 +89,7 @@ impl Triage {
         if let Some(step) = &mut self.recording {
             for &i in items {
                 let before = match view {
-                    View::Events => s.entry(i),
+                    View::Events | View::Definitions => s.entry(i),
                     View::Tasks => s.task_entry(i),
                 };
                 step.entries
@@ -99,7 +99,7 @@ impl Triage {
         }
         for &i in items {
             match view {
-                View::Events => s.update(ds, i, &f),
+                View::Events | View::Definitions => s.update(ds, i, &f),
                 View::Tasks => s.update_task(ds, i, &f),
             }
         }

@@ -4,6 +4,8 @@
 //! prevalence across the fleet, the lifecycle flags, and what a task's definition lends its
 //! other events.
 
+pub mod coverage;
+pub mod definitions;
 pub mod lifecycle;
 pub mod tasks;
 
@@ -60,6 +62,17 @@ pub fn add_with(ds: &mut Dataset, enrich: bool) {
     }
     // Tasks read the flags, the lent fields the lifecycles: set first.
     ds.set_derived(lifecycles, Vec::new(), crate::frame::Tasks::default());
+    // Definitions on disk against the registrations logged.
+    let checked = definitions::flags(ds);
+    let mut lifecycles = std::mem::take(&mut ds.lifecycles);
+    for (mine, found) in lifecycles.flags.iter_mut().zip(checked) {
+        if !found.is_empty() {
+            let all: BTreeSet<Flag> = mine.iter().copied().chain(found).collect();
+            *mine = all.into_iter().collect();
+        }
+    }
+    ds.set_derived(lifecycles, Vec::new(), crate::frame::Tasks::default());
+    ds.coverage = coverage::build(ds);
     let display = tasks::display(ds);
     let grouped = tasks::build(ds, &display);
     let lifecycles = std::mem::take(&mut ds.lifecycles);

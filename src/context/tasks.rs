@@ -134,15 +134,17 @@ pub fn display(ds: &Dataset) -> Vec<Display> {
         .collect()
 }
 
-/// Whether unique event `u` carries a task definition (Security 4698 / 4702 with its XML).
+/// Whether unique event `u` carries a task definition (Security 4698 / 4702 with its XML, or
+/// a definition found on the host).
 fn is_definition(ds: &Dataset, u: usize) -> bool {
     let e = &ds.uniques[u];
-    e.channel == crate::event::CH_SECURITY
-        && matches!(e.event_id, 4698 | 4702)
-        && ["command", "principal"]
-            .iter()
-            .filter_map(|f| ds.fields[..ds.profile_fields].iter().position(|x| x == f))
-            .any(|i| !e.values[i].is_empty())
+    e.kind() == crate::frame::RowKind::Definition
+        || e.channel == crate::event::CH_SECURITY
+            && matches!(e.event_id, 4698 | 4702)
+            && ["command", "principal"]
+                .iter()
+                .filter_map(|f| ds.fields[..ds.profile_fields].iter().position(|x| x == f))
+                .any(|i| !e.values[i].is_empty())
 }
 
 /// A definition's [`ENRICHED`] values: what it lends.
@@ -171,6 +173,21 @@ pub fn lent_counts(ds: &Dataset) -> Vec<crate::frame::LentCounts> {
     let is_def: Vec<bool> = (0..ds.uniques.len())
         .map(|u| is_definition(ds, u))
         .collect();
+    // The definitions found on each host, by task: what a task runs when its logs recorded
+    // no registration (TaskScheduler/Operational on, task auditing off).
+    let name = ds.fields.iter().position(|f| *f == "task_name");
+    let mut on_disk: HashMap<(&str, String), u32> = HashMap::new();
+    if let Some(name) = name {
+        for (u, e) in ds.uniques.iter().enumerate() {
+            if e.kind() == crate::frame::RowKind::Definition {
+                for h in &e.hosts {
+                    on_disk
+                        .entry((h.as_str(), e.values[name].to_lowercase()))
+                        .or_insert(u as u32);
+                }
+            }
+        }
+    }
     let mut counts: FxHashMap<(u32, u32), u64> = FxHashMap::default();
     for life in &ds.lifecycles.tasks {
         let unique = |o: &u32| ds.occurrences[*o as usize].unique;
@@ -178,7 +195,12 @@ pub fn lent_counts(ds: &Dataset) -> Vec<crate::frame::LentCounts> {
             .occurrences
             .iter()
             .map(unique)
-            .find(|&u| is_def[u as usize]);
+            .find(|&u| is_def[u as usize])
+            .or_else(|| {
+                let u = unique(life.occurrences.first()?) as usize;
+                let key = ds.uniques[u].values[name?].to_lowercase();
+                on_disk.get(&(life.host.as_str(), key)).copied()
+            });
         let Some(mut current) = first else { continue };
         for u in life.occurrences.iter().map(unique) {
             if is_def[u as usize] {

@@ -220,7 +220,7 @@ impl Builder {
                 let fu = &self.ds.uniques[f.unique as usize];
                 let (channel, event_id, _) = &uniques[occ.unique as usize];
                 let same = f.host == host
-                    && f.time == occ.time
+                    && (f.time == occ.time || fu.channel == crate::event::CH_TASK_DEFINITION)
                     && f.record_id == occ.record_id
                     && *event_id == fu.event_id
                     && channel.eq_ignore_ascii_case(&fu.channel);
@@ -277,6 +277,9 @@ impl Builder {
         hosts: &[u32],
     ) {
         self.notes.extend(s.notes());
+        for (host, e) in &s.evidence {
+            self.ds.evidence.entry(host.clone()).or_default().max(e);
+        }
         let base = self.inputs.len() as u32;
         self.inputs.extend(s.inputs);
         let mut global_of = |b: &mut Builder, lu: u32| -> u32 {
@@ -532,6 +535,12 @@ impl Builder {
             conflicted_hosts,
         };
         let mut ds = self.ds;
+        ds.summary_inputs = self
+            .host_inputs
+            .iter()
+            .map(|(&h, inputs)| (ds.hosts[h as usize].clone(), inputs.len()))
+            .filter(|(h, _)| !h.is_empty())
+            .collect();
         ds.summary_lives = self.summary_lives;
         ds.summary_lent = self.summary_lent;
         ds.summary_flags = self

@@ -121,3 +121,86 @@ impl Lifecycles {
         seen.iter().map(|&l| &self.tasks[l as usize]).collect()
     }
 }
+
+/// What could be seen of tasks on a host, in words: the verdict of its coverage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Visibility {
+    /// Registrations (Security 4698-4702) and runs (TaskScheduler/Operational) are logged.
+    Everything,
+    /// Registrations are logged (4698), runs are not (TaskScheduler/Operational absent).
+    Registrations,
+    /// TaskScheduler/Operational is logged; Security task auditing is off or not read.
+    Operational,
+    /// No task is logged; the definitions on disk were read.
+    DefinitionsOnly,
+    /// No task is logged and no definition was read; process creations could show
+    /// `schtasks.exe`.
+    ProcessCreationsOnly,
+    /// No evidence about tasks at all.
+    Nothing,
+}
+
+impl Visibility {
+    /// Every verdict, best coverage first.
+    pub const ALL: [Visibility; 6] = [
+        Visibility::Everything,
+        Visibility::Registrations,
+        Visibility::Operational,
+        Visibility::DefinitionsOnly,
+        Visibility::ProcessCreationsOnly,
+        Visibility::Nothing,
+    ];
+
+    /// A short name (filters, the summary line).
+    pub fn key(self) -> &'static str {
+        match self {
+            Visibility::Everything => "logged",
+            Visibility::Registrations => "registrations-only",
+            Visibility::Operational => "operational-only",
+            Visibility::DefinitionsOnly => "definitions-only",
+            Visibility::ProcessCreationsOnly => "process-creations-only",
+            Visibility::Nothing => "nothing",
+        }
+    }
+
+    /// What could and could not be seen, for an analyst.
+    pub fn text(self) -> &'static str {
+        match self {
+            Visibility::Everything => {
+                "task registrations (Security 4698-4702) and runs (TaskScheduler/Operational) are logged"
+            }
+            Visibility::Registrations => {
+                "task registrations are logged (Security 4698-4702); runs are not (TaskScheduler/Operational absent or disabled)"
+            }
+            Visibility::Operational => {
+                "TaskScheduler/Operational is logged; Security task auditing is off (no 4698-4702): a task written to the registry alone leaves no record"
+            }
+            Visibility::DefinitionsOnly => {
+                "task registrations are not logged on this host: only its definitions can be hunted"
+            }
+            Visibility::ProcessCreationsOnly => {
+                "task registrations are not logged and no definitions were collected: only process creations of schtasks.exe can show tasks"
+            }
+            Visibility::Nothing => {
+                "no evidence about tasks at all: no task is logged and no definition was collected"
+            }
+        }
+    }
+}
+
+/// One host: what evidence about tasks the inputs hold for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostCoverage {
+    /// The host's name, lower-case, as the dataset keeps it.
+    pub host: String,
+    /// Other names the same evidence gives it (a renamed machine, an endpoint collected
+    /// under two names).
+    pub aliases: Vec<String>,
+    /// Task definitions read (files, `.job`, collector rows).
+    pub definitions: u64,
+    /// Its records, by what they could say about tasks (logs read, and summaries' accounts).
+    pub evidence: crate::ingest::evidence::Evidence,
+    /// Inputs that were summaries describing it.
+    pub summaries: usize,
+    pub seen: Visibility,
+}

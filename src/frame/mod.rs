@@ -25,7 +25,7 @@ mod builder;
 mod derived;
 mod part;
 pub use builder::{Builder, Merged, Options, SameHost};
-pub use derived::{Display, Lifecycles, Task, TaskLife, Tasks};
+pub use derived::{Display, HostCoverage, Lifecycles, Task, TaskLife, Tasks, Visibility};
 pub use part::{Claimed, Part};
 
 /// No index (no lifecycle step, say).
@@ -62,6 +62,24 @@ impl UniqueEvent {
     pub fn count(&self) -> u64 {
         self.count
     }
+
+    /// Which list the row belongs to: a logged event, or a definition found on a host.
+    pub fn kind(&self) -> RowKind {
+        if self.channel == crate::event::CH_TASK_DEFINITION {
+            RowKind::Definition
+        } else {
+            RowKind::Event
+        }
+    }
+}
+
+/// The two lists of unique rows: what the logs recorded, and the task definitions found on
+/// the hosts. One model scores both (a definition reads like a 4698's); each list is ranked
+/// on its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RowKind {
+    Event,
+    Definition,
 }
 
 /// Every kept occurrence, in pages of [`Occurrences::PAGE`]: growing never copies what is
@@ -214,6 +232,14 @@ pub struct Dataset {
     /// Per unique event: the task definitions its summaries lent it, with counts (empty
     /// when none came; [`tasks::lent_counts`]).
     summary_lent: Vec<LentCounts>,
+    /// What each host's logs could say about tasks ([`crate::ingest::evidence`]): its logs'
+    /// records, or a summary's account of them (the larger where several describe a host:
+    /// the same evidence counts once).
+    pub evidence: std::collections::BTreeMap<String, crate::ingest::evidence::Evidence>,
+    /// Host -> the summaries that describe it.
+    pub summary_inputs: std::collections::BTreeMap<String, usize>,
+    /// Per host: what evidence about tasks the inputs hold ([`crate::context::coverage`]).
+    pub coverage: Vec<HostCoverage>,
     /// Records seen more than once (same host, channel, record id and time), dropped.
     pub duplicates_dropped: u64,
     /// Events the profile's prefilter kept but its extractor rejected.

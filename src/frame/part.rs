@@ -36,7 +36,11 @@ pub(super) fn record_key(ev: &RawEvent) -> u64 {
     } else {
         ch.hash(&mut h);
     }
-    ev.time.hash(&mut h);
+    // A definition's identity is its host, name and bytes (its record id), not the time
+    // stamp of the copy read: a collection and an archive of it hold one definition.
+    if ch != crate::event::CH_TASK_DEFINITION {
+        ev.time.hash(&mut h);
+    }
     ev.event_id.hash(&mut h);
     match ev.record_id {
         Some(id) => id.hash(&mut h),
@@ -226,6 +230,9 @@ pub(super) struct Summaries {
     foreign: Vec<(u32, BTreeSet<String>)>,
     /// Lines repeating a unique event already in their summary.
     repeated: u64,
+    /// What each host's logs could say about tasks, as the summaries' headers say (a hunt
+    /// client's only of its own host).
+    pub(super) evidence: Vec<(String, crate::ingest::evidence::Evidence)>,
 }
 
 impl Summaries {
@@ -415,7 +422,14 @@ impl SummarySink for Part<'_> {
         let s = self.summaries.get_or_insert_with(Box::default);
         let input = s.inputs.len() as u32;
         s.inputs.push(info.input);
-        s.current = Some((input, info.fqdn.map(|f| f.trim().to_lowercase())));
+        let fqdn = info.fqdn.map(|f| f.trim().to_lowercase());
+        for e in info.evidence {
+            let host = e.host.trim().to_lowercase();
+            if fqdn.as_ref().is_none_or(|f| *f == host) {
+                s.evidence.push((host, e.evidence));
+            }
+        }
+        s.current = Some((input, fqdn));
         let hosts: Vec<u32> = info
             .hosts
             .iter()

@@ -92,7 +92,13 @@ enum Item {
     /// Rendered and normalised.
     Event(RawEvent),
     /// Not rendered: no profile wants its channel and event id.
-    Passed { channel: Arc<str>, event_id: u32 },
+    Passed {
+        channel: Arc<str>,
+        canonical: &'static str,
+        event_id: u32,
+        computer: Arc<str>,
+        time: i64,
+    },
 }
 
 /// The channel of the last record peeked in a chunk (its UTF-16 bytes, the text, and its
@@ -118,6 +124,7 @@ fn drain<T: std::io::Read + std::io::Seek>(
     let pre = rd.prefilter.clone();
     let progress = rd.progress;
     let mut last: Option<LastChannel> = None;
+    let mut last_computer: Option<(Vec<u8>, Arc<str>)> = None;
     let records = parser.serialized_records(move |r| {
         let r = r?;
         if let Some(p) = super::peek::channel_and_id(&r) {
@@ -133,9 +140,20 @@ fn drain<T: std::io::Read + std::io::Seek>(
                 }
             };
             if !pre.wants_canonical(known.canonical, p.event_id) {
+                let computer = match &last_computer {
+                    Some((utf16, text)) if utf16 == p.computer_utf16 => text.clone(),
+                    _ => {
+                        let text: Arc<str> = Arc::from(p.computer());
+                        last_computer = Some((p.computer_utf16.to_vec(), text.clone()));
+                        text
+                    }
+                };
                 return Ok(Item::Passed {
                     channel: known.text.clone(),
+                    canonical: known.canonical,
                     event_id: p.event_id,
+                    computer,
+                    time: r.timestamp.as_microsecond(),
                 });
             }
         }
@@ -153,7 +171,18 @@ fn drain<T: std::io::Read + std::io::Seek>(
         }
         match item {
             Ok(Item::Event(ev)) => report.record(ev, sink, progress),
-            Ok(Item::Passed { channel, event_id }) => report.count(&channel, event_id, progress),
+            Ok(Item::Passed {
+                channel,
+                canonical,
+                event_id,
+                computer,
+                time,
+            }) => {
+                report.count(&channel, event_id, progress);
+                report
+                    .witnessed
+                    .count(&computer, canonical, event_id, Some(time));
+            }
             Err(e) => {
                 report.skipped += 1;
                 report.problem(one_line(&e.to_string()));
@@ -180,6 +209,8 @@ pub struct PeekCheck {
     pub json_fallbacks: u64,
     /// Records it read differently from the `Value` path: a bug (record ids of the first few).
     pub json_disagreed: Vec<u64>,
+    /// Peeked with a computer other than the rendered one: a bug (record ids of the first few).
+    pub computer_disagreed: Vec<u64>,
 }
 
 /// Peek and render every record of an `.evtx` file and compare (for tests and the bench).
@@ -192,7 +223,8 @@ pub fn peek_check(path: &Path) -> PeekCheck {
     let src: Arc<str> = Arc::from("check");
     let items = parser.serialized_records(move |r| {
         let r = r?;
-        let peeked = super::peek::channel_and_id(&r).map(|p| (p.channel(), p.event_id));
+        let peeked =
+            super::peek::channel_and_id(&r).map(|p| (p.channel(), p.event_id, p.computer()));
         let id = r.event_record_id;
         r.into_json_bytes().map(|rec| {
             let fast = super::evtx_json::read(&rec.data, &src);
@@ -204,17 +236,23 @@ pub fn peek_check(path: &Path) -> PeekCheck {
                     None => layout::from_evtx_dump(&data, &src),
                 });
             let json = fast.map(|f| Some(f) == slow);
-            (id, peeked, (ev.channel, ev.event_id), json)
+            (id, peeked, (ev.channel, ev.event_id), ev.computer, json)
         })
     });
-    for (id, peeked, rendered, json) in items.flatten() {
+    for (id, peeked, rendered, computer, json) in items.flatten() {
         out.records += 1;
         match json {
             None => out.json_fallbacks += 1,
             Some(false) if out.json_disagreed.len() < 5 => out.json_disagreed.push(id),
             _ => {}
         }
-        match peeked {
+        if let Some((_, _, c)) = &peeked
+            && *c != computer
+            && out.computer_disagreed.len() < 5
+        {
+            out.computer_disagreed.push(id);
+        }
+        match peeked.map(|(c, i, _)| (c, i)) {
             None => out.unpeeked += 1,
             Some(p) if p == rendered => out.agreed += 1,
             Some(p) => {

@@ -47,6 +47,7 @@ pub fn read_json_stream(
     let source: Arc<str> = Arc::from(name.as_str());
     let mut report = FileReport::new(name, "json");
     let mut non_events = 0u64;
+    let mut task_rows = super::task_rows::Rows::default();
     let mut on_value = |v: Value, report: &mut FileReport| {
         // A JSON array holds records (Chainsaw, old Hayabusa, a SIEM export).
         let items = match v {
@@ -54,7 +55,10 @@ pub fn read_json_stream(
             other => vec![other],
         };
         for item in items {
-            match layout::normalize(&item, &source) {
+            let ev = task_rows
+                .definition(&item, &source)
+                .or_else(|| layout::normalize(&item, &source));
+            match ev {
                 Some(mut ev) => {
                     if ev.data.len() > MAX_FIELDS {
                         ev.data.truncate(MAX_FIELDS);

@@ -5,14 +5,18 @@
 //! evtx crate's rayon workers. Each file yields a [`FileReport`] that says how many records it held, how
 //! many were skipped and why, so a damaged collection still loads and the analyst sees the cost.
 
+pub mod definitions;
+pub mod evidence;
 mod evtx_reader;
 pub use evtx_reader::{PeekCheck, peek_check};
 mod evtx_json;
+mod job;
 mod json_reader;
 pub mod layout;
 mod parquet_check;
 mod peek;
 pub mod summary;
+mod task_rows;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;
@@ -40,6 +44,11 @@ pub struct FileReport {
     pub not_a_log: bool,
     /// Found by walking a folder rather than named on the command line.
     pub found_in_folder: bool,
+    /// Its records per host, by what they could say about tasks.
+    pub witnessed: evidence::Witnessed,
+    /// A task definition file met before the logs were read: read afterwards, when the logs
+    /// beside it can say which host it belongs to ([`read_paths_with`]).
+    pub(crate) deferred: bool,
 }
 
 impl FileReport {
@@ -54,6 +63,12 @@ impl FileReport {
     /// Count a record read from this file and hand it to the sink (which keeps it or not).
     pub(crate) fn record(&mut self, ev: RawEvent, sink: &mut dyn Sink, progress: &Progress) {
         self.count(&ev.channel, ev.event_id, progress);
+        let channel = ev.canonical_channel();
+        // A definition is what is on the host, not something its logs recorded.
+        if channel != crate::event::CH_TASK_DEFINITION {
+            self.witnessed
+                .count(&ev.computer, channel, ev.event_id, ev.time);
+        }
         sink.take(ev);
     }
 
@@ -110,6 +125,56 @@ impl FileReport {
             2_000,
         ))
     }
+}
+
+impl FileReport {
+    /// A task definition file put aside until the logs are read.
+    fn deferred(path: String) -> FileReport {
+        FileReport {
+            deferred: true,
+            ..FileReport::new(path, "definition")
+        }
+    }
+}
+
+/// Read one task definition file's bytes (XML or `.job`) into a record of the host the logs
+/// beside it name ([`definitions`]).
+fn read_definition(
+    kind: Kind,
+    name: String,
+    bytes: &[u8],
+    modified: Option<i64>,
+    rd: &Reading<'_>,
+    sink: &mut dyn Sink,
+) -> FileReport {
+    let mut r = FileReport::new(name, "definition");
+    if bytes.len() as u64 > definitions::MAX_DEFINITION_BYTES {
+        r.problem(format!(
+            "not read: a task definition larger than {} MiB",
+            definitions::MAX_DEFINITION_BYTES >> 20
+        ));
+        r.skipped += 1;
+        return r;
+    }
+    let placed = definitions::place(&r.path);
+    let host = match rd.hosts {
+        Some(map) => map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .host_of(&placed),
+        None => return FileReport::deferred(r.path),
+    };
+    let path = r.path.clone();
+    let ev = match kind {
+        Kind::Job => definitions::job_record(&path, bytes, modified, &placed, &host, &mut r),
+        _ => Some(definitions::xml_record(
+            &path, bytes, modified, &placed, &host, &mut r,
+        )),
+    };
+    if let Some(ev) = ev {
+        r.record(ev, sink, rd.progress);
+    }
+    r
 }
 
 /// Counters a caller (a progress bar, the TUI) can watch while reading runs on other threads,
@@ -177,8 +242,23 @@ pub const SESSION_FILE: &str = "anomalog-session.json";
 pub const OWN_FILES: &[&str] = &[SESSION_FILE];
 
 /// Extensions picked up when walking a folder; a file named explicitly is sniffed whatever
-/// its name.
-const LOG_EXTENSIONS: &[&str] = &["evtx", "json", "jsonl", "ndjson", "zip", "parquet"];
+/// its name. Files without an extension are sniffed too: the Tasks folder's definitions
+/// have none.
+const LOG_EXTENSIONS: &[&str] = &[
+    "evtx", "json", "jsonl", "ndjson", "zip", "parquet", "xml", "job",
+];
+
+/// Whether a folder walk reads a file of this name.
+fn walked(f: &Path) -> bool {
+    match f.extension().and_then(|x| x.to_str()) {
+        None => true,
+        Some(x) => {
+            LOG_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str())
+                // `Task.1.2` or `GoogleUpdateTaskMachineUA{...}`: a task name with a dot.
+                || f.components().any(|c| c.as_os_str().eq_ignore_ascii_case("tasks"))
+        }
+    }
+}
 
 /// Expand folders (recursively, following no links out of them) into files, each with
 /// whether it was found in a folder. Paths that do not exist come back as reports with a
@@ -210,11 +290,7 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<(PathBuf, bool)>, Vec<FileReport>
                     f.file_name()
                         .is_none_or(|n| !OWN_FILES.iter().any(|own| n == *own))
                 })
-                .filter(|f| {
-                    f.extension()
-                        .and_then(|x| x.to_str())
-                        .is_some_and(|x| LOG_EXTENSIONS.contains(&x.to_ascii_lowercase().as_str()))
-                })
+                .filter(|f| walked(f))
                 .collect();
             files.extend(found.into_iter().map(|f| (f, true)));
         } else if p.is_file() {
@@ -318,6 +394,9 @@ pub(crate) struct Reading<'a> {
     pub evtx_threads: usize,
     /// Unique events read from summaries so far, by every reader (bounded per run).
     pub summary_events: &'a AtomicU64,
+    /// The hosts the logs read name, by where they lie: set once the logs are read, when
+    /// task definitions are read ([`definitions`]); `None` defers them.
+    pub hosts: Option<&'a std::sync::Mutex<definitions::HostMap>>,
 }
 
 /// Read every path, keeping the events `keep` accepts, in file order.
@@ -359,6 +438,89 @@ where
     progress
         .files_total
         .store(files.len() as u64, Ordering::Relaxed);
+    let summary_events = AtomicU64::new(0);
+    let mut rd = Reading {
+        prefilter,
+        progress,
+        evtx_threads: 1,
+        summary_events: &summary_events,
+        hosts: None,
+    };
+    // First the logs (task definition files are met and put aside), then the definitions,
+    // once the logs can say which host each belongs to.
+    let mut per_file = read_files(&files, &mut rd, &new_sink, &mut done);
+    let deferred: Vec<usize> = (0..files.len())
+        .filter(|&i| per_file[i].len() == 1 && per_file[i][0].deferred)
+        .collect();
+    if !deferred.is_empty() {
+        let map = std::sync::Mutex::new(definitions::HostMap::new(
+            &per_file.iter().flatten().cloned().collect::<Vec<_>>(),
+        ));
+        let (later, refused) = cap_per_folder(
+            deferred
+                .iter()
+                .map(|&i| (i, files[i].0.display().to_string())),
+        );
+        for (i, report) in refused {
+            per_file[i] = vec![report];
+        }
+        let second: Vec<(PathBuf, bool)> = later.iter().map(|&i| files[i].clone()).collect();
+        progress
+            .files_total
+            .fetch_add(second.len() as u64, Ordering::Relaxed);
+        rd.hosts = Some(&map);
+        let read = read_files(&second, &mut rd, &new_sink, &mut done);
+        for (i, reps) in later.into_iter().zip(read) {
+            per_file[i] = reps;
+        }
+    }
+    for reps in per_file {
+        reports.extend(reps);
+    }
+    reports
+}
+
+/// Definitions beyond [`definitions::MAX_DEFINITIONS_PER_FOLDER`] in one Tasks folder are
+/// not read (in path order, so that the same are refused every time): the indices to read,
+/// and a report for each refused.
+fn cap_per_folder(
+    files: impl Iterator<Item = (usize, String)>,
+) -> (Vec<usize>, Vec<(usize, FileReport)>) {
+    let mut per_folder: HashMap<Vec<String>, usize> = HashMap::new();
+    let (mut read, mut refused) = (Vec::new(), Vec::new());
+    for (i, name) in files {
+        let placed = definitions::place(&name);
+        let n = per_folder.entry(placed.folder.clone()).or_default();
+        *n += 1;
+        if *n > definitions::MAX_DEFINITIONS_PER_FOLDER {
+            let mut r = FileReport::new(name, "definition");
+            r.problem(format!(
+                "not read: its Tasks folder ({}) holds more than {} definitions",
+                placed.folder.join("/"),
+                definitions::MAX_DEFINITIONS_PER_FOLDER
+            ));
+            r.skipped += 1;
+            refused.push((i, r));
+        } else {
+            read.push(i);
+        }
+    }
+    (read, refused)
+}
+
+/// Read `files` on one thread per core, each into a sink of its own; `done` gets the sinks
+/// in file order. The reports per file, in file order.
+fn read_files<S, N, D>(
+    files: &[(PathBuf, bool)],
+    rd: &mut Reading<'_>,
+    new_sink: &N,
+    done: &mut D,
+) -> Vec<Vec<FileReport>>
+where
+    S: Sink,
+    N: Fn() -> S + Sync,
+    D: FnMut(S),
+{
     // Files are read on plain threads, not rayon workers: the evtx crate parses chunks on
     // the rayon pool and blocks its caller until they are done, which deadlocks when the
     // caller is itself a rayon worker.
@@ -366,15 +528,10 @@ where
     let workers = cores.min(files.len()).max(1);
     // Parallel over files first: handing chunks to other threads costs more than it gains
     // when every core already reads a file of its own (docs/benchmarks.md, "Speed").
-    let summary_events = AtomicU64::new(0);
-    let rd = Reading {
-        prefilter,
-        progress,
-        evtx_threads: (cores / workers).max(1),
-        summary_events: &summary_events,
-    };
+    rd.evtx_threads = (cores / workers).max(1);
+    let rd = &*rd;
     let queue = Queue {
-        files: &files,
+        files,
         next: AtomicU64::new(0),
         window: 2 * workers,
         folded: std::sync::Mutex::new(0),
@@ -386,7 +543,7 @@ where
         let (tx, rx) = std::sync::mpsc::channel::<(usize, S, Vec<FileReport>)>();
         for _ in 0..workers {
             let tx = tx.clone();
-            let (queue, new_sink, rd) = (&queue, &new_sink, &rd);
+            let queue = &queue;
             s.spawn(move || queue.work(rd, new_sink, &tx));
         }
         drop(tx);
@@ -407,17 +564,17 @@ where
             done(sink);
         }
     });
-    for (i, reps) in per_file.into_iter().enumerate() {
-        match reps {
-            Some(r) => reports.extend(r),
-            None => {
+    per_file
+        .into_iter()
+        .enumerate()
+        .map(|(i, reps)| {
+            reps.unwrap_or_else(|| {
                 let mut r = FileReport::new(files[i].0.display().to_string(), "unknown");
                 r.problem("not read (internal error)");
-                reports.push(r);
-            }
-        }
-    }
-    reports
+                vec![r]
+            })
+        })
+        .collect()
 }
 
 /// The files of one read, handed to the workers in order. Backpressure: a worker starts
@@ -528,8 +685,27 @@ enum Kind {
     Parquet,
     Summary,
     Json,
+    /// Task XML (a file of the Tasks folder).
+    TaskXml,
+    /// A legacy `.job` file (no magic: told by its name).
+    Job,
     Empty,
     NotALog,
+}
+
+/// Whether a file or member name is a legacy `.job` file's.
+fn is_job_name(name: &str) -> bool {
+    name.len() > 4
+        && name.is_char_boundary(name.len() - 4)
+        && name[name.len() - 4..].eq_ignore_ascii_case(".job")
+}
+
+/// A kind told from the first bytes, and the name where the bytes cannot tell.
+fn kind_of(head_kind: Kind, name: &str) -> Kind {
+    match head_kind {
+        Kind::NotALog | Kind::Empty if is_job_name(name) => Kind::Job,
+        k => k,
+    }
 }
 
 /// Tell a file's kind from its first bytes (`complete`: they are the whole file).
@@ -542,6 +718,9 @@ fn sniff(head: &[u8], complete: bool) -> Kind {
     }
     if head.starts_with(PARQUET_MAGIC) {
         return Kind::Parquet;
+    }
+    if definitions::is_task_xml(head) {
+        return Kind::TaskXml;
     }
     let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
     let body = text.trim_start_matches('\u{feff}').trim_start();
@@ -645,6 +824,7 @@ impl<R: Read> Read for Capped<R> {
 fn read_member(
     member: &mut impl Read,
     name: String,
+    modified: Option<i64>,
     inflated: &mut u64,
     rd: &Reading<'_>,
     sink: &mut dyn Sink,
@@ -670,8 +850,28 @@ fn read_member(
         return fail(name, format!("cannot unpack: {e}"));
     }
     *inflated += head.len() as u64;
-    let kind = sniff(&head, (head.len() as u64) < SNIFF_BYTES.min(left));
+    let kind = kind_of(
+        sniff(&head, (head.len() as u64) < SNIFF_BYTES.min(left)),
+        &name,
+    );
     match kind {
+        Kind::TaskXml | Kind::Job => {
+            if rd.hosts.is_none() {
+                return FileReport::deferred(name);
+            }
+            let cap = definitions::MAX_DEFINITION_BYTES.min(left);
+            let mut bytes = head;
+            match member
+                .take((cap + 1).saturating_sub(bytes.len() as u64))
+                .read_to_end(&mut bytes)
+            {
+                Err(e) => fail(name, format!("cannot unpack: {e}")),
+                Ok(n) => {
+                    *inflated += n as u64;
+                    read_definition(kind, name, &bytes, modified, rd, sink)
+                }
+            }
+        }
         Kind::Evtx => {
             let cap = MAX_EVTX_MEMBER.min(left);
             // An unnamed temporary file (`O_TMPFILE` where the system has it, else created
@@ -767,9 +967,28 @@ fn read_file(path: &Path, rd: &Reading<'_>, sink: &mut dyn Sink) -> Vec<FileRepo
             Err(e) => return cannot(name, "read", e),
         }
     };
+    let kind = kind_of(kind, &name);
     match kind {
         Kind::Evtx => vec![evtx_reader::read_evtx_path(path, name, rd, sink)],
         Kind::Zip => read_zip(path, name, rd, sink),
+        Kind::TaskXml | Kind::Job => {
+            if rd.hosts.is_none() {
+                return vec![FileReport::deferred(name)];
+            }
+            let modified = std::fs::metadata(path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| jiff::Timestamp::try_from(t).ok())
+                .map(|t| t.as_microsecond());
+            let mut bytes = Vec::new();
+            match input
+                .take(definitions::MAX_DEFINITION_BYTES + 1)
+                .read_to_end(&mut bytes)
+            {
+                Err(e) => cannot(name, "read", e),
+                Ok(_) => vec![read_definition(kind, name, &bytes, modified, rd, sink)],
+            }
+        }
         Kind::Parquet => {
             // Read at random: held in memory, as large as a Parquet member may be.
             let mut bytes = Vec::new();
@@ -819,6 +1038,8 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
         .any(|n| n.is_ok_and(|n| n.starts_with("results/All ") && n.ends_with(".json")));
     // Bytes inflated from this archive so far (its members' real sizes, not their headers').
     let mut inflated = 0u64;
+    // Task definition members, read once the archive's logs are: (member, report slot).
+    let mut deferred: Vec<(usize, usize)> = Vec::new();
     for i in 0..archive.len() {
         if rd.progress.cancelled() {
             break;
@@ -855,13 +1076,74 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
             Ok(n) => format!("{name}!{n}"),
             Err(_) => format!("{name}!#{i}"),
         };
-        let mut r = read_member(&mut member, member_name, &mut inflated, rd, sink);
+        let modified = zip_time(member.last_modified());
+        let mut r = read_member(&mut member, member_name, modified, &mut inflated, rd, sink);
         // Like a file met in a folder walk: a member that is no log (a collection's metadata,
         // a hunt's logs and requests) is passed over without a warning.
         r.found_in_folder = true;
+        if r.deferred {
+            deferred.push((i, reports.len()));
+        }
         reports.push(r);
     }
+    if deferred.is_empty() {
+        return reports;
+    }
+    // The archive's task definitions, once its logs say which hosts they belong to.
+    let map = std::sync::Mutex::new(definitions::HostMap::new(&reports));
+    let rd = Reading {
+        hosts: Some(&map),
+        ..*rd
+    };
+    let (later, refused) = cap_per_folder(
+        deferred
+            .iter()
+            .map(|&(i, slot)| (i, reports[slot].path.clone())),
+    );
+    let slot_of: HashMap<usize, usize> = deferred.into_iter().collect();
+    for (i, mut r) in refused {
+        r.found_in_folder = true;
+        reports[slot_of[&i]] = r;
+    }
+    for i in later {
+        let slot = slot_of[&i];
+        let name = reports[slot].path.clone();
+        let r = match archive.by_index(i) {
+            Ok(mut member) => {
+                let modified = zip_time(member.last_modified());
+                read_member(&mut member, name, modified, &mut inflated, &rd, sink)
+            }
+            Err(e) => {
+                let mut r = FileReport::new(name, "zip");
+                r.problem(format!("cannot read zip member: {e}"));
+                r.skipped += 1;
+                r
+            }
+        };
+        reports[slot] = FileReport {
+            found_in_folder: true,
+            ..r
+        };
+    }
     reports
+}
+
+/// A zip member's time stamp (local time of the machine that made the archive; read as UTC).
+fn zip_time(t: Option<zip::DateTime>) -> Option<i64> {
+    let t = t?;
+    jiff::civil::DateTime::new(
+        i16::try_from(t.year()).ok()?,
+        i8::try_from(t.month()).ok()?,
+        i8::try_from(t.day()).ok()?,
+        i8::try_from(t.hour()).ok()?,
+        i8::try_from(t.minute()).ok()?,
+        i8::try_from(t.second()).ok()?,
+        0,
+    )
+    .ok()?
+    .to_zoned(jiff::tz::TimeZone::UTC)
+    .ok()
+    .map(|z| z.timestamp().as_microsecond())
 }
 
 #[cfg(test)]
@@ -889,6 +1171,7 @@ mod tests {
             progress: &progress,
             evtx_threads: 1,
             summary_events: &none,
+            hosts: None,
         };
         let mut bomb = Zeros(0);
         let mut inflated = 0;
@@ -896,6 +1179,7 @@ mod tests {
         let r = read_member(
             &mut bomb,
             "bomb.zip!zeros".into(),
+            None,
             &mut inflated,
             &rd,
             &mut events,

@@ -1,4 +1,5 @@
-//! A record's channel and event id, read straight from its BinXML before it is rendered.
+//! A record's channel, event id and computer, read straight from its BinXML before it is
+//! rendered.
 //!
 //! On a real collection most records belong to no profile (a Security log is mostly logons),
 //! and rendering a record into fields costs far more than reading its chunk. The `System`
@@ -17,18 +18,24 @@ use evtx::EvtxRecord;
 /// Tokens looked at before giving up (a `System` element has a few dozen).
 const MAX_TOKENS: usize = 256;
 
-/// What the peek read: the channel as UTF-16LE bytes of the chunk (empty when the record
-/// has none; decoded only when a caller needs the text) and the event id.
+/// What the peek read: the channel and the computer as UTF-16LE bytes of the chunk (empty
+/// when the record has none; decoded only when a caller needs the text) and the event id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peeked<'a> {
     pub channel_utf16: &'a [u8],
     pub event_id: u32,
+    pub computer_utf16: &'a [u8],
 }
 
 impl Peeked<'_> {
     /// The channel as the log spells it.
     pub fn channel(&self) -> String {
         utf16(self.channel_utf16)
+    }
+
+    /// The computer as the log spells it.
+    pub fn computer(&self) -> String {
+        utf16(self.computer_utf16)
     }
 }
 
@@ -44,7 +51,7 @@ pub fn channel_and_id<'a>(record: &EvtxRecord<'a>) -> Option<Peeked<'a>> {
 }
 
 /// [`channel_and_id`] on a chunk's bytes and the record's BinXML window in it.
-pub(crate) fn peek(chunk: &[u8], start: usize, end: usize) -> Option<Peeked<'_>> {
+pub(crate) fn peek<'a>(chunk: &'a [u8], start: usize, end: usize) -> Option<Peeked<'a>> {
     let mut c = Cursor {
         buf: chunk,
         pos: start,
@@ -62,14 +69,15 @@ pub(crate) fn peek(chunk: &[u8], start: usize, end: usize) -> Option<Peeked<'_>>
         Found::Text(t) => t.id()?,
         Found::Substitution(_) => return None,
     };
-    let channel_utf16 = match found.channel {
-        Some(Found::Text(Text::Utf16(t))) => t,
-        None => &[],
-        Some(_) => return None,
+    let text = |f: Option<Found<'a>>| match f {
+        Some(Found::Text(Text::Utf16(t))) => Some(t),
+        None => Some(&[][..]),
+        Some(_) => None,
     };
     Some(Peeked {
-        channel_utf16,
+        channel_utf16: text(found.channel)?,
         event_id,
+        computer_utf16: text(found.computer)?,
     })
 }
 
@@ -147,22 +155,23 @@ fn from_template<'a>(chunk: &'a [u8], c: &mut Cursor<'a>) -> Option<Peeked<'a>> 
             }
         }
     };
-    let channel_utf16 = match found.channel {
-        None => &[][..],
-        Some(Found::Text(Text::Utf16(t))) => t,
-        Some(Found::Text(Text::Number(_))) => return None,
+    let text = |f: Option<Found<'a>>| match f {
+        None => Some(&[][..]),
+        Some(Found::Text(Text::Utf16(t))) => Some(t),
+        Some(Found::Text(Text::Number(_))) => None,
         Some(Found::Substitution(i)) => {
             let (ty, bytes) = value(i)?;
             match ty {
-                0x00 => &[][..],
-                0x01 => bytes,
-                _ => return None,
+                0x00 => Some(&[][..]),
+                0x01 => Some(bytes),
+                _ => None,
             }
         }
     };
     Some(Peeked {
-        channel_utf16,
+        channel_utf16: text(found.channel)?,
         event_id,
+        computer_utf16: text(found.computer)?,
     })
 }
 
@@ -217,6 +226,7 @@ enum Found<'a> {
 struct Wanted<'a> {
     event_id: Option<Found<'a>>,
     channel: Option<Found<'a>>,
+    computer: Option<Found<'a>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -224,6 +234,7 @@ enum Elem {
     System,
     EventId,
     Channel,
+    Computer,
     Other,
 }
 
@@ -238,7 +249,7 @@ fn walk<'a>(chunk: &'a [u8], c: &mut Cursor<'a>, template: bool) -> Option<Wante
     let mut pending: Option<Elem> = None;
     let mut seen_system = false;
     for _ in 0..MAX_TOKENS {
-        if found.event_id.is_some() && found.channel.is_some() {
+        if found.event_id.is_some() && found.channel.is_some() && found.computer.is_some() {
             return Some(found);
         }
         let token = c.u8()?;
@@ -258,6 +269,7 @@ fn walk<'a>(chunk: &'a [u8], c: &mut Cursor<'a>, template: bool) -> Option<Wante
                     (_, Name::System) if stack.len() == 1 => Elem::System,
                     (Some(Elem::System), Name::EventId) => Elem::EventId,
                     (Some(Elem::System), Name::Channel) => Elem::Channel,
+                    (Some(Elem::System), Name::Computer) => Elem::Computer,
                     _ => Elem::Other,
                 });
             }
@@ -280,6 +292,7 @@ fn walk<'a>(chunk: &'a [u8], c: &mut Cursor<'a>, template: bool) -> Option<Wante
                     match stack.last() {
                         Some(Elem::EventId) => found.event_id = Some(Found::Text(text?)),
                         Some(Elem::Channel) => found.channel = Some(Found::Text(text?)),
+                        Some(Elem::Computer) => found.computer = Some(Found::Text(text?)),
                         _ => {}
                     }
                 }
@@ -297,6 +310,7 @@ fn walk<'a>(chunk: &'a [u8], c: &mut Cursor<'a>, template: bool) -> Option<Wante
                     match stack.last() {
                         Some(Elem::EventId) => found.event_id = Some(Found::Substitution(index)),
                         Some(Elem::Channel) => found.channel = Some(Found::Substitution(index)),
+                        Some(Elem::Computer) => found.computer = Some(Found::Substitution(index)),
                         _ => {}
                     }
                 }
@@ -351,6 +365,7 @@ enum Name {
     System,
     EventId,
     Channel,
+    Computer,
     Other,
 }
 
@@ -376,6 +391,8 @@ fn name_at(chunk: &[u8], c: &mut Cursor<'_>) -> Option<Name> {
         Name::EventId
     } else if is("Channel") {
         Name::Channel
+    } else if is("Computer") {
+        Name::Computer
     } else {
         Name::Other
     })

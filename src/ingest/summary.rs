@@ -94,11 +94,51 @@ pub struct Header {
     pub rejected: u64,
     #[serde(deserialize_with = "capped_hosts")]
     pub hosts: Vec<String>,
+    /// What each host's logs could say about tasks ([`super::evidence`]); absent from
+    /// summaries of older releases.
+    #[serde(
+        default,
+        deserialize_with = "capped_evidence",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub evidence: Vec<HostEvidence>,
     /// Columns a Velociraptor hunt adds to every row.
     #[serde(default, rename = "Fqdn", skip_serializing_if = "Option::is_none")]
     pub fqdn: Option<String>,
     #[serde(default, rename = "ClientId", skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+}
+
+/// One host's [`super::evidence::Evidence`] in a summary header.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct HostEvidence {
+    pub host: String,
+    #[serde(flatten)]
+    pub evidence: super::evidence::Evidence,
+}
+
+/// The header's evidence, at most [`MAX_HEADER_HOSTS`] hosts of it kept.
+fn capped_evidence<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<HostEvidence>, D::Error> {
+    struct Capped;
+    impl<'de> serde::de::Visitor<'de> for Capped {
+        type Value = Vec<HostEvidence>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of hosts' evidence")
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(e) = seq.next_element::<HostEvidence>()? {
+                if out.len() < MAX_HEADER_HOSTS {
+                    out.push(e);
+                }
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(Capped)
 }
 
 /// The header's host list, at most [`MAX_HEADER_HOSTS`] of it kept (a forged header may name
@@ -297,6 +337,8 @@ pub struct SummaryInfo {
     /// alone, and its `ClientId`.
     pub fqdn: Option<String>,
     pub client_id: Option<String>,
+    /// What each host's logs could say about tasks, by host (lower-case).
+    pub evidence: Vec<HostEvidence>,
 }
 
 /// One unique event of a summary, checked, ready to merge.
@@ -515,6 +557,7 @@ impl<'s> Reader<'s> {
             hosts: h.hosts,
             fqdn: h.fqdn,
             client_id: h.client_id,
+            evidence: h.evidence,
         });
     }
 

@@ -11,7 +11,7 @@ pub mod worker;
 
 use std::sync::Arc;
 
-use crate::frame::Dataset;
+use crate::frame::{Dataset, RowKind};
 
 /// The models `--model` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -189,13 +189,17 @@ pub struct TaskRanking {
     pub best: Vec<usize>,
     /// Task indices, best first.
     pub order: Vec<usize>,
-    /// Per unique event: its rank (0-based) in the event ranking.
+    /// Per unique row: its rank (0-based) in its list ([`Ranking::ranks_in_lists`]).
     pub event_rank: Vec<usize>,
 }
 
 impl TaskRanking {
-    pub fn new(tasks: &crate::frame::Tasks, r: &Ranking) -> TaskRanking {
-        let event_rank = r.ranks();
+    /// The dataset's tasks ranked: a task ranks where its best row (event or definition)
+    /// ranks among all rows.
+    pub fn new(ds: &Dataset, r: &Ranking) -> TaskRanking {
+        let tasks = &ds.tasks;
+        let global = r.ranks();
+        let event_rank = r.ranks_in_lists(ds);
         let best: Vec<usize> = tasks
             .tasks
             .iter()
@@ -203,7 +207,7 @@ impl TaskRanking {
                 t.uniques
                     .iter()
                     .map(|&u| u as usize)
-                    .min_by_key(|&u| event_rank.get(u).copied().unwrap_or(usize::MAX))
+                    .min_by_key(|&u| global.get(u).copied().unwrap_or(usize::MAX))
                     .unwrap_or(0)
             })
             .collect();
@@ -212,7 +216,7 @@ impl TaskRanking {
             .map(|&u| r.scores.get(u).copied().unwrap_or(0.0))
             .collect();
         let mut order: Vec<usize> = (0..best.len()).collect();
-        order.sort_by_key(|&t| event_rank.get(best[t]).copied().unwrap_or(usize::MAX));
+        order.sort_by_key(|&t| global.get(best[t]).copied().unwrap_or(usize::MAX));
         TaskRanking {
             scores,
             best,
@@ -232,6 +236,33 @@ impl TaskRanking {
 }
 
 impl Ranking {
+    /// The rows of one list ([`RowKind`]), best first.
+    pub fn list(&self, ds: &Dataset, kind: RowKind) -> Vec<usize> {
+        self.order
+            .iter()
+            .copied()
+            .filter(|&u| ds.uniques.get(u).is_some_and(|e| e.kind() == kind))
+            .collect()
+    }
+
+    /// Rank (0-based) of each unique row within its own list (events among events,
+    /// definitions among definitions).
+    pub fn ranks_in_lists(&self, ds: &Dataset) -> Vec<usize> {
+        let mut r = vec![0; self.order.len()];
+        let (mut events, mut definitions) = (0, 0);
+        for &u in &self.order {
+            let next = match ds.uniques.get(u).map(|e| e.kind()) {
+                Some(RowKind::Definition) => &mut definitions,
+                _ => &mut events,
+            };
+            if let Some(slot) = r.get_mut(u) {
+                *slot = *next;
+            }
+            *next += 1;
+        }
+        r
+    }
+
     /// Rank (0-based) of each unique event.
     pub fn ranks(&self) -> Vec<usize> {
         let mut r = vec![0; self.order.len()];

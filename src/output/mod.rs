@@ -13,10 +13,11 @@ use polars::prelude::*;
 use serde_json::{Map, Value, json};
 
 use crate::event::rfc3339;
-use crate::frame::Dataset;
+use crate::frame::{Dataset, RowKind};
 use crate::model::{Ranking, TaskRanking};
 use crate::util::sanitize::for_terminal;
 
+pub mod hosts;
 pub mod schema;
 pub mod summary;
 use crate::session::{Entry, Session};
@@ -49,8 +50,19 @@ pub struct Rows<'a> {
 }
 
 impl<'a> Rows<'a> {
+    /// The logged events, best first (the first `top` when given).
     pub fn new(ds: &'a Dataset, ranking: &'a Ranking, top: Option<usize>) -> Self {
-        let mut order = ranking.order.clone();
+        Rows::of_kind(ds, ranking, RowKind::Event, top)
+    }
+
+    /// The rows of one list (events or definitions), best first.
+    pub fn of_kind(
+        ds: &'a Dataset,
+        ranking: &'a Ranking,
+        kind: RowKind,
+        top: Option<usize>,
+    ) -> Self {
+        let mut order = ranking.list(ds, kind);
         if let Some(n) = top {
             order.truncate(n);
         }
@@ -70,7 +82,7 @@ impl<'a> Rows<'a> {
                 Cow::Owned(crate::context::lifecycle::flags(ds))
             },
             entries: BTreeMap::new(),
-            ranks: ranking.ranks(),
+            ranks: ranking.ranks_in_lists(ds),
             raw: false,
             width: None,
         }
@@ -175,6 +187,27 @@ impl<'a> Rows<'a> {
             "display": self.display(u),
         });
         let obj = row.as_object_mut().expect("an object");
+        if e.kind() == RowKind::Definition {
+            let raw = self.ds.first_raw(u);
+            obj.insert("task".into(), json!(self.ds.name_as_read(u).0));
+            obj.insert(
+                "format".into(),
+                json!(if e.event_id == crate::event::DEF_JOB {
+                    "job"
+                } else {
+                    "xml"
+                }),
+            );
+            for (key, field) in [
+                ("file", "File"),
+                ("host_from", "HostFrom"),
+                ("host_aliases", "HostAliases"),
+            ] {
+                if let Some(v) = raw.get(field) {
+                    obj.insert(key.into(), json!(v));
+                }
+            }
+        }
         if let Some(fe) = self.field_errors(u) {
             obj.insert("field_errors".into(), fe);
         }
@@ -370,7 +403,7 @@ pub struct TaskRows<'a> {
 impl<'a> TaskRows<'a> {
     /// These tasks, in this order.
     pub fn new(ds: &'a Dataset, ranking: &'a Ranking, order: Vec<usize>) -> Self {
-        let tasks = TaskRanking::new(&ds.tasks, ranking);
+        let tasks = TaskRanking::new(ds, ranking);
         let ranks = tasks.ranks();
         TaskRows {
             ds,
@@ -446,6 +479,15 @@ impl<'a> TaskRows<'a> {
                 })
             })
             .collect();
+        // A task counts both what its logs recorded and the definitions found on the hosts.
+        let (mut definitions, mut logged) = (0u64, 0u64);
+        for &u in &task.uniques {
+            let e = &self.ds.uniques[u as usize];
+            match e.kind() {
+                RowKind::Definition => definitions = definitions.saturating_add(e.count()),
+                RowKind::Event => logged = logged.saturating_add(e.count()),
+            }
+        }
         let mut row = json!({
             "rank": self.rank(t),
             "task": &*task.name,
@@ -459,6 +501,8 @@ impl<'a> TaskRows<'a> {
             "first_seen": rfc3339(task.first_seen),
             "last_seen": rfc3339(task.last_seen),
             "event_ids": task.event_ids,
+            "definitions": definitions,
+            "logged": logged,
             "events": events,
             "model": self.ranking.model.name(),
         });

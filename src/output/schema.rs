@@ -67,6 +67,40 @@ pub const EVENT_COLUMNS: &[Col] = &[
     // Added last: earlier columns keep their places.
     col("display_name", Source::Text(&["display", "name"], "")),
     col("display_command", Source::Text(&["display", "command"], "")),
+    // Definitions' own (empty for logged events).
+    col("task", Source::Text(&["task"], "")),
+    col("format", Source::Text(&["format"], "")),
+    col("file", Source::Text(&["file"], "")),
+    col("host_from", Source::Text(&["host_from"], "")),
+];
+
+/// The host rows' columns (`rank --by host`), in their order.
+pub const HOST_COLUMNS: &[Col] = &[
+    col("host", Source::Text(&["host"], "")),
+    col("aliases", Source::Text(&["aliases"], "; ")),
+    col("definitions", Source::U64(&["definitions"])),
+    col("operational_records", Source::U64(&["operational_records"])),
+    col("task_audit_records", Source::U64(&["task_audit_records"])),
+    col(
+        "process_creation_records",
+        Source::U64(&["process_creation_records"]),
+    ),
+    col("sysmon_records", Source::U64(&["sysmon_records"])),
+    col("security_records", Source::U64(&["security_records"])),
+    col("records", Source::U64(&["records"])),
+    col("summaries", Source::U64(&["summaries"])),
+    col("first_seen", Source::Text(&["first_seen"], "")),
+    col("last_seen", Source::Text(&["last_seen"], "")),
+    col(
+        "operational_first_seen",
+        Source::Text(&["operational_first_seen"], ""),
+    ),
+    col(
+        "operational_last_seen",
+        Source::Text(&["operational_last_seen"], ""),
+    ),
+    col("visibility", Source::Text(&["visibility"], "")),
+    col("verdict", Source::Text(&["verdict"], "")),
 ];
 
 /// The task rows' columns, in their order.

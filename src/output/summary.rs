@@ -35,6 +35,15 @@ fn lines(loaded: &Loaded) -> (Header, impl Iterator<Item = Line> + '_) {
         hosts: hosts.into_iter().map(str::to_string).collect(),
         fqdn: None,
         client_id: None,
+        evidence: ds
+            .coverage
+            .iter()
+            .filter(|c| c.evidence.records > 0)
+            .map(|c| crate::ingest::summary::HostEvidence {
+                host: c.host.clone(),
+                evidence: c.evidence,
+            })
+            .collect(),
     };
     let mut lent = crate::context::tasks::lent_counts(ds);
     let lines = ds

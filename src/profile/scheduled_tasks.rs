@@ -4,12 +4,15 @@
 //! - Security 4698 (created), 4699 (deleted), 4700 (enabled), 4701 (disabled), 4702 (updated),
 //!   with the task definition XML parsed;
 //! - process creations of `schtasks.exe` / `at.exe` (Security 4688, Sysmon 1), with the
-//!   command line parsed into the task it creates, runs or deletes.
+//!   command line parsed into the task it creates, runs or deletes;
+//! - task definitions found on the host ([`CH_TASK_DEFINITION`]: the Tasks folder's XML,
+//!   legacy `.job` files, a collector's parsed tasks), with the same features as a 4698's
+//!   definition, so that what is on disk compares with what was logged.
 
 use super::Profile;
 use super::features::*;
 use super::task_xml;
-use crate::event::{CH_SECURITY, CH_SYSMON, CH_TASKSCHEDULER, RawEvent};
+use crate::event::{CH_SECURITY, CH_SYSMON, CH_TASK_DEFINITION, CH_TASKSCHEDULER, RawEvent};
 
 pub struct ScheduledTasks;
 
@@ -34,6 +37,9 @@ pub const FIELDS: &[&str] = &[
     "parent",
     "schtasks_op",
     "remote",
+    "enabled",
+    "settings",
+    "uri",
 ];
 
 /// Index of a field in [`FIELDS`], at compile time.
@@ -83,6 +89,9 @@ const RESULT_CODE: usize = idx("result_code");
 const PARENT: usize = idx("parent");
 const SCHTASKS_OP: usize = idx("schtasks_op");
 const REMOTE: usize = idx("remote");
+const ENABLED: usize = idx("enabled");
+const SETTINGS: usize = idx("settings");
+const URI: usize = idx("uri");
 
 fn is_task_tool(path: &str) -> bool {
     matches!(
@@ -124,6 +133,22 @@ impl Profile for ScheduledTasks {
             "ParentImage",
             "NewProcessName",
             "Image",
+            // A definition given as fields (a `.job`, a collector's parsed task).
+            "Command",
+            "Arguments",
+            "WorkingDirectory",
+            "ComClassId",
+            "Actions",
+            "GroupId",
+            "LogonType",
+            "RunLevel",
+            "Hidden",
+            "Enabled",
+            "Triggers",
+            "Repeats",
+            "Author",
+            "Uri",
+            "Settings",
         ]
     }
 
@@ -132,12 +157,13 @@ impl Profile for ScheduledTasks {
             (CH_TASKSCHEDULER, &[]),
             (CH_SECURITY, &[4688, 4698, 4699, 4700, 4701, 4702]),
             (CH_SYSMON, &[1]),
+            (CH_TASK_DEFINITION, &[]),
         ]
     }
 
     fn wants(&self, ev: &RawEvent) -> bool {
         match ev.canonical_channel() {
-            CH_TASKSCHEDULER => true,
+            CH_TASKSCHEDULER | CH_TASK_DEFINITION => true,
             CH_SECURITY => match ev.event_id {
                 4698..=4702 => true,
                 4688 => {
@@ -163,6 +189,7 @@ impl Profile for ScheduledTasks {
         match (ev.canonical_channel(), ev.event_id) {
             (CH_TASKSCHEDULER, _) => operational(ev, &mut f),
             (CH_SECURITY, 4698..=4702) => security_task(ev, &mut f),
+            (CH_TASK_DEFINITION, _) => definition(ev, &mut f),
             _ => process_creation(ev, &mut f)?,
         }
         Some(f)
@@ -182,10 +209,9 @@ impl Profile for ScheduledTasks {
                 ev.first(&["TaskName"]).unwrap_or("").to_string(),
                 ev.first(&["Path", "ActionName"]).unwrap_or("").to_string(),
             ],
-            (CH_SECURITY, 4698..=4702) => {
+            (CH_SECURITY, 4698..=4702) | (CH_TASK_DEFINITION, _) => {
                 let name = ev.first(&["TaskName"]).unwrap_or("").to_string();
-                let content = ev.first(&["TaskContentNew", "TaskContent"]).unwrap_or("");
-                let command = task_xml::parse(content)
+                let command = definition_of(ev)
                     .and_then(|x| {
                         x.exec
                             .first()
@@ -263,10 +289,99 @@ fn security_task(ev: &RawEvent, f: &mut [String]) {
         ev.first(&["SubjectDomainName"]).unwrap_or(""),
         ev.first(&["SubjectUserName"]).unwrap_or(""),
     );
-    let content = ev.first(&["TaskContentNew", "TaskContent"]).unwrap_or("");
-    let Some(xml) = task_xml::parse(content) else {
-        return;
+    if let Some(xml) = definition_of(ev) {
+        from_definition(&xml, f);
+    }
+}
+
+/// A definition found on the host: no one is known to have registered it (no `user`), the
+/// rest as a 4698's.
+fn definition(ev: &RawEvent, f: &mut [String]) {
+    if let Some(t) = ev.first(&["TaskName"]) {
+        f[TASK_NAME] = normalize_task_name(t);
+    }
+    if let Some(xml) = definition_of(ev) {
+        from_definition(&xml, f);
+    }
+}
+
+/// The definition a record carries: its task XML (`TaskContentNew`, `TaskContent`) parsed,
+/// or, for a definition given as fields (a `.job` file, a collector's parsed task), those
+/// fields in the same shape.
+pub fn definition_of(ev: &RawEvent) -> Option<task_xml::TaskXml> {
+    if let Some(content) = ev.first(&["TaskContentNew", "TaskContent"]) {
+        return task_xml::parse(content);
+    }
+    if ev.canonical_channel() != CH_TASK_DEFINITION {
+        return None;
+    }
+    let get = |k: &str| ev.get(k).unwrap_or("").trim().to_string();
+    let list = |k: &str| -> Vec<String> {
+        get(k)
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .take(task_xml::MAX_ITEMS)
+            .map(str::to_string)
+            .collect()
     };
+    let bool_of = |k: &str| match get(k).to_ascii_lowercase().as_str() {
+        "true" | "1" => Some(true),
+        "false" | "0" => Some(false),
+        _ => None,
+    };
+    let mut x = task_xml::TaskXml {
+        author: get("Author"),
+        uri: get("Uri"),
+        user_id: get("UserId"),
+        group_id: get("GroupId"),
+        logon_type: get("LogonType"),
+        run_level: get("RunLevel"),
+        hidden: bool_of("Hidden"),
+        enabled: bool_of("Enabled"),
+        triggers: list("Triggers"),
+        repeats: bool_of("Repeats").unwrap_or(false),
+        date: get("Date"),
+        com_class_ids: list("ComClassId"),
+        settings: get("Settings")
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .take(task_xml::MAX_ITEMS)
+            .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+            .collect(),
+        ..Default::default()
+    };
+    let command = get("Command");
+    if !command.is_empty() {
+        x.exec.push(task_xml::ExecAction {
+            command,
+            arguments: get("Arguments"),
+            working_directory: get("WorkingDirectory"),
+        });
+    }
+    x.action_kinds = list("Actions")
+        .iter()
+        .filter_map(|a| match a.to_ascii_lowercase().as_str() {
+            "exec" => Some("exec"),
+            "com" => Some("com"),
+            "email" => Some("email"),
+            "message" => Some("message"),
+            _ => None,
+        })
+        .collect();
+    if x.action_kinds.is_empty() {
+        if !x.exec.is_empty() {
+            x.action_kinds.push("exec");
+        } else if !x.com_class_ids.is_empty() {
+            x.action_kinds.push("com");
+        }
+    }
+    Some(x)
+}
+
+/// The features a task definition gives (a 4698's, a file's): what it runs, as whom, when,
+/// and how.
+fn from_definition(xml: &task_xml::TaskXml, f: &mut [String]) {
     if let Some(a) = xml.exec.first() {
         set_command(f, &a.command, &a.arguments);
         f[WORKING_DIR] = normalize_path(&a.working_directory);
@@ -289,6 +404,7 @@ fn security_task(ev: &RawEvent, f: &mut [String]) {
     f[LOGON_TYPE] = xml.logon_type.to_ascii_lowercase();
     f[RUN_LEVEL] = xml.run_level.to_ascii_lowercase();
     f[HIDDEN] = xml.hidden.map(|h| h.to_string()).unwrap_or_default();
+    f[ENABLED] = xml.enabled.map(|h| h.to_string()).unwrap_or_default();
     let mut triggers: Vec<String> = xml
         .triggers
         .iter()
@@ -306,6 +422,54 @@ fn security_task(ev: &RawEvent, f: &mut [String]) {
     } else {
         mask_volatile(&author.to_lowercase())
     };
+    f[SETTINGS] = settings_tokens(&xml.settings);
+    // The URI a definition gives itself, where it is not the task's own name: a renamed or
+    // copied file, or a definition written by hand.
+    let uri = xml.uri.trim();
+    if !uri.is_empty() && !f[TASK_NAME].is_empty() {
+        let uri = normalize_task_name(uri);
+        if !uri.eq_ignore_ascii_case(&f[TASK_NAME]) {
+            f[URI] = uri;
+        }
+    }
+}
+
+/// The settings worth hunting, as tokens (sorted, comma-separated): what departs from the
+/// schema's defaults in ways that keep a task running, hide it, or make it go away.
+pub fn settings_tokens(settings: &[(String, String)]) -> String {
+    let mut out: Vec<String> = Vec::new();
+    for (name, value) in settings {
+        let v = value.trim();
+        let yes = v.eq_ignore_ascii_case("true") || v == "1";
+        let no = v.eq_ignore_ascii_case("false") || v == "0";
+        let token = match name.as_str() {
+            "AllowStartOnDemand" if no => "no-demand".to_string(),
+            "ExecutionTimeLimit" if v == "PT0S" || v == "P0D" || v == "INFINITE" => {
+                "no-time-limit".to_string()
+            }
+            "DisallowStartIfOnBatteries" if no => "on-batteries".to_string(),
+            "StopIfGoingOnBatteries" if no => "keeps-on-batteries".to_string(),
+            "WakeToRun" if yes => "wake".to_string(),
+            "RunOnlyIfIdle" if yes => "idle-only".to_string(),
+            "StartWhenAvailable" if yes => "when-available".to_string(),
+            "RunOnlyIfNetworkAvailable" if yes => "network-only".to_string(),
+            "DeleteExpiredTaskAfter" if !v.is_empty() => "self-deleting".to_string(),
+            "AllowHardTerminate" if no => "no-hard-terminate".to_string(),
+            "Volatile" if yes => "volatile".to_string(),
+            "DisallowStartOnRemoteAppSession" if yes => "no-remote-app".to_string(),
+            "MultipleInstancesPolicy" if !v.eq_ignore_ascii_case("IgnoreNew") && !v.is_empty() => {
+                format!("instances-{}", v.to_ascii_lowercase())
+            }
+            "Priority" if v != "7" && v.len() <= 2 && v.bytes().all(|b| b.is_ascii_digit()) => {
+                format!("priority-{v}")
+            }
+            _ => continue,
+        };
+        out.push(token);
+    }
+    out.sort();
+    out.dedup();
+    out.join(",")
 }
 
 fn process_creation(ev: &RawEvent, f: &mut [String]) -> Option<()> {

@@ -35,8 +35,17 @@ pub struct TaskXml {
     pub triggers: Vec<String>,
     /// Some trigger repeats (a `Repetition` element).
     pub repeats: bool,
+    /// `RegistrationInfo/Date` as written (the author's claim, not a time anything saw).
+    pub date: String,
+    /// The `Settings` element's children with text (`AllowStartOnDemand`, `ExecutionTimeLimit`,
+    /// ...), in document order, at most [`MAX_ITEMS`].
+    pub settings: Vec<(String, String)>,
     pub malformed: bool,
 }
+
+/// Actions, triggers and settings kept at most per definition: a real one has a few, a
+/// hostile one may repeat an element millions of times.
+pub const MAX_ITEMS: usize = 64;
 
 /// Undo HTML escaping when the XML arrived escaped (no `<` at all but `&lt;` present).
 fn unescape_if_needed(s: &str) -> std::borrow::Cow<'_, str> {
@@ -153,7 +162,7 @@ fn parent_is(stack: &[String], name: &str) -> bool {
 }
 
 fn on_open(t: &mut TaskXml, stack: &[String], name: &str) {
-    if parent_is(stack, "Actions") {
+    if parent_is(stack, "Actions") && t.action_kinds.len() < MAX_ITEMS {
         match name {
             "Exec" => {
                 t.exec.push(ExecAction::default());
@@ -165,7 +174,7 @@ fn on_open(t: &mut TaskXml, stack: &[String], name: &str) {
             _ => {}
         }
     }
-    if parent_is(stack, "Triggers") {
+    if parent_is(stack, "Triggers") && t.triggers.len() < MAX_ITEMS {
         let kind = name.strip_suffix("Trigger").unwrap_or(name);
         t.triggers.push(kind.to_string());
     }
@@ -192,13 +201,19 @@ fn on_text(t: &mut TaskXml, stack: &[String], value: &str) {
                 }
             }
         }
-        (Some("ComHandler"), "ClassId") => t.com_class_ids.push(value.to_string()),
+        (Some("RegistrationInfo"), "Date") => t.date = value.to_string(),
+        (Some("ComHandler"), "ClassId") if t.com_class_ids.len() < MAX_ITEMS => {
+            t.com_class_ids.push(value.to_string())
+        }
         (Some("Principal"), "UserId") => t.user_id = value.to_string(),
         (Some("Principal"), "GroupId") => t.group_id = value.to_string(),
         (Some("Principal"), "LogonType") => t.logon_type = value.to_string(),
         (Some("Principal"), "RunLevel") => t.run_level = value.to_string(),
         (Some("Settings"), "Hidden") => t.hidden = parse_bool(value),
         (Some("Settings"), "Enabled") => t.enabled = parse_bool(value),
+        (Some("Settings"), name) if t.settings.len() < MAX_ITEMS => {
+            t.settings.push((name.to_string(), value.to_string()))
+        }
         _ => {}
     }
 }

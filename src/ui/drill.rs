@@ -9,7 +9,7 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
 use crate::app::{App, Focus, View};
 use crate::event::rfc3339;
-use crate::frame::Dataset;
+use crate::frame::{Dataset, RowKind};
 use crate::model::Ranking;
 use crate::timeline::{Change, Step};
 
@@ -79,18 +79,36 @@ pub(super) fn detail(app: &App, f: &mut Frame, area: Rect) {
 fn what_it_is(app: &App, ds: &Dataset, r: &Ranking, u: usize, doc: &mut Doc) {
     let e = &ds.uniques[u];
     let lines = &mut doc.lines;
+    let what = match e.kind() {
+        RowKind::Definition if e.event_id == crate::event::DEF_JOB => {
+            "definition on disk (.job)".to_string()
+        }
+        RowKind::Definition => "definition on disk (task XML)".to_string(),
+        RowKind::Event => format!("{} / {}", safe(&e.channel, 60), e.event_id),
+    };
     lines.push(Line::from(Span::styled(
         format!(
-            "#{} score {:.2} ({})  {} / {}  count {}",
+            "#{} score {:.2} ({})  {what}  count {}",
             app.rank_of(u) + 1,
             r.scores[u],
             r.model.name(),
-            safe(&e.channel, 60),
-            e.event_id,
             e.count()
         ),
         Style::default().add_modifier(Modifier::BOLD),
     )));
+    if e.kind() == RowKind::Definition {
+        let raw = ds.first_raw(u);
+        if let Some(file) = raw.get("File") {
+            lines.push(Line::raw(format!("file {}", safe(file, 300))));
+        }
+        if let Some(from) = raw.get("HostFrom") {
+            lines.push(Line::raw(format!(
+                "host {} (from {})",
+                safe(&raw.computer, 100),
+                safe(from, 200)
+            )));
+        }
+    }
     let (name, variants) = ds.name_as_read(u);
     lines.push(Line::raw(format!(
         "{}{}",
@@ -415,7 +433,13 @@ pub(super) fn task_lines(app: &App, t: usize, lines: &mut Vec<Line<'static>>) {
             lines.push(Line::raw(format!("task note: {}", safe(&e.note, 500))));
         }
     }
-    let mut events: Vec<usize> = task.uniques.iter().map(|&u| u as usize).collect();
+    definitions_by_host(app, task, lines);
+    let mut events: Vec<usize> = task
+        .uniques
+        .iter()
+        .map(|&u| u as usize)
+        .filter(|&u| ds.uniques[u].kind() == RowKind::Event)
+        .collect();
     events.sort_by_key(|&u| data.event_rank(u));
     const SHOWN: usize = 12;
     for &u in events.iter().take(SHOWN) {
@@ -440,6 +464,74 @@ pub(super) fn task_lines(app: &App, t: usize, lines: &mut Vec<Line<'static>>) {
         "its best-ranked event:",
         Style::default().add_modifier(Modifier::UNDERLINED),
     )));
+}
+
+/// Per host, the task's definition found on disk beside the registrations its logs recorded
+/// (Security 4698 / 4702), so that what is there and what was logged can be read together.
+fn definitions_by_host(app: &App, task: &crate::frame::Task, lines: &mut Vec<Line<'static>>) {
+    let (Some(ds), Some(data)) = (app.dataset(), app.data()) else {
+        return;
+    };
+    let mut per_host: std::collections::BTreeMap<&str, (Vec<usize>, Vec<usize>)> =
+        std::collections::BTreeMap::new();
+    for &u in &task.uniques {
+        let u = u as usize;
+        let e = &ds.uniques[u];
+        let registration =
+            e.channel == crate::event::CH_SECURITY && matches!(e.event_id, 4698 | 4702);
+        for h in &e.hosts {
+            let slot = per_host.entry(h.as_str()).or_default();
+            match e.kind() {
+                RowKind::Definition => slot.0.push(u),
+                RowKind::Event if registration => slot.1.push(u),
+                RowKind::Event => {}
+            }
+        }
+    }
+    if per_host.values().all(|(d, _)| d.is_empty()) {
+        return;
+    }
+    lines.push(Line::from(Span::styled(
+        "on disk and logged, per host:",
+        Style::default().add_modifier(Modifier::UNDERLINED),
+    )));
+    const HOSTS: usize = 8;
+    for (host, (defs, regs)) in per_host.iter().take(HOSTS) {
+        lines.push(Line::raw(format!("  {}", safe(host, 80))));
+        for &u in defs {
+            let flags: Vec<&str> = ds.flags(u).iter().map(|f| f.name()).collect();
+            lines.push(Line::raw(format!(
+                "    definition #{:<4} {}{}",
+                data.event_rank(u).saturating_add(1),
+                safe(&ds.command_as_read(u), 100),
+                if flags.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", flags.join(" "))
+                }
+            )));
+        }
+        if defs.is_empty() {
+            lines.push(Line::raw("    no definition on disk read"));
+        }
+        for &u in regs {
+            lines.push(Line::raw(format!(
+                "    logged {} #{:<4} {}",
+                ds.uniques[u].event_id,
+                data.event_rank(u).saturating_add(1),
+                safe(&ds.command_as_read(u), 100)
+            )));
+        }
+        if regs.is_empty() {
+            lines.push(Line::raw("    no registration logged"));
+        }
+    }
+    if per_host.len() > HOSTS {
+        lines.push(Line::raw(format!(
+            "  ... and {} more hosts",
+            per_host.len() - HOSTS
+        )));
+    }
 }
 
 /// The task lifecycles of unique event `u`: a timeline per task and host, runs folded, the

@@ -37,6 +37,7 @@ pub(super) fn list(app: &App, f: &mut Frame, area: Rect) {
     let focus = app.focus() == Focus::List;
     let what = match app.view() {
         View::Events => "unique events",
+        View::Definitions => "task definitions",
         View::Tasks => "tasks",
     };
     let block = Block::default()

@@ -23,7 +23,7 @@ pub use footer::hint_bar;
 use header::{header, loading};
 pub use list::middle_ellipsis;
 use list::{column_rects, list};
-use overlay::{help, prompt, verdict_chooser, warnings};
+use overlay::{help, hosts, prompt, verdict_chooser, warnings};
 
 /// Strings from logs, made safe and cut to `max` characters.
 pub(super) fn safe(s: &str, max: usize) -> String {
@@ -125,6 +125,7 @@ pub fn render(app: &App, f: &mut Frame) {
     match &app.mode() {
         Mode::Help => help(app, f, area),
         Mode::Warnings => warnings(app, f, area),
+        Mode::Hosts => hosts(app, f, area),
         Mode::Filter(t) => prompt(
             app,
             f,

@@ -104,6 +104,60 @@ pub(super) fn warnings(app: &App, f: &mut Frame, area: Rect) {
     overlay(app, f, r, &title, lines);
 }
 
+/// The hosts pane: per host, what evidence about tasks its inputs hold and what could not be
+/// seen; the least covered first.
+pub(super) fn hosts(app: &App, f: &mut Frame, area: Rect) {
+    let r = centered(
+        area,
+        area.width.saturating_sub(4).min(140),
+        area.height.saturating_sub(2),
+    );
+    let width = usize::from(r.width.saturating_sub(2));
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let mut hosts: Vec<&crate::frame::HostCoverage> = app
+        .dataset()
+        .map(|d| d.coverage.iter().collect())
+        .unwrap_or_default();
+    hosts.sort_by(|a, b| b.seen.cmp(&a.seen).then(a.host.cmp(&b.host)));
+    if hosts.is_empty() {
+        lines.push(Line::raw("no hosts read yet"));
+    } else {
+        lines.push(Line::styled(
+            format!(
+                "{:<32} {:>6} {:>8} {:>6} {:>7} {:>6}",
+                "host", "defs", "operatnl", "4698", "process", "sysmon"
+            ),
+            style(app, Color::Cyan),
+        ));
+    }
+    for c in &hosts {
+        let e = &c.evidence;
+        lines.push(Line::raw(format!(
+            "{:<32} {:>6} {:>8} {:>6} {:>7} {:>6}",
+            safe(&c.host, 32),
+            c.definitions,
+            e.operational,
+            e.task_audit,
+            e.process_creation,
+            e.sysmon
+        )));
+        let colour = if c.seen >= crate::frame::Visibility::DefinitionsOnly {
+            Color::Yellow
+        } else {
+            Color::Green
+        };
+        let mut what = c.seen.text().to_string();
+        if !c.aliases.is_empty() {
+            what.push_str(&format!("; also named {}", c.aliases.join(", ")));
+        }
+        for l in wrap_indented(&safe(&what, 2000), width.saturating_sub(2), 2) {
+            lines.push(Line::styled(format!("  {l}"), style(app, colour)));
+        }
+    }
+    let title = format!("hosts ({}; H or Esc closes)", hosts.len());
+    overlay(app, f, r, &title, lines);
+}
+
 pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
     let h = h.min(area.height);

@@ -258,6 +258,12 @@ fn peek_agrees_with_rendering() {
             c.disagreed
         );
         assert!(
+            c.computer_disagreed.is_empty(),
+            "{}: the peeked computer differs from the rendered one on records {:?}",
+            f.display(),
+            c.computer_disagreed
+        );
+        assert!(
             c.json_disagreed.is_empty(),
             "{}: direct JSON reading differs from the Value path on records {:?}",
             f.display(),

@@ -31,7 +31,7 @@ use anomalog::model::ModelKind;
 use anomalog::model::ae::{AeConfig, Objective};
 use anomalog::model::worker::{Task, run};
 use anomalog::profile::{Profile, by_name};
-use anomalog::simulate::{self, Background, Config};
+use anomalog::simulate::{self, Background, Config, Logging};
 
 /// The real attacks of ../shared/evtx (MANIFEST.md, "Malicious tasks"): file, and a marker
 /// found in the task name or command line of its malicious events.
@@ -334,6 +334,10 @@ fn main() {
                     // Task events only: background noise never reaches the profile
                     // (tests/simulate.rs), and would only slow the benchmark down.
                     background: Background::None,
+                    // Every host logging everything, no Tasks folder: the fleets the table's
+                    // history was measured on (definitions are ranked by `--by definition`).
+                    logging: Logging::Full,
+                    tasks_folder: false,
                     ..Config::default()
                 },
                 dir.path(),

@@ -100,8 +100,9 @@ pub enum SummaryFormat {
 
 #[derive(Debug, Args)]
 pub struct SummarizeArgs {
-    /// Event logs: .evtx, JSON / JSON Lines exports, .zip archives, or folders of them
-    #[arg(required = true)]
+    /// Event logs: .evtx, JSON / JSON Lines exports, .zip archives, or folders of them, and
+    /// task definitions (a Tasks folder, .job files). On Windows, none: this machine's
+    /// event logs and Tasks folders
     pub paths: Vec<PathBuf>,
     /// The summary file to write (written whole or not at all)
     #[arg(short, long, value_name = "FILE")]
@@ -147,6 +148,11 @@ pub struct SimulateArgs {
     /// instead of its .evtx: fleets of many thousand hosts without their logs
     #[arg(long)]
     pub summaries: bool,
+    /// Which hosts log tasks: every host everything, or as fleets are (TaskScheduler/
+    /// Operational on servers and every third workstation, task auditing on servers only;
+    /// every host's Tasks folder holds its definitions)
+    #[arg(long, value_enum, default_value_t = crate::simulate::Logging::Realistic)]
+    pub logging: crate::simulate::Logging,
 }
 
 #[derive(Debug, Args)]
@@ -332,8 +338,33 @@ fn read_inputs(
     Ok(Ok(loaded))
 }
 
+/// This machine's event logs and task definitions (Windows: `%SystemRoot%\System32\winevt\Logs`,
+/// `%SystemRoot%\System32\Tasks`, `%SystemRoot%\Tasks`); `None` elsewhere.
+fn live_inputs() -> Option<Vec<PathBuf>> {
+    if !cfg!(windows) {
+        return None;
+    }
+    let root =
+        PathBuf::from(std::env::var_os("SystemRoot").unwrap_or_else(|| "C:\\Windows".into()));
+    Some(vec![
+        root.join("System32").join("winevt").join("Logs"),
+        root.join("System32").join("Tasks"),
+        root.join("Tasks"),
+    ])
+}
+
 pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
-    let loaded = match read_inputs(&args.paths, &args.profile, args.load, args.quiet)? {
+    let paths = if args.paths.is_empty() {
+        match live_inputs() {
+            Some(p) => p,
+            None => bail!(
+                "name the logs and task folders to summarise (only on Windows does `summarize` read this machine's own)"
+            ),
+        }
+    } else {
+        args.paths.clone()
+    };
+    let loaded = match read_inputs(&paths, &args.profile, args.load, args.quiet)? {
         Ok(l) => l,
         Err(code) => return Ok(code),
     };
@@ -561,6 +592,7 @@ pub fn simulate(args: SimulateArgs) -> Result<ExitCode> {
         jsonl: args.jsonl,
         background: args.background,
         summaries: args.summaries,
+        logging: args.logging,
         ..Default::default()
     };
     let start = std::time::Instant::now();

@@ -34,11 +34,14 @@ pub enum Flag {
     /// (4698), with no registration of its task logged: made around the Task Scheduler
     /// (the registry, a copied file).
     Unlogged,
+    /// A run that launched a program none of the task's known definitions on the host runs
+    /// (pointed elsewhere and back, unlogged).
+    RanOtherAction,
 }
 
 impl Flag {
     /// Every flag.
-    pub const ALL: [Flag; 7] = [
+    pub const ALL: [Flag; 8] = [
         Flag::ForeignHost,
         Flag::NeverRan,
         Flag::RanOnce,
@@ -46,6 +49,7 @@ impl Flag {
         Flag::TemporaryModification,
         Flag::ChangedUnlogged,
         Flag::Unlogged,
+        Flag::RanOtherAction,
     ];
 
     /// The flag's name in outputs, filters and summaries.
@@ -58,6 +62,7 @@ impl Flag {
             Flag::TemporaryModification => "temporary-modification",
             Flag::ChangedUnlogged => "changed-unlogged",
             Flag::Unlogged => "unlogged",
+            Flag::RanOtherAction => "ran-other-action",
         }
     }
 
@@ -71,6 +76,7 @@ impl Flag {
             Flag::TemporaryModification => "tmp-mod",
             Flag::ChangedUnlogged => "chg-unlog",
             Flag::Unlogged => "unlogged",
+            Flag::RanOtherAction => "other-run",
         }
     }
 

@@ -8,10 +8,15 @@
 //!   recorded 4698 while the definition was written (its file time within the log's span):
 //!   made around the Task Scheduler (written to the registry, a file copied in). A definition
 //!   of unknown time is not judged.
+//! - [`Flag::RanOtherAction`]: a run the TaskScheduler/Operational log recorded (129, 200,
+//!   201) launched a program that none of the task's definitions known on that host runs
+//!   (its file on disk, the registrations the logs recorded): the task was pointed elsewhere
+//!   and back while nothing logged the change (Sunburst on a host without task auditing).
+//!   Tasks whose action is not a program (COM handlers) or that run several are not judged.
 
 use std::collections::HashMap;
 
-use crate::event::CH_SECURITY;
+use crate::event::{CH_SECURITY, CH_TASKSCHEDULER};
 use crate::frame::{Dataset, RowKind};
 use crate::timeline::Flag;
 
@@ -104,5 +109,78 @@ pub fn flags(ds: &Dataset) -> Vec<Vec<Flag>> {
             }
         }
     }
+    ran_other_action(ds, name, &mut out);
     out
+}
+
+/// Operational events that name the program a run launched.
+const RUN_EVENTS: [u32; 3] = [129, 200, 201];
+
+/// What a definition runs, as a run event would name it: `None` when that cannot be told
+/// (no program, a COM handler, several actions).
+fn program_of(command: &str, cmd_flags: &str) -> Option<String> {
+    if command.is_empty() || command.starts_with("com:") || cmd_flags.contains("multi-action") {
+        return None;
+    }
+    Some(command.to_string())
+}
+
+/// Whether a run that launched `ran` is one of the definition's `defined`: the same path,
+/// or the same file name where the definition names no folder (or one in a variable).
+fn same_program(defined: &str, ran: &str) -> bool {
+    fn base(p: &str) -> &str {
+        let b = p.rsplit(['\\', '/']).next().unwrap_or(p);
+        b.strip_suffix(".exe").unwrap_or(b)
+    }
+    if defined.eq_ignore_ascii_case(ran) {
+        return true;
+    }
+    let bare = !defined.contains(['\\', '/']) || defined.contains('%');
+    bare && base(defined).eq_ignore_ascii_case(base(ran))
+}
+
+/// [`Flag::RanOtherAction`] on the run events of `out`.
+fn ran_other_action(ds: &Dataset, name: usize, out: &mut [Vec<Flag>]) {
+    let field = |f: &str| ds.fields[..ds.profile_fields].iter().position(|x| *x == f);
+    let (Some(command), Some(cmd_flags)) = (field("command"), field("cmd_flags")) else {
+        return;
+    };
+    // Per (host, task): what its known definitions run (`None`: one that cannot be told).
+    let mut defined: HashMap<(u32, String), Vec<Option<String>>> = HashMap::new();
+    for e in &ds.uniques {
+        let registration = e.channel == CH_SECURITY && matches!(e.event_id, 4698 | 4702);
+        if e.kind() != RowKind::Definition && !registration {
+            continue;
+        }
+        let program = program_of(&e.values[command], &e.values[cmd_flags]);
+        let key = e.values[name].to_lowercase();
+        for &o in &e.occurrences {
+            let host = ds.occurrences[o as usize].host;
+            defined
+                .entry((host, key.clone()))
+                .or_default()
+                .push(program.clone());
+        }
+    }
+    for (u, e) in ds.uniques.iter().enumerate() {
+        if e.channel != CH_TASKSCHEDULER
+            || !RUN_EVENTS.contains(&e.event_id)
+            || e.values[command].is_empty()
+        {
+            continue;
+        }
+        let key = e.values[name].to_lowercase();
+        let ran = &e.values[command];
+        let odd = e.occurrences.iter().any(|&o| {
+            let host = ds.occurrences[o as usize].host;
+            defined.get(&(host, key.clone())).is_some_and(|programs| {
+                programs
+                    .iter()
+                    .all(|p| p.as_deref().is_some_and(|p| !same_program(p, ran)))
+            })
+        });
+        if odd && !out[u].contains(&Flag::RanOtherAction) {
+            out[u].push(Flag::RanOtherAction);
+        }
+    }
 }

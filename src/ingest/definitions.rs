@@ -129,7 +129,9 @@ fn is_drive(part: &str) -> bool {
 
 /// A Velociraptor client id (`C.` and 16 hex digits).
 fn is_client_id(part: &str) -> bool {
-    part.len() == 18 && part.starts_with("C.") && part[2..].bytes().all(|b| b.is_ascii_hexdigit())
+    part.len() == 18
+        && (part.starts_with("C.") || part.starts_with("c."))
+        && part[2..].bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 /// Where a definition file sits: its task name, its Tasks folder, the collection folder.
@@ -268,16 +270,25 @@ impl HostMap {
         if let Some(h) = self.cache.get(&key) {
             return h.clone();
         }
-        let found = self.from_logs(placed).unwrap_or_else(|| HostOf {
-            host: placed.collection.to_lowercase(),
-            aliases: Vec::new(),
-            from: "the collection folder's name".into(),
-        });
+        let found = self
+            .named_by_logs(placed)
+            .unwrap_or_else(|| match this_computer(placed) {
+                Some(name) => HostOf {
+                    host: name.to_lowercase(),
+                    aliases: Vec::new(),
+                    from: "this computer's name (a live system's own folder)".into(),
+                },
+                None => HostOf {
+                    host: placed.collection.to_lowercase(),
+                    aliases: Vec::new(),
+                    from: "the collection folder's name".into(),
+                },
+            });
         self.cache.insert(key, found.clone());
         found
     }
 
-    fn from_logs(&self, placed: &Placed) -> Option<HostOf> {
+    fn named_by_logs(&self, placed: &Placed) -> Option<HostOf> {
         let lo = placed.search_to.min(placed.search_from);
         for end in (lo..=placed.search_from).rev() {
             let prefix: String = placed.folder[..=end]
@@ -308,6 +319,16 @@ impl HostMap {
         }
         None
     }
+}
+
+/// A live system's own Tasks folder (`C:\Windows\System32\Tasks`, read by `summarize` on the
+/// endpoint): the collection folder is the drive, so the host is this computer (Windows'
+/// `COMPUTERNAME`).
+fn this_computer(placed: &Placed) -> Option<String> {
+    if !cfg!(windows) || !is_drive(&placed.collection) {
+        return None;
+    }
+    std::env::var("COMPUTERNAME").ok().filter(|n| !n.is_empty())
 }
 
 /// A stable identity of a definition on a host: its name and its bytes. The same file read

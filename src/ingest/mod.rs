@@ -461,8 +461,8 @@ where
                 .iter()
                 .map(|&i| (i, files[i].0.display().to_string())),
         );
-        for (i, report) in refused {
-            per_file[i] = vec![report];
+        for (i, reports) in refused {
+            per_file[i] = reports;
         }
         let second: Vec<(PathBuf, bool)> = later.iter().map(|&i| files[i].clone()).collect();
         progress
@@ -482,27 +482,45 @@ where
 
 /// Definitions beyond [`definitions::MAX_DEFINITIONS_PER_FOLDER`] in one Tasks folder are
 /// not read (in path order, so that the same are refused every time): the indices to read,
-/// and a report for each refused.
+/// and for the refused their reports: one per folder, on its first refused file, counting
+/// them all (a folder of 100 000 files is one warning, not 90 000).
 fn cap_per_folder(
     files: impl Iterator<Item = (usize, String)>,
-) -> (Vec<usize>, Vec<(usize, FileReport)>) {
-    let mut per_folder: HashMap<Vec<String>, usize> = HashMap::new();
-    let (mut read, mut refused) = (Vec::new(), Vec::new());
+) -> (Vec<usize>, Vec<(usize, Vec<FileReport>)>) {
+    let mut per_folder: HashMap<Vec<String>, (usize, Option<usize>)> = HashMap::new();
+    let (mut read, mut refused): (Vec<usize>, Vec<(usize, Vec<FileReport>)>) =
+        (Vec::new(), Vec::new());
     for (i, name) in files {
         let placed = definitions::place(&name);
-        let n = per_folder.entry(placed.folder.clone()).or_default();
+        let (n, first) = per_folder.entry(placed.folder.clone()).or_default();
         *n += 1;
-        if *n > definitions::MAX_DEFINITIONS_PER_FOLDER {
-            let mut r = FileReport::new(name, "definition");
-            r.problem(format!(
-                "not read: its Tasks folder ({}) holds more than {} definitions",
-                placed.folder.join("/"),
-                definitions::MAX_DEFINITIONS_PER_FOLDER
-            ));
-            r.skipped += 1;
-            refused.push((i, r));
-        } else {
+        if *n <= definitions::MAX_DEFINITIONS_PER_FOLDER {
             read.push(i);
+            continue;
+        }
+        match *first {
+            Some(k) => {
+                let r = &mut refused[k].1[0];
+                r.skipped += 1;
+                r.problems = vec![format!(
+                    "{} definitions not read from {}, this one and those after it by name: a Tasks folder is read up to {} definitions",
+                    r.skipped,
+                    placed.folder.join("/"),
+                    definitions::MAX_DEFINITIONS_PER_FOLDER
+                )];
+                refused.push((i, Vec::new()));
+            }
+            None => {
+                let mut r = FileReport::new(name.clone(), "definition");
+                r.problem(format!(
+                    "1 definition not read from {}: a Tasks folder is read up to {} definitions",
+                    placed.folder.join("/"),
+                    definitions::MAX_DEFINITIONS_PER_FOLDER
+                ));
+                r.skipped = 1;
+                *first = Some(refused.len());
+                refused.push((i, vec![r]));
+            }
         }
     }
     (read, refused)
@@ -1101,9 +1119,18 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
             .map(|&(i, slot)| (i, reports[slot].path.clone())),
     );
     let slot_of: HashMap<usize, usize> = deferred.into_iter().collect();
-    for (i, mut r) in refused {
-        r.found_in_folder = true;
-        reports[slot_of[&i]] = r;
+    let mut dropped = std::collections::HashSet::new();
+    for (i, rs) in refused {
+        match rs.into_iter().next() {
+            Some(mut r) => {
+                r.found_in_folder = true;
+                reports[slot_of[&i]] = r;
+            }
+            // Counted in its folder's one report.
+            None => {
+                dropped.insert(slot_of[&i]);
+            }
+        }
     }
     for i in later {
         let slot = slot_of[&i];
@@ -1124,6 +1151,13 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
             found_in_folder: true,
             ..r
         };
+    }
+    if !dropped.is_empty() {
+        let mut slot = 0;
+        reports.retain(|_| {
+            slot += 1;
+            !dropped.contains(&(slot - 1))
+        });
     }
     reports
 }
@@ -1194,7 +1228,7 @@ mod tests {
     #[test]
     fn an_evtx_member_reads_as_the_file() {
         use std::io::Write;
-        let log = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/WS001/Security.evtx");
+        let log = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("samples/SRV01/Security.evtx");
         let dir = tempfile::tempdir().unwrap();
         let zip_path = dir.path().join("logs.zip");
         let mut z = zip::ZipWriter::new(std::fs::File::create(&zip_path).unwrap());

@@ -251,7 +251,7 @@ fn velociraptor(o: &Map<String, Value>, path: &str, source: &Arc<str>) -> RawEve
         provider: String::new(),
         record_id: Some(identity(&host, &placed.name, &fingerprint)),
         computer: host,
-        time: get(o, &["Mtime"]).and_then(|v| super::layout::time_of(v)),
+        time: get(o, &["Mtime"]).and_then(super::layout::time_of),
         data,
     }
 }

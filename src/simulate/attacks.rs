@@ -130,6 +130,8 @@ pub(super) fn plant(
                 host: g.host.fqdn.clone(),
                 task_name: played.task_name,
                 records: Vec::new(),
+                definition: None,
+                seen_in: Vec::new(),
             }
         })
         .collect()

@@ -384,3 +384,271 @@ pub fn catalog() -> Vec<TaskDef> {
         },
     ]
 }
+
+/// More of the stock Windows 10/11 task set: on every host's disk, run on events or on
+/// demand (so that the logs of the simulated period hold none of their runs). Paths,
+/// commands and COM handlers are those of current builds.
+pub fn stock() -> Vec<TaskDef> {
+    use RunAs::*;
+    const fn com(clsid: &'static str, name: &'static str) -> Action {
+        Action::Com { clsid, name }
+    }
+    let t = |path, action, run_as| task(path, action, run_as, Schedule::Never);
+    vec![
+        t(
+            "\\Microsoft\\Windows\\Application Experience\\StartupAppTask",
+            exec(
+                "%windir%\\system32\\rundll32.exe",
+                "Startupscan.dll,SusRunTask",
+            ),
+            Users,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Autochk\\Proxy",
+            exec(
+                "%windir%\\system32\\rundll32.exe",
+                "/d acproxy.dll,PerformAutochkOperations",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\CloudExperienceHost\\CreateObjectTask",
+            com("{E4544ABA-62BF-4C54-AAB2-EC246342626C}", "CreateObjectTask"),
+            Users,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Customer Experience Improvement Program\\UsbCeip",
+            com("{C27F6B1D-FE0B-45E4-9257-38799FA69BC8}", "UsbCeip"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Diagnosis\\Scheduled",
+            com(
+                "{C1F85EF8-BCC2-4606-BB39-70C523715EB3}",
+                "Scheduled Diagnosis",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\DiskDiagnostic\\Microsoft-Windows-DiskDiagnosticDataCollector",
+            exec(
+                "%windir%\\system32\\rundll32.exe",
+                "dfdts.dll,DfdGetDefaultPolicyAndSMART",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\DiskFootprint\\Diagnostics",
+            exec("%windir%\\system32\\disksnapshot.exe", "-z"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Feedback\\Siuf\\DmClient",
+            exec("%windir%\\system32\\dmclient.exe", ""),
+            LocalService,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Flighting\\FeatureConfig\\ReconcileFeatures",
+            com(
+                "{D1B2B3C6-6C8E-4F53-8C0E-7E4F3B26B0C4}",
+                "ReconcileFeatures",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Location\\Notifications",
+            exec("%windir%\\System32\\LocationNotificationWindows.exe", ""),
+            Users,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Maintenance\\WinSAT",
+            com("{A9A33436-678B-4C9C-A211-7CC38785E79D}", "WinSAT"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\MemoryDiagnostic\\ProcessMemoryDiagnosticEvents",
+            com(
+                "{8168E74A-B39F-46D8-ADCD-7BED477B80A3}",
+                "Memory Diagnostic",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\MemoryDiagnostic\\RunFullMemoryDiagnostic",
+            com(
+                "{8168E74A-B39F-46D8-ADCD-7BED477B80A3}",
+                "Memory Diagnostic",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Mobile Broadband Accounts\\MNO Metadata Parser",
+            exec("%SystemRoot%\\System32\\MbaeParserTask.exe", ""),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\NetTrace\\GatherNetworkInfo",
+            exec("%windir%\\system32\\gatherNetworkInfo.vbs", ""),
+            Users,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Power Efficiency Diagnostics\\AnalyzeSystem",
+            com(
+                "{927EA2AF-1C54-43D5-825E-0074CE028EEE}",
+                "Power Efficiency Diagnostics",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Ras\\MobilityManager",
+            com("{C463A0FC-794F-4FDF-9201-01938CEACAFA}", "MobilityManager"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Registry\\RegIdleBackup",
+            com("{CA767AA8-9157-4604-B64B-40747123D5F2}", "RegIdleBackup"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Servicing\\StartComponentCleanup",
+            com(
+                "{752073A1-23F2-4396-85F0-8FDB879ED0ED}",
+                "StartComponentCleanup",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Shell\\FamilySafetyMonitor",
+            exec("%windir%\\System32\\wpcmon.exe", ""),
+            Users,
+        ),
+        t(
+            "\\Microsoft\\Windows\\SpacePort\\SpaceAgentTask",
+            exec("%windir%\\system32\\SpaceAgent.exe", ""),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Speech\\SpeechModelDownloadTask",
+            exec(
+                "%windir%\\system32\\speech_onecore\\common\\SpeechModelDownload.exe",
+                "",
+            ),
+            NetworkService,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Time Synchronization\\SynchronizeTime",
+            exec("%windir%\\system32\\sc.exe", "start w32time task_started"),
+            LocalService,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Time Zone\\SynchronizeTimeZone",
+            exec("%windir%\\system32\\tzsync.exe", ""),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\UPnP\\UPnPHostConfig",
+            exec("sc.exe", "config upnphost start= auto"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\WDI\\ResolutionHost",
+            com(
+                "{900BE39D-6BE8-461A-BC4D-B0FA71F5ECB1}",
+                "WDI Resolution Host",
+            ),
+            Users,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Windows Error Reporting\\QueueReporting",
+            exec("%windir%\\system32\\wermgr.exe", "-upload"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Windows Filtering Platform\\BfeOnServiceStartTypeChange",
+            exec(
+                "%windir%\\system32\\rundll32.exe",
+                "bfe.dll,BfeOnServiceStartTypeChange",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\WindowsColorSystem\\Calibration Loader",
+            com(
+                "{B210D694-C8DF-490D-9576-9E20CDBC20BD}",
+                "Calibration Loader",
+            ),
+            Users,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Wininet\\CacheTask",
+            com(
+                "{0358B920-0AC7-461F-98F4-58E32CD89148}",
+                "Wininet Cache Task",
+            ),
+            Users,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Workplace Join\\Automatic-Device-Join",
+            exec(
+                "%SystemRoot%\\System32\\dsregcmd.exe",
+                "$(Arg0) $(Arg1) $(Arg2)",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\RecoveryEnvironment\\VerifyWinRE",
+            com("{89F2A1A6-5C2E-4B10-8C1C-9F3D6F1B7E21}", "VerifyWinRE"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\StateRepository\\MaintenanceTasks",
+            com(
+                "{3F0B3A3E-6E6B-4D8B-A4C3-0C8B0B7B5D1E}",
+                "StateRepository Maintenance",
+            ),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Sysmain\\ResPriStaticDbSync",
+            exec("%windir%\\system32\\sc.exe", "start sysmain"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Bluetooth\\UninstallDeviceTask",
+            exec("BthUdTask.exe", "$(Arg0)"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\Windows\\Clip\\License Validation",
+            exec("%SystemRoot%\\system32\\ClipUp.exe", "-p -s -o"),
+            System,
+        ),
+        t(
+            "\\Microsoft\\XblGameSave\\XblGameSaveTask",
+            exec("%windir%\\System32\\XblGameSaveTask.exe", "standby"),
+            System,
+        ),
+        TaskDef {
+            hidden: true,
+            ..t(
+                "\\Microsoft\\Windows\\Windows Defender\\Windows Defender Verification",
+                exec(
+                    "C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24090.11-0\\MpCmdRun.exe",
+                    "-IdleTask -TaskName WdVerification",
+                ),
+                System,
+            )
+        },
+        TaskDef {
+            hidden: true,
+            ..t(
+                "\\Microsoft\\Windows\\Windows Defender\\Windows Defender Cleanup",
+                exec(
+                    "C:\\ProgramData\\Microsoft\\Windows Defender\\Platform\\4.18.24090.11-0\\MpCmdRun.exe",
+                    "-IdleTask -TaskName WdCleanup",
+                ),
+                System,
+            )
+        },
+    ]
+}

@@ -44,6 +44,49 @@ pub struct Config {
     /// its logs: what `anomalog summarize` would make of them, without the `.evtx` (the
     /// background, which no task profile reads, is left out).
     pub summaries: bool,
+    /// Which hosts log tasks where ([`Logging`]).
+    pub logging: Logging,
+    /// Write each host's Tasks folder (`HOST/C/Windows/System32/Tasks`): its definitions
+    /// at the end of the period.
+    pub tasks_folder: bool,
+}
+
+/// Which channels the hosts record tasks in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Logging {
+    /// Every host logs registrations (Security 4698-4702, and 4688 for schtasks) and runs
+    /// (TaskScheduler/Operational): the simulator before it wrote definitions.
+    Full,
+    /// As fleets are: TaskScheduler/Operational is off on most workstations (on every
+    /// third), task and process-creation auditing is on where a policy enables it (the
+    /// servers and every fourth workstation); every host keeps its definitions in its Tasks
+    /// folder.
+    #[default]
+    Realistic,
+}
+
+/// What one host records about tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Records {
+    /// Security 4698-4702 and 4688.
+    audit: bool,
+    /// TaskScheduler/Operational.
+    operational: bool,
+}
+
+impl Logging {
+    fn of(self, i: usize, host: &Host) -> Records {
+        match self {
+            Logging::Full => Records {
+                audit: true,
+                operational: true,
+            },
+            Logging::Realistic => Records {
+                audit: host.server || i % 4 == 2,
+                operational: host.server || i % 3 == 2,
+            },
+        }
+    }
 }
 
 impl Default for Config {
@@ -58,6 +101,8 @@ impl Default for Config {
             jsonl: false,
             background: Background::Realistic,
             summaries: false,
+            logging: Logging::Realistic,
+            tasks_folder: true,
         }
     }
 }
@@ -79,6 +124,13 @@ pub struct Attack {
     pub host: String,
     pub task_name: String,
     pub records: Vec<PlantedRecord>,
+    /// The attack's definition left on disk (its file, relative to the output folder), if
+    /// the task is still there at the end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub definition: Option<String>,
+    /// Where it can be seen: `Security`, `TaskScheduler/Operational`, `Tasks folder`.
+    #[serde(default)]
+    pub seen_in: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -783,6 +835,106 @@ fn benign(g: &mut Gen<'_>, cfg: &Config, tasks: &[HostTask]) {
     }
 }
 
+/// A task definition as it lies on disk at the end of the period: its XML, when it was last
+/// written (`None`: before the period), and the attack that wrote it.
+#[derive(Debug, Clone)]
+struct OnDisk {
+    xml: String,
+    written: Option<i64>,
+    attack: Option<usize>,
+}
+
+/// The host's Tasks folder at the end of the period: every task it had, as its last
+/// registration or update left it, less those deleted (events in time order).
+fn definitions_at_end(
+    tasks: &[HostTask],
+    events: &[Pending],
+) -> std::collections::BTreeMap<String, OnDisk> {
+    let mut defs: std::collections::BTreeMap<String, OnDisk> = tasks
+        .iter()
+        .filter(|t| t.installed.is_none())
+        .map(|t| {
+            (
+                t.path.clone(),
+                OnDisk {
+                    xml: t.xml.clone(),
+                    written: None,
+                    attack: None,
+                },
+            )
+        })
+        .collect();
+    for p in events.iter().filter(|p| p.security) {
+        let get = |k: &str| {
+            p.spec
+                .data
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.clone())
+        };
+        let Some(path) = get("TaskName") else {
+            continue;
+        };
+        match p.spec.event_id {
+            4698 | 4702 => {
+                if let Some(xml) = get("TaskContentNew").or_else(|| get("TaskContent")) {
+                    defs.insert(
+                        path,
+                        OnDisk {
+                            xml,
+                            written: Some(p.time),
+                            attack: p.attack,
+                        },
+                    );
+                }
+            }
+            4699 => {
+                defs.remove(&path);
+            }
+            _ => {}
+        }
+    }
+    defs
+}
+
+/// A task's file in a host's collection, as KAPE lays it out.
+pub fn tasks_file(host: &str, task: &str) -> String {
+    let below: Vec<&str> = task.split('\\').filter(|s| !s.is_empty()).collect();
+    format!("{host}/C/Windows/System32/Tasks/{}", below.join("/"))
+}
+
+/// Write a host's Tasks folder as Windows keeps it: one file per task, no extension, UTF-16LE
+/// with a byte-order mark, CRLF; each file's time the last time it was written (tasks from
+/// before the period: a day before it, minus a few hours per task, the same every run).
+fn write_tasks_folder(
+    out: &Path,
+    cfg: &Config,
+    host: &Host,
+    defs: &std::collections::BTreeMap<String, OnDisk>,
+) -> io::Result<()> {
+    for (k, (task, def)) in defs.iter().enumerate() {
+        let path = out.join(tasks_file(&host.name, task));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut bytes = vec![0xff, 0xfe];
+        for u in def.xml.encode_utf16() {
+            bytes.extend_from_slice(&u.to_le_bytes());
+        }
+        std::fs::write(&path, bytes)?;
+        let written = def
+            .written
+            .unwrap_or(cfg.start - US_PER_DAY - (k as i64 % 48) * US_PER_H);
+        let when = std::time::UNIX_EPOCH
+            + std::time::Duration::from_micros(u64::try_from(written).unwrap_or(0));
+        std::fs::File::options()
+            .write(true)
+            .open(&path)?
+            .set_modified(when)?;
+    }
+    Ok(())
+}
+
 /// The System log of a host (background noise only).
 pub fn system_file(host: &str) -> String {
     format!("{host}/System.evtx")
@@ -829,6 +981,16 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
                 t.push(install(d, h, &mut hrng, cfg.days));
             }
         }
+        // The stock tasks that only lie on disk, with a stream of their own: the events
+        // of the period stay what they were without them.
+        if cfg.tasks_folder {
+            let mut stock_rng = StdRng::seed_from_u64(cfg.seed ^ 0x5eed ^ i as u64);
+            t.extend(
+                catalog::stock()
+                    .iter()
+                    .map(|d| install(d, h, &mut stock_rng, cfg.days)),
+            );
+        }
         let mut g = Gen {
             host: h,
             engine_pid: hrng.random_range(800..3000),
@@ -862,14 +1024,48 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
         let mut events = std::mem::take(&mut g.out);
         // Stable: equal times keep generation order.
         events.sort_by_key(|p| p.time);
+        let records = cfg.logging.of(hi, g.host);
+        let on_disk = if cfg.tasks_folder {
+            definitions_at_end(&tasks[hi], &events)
+        } else {
+            std::collections::BTreeMap::new()
+        };
+        for (path, def) in &on_disk {
+            // A restored definition (Sunburst) leaves nothing of the attack on disk.
+            let benign = tasks[hi]
+                .iter()
+                .any(|t| t.path == *path && t.xml == def.xml);
+            if let Some(a) = def.attack
+                && attacks[a].task_name == *path
+                && !benign
+            {
+                attacks[a].definition = Some(tasks_file(&g.host.name, path));
+            }
+        }
+        // What the host did not record is not written (the events stay the truth of what
+        // happened: the Tasks folder is made of them).
+        events.retain(|p| {
+            if p.security {
+                records.audit
+            } else {
+                records.operational
+            }
+        });
         if cfg.summaries {
-            total += write_host_summary(out, g.host, &events, &mut attacks)?;
+            total += write_host_summary(out, cfg, g.host, &events, &on_disk, &mut attacks)?;
             continue;
         }
         std::fs::create_dir_all(out.join(&g.host.name))?;
+        if cfg.tasks_folder {
+            write_tasks_folder(out, cfg, g.host, &on_disk)?;
+        }
         // Security (tasks and noise), TaskScheduler (tasks), System (noise, when there is any).
         for log in [Log::Security, Log::TaskScheduler, Log::System] {
             if log == Log::System && cfg.background == Background::None {
+                continue;
+            }
+            // A disabled channel has no file at all.
+            if log == Log::TaskScheduler && !records.operational {
                 continue;
             }
             total += write_log(
@@ -886,6 +1082,23 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
     }
     if let Some(z) = jsonl {
         z.finish().map_err(io::Error::other)?;
+    }
+    for a in &mut attacks {
+        let mut seen: Vec<String> = Vec::new();
+        for r in &a.records {
+            let log = if r.file.ends_with("Security.evtx") || r.file.contains("Security") {
+                "Security"
+            } else {
+                "TaskScheduler/Operational"
+            };
+            if !seen.iter().any(|s| s == log) {
+                seen.push(log.to_string());
+            }
+        }
+        if a.definition.is_some() {
+            seen.push("Tasks folder".into());
+        }
+        a.seen_in = seen;
     }
     let truth = GroundTruth {
         seed: cfg.seed,
@@ -1001,8 +1214,10 @@ fn write_log(
 /// as the writer numbers them). Returns the records it stands for.
 fn write_host_summary(
     out: &Path,
+    cfg: &Config,
     host: &Host,
     events: &[Pending],
+    on_disk: &std::collections::BTreeMap<String, OnDisk>,
     attacks: &mut [Attack],
 ) -> io::Result<u64> {
     let profile = crate::profile::by_name("scheduled-tasks").expect("a built-in profile");
@@ -1033,14 +1248,42 @@ fn write_host_summary(
         }
     }
     let records = raw.len() as u64;
+    let mut evidence = crate::ingest::evidence::Evidence::default();
+    for r in &raw {
+        evidence.count(r.canonical_channel(), r.event_id, r.time);
+    }
+    // Its Tasks folder, as `summarize` reads it beside the logs.
+    for (k, (task, def)) in on_disk.iter().enumerate() {
+        let file = tasks_file(&host.name, task);
+        raw.push(crate::event::RawEvent {
+            source: std::sync::Arc::from(out.join(&file).display().to_string()),
+            channel: crate::event::CH_TASK_DEFINITION.into(),
+            event_id: crate::event::DEF_XML,
+            provider: String::new(),
+            computer: host.fqdn.clone(),
+            time: Some(
+                def.written
+                    .unwrap_or(cfg.start - US_PER_DAY - (k as i64 % 48) * US_PER_H),
+            ),
+            record_id: Some(k as u64 + 1),
+            data: vec![
+                ("TaskName".into(), task.clone()),
+                ("File".into(), file),
+                ("HostFrom".into(), "logs under its collection".into()),
+                ("TaskContent".into(), def.xml.clone()),
+            ],
+        });
+    }
+    let read = raw.len() as u64;
     let mut dataset = crate::frame::Dataset::build(profile.as_ref(), raw);
+    dataset.evidence.insert(host.fqdn.to_lowercase(), evidence);
     crate::context::add(&mut dataset);
     let loaded = crate::pipeline::Loaded {
         dataset,
         reports: Vec::new(),
-        records,
+        records: read,
         skipped: 0,
-        files: 2,
+        files: 2 + on_disk.len(),
         passed_over: 0,
         notes: Vec::new(),
         conflicted_hosts: 0,

@@ -69,7 +69,15 @@ fn loads_ranked_by_rarity_while_training() {
     let app = samples();
     assert!(app.loading().is_none());
     assert_eq!(app.ranking().as_ref().unwrap().model, ModelKind::Rarity);
-    assert_eq!(app.rows().len(), app.dataset().unwrap().uniques.len());
+    // The events view: every unique event, the definitions in their own view.
+    let ds = app.dataset().unwrap();
+    let events = ds
+        .uniques
+        .iter()
+        .filter(|e| e.kind() == anomalog::frame::RowKind::Event)
+        .count();
+    assert!(events < ds.uniques.len(), "the samples hold definitions");
+    assert_eq!(app.rows().len(), events);
     assert_eq!(app.selected(), 0);
     assert_eq!(app.rank_of(app.current().unwrap()), 0);
 }
@@ -731,19 +739,19 @@ fn retrain_leaves_the_benign_events_out() {
     let dir = tempfile::tempdir().unwrap();
     let (mut app, mut ex) = samples_with_session(&dir.path().join("s.json"));
     let ds = app.dataset().cloned().unwrap();
-    // The Adobe updater install: benign.
-    let adobe = (0..ds.uniques.len())
+    // Windows Update re-registering a stock task: benign.
+    let benign = (0..ds.uniques.len())
         .find(|&u| {
-            ds.value(u, "task_name") == "\\Adobe Acrobat Update Task"
-                && ds.uniques[u].event_id == 4698
+            ds.value(u, "task_name") == "\\Microsoft\\Windows\\UpdateOrchestrator\\Schedule Scan"
+                && ds.uniques[u].event_id == 4702
         })
         .unwrap();
-    let i = app.rows().iter().position(|&u| u == adobe).unwrap();
+    let i = app.rows().iter().position(|&u| u == benign).unwrap();
     for _ in 0..i {
         act(&mut app, &mut ex, Action::Down);
     }
     act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign)));
-    assert_eq!(app.verdict(adobe), Some(Verdict::Benign));
+    assert_eq!(app.verdict(benign), Some(Verdict::Benign));
     let effects = app.update(Action::Retrain);
     assert_eq!(app.status(), "retraining without 1 benign event");
     let [Effect::Retrain { exclude }] = effects.as_slice() else {
@@ -756,7 +764,7 @@ fn retrain_leaves_the_benign_events_out() {
             .filter(|(_, x)| **x)
             .map(|(u, _)| u)
             .collect::<Vec<_>>(),
-        vec![adobe]
+        vec![benign]
     );
     // What the loop does with it: the mask on the shared dataset, then training.
     let rank = |ds: &anomalog::frame::Dataset| {
@@ -772,10 +780,10 @@ fn retrain_leaves_the_benign_events_out() {
         .unwrap()
         .ranking
     };
-    let before = rank(&ds).scores[adobe];
+    let before = rank(&ds).scores[benign];
     ds.set_excluded(exclude);
     assert_eq!(ds.n_excluded(), 1);
-    let after = rank(&ds).scores[adobe];
+    let after = rank(&ds).scores[benign];
     assert!(after > before, "no longer counted: {after} > {before}");
 }
 
@@ -923,7 +931,12 @@ fn the_task_view_has_one_row_per_task_and_keeps_each_views_place() {
     assert_eq!(app.current(), Some(t));
     app.update(Action::ToggleView);
     app.update(Action::ClearFilter);
-    assert_eq!(app.rows().len(), ds.uniques.len());
+    let every_event = ds
+        .uniques
+        .iter()
+        .filter(|e| e.kind() == anomalog::frame::RowKind::Event)
+        .count();
+    assert_eq!(app.rows().len(), every_event);
 }
 
 #[test]
@@ -1141,7 +1154,8 @@ fn the_drill_down_scrolls_with_every_movement_key_and_stops_at_its_end() {
     assert_eq!(app.drill().scroll(), end, "no scrolling past the end");
     let s = screen(&app, 150, 42);
     assert!(
-        s.contains("FQDN = ws001.corp.example"),
+        // The top row: the SQL service account's `schtasks /create`, its command line last.
+        s.contains("/ru SYSTEM /f"),
         "the last raw field: {s}"
     );
     app.update(Action::PageUp);
@@ -1262,7 +1276,8 @@ fn render_at_80x24_120x40_and_200x60() {
         let s = screen(&app, w, h);
         let lines: Vec<&str> = s.lines().collect();
         assert!(
-            lines[0].contains("6966 records, 48 files") && lines[0].contains("217 unique, 8 hosts"),
+            lines[0].contains("4949 records, 529 files")
+                && lines[0].contains("233 unique, 8 hosts"),
             "the header keeps its numbers at {w}x{h}:\n{s}"
         );
         assert!(

@@ -79,7 +79,7 @@ fn analyst_session_in_tmux() {
     wait_for(&session, "unique events (", 120);
     let screen = wait_for(&session, "re-ranked by ae", 300);
     assert!(
-        screen.contains("rank") && screen.contains("OneDriveSyncHel"),
+        screen.contains("rank") && screen.contains("hYujmcOk"),
         "{screen}"
     );
     assert_eq!(
@@ -210,7 +210,7 @@ fn at_80x24_the_screen_keeps_its_numbers_and_keys() {
     // Once the model is in, no status message of training's replaces the ones checked below.
     let screen = wait_for(&session, "re-ranked by ae", 300);
     assert!(
-        screen.contains("6966 records, 48 files") && screen.contains("217 unique, 8 hosts"),
+        screen.contains("4949 records, 529 files") && screen.contains("233 unique, 8 hosts"),
         "the header keeps its numbers:\n{screen}"
     );
     assert!(screen.contains("? help  q quit"), "{screen}");

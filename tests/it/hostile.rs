@@ -299,10 +299,10 @@ fn a_summary_line_of_20_mb() {
     assert_eq!(r.stdout.lines().count(), 1);
 }
 
-/// The samples' first host (129 real events), summarised: (header line, event lines).
+/// The samples' first server (its events and definitions), summarised: (header line, lines).
 #[cfg(unix)]
 fn a_real_summary() -> (String, Vec<String>) {
-    let host = util::root().join("samples/WS001");
+    let host = util::root().join("samples/SRV01");
     let loaded = util::load(&[host]);
     let mut text = Vec::new();
     anomalog::output::summary::write(&loaded, &mut text).unwrap();
@@ -312,7 +312,7 @@ fn a_real_summary() -> (String, Vec<String>) {
     (header, lines.collect())
 }
 
-/// A real host's Parquet summary with its 129 events repeated a hundred times: as one row
+/// A real host's Parquet summary with its rows repeated a hundred times: as one row
 /// group of distinct rows that would inflate to some 40 MB, refused on what its metadata
 /// says, before decoding; as row groups of 4 096 repeated rows, read a group at a time, the
 /// rows past what the header says were read refused, the repeats folded.
@@ -320,7 +320,7 @@ fn a_real_summary() -> (String, Vec<String>) {
 #[test]
 fn a_parquet_summary_of_repeated_rows() {
     use polars::prelude::*;
-    let host = util::root().join("samples/WS001");
+    let host = util::root().join("samples/SRV01");
     let loaded = util::load(&[host]);
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("one.parquet");
@@ -498,7 +498,7 @@ fn a_session_of_a_million_entries() {
 #[cfg(unix)]
 #[test]
 fn a_damaged_parquet_summary_in_a_folder_is_named() {
-    let host = util::root().join("samples/WS001");
+    let host = util::root().join("samples/SRV01");
     let loaded = util::load(&[host]);
     let dir = tempfile::tempdir().unwrap();
     let mut bytes = Vec::new();
@@ -552,4 +552,164 @@ fn a_parquet_footer_claiming_27_gb() {
         r.stderr
     );
     assert_eq!(r.stdout.lines().count(), 1, "the good record");
+}
+
+/// Task XML as Windows writes it: UTF-16LE with a byte-order mark.
+fn utf16le(text: &str) -> Vec<u8> {
+    let mut b = vec![0xff, 0xfe];
+    for u in text.encode_utf16() {
+        b.extend_from_slice(&u.to_le_bytes());
+    }
+    b
+}
+
+fn good_task_xml(command: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-16\"?><Task xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\"><Triggers><LogonTrigger/></Triggers><Actions><Exec><Command>{command}</Command></Exec></Actions></Task>"
+    )
+}
+
+/// Pseudo-random bytes, the same every run.
+fn noise(n: usize, mut seed: u64) -> Vec<u8> {
+    (0..n)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed as u8
+        })
+        .collect()
+}
+
+/// A Tasks folder of hostile definitions beside a good one: each refused or bounded, named in
+/// a warning, the good one still read.
+#[cfg(unix)]
+#[test]
+fn a_tasks_folder_of_hostile_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = dir.path().join("PC9/C/Windows/System32/Tasks");
+    let legacy = dir.path().join("PC9/C/Windows/Tasks");
+    std::fs::create_dir_all(tasks.join("Sub")).unwrap();
+    std::fs::create_dir_all(&legacy).unwrap();
+    std::fs::write(tasks.join("Good"), utf16le(&good_task_xml("C:\\good.exe"))).unwrap();
+    // Over the size cap: refused before it is parsed.
+    let mut huge = good_task_xml("C:\\huge.exe");
+    huge.push_str(&" ".repeat(5 << 20));
+    std::fs::write(tasks.join("Huge"), huge).unwrap();
+    // 10 000 triggers and actions (2 MiB): read, the lists capped.
+    let many = format!(
+        "<Task xmlns=\"http://schemas.microsoft.com/windows/2004/02/mit/task\"><Triggers>{}</Triggers><Actions>{}</Actions></Task>",
+        "<TimeTrigger><StartBoundary>2024-01-01T00:00:00</StartBoundary></TimeTrigger>"
+            .repeat(10_000),
+        "<Exec><Command>x.exe</Command></Exec>".repeat(10_000)
+    );
+    std::fs::write(tasks.join("Sub/Many"), utf16le(&many)).unwrap();
+    // Nested 20 000 deep, cut short, odd-length UTF-16, a lone surrogate, a terminal escape
+    // in the name and the command.
+    std::fs::write(
+        tasks.join("Deep"),
+        format!("<Task>{}", "<a>".repeat(20_000)),
+    )
+    .unwrap();
+    let mut odd = utf16le(&good_task_xml("C:\\odd.exe"));
+    odd.truncate(odd.len() - 3);
+    std::fs::write(tasks.join("Odd"), odd).unwrap();
+    let mut surrogate = utf16le("<Task><Actions><Exec><Command>");
+    surrogate.extend_from_slice(&[0x00, 0xd8]);
+    surrogate.extend_from_slice(&utf16le("</Command></Exec></Actions></Task>")[2..]);
+    std::fs::write(tasks.join("Surrogate"), surrogate).unwrap();
+    std::fs::write(
+        tasks.join("Esc\u{1b}]0;owned\u{7}"),
+        utf16le(&good_task_xml("C:\\\u{1b}[2Jx.exe")),
+    )
+    .unwrap();
+    // Not task XML at all, under the Tasks folder.
+    std::fs::write(tasks.join("Noise"), noise(100_000, 7)).unwrap();
+    // .job files: noise, cut short, and a header claiming huge offsets.
+    std::fs::write(legacy.join("noise.job"), noise(4_096, 9)).unwrap();
+    std::fs::write(legacy.join("short.job"), &noise(60, 3)[..30]).unwrap();
+    let mut claims = vec![0u8; 72];
+    claims[0..2].copy_from_slice(&0x0501u16.to_le_bytes());
+    claims[2..4].copy_from_slice(&1u16.to_le_bytes());
+    claims[20..22].copy_from_slice(&70u16.to_le_bytes()); // the application name's offset
+    claims[70..72].copy_from_slice(&0xffffu16.to_le_bytes()); // a name of 65 535 characters
+    std::fs::write(legacy.join("claims.job"), claims).unwrap();
+    // A link loop inside the Tasks folder.
+    std::os::unix::fs::symlink("..", tasks.join("Sub/loop")).unwrap();
+
+    let r = rank(&[dir.path()], &["--by", "definition", "--raw"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = util::jsonl(&r.stdout);
+    let command = |r: &serde_json::Value| r["fields"]["command"].as_str().unwrap_or("").to_string();
+    assert!(
+        rows.iter().any(|r| command(r).contains("good.exe")),
+        "the good definition is missing: {rows:#?}"
+    );
+    assert!(!rows.iter().any(|r| command(r).contains("huge.exe")));
+    let many = rows
+        .iter()
+        .find(|r| r["task"] == "\\Sub\\Many")
+        .expect("Many is read");
+    let triggers = many["fields"]["triggers"].as_str().unwrap_or("");
+    assert!(
+        triggers.len() < 4_096,
+        "{} bytes of triggers",
+        triggers.len()
+    );
+    assert!(
+        r.stderr.contains("Huge") && r.stderr.contains("larger than 4 MiB"),
+        "{}",
+        r.stderr
+    );
+    for job in ["noise.job", "short.job", "claims.job"] {
+        assert!(
+            r.stderr.contains(job) && r.stderr.contains("not a readable .job file"),
+            "{job}: {}",
+            r.stderr
+        );
+    }
+    assert!(
+        r.stderr.contains("Deep") && r.stderr.contains("malformed task XML"),
+        "{}",
+        r.stderr
+    );
+    // Escapes from file names and commands never reach the terminal raw.
+    assert!(
+        !r.stderr.contains('\u{1b}'),
+        "a raw escape on stderr: {:?}",
+        r.stderr
+    );
+    // Every definition came out once, whatever the loop.
+    let tasks: Vec<&str> = rows.iter().filter_map(|r| r["task"].as_str()).collect();
+    let mut unique = tasks.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), tasks.len(), "{tasks:?}");
+}
+
+/// A Tasks folder of 10 050 definitions: 10 000 read, the rest refused and counted in one
+/// warning, in bounded time and memory (a folder of 100 000 takes the same path: the count
+/// is checked before any file is opened).
+#[cfg(unix)]
+#[test]
+fn a_tasks_folder_of_10050_definitions() {
+    let dir = tempfile::tempdir().unwrap();
+    let tasks = dir.path().join("PC9/C/Windows/System32/Tasks");
+    std::fs::create_dir_all(&tasks).unwrap();
+    for i in 0..10_050 {
+        let xml = good_task_xml(&format!("C:\\t{i}.exe"));
+        std::fs::write(tasks.join(format!("T{i:05}")), utf16le(&xml)).unwrap();
+    }
+    let r = rank(&[dir.path()], &["--by", "definition"]);
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let rows = util::jsonl(&r.stdout);
+    assert_eq!(rows.len(), 10_000, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("holds more than 10000 definitions"),
+        "{}",
+        r.stderr
+    );
+    // The same 10 000 whatever order the folder lists them in: the first by name.
+    assert!(rows.iter().any(|r| r["task"] == "\\T00000"));
+    assert!(!rows.iter().any(|r| r["task"] == "\\T10049"));
 }

@@ -9,6 +9,7 @@ mod util;
 
 mod app;
 mod cli;
+mod definitions;
 mod e2e_tmux;
 mod evtx_writer;
 mod golden;

@@ -263,14 +263,7 @@ fn the_same_host_twice_is_counted_once() {
 
 /// A summary line without the paths it names (they depend on where the fleet was written).
 fn without_paths(line: &str) -> serde_json::Value {
-    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
-    if let Some(o) = v.as_object_mut() {
-        o.remove("sources");
-        if let Some(raw) = o.get_mut("raw").and_then(|r| r.as_object_mut()) {
-            raw.remove("source");
-        }
-    }
-    v
+    util::without_paths(line)
 }
 
 /// `simulate --summaries` writes what `summarize` makes of the same fleet's logs, so that the
@@ -663,17 +656,25 @@ fn the_order_of_inputs_changes_nothing() {
     }
     // A folder whose files were made in another order reads the same.
     let shuffled = tempfile::tempdir().unwrap();
-    for h in hosts.iter().rev() {
-        let to = shuffled.path().join(h.file_name().unwrap());
-        std::fs::create_dir(&to).unwrap();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(h)
+    /// Copy a folder, each folder's entries in reverse order of their names.
+    fn copy_reversed(from: &Path, to: &Path) {
+        std::fs::create_dir(to).unwrap();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(from)
             .unwrap()
             .map(|e| e.unwrap().path())
             .collect();
-        files.sort();
-        for f in files.iter().rev() {
-            std::fs::copy(f, to.join(f.file_name().unwrap())).unwrap();
+        entries.sort();
+        for f in entries.iter().rev() {
+            let dest = to.join(f.file_name().unwrap());
+            if f.is_dir() {
+                copy_reversed(f, &dest);
+            } else {
+                std::fs::copy(f, dest).unwrap();
+            }
         }
+    }
+    for h in hosts.iter().rev() {
+        copy_reversed(h, &shuffled.path().join(h.file_name().unwrap()));
     }
     let all = load(&hosts);
     let again = load(&[shuffled.path().to_path_buf()]);

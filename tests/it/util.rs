@@ -154,3 +154,30 @@ pub fn jsonl(text: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect()
 }
+
+/// A UTF-16LE file (a byte-order mark first, as Windows writes task XML) as text.
+pub fn read_utf16(path: &std::path::Path) -> String {
+    let b = std::fs::read(path).unwrap();
+    let b = b.strip_prefix(&[0xff, 0xfe][..]).unwrap_or(&b);
+    let units: Vec<u16> = b
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    String::from_utf16_lossy(&units)
+}
+
+/// A summary line without what names where it was read: its `sources`, its raw record's
+/// `source`, and a definition's `File` and `HostFrom` (paths of the machine that read it).
+pub fn without_paths(line: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(line).unwrap();
+    if let Some(o) = v.as_object_mut() {
+        o.remove("sources");
+        if let Some(raw) = o.get_mut("raw").and_then(|r| r.as_object_mut()) {
+            raw.remove("source");
+            if let Some(data) = raw.get_mut("data").and_then(|d| d.as_array_mut()) {
+                data.retain(|kv| kv[0] != "File" && kv[0] != "HostFrom");
+            }
+        }
+    }
+    v
+}

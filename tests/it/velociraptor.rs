@@ -77,8 +77,13 @@ fn the_artifact_is_valid_and_the_binary_accepts_its_command_line() {
             default("Profile")
         } else if item == "ResultFile" {
             out.display().to_string()
-        } else if let Some(rest) = item.strip_prefix("EvtxDirectory + ") {
-            format!("{}{}", logs.display(), rest.trim_matches('"'))
+        } else if item == "EvtxDirectory" {
+            logs.display().to_string()
+        } else if item == "TasksDirectory" {
+            logs.join("C/Windows/System32/Tasks").display().to_string()
+        } else if item == "LegacyTasksDirectory" {
+            // A host without legacy jobs: reported and passed over.
+            dir.path().join("no-Tasks").display().to_string()
         } else {
             panic!("an argv item this test does not know: {item}");
         };
@@ -90,6 +95,10 @@ fn the_artifact_is_valid_and_the_binary_accepts_its_command_line() {
     let written = std::fs::read_to_string(&out).unwrap();
     assert!(written.starts_with(summary::MAGIC), "{}", &written[..80]);
     assert!(written.lines().count() > 10);
+    // The definitions on disk and what the logs could see come with it.
+    assert!(written.contains("\"channel\":\"TaskDefinition\""));
+    assert!(written.lines().next().unwrap().contains("\"evidence\""));
+    assert_eq!(default("TasksDirectory"), "C:/Windows/System32/Tasks");
 }
 
 /// A zip laid out as Velociraptor's hunt download is (`hunt_info.json`, a folder per client

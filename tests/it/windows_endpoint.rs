@@ -53,18 +53,7 @@ fn run_linux(args: &[String]) -> std::process::Output {
 
 /// JSON lines without the keys that hold paths (they differ by platform by design).
 fn without_paths(text: &str) -> Vec<serde_json::Value> {
-    text.lines()
-        .map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            if let Some(o) = v.as_object_mut() {
-                o.remove("sources");
-                if let Some(raw) = o.get_mut("raw").and_then(|r| r.as_object_mut()) {
-                    raw.remove("source");
-                }
-            }
-            v
-        })
-        .collect()
+    text.lines().map(util::without_paths).collect()
 }
 
 #[test]

@@ -381,7 +381,7 @@ fn a_link_planted_at_a_temporary_name_is_never_followed() {
         let mut z = zip::ZipWriter::new(std::fs::File::create(&zip).unwrap());
         z.start_file("Security.evtx", zip::write::SimpleFileOptions::default())
             .unwrap();
-        let evtx = util::root().join("samples/WS001/Security.evtx");
+        let evtx = util::root().join("samples/SRV01/Security.evtx");
         z.write_all(&std::fs::read(evtx).unwrap()).unwrap();
         z.finish().unwrap();
     }

@@ -356,10 +356,24 @@ pub fn xml_record(
     }
     let mut data = base_data(path, placed, host);
     data.push(("TaskContent".into(), text));
+    definition_event(DEF_XML, data, bytes, modified, placed, host, report)
+}
+
+/// A definition file's record on the [`CH_TASK_DEFINITION`] channel, its identity the
+/// task's name and the file's bytes.
+fn definition_event(
+    event_id: u32,
+    data: Vec<(String, String)>,
+    bytes: &[u8],
+    modified: Option<i64>,
+    placed: &Placed,
+    host: &HostOf,
+    report: &FileReport,
+) -> RawEvent {
     RawEvent {
         source: Arc::from(report.path.as_str()),
         channel: CH_TASK_DEFINITION.into(),
-        event_id: DEF_XML,
+        event_id,
         provider: String::new(),
         computer: host.host.clone(),
         time: modified,
@@ -388,16 +402,9 @@ pub fn job_record(
     };
     let mut data = base_data(path, placed, host);
     data.extend(job.fields());
-    Some(RawEvent {
-        source: Arc::from(report.path.as_str()),
-        channel: CH_TASK_DEFINITION.into(),
-        event_id: DEF_JOB,
-        provider: String::new(),
-        computer: host.host.clone(),
-        time: modified,
-        record_id: Some(identity(&placed.name, bytes)),
-        data,
-    })
+    Some(definition_event(
+        DEF_JOB, data, bytes, modified, placed, host, report,
+    ))
 }
 
 fn base_data(path: &str, placed: &Placed, host: &HostOf) -> Vec<(String, String)> {

@@ -235,6 +235,8 @@ pub struct HostMap {
     /// per host), sorted by folder.
     logs: Vec<(String, Vec<(String, u64)>)>,
     cache: HashMap<Vec<String>, HostOf>,
+    /// Source times from KAPE's copy logs above the definitions.
+    copied: super::copylog::CopyTimes,
 }
 
 impl HostMap {
@@ -261,7 +263,18 @@ impl HostMap {
         HostMap {
             logs,
             cache: HashMap::new(),
+            copied: super::copylog::CopyTimes::default(),
         }
+    }
+
+    /// The time a KAPE copy log above a definition file on disk gives its source (a zip
+    /// member or a file no copy log lists has none): it outlives the copy's own time stamps.
+    pub fn copied_time(&mut self, path: &str) -> Option<i64> {
+        let p = std::path::Path::new(path);
+        if !p.is_file() {
+            return None;
+        }
+        self.copied.time_of(p)
     }
 
     /// The host of a definition placed at `placed`.
@@ -333,7 +346,7 @@ fn this_computer(placed: &Placed) -> Option<String> {
 
 /// A stable identity of a definition on a host: its name and its bytes. The same file read
 /// from a collection and from an archive of it is one definition, whatever its time stamps.
-fn identity(name: &str, content: &[u8]) -> u64 {
+pub fn identity(name: &str, content: &[u8]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     name.to_lowercase().hash(&mut h);
     content.hash(&mut h);

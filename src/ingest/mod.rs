@@ -5,6 +5,7 @@
 //! evtx crate's rayon workers. Each file yields a [`FileReport`] that says how many records it held, how
 //! many were skipped and why, so a damaged collection still loads and the analyst sees the cost.
 
+mod copylog;
 pub mod definitions;
 pub mod evidence;
 mod evtx_reader;
@@ -157,13 +158,15 @@ fn read_definition(
         return r;
     }
     let placed = definitions::place(&r.path);
-    let host = match rd.hosts {
-        Some(map) => map
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .host_of(&placed),
+    let (host, copied) = match rd.hosts {
+        Some(map) => {
+            let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
+            (map.host_of(&placed), map.copied_time(&r.path))
+        }
         None => return FileReport::deferred(r.path),
     };
+    // The source's time a KAPE copy log keeps wins over the copy's own.
+    let modified = copied.or(modified);
     let path = r.path.clone();
     let ev = match kind {
         Kind::Job => definitions::job_record(&path, bytes, modified, &placed, &host, &mut r),
@@ -847,15 +850,9 @@ fn read_member(
     rd: &Reading<'_>,
     sink: &mut dyn Sink,
 ) -> FileReport {
-    let fail = |name: String, msg: String| {
-        let mut r = FileReport::new(name, "zip");
-        r.problem(msg);
-        r.skipped += 1;
-        r
-    };
     let left = MAX_ARCHIVE_INFLATED.saturating_sub(*inflated);
     if left == 0 {
-        return fail(
+        return member_failed(
             name,
             format!(
                 "not unpacked: the archive inflated past {} GiB",
@@ -865,103 +862,172 @@ fn read_member(
     }
     let mut head = Vec::new();
     if let Err(e) = member.take(SNIFF_BYTES.min(left)).read_to_end(&mut head) {
-        return fail(name, format!("cannot unpack: {e}"));
+        return member_failed(name, format!("cannot unpack: {e}"));
     }
     *inflated += head.len() as u64;
     let kind = kind_of(
         sniff(&head, (head.len() as u64) < SNIFF_BYTES.min(left)),
         &name,
     );
+    let member = Member {
+        input: member,
+        name,
+        head,
+        left,
+    };
     match kind {
         Kind::TaskXml | Kind::Job => {
             if rd.hosts.is_none() {
-                return FileReport::deferred(name);
+                return FileReport::deferred(member.name);
             }
-            let cap = definitions::MAX_DEFINITION_BYTES.min(left);
-            let mut bytes = head;
-            match member
-                .take((cap + 1).saturating_sub(bytes.len() as u64))
-                .read_to_end(&mut bytes)
-            {
-                Err(e) => fail(name, format!("cannot unpack: {e}")),
-                Ok(n) => {
-                    *inflated += n as u64;
-                    read_definition(kind, name, &bytes, modified, rd, sink)
-                }
-            }
+            member_definition(member, kind, modified, inflated, rd, sink)
         }
-        Kind::Evtx => {
-            let cap = MAX_EVTX_MEMBER.min(left);
-            // An unnamed temporary file (`O_TMPFILE` where the system has it, else created
-            // exclusively under a random name and unlinked at once): no name another user
-            // could plant a link at, and nothing left behind, whatever happens to this
-            // process.
-            let copied = tempfile::tempfile().and_then(|mut f| {
-                use std::io::{Seek, Write};
-                f.write_all(&head)?;
-                let n = std::io::copy(&mut member.take(cap - head.len() as u64 + 1), &mut f)?;
-                f.flush()?;
-                f.rewind()?;
-                Ok((n, f))
-            });
-            match copied {
-                Err(e) => fail(name, format!("cannot unpack to a temporary file: {e}")),
-                Ok((n, _)) if head.len() as u64 + n > cap => {
-                    *inflated += n;
-                    fail(name, format!("not read: inflates past {} MiB", cap >> 20))
-                }
-                Ok((n, f)) => {
-                    *inflated += n;
-                    evtx_reader::read_evtx_file(f, name, rd, sink)
-                }
-            }
-        }
-        Kind::Parquet => {
-            let cap = MAX_PARQUET_MEMBER.min(left);
-            let mut bytes = head;
-            match member
-                .take(cap - bytes.len() as u64 + 1)
-                .read_to_end(&mut bytes)
-            {
-                Err(e) => fail(name, format!("cannot unpack: {e}")),
-                Ok(n) => {
-                    *inflated += n as u64;
-                    if bytes.len() as u64 > cap {
-                        fail(name, format!("not read: inflates past {} MiB", cap >> 20))
-                    } else {
-                        read_parquet(bytes, name, rd, sink)
-                    }
-                }
-            }
-        }
-        Kind::Summary | Kind::Json => {
-            let cap = MAX_TEXT_MEMBER.min(left);
-            let head_len = head.len() as u64;
-            let mut rest = Capped {
-                inner: member,
-                read: head.len() as u64,
-                cap,
-                more: false,
-            };
-            let mut input = std::io::BufReader::with_capacity(
-                STREAM_BUFFER,
-                std::io::Cursor::new(head).chain(&mut rest),
-            );
-            let mut r = read_text(kind, &mut input, name, rd, sink);
-            drop(input);
-            *inflated += rest.read.saturating_sub(head_len);
-            if rest.more {
-                r.skipped += 1;
-                r.problem(format!(
-                    "inflates past {} MiB: what lies beyond was not read",
-                    cap >> 20
-                ));
-            }
-            r
-        }
+        Kind::Evtx => member_evtx(member, inflated, rd, sink),
+        Kind::Parquet => member_parquet(member, inflated, rd, sink),
+        Kind::Summary | Kind::Json => member_text(member, kind, inflated, rd, sink),
         // Not inflated any further: no reader would take it.
-        _ => read_text(kind, &mut std::io::Cursor::new(head), name, rd, sink),
+        _ => read_text(
+            kind,
+            &mut std::io::Cursor::new(member.head),
+            member.name,
+            rd,
+            sink,
+        ),
     }
+}
+
+/// A zip member whose first bytes have been inflated and sniffed.
+struct Member<'a, R> {
+    input: &'a mut R,
+    name: String,
+    head: Vec<u8>,
+    /// What the archive may still inflate.
+    left: u64,
+}
+
+/// A member that could not be unpacked: a warning naming it, one item skipped.
+fn member_failed(name: String, msg: String) -> FileReport {
+    let mut r = FileReport::new(name, "zip");
+    r.problem(msg);
+    r.skipped += 1;
+    r
+}
+
+/// A task definition member (XML or `.job`), read whole up to the definition limit.
+fn member_definition(
+    m: Member<'_, impl Read>,
+    kind: Kind,
+    modified: Option<i64>,
+    inflated: &mut u64,
+    rd: &Reading<'_>,
+    sink: &mut dyn Sink,
+) -> FileReport {
+    let cap = definitions::MAX_DEFINITION_BYTES.min(m.left);
+    let mut bytes = m.head;
+    match m
+        .input
+        .take((cap + 1).saturating_sub(bytes.len() as u64))
+        .read_to_end(&mut bytes)
+    {
+        Err(e) => member_failed(m.name, format!("cannot unpack: {e}")),
+        Ok(n) => {
+            *inflated += n as u64;
+            read_definition(kind, m.name, &bytes, modified, rd, sink)
+        }
+    }
+}
+
+/// An `.evtx` member, streamed to an unnamed temporary file and parsed from there.
+fn member_evtx(
+    m: Member<'_, impl Read>,
+    inflated: &mut u64,
+    rd: &Reading<'_>,
+    sink: &mut dyn Sink,
+) -> FileReport {
+    let cap = MAX_EVTX_MEMBER.min(m.left);
+    let head = m.head;
+    let input = m.input;
+    // An unnamed temporary file (`O_TMPFILE` where the system has it, else created
+    // exclusively under a random name and unlinked at once): no name another user could
+    // plant a link at, and nothing left behind, whatever happens to this process.
+    let copied = tempfile::tempfile().and_then(|mut f| {
+        use std::io::{Seek, Write};
+        f.write_all(&head)?;
+        let n = std::io::copy(&mut input.take(cap - head.len() as u64 + 1), &mut f)?;
+        f.flush()?;
+        f.rewind()?;
+        Ok((n, f))
+    });
+    match copied {
+        Err(e) => member_failed(m.name, format!("cannot unpack to a temporary file: {e}")),
+        Ok((n, _)) if head.len() as u64 + n > cap => {
+            *inflated += n;
+            member_failed(m.name, format!("not read: inflates past {} MiB", cap >> 20))
+        }
+        Ok((n, f)) => {
+            *inflated += n;
+            evtx_reader::read_evtx_file(f, m.name, rd, sink)
+        }
+    }
+}
+
+/// A Parquet member (a summary), read into memory up to [`MAX_PARQUET_MEMBER`].
+fn member_parquet(
+    m: Member<'_, impl Read>,
+    inflated: &mut u64,
+    rd: &Reading<'_>,
+    sink: &mut dyn Sink,
+) -> FileReport {
+    let cap = MAX_PARQUET_MEMBER.min(m.left);
+    let mut bytes = m.head;
+    match m
+        .input
+        .take(cap - bytes.len() as u64 + 1)
+        .read_to_end(&mut bytes)
+    {
+        Err(e) => member_failed(m.name, format!("cannot unpack: {e}")),
+        Ok(n) => {
+            *inflated += n as u64;
+            if bytes.len() as u64 > cap {
+                member_failed(m.name, format!("not read: inflates past {} MiB", cap >> 20))
+            } else {
+                read_parquet(bytes, m.name, rd, sink)
+            }
+        }
+    }
+}
+
+/// A text member (JSON, JSON Lines, a summary), read as a stream up to [`MAX_TEXT_MEMBER`].
+fn member_text(
+    m: Member<'_, impl Read>,
+    kind: Kind,
+    inflated: &mut u64,
+    rd: &Reading<'_>,
+    sink: &mut dyn Sink,
+) -> FileReport {
+    let cap = MAX_TEXT_MEMBER.min(m.left);
+    let head_len = m.head.len() as u64;
+    let mut rest = Capped {
+        inner: m.input,
+        read: head_len,
+        cap,
+        more: false,
+    };
+    let mut input = std::io::BufReader::with_capacity(
+        STREAM_BUFFER,
+        std::io::Cursor::new(m.head).chain(&mut rest),
+    );
+    let mut r = read_text(kind, &mut input, m.name, rd, sink);
+    drop(input);
+    *inflated += rest.read.saturating_sub(head_len);
+    if rest.more {
+        r.skipped += 1;
+        r.problem(format!(
+            "inflates past {} MiB: what lies beyond was not read",
+            cap >> 20
+        ));
+    }
+    r
 }
 
 /// Read one file from disk: sniff its kind from the first bytes, not its name; text is read
@@ -1104,11 +1170,30 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
         }
         reports.push(r);
     }
-    if deferred.is_empty() {
-        return reports;
+    if !deferred.is_empty() {
+        read_zip_definitions(
+            &mut archive,
+            deferred,
+            &mut reports,
+            &mut inflated,
+            rd,
+            sink,
+        );
     }
-    // The archive's task definitions, once its logs say which hosts they belong to.
-    let map = std::sync::Mutex::new(definitions::HostMap::new(&reports));
+    reports
+}
+
+/// The archive's task definitions (members the first pass deferred: member index, report
+/// slot), read once its logs say which hosts they belong to.
+fn read_zip_definitions<R: Read + std::io::Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    deferred: Vec<(usize, usize)>,
+    reports: &mut Vec<FileReport>,
+    inflated: &mut u64,
+    rd: &Reading<'_>,
+    sink: &mut dyn Sink,
+) {
+    let map = std::sync::Mutex::new(definitions::HostMap::new(reports));
     let rd = Reading {
         hosts: Some(&map),
         ..*rd
@@ -1138,7 +1223,7 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
         let r = match archive.by_index(i) {
             Ok(mut member) => {
                 let modified = zip_time(member.last_modified());
-                read_member(&mut member, name, modified, &mut inflated, &rd, sink)
+                read_member(&mut member, name, modified, inflated, &rd, sink)
             }
             Err(e) => {
                 let mut r = FileReport::new(name, "zip");
@@ -1159,7 +1244,6 @@ fn read_zip(path: &Path, name: String, rd: &Reading<'_>, sink: &mut dyn Sink) ->
             !dropped.contains(&(slot - 1))
         });
     }
-    reports
 }
 
 /// A zip member's time stamp (local time of the machine that made the archive; read as UTC).

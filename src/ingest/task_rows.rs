@@ -100,83 +100,10 @@ impl Rows {
         if !aliases.is_empty() {
             data.push(("HostAliases".into(), aliases.join(", ")));
         }
-        let actions = d.get("actions").and_then(Value::as_object);
-        let list = |k: &str| -> Vec<&Map<String, Value>> {
-            actions
-                .and_then(|a| a.get(k))
-                .and_then(Value::as_array)
-                .map(|v| v.iter().filter_map(Value::as_object).collect())
-                .unwrap_or_default()
-        };
-        let mut kinds = Vec::new();
-        if let Some(exec) = list("exec").first() {
-            data.push(("Command".into(), text(exec, &["command"])));
-            data.push(("Arguments".into(), text(exec, &["arguments"])));
-            data.push((
-                "WorkingDirectory".into(),
-                text(exec, &["working_directory"]),
-            ));
-        }
-        let com: Vec<String> = list("com_handler")
-            .iter()
-            .map(|c| text(c, &["class_id"]))
-            .filter(|c| !c.is_empty())
-            .collect();
-        if !com.is_empty() {
-            data.push(("ComClassId".into(), com.join(",")));
-        }
-        for (k, kind) in [
-            ("exec", "exec"),
-            ("com_handler", "com"),
-            ("send_email", "email"),
-            ("show_message", "message"),
-        ] {
-            kinds.extend(std::iter::repeat_n(kind, list(k).len().min(16)));
-        }
-        data.push(("Actions".into(), kinds.join(",")));
-        if let Some(p) = d
-            .get("principals")
-            .and_then(Value::as_array)
-            .and_then(|p| p.first())
-            .and_then(Value::as_object)
-        {
-            for (k, field) in [
-                ("user_id", "UserId"),
-                ("group_id", "GroupId"),
-                ("logon_type", "LogonType"),
-                ("run_level", "RunLevel"),
-            ] {
-                data.push((field.into(), text(p, &[k])));
-            }
-        }
-        let mut repeats = false;
-        let mut triggers = Vec::new();
-        if let Some(t) = d.get("triggers").and_then(Value::as_object) {
-            for (k, v) in t {
-                let Some(items) = v.as_array().filter(|a| !a.is_empty()) else {
-                    continue;
-                };
-                triggers.push(trigger_name(k));
-                repeats |= items.iter().any(|i| {
-                    i.pointer("/common/repetition/interval")
-                        .is_some_and(|v| !v.is_null())
-                });
-            }
-        }
-        data.push(("Triggers".into(), triggers.join(",")));
-        data.push(("Repeats".into(), repeats.to_string()));
-        if let Some(s) = d.get("settings").and_then(Value::as_object) {
-            let mut lines = Vec::new();
-            for (k, v) in s {
-                match (k.as_str(), v) {
-                    (_, Value::Null | Value::Object(_) | Value::Array(_)) => {}
-                    ("hidden", v) => data.push(("Hidden".into(), scalar(v))),
-                    ("enabled", v) => data.push(("Enabled".into(), scalar(v))),
-                    (k, v) => lines.push(format!("{}={}", pascal(k), scalar(v))),
-                }
-            }
-            data.push(("Settings".into(), lines.join("\n")));
-        }
+        artemis_actions(d, &mut data);
+        artemis_principal(d, &mut data);
+        artemis_triggers(d, &mut data);
+        artemis_settings(d, &mut data);
         let time = parse_time(&reg_text("date"));
         let event_id = if text(o, &["format"]).eq_ignore_ascii_case("job") {
             DEF_JOB
@@ -194,6 +121,101 @@ impl Rows {
             time,
             data,
         }
+    }
+}
+
+/// An artemis task's actions: the first exec action's command line, COM handlers' class ids
+/// and the kinds of every action.
+fn artemis_actions(d: &Map<String, Value>, data: &mut Vec<(String, String)>) {
+    let actions = d.get("actions").and_then(Value::as_object);
+    let list = |k: &str| -> Vec<&Map<String, Value>> {
+        actions
+            .and_then(|a| a.get(k))
+            .and_then(Value::as_array)
+            .map(|v| v.iter().filter_map(Value::as_object).collect())
+            .unwrap_or_default()
+    };
+    let mut kinds = Vec::new();
+    if let Some(exec) = list("exec").first() {
+        data.push(("Command".into(), text(exec, &["command"])));
+        data.push(("Arguments".into(), text(exec, &["arguments"])));
+        data.push((
+            "WorkingDirectory".into(),
+            text(exec, &["working_directory"]),
+        ));
+    }
+    let com: Vec<String> = list("com_handler")
+        .iter()
+        .map(|c| text(c, &["class_id"]))
+        .filter(|c| !c.is_empty())
+        .collect();
+    if !com.is_empty() {
+        data.push(("ComClassId".into(), com.join(",")));
+    }
+    for (k, kind) in [
+        ("exec", "exec"),
+        ("com_handler", "com"),
+        ("send_email", "email"),
+        ("show_message", "message"),
+    ] {
+        kinds.extend(std::iter::repeat_n(kind, list(k).len().min(16)));
+    }
+    data.push(("Actions".into(), kinds.join(",")));
+}
+
+/// An artemis task's first principal.
+fn artemis_principal(d: &Map<String, Value>, data: &mut Vec<(String, String)>) {
+    if let Some(p) = d
+        .get("principals")
+        .and_then(Value::as_array)
+        .and_then(|p| p.first())
+        .and_then(Value::as_object)
+    {
+        for (k, field) in [
+            ("user_id", "UserId"),
+            ("group_id", "GroupId"),
+            ("logon_type", "LogonType"),
+            ("run_level", "RunLevel"),
+        ] {
+            data.push((field.into(), text(p, &[k])));
+        }
+    }
+}
+
+/// An artemis task's trigger kinds (as task XML names them) and whether any repeats.
+fn artemis_triggers(d: &Map<String, Value>, data: &mut Vec<(String, String)>) {
+    let mut repeats = false;
+    let mut triggers = Vec::new();
+    if let Some(t) = d.get("triggers").and_then(Value::as_object) {
+        for (k, v) in t {
+            let Some(items) = v.as_array().filter(|a| !a.is_empty()) else {
+                continue;
+            };
+            triggers.push(trigger_name(k));
+            repeats |= items.iter().any(|i| {
+                i.pointer("/common/repetition/interval")
+                    .is_some_and(|v| !v.is_null())
+            });
+        }
+    }
+    data.push(("Triggers".into(), triggers.join(",")));
+    data.push(("Repeats".into(), repeats.to_string()));
+}
+
+/// An artemis task's scalar settings: `hidden` and `enabled` as their own fields, the rest
+/// as `Name=value` lines.
+fn artemis_settings(d: &Map<String, Value>, data: &mut Vec<(String, String)>) {
+    if let Some(s) = d.get("settings").and_then(Value::as_object) {
+        let mut lines = Vec::new();
+        for (k, v) in s {
+            match (k.as_str(), v) {
+                (_, Value::Null | Value::Object(_) | Value::Array(_)) => {}
+                ("hidden", v) => data.push(("Hidden".into(), scalar(v))),
+                ("enabled", v) => data.push(("Enabled".into(), scalar(v))),
+                (k, v) => lines.push(format!("{}={}", pascal(k), scalar(v))),
+            }
+        }
+        data.push(("Settings".into(), lines.join("\n")));
     }
 }
 

@@ -272,6 +272,115 @@ impl Noise {
         )
     }
 
+    /// A logon's fields after its subject (4624, 4625, 4648).
+    fn logon_data(&mut self, id: u16, v: &mut Vec<(String, String)>) {
+        let (tsid, tname, tdomain) = self.user();
+        let lid = self.logon_id();
+        v.push(("TargetUserSid".into(), tsid));
+        v.push(("TargetUserName".into(), tname));
+        v.push(("TargetDomainName".into(), tdomain));
+        v.push(("TargetLogonId".into(), lid));
+        let lt = self.pick(&["2", "3", "3", "3", "5", "5", "7", "10", "11"]);
+        v.push(("LogonType".into(), lt.into()));
+        v.push((
+            "LogonProcessName".into(),
+            if lt == "3" { "NtLmSsp " } else { "Advapi  " }.into(),
+        ));
+        v.push((
+            "AuthenticationPackageName".into(),
+            if lt == "3" { "NTLM" } else { "Negotiate" }.into(),
+        ));
+        v.push(("WorkstationName".into(), self.host.clone()));
+        v.push((
+            "LogonGuid".into(),
+            "{00000000-0000-0000-0000-000000000000}".into(),
+        ));
+        v.push((
+            "ProcessId".into(),
+            format!("0x{:x}", self.rng.random_range(0x200..0x2000)),
+        ));
+        v.push((
+            "ProcessName".into(),
+            r"C:\Windows\System32\services.exe".into(),
+        ));
+        let ip = if lt == "3" { self.ip() } else { "-".into() };
+        v.push(("IpAddress".into(), ip));
+        v.push((
+            "IpPort".into(),
+            self.rng.random_range(0..65535u32).to_string(),
+        ));
+        if id == 4625 {
+            v.push(("Status".into(), "0xc000006d".into()));
+            v.push(("SubStatus".into(), "0xc000006a".into()));
+        }
+    }
+
+    /// A process creation's fields after its subject (4688).
+    fn process_data(&mut self, v: &mut Vec<(String, String)>) {
+        let image = self.pick(PROCESSES);
+        v.push((
+            "NewProcessId".into(),
+            format!("0x{:x}", self.rng.random_range(0x200..0x4000)),
+        ));
+        v.push(("NewProcessName".into(), image.into()));
+        v.push(("TokenElevationType".into(), "%%1936".into()));
+        v.push((
+            "ProcessId".into(),
+            format!("0x{:x}", self.rng.random_range(0x200..0x4000)),
+        ));
+        let args = match self.rng.random_range(0..3) {
+            0 => String::new(),
+            1 => " -k netsvcs -p".into(),
+            _ => format!(
+                " /processid:{{{:08X}-0000-0000-0000-000000000000}}",
+                self.rng.random::<u32>()
+            ),
+        };
+        v.push(("CommandLine".into(), format!("\"{image}\"{args}")));
+        v.push(("TargetUserSid".into(), "S-1-0-0".into()));
+        v.push(("TargetUserName".into(), "-".into()));
+        v.push(("TargetDomainName".into(), "-".into()));
+        v.push(("TargetLogonId".into(), "0x0".into()));
+        v.push((
+            "ParentProcessName".into(),
+            r"C:\Windows\System32\services.exe".into(),
+        ));
+        v.push(("MandatoryLabel".into(), "S-1-16-16384".into()));
+    }
+
+    /// A filtering platform connection's fields (5156, 5158).
+    fn connection_data(&mut self, id: u16, v: &mut Vec<(String, String)>) {
+        let image = self.pick(PROCESSES);
+        v.push((
+            "ProcessID".into(),
+            self.rng.random_range(500..20000u32).to_string(),
+        ));
+        v.push((
+            "Application".into(),
+            image.replace(r"C:\", r"\device\harddiskvolume2\"),
+        ));
+        v.push(("Direction".into(), "%%14593".into()));
+        v.push(("SourceAddress".into(), self.ip()));
+        v.push((
+            "SourcePort".into(),
+            self.rng.random_range(49152..65535u32).to_string(),
+        ));
+        if id == 5156 {
+            v.push(("DestAddress".into(), self.ip()));
+            v.push((
+                "DestPort".into(),
+                self.pick(&["443", "80", "53", "445", "135", "389"]).into(),
+            ));
+        }
+        v.push(("Protocol".into(), self.pick(&["6", "17"]).into()));
+        v.push((
+            "FilterRTID".into(),
+            self.rng.random_range(60000..90000u32).to_string(),
+        ));
+        v.push(("LayerName".into(), "%%14611".into()));
+        v.push(("LayerRTID".into(), "48".into()));
+    }
+
     fn security_data(&mut self, id: u16) -> Vec<(String, String)> {
         let (sid, name, domain) = self.user();
         let subject = |v: &mut Vec<(String, String)>, lid: String| {
@@ -284,45 +393,7 @@ impl Noise {
         match id {
             4624 | 4625 | 4648 => {
                 subject(&mut v, "0x3e7".into());
-                let (tsid, tname, tdomain) = self.user();
-                let lid = self.logon_id();
-                v.push(("TargetUserSid".into(), tsid));
-                v.push(("TargetUserName".into(), tname));
-                v.push(("TargetDomainName".into(), tdomain));
-                v.push(("TargetLogonId".into(), lid));
-                let lt = self.pick(&["2", "3", "3", "3", "5", "5", "7", "10", "11"]);
-                v.push(("LogonType".into(), lt.into()));
-                v.push((
-                    "LogonProcessName".into(),
-                    if lt == "3" { "NtLmSsp " } else { "Advapi  " }.into(),
-                ));
-                v.push((
-                    "AuthenticationPackageName".into(),
-                    if lt == "3" { "NTLM" } else { "Negotiate" }.into(),
-                ));
-                v.push(("WorkstationName".into(), self.host.clone()));
-                v.push((
-                    "LogonGuid".into(),
-                    "{00000000-0000-0000-0000-000000000000}".into(),
-                ));
-                v.push((
-                    "ProcessId".into(),
-                    format!("0x{:x}", self.rng.random_range(0x200..0x2000)),
-                ));
-                v.push((
-                    "ProcessName".into(),
-                    r"C:\Windows\System32\services.exe".into(),
-                ));
-                let ip = if lt == "3" { self.ip() } else { "-".into() };
-                v.push(("IpAddress".into(), ip));
-                v.push((
-                    "IpPort".into(),
-                    self.rng.random_range(0..65535u32).to_string(),
-                ));
-                if id == 4625 {
-                    v.push(("Status".into(), "0xc000006d".into()));
-                    v.push(("SubStatus".into(), "0xc000006a".into()));
-                }
+                self.logon_data(id, &mut v);
             }
             4634 => {
                 let lid = self.logon_id();
@@ -342,66 +413,10 @@ impl Noise {
             }
             4688 => {
                 subject(&mut v, "0x3e7".into());
-                let image = self.pick(PROCESSES);
-                v.push((
-                    "NewProcessId".into(),
-                    format!("0x{:x}", self.rng.random_range(0x200..0x4000)),
-                ));
-                v.push(("NewProcessName".into(), image.into()));
-                v.push(("TokenElevationType".into(), "%%1936".into()));
-                v.push((
-                    "ProcessId".into(),
-                    format!("0x{:x}", self.rng.random_range(0x200..0x4000)),
-                ));
-                let args = match self.rng.random_range(0..3) {
-                    0 => String::new(),
-                    1 => " -k netsvcs -p".into(),
-                    _ => format!(
-                        " /processid:{{{:08X}-0000-0000-0000-000000000000}}",
-                        self.rng.random::<u32>()
-                    ),
-                };
-                v.push(("CommandLine".into(), format!("\"{image}\"{args}")));
-                v.push(("TargetUserSid".into(), "S-1-0-0".into()));
-                v.push(("TargetUserName".into(), "-".into()));
-                v.push(("TargetDomainName".into(), "-".into()));
-                v.push(("TargetLogonId".into(), "0x0".into()));
-                v.push((
-                    "ParentProcessName".into(),
-                    r"C:\Windows\System32\services.exe".into(),
-                ));
-                v.push(("MandatoryLabel".into(), "S-1-16-16384".into()));
+                self.process_data(&mut v);
             }
             5156 | 5158 => {
-                let image = self.pick(PROCESSES);
-                v.push((
-                    "ProcessID".into(),
-                    self.rng.random_range(500..20000u32).to_string(),
-                ));
-                v.push((
-                    "Application".into(),
-                    image.replace(r"C:\", r"\device\harddiskvolume2\"),
-                ));
-                v.push(("Direction".into(), "%%14593".into()));
-                v.push(("SourceAddress".into(), self.ip()));
-                v.push((
-                    "SourcePort".into(),
-                    self.rng.random_range(49152..65535u32).to_string(),
-                ));
-                if id == 5156 {
-                    v.push(("DestAddress".into(), self.ip()));
-                    v.push((
-                        "DestPort".into(),
-                        self.pick(&["443", "80", "53", "445", "135", "389"]).into(),
-                    ));
-                }
-                v.push(("Protocol".into(), self.pick(&["6", "17"]).into()));
-                v.push((
-                    "FilterRTID".into(),
-                    self.rng.random_range(60000..90000u32).to_string(),
-                ));
-                v.push(("LayerName".into(), "%%14611".into()));
-                v.push(("LayerRTID".into(), "48".into()));
+                self.connection_data(id, &mut v);
             }
             4798 | 4799 => {
                 let lid = self.logon_id();

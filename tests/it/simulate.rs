@@ -126,7 +126,7 @@ fn check_fleet(dir: &Path, top: usize, top_tasks: usize, kind: ModelKind) {
     }
     // By task: the task of each attack's best event.
     let ds = &loaded.dataset;
-    let tasks = anomalog::model::TaskRanking::new(&ds, &ranking);
+    let tasks = anomalog::model::TaskRanking::new(ds, &ranking);
     let task_rank = tasks.ranks();
     for a in &truth.attacks {
         let best = ranking

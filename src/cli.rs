@@ -395,21 +395,15 @@ pub fn summarize(args: SummarizeArgs) -> Result<ExitCode> {
 }
 
 /// The output format `rank` writes: `-f` when given, else the output file's extension
-/// (`-o out.parquet`), else the table.
-fn format_of(args: &RankArgs) -> Format {
-    args.format.unwrap_or_else(|| {
-        let ext = std::path::Path::new(&args.output)
-            .extension()
-            .and_then(|x| x.to_str())
-            .map(str::to_ascii_lowercase);
-        match ext.as_deref() {
-            Some("csv") => Format::Csv,
-            Some("jsonl" | "ndjson") => Format::Jsonl,
-            Some("json") => Format::Json,
-            Some("parquet") => Format::Parquet,
-            _ => Format::Table,
-        }
-    })
+/// (`-o out.parquet`; an extension no format has is an error), else the table.
+fn format_of(args: &RankArgs) -> Result<Format> {
+    if let Some(f) = args.format {
+        return Ok(f);
+    }
+    match Format::from_path(std::path::Path::new(&args.output)) {
+        Ok(f) => Ok(f.unwrap_or(Format::Table)),
+        Err(e) => bail!("{e}"),
+    }
 }
 
 pub fn rank(args: RankArgs) -> Result<ExitCode> {
@@ -419,7 +413,7 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
         args.paths.clone()
     };
     let to_stdout = args.output == "-";
-    let format = format_of(&args);
+    let format = format_of(&args)?;
     if to_stdout && format == Format::Parquet && std::io::stdout().is_terminal() {
         bail!("Parquet is binary: write it to a file with -o FILE, or pipe standard output");
     }

@@ -93,12 +93,18 @@ impl Loaded {
     /// The summary's numbers alone, short enough for the header at 80 columns.
     pub fn headline(&self) -> String {
         let d = &self.dataset;
+        let s = |n: u64| if n == 1 { "" } else { "s" };
+        // What was skipped, and where: records or chunks that could not be read, in files.
         let skipped = if self.skipped > 0 {
-            format!(", {} skipped", self.skipped)
+            let files = self
+                .reports
+                .iter()
+                .filter(|r| !r.passed_over() && r.skipped > 0)
+                .count() as u64;
+            format!(", {} unreadable in {files} file{}", self.skipped, s(files))
         } else {
             String::new()
         };
-        let s = |n: u64| if n == 1 { "" } else { "s" };
         format!(
             "{} record{}, {} file{}{skipped}, {} unique, {} host{}",
             self.records,

@@ -305,9 +305,14 @@ impl App {
                         View::Definitions => "anomalog-definitions",
                         View::Tasks => "anomalog-tasks",
                     };
+                    let file = format!("{stem}.{}", ext(self.export_format));
+                    let path = match &self.export_folder {
+                        Some(dir) => std::path::Path::new(dir).join(file).display().to_string(),
+                        None => file,
+                    };
                     self.mode = Mode::Export {
                         format: self.export_format,
-                        path: Prompt::new(&format!("{stem}.{}", ext(self.export_format))),
+                        path: Prompt::new(&path),
                     };
                 }
             }
@@ -359,10 +364,11 @@ impl App {
             Action::StartVerdict => {
                 if self.triage.session().is_none() {
                     self.status = "no triage session: verdicts cannot be kept".into();
-                } else if let Some((targets, hidden)) = self.verdict_targets() {
+                } else if let Some((targets, hidden, marked)) = self.verdict_targets() {
                     self.mode = Mode::Verdict {
                         rows: targets.len(),
                         hidden,
+                        marked,
                     };
                 }
             }

@@ -495,6 +495,16 @@ impl Keymap {
         }
     }
 
+    /// The name of the first key bound to `action` here (what a hint tells the user to
+    /// press), from the table, so that a hint cannot name a key that does something else.
+    pub fn key_for(self, action: &Action) -> Option<String> {
+        self.bindings()
+            .iter()
+            .find(|b| &b.action == action)
+            .and_then(|b| b.keys.first())
+            .map(|k| k.label())
+    }
+
     /// The action `key` means here: from the table; in a prompt, a printable key not in it
     /// is typed; in the verdict chooser, any other key closes it.
     pub fn action(self, key: Key) -> Option<Action> {

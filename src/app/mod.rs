@@ -184,10 +184,11 @@ pub enum Mode {
         path: Prompt,
     },
     /// The verdict chooser: `b`, `s`, `m` or `n` for this many rows (and marks the filter
-    /// hides, left alone).
+    /// hides, left alone); `marked` when they are the marks, not the row under the cursor.
     Verdict {
         rows: usize,
         hidden: usize,
+        marked: bool,
     },
     /// The export's file exists: `y` writes over it, anything else goes back to the path.
     ConfirmOverwrite {
@@ -265,6 +266,8 @@ pub struct App {
     session_path: Option<PathBuf>,
     /// The last export's format: the next export starts with it.
     export_format: Format,
+    /// The folder of the last export, where the next one starts.
+    export_folder: Option<String>,
     /// An export waiting for the analyst's yes to write over its file.
     pending_export: Option<Box<ExportJob>>,
     mode: Mode,
@@ -294,6 +297,7 @@ impl App {
             triage: triage::Triage::default(),
             session_path: None,
             export_format: Format::Csv,
+            export_folder: None,
             pending_export: None,
             mode: Mode::Normal,
             preview_due: false,
@@ -539,10 +543,15 @@ impl App {
                 verdicts += usize::from(e.verdict.is_some());
                 notes += usize::from(!e.note.is_empty());
             }
+            let marks =
+                self.triage.marks(View::Events).len() + self.triage.marks(View::Tasks).len();
+            let counted = |n: usize, noun| crate::util::counted(n as u64, noun);
             self.status = format!(
-                "session restored from {}: {} marks, {verdicts} verdicts, {notes} notes",
+                "session restored from {}: {}, {}, {}",
                 s.path.display(),
-                self.triage.marks(View::Events).len() + self.triage.marks(View::Tasks).len()
+                counted(marks, "mark"),
+                counted(verdicts, "verdict"),
+                counted(notes, "note"),
             );
             let left_out = loaded.dataset.n_excluded();
             if left_out > 0 {
@@ -823,22 +832,23 @@ impl App {
         );
     }
 
-    /// What a verdict applies to: the row, or on a marked row the marked rows in view, and
-    /// how many marks the filter hides (left as they are: one stray key must not judge rows
-    /// the analyst cannot see).
-    fn verdict_targets(&self) -> Option<(Vec<usize>, usize)> {
+    /// What a verdict applies to: while marks are in view, the marked rows in view (wherever
+    /// the cursor is: `Space` marks and moves on, so the cursor is rarely on a mark), else the
+    /// row; how many marks the filter hides (left as they are: one stray key must not judge
+    /// rows the analyst cannot see); and whether the targets are marks.
+    fn verdict_targets(&self) -> Option<(Vec<usize>, usize, bool)> {
         let i = self.current()?;
-        Some(if self.marks().contains(&i) {
-            let visible: Vec<usize> = self
-                .rows()
-                .iter()
-                .copied()
-                .filter(|r| self.marks().contains(r))
-                .collect();
-            let hidden = self.marks().len() - visible.len();
-            (visible, hidden)
+        let visible: Vec<usize> = self
+            .rows()
+            .iter()
+            .copied()
+            .filter(|r| self.marks().contains(r))
+            .collect();
+        Some(if visible.is_empty() {
+            (vec![i], 0, false)
         } else {
-            (vec![i], 0)
+            let hidden = self.marks().len() - visible.len();
+            (visible, hidden, true)
         })
     }
 
@@ -849,13 +859,16 @@ impl App {
             self.status = "no triage session: verdicts cannot be kept".into();
             return Vec::new();
         }
-        let Some((targets, hidden)) = self.verdict_targets() else {
+        let Some((targets, hidden, marked)) = self.verdict_targets() else {
             return Vec::new();
         };
         self.status = format!("verdict: {}", v.map_or("none", |v| v.name()));
-        if targets.len() > 1 {
-            self.status
-                .push_str(&format!(" on {} marked rows", targets.len()));
+        if marked {
+            self.status.push_str(&format!(
+                " on {} marked row{}",
+                targets.len(),
+                if targets.len() == 1 { "" } else { "s" }
+            ));
         }
         if hidden > 0 {
             self.status.push_str(&format!(
@@ -904,8 +917,25 @@ impl App {
     }
 
     fn export_effect(&mut self, format: Format, path: String) -> Option<Effect> {
-        self.export_format = format;
         let path = expand_home(path.trim());
+        // The file's extension names the format, as with `rank -o`.
+        let format = match Format::from_path(std::path::Path::new(&path)) {
+            Ok(named) => named.unwrap_or(format),
+            Err(e) => {
+                self.status = e;
+                self.mode = Mode::Export {
+                    format,
+                    path: Prompt::new(&path),
+                };
+                return None;
+            }
+        };
+        self.export_format = format;
+        // The next export starts in this one's folder.
+        self.export_folder = std::path::Path::new(&path)
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(|p| p.display().to_string());
         let data = self.data.as_ref()?;
         let items = self.export_rows();
         let table = self.table()?;
@@ -1020,13 +1050,7 @@ fn expand_home(path: &str) -> String {
 }
 
 pub fn ext(f: Format) -> &'static str {
-    match f {
-        Format::Csv => "csv",
-        Format::Jsonl => "jsonl",
-        Format::Parquet => "parquet",
-        Format::Json => "json",
-        Format::Table => "txt",
-    }
+    f.extension()
 }
 
 #[cfg(test)]

@@ -366,6 +366,21 @@ pub fn known_fields(fields: &[&str]) -> String {
         .join(", ")
 }
 
+/// The known field name (or alias) closest to a mistyped one, if any is close enough to be
+/// what was meant (`usr` -> `user`).
+pub fn closest(name: &str, fields: &[&str]) -> Option<String> {
+    let lower = name.to_lowercase();
+    let names = BUILTIN_FIELDS
+        .iter()
+        .flat_map(|(b, aliases)| std::iter::once(*b).chain(aliases.iter().copied()))
+        .chain(fields.iter().copied());
+    names
+        .map(|n| (strsim::damerau_levenshtein(&lower, &n.to_lowercase()), n))
+        .filter(|&(d, n)| d <= 2.max(n.chars().count() / 4) && d < n.chars().count())
+        .min_by_key(|&(d, n)| (d, n))
+        .and_then(|(_, n)| resolve(n, fields))
+}
+
 fn regex(s: &str, at: usize) -> Result<Regex, ParseError> {
     regex::RegexBuilder::new(s)
         .case_insensitive(true)
@@ -413,24 +428,36 @@ fn lex(text: &str, fields: &[&str]) -> Result<Vec<Token>, ParseError> {
         while j < chars.len() && (chars[j].is_alphanumeric() || chars[j] == '_') {
             j += 1;
         }
-        let op = (j > i)
+        // Spaces may stand around the operator: `hosts <= 2` is `hosts<=2`.
+        let mut o = j;
+        while o < chars.len() && chars[o].is_whitespace() {
+            o += 1;
+        }
+        let op = (j > i && !is_keyword(&chars[i..j].iter().collect::<String>()))
             .then(|| {
                 Op::ALL.iter().find(|(s, _)| {
                     s.chars()
                         .enumerate()
-                        .all(|(k, sc)| chars.get(j + k) == Some(&sc))
+                        .all(|(k, sc)| chars.get(o + k) == Some(&sc))
                 })
             })
             .flatten();
         if let Some(&(sym, op)) = op {
             let name: String = chars[i..j].iter().collect();
             let Some(field) = resolve(&name, fields) else {
-                return Err(ParseError {
-                    at,
-                    message: format!("unknown field {name:?} (fields: {})", known_fields(fields)),
-                });
+                let message = match closest(&name, fields) {
+                    Some(near) => format!(
+                        "unknown field {name:?}: did you mean {near}? (fields: {})",
+                        known_fields(fields)
+                    ),
+                    None => format!("unknown field {name:?} (fields: {})", known_fields(fields)),
+                };
+                return Err(ParseError { at, message });
             };
-            let vat = j + sym.chars().count();
+            let mut vat = o + sym.chars().count();
+            while vat < chars.len() && chars[vat].is_whitespace() {
+                vat += 1;
+            }
             let (value, next) = read_value(&chars, vat)?;
             i = next;
             let re = match op {
@@ -730,6 +757,67 @@ mod tests {
             let twice = q(&once).expr().to_string();
             assert_eq!(once, twice, "{s}");
         }
+    }
+
+    /// Every spacing of a term means the same (spaces around an operator once made
+    /// `hosts <= 2` a search for three words).
+    #[test]
+    fn spaces_around_operators_change_nothing() {
+        let it = item();
+        for (query, expect) in [
+            ("hosts<=3", true),
+            ("hosts<3", false),
+            ("user=corp\\jdoe", true),
+            ("user!=corp\\jdoe", false),
+            ("command~power AND rank>6", true),
+            ("NOT user~nobody", true),
+            ("(flags~tmp OR rank>=8) AND user=\"corp\\jdoe\"", true),
+        ] {
+            let canonical = q(query).expr().to_string();
+            assert_eq!(q(query).eval(&it), expect, "{query}");
+            // Every operator with spaces before, after, around it, and tabs.
+            for (before, after) in [(" ", ""), ("", " "), (" ", " "), ("  \t", "\t ")] {
+                let mut spaced = query.to_string();
+                for (sym, _) in Op::ALL {
+                    let mut out = String::new();
+                    let mut rest = spaced.as_str();
+                    while let Some(k) = rest.find(sym) {
+                        // `<` inside `<=` was spaced already as `<=`.
+                        let left = &rest[..k];
+                        let prev = left.chars().last();
+                        let whole = !matches!(prev, Some('<' | '>' | '!' | '=' | '~'))
+                            && !rest[k + sym.len()..].starts_with(['=', '~']);
+                        out.push_str(left);
+                        if whole {
+                            out.push_str(before);
+                            out.push_str(sym);
+                            out.push_str(after);
+                        } else {
+                            out.push_str(sym);
+                        }
+                        rest = &rest[k + sym.len()..];
+                    }
+                    out.push_str(rest);
+                    spaced = out;
+                }
+                let parsed =
+                    Query::parse(&spaced, FIELDS).unwrap_or_else(|e| panic!("{spaced:?}: {e}"));
+                assert_eq!(parsed.expr().to_string(), canonical, "{spaced:?}");
+                assert_eq!(parsed.eval(&it), expect, "{spaced:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_unknown_field_names_the_closest() {
+        let e = Query::parse("usr=x", FIELDS).unwrap_err();
+        assert!(e.message.contains("did you mean user?"), "{e}");
+        let e = Query::parse("comand ~ x", FIELDS).unwrap_err();
+        assert!(e.message.contains("did you mean command?"), "{e}");
+        let e = Query::parse("principle=x", FIELDS).unwrap_err();
+        assert!(e.message.contains("did you mean principal?"), "{e}");
+        let e = Query::parse("zzz=x", FIELDS).unwrap_err();
+        assert!(!e.message.contains("did you mean"), "{e}");
     }
 
     #[test]

@@ -31,6 +31,52 @@ pub enum Format {
     Parquet,
 }
 
+/// The file extensions each format answers to (the first is the one written).
+const EXTENSIONS: &[(Format, &[&str])] = &[
+    (Format::Csv, &["csv"]),
+    (Format::Jsonl, &["jsonl", "ndjson"]),
+    (Format::Json, &["json"]),
+    (Format::Parquet, &["parquet"]),
+    (Format::Table, &["txt"]),
+];
+
+impl Format {
+    /// The extension a file of this format is given.
+    pub fn extension(self) -> &'static str {
+        EXTENSIONS
+            .iter()
+            .find(|(f, _)| *f == self)
+            .and_then(|(_, x)| x.first())
+            .copied()
+            .unwrap_or("txt")
+    }
+
+    /// The format a file name's extension names: `Ok(None)` without an extension; an
+    /// extension no format has is an error naming the ones there are (`out.xlsx` must not
+    /// quietly get another format).
+    pub fn from_path(path: &std::path::Path) -> Result<Option<Format>, String> {
+        let Some(ext) = path.extension() else {
+            return Ok(None);
+        };
+        let ext = ext.to_string_lossy().to_ascii_lowercase();
+        EXTENSIONS
+            .iter()
+            .find(|(_, xs)| xs.contains(&ext.as_str()))
+            .map(|(f, _)| Some(*f))
+            .ok_or_else(|| {
+                let known: Vec<String> = EXTENSIONS
+                    .iter()
+                    .flat_map(|(_, xs)| xs.iter().map(|x| format!(".{x}")))
+                    .collect();
+                format!(
+                    "no format is written as .{}: name the file {} (or give the format)",
+                    crate::util::sanitize::for_terminal(&ext, 40),
+                    known.join(", ")
+                )
+            })
+    }
+}
+
 /// The ranked unique events to write: indices into the dataset, best first.
 pub struct Rows<'a> {
     pub ds: &'a Dataset,

@@ -7,7 +7,7 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use crate::app::{App, Focus, View};
+use crate::app::{Action, App, Focus, Keymap, View};
 use crate::event::rfc3339;
 use crate::frame::{Dataset, RowKind};
 use crate::model::Ranking;
@@ -454,8 +454,11 @@ pub(super) fn task_lines(app: &App, t: usize, lines: &mut Vec<Line<'static>>) {
         )));
     }
     if events.len() > SHOWN {
+        let open = Keymap::List
+            .key_for(&Action::Submit)
+            .unwrap_or_else(|| "Enter".into());
         lines.push(Line::raw(format!(
-            "  ... and {} more events (t: event view, filter name=...)",
+            "  ... and {} more events ({open}: every event of the task)",
             events.len() - SHOWN
         )));
     }

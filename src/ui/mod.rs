@@ -167,7 +167,11 @@ pub fn render(app: &App, f: &mut Frame) {
             "this file exists: y writes over it, any other key goes back to the path",
             &Prompt::new(path),
         ),
-        Mode::Verdict { rows, hidden } => verdict_chooser(app, f, area, *rows, *hidden),
+        Mode::Verdict {
+            rows,
+            hidden,
+            marked,
+        } => verdict_chooser(app, f, area, *rows, *hidden, *marked),
         Mode::Normal => {}
     }
 }

@@ -12,7 +12,14 @@ use crate::session::Verdict;
 use super::{safe, style, verdict_style, wrap_indented};
 
 /// `v`: the verdicts and their keys, and what they will judge.
-pub(super) fn verdict_chooser(app: &App, f: &mut Frame, area: Rect, rows: usize, hidden: usize) {
+pub(super) fn verdict_chooser(
+    app: &App,
+    f: &mut Frame,
+    area: Rect,
+    rows: usize,
+    hidden: usize,
+    marked: bool,
+) {
     let r = centered(area, 72, 4);
     f.render_widget(Clear, r);
     let key = style(app, Color::Cyan).add_modifier(Modifier::BOLD);
@@ -25,10 +32,21 @@ pub(super) fn verdict_chooser(app: &App, f: &mut Frame, area: Rect, rows: usize,
     keys.push(Span::raw("none"));
     keys.push(Span::styled(" Esc ", key));
     keys.push(Span::raw("cancels"));
-    let scope = match (rows, hidden) {
-        (1, 0) => "this row".to_string(),
-        (n, 0) => format!("the {n} marked rows"),
-        (n, h) => format!("the {n} marked rows in view ({h} hidden marks left alone)"),
+    let marks = |n: usize| {
+        if n == 1 {
+            "the 1 marked row".to_string()
+        } else {
+            format!("the {n} marked rows")
+        }
+    };
+    let scope = match (marked, hidden) {
+        (false, _) => "this row (no row is marked)".to_string(),
+        (true, 0) => marks(rows),
+        (true, h) => format!(
+            "{} in view ({h} hidden mark{} left alone)",
+            marks(rows),
+            if h == 1 { "" } else { "s" }
+        ),
     };
     f.render_widget(
         Paragraph::new(vec![Line::from(keys), Line::raw(format!(" for {scope}"))])

@@ -531,6 +531,67 @@ fn export_to(app: &mut App, ex: &mut Executor, path: &std::path::Path) {
     act(app, ex, Action::Submit);
 }
 
+/// The file's extension names the export's format whatever the chooser says (`tasks.csv`
+/// once got JSON Lines); an extension no format has is refused in words and the prompt stays;
+/// the next export starts in the last one's folder.
+#[test]
+fn an_export_takes_its_format_from_the_extension() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, mut ex) = samples_with_session(&dir.path().join("s.json"));
+    let type_path = |app: &mut App, ex: &mut Executor, path: &str| {
+        app.update(Action::StartExport);
+        let Mode::Export { path: default, .. } = app.mode().clone() else {
+            panic!("no export prompt")
+        };
+        for _ in default.text().chars() {
+            app.update(Action::Backspace);
+        }
+        // The chooser on JSON Lines, the file named .csv.
+        while !matches!(
+            app.mode(),
+            Mode::Export {
+                format: Format::Jsonl,
+                ..
+            }
+        ) {
+            app.update(Action::NextFormat);
+        }
+        typed(app, path);
+        act(app, ex, Action::Submit);
+    };
+    let csv = dir.path().join("tasks.csv");
+    type_path(&mut app, &mut ex, csv.to_str().unwrap());
+    let text = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        text.lines().next().unwrap().starts_with("rank,"),
+        "{}",
+        &text[..80]
+    );
+    assert!(!text.starts_with('{'));
+    let xlsx = dir.path().join("top.xlsx");
+    type_path(&mut app, &mut ex, xlsx.to_str().unwrap());
+    assert!(!xlsx.exists());
+    assert!(
+        app.status().contains(".xlsx") && app.status().contains(".csv"),
+        "{}",
+        app.status()
+    );
+    assert!(
+        matches!(app.mode(), Mode::Export { .. }),
+        "the prompt stays"
+    );
+    app.update(Action::Back);
+    app.update(Action::StartExport);
+    let Mode::Export { path, .. } = app.mode().clone() else {
+        panic!("no export prompt")
+    };
+    assert!(
+        path.text().starts_with(dir.path().to_str().unwrap()),
+        "{}",
+        path.text()
+    );
+}
+
 /// The samples with a triage session at `path`, and the executor that saves it.
 fn samples_with_session(path: &std::path::Path) -> (App, Executor) {
     let loaded = util::load(&[PathBuf::from("samples")]);
@@ -562,9 +623,11 @@ fn verdicts_notes_and_marks_are_saved_and_restored() {
     typed(&mut app, "beacons to 10.0.0.5");
     act(&mut app, &mut ex, Action::Submit);
     assert_eq!(app.note(top), "beacons to 10.0.0.5");
-    act(&mut app, &mut ex, Action::ToggleMark);
+    act(&mut app, &mut ex, Action::Down);
     let second = app.current().unwrap();
     act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign))); // benign
+    act(&mut app, &mut ex, Action::Up);
+    act(&mut app, &mut ex, Action::ToggleMark);
     assert!(path.exists(), "saved on every change");
     // The filter reads verdicts.
     act(&mut app, &mut ex, Action::StartFilter);
@@ -585,7 +648,7 @@ fn verdicts_notes_and_marks_are_saved_and_restored() {
         app.status()
     );
     assert!(
-        app.status().contains("1 marks, 2 verdicts, 1 notes"),
+        app.status().contains("1 mark, 2 verdicts, 1 note"),
         "{}",
         app.status()
     );
@@ -841,7 +904,7 @@ fn exclude_benign_at_start_says_how_many_in_the_status() {
     assert!(
         again
             .status()
-            .ends_with("1 verdicts, 0 notes; 1 benign left out of training"),
+            .ends_with("1 verdict, 0 notes; 1 benign left out of training"),
         "{}",
         again.status()
     );
@@ -1000,6 +1063,42 @@ fn a_verdict_on_a_task_goes_to_its_events_and_both_are_kept() {
     let table = app.table().unwrap();
     assert_eq!(table.verdict(t), Some(Verdict::Malicious));
     assert_eq!(table.note(t), "atexec");
+}
+
+/// `Space` marks a row and moves down: `v` then judges the marks in view, not the unmarked
+/// row the cursor moved to, and the chooser says so before a key is pressed.
+#[test]
+fn a_verdict_after_marking_judges_the_marks_not_the_cursor_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, mut ex) = samples_with_session(&dir.path().join("s.json"));
+    let first = app.current().unwrap();
+    act(&mut app, &mut ex, Action::ToggleMark);
+    act(&mut app, &mut ex, Action::ToggleMark);
+    let cursor = app.current().unwrap();
+    assert!(!app.marks().contains(&cursor));
+    act(&mut app, &mut ex, Action::StartVerdict);
+    assert_eq!(
+        *app.mode(),
+        Mode::Verdict {
+            rows: 2,
+            hidden: 0,
+            marked: true
+        }
+    );
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("for the 2 marked rows"), "{s}");
+    act(
+        &mut app,
+        &mut ex,
+        Action::SetVerdict(Some(Verdict::Malicious)),
+    );
+    assert_eq!(app.status(), "verdict: malicious on 2 marked rows");
+    assert_eq!(app.verdict(first), Some(Verdict::Malicious));
+    assert_eq!(
+        app.verdict(cursor),
+        None,
+        "the cursor's unmarked row is left"
+    );
 }
 
 #[test]
@@ -1376,7 +1475,14 @@ fn verdicts_are_chosen_and_undone() {
     let (mut app, mut ex) = samples_with_session(&path);
     let top = app.current().unwrap();
     act(&mut app, &mut ex, Action::StartVerdict);
-    assert_eq!(*app.mode(), Mode::Verdict { rows: 1, hidden: 0 });
+    assert_eq!(
+        *app.mode(),
+        Mode::Verdict {
+            rows: 1,
+            hidden: 0,
+            marked: false
+        }
+    );
     let s = screen(&app, 120, 40);
     assert!(s.contains("b benign") && s.contains("for this row"), "{s}");
     // Any other key closes it without a verdict.

@@ -563,8 +563,27 @@ fn rank_by_task_gives_one_row_per_task_with_its_events() {
         ])
         .output()
         .unwrap();
-    let definitions = jsonl(&definitions.stdout).len();
-    assert!(definitions > 300, "{definitions}");
+    let definition_rows = jsonl(&definitions.stdout);
+    let definitions = definition_rows.len();
+    // Every definition file of the samples is in one definition row (the stock tasks that
+    // every host has are one row each).
+    let files = walkdir::WalkDir::new("samples")
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| {
+            e.file_type().is_file()
+                && e.path()
+                    .components()
+                    .any(|c| c.as_os_str().eq_ignore_ascii_case("tasks"))
+        })
+        .count() as u64;
+    let counted: u64 = definition_rows
+        .iter()
+        .map(|r| r["count"].as_u64().unwrap())
+        .sum();
+    assert!(files > 300, "{files}");
+    assert_eq!(counted, files);
+    assert!(definitions < files as usize, "{definitions}");
     let named = definitions
         + events
             .iter()
@@ -740,6 +759,16 @@ fn the_output_format_follows_the_file_name_unless_given() {
         .assert()
         .success();
     assert!(std::fs::read_to_string(&forced).unwrap().starts_with('{'));
+    // An extension no format has is refused, naming the formats, before anything is read.
+    let xlsx = dir.path().join("out.xlsx");
+    anomalog()
+        .args(["rank", "samples", "-m", "rarity", "-q", "-o"])
+        .arg(&xlsx)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains(".xlsx"))
+        .stderr(predicates::str::contains(".parquet"));
+    assert!(!xlsx.exists());
     // --top 0 says so.
     anomalog()
         .args(["rank", "samples", "-m", "rarity", "-q", "-n", "0"])

@@ -186,7 +186,7 @@ fn analyst_session_in_tmux() {
     let again = format!("{session}-again");
     let _guard2 = open(&again, 150, 45, &cmd);
     let screen = wait_for(&again, "session restored from", 120);
-    assert!(screen.contains("2 marks, 2 verdicts, 1 notes"), "{screen}");
+    assert!(screen.contains("2 marks, 2 verdicts, 1 note"), "{screen}");
     assert!(screen.contains("malicious"), "{screen}");
     keys(&again, &["q"]);
     wait_for(&again, "ANOMALOG-EXIT=0", 20);

@@ -226,6 +226,27 @@ impl ListView {
                 };
             }
         }
+        // The widest name (with its count of variants), which the name column is given
+        // before the user and command columns share what is left.
+        if !self.fitted {
+            let widest = table
+                .ranked()
+                .iter()
+                .map(|&i| {
+                    let (name, variants) = table.name_parts(i);
+                    name.chars().count() + if variants > 0 { 6 } else { 0 }
+                })
+                .max()
+                .unwrap_or(0);
+            self.fit[Column::Task as usize] = u16::try_from(widest.min(120)).unwrap_or(120);
+            let users = table
+                .ranked()
+                .iter()
+                .map(|&i| table.cell(i, Column::User).chars().count())
+                .max()
+                .unwrap_or(0);
+            self.fit[Column::User as usize] = u16::try_from(users.min(40)).unwrap_or(40);
+        }
         self.fitted = true;
         let filter = self.filter.as_ref();
         let mut rows: Vec<usize> = table

@@ -42,7 +42,7 @@ pub use keys::{
     Action, BINDINGS, Binding, Key, Keymap, PROMPT_BINDINGS, VERDICT_BINDINGS, binding_for,
 };
 pub use prompt::{Edit, Feedback, Prompt};
-pub use table::{Data, Table};
+pub use table::{Data, Judged, Table};
 
 /// Time the filter bar's live count may take per preview; past it, the count so far is shown
 /// as a lower bound.

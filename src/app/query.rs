@@ -35,7 +35,53 @@ pub const BUILTIN_FIELDS: &[(&str, &[&str])] = &[
     ("rank", &[]),
     ("score", &[]),
     ("count", &[]),
+    ("first_seen", &["first"]),
+    ("last_seen", &["last"]),
+    ("time", &["when"]),
 ];
+
+/// Fields that hold times: `<` `<=` `>` `>=` take a date (`2026-10-06`, `2026-10-06T14:00`,
+/// RFC 3339) or an age (`7d`, `12h`, `30m`, `2w`: that long before the newest time in the
+/// data, so that `last_seen<7d` reads "last seen in the last week of the evidence").
+const TIME_FIELDS: &[&str] = &["first_seen", "last_seen", "time"];
+
+/// A time a comparison is made against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum When {
+    /// A moment (microseconds since the epoch, UTC).
+    At(i64),
+    /// An age: this many microseconds before the newest time in the data.
+    Ago(i64),
+}
+
+/// Read a date, a date and time, or an age.
+fn parse_when(v: &str) -> Option<When> {
+    let v = v.trim();
+    let unit = match v.chars().last()? {
+        'm' => Some(60),
+        'h' => Some(3600),
+        'd' => Some(86_400),
+        'w' => Some(7 * 86_400),
+        _ => None,
+    };
+    if let Some(seconds) = unit {
+        let n: f64 = v[..v.len() - 1].parse().ok()?;
+        if (0.0..1e6).contains(&n) {
+            return Some(When::Ago((n * seconds as f64 * 1e6) as i64));
+        }
+        return None;
+    }
+    if let Ok(t) = v.parse::<jiff::Timestamp>() {
+        return Some(When::At(t.as_microsecond()));
+    }
+    let civil = v.parse::<jiff::civil::DateTime>().ok().or_else(|| {
+        v.parse::<jiff::civil::Date>()
+            .ok()
+            .map(|d| d.to_datetime(jiff::civil::Time::midnight()))
+    })?;
+    let z = civil.to_zoned(jiff::tz::TimeZone::UTC).ok()?;
+    Some(When::At(z.timestamp().as_microsecond()))
+}
 
 /// How deep groups and `NOT`s may nest (a typed query; the bound keeps the parser's stack
 /// small whatever is pasted).
@@ -76,6 +122,17 @@ impl Op {
             .map_or("=", |(s, _)| s)
     }
 
+    /// The comparison with its sides swapped (`a < b` is `b > a`).
+    fn flipped(self) -> Op {
+        match self {
+            Op::Lt => Op::Gt,
+            Op::Le => Op::Ge,
+            Op::Gt => Op::Lt,
+            Op::Ge => Op::Le,
+            op => op,
+        }
+    }
+
     fn numeric(self) -> bool {
         matches!(self, Op::Lt | Op::Le | Op::Gt | Op::Ge)
     }
@@ -91,6 +148,8 @@ pub struct Term {
     re: Option<Regex>,
     /// `<`, `<=`, `>`, `>=`.
     number: f64,
+    /// `<`, `<=`, `>`, `>=` on a time field.
+    when: Option<When>,
 }
 
 impl Term {
@@ -133,6 +192,10 @@ pub trait Item {
     fn values(&self, field: &str, numeric: bool) -> Vec<std::borrow::Cow<'_, str>>;
     /// Whether a regex matches any of the item's text (a bare term).
     fn any_matches(&self, re: &Regex) -> bool;
+    /// The newest time in the data (microseconds), which an age counts back from.
+    fn reference_time(&self) -> Option<i64> {
+        None
+    }
 }
 
 /// A query as typed, and parsed.
@@ -233,6 +296,7 @@ impl Query {
                 value: k.to_string(),
                 re: None,
                 number: k as f64,
+                when: None,
             }));
         }
         let expr = match parts.len() {
@@ -254,6 +318,27 @@ fn eval(e: &Expr, item: &dyn Item) -> bool {
         Expr::Not(inner) => !eval(inner, item),
         Expr::Term(t) => match &t.field {
             None => t.re.as_ref().is_some_and(|re| item.any_matches(re)),
+            Some(f) if t.when.is_some() => {
+                // A moment, or an age counted back from the newest time: `last_seen<7d`
+                // (younger than a week) is `last_seen > end - 7d`.
+                let (at, op) = match t.when {
+                    Some(When::Ago(age)) => match item.reference_time() {
+                        Some(end) => (end.saturating_sub(age), t.op.flipped()),
+                        None => return false,
+                    },
+                    Some(When::At(at)) => (at, t.op),
+                    None => return false,
+                };
+                item.values(f, true).iter().any(|v| {
+                    v.trim().parse::<i64>().is_ok_and(|x| match op {
+                        Op::Lt => x < at,
+                        Op::Le => x <= at,
+                        Op::Gt => x > at,
+                        Op::Ge => x >= at,
+                        _ => false,
+                    })
+                })
+            }
             Some(f) => {
                 let values = item.values(f, t.op.numeric());
                 match t.op {
@@ -464,7 +549,19 @@ fn lex(text: &str, fields: &[&str]) -> Result<Vec<Token>, ParseError> {
                 Op::Match | Op::NotMatch => Some(regex(&value, vat)?),
                 _ => None,
             };
-            let number = if op.numeric() {
+            let timed = TIME_FIELDS.contains(&field.as_str());
+            let when = if op.numeric() && timed {
+                Some(parse_when(&value).ok_or_else(|| ParseError {
+                    at: vat,
+                    message: format!(
+                        "{field} {} takes a date (2026-10-06, 2026-10-06T14:00) or an age (7d, 12h), not {value:?}",
+                        op.symbol()
+                    ),
+                })?)
+            } else {
+                None
+            };
+            let number = if op.numeric() && !timed {
                 value.trim().parse::<f64>().map_err(|_| ParseError {
                     at: vat,
                     message: format!("{} takes a number, not {value:?}", op.symbol()),
@@ -480,6 +577,7 @@ fn lex(text: &str, fields: &[&str]) -> Result<Vec<Token>, ParseError> {
                     value,
                     re,
                     number,
+                    when,
                 }),
             });
             continue;
@@ -497,6 +595,7 @@ fn lex(text: &str, fields: &[&str]) -> Result<Vec<Token>, ParseError> {
                 re: Some(regex(&value, at)?),
                 value,
                 number: 0.0,
+                when: None,
             }),
         };
         out.push(Token { at, kind });
@@ -806,6 +905,54 @@ mod tests {
                 assert_eq!(parsed.eval(&it), expect, "{spaced:?}");
             }
         }
+    }
+
+    /// A dated item: first seen 2026-10-05 12:00, last seen 2026-10-06 12:00, in data whose
+    /// newest time is 2026-10-10 00:00.
+    struct Dated;
+
+    impl Item for Dated {
+        fn values(&self, field: &str, _numeric: bool) -> Vec<std::borrow::Cow<'_, str>> {
+            let t = |s: &str| s.parse::<jiff::Timestamp>().unwrap().as_microsecond();
+            let first = t("2026-10-05T12:00:00Z");
+            let last = t("2026-10-06T12:00:00Z");
+            match field {
+                "first_seen" => vec![first.to_string().into()],
+                "last_seen" => vec![last.to_string().into()],
+                "time" => vec![first.to_string().into(), last.to_string().into()],
+                _ => Vec::new(),
+            }
+        }
+        fn any_matches(&self, _re: &Regex) -> bool {
+            false
+        }
+        fn reference_time(&self) -> Option<i64> {
+            Some(
+                "2026-10-10T00:00:00Z"
+                    .parse::<jiff::Timestamp>()
+                    .unwrap()
+                    .as_microsecond(),
+            )
+        }
+    }
+
+    #[test]
+    fn times_compare_with_dates_and_ages() {
+        let yes = |s: &str| assert!(q(s).eval(&Dated), "{s}");
+        let no = |s: &str| assert!(!q(s).eval(&Dated), "{s}");
+        yes("first_seen > 2026-10-05");
+        no("first_seen > 2026-10-06");
+        yes("first_seen < 2026-10-05T13:00");
+        yes("last_seen >= 2026-10-06T12:00:00Z");
+        // Ages count back from the newest time in the data (2026-10-10).
+        yes("last_seen < 4d");
+        no("last_seen < 3d");
+        yes("first_seen > 4d");
+        yes("time < 100h AND time > 4d");
+        no("last_seen < 1w AND first_seen < 1d");
+        let e = Query::parse("last_seen < yesterday", FIELDS).unwrap_err();
+        assert!(e.message.contains("takes a date"), "{e}");
+        assert_eq!(e.at, 12);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Data {
     events: Vec<usize>,
     /// The definitions found on the hosts, best first.
     definitions: Vec<usize>,
+    /// The newest time in the data: what `last_seen<7d` counts back from.
+    end: Option<i64>,
 }
 
 impl Data {
@@ -31,7 +33,9 @@ impl Data {
         let task_rank = tasks.ranks();
         let events = ranking.list(&ds, RowKind::Event);
         let definitions = ranking.list(&ds, RowKind::Definition);
+        let end = ds.uniques.iter().filter_map(|e| e.last_seen).max();
         Data {
+            end,
             ds,
             ranking,
             tasks,
@@ -133,6 +137,33 @@ impl<'a> Table<'a> {
         self.entry(i).and_then(|e| e.verdict)
     }
 
+    /// How far item `i` is judged: the worst verdict of the item and (for a task) of its
+    /// events, and how many of its events carry one, of how many.
+    pub fn judged(&self, i: usize) -> Judged {
+        let own = self.verdict(i);
+        if self.view != View::Tasks {
+            return Judged {
+                worst: own,
+                judged: usize::from(own.is_some()),
+                of: 1,
+            };
+        }
+        let events = self.events(i);
+        let verdicts: Vec<Verdict> = events
+            .iter()
+            .filter_map(|&u| {
+                self.session
+                    .and_then(|s| s.entry(u))
+                    .and_then(|e| e.verdict)
+            })
+            .collect();
+        Judged {
+            worst: verdicts.iter().copied().chain(own).max(),
+            judged: verdicts.len(),
+            of: events.len(),
+        }
+    }
+
     pub fn note(&self, i: usize) -> &'a str {
         self.entry(i).map_or("", |e| e.note.as_str())
     }
@@ -161,6 +192,21 @@ impl<'a> Table<'a> {
         }
     }
 
+    /// The name of item `i` as read, and how many other spellings normalisation merged.
+    pub fn name_parts(&self, i: usize) -> (String, u32) {
+        let ds = self.ds();
+        match self.view {
+            View::Events | View::Definitions => {
+                let (n, v) = ds.name_as_read(i);
+                (n.to_string(), v)
+            }
+            View::Tasks => {
+                let t = &ds.tasks.tasks[i];
+                (t.name.to_string(), t.variants)
+            }
+        }
+    }
+
     /// The text of a column for item `i`, as the list shows it (log strings not yet made
     /// safe for the terminal: the renderer does that).
     pub fn cell(&self, i: usize, col: Column) -> String {
@@ -185,7 +231,10 @@ impl<'a> Table<'a> {
                 .map(|f| f.short())
                 .collect::<Vec<_>>()
                 .join(" "),
-            Column::Verdict => self.verdict(i).map_or("", |v| v.name()).to_string(),
+            Column::Verdict => match self.view {
+                View::Tasks => self.judged(i).cell(),
+                _ => self.verdict(i).map_or("", |v| v.name()).to_string(),
+            },
             Column::Task => match self.view {
                 View::Events | View::Definitions => with_variants(ds.name_as_read(i)),
                 View::Tasks => {
@@ -211,13 +260,18 @@ impl<'a> Table<'a> {
             },
             // Most flags first.
             Column::Flags => -(self.flags(i).len() as f64),
-            // Malicious, suspicious, benign, then none.
-            Column::Verdict => match self.verdict(i) {
-                Some(Verdict::Malicious) => 0.0,
-                Some(Verdict::Suspicious) => 1.0,
-                Some(Verdict::Benign) => 2.0,
-                None => 3.0,
-            },
+            // Malicious, suspicious, benign, then none; a task with more of its events judged
+            // first among equals.
+            Column::Verdict => {
+                let j = self.judged(i);
+                let tier = match j.worst {
+                    Some(Verdict::Malicious) => 0.0,
+                    Some(Verdict::Suspicious) => 1.0,
+                    Some(Verdict::Benign) => 2.0,
+                    None => 3.0,
+                };
+                tier - j.judged as f64 / (j.of.max(1) as f64 + 1.0)
+            }
             Column::Task | Column::User | Column::Command => 0.0,
         }
     }
@@ -232,6 +286,15 @@ impl<'a> Table<'a> {
         };
         let profile = |name: &str| ds.fields.iter().position(|x| *x == name);
         match field {
+            // A task answers with its own verdict and its events' (the worst among them),
+            // and with how far it is judged: `all`, `some` or `none`.
+            "verdict" if self.view == View::Tasks => {
+                let j = self.judged(i);
+                vec![
+                    Cow::Borrowed(j.worst.map_or("", |v| v.name())),
+                    Cow::Borrowed(j.extent()),
+                ]
+            }
             "verdict" => vec![Cow::Borrowed(self.verdict(i).map_or("", |v| v.name()))],
             "note" => vec![Cow::Borrowed(self.note(i))],
             "rank" => vec![owned(self.rank(i).saturating_add(1).to_string())],
@@ -260,6 +323,16 @@ impl<'a> Table<'a> {
                 }
             },
             "event_id" => per_event(&|u| Some(owned(ds.uniques[u].event_id.to_string()))),
+            // Times as microseconds since the epoch (the query compares them as numbers).
+            "first_seen" => per_event(&|u| ds.uniques[u].first_seen.map(|t| owned(t.to_string()))),
+            "last_seen" => per_event(&|u| ds.uniques[u].last_seen.map(|t| owned(t.to_string()))),
+            "time" => self
+                .events(i)
+                .into_iter()
+                .flat_map(|u| [ds.uniques[u].first_seen, ds.uniques[u].last_seen])
+                .flatten()
+                .map(|t| owned(t.to_string()))
+                .collect(),
             "channel" => per_event(&|u| Some(Cow::Borrowed(ds.uniques[u].channel.as_str()))),
             // The list's user column (the profile's second headline field).
             "user" => {
@@ -340,6 +413,39 @@ impl super::query::Item for Item<'_, '_> {
 
     fn any_matches(&self, re: &regex::Regex) -> bool {
         self.table.any_matches(self.i, re)
+    }
+
+    fn reference_time(&self) -> Option<i64> {
+        self.table.data.end
+    }
+}
+
+/// How far an item is judged ([`Table::judged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Judged {
+    pub worst: Option<Verdict>,
+    pub judged: usize,
+    pub of: usize,
+}
+
+impl Judged {
+    /// `all`, `some` or `none` of the events judged.
+    pub fn extent(self) -> &'static str {
+        match self.judged {
+            0 => "none",
+            n if n >= self.of => "all",
+            _ => "some",
+        }
+    }
+
+    /// The list's cell: the worst verdict and, while not every event is judged, how many are
+    /// (`mal 2/5`).
+    pub fn cell(self) -> String {
+        match (self.worst, self.extent()) {
+            (None, _) => String::new(),
+            (Some(v), "all") => v.short().to_string(),
+            (Some(v), _) => format!("{} {}/{}", v.short(), self.judged, self.of),
+        }
     }
 }
 

@@ -48,6 +48,7 @@ pub fn build(ds: &Dataset, display: &[Display]) -> Tasks {
                 last_seen: None,
                 flags: Vec::new(),
                 event_ids: Vec::new(),
+                spread: Vec::new(),
             });
             spellings.push(HashMap::new());
             hosts.push(BTreeSet::new());
@@ -75,6 +76,12 @@ pub fn build(ds: &Dataset, display: &[Display]) -> Tasks {
         task.hosts = h.into_iter().map(str::to_string).collect();
         task.variants = sp.len().saturating_sub(1) as u32;
         task.name = most_common(sp).unwrap_or_else(|| task.key.clone());
+        let mut spread: Vec<(String, i64)> =
+            first_seen_per_host(ds, task.uniques.iter().map(|&u| u as usize))
+                .into_iter()
+                .collect();
+        spread.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        task.spread = spread;
     }
     Tasks::new(tasks, of_unique)
 }
@@ -257,4 +264,37 @@ pub fn lent(ds: &Dataset) -> Vec<Option<Vec<Arc<str>>>> {
                 .map(|(v, _)| v)
         })
         .collect()
+}
+
+/// When each host first had any of `uniques` (a task's events and definitions, or one unique
+/// event): the earliest occurrence per host. An event merged from summaries carries no
+/// occurrences: its first time stands for its host when it was seen on one host only (on
+/// several, which host saw it first is not known, and none is said).
+pub fn first_seen_per_host(
+    ds: &Dataset,
+    uniques: impl IntoIterator<Item = usize>,
+) -> std::collections::BTreeMap<String, i64> {
+    let mut first: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
+    let mut note = |host: &str, t: i64| {
+        first
+            .entry(host.to_string())
+            .and_modify(|f| *f = (*f).min(t))
+            .or_insert(t);
+    };
+    for u in uniques {
+        let Some(e) = ds.uniques.get(u) else { continue };
+        if e.occurrences.is_empty() {
+            if let ([host], Some(t)) = (e.hosts.as_slice(), e.first_seen) {
+                note(host, t);
+            }
+            continue;
+        }
+        for &o in &e.occurrences {
+            let occ = &ds.occurrences[o as usize];
+            if let Some(t) = occ.time() {
+                note(ds.host_of(occ), t);
+            }
+        }
+    }
+    first
 }

@@ -39,6 +39,9 @@ pub struct Task {
     pub flags: Vec<Flag>,
     /// Distinct event ids of its events, ascending.
     pub event_ids: Vec<u32>,
+    /// When it spread: each host and the first time it had any of the task's events or
+    /// definitions, earliest first.
+    pub spread: Vec<(String, i64)>,
 }
 
 /// Every task of a dataset.

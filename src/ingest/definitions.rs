@@ -179,9 +179,11 @@ pub fn place(path: &str) -> Placed {
         .iter()
         .rposition(|x| is_client_id(x))
         .or_else(|| {
+            // The last drive folder: a KAPE collection's `C` below a Windows path's own
+            // `Z:` (a collection read by the Windows build) is the one that counts.
             folder
                 .iter()
-                .position(|x| is_drive(x))
+                .rposition(|x| is_drive(x))
                 .filter(|&d| d > 0)
                 .and_then(above)
         })

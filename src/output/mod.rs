@@ -547,6 +547,12 @@ impl<'a> TaskRows<'a> {
             "first_seen": rfc3339(task.first_seen),
             "last_seen": rfc3339(task.last_seen),
             "event_ids": task.event_ids,
+            // When it spread: the first time each host had any of its events or definitions.
+            "first_seen_per_host": task
+                .spread
+                .iter()
+                .map(|(h, t)| (h.clone(), Value::String(rfc3339(Some(*t)))))
+                .collect::<Map<String, Value>>(),
             "definitions": definitions,
             "logged": logged,
             "events": events,

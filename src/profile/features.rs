@@ -804,3 +804,89 @@ mod tests {
         );
     }
 }
+
+/// The longest `-EncodedCommand` argument decoded (base64 characters).
+const MAX_ENCODED: usize = 64 * 1024;
+
+/// The script a PowerShell command line carries base64-encoded (`-EncodedCommand`, and the
+/// abbreviations PowerShell takes for it: `-e`, `-ec`, `-en`..., with `-` or `/`): UTF-16LE
+/// text, decoded up to `max` characters. `None` when the line runs no PowerShell, carries no
+/// such argument, or it does not decode. The text is the attacker's: escape it before any
+/// terminal.
+pub fn encoded_powershell(command: &str, max: usize) -> Option<String> {
+    use base64::Engine;
+    let lower = command.to_ascii_lowercase();
+    if !lower.contains("powershell") && !lower.contains("pwsh") {
+        return None;
+    }
+    let mut tokens = command.split_whitespace();
+    while let Some(t) = tokens.next() {
+        let p = t
+            .trim_start_matches(['-', '/', '\u{2013}'])
+            .to_ascii_lowercase();
+        let encoded = !p.is_empty()
+            && (p == "e" || p == "ec" || (p.starts_with("en") && "encodedcommand".starts_with(&p)));
+        if !encoded || p.len() == t.len() {
+            continue;
+        }
+        let blob = tokens.next()?.trim_matches(['"', '\'']);
+        if blob.len() > MAX_ENCODED {
+            return None;
+        }
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(blob)
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(blob))
+            .ok()?;
+        if bytes.len() < 2 {
+            return None;
+        }
+        let units: Vec<u16> = bytes
+            .chunks_exact(2)
+            .map(|c| u16::from_le_bytes([c[0], c[1]]))
+            .collect();
+        let text: String = char::decode_utf16(units)
+            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
+            .take(max)
+            .collect();
+        return Some(text);
+    }
+    None
+}
+
+#[cfg(test)]
+mod encoded_tests {
+    use super::encoded_powershell as d;
+
+    #[test]
+    fn encoded_powershell_decodes_as_powershell_reads_it() {
+        // "IEX (New-Object Net.WebClient)" as UTF-16LE base64.
+        let blob =
+            "SQBFAFgAIAAoAE4AZQB3AC0ATwBiAGoAZQBjAHQAIABOAGUAdAAuAFcAZQBiAEMAbABpAGUAbgB0ACkA";
+        let want = "IEX (New-Object Net.WebClient)";
+        for flag in [
+            "-enc",
+            "-EncodedCommand",
+            "-e",
+            "-ec",
+            "/enc",
+            "-ENCODEDCOM",
+        ] {
+            let line = format!("powershell.exe -NoP -W Hidden {flag} {blob}");
+            assert_eq!(d(&line, 1000).as_deref(), Some(want), "{flag}");
+        }
+        assert_eq!(
+            d(&format!("pwsh -enc \"{blob}\""), 3).as_deref(),
+            Some("IEX")
+        );
+        // Not PowerShell's encoded command: -ExecutionPolicy, another program, no blob.
+        assert_eq!(d(&format!("powershell -ex {blob}"), 100), None);
+        assert_eq!(d(&format!("cmd.exe /c -enc {blob}"), 100), None);
+        assert_eq!(d("powershell -enc", 100), None);
+        assert_eq!(d("powershell -enc !!!notbase64", 100), None);
+        assert_eq!(
+            d("powershell -enc QQ==", 100),
+            None,
+            "one byte is no UTF-16"
+        );
+    }
+}

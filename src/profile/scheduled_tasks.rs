@@ -221,8 +221,13 @@ impl Profile for ScheduledTasks {
                     .unwrap_or_default();
                 [name, command]
             }
-            _ => match ev.first(&["CommandLine"]).and_then(parse_schtasks) {
-                Some(call) => [call.task_name, call.task_run],
+            // A process creation's command as it was read (`schtasks.exe /query /fo LIST /v`,
+            // not the normalised program and sorted arguments the model reads).
+            _ => match ev.first(&["CommandLine"]) {
+                Some(line) => [
+                    parse_schtasks(line).map_or_else(String::new, |c| c.task_name),
+                    line.trim().to_string(),
+                ],
                 None => [String::new(), String::new()],
             },
         }

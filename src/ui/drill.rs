@@ -122,6 +122,13 @@ fn what_it_is(app: &App, ds: &Dataset, r: &Ranking, u: usize, doc: &mut Doc) {
     let command = ds.command_as_read(u);
     if !command.is_empty() {
         lines.push(Line::raw(format!("runs {}", safe(&command, 400))));
+        // PowerShell's encoded command, decoded beside it (bounded, escaped).
+        if let Some(script) = crate::profile::features::encoded_powershell(&command, 2000) {
+            lines.push(Line::styled(
+                format!("  -enc decoded: {}", safe(&script, 2000)),
+                style(app, Color::Yellow),
+            ));
+        }
     }
     let flags = ds.flags(u);
     let prevalence = format!("seen on {} of {} hosts", e.hosts.len(), ds.fleet_size());
@@ -309,6 +316,47 @@ pub(super) fn share_row(room: usize, value: usize, expected: Option<usize>) -> (
     }
 }
 
+/// The most occurrences the event drill-down reads for its spread line in one frame.
+const SPREAD_OCCURRENCES: usize = 100_000;
+/// The spread line's width in cells.
+const SPREAD_CELLS: usize = 32;
+
+/// When it spread: how many hosts had it by when, as a cumulative sparkline from the first
+/// host to the last (`spread ▁▁▂▂▅▇██ 1 host on 2026-10-05 .. 8 by 2026-10-06`). Nothing
+/// for fewer than two hosts with a time.
+pub(super) fn spread_line(app: &App, spread: &[(String, i64)]) -> Option<Line<'static>> {
+    let (first, last) = (spread.first()?.1, spread.last()?.1);
+    if spread.len() < 2 {
+        return None;
+    }
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let span = (last - first).max(1) as f64;
+    let n = spread.len() as f64;
+    let cells: String = (0..SPREAD_CELLS)
+        .map(|k| {
+            let until = first as f64 + span * (k + 1) as f64 / SPREAD_CELLS as f64;
+            let had = spread.iter().filter(|(_, t)| *t as f64 <= until).count() as f64;
+            BARS[(((had / n) * (BARS.len() - 1) as f64).round() as usize).min(BARS.len() - 1)]
+        })
+        .collect();
+    let day = |t: i64| {
+        rfc3339(Some(t))
+            .get(..16)
+            .unwrap_or_default()
+            .replace('T', " ")
+    };
+    Some(Line::from(vec![
+        Span::raw("spread "),
+        Span::styled(cells, style(app, Color::Cyan)),
+        Span::raw(format!(
+            " 1 host on {} .. {} hosts by {}",
+            day(first),
+            spread.len(),
+            day(last)
+        )),
+    ]))
+}
+
 /// Where and when: first and last seen, the hosts, the files.
 fn where_and_when(app: &App, ds: &Dataset, u: usize, doc: &mut Doc) {
     let e = &ds.uniques[u];
@@ -319,6 +367,14 @@ fn where_and_when(app: &App, ds: &Dataset, u: usize, doc: &mut Doc) {
         rfc3339(e.first_seen),
         rfc3339(e.last_seen)
     )));
+    // When it spread, from its occurrences (bounded: a frame reads at most this many).
+    if e.hosts.len() > 1 && e.occurrences.len() <= SPREAD_OCCURRENCES {
+        let mut spread: Vec<(String, i64)> = crate::context::tasks::first_seen_per_host(ds, [u])
+            .into_iter()
+            .collect();
+        spread.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+        lines.extend(spread_line(app, &spread));
+    }
     for (h, c) in app.host_counts(u).iter().take(12) {
         lines.push(Line::raw(format!("  {:>6} x {}", c, safe(h, 80))));
     }
@@ -431,6 +487,24 @@ pub(super) fn task_lines(app: &App, t: usize, lines: &mut Vec<Line<'static>>) {
         }
         if !e.note.is_empty() {
             lines.push(Line::raw(format!("task note: {}", safe(&e.note, 500))));
+        }
+    }
+    // When it spread: the cumulative line, then each host's first time (scroll for all).
+    if let Some(line) = spread_line(app, &task.spread) {
+        lines.push(line);
+        const SHOWN_HOSTS: usize = 500;
+        for (host, t) in task.spread.iter().take(SHOWN_HOSTS) {
+            lines.push(Line::raw(format!(
+                "  {}  {}",
+                rfc3339(Some(*t)),
+                safe(host, 80)
+            )));
+        }
+        if task.spread.len() > SHOWN_HOSTS {
+            lines.push(Line::raw(format!(
+                "  ... and {} more hosts (rank --by task -f jsonl: first_seen_per_host)",
+                task.spread.len() - SHOWN_HOSTS
+            )));
         }
     }
     definitions_by_host(app, task, lines);

@@ -78,18 +78,26 @@ pub(super) fn list(app: &App, f: &mut Frame, area: Rect) {
                     Cell::from(table.cell(i, c)).style(severity(app, table.rank(i), n))
                 }
                 Column::Flags => Cell::from(table.cell(i, c)).style(style(app, Color::Magenta)),
-                Column::Verdict => match table.verdict(i) {
-                    Some(v) => Cell::from(v.short()).style(verdict_style(app, v)),
+                Column::Verdict => match table.judged(i).worst {
+                    Some(v) => Cell::from(table.judged(i).cell()).style(verdict_style(app, v)),
                     None => Cell::from(if table.note(i).is_empty() { "" } else { "note" }),
                 },
-                // Paths cut in the middle: where they start and what they are called.
-                Column::Task => Cell::from(text(middle_ellipsis(
+                // Paths cut in the middle: where they start and what they are called; the
+                // count of variants never eats the name.
+                Column::Task => {
+                    let (name, variants) = table.name_parts(i);
+                    Cell::from(text(name_cell(
+                        &safe(&name, 400),
+                        variants,
+                        usize::from(r.width),
+                    )))
+                }
+                // Cut text ends with an ellipsis: `4700 470…` never reads as event 470.
+                Column::User | Column::Command | Column::Event => Cell::from(text(end_ellipsis(
                     &safe(&table.cell(i, c), 400),
                     usize::from(r.width),
                 ))),
-                Column::User => Cell::from(text(safe(&table.cell(i, c), 60))),
-                Column::Command => Cell::from(text(safe(&table.cell(i, c), 300))),
-                Column::Count | Column::Hosts | Column::Event => Cell::from(table.cell(i, c)),
+                Column::Count | Column::Hosts => Cell::from(table.cell(i, c)),
             });
             let mut row = Row::new(cells);
             if start + k == app.selected() {
@@ -136,9 +144,12 @@ pub(super) fn visible_columns(app: &App, width: u16) -> Vec<(Column, Constraint)
             let w = match spec.width {
                 Width::Fixed(w) => Some(w),
                 // The verdict column, once the session holds a verdict or a note.
-                Width::Fit(_) if spec.column == Column::Verdict => {
-                    Some(if has_triage { 7 } else { 0 })
-                }
+                // A task's says how many of its events are judged too (`susp 12/34`).
+                Width::Fit(_) if spec.column == Column::Verdict => Some(match has_triage {
+                    false => 0,
+                    true if app.view() == View::Tasks => 11,
+                    true => 7,
+                }),
                 Width::Fit(_) => Some(app.list().fit_width(spec.column)),
                 Width::Share(_) => None,
             };
@@ -156,10 +167,25 @@ pub(super) fn visible_columns(app: &App, width: u16) -> Vec<(Column, Constraint)
         }
         len.retain(|(col, _)| *col != c);
     }
+    // With the command beside them, the name and the user are as wide as their widest
+    // values, up to 45 % and 22 % of the text's room (the name cut in the middle, keeping
+    // its leaf, only beyond that); the command takes the rest.
+    let room = width.saturating_sub(used(&len));
+    let command = len.iter().any(|(c, _)| *c == Column::Command);
+    let (name, user) = if command {
+        (
+            app.list().fit_width(Column::Task).min(room * 45 / 100),
+            app.list().fit_width(Column::User).min(room * 22 / 100),
+        )
+    } else {
+        (0, 0)
+    };
     len.into_iter()
         .map(|(c, w)| {
             let constraint = match (w, c.spec().width) {
                 (Some(w), _) => Constraint::Length(w),
+                (None, Width::Share(_)) if c == Column::Task && name > 0 => Constraint::Min(name),
+                (None, Width::Share(_)) if c == Column::User && user > 0 => Constraint::Min(user),
                 (None, Width::Share(p)) => Constraint::Fill(p),
                 (None, _) => Constraint::Length(0),
             };
@@ -178,6 +204,39 @@ pub(super) fn column_rects(app: &App, width: u16) -> Vec<(Column, Rect)> {
         .map(|(c, _)| c)
         .zip(rects.iter().copied())
         .collect()
+}
+
+/// `s` cut to `width` characters, ending with `…` where it was cut.
+pub fn end_ellipsis(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
+/// A name and the count of its other spellings in `width` characters: ` (+N variants)` where
+/// there is room, else ` (+N)`, and the name cut in the middle (keeping its leaf) only for
+/// what is left.
+pub fn name_cell(name: &str, variants: u32, width: usize) -> String {
+    if variants == 0 {
+        return middle_ellipsis(name, width);
+    }
+    let long = format!(" (+{variants} variants)");
+    let short = format!(" (+{variants})");
+    let n = name.chars().count();
+    if n + long.chars().count() <= width {
+        return format!("{name}{long}");
+    }
+    let room = width.saturating_sub(short.chars().count());
+    if room < 8 {
+        return middle_ellipsis(name, width);
+    }
+    format!("{}{short}", middle_ellipsis(name, room))
 }
 
 /// A path cut in the middle to `width` characters: `\Microsoft\…\Consolidator` keeps

@@ -21,8 +21,8 @@ use drill::detail;
 use footer::footer;
 pub use footer::hint_bar;
 use header::{header, loading};
-pub use list::middle_ellipsis;
 use list::{column_rects, list};
+pub use list::{end_ellipsis, middle_ellipsis, name_cell};
 use overlay::{help, hosts, prompt, verdict_chooser, warnings};
 
 /// Strings from logs, made safe and cut to `max` characters.

@@ -1101,6 +1101,52 @@ fn a_verdict_after_marking_judges_the_marks_not_the_cursor_row() {
     );
 }
 
+/// A task row shows how far its events are judged and the worst verdict among them; the
+/// task view sorts and filters by it.
+#[test]
+fn a_task_row_shows_its_events_verdicts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, mut ex) = samples_with_session(&dir.path().join("s.json"));
+    act(&mut app, &mut ex, Action::StartFilter);
+    typed(&mut app, "task_name=\\hYujmcOk");
+    act(&mut app, &mut ex, Action::Submit);
+    let rows = app.rows().to_vec();
+    assert!(rows.len() > 2, "{}", rows.len());
+    act(&mut app, &mut ex, Action::Top);
+    act(&mut app, &mut ex, Action::SetVerdict(Some(Verdict::Benign)));
+    act(&mut app, &mut ex, Action::Down);
+    act(
+        &mut app,
+        &mut ex,
+        Action::SetVerdict(Some(Verdict::Malicious)),
+    );
+    act(&mut app, &mut ex, Action::ToggleView);
+    assert_eq!(app.view(), anomalog::app::View::Tasks);
+    act(&mut app, &mut ex, Action::ClearFilter);
+    let table = app.table().unwrap();
+    let t = (0..app.rows().len())
+        .map(|k| app.rows()[k])
+        .find(|&t| table.name_parts(t).0.eq_ignore_ascii_case("\\hYujmcOk"))
+        .expect("the task row");
+    let judged = table.judged(t);
+    assert_eq!(judged.worst, Some(Verdict::Malicious));
+    assert_eq!((judged.judged, judged.of), (2, rows.len()));
+    assert_eq!(
+        table.cell(t, Column::Verdict),
+        format!("mal 2/{}", rows.len())
+    );
+    // Sorted by verdict, the judged task comes first; `verdict=some` keeps it alone.
+    act(&mut app, &mut ex, Action::StartFilter);
+    typed(&mut app, "verdict = some");
+    act(&mut app, &mut ex, Action::Submit);
+    assert_eq!(app.rows(), vec![t]);
+    act(&mut app, &mut ex, Action::StartFilter);
+    app.update(Action::Edit(anomalog::app::Edit::DeleteToStart));
+    typed(&mut app, "verdict=malicious");
+    act(&mut app, &mut ex, Action::Submit);
+    assert_eq!(app.rows(), vec![t]);
+}
+
 #[test]
 fn a_verdict_on_marks_judges_only_the_marks_in_view() {
     let dir = tempfile::tempdir().unwrap();
@@ -1463,6 +1509,30 @@ fn paths_are_cut_in_the_middle() {
     assert_eq!(m("abcdef", 3), "abc");
     for w in 0..40 {
         assert!(m(p, w).chars().count() <= w, "{w}");
+    }
+}
+
+/// Cut text ends with `…` (`4700 470` once read as event 470); the count of a name's other
+/// spellings shortens before the name does, and never takes its leaf.
+#[test]
+fn cut_cells_say_they_are_cut() {
+    use anomalog::ui::{end_ellipsis as e, name_cell as n};
+    assert_eq!(e("4700 4701 4702", 9), "4700 470…");
+    assert_eq!(e("nt authority\\system", 40), "nt authority\\system");
+    assert_eq!(e("nt authority\\system", 12), "nt authorit…");
+    assert_eq!(e("x", 0), "");
+    let p = "\\Microsoft\\Windows\\Application Experience\\ProgramDataUpdater";
+    assert_eq!(n(p, 0, 200), p);
+    assert_eq!(n(p, 3, 200), format!("{p} (+3 variants)"));
+    let cut = n(p, 3, 40);
+    assert!(cut.ends_with("\\ProgramDataUpdater (+3)"), "{cut}");
+    assert!(cut.chars().count() <= 40, "{cut}");
+    for w in 0..80 {
+        assert!(
+            n(p, 12, w).chars().count() <= w.max(1),
+            "{w}: {}",
+            n(p, 12, w)
+        );
     }
 }
 

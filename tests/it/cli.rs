@@ -527,6 +527,26 @@ fn rank_by_task_gives_one_row_per_task_with_its_events() {
     ] {
         assert!(tasks[0].get(k).is_some(), "{k} in {}", tasks[0]);
     }
+    // When each task spread: every host of the row with its first time, the earliest being
+    // the row's own first time.
+    for t in &tasks {
+        let per_host = t["first_seen_per_host"].as_object().unwrap();
+        let hosts: Vec<&str> = t["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h.as_str().unwrap())
+            .collect();
+        assert!(per_host.keys().all(|h| hosts.contains(&h.as_str())), "{t}");
+        if let Some(first) = per_host.values().map(|v| v.as_str().unwrap()).min() {
+            assert_eq!(first, t["first_seen"].as_str().unwrap(), "{t}");
+        }
+    }
+    let spread = tasks
+        .iter()
+        .filter(|t| t["first_seen_per_host"].as_object().unwrap().len() > 1)
+        .count();
+    assert!(spread > 5, "{spread}");
     // One row per task: the atexec task's seven-plus event rows are one task row.
     let atexec: Vec<&Value> = tasks.iter().filter(|t| t["task"] == "\\hYujmcOk").collect();
     assert_eq!(atexec.len(), 1);

@@ -206,6 +206,11 @@ pub struct RankArgs {
     /// id, source file and every data field unnormalised, task XML included)
     #[arg(long)]
     pub raw: bool,
+    /// Keep the rows a query matches, in the language of the UI's filter (`f`): `hosts<=2 AND
+    /// NOT verdict=benign`, `last_seen<7d`. Applied after ranking (ranks are unchanged),
+    /// before `--top`
+    #[arg(long, value_name = "QUERY")]
+    pub filter: Option<String>,
     #[command(flatten)]
     pub triage: TriageArgs,
     #[command(flatten)]
@@ -283,6 +288,7 @@ pub fn run(cli: Cli) -> ExitCode {
                     save_model: None,
                     baseline: None,
                     raw: false,
+                    filter: None,
                     triage: cli.triage,
                     load: cli.load,
                 })
@@ -437,7 +443,10 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if args.by == By::Host {
         // What evidence each host has: nothing to train (the rows carry no score).
         let ranking = crate::model::rarity::rank(&ds);
-        return write_ranking(&args, format, &ds, &ranking, session.as_ref());
+        if args.filter.is_some() {
+            bail!("--filter reads the rows of events, definitions and tasks, not of hosts");
+        }
+        return write_ranking(&args, format, (&ds, None), &ranking, session.as_ref());
     }
     let ds = std::sync::Arc::new(ds);
     let task = match &args.baseline {
@@ -456,7 +465,48 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if let Some(path) = &args.save_model {
         save_model(path, &trained, args.quiet)?;
     }
-    write_ranking(&args, format, &ds, &trained.ranking, session.as_ref())
+    let keep = match &args.filter {
+        Some(q) => Some(filtered(&args, q, &ds, &trained.ranking, session.as_ref())?),
+        None => None,
+    };
+    write_ranking(
+        &args,
+        format,
+        (&ds, keep.as_deref()),
+        &trained.ranking,
+        session.as_ref(),
+    )
+}
+
+/// `--filter`: which rows of the view (`--by`) the query keeps, by index, as the UI's filter
+/// would keep them.
+fn filtered(
+    args: &RankArgs,
+    query: &str,
+    ds: &std::sync::Arc<crate::frame::Dataset>,
+    ranking: &crate::model::Ranking,
+    session: Option<&crate::session::Session>,
+) -> Result<Vec<bool>> {
+    use crate::app::{Data, Table, View, query::Query};
+    let q =
+        Query::parse(query, &ds.fields).map_err(|e| anyhow::anyhow!("--filter {query:?}: {e}"))?;
+    let data = Data::new(ds.clone(), std::sync::Arc::new(ranking.clone()));
+    let view = match args.by {
+        By::Task => View::Tasks,
+        By::Definition => View::Definitions,
+        By::Event | By::Host => View::Events,
+    };
+    let table = Table {
+        view,
+        data: &data,
+        session,
+    };
+    let filter = crate::app::Filter::Query(q);
+    let n = match view {
+        View::Tasks => ds.tasks.tasks.len(),
+        _ => ds.uniques.len(),
+    };
+    Ok((0..n).map(|i| table.passes(i, Some(&filter))).collect())
 }
 
 /// The triage session beside the logs (its verdicts and notes go out with the rows), and
@@ -517,10 +567,20 @@ fn save_model(path: &std::path::Path, trained: &worker::Trained, quiet: bool) ->
 fn write_ranking(
     args: &RankArgs,
     format: Format,
-    ds: &crate::frame::Dataset,
+    (ds, keep): (&crate::frame::Dataset, Option<&[bool]>),
     ranking: &crate::model::Ranking,
     session: Option<&crate::session::Session>,
 ) -> Result<ExitCode> {
+    // `--filter` first, then `--top`: the top N of the rows the query keeps.
+    let kept = |order: &mut Vec<usize>| {
+        if let Some(keep) = keep {
+            order.retain(|&i| keep.get(i).copied().unwrap_or(false));
+            if let Some(n) = args.top {
+                order.truncate(n);
+            }
+        }
+    };
+    let top = if keep.is_some() { None } else { args.top };
     let to_stdout = args.output == "-";
     // A table on a terminal fits it (`COLUMNS` wins, as in other tools); piped or written to
     // a file it keeps its fixed layout.
@@ -530,7 +590,9 @@ fn write_ranking(
     let write = |out: &mut dyn Write| -> Result<usize> {
         match args.by {
             By::Event => {
-                let rows = Rows::new(ds, ranking, args.top)
+                let mut rows = Rows::new(ds, ranking, top);
+                kept(&mut rows.order);
+                let rows = rows
                     .with_session(session)
                     .with_raw(args.raw)
                     .with_width(width);
@@ -538,7 +600,9 @@ fn write_ranking(
                 Ok(rows.order.len())
             }
             By::Definition => {
-                let rows = Rows::of_kind(ds, ranking, crate::frame::RowKind::Definition, args.top)
+                let mut rows = Rows::of_kind(ds, ranking, crate::frame::RowKind::Definition, top);
+                kept(&mut rows.order);
+                let rows = rows
                     .with_session(session)
                     .with_raw(args.raw)
                     .with_width(width);
@@ -551,9 +615,9 @@ fn write_ranking(
                 Ok(rows.hosts.len())
             }
             By::Task => {
-                let rows = TaskRows::ranked(ds, ranking, args.top)
-                    .with_session(session)
-                    .with_width(width);
+                let mut rows = TaskRows::ranked(ds, ranking, top);
+                kept(&mut rows.order);
+                let rows = rows.with_session(session).with_width(width);
                 rows.write(format, out)?;
                 Ok(rows.order.len())
             }

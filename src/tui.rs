@@ -300,6 +300,16 @@ impl Looper {
         for effect in effects {
             match effect {
                 Effect::Preview => preview = true,
+                // OSC 52: the terminal (tmux, over SSH too) puts the text on the clipboard.
+                // Base64 carries it, so nothing in it can act on the terminal.
+                Effect::Copy(text) => {
+                    use base64::Engine;
+                    use std::io::Write;
+                    let clipped: String = text.chars().take(100_000).collect();
+                    let b64 = base64::engine::general_purpose::STANDARD.encode(clipped);
+                    let mut out = std::io::stdout();
+                    let _ = write!(out, "\x1b]52;c;{b64}\x07").and_then(|()| out.flush());
+                }
                 Effect::CancelTraining => {
                     if let Some(j) = &self.job {
                         j.cancel();

@@ -24,8 +24,9 @@ fn done() -> Handled {
 impl App {
     /// Every handler in turn, until one consumes the action.
     pub(super) fn dispatch(&mut self, action: Action) -> Vec<Effect> {
-        let handlers: [fn(&mut App, &Action) -> Handled; 6] = [
+        let handlers: [fn(&mut App, &Action) -> Handled; 7] = [
             App::on_prompt,
+            App::on_values,
             App::on_overlay,
             App::on_drill,
             App::on_list,
@@ -53,7 +54,9 @@ impl App {
             _ => None,
         };
         match (&mut self.mode, action) {
-            (Mode::Normal | Mode::Help | Mode::Warnings | Mode::Hosts, _) => NotConsumed,
+            (Mode::Normal | Mode::Help | Mode::Warnings | Mode::Hosts | Mode::Values { .. }, _) => {
+                NotConsumed
+            }
             (Mode::Verdict { .. }, Action::SetVerdict(v)) => {
                 self.mode = Mode::Normal;
                 Consumed(self.set_verdict(*v))
@@ -144,6 +147,57 @@ impl App {
                 Vec::new()
             }
         }
+    }
+
+    /// The list of a row's hosts, files and lifecycles: the movement keys move the selection,
+    /// `y` copies the selected value, `w` writes them all to a new file, Esc closes it.
+    fn on_values(&mut self, action: &Action) -> Handled {
+        let page = self.list().page().max(1);
+        let Mode::Values {
+            title,
+            items,
+            cursor,
+        } = &mut self.mode
+        else {
+            return NotConsumed;
+        };
+        let last = items.len().saturating_sub(1);
+        match action {
+            Action::Down => *cursor = (*cursor + 1).min(last),
+            Action::Up => *cursor = cursor.saturating_sub(1),
+            Action::PageDown => *cursor = (*cursor + page).min(last),
+            Action::PageUp => *cursor = cursor.saturating_sub(page),
+            Action::Top => *cursor = 0,
+            Action::Bottom => *cursor = last,
+            Action::CopyValue => {
+                if let Some((_, value)) = items.get(*cursor) {
+                    let value = value.clone();
+                    self.status = format!(
+                        "copied to the clipboard: {}",
+                        crate::util::sanitize::for_terminal(&value, 60)
+                    );
+                    return Consumed(vec![Effect::Copy(value)]);
+                }
+            }
+            Action::WriteValues => {
+                let text: String = items
+                    .iter()
+                    .map(|(what, v)| format!("{what}\t{v}\n"))
+                    .collect();
+                let stem: String = title
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+                    .collect();
+                let path =
+                    std::path::PathBuf::from(format!("anomalog-{}.txt", stem.trim_matches('-')));
+                self.status = format!("writing {} ...", path.display());
+                return Consumed(vec![Effect::WriteText { path, text }]);
+            }
+            Action::Back => self.mode = Mode::Normal,
+            Action::Quit | Action::Resize(_) => return NotConsumed,
+            _ => {}
+        }
+        done()
     }
 
     /// The help and the warnings scroll with the movement keys and close with Esc, Enter or
@@ -409,6 +463,16 @@ impl App {
         let mut effects = Vec::new();
         match action {
             Action::Quit => self.quit = true,
+            Action::OpenValues => match self.values_of_current() {
+                Some((title, items)) if !items.is_empty() => {
+                    self.mode = Mode::Values {
+                        title,
+                        items,
+                        cursor: 0,
+                    };
+                }
+                _ => self.status = "no row to list".into(),
+            },
             Action::ToggleHelp | Action::ToggleWarnings | Action::ToggleHosts => {
                 let want = match action {
                     Action::ToggleHelp => Mode::Help,

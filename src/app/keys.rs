@@ -9,6 +9,12 @@ use crate::session::Verdict;
 /// What the user can do. Keys map onto these through [`BINDINGS`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
+    /// Open the list of every host, file and lifecycle of the row.
+    OpenValues,
+    /// In that list: copy the selected value to the terminal's clipboard (OSC 52).
+    CopyValue,
+    /// In that list: write it to a file.
+    WriteValues,
     Up,
     Down,
     PageUp,
@@ -109,6 +115,8 @@ pub enum Keymap {
     Prompt,
     /// The verdict chooser: one key, then it closes.
     Verdict,
+    /// The list of a row's hosts, files and lifecycles.
+    Values,
 }
 
 impl Key {
@@ -349,6 +357,12 @@ pub const BINDINGS: &[Binding] = &[
         action: Action::ToggleHosts,
     },
     Binding {
+        keys: &[Key::Char('l')],
+        what: "list every host, file and lifecycle of the row (y copies one, w writes them all)",
+        hint: ("l list", 2),
+        action: Action::OpenValues,
+    },
+    Binding {
         keys: &[Key::Char('?')],
         what: "this help",
         hint: ("? help", 1),
@@ -485,6 +499,64 @@ pub const VERDICT_BINDINGS: &[Binding] = &[
     },
 ];
 
+/// The keys of the list of a row's hosts, files and lifecycles (`l`).
+pub const VALUES_BINDINGS: &[Binding] = &[
+    Binding {
+        keys: &[Key::Char('j'), Key::Down],
+        what: "next value",
+        hint: ("", 0),
+        action: Action::Down,
+    },
+    Binding {
+        keys: &[Key::Char('k'), Key::Up],
+        what: "previous value",
+        hint: ("", 0),
+        action: Action::Up,
+    },
+    Binding {
+        keys: &[Key::PageDown, Key::Ctrl('d')],
+        what: "a page down",
+        hint: ("", 0),
+        action: Action::PageDown,
+    },
+    Binding {
+        keys: &[Key::PageUp, Key::Ctrl('u')],
+        what: "a page up",
+        hint: ("", 0),
+        action: Action::PageUp,
+    },
+    Binding {
+        keys: &[Key::Char('g'), Key::Home],
+        what: "the first",
+        hint: ("", 0),
+        action: Action::Top,
+    },
+    Binding {
+        keys: &[Key::Char('G'), Key::End],
+        what: "the last",
+        hint: ("", 0),
+        action: Action::Bottom,
+    },
+    Binding {
+        keys: &[Key::Char('y'), Key::Char('c')],
+        what: "copy the selected value to the terminal's clipboard (OSC 52)",
+        hint: ("y copy", 1),
+        action: Action::CopyValue,
+    },
+    Binding {
+        keys: &[Key::Char('w')],
+        what: "write every value to a file in the current folder (never over one)",
+        hint: ("w write", 1),
+        action: Action::WriteValues,
+    },
+    Binding {
+        keys: &[Key::Esc, Key::Char('l'), Key::Char('q'), Key::Enter],
+        what: "close the list",
+        hint: ("Esc close", 1),
+        action: Action::Back,
+    },
+];
+
 impl Keymap {
     /// The key table of this map.
     pub fn bindings(self) -> &'static [Binding] {
@@ -492,6 +564,7 @@ impl Keymap {
             Keymap::List => BINDINGS,
             Keymap::Prompt => PROMPT_BINDINGS,
             Keymap::Verdict => VERDICT_BINDINGS,
+            Keymap::Values => VALUES_BINDINGS,
         }
     }
 
@@ -521,6 +594,7 @@ impl Keymap {
             // The list reads alt-x as x.
             (Keymap::List, None, Key::Alt(c)) => Keymap::List.action(Key::Char(c)),
             (Keymap::List, None, _) => None,
+            (Keymap::Values, None, _) => None,
         }
     }
 }
@@ -537,7 +611,12 @@ mod tests {
     /// A key means one thing in each map: no key is bound twice in one table.
     #[test]
     fn no_key_is_bound_twice_in_a_map() {
-        for map in [Keymap::List, Keymap::Prompt, Keymap::Verdict] {
+        for map in [
+            Keymap::List,
+            Keymap::Prompt,
+            Keymap::Verdict,
+            Keymap::Values,
+        ] {
             let keys: Vec<Key> = map
                 .bindings()
                 .iter()

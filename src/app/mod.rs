@@ -39,7 +39,8 @@ pub use columns::{COLUMNS, Column, ColumnSpec, Width};
 pub use drill::{Focus, Scroll};
 pub use filter::Filter;
 pub use keys::{
-    Action, BINDINGS, Binding, Key, Keymap, PROMPT_BINDINGS, VERDICT_BINDINGS, binding_for,
+    Action, BINDINGS, Binding, Key, Keymap, PROMPT_BINDINGS, VALUES_BINDINGS, VERDICT_BINDINGS,
+    binding_for,
 };
 pub use prompt::{Edit, Feedback, Prompt};
 pub use table::{Data, Judged, Table};
@@ -87,6 +88,13 @@ pub enum Effect {
     /// Work out what the prompt's new text means once the keys waiting are handled: the
     /// loop answers with [`Msg::Preview`].
     Preview,
+    /// Put this text on the terminal's clipboard (OSC 52; the loop writes it between frames).
+    Copy(String),
+    /// Write this text to a new file (never over one).
+    WriteText {
+        path: PathBuf,
+        text: String,
+    },
 }
 
 /// An export, with everything it needs to run on another thread.
@@ -160,7 +168,11 @@ impl Executor {
                 result: job.run().map_err(|e| format!("{e:#}")),
             }),
             Effect::Preview => Some(Msg::Preview),
-            Effect::CancelTraining | Effect::Retrain { .. } => None,
+            Effect::WriteText { path, text } => Some(Msg::Wrote {
+                result: write_new(&path, &text).map_err(|e| format!("{e:#}")),
+                path,
+            }),
+            Effect::CancelTraining | Effect::Retrain { .. } | Effect::Copy(_) => None,
         }
     }
 
@@ -200,6 +212,13 @@ pub enum Mode {
     Warnings,
     /// The hosts pane: what evidence about tasks each host has.
     Hosts,
+    /// Every host, file and lifecycle of a row (`l`): (what it is, the value) pairs and the
+    /// selected one.
+    Values {
+        title: String,
+        items: Vec<(String, String)>,
+        cursor: usize,
+    },
 }
 
 /// Training as the header shows it.
@@ -247,6 +266,11 @@ pub enum Msg {
     },
     /// The keys waiting are handled: preview the prompt's text ([`Effect::Preview`]).
     Preview,
+    /// A list of values was written to a file, or why not.
+    Wrote {
+        path: PathBuf,
+        result: Result<usize, String>,
+    },
 }
 
 pub struct App {
@@ -406,6 +430,7 @@ impl App {
             | Mode::Export { .. }
             | Mode::ConfirmOverwrite { .. } => Keymap::Prompt,
             Mode::Verdict { .. } => Keymap::Verdict,
+            Mode::Values { .. } => Keymap::Values,
             Mode::Normal | Mode::Help | Mode::Warnings | Mode::Hosts => Keymap::List,
         }
     }
@@ -482,6 +507,45 @@ impl App {
 
     /// Occurrences per host of unique event `u`, most first (records that name no host as
     /// an empty name).
+    /// Every host (with its count), source file and lifecycle of the selected row (a task:
+    /// of all its events and definitions), as (what, value) pairs, and a title naming the row.
+    fn values_of_current(&self) -> Option<(String, Vec<(String, String)>)> {
+        let ds = self.dataset()?;
+        let table = self.table()?;
+        let i = self.current()?;
+        let events = table.events(i);
+        let title = format!("{}-{}", self.view.name(), table.rank(i).saturating_add(1));
+        let mut hosts: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+        let mut files: std::collections::BTreeSet<&str> = std::collections::BTreeSet::new();
+        let mut lives: std::collections::BTreeSet<(String, String)> =
+            std::collections::BTreeSet::new();
+        for &u in &events {
+            let e = &ds.uniques[u];
+            for (h, &n) in e.hosts.iter().zip(&e.host_counts) {
+                *hosts.entry(h.clone()).or_default() += n;
+            }
+            files.extend(e.sources.iter().map(|s| &**s));
+            for life in ds.lifecycles.of_unique(ds, u, usize::MAX) {
+                lives.insert((life.host.to_string(), life.task.to_string()));
+            }
+        }
+        let mut items: Vec<(String, String)> = hosts
+            .into_iter()
+            .map(|(h, n)| (format!("host ({n})"), h))
+            .collect();
+        items.extend(
+            files
+                .into_iter()
+                .map(|f| ("file".to_string(), f.to_string())),
+        );
+        items.extend(
+            lives
+                .into_iter()
+                .map(|(h, t)| (format!("lifecycle on {h}"), t)),
+        );
+        Some((title, items))
+    }
+
     pub fn host_counts(&self, u: usize) -> Vec<(String, usize)> {
         let Some(ds) = self.dataset() else {
             return Vec::new();
@@ -1028,6 +1092,12 @@ impl App {
                     self.on_prompt_change();
                 }
             }
+            Msg::Wrote { path, result } => {
+                self.status = match result {
+                    Ok(n) => format!("wrote {n} values to {}", path.display()),
+                    Err(e) => format!("not written: {e}"),
+                };
+            }
             Msg::Exported { path, result } => {
                 self.status = match result {
                     Ok(n) => format!("exported {n} rows to {}", path.display()),
@@ -1051,6 +1121,23 @@ fn expand_home(path: &str) -> String {
 
 pub fn ext(f: Format) -> &'static str {
     f.extension()
+}
+
+/// Write `text` to a new file at `path` (created exclusively: never over an existing file);
+/// returns how many lines it holds.
+fn write_new(path: &std::path::Path, text: &str) -> anyhow::Result<usize> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if let Err(e) = f.write_all(text.as_bytes()).and_then(|()| f.sync_all()) {
+        drop(f);
+        let _ = std::fs::remove_file(path);
+        return Err(anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    Ok(text.lines().count())
 }
 
 #[cfg(test)]

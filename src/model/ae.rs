@@ -96,18 +96,14 @@ fn mask_rate() -> f64 {
 /// existed hold) is [`Objective::Swap`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 pub enum Objective {
-    /// Each field predicted from the event's other fields: in training, groups of fields
-    /// are hidden behind mask tokens and only hidden fields are scored; a field's loss is
-    /// `-log p(value | the other fields)`, computed with its group hidden, so the model never
-    /// sees the value it is asked to predict
+    /// Asks of each field what the rest of the event predicts there, and ranks first the
+    /// values that contradict it (a user this task never runs as); one training
     Masked,
-    /// The denoising autoencoder alone: swap noise, every field reconstructed from the whole
-    /// row (the value itself included); one training
+    /// Learns the usual events and ranks first those it cannot reproduce; one training
     #[default]
     Swap,
-    /// The default: the swap ranking plus the confident contradictions (a value the event's
-    /// other fields predicted otherwise) that two masked models of other seeds agree on;
-    /// three trainings side by side (docs/benchmarks.md, "Detection")
+    /// The default: `swap`, plus the contradictions two `masked` models agree on; three
+    /// trainings side by side (docs/models.md)
     Hybrid,
 }
 

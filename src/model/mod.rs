@@ -16,11 +16,12 @@ use crate::frame::{Dataset, RowKind};
 /// The models `--model` selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ModelKind {
-    /// The autoencoder: embeddings, swap noise, a softmax head per field
+    /// Learns what the events usually look like and ranks first those it cannot reproduce
+    /// (the default)
     Ae,
-    /// The DS4N6 blog series' setup, for comparison: label-encoded fields, Dense(3)-Dense(n), MSE
+    /// The small neural setup of the DS4N6 blog series, kept for comparison only
     Ds4n6,
-    /// Value-frequency counting: the sum of each field's surprisal
+    /// Plain counting: how rare each value is, added up over the fields (no learning)
     Rarity,
 }
 

@@ -13,6 +13,31 @@ use super::{safe, style};
 /// From this width the header gives training a gauge and a loss curve of its own.
 pub(super) const WIDE_HEADER: u16 = 120;
 
+/// `text` in at most `width` characters, cut after a whole word and ending with `…` where
+/// it was cut.
+pub fn fit_words(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_string();
+    }
+    let mut out = String::new();
+    for word in text.split(' ') {
+        let next = if out.is_empty() {
+            word.to_string()
+        } else {
+            format!("{out} {word}")
+        };
+        if next.chars().count() + 1 > width {
+            break;
+        }
+        out = next;
+    }
+    if out.is_empty() {
+        return String::new();
+    }
+    out.push('…');
+    out
+}
+
 /// Training in a few words, for a narrow header.
 pub(super) fn training_words(app: &App) -> String {
     match app.training() {
@@ -75,11 +100,21 @@ pub(super) fn header(app: &App, f: &mut Frame, area: Rect) {
             safe(app.headline(), 200)
         }),
     ];
+    // Training in words after the numbers, cut at a word (never `200 epoch`), or on the
+    // second line when the first has no room for it.
+    let mut training_below = None;
     if !wide && !matches!(app.training(), Training::NotStarted) {
-        first.push(Span::styled(
-            format!("  {}", training_words(app)),
-            style(app, Color::Cyan),
-        ));
+        let used: usize = first.iter().map(|s| s.content.chars().count()).sum();
+        let room = usize::from(area.width).saturating_sub(used + 2);
+        let words = training_words(app);
+        if words.chars().count() <= room || room >= 16 {
+            first.push(Span::styled(
+                format!("  {}", fit_words(&words, room)),
+                style(app, Color::Cyan),
+            ));
+        } else {
+            training_below = Some(words);
+        }
     }
     let model = app.ranking().map_or("-", |r| r.model.name());
     let arrow = if app.list().sort().largest_first() != app.list().descending() {
@@ -94,6 +129,9 @@ pub(super) fn header(app: &App, f: &mut Frame, area: Rect) {
             app.list().sort().title_in(app.view())
         )),
     ];
+    if let Some(words) = training_below {
+        second.push(Span::styled(format!("  {words}"), style(app, Color::Cyan)));
+    }
     if !app.marks().is_empty() {
         second.push(Span::raw(format!("  {} marked", app.marks().len())));
     }
@@ -182,4 +220,30 @@ pub(super) fn loading(app: &App, f: &mut Frame, area: Rect) {
             .gauge_style(style(app, Color::Green)),
         rows[0],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_words;
+
+    /// The header never cuts a word (`ae: 3 models x 200 epoch`).
+    #[test]
+    fn words_are_cut_whole() {
+        let t = "ae: 3 models x 200 epochs in 1.0 s";
+        assert_eq!(fit_words(t, 80), t);
+        assert_eq!(fit_words(t, 24), "ae: 3 models x 200…");
+        assert_eq!(fit_words(t, 26), "ae: 3 models x 200 epochs…");
+        assert_eq!(fit_words(t, 4), "ae:…");
+        assert_eq!(fit_words(t, 3), "");
+        for w in 0..40 {
+            let f = fit_words(t, w);
+            assert!(f.chars().count() <= w, "{w}: {f}");
+            let kept = f.trim_end_matches('…');
+            assert!(t.starts_with(kept));
+            assert!(
+                kept.is_empty() || t[kept.len()..].is_empty() || t[kept.len()..].starts_with(' '),
+                "{w}: {f}"
+            );
+        }
+    }
 }

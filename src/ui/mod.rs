@@ -23,7 +23,7 @@ pub use footer::hint_bar;
 use header::{header, loading};
 use list::{column_rects, list};
 pub use list::{end_ellipsis, middle_ellipsis, name_cell};
-use overlay::{help, hosts, prompt, verdict_chooser, warnings};
+use overlay::{help, hosts, prompt, values, verdict_chooser, warnings};
 
 /// Strings from logs, made safe and cut to `max` characters.
 pub(super) fn safe(s: &str, max: usize) -> String {
@@ -172,6 +172,11 @@ pub fn render(app: &App, f: &mut Frame) {
             hidden,
             marked,
         } => verdict_chooser(app, f, area, *rows, *hidden, *marked),
+        Mode::Values {
+            title,
+            items,
+            cursor,
+        } => values(app, f, area, title, items, *cursor),
         Mode::Normal => {}
     }
 }

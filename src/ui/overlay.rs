@@ -2,11 +2,13 @@
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
-use ratatui::style::{Color, Modifier};
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
-use crate::app::{App, BINDINGS, Feedback, PROMPT_BINDINGS, Prompt, VERDICT_BINDINGS};
+use crate::app::{
+    App, BINDINGS, Feedback, PROMPT_BINDINGS, Prompt, VALUES_BINDINGS, VERDICT_BINDINGS,
+};
 use crate::session::Verdict;
 
 use super::{safe, style, verdict_style, wrap_indented};
@@ -56,6 +58,67 @@ pub(super) fn verdict_chooser(
                     .borders(Borders::ALL)
                     .title(" verdict (u undoes) "),
             ),
+        r,
+    );
+}
+
+/// The list of a row's hosts, files and lifecycles: the selection highlighted and kept in
+/// view; only the lines on screen are built.
+pub(super) fn values(
+    app: &App,
+    f: &mut Frame,
+    area: Rect,
+    title: &str,
+    items: &[(String, String)],
+    cursor: usize,
+) {
+    let r = centered(area, 110, area.height.saturating_sub(2));
+    f.render_widget(Clear, r);
+    let height = usize::from(r.height.saturating_sub(2)).max(1);
+    let start = cursor
+        .saturating_sub(height / 2)
+        .min(items.len().saturating_sub(height));
+    let what_width = items
+        .iter()
+        .map(|(w, _)| w.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    let selected = if app.monochrome() {
+        Style::default().add_modifier(Modifier::REVERSED)
+    } else {
+        Style::default()
+            .bg(Color::DarkGray)
+            .add_modifier(Modifier::BOLD)
+    };
+    let lines: Vec<Line<'static>> = items
+        .iter()
+        .enumerate()
+        .skip(start)
+        .take(height)
+        .map(|(k, (what, value))| {
+            let line = Line::from(vec![
+                Span::styled(
+                    format!("{:>what_width$}  ", safe(what, 40)),
+                    style(app, Color::Cyan),
+                ),
+                Span::raw(safe(value, 400)),
+            ]);
+            if k == cursor {
+                line.style(selected)
+            } else {
+                line
+            }
+        })
+        .collect();
+    f.render_widget(
+        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(format!(
+            " {}: {} values, {} of {} (y copies, w writes all, Esc closes) ",
+            safe(title, 40),
+            items.len(),
+            cursor.saturating_add(1).min(items.len()),
+            items.len()
+        ))),
         r,
     );
 }
@@ -188,12 +251,50 @@ pub(super) fn centered(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 /// The help: every key of the key table, wrapped to the screen, scrolled when it is taller.
+/// The help's legend: what the score and the drill-down's terms mean, in a hunter's words.
+pub const LEGEND: &[(&str, &str)] = &[
+    (
+        "score",
+        "how unusual the row is next to everything else read: higher is stranger. Only the order means something; a score is not a probability, and scores of two runs do not compare",
+    ),
+    (
+        "r (rarity)",
+        "how rare the value is on its own: a value seen once in the whole fleet weighs most",
+    ),
+    (
+        "c (model)",
+        "what the model adds: how badly the value fits the rest of the event (a user this task never runs as, a program this task name never starts)",
+    ),
+    (
+        "expected",
+        "what the rest of the event predicts for that field, and how sure the model is; `a value seen fewer than 3 times` where it expected one of the rare ones",
+    ),
+    (
+        "z",
+        "how far above the field's usual share of a score this one is",
+    ),
+];
+
 pub(super) fn help(app: &App, f: &mut Frame, area: Rect) {
     let r = centered(area, 100, area.height.saturating_sub(2));
     let width = usize::from(r.width.saturating_sub(2));
     let key_style = style(app, Color::Cyan).add_modifier(Modifier::BOLD);
     const KEYS: usize = 12;
     let mut lines: Vec<Line<'static>> = Vec::new();
+    // What the numbers mean, before the keys: one short legend each.
+    for (term, what) in LEGEND {
+        for (k, l) in wrap_indented(what, width.saturating_sub(KEYS + 2), 0)
+            .into_iter()
+            .enumerate()
+        {
+            let term = if k == 0 { *term } else { "" };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{term:>KEYS$}  "), key_style),
+                Span::raw(l),
+            ]));
+        }
+    }
+    lines.push(Line::raw(""));
     let mut entry = |keys: String, what: &str| {
         let wrapped = wrap_indented(what, width.saturating_sub(KEYS + 2), 0);
         for (k, l) in wrapped.into_iter().enumerate() {
@@ -220,6 +321,10 @@ pub(super) fn help(app: &App, f: &mut Frame, area: Rect) {
         (
             "the verdict chooser (v; any other key gives none)",
             VERDICT_BINDINGS,
+        ),
+        (
+            "the list of a row's hosts, files and lifecycles (l)",
+            VALUES_BINDINGS,
         ),
     ] {
         entry(String::new(), " ");

@@ -1101,6 +1101,78 @@ fn a_verdict_after_marking_judges_the_marks_not_the_cursor_row() {
     );
 }
 
+/// `l` lists every host, file and lifecycle of a row (no "... and 4 more"): the selection
+/// moves, `y` copies the selected value to the clipboard, `w` writes them all to a new file.
+#[test]
+fn every_host_file_and_lifecycle_of_a_row_is_reachable() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut app, mut ex) = samples_with_session(&dir.path().join("s.json"));
+    // The task view's most widespread task: many hosts, files and lifecycles.
+    act(&mut app, &mut ex, Action::ToggleView);
+    let table = app.table().unwrap();
+    let wide = app
+        .rows()
+        .iter()
+        .copied()
+        .max_by_key(|&t| app.dataset().unwrap().tasks.tasks[t].hosts.len())
+        .unwrap();
+    let task = &app.dataset().unwrap().tasks.tasks[wide];
+    let hosts = task.hosts.clone();
+    assert!(hosts.len() >= 6, "{}", hosts.len());
+    let _ = table;
+    while app.current() != Some(wide) {
+        app.update(Action::Down);
+    }
+    act(&mut app, &mut ex, Action::OpenValues);
+    let Mode::Values { items, cursor, .. } = app.mode().clone() else {
+        panic!("{:?}", app.mode())
+    };
+    assert_eq!(cursor, 0);
+    let listed: Vec<&str> = items
+        .iter()
+        .filter(|(what, _)| what.starts_with("host"))
+        .map(|(_, h)| h.as_str())
+        .collect();
+    assert_eq!(listed, hosts.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(items.iter().any(|(w, _)| w == "file"));
+    assert!(items.iter().any(|(w, _)| w.starts_with("lifecycle on")));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains(&format!("{} values", items.len())), "{s}");
+    // Down twice, copy: the second host's name goes out as OSC 52.
+    app.update(Action::Down);
+    app.update(Action::Down);
+    let effects = app.update(Action::CopyValue);
+    assert!(
+        matches!(effects.as_slice(), [Effect::Copy(v)] if *v == items[2].1),
+        "{effects:?}"
+    );
+    // Written to a new file, never over one.
+    let cwd = std::env::current_dir().unwrap();
+    let effects = app.update(Action::WriteValues);
+    let [Effect::WriteText { path, text }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(text.lines().count(), items.len());
+    let target = dir.path().join(path);
+    let m = ex.run(Effect::WriteText {
+        path: target.clone(),
+        text: text.clone(),
+    });
+    let _ = app.on_msg(m.unwrap());
+    assert!(app.status().starts_with("wrote"), "{}", app.status());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), *text);
+    let again = ex.run(Effect::WriteText {
+        path: target.clone(),
+        text: "other".into(),
+    });
+    let _ = app.on_msg(again.unwrap());
+    assert!(app.status().starts_with("not written"), "{}", app.status());
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), *text);
+    assert_eq!(std::env::current_dir().unwrap(), cwd);
+    app.update(Action::Back);
+    assert_eq!(*app.mode(), Mode::Normal);
+}
+
 /// A task row shows how far its events are judged and the worst verdict among them; the
 /// task view sorts and filters by it.
 #[test]

@@ -744,6 +744,63 @@ fn a_kill_during_rank_output_leaves_a_whole_file() {
     }
 }
 
+/// `rank --filter` keeps the rows the UI's filter keeps, with their ranks, and `--top`
+/// counts after it.
+#[test]
+fn rank_filters_with_the_query_language() {
+    let run = |extra: &[&str]| -> Vec<Value> {
+        let out = anomalog()
+            .args(["rank", "samples", "-m", "rarity", "-f", "jsonl", "-q"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        util::jsonl(&String::from_utf8_lossy(&out.stdout))
+    };
+    let all = run(&[]);
+    let want: Vec<(u64, u64)> = all
+        .iter()
+        .filter(|r| {
+            r["event_id"] == 4698
+                || (r["prevalence"]["hosts"].as_u64() == Some(1) && r["event_id"] == 201)
+        })
+        .map(|r| (r["rank"].as_u64().unwrap(), r["event_id"].as_u64().unwrap()))
+        .collect();
+    assert!(want.len() > 3, "{want:?}");
+    let got: Vec<(u64, u64)> = run(&["--filter", "event = 4698 OR (hosts <= 1 AND event=201)"])
+        .iter()
+        .map(|r| (r["rank"].as_u64().unwrap(), r["event_id"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(got, want);
+    let top = run(&[
+        "--filter",
+        "event=4698 OR (hosts<=1 AND event = 201)",
+        "-n",
+        "2",
+    ]);
+    assert_eq!(top.len(), 2);
+    assert_eq!(top[1]["rank"].as_u64().unwrap(), want[1].0);
+    // A query that cannot be read says where, and nothing is written.
+    anomalog()
+        .args(["rank", "samples", "-m", "rarity", "-q", "--filter", "usr=x"])
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("did you mean user?"));
+    // Tasks by their events' values.
+    let tasks = run(&["--by", "task", "--filter", "event=4698"]);
+    assert!(!tasks.is_empty());
+    assert!(tasks.iter().all(|t| {
+        t["event_ids"]
+            .as_array()
+            .unwrap()
+            .contains(&serde_json::json!(4698))
+    }));
+}
+
 #[test]
 fn the_output_format_follows_the_file_name_unless_given() {
     let dir = tempfile::tempdir().unwrap();

@@ -83,6 +83,10 @@ pub struct TriageArgs {
 pub enum Command {
     /// Rank unique events headless, for scripts and pipelines (progress on stderr, result on stdout)
     Rank(RankArgs),
+    /// Write a self-contained HTML report to share: what was read and what each host could
+    /// show, the top rows with their explanations and when they spread, the rows marked,
+    /// judged or noted (`rank`'s options; `-o report.html`)
+    Report(RankArgs),
     /// Write a simulated fleet's scheduled-task logs (genuine .evtx) with planted attacks and
     /// their ground truth
     Simulate(SimulateArgs),
@@ -242,6 +246,12 @@ pub fn default_paths() -> Vec<PathBuf> {
 pub fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Some(Command::Rank(args)) => rank(args),
+        Some(Command::Report(mut args)) => {
+            // `-f` still wins; the report is 20 rows unless told otherwise.
+            args.format = args.format.or(Some(Format::Html));
+            args.top = args.top.or(Some(20));
+            rank(args)
+        }
         Some(Command::Simulate(args)) => simulate(args),
         Some(Command::Summarize(args)) => summarize(args),
         None => {

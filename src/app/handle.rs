@@ -82,6 +82,7 @@ impl App {
                 *format = match format {
                     Format::Csv => Format::Jsonl,
                     Format::Jsonl => Format::Parquet,
+                    Format::Parquet => Format::Html,
                     _ => Format::Csv,
                 };
                 if let Some((stem, _)) = path.text().rsplit_once('.') {

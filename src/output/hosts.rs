@@ -74,6 +74,11 @@ impl<'a> HostRows<'a> {
             &mut self.hosts.iter().map(|c| Self::json_row(c)),
             &|defuse| self.dataframe(defuse),
             &|out| self.write_table(out),
+            &|_| {
+                anyhow::bail!(
+                    "the HTML report is of events, definitions or tasks; its first table is the hosts' coverage"
+                )
+            },
         )
     }
 

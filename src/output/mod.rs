@@ -18,6 +18,7 @@ use crate::model::{Ranking, TaskRanking};
 use crate::util::sanitize::for_terminal;
 
 pub mod hosts;
+pub mod report;
 pub mod schema;
 pub mod summary;
 use crate::session::{Entry, Session};
@@ -29,6 +30,8 @@ pub enum Format {
     Jsonl,
     Json,
     Parquet,
+    /// A self-contained HTML report to share (`anomalog report`).
+    Html,
 }
 
 /// The file extensions each format answers to (the first is the one written).
@@ -38,6 +41,7 @@ const EXTENSIONS: &[(Format, &[&str])] = &[
     (Format::Json, &["json"]),
     (Format::Parquet, &["parquet"]),
     (Format::Table, &["txt"]),
+    (Format::Html, &["html", "htm"]),
 ];
 
 impl Format {
@@ -354,6 +358,52 @@ impl<'a> Rows<'a> {
             &mut self.order.iter().map(|&u| self.json_row(u)),
             &|defuse| self.dataframe(defuse),
             &|out| self.write_table(out),
+            &|out| self.write_report(out),
+        )
+    }
+
+    /// The HTML report of these rows, and of every row of their list an analyst marked,
+    /// judged or noted.
+    fn write_report(&self, out: &mut dyn Write) -> Result<()> {
+        let kind = self
+            .order
+            .first()
+            .map_or(RowKind::Event, |&u| self.ds.uniques[u].kind());
+        // When each spread, from its occurrences (bounded per row).
+        let spreads = self
+            .order
+            .iter()
+            .map(|&u| {
+                if self.ds.uniques[u].occurrences.len() > 100_000 {
+                    return Vec::new();
+                }
+                let mut s: Vec<(String, i64)> =
+                    crate::context::tasks::first_seen_per_host(self.ds, [u])
+                        .into_iter()
+                        .collect();
+                s.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+                s
+            })
+            .collect();
+        let mut judged: Vec<usize> = self
+            .entries
+            .keys()
+            .copied()
+            .filter(|&u| u < self.ds.uniques.len() && self.ds.uniques[u].kind() == kind)
+            .collect();
+        judged.sort_by_key(|&u| self.rank(u));
+        report::write(
+            &report::Report {
+                ds: self.ds,
+                rows_are: match kind {
+                    RowKind::Event => "unique events",
+                    RowKind::Definition => "task definitions",
+                },
+                top: self.order.iter().map(|&u| self.json_row(u)).collect(),
+                spreads,
+                judged: judged.into_iter().map(|u| self.json_row(u)).collect(),
+            },
+            out,
         )
     }
 
@@ -594,6 +644,29 @@ impl<'a> TaskRows<'a> {
             &mut self.order.iter().map(|&t| self.json_row(t)),
             &|defuse| self.dataframe(defuse),
             &|out| self.write_table(out),
+            &|out| {
+                let mut judged: Vec<usize> = self
+                    .entries
+                    .keys()
+                    .copied()
+                    .filter(|&t| t < self.ds.tasks.tasks.len())
+                    .collect();
+                judged.sort_by_key(|&t| self.rank(t));
+                report::write(
+                    &report::Report {
+                        ds: self.ds,
+                        rows_are: "tasks",
+                        top: self.order.iter().map(|&t| self.json_row(t)).collect(),
+                        spreads: self
+                            .order
+                            .iter()
+                            .map(|&t| self.ds.tasks.tasks[t].spread.clone())
+                            .collect(),
+                        judged: judged.into_iter().map(|t| self.json_row(t)).collect(),
+                    },
+                    out,
+                )
+            },
         )
     }
 
@@ -650,6 +723,7 @@ fn write_as(
     json: &mut dyn Iterator<Item = Value>,
     dataframe: &dyn Fn(bool) -> PolarsResult<DataFrame>,
     table: &dyn Fn(&mut dyn Write) -> Result<()>,
+    html: &dyn Fn(&mut dyn Write) -> Result<()>,
 ) -> Result<()> {
     match format {
         Format::Jsonl => {
@@ -679,6 +753,7 @@ fn write_as(
             out.write_all(&buf)?;
         }
         Format::Table => table(out)?,
+        Format::Html => html(out)?,
     }
     out.flush()?;
     Ok(())

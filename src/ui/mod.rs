@@ -188,6 +188,7 @@ pub(super) fn fmt_name(f: Format) -> &'static str {
         Format::Parquet => "Parquet",
         Format::Json => "JSON",
         Format::Table => "table",
+        Format::Html => "HTML report",
     }
 }
 

@@ -18,6 +18,7 @@ mod json_layouts;
 mod layers;
 mod lifecycle;
 mod model;
+mod report;
 mod services;
 mod session;
 mod shared_samples;

@@ -18,6 +18,7 @@ use crate::model::{Ranking, TaskRanking};
 use crate::util::sanitize::for_terminal;
 
 pub mod hosts;
+mod parquet_plain;
 pub mod report;
 pub mod schema;
 pub mod summary;
@@ -672,41 +673,65 @@ impl<'a> TaskRows<'a> {
 
     /// A fixed-width table of the tasks; every log string is sanitised.
     fn write_table(&self, out: &mut dyn Write) -> Result<()> {
-        // The task's name takes what the terminal leaves (20 to 60 columns).
+        let ids = |t: usize| {
+            self.ds.tasks.tasks[t]
+                .event_ids
+                .iter()
+                .map(u32::to_string)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // The flags' short names, as the UI's list shows them (JSON Lines has the long).
+        let flags = |t: usize| {
+            self.ds.tasks.tasks[t]
+                .flags
+                .iter()
+                .map(|f| f.short())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // Flags and event ids as wide as the rows need; the task's name what the terminal
+        // leaves (20 to 60 columns), cut in the middle keeping its leaf.
+        let fw = self
+            .order
+            .iter()
+            .map(|&t| flags(t).chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(5, 24);
+        let iw = self
+            .order
+            .iter()
+            .map(|&t| ids(t).chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(9, 24);
         let nw = self
             .width
-            .map_or(60, |w| w.saturating_sub(68).clamp(20, 60));
+            .map_or(60, |w| w.saturating_sub(36 + fw + 1 + iw).clamp(20, 60));
         let fit = |line: String| fit_line(line, self.width);
         writeln!(
             out,
             "{}",
             fit(format!(
-                "{:>4} {:>7} {:>6} {:>5} {:>6}  {:<nw$} {:<24} event ids",
+                "{:>4} {:>7} {:>6} {:>5} {:>6}  {:<nw$} {:<fw$} event ids",
                 "rank", "score", "count", "hosts", "events", "task", "flags"
             ))
         )?;
         for &t in &self.order {
             let task = &self.ds.tasks.tasks[t];
-            let mut name = task.name.to_string();
-            if task.variants > 0 {
-                name.push_str(&format!(" (+{} variants)", task.variants));
-            }
-            let ids = task
-                .event_ids
-                .iter()
-                .map(u32::to_string)
-                .collect::<Vec<_>>()
-                .join(" ");
+            let name =
+                crate::util::cut::name_cell(&for_terminal(&task.name, 400), task.variants, nw - 1);
             let line = format!(
-                "{:>4} {:>7.2} {:>6} {:>5} {:>6}  {:<nw$} {:<24} {}",
+                "{:>4} {:>7.2} {:>6} {:>5} {:>6}  {:<nw$} {:<fw$} {}",
                 self.rank(t),
                 self.tasks.scores[t],
                 task.count,
                 task.hosts.len(),
                 task.uniques.len(),
-                for_terminal(&name, nw - 1),
-                crate::timeline::joined(&task.flags),
-                ids
+                name,
+                crate::util::cut::end_ellipsis(&flags(t), fw),
+                crate::util::cut::end_ellipsis(&ids(t), iw),
             );
             writeln!(out, "{}", fit(line))?;
         }
@@ -750,7 +775,7 @@ fn write_as(
             ParquetWriter::new(&mut buf)
                 .finish(&mut df)
                 .map_err(|e| anyhow::anyhow!("writing Parquet: {e}"))?;
-            out.write_all(&buf)?;
+            out.write_all(&parquet_plain::plain(buf, schema::TIME_COLUMNS)?)?;
         }
         Format::Table => table(out)?,
         Format::Html => html(out)?,

@@ -17,6 +17,9 @@ pub enum Source {
     F64(&'static [&'static str]),
     /// `true` where the value is `true`.
     Bool(&'static [&'static str]),
+    /// A time (RFC 3339 in the JSON row): text in CSV, microseconds since the epoch in
+    /// Parquet, annotated as a UTC timestamp ([`super::parquet_plain`]).
+    Time(&'static [&'static str]),
     /// Text; a list is joined with the separator (its objects by [`Source::Pairs`]).
     Text(&'static [&'static str], &'static str),
     /// A list of objects, each as `a:b` of two of its keys, joined by a space.
@@ -41,6 +44,14 @@ const fn col(name: &'static str, source: Source) -> Col {
     Col { name, source }
 }
 
+/// The columns that hold times (annotated as timestamps in Parquet).
+pub const TIME_COLUMNS: &[&str] = &[
+    "first_seen",
+    "last_seen",
+    "operational_first_seen",
+    "operational_last_seen",
+];
+
 /// The unique-event rows' columns, in their order.
 pub const EVENT_COLUMNS: &[Col] = &[
     col("rank", Source::U32(&["rank"])),
@@ -49,8 +60,8 @@ pub const EVENT_COLUMNS: &[Col] = &[
     col("fleet", Source::U32(&["prevalence", "fleet"])),
     col("n_hosts", Source::U32(&["prevalence", "hosts"])),
     col("hosts", Source::Text(&["hosts"], "; ")),
-    col("first_seen", Source::Text(&["first_seen"], "")),
-    col("last_seen", Source::Text(&["last_seen"], "")),
+    col("first_seen", Source::Time(&["first_seen"])),
+    col("last_seen", Source::Time(&["last_seen"])),
     col("channel", Source::Text(&["channel"], "")),
     col("event_id", Source::U32(&["event_id"])),
     col("model", Source::Text(&["model"], "")),
@@ -89,15 +100,15 @@ pub const HOST_COLUMNS: &[Col] = &[
     col("security_records", Source::U64(&["security_records"])),
     col("records", Source::U64(&["records"])),
     col("summaries", Source::U64(&["summaries"])),
-    col("first_seen", Source::Text(&["first_seen"], "")),
-    col("last_seen", Source::Text(&["last_seen"], "")),
+    col("first_seen", Source::Time(&["first_seen"])),
+    col("last_seen", Source::Time(&["last_seen"])),
     col(
         "operational_first_seen",
-        Source::Text(&["operational_first_seen"], ""),
+        Source::Time(&["operational_first_seen"]),
     ),
     col(
         "operational_last_seen",
-        Source::Text(&["operational_last_seen"], ""),
+        Source::Time(&["operational_last_seen"]),
     ),
     col("visibility", Source::Text(&["visibility"], "")),
     col("verdict", Source::Text(&["verdict"], "")),
@@ -114,8 +125,8 @@ pub const TASK_COLUMNS: &[Col] = &[
     col("fleet", Source::U32(&["prevalence", "fleet"])),
     col("n_hosts", Source::U32(&["prevalence", "hosts"])),
     col("hosts", Source::Text(&["hosts"], "; ")),
-    col("first_seen", Source::Text(&["first_seen"], "")),
-    col("last_seen", Source::Text(&["last_seen"], "")),
+    col("first_seen", Source::Time(&["first_seen"])),
+    col("last_seen", Source::Time(&["last_seen"])),
     col("flags", Source::Text(&["flags"], ",")),
     col("event_ids", Source::Text(&["event_ids"], " ")),
     col("events", Source::Pairs(&["events"], "key", "rank")),
@@ -191,6 +202,23 @@ pub fn dataframe(
                 rows.iter()
                     .map(|r| at(r, p).and_then(Value::as_bool).unwrap_or(false))
                     .collect::<Vec<_>>(),
+            )),
+            Source::Time(p) if defuse => out.push(Column::new(
+                name,
+                rows.iter()
+                    .map(|r| cell(text(at(r, p), "")))
+                    .collect::<Vec<_>>(),
+            )),
+            Source::Time(p) => out.push(Column::new(
+                name,
+                rows.iter()
+                    .map(|r| {
+                        at(r, p)
+                            .and_then(Value::as_str)
+                            .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                            .map(|t| t.as_microsecond())
+                    })
+                    .collect::<Vec<Option<i64>>>(),
             )),
             Source::Text(p, sep) => {
                 // A `flags` column only where the fields hold none of that name.

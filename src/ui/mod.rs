@@ -17,12 +17,12 @@ mod header;
 mod list;
 mod overlay;
 
+pub use crate::util::cut::{end_ellipsis, middle_ellipsis, name_cell};
 use drill::detail;
 use footer::footer;
 pub use footer::hint_bar;
 use header::{header, loading};
 use list::{column_rects, list};
-pub use list::{end_ellipsis, middle_ellipsis, name_cell};
 use overlay::{help, hosts, prompt, values, verdict_chooser, warnings};
 
 /// Strings from logs, made safe and cut to `max` characters.

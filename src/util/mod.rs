@@ -1,5 +1,6 @@
 //! The bottom layer: helpers every other layer may use, using none of them.
 
+pub mod cut;
 pub mod process;
 pub mod sanitize;
 pub mod write;

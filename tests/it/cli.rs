@@ -178,7 +178,10 @@ fn parquet_file_reads_back() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("wrote 2 rows"));
+    // (This build's polars has no date-time types: the time columns are read by pyarrow
+    // below.)
     let df = ParquetReader::new(std::fs::File::open(&path).unwrap())
+        .with_columns(Some(vec!["task_name".into(), "rank".into()]))
         .finish()
         .unwrap();
     assert_eq!(df.height(), 2);
@@ -188,6 +191,44 @@ fn parquet_file_reads_back() {
         .collect();
     assert_eq!(names, ["\\Updater", "\\Updater"]);
     assert_eq!(df.column("rank").unwrap().u32().unwrap().get(0), Some(1));
+    // As other readers take it: plain strings (not `string_view`), times as UTC timestamps.
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import pyarrow"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIP (pyarrow part): python3 with pyarrow is not here (.ci/run installs it)");
+        return;
+    }
+    let script = format!(
+        "import pyarrow.parquet as pq\nt = pq.read_table({:?})\n\
+         print(t.schema.field('task_name').type, t.schema.field('first_seen').type)\n\
+         print(t.column('first_seen')[0].as_py().isoformat())",
+        path.display().to_string()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("string timestamp[us, tz=UTC]"), "{text}");
+    let jsonl = anomalog()
+        .args(["rank", "--format", "jsonl", "-q"])
+        .arg(fixture("hayabusa.jsonl"))
+        .output()
+        .unwrap();
+    let first = util::jsonl(&String::from_utf8_lossy(&jsonl.stdout))[0]["first_seen"]
+        .as_str()
+        .unwrap()
+        .parse::<jiff::Timestamp>()
+        .unwrap();
+    let read = lines.next().unwrap().parse::<jiff::Timestamp>().unwrap();
+    assert_eq!(read, first, "{text}");
 }
 
 #[test]
@@ -741,6 +782,35 @@ fn a_kill_during_rank_output_leaves_a_whole_file() {
             now.lines().count()
         );
         std::fs::write(&out, "previous\n").unwrap();
+    }
+}
+
+/// At 80 columns `rank --by task` keeps task names readable (cut in the middle, the leaf
+/// kept), fits every line, and never cuts a number without saying so.
+#[test]
+fn the_task_table_fits_80_columns_readably() {
+    let out = anomalog()
+        .env("COLUMNS", "80")
+        .args(["rank", "samples", "-m", "rarity", "-q", "--by", "task"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.len() > 20);
+    for l in &lines {
+        assert!(l.chars().count() <= 80, "{l}");
+    }
+    // A deep built-in task keeps its leaf.
+    assert!(
+        lines.iter().any(|l| l.contains("…\\Consolidator")),
+        "{text}"
+    );
+    // Event ids end with an ellipsis where they are cut, never mid-number silently.
+    for l in &lines[1..] {
+        let ids = l.rsplit("  ").next().unwrap_or("");
+        let last = ids.split(' ').next_back().unwrap_or("");
+        assert!(last.ends_with('…') || last.parse::<u32>().is_ok(), "{l}");
     }
 }
 

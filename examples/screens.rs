@@ -3,7 +3,8 @@
 //!
 //! The screens: training under way, the ranked list, the drill-down, the help, the
 //! lifecycle of the Sunburst-style modification, triage (verdicts and a note), an 80 x 24
-//! terminal, the filter bar with its live count. The autoencoder is trained for real (the
+//! terminal, the filter bar with its live count, the task view with a task's spread, the list
+//! of a row's hosts, files and lifecycles, the definitions view and the hosts pane. The autoencoder is trained for real (the
 //! default configuration, seed 1), so the captures show what a user sees.
 
 // Tests, benchmarks and examples may unwrap: a failure there is a test failure.
@@ -135,4 +136,28 @@ fn main() {
     act(&mut app, &mut ex, Action::Down);
     act(&mut app, &mut ex, Action::StartVerdict);
     save("screen-triage.txt", &screen(&mut app, w, h));
+    act(&mut app, &mut ex, Action::Back);
+
+    // The task view: a task's spread over the hosts and its verdict column; the list of a
+    // row's hosts, files and lifecycles.
+    act(&mut app, &mut ex, Action::ToggleView);
+    let widest = app
+        .rows()
+        .iter()
+        .copied()
+        .max_by_key(|&t| ds.tasks.tasks[t].spread.len())
+        .unwrap();
+    while app.current() != Some(widest) {
+        act(&mut app, &mut ex, Action::Down);
+    }
+    save("screen-tasks.txt", &screen(&mut app, w, h));
+    act(&mut app, &mut ex, Action::OpenValues);
+    save("screen-values.txt", &screen(&mut app, w, h));
+    act(&mut app, &mut ex, Action::Back);
+
+    // The definitions on disk, and the hosts pane: what each host could show.
+    act(&mut app, &mut ex, Action::ToggleDefinitions);
+    save("screen-definitions.txt", &screen(&mut app, w, h));
+    act(&mut app, &mut ex, Action::ToggleHosts);
+    save("screen-hosts.txt", &screen(&mut app, w, h));
 }

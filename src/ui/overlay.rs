@@ -84,6 +84,7 @@ pub(super) fn values(
         .max()
         .unwrap_or(0)
         .min(40);
+    let room = usize::from(r.width.saturating_sub(2)).saturating_sub(what_width + 2);
     let selected = if app.monochrome() {
         Style::default().add_modifier(Modifier::REVERSED)
     } else {
@@ -102,7 +103,11 @@ pub(super) fn values(
                     format!("{:>what_width$}  ", safe(what, 40)),
                     style(app, Color::Cyan),
                 ),
-                Span::raw(safe(value, 400)),
+                // Paths cut in the middle (the whole value is what `y` copies).
+                Span::raw(
+                    crate::util::cut::middle_ellipsis(&safe(value, 400).replace('/', "\\"), room)
+                        .replace('\\', if value.contains('/') { "/" } else { "\\" }),
+                ),
             ]);
             if k == cursor {
                 line.style(selected)

@@ -242,7 +242,17 @@ impl<'a> Table<'a> {
                     with_variants((&t.name, t.variants))
                 }
             },
-            Column::User => ds.value(self.lead(i), ds.headline[1]).to_string(),
+            Column::User => {
+                let u = self.lead(i);
+                let v = ds.value(u, ds.headline[1]);
+                // A computer account is one value to the model; the list names the
+                // computer where the row is one host's (several: how many).
+                match (v.contains("<machine>$"), ds.uniques[u].hosts.len()) {
+                    (false, _) => v.to_string(),
+                    (true, 1) => machine_as_read(ds.first_raw(u)).unwrap_or_else(|| v.to_string()),
+                    (true, n) => format!("{v} ({n} hosts)"),
+                }
+            }
             Column::Command => ds.command_as_read(self.lead(i)).into_owned(),
         }
     }
@@ -418,6 +428,21 @@ impl super::query::Item for Item<'_, '_> {
     fn reference_time(&self) -> Option<i64> {
         self.table.data.end
     }
+}
+
+/// The computer account a record names as it was read (`corp\ws004$`).
+fn machine_as_read(raw: &crate::event::RawEvent) -> Option<String> {
+    let name = ["SubjectUserName", "UserContext", "UserName", "User"]
+        .iter()
+        .find_map(|k| raw.first(&[k]).filter(|v| v.trim().ends_with('$')))?
+        .trim();
+    if name.contains('\\') {
+        return Some(name.to_lowercase());
+    }
+    Some(match raw.first(&["SubjectDomainName"]).map(str::trim) {
+        Some(d) if !d.is_empty() && d != "-" => format!("{d}\\{name}").to_lowercase(),
+        _ => name.to_lowercase(),
+    })
 }
 
 /// How far an item is judged ([`Table::judged`]).

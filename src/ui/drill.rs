@@ -189,6 +189,22 @@ fn why(app: &App, ds: &Dataset, r: &Ranking, u: usize, width: usize, doc: &mut D
     }
 }
 
+/// A value the model reads lower-cased, in the case the command was read in where the
+/// command holds it (a base64 blob means nothing lower-cased); else as it is.
+fn as_read_case<'a>(value: &'a str, command: &'a str) -> &'a str {
+    if value.len() < 4 || !value.bytes().any(|b| b.is_ascii_alphabetic()) {
+        return value;
+    }
+    // ASCII lower-casing keeps every byte offset, so a match's place is the same in both.
+    match command
+        .to_ascii_lowercase()
+        .find(&value.to_ascii_lowercase())
+    {
+        Some(at) => command.get(at..at + value.len()).unwrap_or(value),
+        None => value,
+    }
+}
+
 /// One field of the "why" section: its share of the score, as the row shows it.
 struct FieldRow {
     name: &'static str,
@@ -235,7 +251,7 @@ impl FieldRow {
             bar: (((share / max) * BAR as f32).round() as usize).min(BAR),
             hot: z.starts_with('+') && share > max * 0.5,
             numbers,
-            actual: shown(&e.values[i]),
+            actual: shown(as_read_case(&e.values[i], &ds.command_as_read(u))),
             expected,
         }
     }
@@ -701,7 +717,20 @@ pub(super) fn step_line(app: &App, s: &Step, own: bool) -> Line<'static> {
 
 #[cfg(test)]
 mod tests {
-    use super::share_row;
+    use super::{as_read_case, share_row};
+
+    #[test]
+    fn field_rows_keep_the_case_the_command_was_read_in() {
+        let cmd = "powershell.exe -NoP -W Hidden -Enc SQBFAFgAIAAo";
+        assert_eq!(as_read_case("-enc sqbfafgaiaao", cmd), "-Enc SQBFAFgAIAAo");
+        assert_eq!(as_read_case("powershell.exe", cmd), "powershell.exe");
+        assert_eq!(
+            as_read_case("cmd.exe", cmd),
+            "cmd.exe",
+            "not in the command"
+        );
+        assert_eq!(as_read_case("é-x", "É-X"), "é-x", "no ASCII-only match");
+    }
 
     #[test]
     fn a_field_row_shares_its_width_between_value_and_expectation() {

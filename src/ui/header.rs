@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Sparkline};
+use ratatui::widgets::{Block, Borders, Gauge, LineGauge, Paragraph, Sparkline};
 
 use crate::app::{App, Training};
 
@@ -166,17 +166,20 @@ pub(super) fn header(app: &App, f: &mut Frame, area: Rect) {
                 Some(r) => (
                     r.epoch as f64 / r.epochs.max(1) as f64,
                     format!(
-                        "training {}/{} loss {:.2} {:.0}s left (c cancels)",
+                        "{}/{} loss {:.2} {:.0}s left, c cancels",
                         r.epoch, r.epochs, r.loss, r.eta
                     ),
                 ),
-                None => (0.0, "training ... (c cancels)".into()),
+                None => (0.0, "training, c cancels".into()),
             };
+            // The words first, then the line of progress: no gauge block stands before the
+            // text, and the label is cut at a word if at all.
+            let label = fit_words(&label, usize::from(t[0].width).saturating_sub(8));
             f.render_widget(
-                Gauge::default()
+                LineGauge::default()
                     .ratio(ratio.clamp(0.0, 1.0))
                     .label(label)
-                    .gauge_style(style(app, Color::Cyan)),
+                    .filled_style(style(app, Color::Cyan)),
                 t[0],
             );
             let max = losses.iter().cloned().fold(f64::MIN, f64::max).max(1e-9);

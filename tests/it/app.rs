@@ -289,6 +289,33 @@ fn marks_and_export_write_exactly_the_marked_rows() {
     assert_eq!(app.marks().len(), app.rows().len());
 }
 
+/// Training's words stand first in the header's corner, whole: no gauge block before them,
+/// no word cut at the edge, at every width.
+#[test]
+fn training_progress_reads_whole() {
+    let mut app = samples();
+    app.on_msg(Msg::Worker(WorkerMsg::Epoch(EpochReport {
+        epoch: 239,
+        epochs: 600,
+        loss: 12.6,
+        elapsed: 3.0,
+        eta: 5.0,
+    })));
+    for width in [80, 100, 119, 120, 140, 200] {
+        let s = screen(&app, width, 30);
+        let line = s
+            .lines()
+            .find(|l| l.contains("239/600"))
+            .unwrap_or_else(|| panic!("{width}: {s}"));
+        assert!(!line.contains('█'), "{width}: {line}");
+        assert!(
+            line.contains("c cancels") || line.trim_end().ends_with('…'),
+            "{width}: {line}"
+        );
+        assert!(line.contains("239/600"), "{width}: {line}");
+    }
+}
+
 #[test]
 fn rerank_keeps_the_selected_event() {
     let mut app = samples();
@@ -1582,6 +1609,49 @@ fn paths_are_cut_in_the_middle() {
     for w in 0..40 {
         assert!(m(p, w).chars().count() <= w, "{w}");
     }
+}
+
+/// A computer account is one value to the model (`corp\<machine>$`); the list names the
+/// computer where the row is one host's.
+#[test]
+fn the_user_column_names_the_computer_account() {
+    let mut fleet = samples();
+    let mut named = 0;
+    // The fleet: rows seen on several hosts say how many; one host's logs: its computer.
+    let one = util::load(&[PathBuf::from("samples/WS003")]);
+    let mut host = App::new(true);
+    host.update(Action::Resize(20));
+    let _ = host.on_msg(Msg::Loaded(Box::new(one), None));
+    for app in [&mut fleet, &mut host] {
+        named += users_of(app);
+    }
+    assert!(named > 0);
+}
+
+/// Checks the user cells of every computer-account row; returns how many name a computer.
+fn users_of(app: &mut App) -> usize {
+    let ds = app.dataset().unwrap().clone();
+    let table = app.table().unwrap();
+    let user = ds.fields.iter().position(|f| *f == "user").unwrap();
+    let mut named = 0;
+    for u in 0..ds.uniques.len() {
+        let e = &ds.uniques[u];
+        if !e.values[user].contains("<machine>$") {
+            continue;
+        }
+        let cell = table.cell(u, Column::User);
+        if e.hosts.len() == 1 {
+            let host = e.hosts[0].split('.').next().unwrap();
+            assert_eq!(cell, format!("corp\\{host}$"), "{u}");
+            named += 1;
+        } else {
+            assert!(
+                cell.ends_with(&format!("({} hosts)", e.hosts.len())),
+                "{cell}"
+            );
+        }
+    }
+    named
 }
 
 /// Cut text ends with `…` (`4700 470` once read as event 470); the count of a name's other

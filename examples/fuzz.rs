@@ -11,7 +11,8 @@
 //! session file), `baseline` (a saved model file, loaded and scored), `filter` (filter
 //! queries: parsed, evaluated, printed and read back), `summary` (fleet summaries), `parquet`
 //! (Parquet summaries), `hunt` (Velociraptor hunt downloads: the archive, and its combined
-//! results). A crash is written to `fuzz-crashes/TARGET-N`
+//! results), `taskcache` (the registry TaskCache's Actions and DynamicInfo values). A crash
+//! is written to `fuzz-crashes/TARGET-N`
 //! with its panic message; every target ends with a line `TARGET: N execs, C crashes`.
 
 // Tests, benchmarks and examples may unwrap: a failure there is a test failure.
@@ -445,6 +446,48 @@ fn main() {
             &|b| {
                 let zip = zip_of(&[("results/All Custom.Anomalog.Summarize/Results.json", b)]);
                 load_as(dir.path(), "fuzz-hunt.zip", &zip)
+            },
+        ));
+    }
+    if want("taskcache") {
+        // The registry TaskCache's Actions (version 1 and 3; exec, COM, e-mail, message box)
+        // and DynamicInfo (28 and 36 bytes) values, written as their layouts say.
+        let bstr = |s: &str| {
+            let u: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
+            let mut b = (u.len() as u32).to_le_bytes().to_vec();
+            b.extend(u);
+            b
+        };
+        let mut exec = 3u16.to_le_bytes().to_vec();
+        exec.extend(bstr("Author"));
+        exec.extend(0x6666u16.to_le_bytes());
+        exec.extend(bstr(""));
+        exec.extend(bstr("C:\\Windows\\System32\\cmd.exe"));
+        exec.extend(bstr("/c whoami"));
+        exec.extend(bstr("C:\\"));
+        exec.extend(0u16.to_le_bytes());
+        let mut com = 1u16.to_le_bytes().to_vec();
+        com.extend(0x7777u16.to_le_bytes());
+        com.extend(bstr("id"));
+        com.extend([7u8; 16]);
+        com.extend(bstr("<Data/>"));
+        com.extend(0x9999u16.to_le_bytes());
+        com.extend(bstr(""));
+        com.extend(bstr("caption"));
+        com.extend(bstr("text"));
+        let mut dynamic = vec![3u8, 0, 0, 0];
+        for _ in 0..4 {
+            dynamic.extend(133_000_000_000_000_000u64.to_le_bytes());
+        }
+        dynamic.truncate(36);
+        add(fuzz(
+            "taskcache",
+            &[exec, com, dynamic],
+            secs,
+            &mut rng,
+            &|b| {
+                let _ = anomalog::ingest::taskcache::actions(b);
+                let _ = anomalog::ingest::taskcache::dynamic_info(b);
             },
         ));
     }

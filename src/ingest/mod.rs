@@ -18,6 +18,7 @@ mod parquet_check;
 mod peek;
 pub mod summary;
 mod task_rows;
+pub mod taskcache;
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Read;

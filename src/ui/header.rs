@@ -152,14 +152,17 @@ pub(super) fn header(app: &App, f: &mut Frame, area: Rect) {
         Paragraph::new(vec![Line::from(first), Line::from(second)]),
         parts[0],
     );
-    if !wide {
-        return;
+    if wide {
+        training_corner(app, f, parts[2]);
     }
-    // Training: a gauge and a loss sparkline.
+}
+
+/// The wide header's corner: training's words and a line gauge, the loss curve below.
+fn training_corner(app: &App, f: &mut Frame, area: Rect) {
     let t = Layout::default()
         .direction(Direction::Vertical)
         .constraints([Constraint::Length(1), Constraint::Length(1)])
-        .split(parts[2]);
+        .split(area);
     match &app.training() {
         Training::Running { last, losses } => {
             let (ratio, label) = match last {

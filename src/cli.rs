@@ -475,15 +475,16 @@ pub fn rank(args: RankArgs) -> Result<ExitCode> {
     if let Some(path) = &args.save_model {
         save_model(path, &trained, args.quiet)?;
     }
+    let ranking = std::sync::Arc::new(trained.ranking);
     let keep = match &args.filter {
-        Some(q) => Some(filtered(&args, q, &ds, &trained.ranking, session.as_ref())?),
+        Some(q) => Some(filtered(&args, q, &ds, &ranking, session.as_ref())?),
         None => None,
     };
     write_ranking(
         &args,
         format,
         (&ds, keep.as_deref()),
-        &trained.ranking,
+        &ranking,
         session.as_ref(),
     )
 }
@@ -494,13 +495,13 @@ fn filtered(
     args: &RankArgs,
     query: &str,
     ds: &std::sync::Arc<crate::frame::Dataset>,
-    ranking: &crate::model::Ranking,
+    ranking: &std::sync::Arc<crate::model::Ranking>,
     session: Option<&crate::session::Session>,
 ) -> Result<Vec<bool>> {
     use crate::app::{Data, Table, View, query::Query};
     let q =
         Query::parse(query, &ds.fields).map_err(|e| anyhow::anyhow!("--filter {query:?}: {e}"))?;
-    let data = Data::new(ds.clone(), std::sync::Arc::new(ranking.clone()));
+    let data = Data::new(ds.clone(), ranking.clone());
     let view = match args.by {
         By::Task => View::Tasks,
         By::Definition => View::Definitions,

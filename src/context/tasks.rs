@@ -76,12 +76,7 @@ pub fn build(ds: &Dataset, display: &[Display]) -> Tasks {
         task.hosts = h.into_iter().map(str::to_string).collect();
         task.variants = sp.len().saturating_sub(1) as u32;
         task.name = most_common(sp).unwrap_or_else(|| task.key.clone());
-        let mut spread: Vec<(String, i64)> =
-            first_seen_per_host(ds, task.uniques.iter().map(|&u| u as usize))
-                .into_iter()
-                .collect();
-        spread.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-        task.spread = spread;
+        task.spread = spread(ds, task.uniques.iter().map(|&u| u as usize));
     }
     Tasks::new(tasks, of_unique)
 }
@@ -264,6 +259,18 @@ pub fn lent(ds: &Dataset) -> Vec<Option<Vec<Arc<str>>>> {
                 .map(|(v, _)| v)
         })
         .collect()
+}
+
+/// The most occurrences a one-event spread is read from where it is drawn on demand (a
+/// frame of the drill-down, a row of the report); a task's is built once, at load.
+pub const SPREAD_OCCURRENCES: usize = 100_000;
+
+/// When `uniques` spread: each host and its first time ([`first_seen_per_host`]), earliest
+/// first (ties by host).
+pub fn spread(ds: &Dataset, uniques: impl IntoIterator<Item = usize>) -> Vec<(String, i64)> {
+    let mut s: Vec<(String, i64)> = first_seen_per_host(ds, uniques).into_iter().collect();
+    s.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    s
 }
 
 /// When each host first had any of `uniques` (a task's events and definitions, or one unique

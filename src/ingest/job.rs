@@ -5,6 +5,8 @@
 //! comment), user and reserved data, and the triggers. Every read is bounds-checked; an
 //! error says what could not be read and at which byte.
 
+use super::bytes::{BlobError, LeReader};
+
 /// Triggers read at most (a real job has one or two).
 const MAX_TRIGGERS: usize = 64;
 
@@ -64,48 +66,10 @@ pub struct Job {
     pub triggers: Vec<Trigger>,
 }
 
-struct Reader<'a> {
-    b: &'a [u8],
-    pos: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize, what: &str) -> Result<&[u8], String> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.b.len())
-            .ok_or_else(|| {
-                format!(
-                    "truncated at byte {}: {what} needs {n} bytes, {} left",
-                    self.pos,
-                    self.b.len().saturating_sub(self.pos)
-                )
-            })?;
-        let s = &self.b[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-    fn u16(&mut self, what: &str) -> Result<u16, String> {
-        let s = self.take(2, what)?;
-        Ok(u16::from_le_bytes([s[0], s[1]]))
-    }
-    fn u32(&mut self, what: &str) -> Result<u32, String> {
-        let s = self.take(4, what)?;
-        Ok(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
-    }
-    /// A length-prefixed string: a count of UTF-16 units (the NUL included), the units.
-    fn string(&mut self, what: &str) -> Result<String, String> {
-        let n = self.u16(what)? as usize;
-        let units: Vec<u16> = self
-            .take(n * 2, what)?
-            .chunks_exact(2)
-            .map(|p| u16::from_le_bytes([p[0], p[1]]))
-            .collect();
-        Ok(String::from_utf16_lossy(&units)
-            .trim_end_matches('\0')
-            .to_string())
-    }
+/// A length-prefixed string: a count of UTF-16 units (the NUL included), the units.
+fn string(r: &mut LeReader<'_>, what: &str) -> Result<String, BlobError> {
+    let n = r.u16(what)? as usize;
+    r.utf16(n * 2, what)
 }
 
 /// A SYSTEMTIME (year, month, weekday, day, hour, minute, second, millisecond), or `None`
@@ -135,7 +99,7 @@ fn system_time(b: &[u8]) -> Option<i64> {
 
 /// Parse a `.job` file.
 pub fn parse(b: &[u8]) -> Result<Job, String> {
-    let mut r = Reader { b, pos: 0 };
+    let mut r = LeReader::new(b);
     let product_version = r.u16("the product version")?;
     let file_version = r.u16("the file version")?;
     if file_version != 1 {
@@ -156,11 +120,11 @@ pub fn parse(b: &[u8]) -> Result<Job, String> {
         ));
     }
     r.u16("the running instance count")?;
-    let application = r.string("the application name")?;
-    let parameters = r.string("the parameters")?;
-    let working_directory = r.string("the working directory")?;
-    let author = r.string("the author")?;
-    let comment = r.string("the comment")?;
+    let application = string(&mut r, "the application name")?;
+    let parameters = string(&mut r, "the parameters")?;
+    let working_directory = string(&mut r, "the working directory")?;
+    let author = string(&mut r, "the author")?;
+    let comment = string(&mut r, "the comment")?;
     let user_len = r.u16("the user data's size")? as usize;
     r.take(user_len, "the user data")?;
     let reserved_len = r.u16("the reserved data's size")? as usize;

@@ -5,6 +5,7 @@
 //! evtx crate's rayon workers. Each file yields a [`FileReport`] that says how many records it held, how
 //! many were skipped and why, so a damaged collection still loads and the analyst sees the cost.
 
+mod bytes;
 mod copylog;
 pub mod definitions;
 pub mod evidence;
@@ -906,6 +907,19 @@ struct Member<'a, R> {
     left: u64,
 }
 
+impl<R: Read> Member<'_, R> {
+    /// The member whole, inflated up to one byte past `cap` (so that a caller can tell it
+    /// went over), the bytes inflated counted in `inflated`.
+    fn whole(&mut self, cap: u64, inflated: &mut u64) -> std::io::Result<Vec<u8>> {
+        let mut bytes = std::mem::take(&mut self.head);
+        let n = (&mut *self.input)
+            .take((cap + 1).saturating_sub(bytes.len() as u64))
+            .read_to_end(&mut bytes)?;
+        *inflated += n as u64;
+        Ok(bytes)
+    }
+}
+
 /// A member that could not be unpacked: a warning naming it, one item skipped.
 fn member_failed(name: String, msg: String) -> FileReport {
     let mut r = FileReport::new(name, "zip");
@@ -916,7 +930,7 @@ fn member_failed(name: String, msg: String) -> FileReport {
 
 /// A task definition member (XML or `.job`), read whole up to the definition limit.
 fn member_definition(
-    m: Member<'_, impl Read>,
+    mut m: Member<'_, impl Read>,
     kind: Kind,
     modified: Option<i64>,
     inflated: &mut u64,
@@ -924,17 +938,10 @@ fn member_definition(
     sink: &mut dyn Sink,
 ) -> FileReport {
     let cap = definitions::MAX_DEFINITION_BYTES.min(m.left);
-    let mut bytes = m.head;
-    match m
-        .input
-        .take((cap + 1).saturating_sub(bytes.len() as u64))
-        .read_to_end(&mut bytes)
-    {
+    match m.whole(cap, inflated) {
         Err(e) => member_failed(m.name, format!("cannot unpack: {e}")),
-        Ok(n) => {
-            *inflated += n as u64;
-            read_definition(kind, m.name, &bytes, modified, rd, sink)
-        }
+        // Over the limit is the definition reader's to report.
+        Ok(bytes) => read_definition(kind, m.name, &bytes, modified, rd, sink),
     }
 }
 
@@ -974,27 +981,18 @@ fn member_evtx(
 
 /// A Parquet member (a summary), read into memory up to [`MAX_PARQUET_MEMBER`].
 fn member_parquet(
-    m: Member<'_, impl Read>,
+    mut m: Member<'_, impl Read>,
     inflated: &mut u64,
     rd: &Reading<'_>,
     sink: &mut dyn Sink,
 ) -> FileReport {
     let cap = MAX_PARQUET_MEMBER.min(m.left);
-    let mut bytes = m.head;
-    match m
-        .input
-        .take(cap - bytes.len() as u64 + 1)
-        .read_to_end(&mut bytes)
-    {
+    match m.whole(cap, inflated) {
         Err(e) => member_failed(m.name, format!("cannot unpack: {e}")),
-        Ok(n) => {
-            *inflated += n as u64;
-            if bytes.len() as u64 > cap {
-                member_failed(m.name, format!("not read: inflates past {} MiB", cap >> 20))
-            } else {
-                read_parquet(bytes, m.name, rd, sink)
-            }
+        Ok(bytes) if bytes.len() as u64 > cap => {
+            member_failed(m.name, format!("not read: inflates past {} MiB", cap >> 20))
         }
+        Ok(bytes) => read_parquet(bytes, m.name, rd, sink),
     }
 }
 

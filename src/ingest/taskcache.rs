@@ -5,22 +5,8 @@
 //! ours. Every length is checked against what is left: a value from a hostile hive yields an
 //! error saying where, never a panic or a large allocation.
 
-use std::fmt;
-
-/// Why a blob could not be decoded, and at which byte.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobError {
-    pub at: usize,
-    pub what: String,
-}
-
-impl fmt::Display for BlobError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at byte {}: {}", self.at, self.what)
-    }
-}
-
-impl std::error::Error for BlobError {}
+pub use super::bytes::BlobError;
+use super::bytes::LeReader;
 
 /// The most actions a task may hold (the Task Scheduler takes 32).
 pub const MAX_ACTIONS: usize = 32;
@@ -69,74 +55,13 @@ pub struct Actions {
     pub actions: Vec<Action>,
 }
 
-/// A little-endian reader over a blob that knows where it is.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn err(&self, what: impl Into<String>) -> BlobError {
-        BlobError {
-            at: self.at,
-            what: what.into(),
-        }
+/// A length-prefixed UTF-16LE string (the length in bytes, at most [`MAX_STRING`]).
+fn bstr(r: &mut LeReader<'_>, what: &str) -> Result<String, BlobError> {
+    let len = r.u32(what)? as usize;
+    if len > MAX_STRING {
+        return Err(r.err(format!("{what}: a string of {len} bytes")));
     }
-
-    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], BlobError> {
-        let end = self
-            .at
-            .checked_add(n)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| {
-                self.err(format!(
-                    "{what}: {n} bytes claimed, {} left",
-                    self.bytes.len() - self.at
-                ))
-            })?;
-        let s = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(s)
-    }
-
-    fn u16(&mut self, what: &str) -> Result<u16, BlobError> {
-        let b = self.take(2, what)?;
-        Ok(u16::from_le_bytes([b[0], b[1]]))
-    }
-
-    fn u32(&mut self, what: &str) -> Result<u32, BlobError> {
-        let b = self.take(4, what)?;
-        Ok(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-    }
-
-    fn u64(&mut self, what: &str) -> Result<u64, BlobError> {
-        let b = self.take(8, what)?;
-        let mut a = [0u8; 8];
-        a.copy_from_slice(b);
-        Ok(u64::from_le_bytes(a))
-    }
-
-    /// A length-prefixed UTF-16LE string (the length in bytes).
-    fn bstr(&mut self, what: &str) -> Result<String, BlobError> {
-        let len = self.u32(what)? as usize;
-        if len > MAX_STRING {
-            return Err(self.err(format!("{what}: a string of {len} bytes")));
-        }
-        let b = self.take(len, what)?;
-        let units: Vec<u16> = b
-            .chunks_exact(2)
-            .map(|c| u16::from_le_bytes([c[0], c[1]]))
-            .collect();
-        Ok(char::decode_utf16(units)
-            .map(|c| c.unwrap_or(char::REPLACEMENT_CHARACTER))
-            .collect::<String>()
-            .trim_end_matches('\0')
-            .to_string())
-    }
-
-    fn done(&self) -> bool {
-        self.at >= self.bytes.len()
-    }
+    r.utf16(len, what)
 }
 
 /// A GUID's 16 bytes as the registry and task XML write it.
@@ -154,7 +79,7 @@ fn guid(b: &[u8]) -> String {
 
 /// Decode an `Actions` value.
 pub fn actions(blob: &[u8]) -> Result<Actions, BlobError> {
-    let mut r = Reader { bytes: blob, at: 0 };
+    let mut r = LeReader::new(blob);
     let version = r.u16("version")?;
     if version != 1 && version != 3 {
         return Err(BlobError {
@@ -163,7 +88,7 @@ pub fn actions(blob: &[u8]) -> Result<Actions, BlobError> {
         });
     }
     let context = if version == 3 {
-        r.bstr("context")?
+        bstr(&mut r, "context")?
     } else {
         String::new()
     };
@@ -172,14 +97,14 @@ pub fn actions(blob: &[u8]) -> Result<Actions, BlobError> {
         if actions.len() == MAX_ACTIONS {
             return Err(r.err(format!("more than {MAX_ACTIONS} actions")));
         }
-        let start = r.at;
+        let start = r.at();
         let magic = r.u16("action kind")?;
-        let id = r.bstr("action id")?;
+        let id = bstr(&mut r, "action id")?;
         let action = match magic {
             0x6666 => {
-                let command = r.bstr("command")?;
-                let arguments = r.bstr("arguments")?;
-                let working_directory = r.bstr("working directory")?;
+                let command = bstr(&mut r, "command")?;
+                let arguments = bstr(&mut r, "arguments")?;
+                let working_directory = bstr(&mut r, "working directory")?;
                 if version == 3 {
                     r.u16("flags")?;
                 }
@@ -192,29 +117,29 @@ pub fn actions(blob: &[u8]) -> Result<Actions, BlobError> {
             }
             0x7777 => {
                 let class_id = guid(r.take(16, "class id")?);
-                let data = r.bstr("data")?;
+                let data = bstr(&mut r, "data")?;
                 Action::ComHandler { id, class_id, data }
             }
             0x8888 => {
-                let _from = r.bstr("from")?;
-                let to = r.bstr("to")?;
+                let _from = bstr(&mut r, "from")?;
+                let to = bstr(&mut r, "to")?;
                 for what in ["cc", "bcc", "reply-to", "server", "subject", "body"] {
-                    r.bstr(what)?;
+                    bstr(&mut r, what)?;
                 }
                 let files = r.u32("attachments")?;
                 for _ in 0..files.min(1024) {
-                    r.bstr("attachment")?;
+                    bstr(&mut r, "attachment")?;
                 }
                 let headers = r.u32("headers")?;
                 for _ in 0..headers.min(1024) {
-                    r.bstr("header name")?;
-                    r.bstr("header value")?;
+                    bstr(&mut r, "header name")?;
+                    bstr(&mut r, "header value")?;
                 }
                 Action::Email { id, to }
             }
             0x9999 => {
-                let caption = r.bstr("caption")?;
-                let _content = r.bstr("content")?;
+                let caption = bstr(&mut r, "caption")?;
+                let _content = bstr(&mut r, "content")?;
                 Action::MessageBox { id, caption }
             }
             other => {
@@ -264,7 +189,7 @@ pub fn dynamic_info(blob: &[u8]) -> Result<DynamicInfo, BlobError> {
             what: format!("{} bytes (28 and 36 are known)", blob.len()),
         });
     }
-    let mut r = Reader { bytes: blob, at: 0 };
+    let mut r = LeReader::new(blob);
     r.take(4, "magic")?;
     let created = filetime(r.u64("creation time")?);
     let last_run = filetime(r.u64("last run time")?);

@@ -375,15 +375,11 @@ impl<'a> Rows<'a> {
             .order
             .iter()
             .map(|&u| {
-                if self.ds.uniques[u].occurrences.len() > 100_000 {
+                if self.ds.uniques[u].occurrences.len() > crate::context::tasks::SPREAD_OCCURRENCES
+                {
                     return Vec::new();
                 }
-                let mut s: Vec<(String, i64)> =
-                    crate::context::tasks::first_seen_per_host(self.ds, [u])
-                        .into_iter()
-                        .collect();
-                s.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
-                s
+                crate::context::tasks::spread(self.ds, [u])
             })
             .collect();
         let mut judged: Vec<usize> = self
@@ -470,12 +466,8 @@ fn text_widths(width: Option<usize>) -> [usize; 3] {
 fn fit_line(line: String, width: Option<usize>) -> String {
     let line = line.trim_end();
     match width {
-        Some(w) if line.chars().count() > w => {
-            let mut cut: String = line.chars().take(w.saturating_sub(1)).collect();
-            cut.push('…');
-            cut
-        }
-        _ => line.to_string(),
+        Some(w) => crate::util::cut::end_ellipsis(line, w),
+        None => line.to_string(),
     }
 }
 

@@ -943,7 +943,8 @@ fn write_tasks_folder(
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        std::fs::write(&path, utf16_file(&def.xml))?;
+        let bytes = utf16_file(&def.xml);
+        std::fs::write(&path, &bytes)?;
         let written = def
             .written
             .unwrap_or(cfg.start - US_PER_DAY - (k as i64 % 48) * US_PER_H);
@@ -963,7 +964,7 @@ fn write_tasks_folder(
                 host.name,
                 &source.replace(':', "")
             )),
-            2 + 2 * def.xml.encode_utf16().count(),
+            bytes.len(),
             kape_time(written),
             kape_time(written),
             kape_time(copied),

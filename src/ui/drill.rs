@@ -13,7 +13,8 @@ use crate::frame::{Dataset, RowKind};
 use crate::model::Ranking;
 use crate::timeline::{Change, Step};
 
-use super::{cut, safe, style, verdict_style, wrap_indented};
+use super::{safe, style, verdict_style, wrap_indented};
+use crate::util::cut::end_ellipsis;
 
 /// Lines of the drill-down, and where each section (what `]` and `[` jump to) starts.
 #[derive(Default)]
@@ -278,14 +279,14 @@ impl FieldRow {
             ),
             Span::raw(self.numbers.clone()),
             Span::styled(
-                cut(&self.actual, a_room),
+                end_ellipsis(&self.actual, a_room),
                 Style::default().add_modifier(Modifier::BOLD),
             ),
         ];
         if let Some(x) = &self.expected
             && x_room > 2
         {
-            spans.push(Span::raw(format!("  {}", cut(x, x_room - 2))));
+            spans.push(Span::raw(format!("  {}", end_ellipsis(x, x_room - 2))));
         }
         let mut whole = Vec::new();
         if explain {
@@ -332,8 +333,6 @@ pub(super) fn share_row(room: usize, value: usize, expected: Option<usize>) -> (
     }
 }
 
-/// The most occurrences the event drill-down reads for its spread line in one frame.
-const SPREAD_OCCURRENCES: usize = 100_000;
 /// The spread line's width in cells.
 const SPREAD_CELLS: usize = 32;
 
@@ -384,11 +383,8 @@ fn where_and_when(app: &App, ds: &Dataset, u: usize, doc: &mut Doc) {
         rfc3339(e.last_seen)
     )));
     // When it spread, from its occurrences (bounded: a frame reads at most this many).
-    if e.hosts.len() > 1 && e.occurrences.len() <= SPREAD_OCCURRENCES {
-        let mut spread: Vec<(String, i64)> = crate::context::tasks::first_seen_per_host(ds, [u])
-            .into_iter()
-            .collect();
-        spread.sort_by(|a, b| a.1.cmp(&b.1).then_with(|| a.0.cmp(&b.0)));
+    if e.hosts.len() > 1 && e.occurrences.len() <= crate::context::tasks::SPREAD_OCCURRENCES {
+        let spread = crate::context::tasks::spread(ds, [u]);
         lines.extend(spread_line(app, &spread));
     }
     for (h, c) in app.host_counts(u).iter().take(12) {

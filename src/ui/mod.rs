@@ -198,19 +198,6 @@ pub fn list_height(app: &App, area: Rect) -> usize {
     list.height.saturating_sub(3) as usize
 }
 
-/// `s` cut to `n` characters, an ellipsis marking the cut.
-pub(super) fn cut(s: &str, n: usize) -> String {
-    if s.chars().count() <= n {
-        return s.to_string();
-    }
-    if n == 0 {
-        return String::new();
-    }
-    let mut out: String = s.chars().take(n - 1).collect();
-    out.push('…');
-    out
-}
-
 pub(super) fn verdict_style(app: &App, v: Verdict) -> Style {
     match v {
         Verdict::Malicious => style(app, Color::Red).add_modifier(Modifier::BOLD),

@@ -281,8 +281,10 @@ pub fn first_seen_per_host(
     ds: &Dataset,
     uniques: impl IntoIterator<Item = usize>,
 ) -> std::collections::BTreeMap<String, i64> {
+    // By host index while walking occurrences (no name copied per occurrence).
+    let mut by_index: FxHashMap<u32, i64> = FxHashMap::default();
     let mut first: std::collections::BTreeMap<String, i64> = std::collections::BTreeMap::new();
-    let mut note = |host: &str, t: i64| {
+    let note = |first: &mut std::collections::BTreeMap<String, i64>, host: &str, t: i64| {
         first
             .entry(host.to_string())
             .and_modify(|f| *f = (*f).min(t))
@@ -292,16 +294,23 @@ pub fn first_seen_per_host(
         let Some(e) = ds.uniques.get(u) else { continue };
         if e.occurrences.is_empty() {
             if let ([host], Some(t)) = (e.hosts.as_slice(), e.first_seen) {
-                note(host, t);
+                note(&mut first, host, t);
             }
             continue;
         }
         for &o in &e.occurrences {
             let occ = &ds.occurrences[o as usize];
             if let Some(t) = occ.time() {
-                note(ds.host_of(occ), t);
+                by_index
+                    .entry(occ.host)
+                    .and_modify(|f| *f = (*f).min(t))
+                    .or_insert(t);
             }
         }
+    }
+    for (host, t) in by_index {
+        let name = ds.hosts.get(host as usize).map_or("", String::as_str);
+        note(&mut first, name, t);
     }
     first
 }

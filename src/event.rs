@@ -60,6 +60,9 @@ pub const CH_TASK_DEFINITION: &str = "TaskDefinition";
 pub const DEF_XML: u32 = 1;
 /// The event id of a definition read from a legacy `.job` file.
 pub const DEF_JOB: u32 = 2;
+/// The event id of a definition read from the registry's TaskCache (a SOFTWARE hive): what
+/// the Task Scheduler actually runs.
+pub const DEF_REG: u32 = 3;
 
 /// Map the spellings seen in exports (`security`, Hayabusa's `Sec`, ...) onto the channels the
 /// profiles know. Channels no profile uses come back as `""`: callers keep the raw name.

@@ -37,11 +37,27 @@ pub enum Flag {
     /// A run that launched a program none of the task's known definitions on the host runs
     /// (pointed elsewhere and back, unlogged).
     RanOtherAction,
+    /// A task whose TaskCache `Tree` key has no `SD` value: hidden from `schtasks /query`
+    /// and the Task Scheduler's UI, still running (Tarrask).
+    Hidden,
+    /// A task whose `Tree` key's `Index` is 0: hidden the same way.
+    IndexZero,
+    /// A task the registry's TaskCache holds with no file in the same collection's Tasks
+    /// folder (GhostTask: made by writing the registry alone).
+    RegistryOnly,
+    /// A file of the Tasks folder the TaskCache does not register (it does not run; copied
+    /// in, or left behind).
+    FileOnly,
+    /// A task file whose SHA-256 differs from the `Hash` the TaskCache keeps of it: the file
+    /// was changed after registration (or the registry's copy was).
+    XmlChanged,
+    /// The registry's `Actions` differ from the task file's: what runs is the registry's.
+    ActionsDiffer,
 }
 
 impl Flag {
     /// Every flag.
-    pub const ALL: [Flag; 8] = [
+    pub const ALL: [Flag; 14] = [
         Flag::ForeignHost,
         Flag::NeverRan,
         Flag::RanOnce,
@@ -50,6 +66,12 @@ impl Flag {
         Flag::ChangedUnlogged,
         Flag::Unlogged,
         Flag::RanOtherAction,
+        Flag::Hidden,
+        Flag::IndexZero,
+        Flag::RegistryOnly,
+        Flag::FileOnly,
+        Flag::XmlChanged,
+        Flag::ActionsDiffer,
     ];
 
     /// The flag's name in outputs, filters and summaries.
@@ -63,6 +85,12 @@ impl Flag {
             Flag::ChangedUnlogged => "changed-unlogged",
             Flag::Unlogged => "unlogged",
             Flag::RanOtherAction => "ran-other-action",
+            Flag::Hidden => "hidden",
+            Flag::IndexZero => "index-zero",
+            Flag::RegistryOnly => "registry-only",
+            Flag::FileOnly => "file-only",
+            Flag::XmlChanged => "xml-changed",
+            Flag::ActionsDiffer => "actions-differ",
         }
     }
 
@@ -77,6 +105,12 @@ impl Flag {
             Flag::ChangedUnlogged => "chg-unlog",
             Flag::Unlogged => "unlogged",
             Flag::RanOtherAction => "other-run",
+            Flag::Hidden => "no-sd",
+            Flag::IndexZero => "index-0",
+            Flag::RegistryOnly => "reg-only",
+            Flag::FileOnly => "file-only",
+            Flag::XmlChanged => "xml-chg",
+            Flag::ActionsDiffer => "act-diff",
         }
     }
 

@@ -13,10 +13,17 @@
 //!   (its file on disk, the registrations the logs recorded): the task was pointed elsewhere
 //!   and back while nothing logged the change (Sunburst on a host without task auditing).
 //!   Tasks whose action is not a program (COM handlers) or that run several are not judged.
+//!
+//! And the registry's TaskCache (a SOFTWARE hive) against the Tasks folder of the same host:
+//! [`Flag::Hidden`] (the Tree key has no `SD`), [`Flag::IndexZero`], [`Flag::RegistryOnly`]
+//! (no file of the task where the host's Tasks folder was read), [`Flag::FileOnly`] (a file
+//! the TaskCache does not register, where the host's hive was read), [`Flag::XmlChanged`]
+//! (the file's SHA-256 is not the TaskCache's `Hash`), [`Flag::ActionsDiffer`] (the
+//! registry's command or arguments are not the file's: the registry's is what runs).
 
 use std::collections::HashMap;
 
-use crate::event::{CH_SECURITY, CH_TASKSCHEDULER};
+use crate::event::{CH_SECURITY, CH_TASKSCHEDULER, DEF_REG};
 use crate::frame::{Dataset, RowKind};
 use crate::timeline::Flag;
 
@@ -86,11 +93,17 @@ pub fn flags(ds: &Dataset) -> Vec<Vec<Flag>> {
             continue;
         }
         let key = e.values[name].to_lowercase();
+        // The registry's form of a task is compared with its file, not with the XML the
+        // logs carried (it holds less, in other words).
+        let registry = e.event_id == DEF_REG;
         for &o in &e.occurrences {
             let occ = ds.occurrences[o as usize];
             let host = ds.hosts[occ.host as usize].as_str();
             let k = (host, key.clone());
             if let Some(&r) = last.get(&k) {
+                if registry {
+                    continue;
+                }
                 let reg = &ds.uniques[r as usize];
                 let differs =
                     reg.event_id == 4699 || compared.iter().any(|&i| reg.values[i] != e.values[i]);
@@ -110,7 +123,43 @@ pub fn flags(ds: &Dataset) -> Vec<Vec<Flag>> {
         }
     }
     ran_other_action(ds, name, &mut out);
+    registry_checks(ds, &mut out);
     out
+}
+
+fn push(flags: &mut Vec<Flag>, f: Flag) {
+    if !flags.contains(&f) {
+        flags.push(f);
+    }
+}
+
+/// The TaskCache against the Tasks folder ([`Flag::Hidden`] ... [`Flag::ActionsDiffer`]):
+/// compared record by record where the hive and the files were read
+/// ([`crate::ingest::registry`]), and named in each definition's `cmd_flags`.
+fn registry_checks(ds: &Dataset, out: &mut [Vec<Flag>]) {
+    let Some(cmd_flags) = ds.fields[..ds.profile_fields]
+        .iter()
+        .position(|x| *x == "cmd_flags")
+    else {
+        return;
+    };
+    for (u, e) in ds.uniques.iter().enumerate() {
+        if e.kind() != RowKind::Definition {
+            continue;
+        }
+        for word in e.values[cmd_flags].split(',') {
+            let flag = match word {
+                "no-sd" => Flag::Hidden,
+                "index-0" => Flag::IndexZero,
+                "unfiled" => Flag::RegistryOnly,
+                "unregistered" => Flag::FileOnly,
+                "hash-differs" => Flag::XmlChanged,
+                "actions-differ" => Flag::ActionsDiffer,
+                _ => continue,
+            };
+            push(&mut out[u], flag);
+        }
+    }
 }
 
 /// Operational events that name the program a run launched.

@@ -239,6 +239,9 @@ pub struct HostMap {
     cache: HashMap<Vec<String>, HostOf>,
     /// Source times from KAPE's copy logs above the definitions.
     copied: super::copylog::CopyTimes,
+    /// The TaskCache of the SOFTWARE hive beside each Tasks folder (none: no hive there, or
+    /// one that could not be read), read once per folder.
+    registries: HashMap<std::path::PathBuf, Option<Arc<super::taskcache::TaskCache>>>,
 }
 
 impl HostMap {
@@ -266,6 +269,7 @@ impl HostMap {
             logs,
             cache: HashMap::new(),
             copied: super::copylog::CopyTimes::default(),
+            registries: HashMap::new(),
         }
     }
 
@@ -277,6 +281,37 @@ impl HostMap {
             return None;
         }
         self.copied.time_of(p)
+    }
+
+    /// The TaskCache of the SOFTWARE hive of the system whose Tasks folder holds the task
+    /// file at `path` on disk (`System32\config\SOFTWARE` beside `System32\Tasks`).
+    pub fn registry_beside(&mut self, path: &str) -> Option<Arc<super::taskcache::TaskCache>> {
+        let tasks = std::path::Path::new(path)
+            .ancestors()
+            .skip(1)
+            .find(|a| {
+                a.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.eq_ignore_ascii_case("tasks"))
+            })?
+            .to_path_buf();
+        if let Some(known) = self.registries.get(&tasks) {
+            return known.clone();
+        }
+        let read = tasks
+            .parent()
+            .and_then(|system32| child(system32, "config"))
+            .and_then(|config| child(&config, "SOFTWARE"))
+            .and_then(|hive| {
+                let src = super::hive::FileAt::open(&hive).ok()?;
+                let logs = super::transaction_logs(&hive);
+                let logs: Vec<&dyn super::hive::ReadAt> =
+                    logs.iter().map(|l| l as &dyn super::hive::ReadAt).collect();
+                let h = super::hive::Hive::open(&src, &logs).ok()?;
+                super::taskcache::read(&h).ok().map(Arc::new)
+            });
+        self.registries.insert(tasks, read.clone());
+        read
     }
 
     /// The host of a definition placed at `placed`.
@@ -336,6 +371,19 @@ impl HostMap {
     }
 }
 
+/// The entry of folder `dir` named `name` in any case.
+pub(super) fn child(dir: &std::path::Path, name: &str) -> Option<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .flatten()
+        .find(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+        .map(|e| e.path())
+}
+
 /// A live system's own Tasks folder (`C:\Windows\System32\Tasks`, read by `summarize` on the
 /// endpoint): the collection folder is the drive, so the host is this computer (Windows'
 /// `COMPUTERNAME`).
@@ -363,6 +411,7 @@ pub fn xml_record(
     placed: &Placed,
     host: &HostOf,
     report: &mut FileReport,
+    registry: Option<&super::taskcache::TaskCache>,
 ) -> RawEvent {
     let text = decode(bytes);
     let text = text.trim_start_matches('\u{feff}').to_string();
@@ -371,22 +420,28 @@ pub fn xml_record(
     }
     let mut data = base_data(path, placed, host);
     data.push(("TaskContent".into(), text));
-    definition_event(DEF_XML, data, bytes, modified, placed, host, report)
+    // What the TaskCache's `Hash` is of: the file's bytes after its byte-order mark.
+    let body = bytes.strip_prefix(&[0xff, 0xfe]).unwrap_or(bytes);
+    data.push(("Sha256".into(), sha256_hex(body)));
+    if let Some(cache) = registry {
+        data.extend(super::registry::file_facts(&placed.name, bytes, cache));
+    }
+    definition_event(DEF_XML, data, bytes, modified, placed, host, &report.path)
 }
 
 /// A definition file's record on the [`CH_TASK_DEFINITION`] channel, its identity the
 /// task's name and the file's bytes.
-fn definition_event(
+pub(super) fn definition_event(
     event_id: u32,
     data: Vec<(String, String)>,
     bytes: &[u8],
     modified: Option<i64>,
     placed: &Placed,
     host: &HostOf,
-    report: &FileReport,
+    source: &str,
 ) -> RawEvent {
     RawEvent {
-        source: Arc::from(report.path.as_str()),
+        source: Arc::from(source),
         channel: CH_TASK_DEFINITION.into(),
         event_id,
         provider: String::new(),
@@ -418,11 +473,31 @@ pub fn job_record(
     let mut data = base_data(path, placed, host);
     data.extend(job.fields());
     Some(definition_event(
-        DEF_JOB, data, bytes, modified, placed, host, report,
+        DEF_JOB,
+        data,
+        bytes,
+        modified,
+        placed,
+        host,
+        &report.path,
     ))
 }
 
-fn base_data(path: &str, placed: &Placed, host: &HostOf) -> Vec<(String, String)> {
+/// The SHA-256 of `bytes`.
+pub fn sha256_bytes(bytes: &[u8]) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).into()
+}
+
+/// Lower-case hex of the SHA-256 of `bytes`.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    sha256_bytes(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+pub(super) fn base_data(path: &str, placed: &Placed, host: &HostOf) -> Vec<(String, String)> {
     let mut data = vec![
         ("TaskName".to_string(), placed.name.clone()),
         ("File".to_string(), path.to_string()),

@@ -60,6 +60,21 @@ pub struct Evidence {
     /// Security records: while it was recording, a task registered with auditing on left a
     /// 4698.
     pub security_span: Span,
+    /// Whether the host's SOFTWARE hive says its TaskScheduler/Operational channel is
+    /// enabled (`WINEVT\Channels\...\Enabled`); none where no hive was read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operational_enabled: Option<bool>,
+    /// The same for Sysmon's channel (none also where Sysmon is not installed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sysmon_enabled: Option<bool>,
+}
+
+/// Two accounts of a channel setting: enabled if either saw it enabled.
+fn either(a: Option<bool>, b: Option<bool>) -> Option<bool> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x || y),
+        (x, y) => x.or(y),
+    }
 }
 
 impl Evidence {
@@ -102,6 +117,8 @@ impl Evidence {
         self.span.merge(o.span);
         self.operational_span.merge(o.operational_span);
         self.security_span.merge(o.security_span);
+        self.operational_enabled = either(self.operational_enabled, o.operational_enabled);
+        self.sysmon_enabled = either(self.sysmon_enabled, o.sysmon_enabled);
     }
 
     /// The larger of two accounts of one host (the same logs described twice count once).
@@ -115,6 +132,8 @@ impl Evidence {
         self.span.merge(o.span);
         self.operational_span.merge(o.operational_span);
         self.security_span.merge(o.security_span);
+        self.operational_enabled = either(self.operational_enabled, o.operational_enabled);
+        self.sysmon_enabled = either(self.sysmon_enabled, o.sysmon_enabled);
     }
 }
 
@@ -155,6 +174,19 @@ impl Witnessed {
             }
         };
         self.hosts[slot].1.count(channel, event_id, time);
+    }
+
+    /// A host's evidence changed without a record counted (a hive's channel settings).
+    pub fn note(&mut self, host: &str, f: impl FnOnce(&mut Evidence)) {
+        let lower = host.trim().to_lowercase();
+        let slot = match self.hosts.iter().position(|(h, _)| *h == lower) {
+            Some(i) => i,
+            None => {
+                self.hosts.push((lower, Evidence::default()));
+                self.hosts.len() - 1
+            }
+        };
+        f(&mut self.hosts[slot].1);
     }
 
     /// (host, its records), in the order first met.

@@ -12,11 +12,13 @@ pub mod evidence;
 mod evtx_reader;
 pub use evtx_reader::{PeekCheck, peek_check};
 mod evtx_json;
+pub mod hive;
 mod job;
 mod json_reader;
 pub mod layout;
 mod parquet_check;
 mod peek;
+pub mod registry;
 pub mod summary;
 mod task_rows;
 pub mod taskcache;
@@ -160,10 +162,14 @@ fn read_definition(
         return r;
     }
     let placed = definitions::place(&r.path);
-    let (host, copied) = match rd.hosts {
+    let (host, copied, registry) = match rd.hosts {
         Some(map) => {
             let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-            (map.host_of(&placed), map.copied_time(&r.path))
+            let registry = match kind {
+                Kind::TaskXml => map.registry_beside(&r.path),
+                _ => None,
+            };
+            (map.host_of(&placed), map.copied_time(&r.path), registry)
         }
         None => return FileReport::deferred(r.path),
     };
@@ -173,7 +179,13 @@ fn read_definition(
     let ev = match kind {
         Kind::Job => definitions::job_record(&path, bytes, modified, &placed, &host, &mut r),
         _ => Some(definitions::xml_record(
-            &path, bytes, modified, &placed, &host, &mut r,
+            &path,
+            bytes,
+            modified,
+            &placed,
+            &host,
+            &mut r,
+            registry.as_deref(),
         )),
     };
     if let Some(ev) = ev {
@@ -712,6 +724,9 @@ enum Kind {
     TaskXml,
     /// A legacy `.job` file (no magic: told by its name).
     Job,
+    /// A registry hive (`regf`): a SOFTWARE hive's TaskCache is read, transaction logs
+    /// are applied with their hive, other hives are passed over.
+    Hive,
     Empty,
     NotALog,
 }
@@ -744,6 +759,9 @@ fn sniff(head: &[u8], complete: bool) -> Kind {
     }
     if definitions::is_task_xml(head) {
         return Kind::TaskXml;
+    }
+    if hive::is_regf(head) {
+        return Kind::Hive;
     }
     let text = String::from_utf8_lossy(&head[..head.len().min(4096)]);
     let body = text.trim_start_matches('\u{feff}').trim_start();
@@ -878,9 +896,12 @@ fn read_member(
         left,
     };
     match kind {
-        Kind::TaskXml | Kind::Job => {
+        Kind::TaskXml | Kind::Job | Kind::Hive => {
             if rd.hosts.is_none() {
                 return FileReport::deferred(member.name);
+            }
+            if kind == Kind::Hive {
+                return member_hive(member, inflated, rd, sink);
             }
             member_definition(member, kind, modified, inflated, rd, sink)
         }
@@ -943,6 +964,158 @@ fn member_definition(
         // Over the limit is the definition reader's to report.
         Ok(bytes) => read_definition(kind, m.name, &bytes, modified, rd, sink),
     }
+}
+
+/// A hive member larger than this is not read.
+const MAX_HIVE_MEMBER: u64 = 2 << 30;
+
+/// A registry hive member, streamed to an unnamed temporary file and read at offsets from
+/// there (its transaction logs, other members, are not applied: the note says so where the
+/// hive is dirty).
+fn member_hive(
+    m: Member<'_, impl Read>,
+    inflated: &mut u64,
+    rd: &Reading<'_>,
+    sink: &mut dyn Sink,
+) -> FileReport {
+    let cap = MAX_HIVE_MEMBER.min(m.left);
+    let (head, input, name) = (m.head, m.input, m.name);
+    let copied = tempfile::tempfile().and_then(|mut f| {
+        use std::io::{Seek, Write};
+        f.write_all(&head)?;
+        let n = std::io::copy(&mut input.take(cap - head.len() as u64 + 1), &mut f)?;
+        f.flush()?;
+        f.rewind()?;
+        Ok((n, f))
+    });
+    match copied {
+        Err(e) => member_failed(name, format!("cannot unpack to a temporary file: {e}")),
+        Ok((n, _)) if head.len() as u64 + n > cap => {
+            *inflated += n;
+            member_failed(
+                name,
+                format!("not read: a hive larger than {} MiB", cap >> 20),
+            )
+        }
+        Ok((n, f)) => {
+            *inflated += n;
+            match hive::FileAt::new(f) {
+                Ok(src) => read_hive(&src, &[], name, None, rd, sink),
+                Err(e) => member_failed(name, format!("cannot read the unpacked hive: {e}")),
+            }
+        }
+    }
+}
+
+/// The Tasks folder of the system a hive on disk belongs to: `System32\Tasks` beside its
+/// `config` folder, where there is one.
+fn tasks_beside(hive: &Path) -> Option<PathBuf> {
+    let config = hive.parent()?;
+    if !config.file_name()?.to_str()?.eq_ignore_ascii_case("config") {
+        return None;
+    }
+    definitions::child(config.parent()?, "tasks").filter(|p| p.is_dir())
+}
+
+/// A hive's transaction logs beside it on disk: `NAME.LOG1`, `NAME.LOG2` (any case), in
+/// that order.
+pub(crate) fn transaction_logs(path: &Path) -> Vec<hive::FileAt> {
+    let (Some(dir), Some(stem)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Vec::new();
+    };
+    let mut found: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_str()?.to_string();
+            let upper = n.to_ascii_uppercase();
+            let want = stem.to_ascii_uppercase();
+            (upper == format!("{want}.LOG1") || upper == format!("{want}.LOG2"))
+                .then(|| (upper, e.path()))
+        })
+        .collect();
+    found.sort();
+    found
+        .into_iter()
+        .filter_map(|(_, p)| hive::FileAt::open(&p).ok())
+        .collect()
+}
+
+/// Read a registry hive: a SOFTWARE hive's TaskCache becomes definitions of the host the
+/// logs beside it name ([`definitions::registry_records`]), its channel settings that host's
+/// coverage; a transaction log or a hive of another kind is passed over.
+fn read_hive(
+    src: &dyn hive::ReadAt,
+    logs: &[hive::FileAt],
+    name: String,
+    tasks_folder: Option<&Path>,
+    rd: &Reading<'_>,
+    sink: &mut dyn Sink,
+) -> FileReport {
+    let mut r = FileReport::new(name, "hive");
+    let logs: Vec<&dyn hive::ReadAt> = logs.iter().map(|l| l as &dyn hive::ReadAt).collect();
+    let opened = hive::Hive::open(src, &logs);
+    let cache = opened.and_then(|h| {
+        let notes = h.notes.clone();
+        taskcache::read(&h).map(|c| (c, notes))
+    });
+    let (cache, notes) = match cache {
+        Ok(c) => c,
+        Err(hive::HiveError::NotAHive(why)) => {
+            r.problem(format!("passed over: {why}"));
+            r.not_a_log = true;
+            return r;
+        }
+        Err(e) => {
+            r.problem(format!("the TaskCache could not be read: {e}"));
+            r.skipped += 1;
+            return r;
+        }
+    };
+    for n in notes.into_iter().chain(cache.problems.iter().cloned()) {
+        r.problem(n);
+    }
+    let placed = definitions::place(&r.path);
+    let host = match rd.hosts {
+        Some(map) => map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .host_of(&placed),
+        None => return FileReport::deferred(r.path),
+    };
+    for t in cache.tasks.iter().filter(|t| !t.problems.is_empty()) {
+        r.problem(format!("{}: {}", t.name, t.problems.join("; ")));
+    }
+    let operational = cache
+        .channels
+        .iter()
+        .find(|(c, _)| *c == taskcache::WATCHED_CHANNELS[0])
+        .map(|c| c.1);
+    let sysmon = cache
+        .channels
+        .iter()
+        .find(|(c, _)| *c == taskcache::WATCHED_CHANNELS[1])
+        .map(|c| c.1);
+    r.witnessed.note(&host.host, |e| {
+        e.operational_enabled = operational;
+        e.sysmon_enabled = sysmon;
+    });
+    let path = r.path.clone();
+    let file_of = |name: &str| tasks_folder.and_then(|dir| registry::file_below(dir, name));
+    let (records, confirmed) = registry::registry_records(
+        &path,
+        &cache,
+        &placed,
+        &host,
+        tasks_folder.map(|_| &file_of as &registry::FileOf<'_>),
+    );
+    for ev in records {
+        r.record(ev, sink, rd.progress);
+    }
+    // Tasks the files beside the hive confirm are read, and stand as their files' rows.
+    r.records += confirmed;
+    r
 }
 
 /// An `.evtx` member, streamed to an unnamed temporary file and parsed from there.
@@ -1054,6 +1227,24 @@ fn read_file(path: &Path, rd: &Reading<'_>, sink: &mut dyn Sink) -> Vec<FileRepo
     match kind {
         Kind::Evtx => vec![evtx_reader::read_evtx_path(path, name, rd, sink)],
         Kind::Zip => read_zip(path, name, rd, sink),
+        Kind::Hive => {
+            if rd.hosts.is_none() {
+                return vec![FileReport::deferred(name)];
+            }
+            drop(input);
+            let logs = transaction_logs(path);
+            match hive::FileAt::open(path) {
+                Ok(src) => vec![read_hive(
+                    &src,
+                    &logs,
+                    name,
+                    tasks_beside(path).as_deref(),
+                    rd,
+                    sink,
+                )],
+                Err(e) => cannot(name, "open", e),
+            }
+        }
         Kind::TaskXml | Kind::Job => {
             if rd.hosts.is_none() {
                 return vec![FileReport::deferred(name)];

@@ -7,6 +7,9 @@
 
 pub use super::bytes::BlobError;
 use super::bytes::LeReader;
+use std::collections::BTreeMap;
+
+use super::hive::{Hive, HiveError, Key};
 
 /// The most actions a task may hold (the Task Scheduler takes 32).
 pub const MAX_ACTIONS: usize = 32;
@@ -170,7 +173,7 @@ pub struct DynamicInfo {
 }
 
 /// A FILETIME (100 ns since 1601) as microseconds since 1970; none for zero or out of range.
-fn filetime(ft: u64) -> Option<i64> {
+pub(crate) fn filetime(ft: u64) -> Option<i64> {
     const EPOCH_DIFF_US: i64 = 11_644_473_600_000_000;
     if ft == 0 {
         return None;
@@ -206,6 +209,506 @@ pub fn dynamic_info(blob: &[u8]) -> Result<DynamicInfo, BlobError> {
         last_success,
         last_result,
     })
+}
+
+/// A task's `Triggers` value: the job bucket's settings and principal, and the kinds of its
+/// triggers (as task XML names them without `Trigger`: `Boot`, `Logon`, `Time`,
+/// `Calendar`, ...). Every field of this format is 8-byte aligned.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Triggers {
+    pub version: u8,
+    /// The job bucket's flags (`TASK_` settings: enabled 0x400000, hidden 0x800000, ...).
+    pub flags: u32,
+    pub principal_id: String,
+    pub display_name: String,
+    /// The user the task runs as: a name where the value has one, else its SID.
+    pub user: String,
+    pub kinds: Vec<&'static str>,
+    /// A trigger repeats (a repetition interval is set).
+    pub repeats: bool,
+    /// Where the trigger list could not be read further (what was read is kept).
+    pub problem: Option<BlobError>,
+}
+
+/// Job bucket flags.
+const JB_LOGON_S4U: u32 = 0x4000;
+const JB_LOGON_INTERACTIVE: u32 = 0x10000;
+const JB_LOGON_PASSWORD: u32 = 0x40000;
+const JB_LOGON_INTERACTIVE_OR_PASSWORD: u32 = 0x80000;
+const JB_ENABLED: u32 = 0x40_0000;
+const JB_HIDDEN: u32 = 0x80_0000;
+const JB_HIGHEST: u32 = 0x100_0000;
+
+impl Triggers {
+    pub fn enabled(&self) -> bool {
+        self.flags & JB_ENABLED != 0
+    }
+    pub fn hidden(&self) -> bool {
+        self.flags & JB_HIDDEN != 0
+    }
+    /// The run level as task XML spells it.
+    pub fn run_level(&self) -> &'static str {
+        if self.flags & JB_HIGHEST != 0 {
+            "HighestAvailable"
+        } else {
+            "LeastPrivilege"
+        }
+    }
+    /// The logon type as task XML spells it (empty where no flag says).
+    pub fn logon_type(&self) -> &'static str {
+        let f = self.flags;
+        if f & JB_LOGON_S4U != 0 {
+            "S4U"
+        } else if f & JB_LOGON_INTERACTIVE_OR_PASSWORD != 0 {
+            "InteractiveTokenOrPassword"
+        } else if f & JB_LOGON_PASSWORD != 0 {
+            "Password"
+        } else if f & JB_LOGON_INTERACTIVE != 0 {
+            "InteractiveToken"
+        } else {
+            ""
+        }
+    }
+}
+
+/// An 8-byte aligned reader over [`LeReader`].
+struct Aligned<'a>(LeReader<'a>);
+
+impl<'a> Aligned<'a> {
+    fn pad(&mut self, n: usize, what: &str) -> Result<(), BlobError> {
+        let p = (8 - n % 8) % 8;
+        self.0.take(p, what).map(|_| ())
+    }
+    /// A byte in an 8-byte slot.
+    fn u1(&mut self, what: &str) -> Result<u8, BlobError> {
+        let b = self.0.take(8, what)?;
+        Ok(b[0])
+    }
+    /// A double word in an 8-byte slot.
+    fn u4(&mut self, what: &str) -> Result<u32, BlobError> {
+        let v = self.0.u32(what)?;
+        self.0.take(4, what)?;
+        Ok(v)
+    }
+    /// Bytes with their length in an 8-byte slot, padded to 8.
+    fn buffer(&mut self, what: &str) -> Result<&'a [u8], BlobError> {
+        let n = self.u4(what)? as usize;
+        if n > MAX_STRING {
+            return Err(self.0.err(format!("{what}: {n} bytes")));
+        }
+        let b = self.0.take(n, what)?;
+        self.pad(n, what)?;
+        Ok(b)
+    }
+    fn bstr(&mut self, what: &str) -> Result<String, BlobError> {
+        let b = self.buffer(what)?;
+        LeReader::new(b).utf16(b.len() & !1, what)
+    }
+    /// A string whose slot counts characters, not bytes (with a NUL).
+    fn bstr_chars(&mut self, what: &str) -> Result<(), BlobError> {
+        let n = self.u4(what)? as usize;
+        if n == 0 {
+            return Ok(());
+        }
+        if n > MAX_STRING {
+            return Err(self.0.err(format!("{what}: {n} characters")));
+        }
+        let bytes = n * 2 + 2;
+        self.0.take(bytes, what)?;
+        self.pad(bytes, what)
+    }
+    /// A length-prefixed string not aligned itself, padded with its length to 8.
+    fn id(&mut self, what: &str) -> Result<(), BlobError> {
+        let n = self.0.u32(what)? as usize;
+        if n > MAX_STRING {
+            return Err(self.0.err(format!("{what}: {n} bytes")));
+        }
+        self.0.take(n, what)?;
+        self.pad(n + 4, what)
+    }
+    /// A user: a SID and a name, either left out.
+    fn user(&mut self) -> Result<String, BlobError> {
+        if self.u1("user present")? != 0 {
+            return Ok(String::new());
+        }
+        let mut sid = String::new();
+        if self.u1("SID present")? == 0 {
+            self.u4("SID type")?;
+            sid = sid_text(self.buffer("SID")?);
+        }
+        let name = self.bstr("user name")?;
+        Ok(if name.is_empty() { sid } else { name })
+    }
+}
+
+/// A binary SID as `S-1-5-18`.
+fn sid_text(b: &[u8]) -> String {
+    if b.len() < 8 {
+        return String::new();
+    }
+    let auth = b[2..8].iter().fold(0u64, |a, &x| (a << 8) | u64::from(x));
+    let mut s = format!("S-{}-{auth}", b[0]);
+    for sub in b[8..].chunks_exact(4).take(usize::from(b[1])) {
+        s.push_str(&format!(
+            "-{}",
+            u32::from_le_bytes([sub[0], sub[1], sub[2], sub[3]])
+        ));
+    }
+    s
+}
+
+/// The common part of a trigger: returns whether it repeats.
+fn generic_trigger(r: &mut Aligned<'_>, version: u8) -> Result<bool, BlobError> {
+    let g = r.0.take(72, "trigger")?;
+    let interval = u32::from_le_bytes([g[40], g[41], g[42], g[43]]);
+    if version >= 0x16 {
+        r.id("trigger id")?;
+    }
+    Ok(interval > 0)
+}
+
+/// Decode a `Triggers` value.
+pub fn triggers(blob: &[u8]) -> Result<Triggers, BlobError> {
+    let mut r = Aligned(LeReader::new(blob));
+    let version = r.u1("version")?;
+    r.0.take(32, "boundaries")?;
+    let flags = r.u4("job bucket flags")?;
+    r.u4("crc32")?;
+    let principal_id = if version >= 0x16 {
+        r.bstr("principal id")?
+    } else {
+        String::new()
+    };
+    let display_name = if version >= 0x17 {
+        r.bstr("display name")?
+    } else {
+        String::new()
+    };
+    let user = r.user()?;
+    let settings = r.u4("optional settings")? as usize;
+    if settings > 0 {
+        r.0.take(settings, "optional settings")?;
+        r.pad(settings, "optional settings")?;
+    }
+    let mut t = Triggers {
+        version,
+        flags,
+        principal_id,
+        display_name,
+        user,
+        ..Triggers::default()
+    };
+    while !r.0.done() {
+        if t.kinds.len() == 64 {
+            t.problem = Some(r.0.err("more than 64 triggers"));
+            break;
+        }
+        match one_trigger(&mut r, version) {
+            Ok((kind, repeats)) => {
+                t.kinds.push(kind);
+                t.repeats |= repeats;
+            }
+            Err(e) => {
+                t.problem = Some(e);
+                break;
+            }
+        }
+    }
+    Ok(t)
+}
+
+fn one_trigger(r: &mut Aligned<'_>, version: u8) -> Result<(&'static str, bool), BlobError> {
+    let start = r.0.at();
+    let magic = r.u4("trigger kind")?;
+    let kind = match magic {
+        0xdddd => {
+            let s = r.0.take(88, "time trigger")?;
+            let interval = u32::from_le_bytes([s[48], s[49], s[50], s[51]]);
+            let mode = u32::from_le_bytes([s[60], s[61], s[62], s[63]]);
+            if version >= 0x16 {
+                r.id("trigger id")?;
+            }
+            let kind = if mode == 0 { "Time" } else { "Calendar" };
+            return Ok((kind, interval > 0));
+        }
+        0x6666 => "WnfStateChange",
+        0x7777 => "SessionStateChange",
+        0x8888 => "Registration",
+        0xaaaa => "Logon",
+        0xcccc => "Event",
+        0xeeee => "Idle",
+        0xffff => "Boot",
+        other => {
+            return Err(BlobError {
+                at: start,
+                what: format!("a trigger of unknown kind 0x{other:x}"),
+            });
+        }
+    };
+    let repeats = generic_trigger(r, version)?;
+    match magic {
+        0x6666 => {
+            r.0.take(8, "state name")?;
+            r.buffer("state data")?;
+        }
+        0x7777 => {
+            r.0.take(8, "session state")?;
+            r.user()?;
+        }
+        0xaaaa => {
+            r.user()?;
+        }
+        0xcccc => {
+            r.bstr_chars("subscription")?;
+            r.0.take(8, "event trigger")?;
+            r.bstr_chars("event trigger")?;
+            let n = r.u4("value queries")?;
+            if n > 1024 {
+                return Err(r.0.err(format!("{n} value queries")));
+            }
+            for _ in 0..n {
+                r.bstr_chars("value query name")?;
+                r.bstr_chars("value query")?;
+            }
+        }
+        _ => {}
+    }
+    Ok((kind, repeats))
+}
+
+/// Where the TaskCache lies in a SOFTWARE hive.
+pub const TASKCACHE: &str = "Microsoft\\Windows NT\\CurrentVersion\\Schedule\\TaskCache";
+/// Where the event channels' settings lie in a SOFTWARE hive.
+pub const CHANNELS: &str = "Microsoft\\Windows\\CurrentVersion\\WINEVT\\Channels";
+/// The channels whose `Enabled` the coverage reads.
+pub const WATCHED_CHANNELS: [&str; 2] = [
+    "Microsoft-Windows-TaskScheduler/Operational",
+    "Microsoft-Windows-Sysmon/Operational",
+];
+/// Tasks read from one TaskCache at most (a real host has a few hundred).
+pub const MAX_TASKS: usize = 20_000;
+
+/// One task as the registry holds it: its `Tree` key (name, security descriptor, index)
+/// and its `Tasks\{GUID}` key (what it runs, when, as whom).
+#[derive(Debug, Clone, Default)]
+pub struct RegTask {
+    /// `\Folder\Task`: the Tree key's path, else the Tasks key's `Path` value.
+    pub name: String,
+    /// `{GUID}`.
+    pub id: String,
+    /// Found under `Tree`: whether its key has an `SD` value and its `Index`.
+    pub tree: Option<TreeEntry>,
+    /// A `Tasks\{GUID}` key exists.
+    pub in_tasks: bool,
+    /// Where the task is registered to start: `Plain`, `Logon`, `Boot`.
+    pub registered: Vec<&'static str>,
+    /// The `Hash` value (SHA-256 of the task's XML file on Windows 10 and later).
+    pub hash: Vec<u8>,
+    pub actions: Option<Actions>,
+    pub triggers: Option<Triggers>,
+    pub dynamic: Option<DynamicInfo>,
+    /// `Author`, `Description`, `URI`, `Date`, `Source`, `Path` as text.
+    pub text: Vec<(&'static str, String)>,
+    /// The Tasks key's (else the Tree key's) last written time.
+    pub written: Option<i64>,
+    /// Values that could not be decoded, in words.
+    pub problems: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TreeEntry {
+    pub has_sd: bool,
+    pub index: Option<u32>,
+}
+
+/// What a SOFTWARE hive says about tasks: the TaskCache's tasks and whether the watched
+/// channels are enabled.
+#[derive(Debug, Clone, Default)]
+pub struct TaskCache {
+    pub tasks: Vec<RegTask>,
+    /// ([`WATCHED_CHANNELS`] name, enabled) for the channels the hive holds.
+    pub channels: Vec<(&'static str, bool)>,
+    pub problems: Vec<String>,
+}
+
+fn hive_problem(what: &str, e: &HiveError) -> String {
+    format!("{what}: {e}")
+}
+
+/// Read the TaskCache and the watched channels of an open hive; `NotAHive` where the hive
+/// has no TaskCache (a SYSTEM hive, an NTUSER.DAT).
+pub fn read(hive: &Hive<'_>) -> Result<TaskCache, HiveError> {
+    let Some(cache) = hive.path(TASKCACHE)? else {
+        let kind = hive.file_name().rsplit(['\\', '/']).next().unwrap_or("");
+        return Err(HiveError::NotAHive(if kind.is_empty() {
+            "a registry hive without a TaskCache (not a SOFTWARE hive)".into()
+        } else {
+            format!("a registry hive without a TaskCache (its base block names it {kind})")
+        }));
+    };
+    let mut out = TaskCache::default();
+    let mut by_id: BTreeMap<String, RegTask> = BTreeMap::new();
+    if let Some(tree) = hive.subkey(&cache, "Tree")? {
+        match hive.walk(&tree, 32, MAX_TASKS * 4) {
+            Ok(keys) => {
+                for (path, key) in keys {
+                    tree_task(hive, path, &key, &mut by_id, &mut out.problems);
+                }
+            }
+            Err(e) => out.problems.push(hive_problem("TaskCache\\Tree", &e)),
+        }
+    }
+    if let Some(tasks) = hive.subkey(&cache, "Tasks")? {
+        match hive.subkeys(&tasks) {
+            Ok(keys) => {
+                for o in keys.into_iter().take(MAX_TASKS) {
+                    match hive.key(o) {
+                        Ok(k) => tasks_key(hive, &k, &mut by_id),
+                        Err(e) => out.problems.push(hive_problem("TaskCache\\Tasks", &e)),
+                    }
+                }
+            }
+            Err(e) => out.problems.push(hive_problem("TaskCache\\Tasks", &e)),
+        }
+    }
+    for start in ["Plain", "Logon", "Boot"] {
+        let Some(k) = hive.subkey(&cache, start)? else {
+            continue;
+        };
+        for o in hive
+            .subkeys(&k)
+            .unwrap_or_default()
+            .into_iter()
+            .take(MAX_TASKS)
+        {
+            if let Ok(g) = hive.key(o)
+                && let Some(t) = by_id.get_mut(&g.name.to_uppercase())
+            {
+                t.registered.push(start);
+            }
+        }
+    }
+    out.tasks = by_id.into_values().filter(|t| !t.name.is_empty()).collect();
+    out.tasks.sort_by(|a, b| {
+        a.name
+            .to_lowercase()
+            .cmp(&b.name.to_lowercase())
+            .then(a.id.cmp(&b.id))
+    });
+    if let Ok(Some(channels)) = hive.path(CHANNELS) {
+        for name in WATCHED_CHANNELS {
+            if let Ok(Some(c)) = hive.subkey(&channels, name)
+                && let Ok(Some((_, d))) = hive.value(&c, "Enabled")
+                && let Some(v) = super::hive::dword(&d)
+            {
+                out.channels.push((name, v != 0));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A Tree key: a task where it has an `Id`, else a folder.
+fn tree_task(
+    hive: &Hive<'_>,
+    path: String,
+    key: &Key,
+    by_id: &mut BTreeMap<String, RegTask>,
+    problems: &mut Vec<String>,
+) {
+    let values = match hive.values(key) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(hive_problem(&format!("Tree{path}"), &e));
+            return;
+        }
+    };
+    let mut id = None;
+    let mut entry = TreeEntry::default();
+    for v in &values {
+        match v.name.to_ascii_lowercase().as_str() {
+            "id" => {
+                id = hive
+                    .data(v)
+                    .ok()
+                    .map(|d| super::hive::text(&d).trim().to_uppercase())
+            }
+            "sd" => entry.has_sd = v.size() > 0,
+            "index" => entry.index = hive.data(v).ok().and_then(|d| super::hive::dword(&d)),
+            _ => {}
+        }
+    }
+    let Some(id) = id.filter(|i| !i.is_empty()) else {
+        return;
+    };
+    let t = by_id.entry(id.clone()).or_default();
+    t.id = id;
+    t.name = path;
+    t.tree = Some(entry);
+    t.written = t.written.or(key.written);
+}
+
+/// A `Tasks\{GUID}` key's values, decoded.
+fn tasks_key(hive: &Hive<'_>, key: &Key, by_id: &mut BTreeMap<String, RegTask>) {
+    let id = key.name.to_uppercase();
+    let t = by_id.entry(id.clone()).or_default();
+    t.id = id;
+    t.in_tasks = true;
+    t.written = key.written.or(t.written);
+    let values = match hive.values(key) {
+        Ok(v) => v,
+        Err(e) => {
+            t.problems.push(e.to_string());
+            return;
+        }
+    };
+    for v in &values {
+        let data = match hive.data(v) {
+            Ok(d) => d,
+            Err(e) => {
+                t.problems.push(format!("{}: {e}", v.name));
+                continue;
+            }
+        };
+        let name = v.name.to_ascii_lowercase();
+        match name.as_str() {
+            "actions" => match actions(&data) {
+                Ok(a) => t.actions = Some(a),
+                Err(e) => t.problems.push(format!("Actions: {e}")),
+            },
+            "triggers" => match triggers(&data) {
+                Ok(tr) => {
+                    if let Some(p) = &tr.problem {
+                        t.problems.push(format!("Triggers: {p}"));
+                    }
+                    t.triggers = Some(tr);
+                }
+                Err(e) => t.problems.push(format!("Triggers: {e}")),
+            },
+            "dynamicinfo" => match dynamic_info(&data) {
+                Ok(d) => t.dynamic = Some(d),
+                Err(e) => t.problems.push(format!("DynamicInfo: {e}")),
+            },
+            "hash" => t.hash = data,
+            _ => {
+                let field = match name.as_str() {
+                    "author" => "Author",
+                    "description" => "Description",
+                    "uri" => "URI",
+                    "date" => "Date",
+                    "source" => "Source",
+                    "path" => "Path",
+                    _ => continue,
+                };
+                t.text.push((field, super::hive::text(&data)));
+            }
+        }
+    }
+    if t.name.is_empty()
+        && let Some((_, p)) = t.text.iter().find(|(k, _)| *k == "Path")
+    {
+        t.name = p.clone();
+    }
 }
 
 #[cfg(test)]

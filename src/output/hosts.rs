@@ -36,6 +36,16 @@ impl<'a> HostRows<'a> {
     /// One host's row (the JSON Lines contract of `--by host`).
     pub fn json_row(c: &HostCoverage) -> Value {
         let e = &c.evidence;
+        let mut verdict = c.seen.text().to_string();
+        match e.operational_enabled {
+            Some(false) => verdict.push_str(
+                "; its SOFTWARE hive says TaskScheduler/Operational is disabled: no run is logged",
+            ),
+            Some(true) if e.operational == 0 => verdict.push_str(
+                "; its SOFTWARE hive says TaskScheduler/Operational is enabled, yet no record of it was read: collect that log",
+            ),
+            _ => {}
+        }
         json!({
             "host": c.host,
             "aliases": c.aliases,
@@ -51,8 +61,10 @@ impl<'a> HostRows<'a> {
             "last_seen": rfc3339(e.span.last),
             "operational_first_seen": rfc3339(e.operational_span.first),
             "operational_last_seen": rfc3339(e.operational_span.last),
+            "operational_enabled": e.operational_enabled,
+            "sysmon_enabled": e.sysmon_enabled,
             "visibility": c.seen.key(),
-            "verdict": c.seen.text(),
+            "verdict": verdict,
         })
     }
 

@@ -243,16 +243,21 @@ impl<'a> Rows<'a> {
             obj.insert("task".into(), json!(self.ds.name_as_read(u).0));
             obj.insert(
                 "format".into(),
-                json!(if e.event_id == crate::event::DEF_JOB {
-                    "job"
-                } else {
-                    "xml"
+                json!(match e.event_id {
+                    crate::event::DEF_JOB => "job",
+                    crate::event::DEF_REG => "registry",
+                    _ => "xml",
                 }),
             );
             for (key, field) in [
                 ("file", "File"),
                 ("host_from", "HostFrom"),
                 ("host_aliases", "HostAliases"),
+                ("task_id", "TaskId"),
+                ("tree_sd", "TreeSD"),
+                ("tree_index", "TreeIndex"),
+                ("file_hash", "FileHash"),
+                ("starts_from", "StartsFrom"),
             ] {
                 if let Some(v) = raw.get(field) {
                     obj.insert(key.into(), json!(v));

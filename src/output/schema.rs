@@ -110,6 +110,12 @@ pub const HOST_COLUMNS: &[Col] = &[
         "operational_last_seen",
         Source::Time(&["operational_last_seen"]),
     ),
+    // `true`, `false`, or empty where no SOFTWARE hive of the host was read.
+    col(
+        "operational_enabled",
+        Source::Json(&["operational_enabled"]),
+    ),
+    col("sysmon_enabled", Source::Json(&["sysmon_enabled"])),
     col("visibility", Source::Text(&["visibility"], "")),
     col("verdict", Source::Text(&["verdict"], "")),
 ];

@@ -308,7 +308,29 @@ fn definition(ev: &RawEvent, f: &mut [String]) {
     if let Some(xml) = definition_of(ev) {
         from_definition(&xml, f);
     }
+    // What the registry's TaskCache and the Tasks folder say of each other
+    // ([`crate::ingest::registry`]): a Tree key without its security descriptor or with
+    // index 0, a task the registry holds with no file, a file it does not register, hashes
+    // or actions that differ.
+    for (key, value, flag) in REGISTRY_STATES {
+        if ev.get(key).is_some_and(|v| v.eq_ignore_ascii_case(value)) {
+            push_flags(&mut f[FLAGS], flag);
+        }
+    }
 }
+
+/// Facts of a definition's registry comparison that become `cmd_flags`: (raw field, value,
+/// flag). Each flag stands for one of [`crate::timeline::Flag`]'s registry flags.
+pub const REGISTRY_STATES: [(&str, &str, &str); 8] = [
+    ("TreeSD", "absent", "no-sd"),
+    ("TreeIndex", "0", "index-0"),
+    ("FileState", "no file", "unfiled"),
+    ("FileState", "differs", "hash-differs"),
+    ("ActionsVsFile", "differ", "actions-differ"),
+    ("Registry", "not registered", "unregistered"),
+    ("RegistryHash", "differs", "hash-differs"),
+    ("RegistryActions", "differ", "actions-differ"),
+];
 
 /// The definition a record carries: its task XML (`TaskContentNew`, `TaskContent`) parsed,
 /// or, for a definition given as fields (a `.job` file, a collector's parsed task), those

@@ -131,6 +131,7 @@ pub(super) fn plant(
                 task_name: played.task_name,
                 records: Vec::new(),
                 definition: None,
+                registry: None,
                 seen_in: Vec::new(),
             }
         })
@@ -385,4 +386,145 @@ fn system_task(path: &str, action: Action, schedule: Schedule, xml: String) -> H
         xml,
         installed: None,
     }
+}
+
+/// A registry-level attack: nothing is logged (the registry is written directly, or the
+/// task's keys changed after it was registered); the host's SOFTWARE hive, and where the
+/// task keeps one its Tasks folder file, carry it.
+pub(super) struct RegistryPlant {
+    pub host: usize,
+    pub attack: usize,
+    pub name: String,
+    /// The definition as registered (for a changed `Actions`: the file's, unchanged).
+    pub xml: String,
+    pub tamper: super::registry::Tamper,
+    pub written: i64,
+}
+
+/// One registry-level scenario: its id, technique, words, task and change.
+struct RegistryScenario {
+    id: &'static str,
+    technique: &'static str,
+    description: &'static str,
+    on: On,
+    /// The task it makes (`None`: it changes one of the host's own tasks).
+    task: Option<(&'static str, Schedule, Action)>,
+    tamper: fn() -> super::registry::Tamper,
+}
+
+const REGISTRY_SCENARIOS: &[RegistryScenario] = &[
+    RegistryScenario {
+        id: "tarrask-hidden-task",
+        technique: "T1053.005, T1564 (HAFNIUM Tarrask)",
+        description: "task whose TaskCache Tree key lost its SD value: invisible to schtasks /query and the Task Scheduler UI, still running a binary in ProgramData as SYSTEM",
+        on: On::Workstation(1),
+        task: Some((
+            "\\WinUpdate",
+            Schedule::Hours(1),
+            Action::Exec {
+                command: "C:\\ProgramData\\Microsoft\\WinUpdate\\winupdate.exe",
+                arguments: "",
+            },
+        )),
+        tamper: || super::registry::Tamper::NoSd,
+    },
+    RegistryScenario {
+        id: "index-zero-hidden-task",
+        technique: "T1053.005, T1564",
+        description: "task hidden by setting its Tree key's Index to 0; runs PowerShell from a file in C:\\Users\\Public",
+        on: On::Server,
+        task: Some((
+            "\\Microsoft\\Windows\\Maintenance\\SvcRestart",
+            Schedule::Daily,
+            Action::Exec {
+                command: "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe",
+                arguments: "-w hidden -c iex (gc C:\\Users\\Public\\r.txt -raw)",
+            },
+        )),
+        tamper: || super::registry::Tamper::IndexZero,
+    },
+    RegistryScenario {
+        id: "ghosttask-registry-only",
+        technique: "T1053.005 (GhostTask)",
+        description: "task created by writing the TaskCache alone: no file in the Tasks folder, no 4698, no 106; runs a binary in C:\\Users\\Public at logon as SYSTEM",
+        on: On::Workstation(0),
+        task: Some((
+            "\\Microsoft\\Windows\\UpdateSync",
+            Schedule::Logon,
+            Action::Exec {
+                command: "C:\\Users\\Public\\updsync.exe",
+                arguments: "--silent",
+            },
+        )),
+        tamper: || super::registry::Tamper::RegistryOnly,
+    },
+    RegistryScenario {
+        id: "registry-actions-edited",
+        technique: "T1053.005",
+        description: "a built-in task's registry Actions rewritten to run a binary in C:\\Windows\\Temp; its XML file still shows the original command",
+        on: On::Workstation(2),
+        task: None,
+        tamper: || {
+            super::registry::Tamper::Actions(
+                "C:\\Windows\\Temp\\svchost.exe".into(),
+                "-k netsvcs".into(),
+            )
+        },
+    },
+];
+
+/// Plant the registry-level scenarios: their attacks are appended to `attacks`.
+pub(super) fn plant_registry(
+    tasks: &[Vec<HostTask>],
+    hosts: &[Host],
+    cfg: &Config,
+    targets: Option<&Targets>,
+    attacks: &mut Vec<Attack>,
+) -> Vec<RegistryPlant> {
+    let Some(targets) = targets else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (k, s) in REGISTRY_SCENARIOS.iter().enumerate() {
+        let host = match s.on {
+            On::Workstation(k) => targets.pick(k),
+            On::Server => targets.srv,
+        };
+        let written = day(cfg, cfg.days / 2) + (9 + k as i64) * US_PER_H + 3 * US_PER_MIN;
+        let (name, xml) = match s.task {
+            Some((name, schedule, action)) => {
+                (name.to_string(), system_xml(name, "", schedule, &action))
+            }
+            // A built-in task of the host that runs a program as SYSTEM.
+            None => match tasks[host].iter().find(|t| {
+                t.installed.is_none()
+                    && t.principal_sid == "S-1-5-18"
+                    && matches!(t.def.action, Action::Exec { .. })
+                    && t.path.starts_with("\\Microsoft\\Windows\\")
+            }) {
+                Some(t) => (t.path.clone(), t.xml.clone()),
+                None => continue,
+            },
+        };
+        attacks.push(Attack {
+            id: s.id.into(),
+            technique: s.technique.into(),
+            description: s.description.into(),
+            host: hosts[host].fqdn.clone(),
+            task_name: name.clone(),
+            records: Vec::new(),
+            definition: None,
+            registry: None,
+            seen_in: Vec::new(),
+        });
+        out.push(RegistryPlant {
+            host,
+            attack: attacks.len() - 1,
+            name,
+            xml,
+            tamper: (s.tamper)(),
+            written,
+        });
+    }
+    out
 }

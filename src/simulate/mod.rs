@@ -7,6 +7,8 @@
 mod attacks;
 mod background;
 pub mod catalog;
+pub mod regf;
+pub mod registry;
 
 use std::io;
 use std::path::Path;
@@ -128,7 +130,12 @@ pub struct Attack {
     /// the task is still there at the end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub definition: Option<String>,
-    /// Where it can be seen: `Security`, `TaskScheduler/Operational`, `Tasks folder`.
+    /// The host's SOFTWARE hive (relative to the output folder) where the attack is in the
+    /// registry's TaskCache: registry-level attacks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// Where it can be seen: `Security`, `TaskScheduler/Operational`, `Tasks folder`,
+    /// `Registry`.
     #[serde(default)]
     pub seen_in: Vec<String>,
 }
@@ -945,9 +952,7 @@ fn write_tasks_folder(
         }
         let bytes = utf16_file(&def.xml);
         std::fs::write(&path, &bytes)?;
-        let written = def
-            .written
-            .unwrap_or(cfg.start - US_PER_DAY - (k as i64 % 48) * US_PER_H);
+        let written = written_at(cfg, k, def);
         let when = std::time::UNIX_EPOCH
             + std::time::Duration::from_micros(u64::try_from(written).unwrap_or(0));
         std::fs::File::options()
@@ -977,6 +982,71 @@ fn write_tasks_folder(
         out.join(&host.name).join(format!("{stamp}_CopyLog.csv")),
         log,
     )
+}
+
+/// When a definition on disk was last written: its registration in the period, else (tasks
+/// from before it) a day before it, minus a few hours per task, the same every run.
+fn written_at(cfg: &Config, k: usize, def: &OnDisk) -> i64 {
+    def.written
+        .unwrap_or(cfg.start - US_PER_DAY - (k as i64 % 48) * US_PER_H)
+}
+
+/// Write a host's SOFTWARE hive: a TaskCache entry for every task of its Tasks folder (the
+/// same times), the registry-level attacks planted on it, its channels' settings.
+fn write_software_hive(
+    out: &Path,
+    cfg: &Config,
+    host: &Host,
+    records: Records,
+    defs: &std::collections::BTreeMap<String, OnDisk>,
+    plants: &[&attacks::RegistryPlant],
+) -> io::Result<()> {
+    let entries = hive_entries(cfg, defs, plants);
+    let copied = cfg.start + i64::from(cfg.days) * US_PER_DAY;
+    let bytes = registry::software_hive(&entries, records.operational, copied);
+    let path = out.join(registry::hive_file(&host.name));
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, bytes)
+}
+
+/// The TaskCache entries of a host: one per definition on disk (at its time), with the
+/// registry-level attacks planted on it.
+fn hive_entries<'a>(
+    cfg: &Config,
+    defs: &'a std::collections::BTreeMap<String, OnDisk>,
+    plants: &[&'a attacks::RegistryPlant],
+) -> Vec<registry::Entry<'a>> {
+    let tamper_of = |name: &str| {
+        plants
+            .iter()
+            .find(|p| p.name == name)
+            .map(|p| p.tamper.clone())
+            .unwrap_or_default()
+    };
+    let mut entries: Vec<registry::Entry<'_>> = defs
+        .iter()
+        .enumerate()
+        .map(|(k, (name, def))| registry::Entry {
+            name,
+            xml: &def.xml,
+            written: written_at(cfg, k, def),
+            tamper: tamper_of(name),
+        })
+        .collect();
+    for p in plants
+        .iter()
+        .filter(|p| p.tamper == registry::Tamper::RegistryOnly)
+    {
+        entries.push(registry::Entry {
+            name: &p.name,
+            xml: &p.xml,
+            written: p.written,
+            tamper: p.tamper.clone(),
+        });
+    }
+    entries
 }
 
 /// The System log of a host (background noise only).
@@ -1034,6 +1104,11 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
         gens.push(g);
     }
     let mut attacks = plant(&mut gens, &tasks, cfg, targets.as_ref());
+    let registry_plants = if cfg.tasks_folder {
+        attacks::plant_registry(&tasks, &hosts, cfg, targets.as_ref(), &mut attacks)
+    } else {
+        Vec::new()
+    };
 
     std::fs::create_dir_all(out)?;
     let mut total = 0u64;
@@ -1052,11 +1127,29 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
         // Stable: equal times keep generation order.
         events.sort_by_key(|p| p.time);
         let records = cfg.logging.of(hi, g.host);
-        let on_disk = if cfg.tasks_folder {
+        let mut on_disk = if cfg.tasks_folder {
             definitions_at_end(&tasks[hi], &events)
         } else {
             std::collections::BTreeMap::new()
         };
+        let plants: Vec<&attacks::RegistryPlant> =
+            registry_plants.iter().filter(|p| p.host == hi).collect();
+        for p in &plants {
+            // A task hidden in the registry keeps its file; a GhostTask has none.
+            if matches!(
+                p.tamper,
+                registry::Tamper::NoSd | registry::Tamper::IndexZero
+            ) {
+                on_disk.insert(
+                    p.name.clone(),
+                    OnDisk {
+                        xml: p.xml.clone(),
+                        written: Some(p.written),
+                        attack: Some(p.attack),
+                    },
+                );
+            }
+        }
         mark_definitions(&g.host.name, &tasks[hi], &on_disk, &mut attacks);
         // What the host did not record is not written (the events stay the truth of what
         // happened: the Tasks folder is made of them).
@@ -1073,12 +1166,27 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
             let logs = 1
                 + usize::from(records.operational)
                 + usize::from(cfg.background != Background::None);
-            total += write_host_summary(out, cfg, g.host, (&events, logs), &on_disk, &mut attacks)?;
+            total += write_host_summary(
+                out,
+                cfg,
+                g.host,
+                (&events, logs, records.operational),
+                &on_disk,
+                &plants,
+                &mut attacks,
+            )?;
+            for p in &plants {
+                attacks[p.attack].registry = Some(registry::hive_file(&g.host.name));
+            }
             continue;
         }
         std::fs::create_dir_all(out.join(&g.host.name))?;
         if cfg.tasks_folder {
             write_tasks_folder(out, cfg, g.host, &on_disk)?;
+            write_software_hive(out, cfg, g.host, records, &on_disk, &plants)?;
+            for p in &plants {
+                attacks[p.attack].registry = Some(registry::hive_file(&g.host.name));
+            }
         }
         // Security (tasks and noise), TaskScheduler (tasks), System (noise, when there is any).
         for log in [Log::Security, Log::TaskScheduler, Log::System] {
@@ -1176,6 +1284,9 @@ fn note_where_seen(attacks: &mut [Attack]) {
         }
         if a.definition.is_some() {
             seen.push("Tasks folder".into());
+        }
+        if a.registry.is_some() {
+            seen.push("Registry".into());
         }
         a.seen_in = seen;
     }
@@ -1285,8 +1396,9 @@ fn write_host_summary(
     out: &Path,
     cfg: &Config,
     host: &Host,
-    (events, logs): (&[Pending], usize),
+    (events, logs, operational): (&[Pending], usize, bool),
     on_disk: &std::collections::BTreeMap<String, OnDisk>,
+    plants: &[&attacks::RegistryPlant],
     attacks: &mut [Attack],
 ) -> io::Result<u64> {
     let profile = crate::profile::by_name("scheduled-tasks").expect("a built-in profile");
@@ -1328,6 +1440,16 @@ fn write_host_summary(
     } else {
         host.name.to_lowercase()
     };
+    // Its SOFTWARE hive, read as `summarize` reads it (the same reader, from memory, and
+    // the same comparison with the Tasks folder beside it).
+    let hive = registry::software_hive(
+        &hive_entries(cfg, on_disk, plants),
+        operational,
+        cfg.start + i64::from(cfg.days) * US_PER_DAY,
+    );
+    let cache = crate::ingest::hive::Hive::open(&hive, &[])
+        .and_then(|h| crate::ingest::taskcache::read(&h))
+        .map_err(io::Error::other)?;
     for (k, (task, def)) in on_disk.iter().enumerate() {
         let file = tasks_file(&host.name, task);
         raw.push(crate::event::RawEvent {
@@ -1350,21 +1472,50 @@ fn write_host_summary(
                 ("File".into(), file),
                 ("HostFrom".into(), "logs under its collection".into()),
                 ("TaskContent".into(), def.xml.clone()),
-            ],
+                (
+                    "Sha256".into(),
+                    crate::ingest::definitions::sha256_hex(&utf16_file(&def.xml)[2..]),
+                ),
+            ]
+            .into_iter()
+            .chain(crate::ingest::registry::file_facts(
+                task,
+                &utf16_file(&def.xml),
+                &cache,
+            ))
+            .collect(),
         });
     }
-    let read = raw.len() as u64;
+    let hive_path = out
+        .join(registry::hive_file(&host.name))
+        .display()
+        .to_string();
+    let of = crate::ingest::definitions::HostOf {
+        host: computer.clone(),
+        aliases: Vec::new(),
+        from: "logs under its collection".into(),
+    };
+    let file_of = |name: &str| on_disk.get(name).map(|d| utf16_file(&d.xml));
+    let (records_of_registry, confirmed) = crate::ingest::registry::registry_records(
+        &hive_path,
+        &cache,
+        &crate::ingest::definitions::place(&hive_path),
+        &of,
+        Some(&file_of),
+    );
+    raw.extend(records_of_registry);
+    evidence.operational_enabled = Some(operational);
+    // The tasks the files confirm are read too (they stand as their files' rows).
+    let read = raw.len() as u64 + confirmed;
     let mut dataset = crate::frame::Dataset::build(profile.as_ref(), raw);
-    if records > 0 {
-        dataset.evidence.insert(host.fqdn.to_lowercase(), evidence);
-    }
+    dataset.evidence.insert(computer.to_lowercase(), evidence);
     crate::context::add(&mut dataset);
     let loaded = crate::pipeline::Loaded {
         dataset,
         reports: Vec::new(),
         records: read,
         skipped: 0,
-        files: logs + on_disk.len(),
+        files: logs + on_disk.len() + 1,
         passed_over: 0,
         notes: Vec::new(),
         conflicted_hosts: 0,

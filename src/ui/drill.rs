@@ -84,6 +84,9 @@ fn what_it_is(app: &App, ds: &Dataset, r: &Ranking, u: usize, doc: &mut Doc) {
         RowKind::Definition if e.event_id == crate::event::DEF_JOB => {
             "definition on disk (.job)".to_string()
         }
+        RowKind::Definition if e.event_id == crate::event::DEF_REG => {
+            "definition in the registry (TaskCache: what runs)".to_string()
+        }
         RowKind::Definition => "definition on disk (task XML)".to_string(),
         RowKind::Event => format!("{} / {}", safe(&e.channel, 60), e.event_id),
     };
@@ -131,6 +134,9 @@ fn what_it_is(app: &App, ds: &Dataset, r: &Ranking, u: usize, doc: &mut Doc) {
             ));
         }
     }
+    if ds.flags(u).contains(&crate::timeline::Flag::ActionsDiffer) {
+        registry_and_file(app, ds, u, lines);
+    }
     let flags = ds.flags(u);
     let prevalence = format!("seen on {} of {} hosts", e.hosts.len(), ds.fleet_size());
     lines.push(Line::from(vec![
@@ -156,6 +162,42 @@ fn what_it_is(app: &App, ds: &Dataset, r: &Ranking, u: usize, doc: &mut Doc) {
     if !app.note(u).is_empty() {
         lines.push(Line::raw(format!("note: {}", safe(app.note(u), 500))));
     }
+}
+
+/// Where the registry's Actions and the task file disagree: both, and which one runs (the
+/// registry's). The other side is looked up among the task's own rows (bounded by the task).
+fn registry_and_file(app: &App, ds: &Dataset, u: usize, lines: &mut Vec<Line<'static>>) {
+    let Some(t) = ds.tasks.of(u) else { return };
+    let e = &ds.uniques[u];
+    let is_reg = |x: usize| ds.uniques[x].event_id == crate::event::DEF_REG;
+    let other = ds.tasks.tasks[t]
+        .uniques
+        .iter()
+        .map(|&x| x as usize)
+        .find(|&x| {
+            let o = &ds.uniques[x];
+            x != u
+                && o.kind() == RowKind::Definition
+                && is_reg(x) != is_reg(u)
+                && o.hosts.iter().any(|h| e.hosts.contains(h))
+        });
+    let Some(other) = other else { return };
+    let (reg, file) = if is_reg(u) { (u, other) } else { (other, u) };
+    let warn = style(app, Color::Yellow);
+    lines.push(Line::styled(
+        format!(
+            "registry runs   {}   (what the Task Scheduler executes)",
+            safe(&ds.command_as_read(reg), 300)
+        ),
+        warn.add_modifier(Modifier::BOLD),
+    ));
+    lines.push(Line::styled(
+        format!(
+            "task file says  {}   (not what runs)",
+            safe(&ds.command_as_read(file), 300)
+        ),
+        warn,
+    ));
 }
 
 /// Width of a field row's loss bar.
@@ -590,7 +632,12 @@ fn definitions_by_host(app: &App, task: &crate::frame::Task, lines: &mut Vec<Lin
         for &u in defs {
             let flags: Vec<&str> = ds.flags(u).iter().map(|f| f.name()).collect();
             lines.push(Line::raw(format!(
-                "    definition #{:<4} {}{}",
+                "    {} #{:<4} {}{}",
+                if ds.uniques[u].event_id == crate::event::DEF_REG {
+                    "registry  "
+                } else {
+                    "definition"
+                },
                 data.event_rank(u).saturating_add(1),
                 safe(&ds.command_as_read(u), 100),
                 if flags.is_empty() {

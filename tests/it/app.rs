@@ -1520,8 +1520,8 @@ fn render_at_80x24_120x40_and_200x60() {
         let s = screen(&app, w, h);
         let lines: Vec<&str> = s.lines().collect();
         assert!(
-            lines[0].contains("4949 records, 529 files")
-                && lines[0].contains("233 unique, 8 hosts"),
+            lines[0].contains("5443 records, 539 files")
+                && lines[0].contains("240 unique, 8 hosts"),
             "the header keeps its numbers at {w}x{h}:\n{s}"
         );
         assert!(

@@ -210,7 +210,7 @@ fn at_80x24_the_screen_keeps_its_numbers_and_keys() {
     // Once the model is in, no status message of training's replaces the ones checked below.
     let screen = wait_for(&session, "re-ranked by ae", 300);
     assert!(
-        screen.contains("4949 records, 529 files") && screen.contains("233 unique, 8 hosts"),
+        screen.contains("5443 records, 539 files") && screen.contains("240 unique, 8 hosts"),
         "the header keeps its numbers:\n{screen}"
     );
     assert!(screen.contains("? help  q quit"), "{screen}");

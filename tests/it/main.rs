@@ -18,6 +18,7 @@ mod json_layouts;
 mod layers;
 mod lifecycle;
 mod model;
+mod registry;
 mod report;
 mod services;
 mod session;

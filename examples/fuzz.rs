@@ -11,7 +11,9 @@
 //! session file), `baseline` (a saved model file, loaded and scored), `filter` (filter
 //! queries: parsed, evaluated, printed and read back), `summary` (fleet summaries), `parquet`
 //! (Parquet summaries), `hunt` (Velociraptor hunt downloads: the archive, and its combined
-//! results), `taskcache` (the registry TaskCache's Actions and DynamicInfo values). A crash
+//! results), `taskcache` (the registry TaskCache's Actions, Triggers and DynamicInfo
+//! values), `hive` (registry hive files: the regf reader, the TaskCache read from it, its
+//! transaction logs). A crash
 //! is written to `fuzz-crashes/TARGET-N`
 //! with its panic message; every target ends with a line `TARGET: N execs, C crashes`.
 
@@ -488,8 +490,66 @@ fn main() {
             &|b| {
                 let _ = anomalog::ingest::taskcache::actions(b);
                 let _ = anomalog::ingest::taskcache::dynamic_info(b);
+                let _ = anomalog::ingest::taskcache::triggers(b);
             },
         ));
+        // Triggers as the simulator encodes them (every kind it writes), from real task XML.
+        let seeds: Vec<Vec<u8>> = [
+            "Boot", "Logon", "Time", "Calendar", "Event", "Idle", "Registration",
+        ]
+        .iter()
+        .map(|k| {
+            let xml = format!(
+                "<Task><Triggers><{k}Trigger><Repetition><Interval>PT1H</Interval></Repetition></{k}Trigger></Triggers><Principals><Principal><UserId>S-1-5-18</UserId></Principal></Principals></Task>"
+            );
+            let x = anomalog::profile::task_xml::parse(&xml).unwrap();
+            anomalog::simulate::registry::triggers_blob(&x)
+        })
+        .collect();
+        add(fuzz("triggers", &seeds, secs, &mut rng, &|b| {
+            let _ = anomalog::ingest::taskcache::triggers(b);
+        }));
+    }
+    if want("hive") {
+        // The samples' SOFTWARE hives (a TaskCache of every host), and a dirty hive with its
+        // transaction log; each read as `rank` reads it, the TaskCache decoded.
+        let mut seeds: Vec<Vec<u8>> = walkdir::WalkDir::new("samples")
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_name() == "SOFTWARE")
+            .take(2)
+            .map(|e| std::fs::read(e.path()).unwrap())
+            .collect();
+        let mut small = anomalog::simulate::regf::RegKey::new("ROOT", 0);
+        small
+            .at(anomalog::ingest::taskcache::TASKCACHE, 0)
+            .at("Tree\\T", 0)
+            .set_sz("Id", "{00000000-0000-0000-0000-000000000001}");
+        let before = anomalog::simulate::regf::hive(&small, "SOFTWARE", 0);
+        let mut after = small.clone();
+        after.at("Extra\\Key", 0).set_dword("v", 1);
+        let after = anomalog::simulate::regf::hive(&after, "SOFTWARE", 0);
+        let mut dirty = before.clone();
+        let log = anomalog::simulate::regf::dirty_with_log(&mut dirty, &after, 5);
+        seeds.push(before);
+        let read = |hive: &[u8], log: Option<&[u8]>| {
+            let hive = hive.to_vec();
+            let log = log.map(<[u8]>::to_vec);
+            let logs: Vec<&dyn anomalog::ingest::hive::ReadAt> = log
+                .iter()
+                .map(|l| l as &dyn anomalog::ingest::hive::ReadAt)
+                .collect();
+            if let Ok(h) = anomalog::ingest::hive::Hive::open(&hive, &logs) {
+                let _ = anomalog::ingest::taskcache::read(&h);
+                if let Ok(root) = h.root() {
+                    let _ = h.walk(&root, 16, 100_000);
+                }
+            }
+        };
+        add(fuzz("hive", &seeds, secs, &mut rng, &|b| read(b, None)));
+        add(fuzz("hive-log", &[log], secs / 2.0, &mut rng, &|b| {
+            read(&dirty, Some(b))
+        }));
     }
     println!("all: {} execs, {} crashes", total.0, total.1);
 }

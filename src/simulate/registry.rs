@@ -256,6 +256,12 @@ pub fn dynamic_info(created: i64) -> Vec<u8> {
 /// The SOFTWARE hive of a host with these tasks; `operational`: whether its
 /// TaskScheduler/Operational channel is enabled.
 pub fn software_hive(entries: &[Entry<'_>], operational: bool, written: i64) -> Vec<u8> {
+    let root = software_root(entries, operational, written);
+    regf::hive(&root, "\\SystemRoot\\System32\\Config\\SOFTWARE", written)
+}
+
+/// The keys of [`software_hive`], before they are written.
+pub fn software_root(entries: &[Entry<'_>], operational: bool, written: i64) -> RegKey {
     let mut root = RegKey::new("ROOT", written);
     root.at("Microsoft\\Windows NT\\CurrentVersion", written)
         .set_sz("ProductName", "Windows 10 Enterprise")
@@ -333,5 +339,5 @@ pub fn software_hive(entries: &[Entry<'_>], operational: bool, written: i64) -> 
         root.at(&format!("{channels}\\{name}"), written)
             .set_dword("Enabled", u32::from(on));
     }
-    regf::hive(&root, "\\SystemRoot\\System32\\Config\\SOFTWARE", written)
+    root
 }

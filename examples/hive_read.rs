@@ -100,7 +100,11 @@ fn main() {
             t,
         );
         for v in 0..64 {
-            k.set(&format!("v{v}"), regf::REG_BINARY, vec![(i % 251) as u8; 300]);
+            k.set(
+                &format!("v{v}"),
+                regf::REG_BINARY,
+                vec![(i % 251) as u8; 300],
+            );
         }
     }
     let big = regf::hive(&root, "\\SystemRoot\\System32\\Config\\SOFTWARE", t);
@@ -135,7 +139,9 @@ fn main() {
     println!("hive: {size:.1} MB, 300 tasks in its TaskCache");
     println!(
         "anomalog rank --by definition: {ours:.3} s (best of 3), peak {}",
-        ours_mb.map_or("unknown (no /usr/bin/time)".into(), |m| format!("{m:.0} MB"))
+        ours_mb.map_or("unknown (no /usr/bin/time)".into(), |m| format!(
+            "{m:.0} MB"
+        ))
     );
     let (theirs, _, ok) = timed(std::path::Path::new("hivexml"), &[hive_arg]);
     if ok {

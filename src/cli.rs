@@ -355,7 +355,8 @@ fn read_inputs(
 }
 
 /// This machine's event logs and task definitions (Windows: `%SystemRoot%\System32\winevt\Logs`,
-/// `%SystemRoot%\System32\Tasks`, `%SystemRoot%\Tasks`); `None` elsewhere.
+/// `%SystemRoot%\System32\Tasks`, `%SystemRoot%\Tasks`, and the live registry's TaskCache,
+/// `HKLM\SOFTWARE`); `None` elsewhere.
 fn live_inputs() -> Option<Vec<PathBuf>> {
     if !cfg!(windows) {
         return None;
@@ -366,6 +367,7 @@ fn live_inputs() -> Option<Vec<PathBuf>> {
         root.join("System32").join("winevt").join("Logs"),
         root.join("System32").join("Tasks"),
         root.join("Tasks"),
+        PathBuf::from("HKLM\\SOFTWARE"),
     ])
 }
 

@@ -719,3 +719,80 @@ pub fn text(data: &[u8]) -> String {
 pub fn dword(data: &[u8]) -> Option<u32> {
     (data.len() >= 4).then(|| le32(data, 0))
 }
+
+/// A key's values: each name, and its data or why it could not be read.
+pub type ValueList = Vec<(String, Result<Vec<u8>, HiveError>)>;
+
+/// A registry as keys, subkeys and values: a hive file ([`Hive`]) or, on Windows, the live
+/// registry ([`super::live_registry`]). What the TaskCache reader walks.
+pub trait RegistryView {
+    type Key: Clone;
+    /// The key at a `\`-separated path below the root.
+    fn key_at(&self, path: &str) -> Result<Option<Self::Key>, HiveError>;
+    /// The subkey named `name` (case-insensitive).
+    fn child(&self, key: &Self::Key, name: &str) -> Result<Option<Self::Key>, HiveError>;
+    /// Its subkeys and their names, at most `max`.
+    fn children(&self, key: &Self::Key, max: usize) -> Result<Vec<(String, Self::Key)>, HiveError>;
+    /// Last written, microseconds since 1970.
+    fn written(&self, key: &Self::Key) -> Option<i64>;
+    /// Its values: each name and its data, or why the data could not be read.
+    fn value_list(&self, key: &Self::Key) -> Result<ValueList, HiveError>;
+    /// Why this registry has no TaskCache, in words (what kind of hive it is).
+    fn without_taskcache(&self) -> String;
+}
+
+impl RegistryView for Hive<'_> {
+    type Key = Key;
+
+    fn key_at(&self, path: &str) -> Result<Option<Key>, HiveError> {
+        self.path(path)
+    }
+
+    fn child(&self, key: &Key, name: &str) -> Result<Option<Key>, HiveError> {
+        self.subkey(key, name)
+    }
+
+    fn children(&self, key: &Key, max: usize) -> Result<Vec<(String, Key)>, HiveError> {
+        let mut out = Vec::new();
+        for o in self.subkeys(key)?.into_iter().take(max) {
+            let k = self.key(o)?;
+            out.push((k.name.clone(), k));
+        }
+        Ok(out)
+    }
+
+    fn written(&self, key: &Key) -> Option<i64> {
+        key.written
+    }
+
+    fn value_list(&self, key: &Key) -> Result<ValueList, HiveError> {
+        Ok(self
+            .values(key)?
+            .into_iter()
+            .map(|v| {
+                let d = self.data(&v);
+                (v.name, d)
+            })
+            .collect())
+    }
+
+    fn without_taskcache(&self) -> String {
+        let kind = self.file_name().rsplit(['\\', '/']).next().unwrap_or("");
+        if kind.is_empty() {
+            "a registry hive without a TaskCache (not a SOFTWARE hive)".into()
+        } else {
+            format!("a registry hive without a TaskCache (its base block names it {kind})")
+        }
+    }
+}
+
+/// What was noticed while opening a registry (a bad checksum, logs applied or not).
+pub trait Notes {
+    fn notes(&self) -> &[String];
+}
+
+impl Notes for Hive<'_> {
+    fn notes(&self) -> &[String] {
+        &self.notes
+    }
+}

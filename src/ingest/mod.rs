@@ -16,6 +16,8 @@ pub mod hive;
 mod job;
 mod json_reader;
 pub mod layout;
+#[cfg(windows)]
+mod live_registry;
 mod parquet_check;
 mod peek;
 pub mod registry;
@@ -310,11 +312,15 @@ pub fn expand_paths(paths: &[PathBuf]) -> (Vec<(PathBuf, bool)>, Vec<FileReport>
                 .filter(|f| walked(f))
                 .collect();
             files.extend(found.into_iter().map(|f| (f, true)));
-        } else if p.is_file() {
+        } else if p.is_file() || (cfg!(windows) && is_live_software(p)) {
             files.push((p.clone(), false));
         } else {
             let mut r = FileReport::new(p.display().to_string(), "unknown");
-            r.problem("no such file or folder");
+            r.problem(if is_live_software(p) {
+                "a live registry is read on Windows only: name the SOFTWARE hive file (System32\\config\\SOFTWARE) here"
+            } else {
+                "no such file or folder"
+            });
             bad.push(r);
         }
     }
@@ -1053,30 +1059,49 @@ fn read_hive(
     rd: &Reading<'_>,
     sink: &mut dyn Sink,
 ) -> FileReport {
-    let mut r = FileReport::new(name, "hive");
     let logs: Vec<&dyn hive::ReadAt> = logs.iter().map(|l| l as &dyn hive::ReadAt).collect();
-    let opened = hive::Hive::open(src, &logs);
-    let cache = opened.and_then(|h| {
-        let notes = h.notes.clone();
-        taskcache::read(&h).map(|c| (c, notes))
-    });
-    let (cache, notes) = match cache {
-        Ok(c) => c,
-        Err(hive::HiveError::NotAHive(why)) => {
+    match hive::Hive::open(src, &logs) {
+        Ok(h) => read_registry(&h, name, None, tasks_folder, rd, sink),
+        Err(e) => registry_failed(FileReport::new(name, "hive"), e),
+    }
+}
+
+/// A registry that could not be read: passed over (not a SOFTWARE hive), or a warning.
+fn registry_failed(mut r: FileReport, e: hive::HiveError) -> FileReport {
+    match e {
+        hive::HiveError::NotAHive(why) => {
             r.problem(format!("passed over: {why}"));
             r.not_a_log = true;
-            return r;
         }
-        Err(e) => {
+        e => {
             r.problem(format!("the TaskCache could not be read: {e}"));
             r.skipped += 1;
-            return r;
         }
+    }
+    r
+}
+
+/// The TaskCache of a registry (a hive file, the live one) as definitions of the host the
+/// logs beside it name, its channel settings that host's coverage.
+fn read_registry<R: hive::RegistryView + hive::Notes>(
+    reg: &R,
+    name: String,
+    placed_at: Option<&str>,
+    tasks_folder: Option<&Path>,
+    rd: &Reading<'_>,
+    sink: &mut dyn Sink,
+) -> FileReport {
+    let mut r = FileReport::new(name, "hive");
+    let notes = reg.notes().to_vec();
+    let cache = taskcache::read(reg).map(|c| (c, notes));
+    let (cache, notes) = match cache {
+        Ok(c) => c,
+        Err(e) => return registry_failed(r, e),
     };
     for n in notes.into_iter().chain(cache.problems.iter().cloned()) {
         r.problem(n);
     }
-    let placed = definitions::place(&r.path);
+    let placed = definitions::place(placed_at.unwrap_or(&r.path));
     let host = match rd.hosts {
         Some(map) => map
             .lock()
@@ -1202,10 +1227,55 @@ fn member_text(
     r
 }
 
+/// Whether an input names this machine's live SOFTWARE hive (`HKLM\\SOFTWARE`).
+fn is_live_software(p: &Path) -> bool {
+    p.to_str().is_some_and(|s| {
+        s.eq_ignore_ascii_case("HKLM\\SOFTWARE") || s.eq_ignore_ascii_case("HKLM/SOFTWARE")
+    })
+}
+
+/// This machine's live SOFTWARE hive, read through the registry API (Windows).
+#[cfg(windows)]
+fn read_live_software(name: String, rd: &Reading<'_>, sink: &mut dyn Sink) -> FileReport {
+    let system32 = std::env::var_os("SystemRoot")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("C:\\Windows"))
+        .join("System32");
+    let tasks = system32.join("Tasks");
+    let tasks = tasks.is_dir().then_some(tasks);
+    // Placed where the hive lies, so that its host is this computer.
+    let at = system32
+        .join("config")
+        .join("SOFTWARE")
+        .display()
+        .to_string();
+    read_registry(
+        &live_registry::LiveSoftware,
+        name,
+        Some(&at),
+        tasks.as_deref(),
+        rd,
+        sink,
+    )
+}
+
+#[cfg(not(windows))]
+fn read_live_software(name: String, _: &Reading<'_>, _: &mut dyn Sink) -> FileReport {
+    let mut r = FileReport::new(name, "hive");
+    r.problem("a live registry is read on Windows only");
+    r
+}
+
 /// Read one file from disk: sniff its kind from the first bytes, not its name; text is read
 /// as a stream.
 fn read_file(path: &Path, rd: &Reading<'_>, sink: &mut dyn Sink) -> Vec<FileReport> {
     let name = path.display().to_string();
+    if is_live_software(path) && !path.is_file() {
+        if rd.hosts.is_none() {
+            return vec![FileReport::deferred(name)];
+        }
+        return vec![read_live_software(name, rd, sink)];
+    }
     let cannot = |name: String, what: &str, e: std::io::Error| {
         let mut r = FileReport::new(name, "unknown");
         r.problem(format!("cannot {what}: {e}"));

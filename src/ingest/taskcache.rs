@@ -9,7 +9,7 @@ pub use super::bytes::BlobError;
 use super::bytes::LeReader;
 use std::collections::BTreeMap;
 
-use super::hive::{Hive, HiveError, Key};
+use super::hive::{HiveError, RegistryView};
 
 /// The most actions a task may hold (the Task Scheduler takes 32).
 pub const MAX_ACTIONS: usize = 32;
@@ -535,55 +535,51 @@ fn hive_problem(what: &str, e: &HiveError) -> String {
     format!("{what}: {e}")
 }
 
-/// Read the TaskCache and the watched channels of an open hive; `NotAHive` where the hive
-/// has no TaskCache (a SYSTEM hive, an NTUSER.DAT).
-pub fn read(hive: &Hive<'_>) -> Result<TaskCache, HiveError> {
-    let Some(cache) = hive.path(TASKCACHE)? else {
-        let kind = hive.file_name().rsplit(['\\', '/']).next().unwrap_or("");
-        return Err(HiveError::NotAHive(if kind.is_empty() {
-            "a registry hive without a TaskCache (not a SOFTWARE hive)".into()
-        } else {
-            format!("a registry hive without a TaskCache (its base block names it {kind})")
-        }));
+/// Read the TaskCache and the watched channels of a registry (a hive file, the live
+/// registry); `NotAHive` where it has no TaskCache (a SYSTEM hive, an NTUSER.DAT).
+pub fn read<R: RegistryView>(reg: &R) -> Result<TaskCache, HiveError> {
+    let Some(cache) = reg.key_at(TASKCACHE)? else {
+        return Err(HiveError::NotAHive(reg.without_taskcache()));
     };
     let mut out = TaskCache::default();
     let mut by_id: BTreeMap<String, RegTask> = BTreeMap::new();
-    if let Some(tree) = hive.subkey(&cache, "Tree")? {
-        match hive.walk(&tree, 32, MAX_TASKS * 4) {
-            Ok(keys) => {
-                for (path, key) in keys {
-                    tree_task(hive, path, &key, &mut by_id, &mut out.problems);
-                }
+    if let Some(tree) = reg.child(&cache, "Tree")? {
+        // Depth first, each folder's keys in order, bounded in depth and in number.
+        let mut stack = vec![(String::new(), tree, 0usize)];
+        let mut seen = 0usize;
+        while let Some((path, key, depth)) = stack.pop() {
+            if depth >= 32 || seen >= MAX_TASKS * 4 {
+                continue;
             }
-            Err(e) => out.problems.push(hive_problem("TaskCache\\Tree", &e)),
+            match reg.children(&key, MAX_TASKS * 4 - seen) {
+                Ok(children) => {
+                    seen += children.len();
+                    for (name, child) in children.into_iter().rev() {
+                        let p = format!("{path}\\{name}");
+                        tree_task(reg, p.clone(), &child, &mut by_id, &mut out.problems);
+                        stack.push((p, child, depth + 1));
+                    }
+                }
+                Err(e) => out.problems.push(hive_problem(&format!("Tree{path}"), &e)),
+            }
         }
     }
-    if let Some(tasks) = hive.subkey(&cache, "Tasks")? {
-        match hive.subkeys(&tasks) {
+    if let Some(tasks) = reg.child(&cache, "Tasks")? {
+        match reg.children(&tasks, MAX_TASKS) {
             Ok(keys) => {
-                for o in keys.into_iter().take(MAX_TASKS) {
-                    match hive.key(o) {
-                        Ok(k) => tasks_key(hive, &k, &mut by_id),
-                        Err(e) => out.problems.push(hive_problem("TaskCache\\Tasks", &e)),
-                    }
+                for (name, k) in keys {
+                    tasks_key(reg, &name, &k, &mut by_id);
                 }
             }
             Err(e) => out.problems.push(hive_problem("TaskCache\\Tasks", &e)),
         }
     }
     for start in ["Plain", "Logon", "Boot"] {
-        let Some(k) = hive.subkey(&cache, start)? else {
+        let Some(k) = reg.child(&cache, start)? else {
             continue;
         };
-        for o in hive
-            .subkeys(&k)
-            .unwrap_or_default()
-            .into_iter()
-            .take(MAX_TASKS)
-        {
-            if let Ok(g) = hive.key(o)
-                && let Some(t) = by_id.get_mut(&g.name.to_uppercase())
-            {
+        for (name, _) in reg.children(&k, MAX_TASKS).unwrap_or_default() {
+            if let Some(t) = by_id.get_mut(&name.to_uppercase()) {
                 t.registered.push(start);
             }
         }
@@ -595,12 +591,21 @@ pub fn read(hive: &Hive<'_>) -> Result<TaskCache, HiveError> {
             .cmp(&b.name.to_lowercase())
             .then(a.id.cmp(&b.id))
     });
-    if let Ok(Some(channels)) = hive.path(CHANNELS) {
+    if let Ok(Some(channels)) = reg.key_at(CHANNELS) {
         for name in WATCHED_CHANNELS {
-            if let Ok(Some(c)) = hive.subkey(&channels, name)
-                && let Ok(Some((_, d))) = hive.value(&c, "Enabled")
-                && let Some(v) = super::hive::dword(&d)
-            {
+            let enabled = reg
+                .child(&channels, name)
+                .ok()
+                .flatten()
+                .and_then(|c| reg.value_list(&c).ok())
+                .and_then(|values| {
+                    values
+                        .into_iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case("Enabled"))
+                })
+                .and_then(|(_, d)| d.ok())
+                .and_then(|d| super::hive::dword(&d));
+            if let Some(v) = enabled {
                 out.channels.push((name, v != 0));
             }
         }
@@ -609,14 +614,14 @@ pub fn read(hive: &Hive<'_>) -> Result<TaskCache, HiveError> {
 }
 
 /// A Tree key: a task where it has an `Id`, else a folder.
-fn tree_task(
-    hive: &Hive<'_>,
+fn tree_task<R: RegistryView>(
+    reg: &R,
     path: String,
-    key: &Key,
+    key: &R::Key,
     by_id: &mut BTreeMap<String, RegTask>,
     problems: &mut Vec<String>,
 ) {
-    let values = match hive.values(key) {
+    let values = match reg.value_list(key) {
         Ok(v) => v,
         Err(e) => {
             problems.push(hive_problem(&format!("Tree{path}"), &e));
@@ -625,16 +630,16 @@ fn tree_task(
     };
     let mut id = None;
     let mut entry = TreeEntry::default();
-    for v in &values {
-        match v.name.to_ascii_lowercase().as_str() {
+    for (name, data) in &values {
+        match name.to_ascii_lowercase().as_str() {
             "id" => {
-                id = hive
-                    .data(v)
+                id = data
+                    .as_ref()
                     .ok()
-                    .map(|d| super::hive::text(&d).trim().to_uppercase())
+                    .map(|d| super::hive::text(d).trim().to_uppercase())
             }
-            "sd" => entry.has_sd = v.size() > 0,
-            "index" => entry.index = hive.data(v).ok().and_then(|d| super::hive::dword(&d)),
+            "sd" => entry.has_sd = data.as_ref().map_or(true, |d| !d.is_empty()),
+            "index" => entry.index = data.as_ref().ok().and_then(|d| super::hive::dword(d)),
             _ => {}
         }
     }
@@ -645,32 +650,37 @@ fn tree_task(
     t.id = id;
     t.name = path;
     t.tree = Some(entry);
-    t.written = t.written.or(key.written);
+    t.written = t.written.or(reg.written(key));
 }
 
 /// A `Tasks\{GUID}` key's values, decoded.
-fn tasks_key(hive: &Hive<'_>, key: &Key, by_id: &mut BTreeMap<String, RegTask>) {
-    let id = key.name.to_uppercase();
+fn tasks_key<R: RegistryView>(
+    reg: &R,
+    name: &str,
+    key: &R::Key,
+    by_id: &mut BTreeMap<String, RegTask>,
+) {
+    let id = name.to_uppercase();
     let t = by_id.entry(id.clone()).or_default();
     t.id = id;
     t.in_tasks = true;
-    t.written = key.written.or(t.written);
-    let values = match hive.values(key) {
+    t.written = reg.written(key).or(t.written);
+    let values = match reg.value_list(key) {
         Ok(v) => v,
         Err(e) => {
             t.problems.push(e.to_string());
             return;
         }
     };
-    for v in &values {
-        let data = match hive.data(v) {
+    for (value, data) in values {
+        let data = match data {
             Ok(d) => d,
             Err(e) => {
-                t.problems.push(format!("{}: {e}", v.name));
+                t.problems.push(format!("{value}: {e}"));
                 continue;
             }
         };
-        let name = v.name.to_ascii_lowercase();
+        let name = value.to_ascii_lowercase();
         match name.as_str() {
             "actions" => match actions(&data) {
                 Ok(a) => t.actions = Some(a),

@@ -984,6 +984,33 @@ fn write_tasks_folder(
     )
 }
 
+/// The files the registry-level attacks keep in the Tasks folder: a task hidden in the
+/// registry keeps its file; a GhostTask has none, an edited `Actions` the original's. Each
+/// attack is named in the hive it lies in.
+fn keep_planted_files(
+    on_disk: &mut std::collections::BTreeMap<String, OnDisk>,
+    plants: &[&attacks::RegistryPlant],
+    attacks: &mut [Attack],
+    host: &str,
+) {
+    for p in plants {
+        attacks[p.attack].registry = Some(registry::hive_file(host));
+        if matches!(
+            p.tamper,
+            registry::Tamper::NoSd | registry::Tamper::IndexZero
+        ) {
+            on_disk.insert(
+                p.name.clone(),
+                OnDisk {
+                    xml: p.xml.clone(),
+                    written: Some(p.written),
+                    attack: Some(p.attack),
+                },
+            );
+        }
+    }
+}
+
 /// When a definition on disk was last written: its registration in the period, else (tasks
 /// from before it) a day before it, minus a few hours per task, the same every run.
 fn written_at(cfg: &Config, k: usize, def: &OnDisk) -> i64 {
@@ -1134,22 +1161,7 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
         };
         let plants: Vec<&attacks::RegistryPlant> =
             registry_plants.iter().filter(|p| p.host == hi).collect();
-        for p in &plants {
-            // A task hidden in the registry keeps its file; a GhostTask has none.
-            if matches!(
-                p.tamper,
-                registry::Tamper::NoSd | registry::Tamper::IndexZero
-            ) {
-                on_disk.insert(
-                    p.name.clone(),
-                    OnDisk {
-                        xml: p.xml.clone(),
-                        written: Some(p.written),
-                        attack: Some(p.attack),
-                    },
-                );
-            }
-        }
+        keep_planted_files(&mut on_disk, &plants, &mut attacks, &g.host.name);
         mark_definitions(&g.host.name, &tasks[hi], &on_disk, &mut attacks);
         // What the host did not record is not written (the events stay the truth of what
         // happened: the Tasks folder is made of them).
@@ -1175,18 +1187,12 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
                 &plants,
                 &mut attacks,
             )?;
-            for p in &plants {
-                attacks[p.attack].registry = Some(registry::hive_file(&g.host.name));
-            }
             continue;
         }
         std::fs::create_dir_all(out.join(&g.host.name))?;
         if cfg.tasks_folder {
             write_tasks_folder(out, cfg, g.host, &on_disk)?;
             write_software_hive(out, cfg, g.host, records, &on_disk, &plants)?;
-            for p in &plants {
-                attacks[p.attack].registry = Some(registry::hive_file(&g.host.name));
-            }
         }
         // Security (tasks and noise), TaskScheduler (tasks), System (noise, when there is any).
         for log in [Log::Security, Log::TaskScheduler, Log::System] {
@@ -1212,12 +1218,22 @@ pub fn simulate(cfg: &Config, out: &Path) -> io::Result<GroundTruth> {
     if let Some(z) = jsonl {
         z.finish().map_err(io::Error::other)?;
     }
+    write_truth(out, cfg, total, attacks)
+}
+
+/// The ground truth of a simulated fleet, written to `out/ground_truth.json`.
+fn write_truth(
+    out: &Path,
+    cfg: &Config,
+    records: u64,
+    mut attacks: Vec<Attack>,
+) -> io::Result<GroundTruth> {
     note_where_seen(&mut attacks);
     let truth = GroundTruth {
         seed: cfg.seed,
         hosts: cfg.hosts,
         days: cfg.days,
-        records: total,
+        records,
         attacks,
     };
     let json = serde_json::to_string_pretty(&truth).map_err(io::Error::other)?;
@@ -1440,6 +1456,46 @@ fn write_host_summary(
     } else {
         host.name.to_lowercase()
     };
+    let (defs, confirmed) =
+        summary_definitions(out, cfg, host, &computer, operational, on_disk, plants)?;
+    raw.extend(defs);
+    evidence.operational_enabled = Some(operational);
+    // The tasks the files confirm are read too (they stand as their files' rows).
+    let read = raw.len() as u64 + confirmed;
+    let mut dataset = crate::frame::Dataset::build(profile.as_ref(), raw);
+    dataset.evidence.insert(computer.to_lowercase(), evidence);
+    crate::context::add(&mut dataset);
+    let loaded = crate::pipeline::Loaded {
+        dataset,
+        reports: Vec::new(),
+        records: read,
+        skipped: 0,
+        files: logs + on_disk.len() + 1,
+        passed_over: 0,
+        notes: Vec::new(),
+        conflicted_hosts: 0,
+    };
+    std::fs::create_dir_all(out)?;
+    let path = out.join(format!("{}.summary.jsonl", host.name));
+    let mut w = io::BufWriter::new(std::fs::File::create(path)?);
+    crate::output::summary::write(&loaded, &mut w)?;
+    io::Write::flush(&mut w)?;
+    Ok(records)
+}
+
+/// A host's definitions as `summarize` reads them: its Tasks folder's files, and its SOFTWARE
+/// hive's TaskCache (the same reader, from memory, and the same comparison with the files).
+/// Returns the records and the registry's tasks the files confirm.
+fn summary_definitions(
+    out: &Path,
+    cfg: &Config,
+    host: &Host,
+    computer: &str,
+    operational: bool,
+    on_disk: &std::collections::BTreeMap<String, OnDisk>,
+    plants: &[&attacks::RegistryPlant],
+) -> io::Result<(Vec<crate::event::RawEvent>, u64)> {
+    let mut files = Vec::new();
     // Its SOFTWARE hive, read as `summarize` reads it (the same reader, from memory, and
     // the same comparison with the Tasks folder beside it).
     let hive = registry::software_hive(
@@ -1452,12 +1508,12 @@ fn write_host_summary(
         .map_err(io::Error::other)?;
     for (k, (task, def)) in on_disk.iter().enumerate() {
         let file = tasks_file(&host.name, task);
-        raw.push(crate::event::RawEvent {
+        files.push(crate::event::RawEvent {
             source: std::sync::Arc::from(out.join(&file).display().to_string()),
             channel: crate::event::CH_TASK_DEFINITION.into(),
             event_id: crate::event::DEF_XML,
             provider: String::new(),
-            computer: computer.clone(),
+            computer: computer.to_string(),
             time: Some(
                 def.written
                     .unwrap_or(cfg.start - US_PER_DAY - (k as i64 % 48) * US_PER_H),
@@ -1491,7 +1547,7 @@ fn write_host_summary(
         .display()
         .to_string();
     let of = crate::ingest::definitions::HostOf {
-        host: computer.clone(),
+        host: computer.to_string(),
         aliases: Vec::new(),
         from: "logs under its collection".into(),
     };
@@ -1503,29 +1559,8 @@ fn write_host_summary(
         &of,
         Some(&file_of),
     );
-    raw.extend(records_of_registry);
-    evidence.operational_enabled = Some(operational);
-    // The tasks the files confirm are read too (they stand as their files' rows).
-    let read = raw.len() as u64 + confirmed;
-    let mut dataset = crate::frame::Dataset::build(profile.as_ref(), raw);
-    dataset.evidence.insert(computer.to_lowercase(), evidence);
-    crate::context::add(&mut dataset);
-    let loaded = crate::pipeline::Loaded {
-        dataset,
-        reports: Vec::new(),
-        records: read,
-        skipped: 0,
-        files: logs + on_disk.len() + 1,
-        passed_over: 0,
-        notes: Vec::new(),
-        conflicted_hosts: 0,
-    };
-    std::fs::create_dir_all(out)?;
-    let path = out.join(format!("{}.summary.jsonl", host.name));
-    let mut w = io::BufWriter::new(std::fs::File::create(path)?);
-    crate::output::summary::write(&loaded, &mut w)?;
-    io::Write::flush(&mut w)?;
-    Ok(records)
+    files.extend(records_of_registry);
+    Ok((files, confirmed))
 }
 
 /// The same events as evtx_dump `-o jsonl` would print them, read back from the written file.

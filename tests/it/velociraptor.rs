@@ -81,6 +81,12 @@ fn the_artifact_is_valid_and_the_binary_accepts_its_command_line() {
             logs.display().to_string()
         } else if item == "TasksDirectory" {
             logs.join("C/Windows/System32/Tasks").display().to_string()
+        } else if item == "Registry" {
+            // The live registry (`HKLM\SOFTWARE`) is read on Windows; here the host's hive.
+            assert_eq!(default("Registry"), "HKLM\\SOFTWARE");
+            logs.join("C/Windows/System32/config/SOFTWARE")
+                .display()
+                .to_string()
         } else if item == "LegacyTasksDirectory" {
             // A host without legacy jobs: reported and passed over.
             dir.path().join("no-Tasks").display().to_string()
@@ -97,6 +103,11 @@ fn the_artifact_is_valid_and_the_binary_accepts_its_command_line() {
     assert!(written.lines().count() > 10);
     // The definitions on disk and what the logs could see come with it.
     assert!(written.contains("\"channel\":\"TaskDefinition\""));
+    // WS001's TaskCache holds a task no file has (the planted GhostTask): its registry row.
+    assert!(
+        written.contains("\"registry-only\""),
+        "the registry's TaskCache in the summary"
+    );
     assert!(written.lines().next().unwrap().contains("\"evidence\""));
     assert_eq!(default("TasksDirectory"), "C:/Windows/System32/Tasks");
 }

@@ -207,3 +207,22 @@ pub struct HostCoverage {
     pub summaries: usize,
     pub seen: Visibility,
 }
+
+impl HostCoverage {
+    /// What could and could not be seen on the host, in words: its verdict, and what its
+    /// SOFTWARE hive says of the TaskScheduler/Operational channel where one was read.
+    pub fn verdict(&self) -> String {
+        let e = &self.evidence;
+        let mut verdict = self.seen.text().to_string();
+        match e.operational_enabled {
+            Some(false) => verdict.push_str(
+                "; its SOFTWARE hive says TaskScheduler/Operational is disabled: no run is logged",
+            ),
+            Some(true) if e.operational == 0 => verdict.push_str(
+                "; its SOFTWARE hive says TaskScheduler/Operational is enabled, yet no record of it was read: collect that log",
+            ),
+            _ => {}
+        }
+        verdict
+    }
+}

@@ -36,16 +36,6 @@ impl<'a> HostRows<'a> {
     /// One host's row (the JSON Lines contract of `--by host`).
     pub fn json_row(c: &HostCoverage) -> Value {
         let e = &c.evidence;
-        let mut verdict = c.seen.text().to_string();
-        match e.operational_enabled {
-            Some(false) => verdict.push_str(
-                "; its SOFTWARE hive says TaskScheduler/Operational is disabled: no run is logged",
-            ),
-            Some(true) if e.operational == 0 => verdict.push_str(
-                "; its SOFTWARE hive says TaskScheduler/Operational is enabled, yet no record of it was read: collect that log",
-            ),
-            _ => {}
-        }
         json!({
             "host": c.host,
             "aliases": c.aliases,
@@ -64,7 +54,7 @@ impl<'a> HostRows<'a> {
             "operational_enabled": e.operational_enabled,
             "sysmon_enabled": e.sysmon_enabled,
             "visibility": c.seen.key(),
-            "verdict": verdict,
+            "verdict": c.verdict(),
         })
     }
 
@@ -114,7 +104,7 @@ impl<'a> HostRows<'a> {
                 e.task_audit,
                 e.process_creation,
                 e.sysmon,
-                c.seen.text()
+                c.verdict()
             );
             writeln!(out, "{}", fit(line))?;
         }

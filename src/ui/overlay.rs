@@ -232,7 +232,7 @@ pub(super) fn hosts(app: &App, f: &mut Frame, area: Rect) {
         } else {
             Color::Green
         };
-        let mut what = c.seen.text().to_string();
+        let mut what = c.verdict();
         if !c.aliases.is_empty() {
             what.push_str(&format!("; also named {}", c.aliases.join(", ")));
         }

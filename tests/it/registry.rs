@@ -437,3 +437,38 @@ fn bad_hives_are_named_and_the_rest_is_loaded() {
         .collect();
     assert_eq!(from_registry, ["\\WinUpdate"]);
 }
+
+/// The `Triggers` value as the simulator encodes it from task XML reads back with its job
+/// bucket's settings, its principal and every trigger kind, in order.
+#[test]
+fn triggers_read_back_with_their_kinds_user_and_settings() {
+    use anomalog::ingest::taskcache::triggers;
+    let xml = "<Task><Triggers><BootTrigger/><LogonTrigger/><CalendarTrigger><Repetition><Interval>PT1H</Interval></Repetition></CalendarTrigger><TimeTrigger/><EventTrigger/><IdleTrigger/><RegistrationTrigger/></Triggers><Principals><Principal><UserId>S-1-5-21-1-2-3-1001</UserId><LogonType>Password</LogonType><RunLevel>HighestAvailable</RunLevel></Principal></Principals><Settings><Hidden>true</Hidden><Enabled>false</Enabled></Settings></Task>";
+    let x = anomalog::profile::task_xml::parse(xml).unwrap();
+    let blob = anomalog::simulate::registry::triggers_blob(&x);
+    let t = triggers(&blob).unwrap();
+    assert_eq!(t.problem, None);
+    assert_eq!(t.version, 0x17);
+    assert_eq!(
+        t.kinds,
+        ["Boot", "Logon", "Calendar", "Time", "Event", "Idle", "Registration"]
+    );
+    assert!(t.repeats);
+    assert_eq!(t.user, "S-1-5-21-1-2-3-1001");
+    assert_eq!(t.principal_id, "Author");
+    assert_eq!((t.logon_type(), t.run_level()), ("Password", "HighestAvailable"));
+    assert!(t.hidden() && !t.enabled());
+    // Truncated anywhere: an error, or the triggers read before the cut (and where it broke).
+    for n in 0..blob.len() {
+        if let Ok(part) = triggers(&blob[..n]) {
+            assert!(part.kinds.len() < 7 || n == blob.len(), "{n}");
+        }
+    }
+    // An unknown trigger kind stops the list where it stands, saying so.
+    let mut odd = blob.clone();
+    let first_kind = odd.windows(4).position(|w| w == [0xff, 0xff, 0, 0]).unwrap();
+    odd[first_kind..first_kind + 4].copy_from_slice(&0x1234u32.to_le_bytes());
+    let t = triggers(&odd).unwrap();
+    assert!(t.kinds.is_empty());
+    assert!(t.problem.unwrap().what.contains("0x1234"));
+}

@@ -451,12 +451,23 @@ fn triggers_read_back_with_their_kinds_user_and_settings() {
     assert_eq!(t.version, 0x17);
     assert_eq!(
         t.kinds,
-        ["Boot", "Logon", "Calendar", "Time", "Event", "Idle", "Registration"]
+        [
+            "Boot",
+            "Logon",
+            "Calendar",
+            "Time",
+            "Event",
+            "Idle",
+            "Registration"
+        ]
     );
     assert!(t.repeats);
     assert_eq!(t.user, "S-1-5-21-1-2-3-1001");
     assert_eq!(t.principal_id, "Author");
-    assert_eq!((t.logon_type(), t.run_level()), ("Password", "HighestAvailable"));
+    assert_eq!(
+        (t.logon_type(), t.run_level()),
+        ("Password", "HighestAvailable")
+    );
     assert!(t.hidden() && !t.enabled());
     // Truncated anywhere: an error, or the triggers read before the cut (and where it broke).
     for n in 0..blob.len() {
@@ -466,7 +477,10 @@ fn triggers_read_back_with_their_kinds_user_and_settings() {
     }
     // An unknown trigger kind stops the list where it stands, saying so.
     let mut odd = blob.clone();
-    let first_kind = odd.windows(4).position(|w| w == [0xff, 0xff, 0, 0]).unwrap();
+    let first_kind = odd
+        .windows(4)
+        .position(|w| w == [0xff, 0xff, 0, 0])
+        .unwrap();
     odd[first_kind..first_kind + 4].copy_from_slice(&0x1234u32.to_le_bytes());
     let t = triggers(&odd).unwrap();
     assert!(t.kinds.is_empty());

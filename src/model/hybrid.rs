@@ -46,8 +46,30 @@ impl Hybrid {
         cancel: &AtomicBool,
         on_epoch: &mut dyn FnMut(EpochReport),
     ) -> Result<(Hybrid, Ranking), ModelError> {
-        let parts = 1 + AGREEING as usize;
+        // The models make different numbers of passes (`AeConfig::epochs_for`): progress
+        // counts them all, and goes on after the swap model is done until the masked ones are.
+        let swap_config = AeConfig {
+            objective: Objective::Swap,
+            ..config
+        };
+        let rows = (0..ds.uniques.len()).filter(|&u| ds.trains_on(u)).count();
+        let total = swap_config.epochs_for(rows)
+            + (0..AGREEING)
+                .map(|j| masked_config(config, j).epochs_for(rows))
+                .sum::<usize>();
         let done = AtomicUsize::new(0);
+        let start = std::time::Instant::now();
+        let report = |on_epoch: &mut dyn FnMut(EpochReport), loss: f64| {
+            let epoch = done.load(Ordering::Relaxed).clamp(1, total.max(1));
+            let elapsed = start.elapsed().as_secs_f64();
+            on_epoch(EpochReport {
+                epoch,
+                epochs: total,
+                loss,
+                elapsed,
+                eta: elapsed / epoch as f64 * total.saturating_sub(epoch) as f64,
+            });
+        };
         std::thread::scope(|s| {
             let masked: Vec<_> = (0..AGREEING)
                 .map(|j| {
@@ -64,25 +86,17 @@ impl Hybrid {
                     })
                 })
                 .collect();
-            let swap = Autoencoder::train_and_score(
-                ds,
-                AeConfig {
-                    objective: Objective::Swap,
-                    ..config
-                },
-                cancel,
-                &mut |r| {
-                    let epoch = done.fetch_add(1, Ordering::Relaxed) + 1;
-                    let epochs = r.epochs * parts;
-                    on_epoch(EpochReport {
-                        epoch: epoch.min(epochs),
-                        epochs,
-                        loss: r.loss,
-                        elapsed: r.elapsed,
-                        eta: r.elapsed / epoch.max(1) as f64 * epochs.saturating_sub(epoch) as f64,
-                    });
-                },
-            );
+            let mut loss = 0.0;
+            let swap = Autoencoder::train_and_score(ds, swap_config, cancel, &mut |r| {
+                done.fetch_add(1, Ordering::Relaxed);
+                loss = r.loss;
+                report(&mut *on_epoch, r.loss);
+            });
+            // The masked models' epochs, reported from here (the callback is this thread's).
+            while !masked.iter().all(|h| h.is_finished()) {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+                report(&mut *on_epoch, loss);
+            }
             let mut models = Vec::with_capacity(masked.len());
             let mut found = Vec::with_capacity(masked.len());
             for h in masked {

@@ -51,10 +51,7 @@ pub(super) fn training_words(app: &App) -> String {
             epochs,
             models,
             seconds,
-        } if *models > 1 => format!(
-            "{model}: {models} models x {} epochs in {seconds:.1} s",
-            epochs / models
-        ),
+        } if *models > 1 => format!("{model}: {models} models, {epochs} epochs in {seconds:.1} s"),
         Training::Done {
             model,
             epochs,

@@ -415,7 +415,7 @@ fn navigation_focus_help_and_quit() {
 fn the_header_names_the_hybrids_models() {
     let mut app = samples();
     for (models, epochs, said) in [
-        (3, 600, "ae: 3 models x 200 epochs in 0.8 s"),
+        (3, 600, "ae: 3 models, 600 epochs in 0.8 s"),
         (1, 200, "ae: 200 epochs in 0.8 s"),
     ] {
         app.set_training(Training::Done {

@@ -256,7 +256,7 @@ impl<'a> Rows<'a> {
                 ("task_id", "TaskId"),
                 ("tree_sd", "TreeSD"),
                 ("tree_index", "TreeIndex"),
-                ("file_hash", "FileHash"),
+                ("file_state", "FileState"),
                 ("starts_from", "StartsFrom"),
             ] {
                 if let Some(v) = raw.get(field) {

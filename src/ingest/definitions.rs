@@ -239,9 +239,11 @@ pub struct HostMap {
     cache: HashMap<Vec<String>, HostOf>,
     /// Source times from KAPE's copy logs above the definitions.
     copied: super::copylog::CopyTimes,
-    /// The TaskCache of the SOFTWARE hive beside each Tasks folder (none: no hive there, or
-    /// one that could not be read), read once per folder.
-    registries: HashMap<std::path::PathBuf, Option<Arc<super::taskcache::TaskCache>>>,
+    /// The SOFTWARE hive beside each Tasks folder (none: no hive there), looked up once.
+    hive_of_tasks: HashMap<std::path::PathBuf, Option<std::path::PathBuf>>,
+    /// Each hive's TaskCache as read, once per run: the Tasks folder's files and the hive
+    /// reader share it.
+    registries: HashMap<std::path::PathBuf, Arc<super::registry::RegistryRead>>,
 }
 
 impl HostMap {
@@ -269,6 +271,7 @@ impl HostMap {
             logs,
             cache: HashMap::new(),
             copied: super::copylog::CopyTimes::default(),
+            hive_of_tasks: HashMap::new(),
             registries: HashMap::new(),
         }
     }
@@ -283,9 +286,9 @@ impl HostMap {
         self.copied.time_of(p)
     }
 
-    /// The TaskCache of the SOFTWARE hive of the system whose Tasks folder holds the task
-    /// file at `path` on disk (`System32\config\SOFTWARE` beside `System32\Tasks`).
-    pub fn registry_beside(&mut self, path: &str) -> Option<Arc<super::taskcache::TaskCache>> {
+    /// The SOFTWARE hive of the system whose Tasks folder holds the task file at `path` on
+    /// disk (`System32\\config\\SOFTWARE` beside `System32\\Tasks`), looked up once per folder.
+    pub fn hive_beside(&mut self, path: &str) -> Option<std::path::PathBuf> {
         let tasks = std::path::Path::new(path)
             .ancestors()
             .skip(1)
@@ -295,23 +298,32 @@ impl HostMap {
                     .is_some_and(|n| n.eq_ignore_ascii_case("tasks"))
             })?
             .to_path_buf();
-        if let Some(known) = self.registries.get(&tasks) {
-            return known.clone();
-        }
-        let read = tasks
-            .parent()
-            .and_then(|system32| child(system32, "config"))
-            .and_then(|config| child(&config, "SOFTWARE"))
-            .and_then(|hive| {
-                let src = super::hive::FileAt::open(&hive).ok()?;
-                let logs = super::transaction_logs(&hive);
-                let logs: Vec<&dyn super::hive::ReadAt> =
-                    logs.iter().map(|l| l as &dyn super::hive::ReadAt).collect();
-                let h = super::hive::Hive::open(&src, &logs).ok()?;
-                super::taskcache::read(&h).ok().map(Arc::new)
-            });
-        self.registries.insert(tasks, read.clone());
-        read
+        self.hive_of_tasks
+            .entry(tasks)
+            .or_insert_with_key(|tasks| {
+                tasks
+                    .parent()
+                    .and_then(|system32| child(system32, "config"))
+                    .and_then(|config| child(&config, "SOFTWARE"))
+            })
+            .clone()
+    }
+
+    /// A hive's TaskCache, if this run read it already.
+    pub fn known_registry(
+        &self,
+        hive: &std::path::Path,
+    ) -> Option<Arc<super::registry::RegistryRead>> {
+        self.registries.get(hive).cloned()
+    }
+
+    /// Keep a hive's TaskCache as read (the first read wins where two threads raced).
+    pub fn remember_registry(
+        &mut self,
+        hive: std::path::PathBuf,
+        read: Arc<super::registry::RegistryRead>,
+    ) -> Arc<super::registry::RegistryRead> {
+        self.registries.entry(hive).or_insert(read).clone()
     }
 
     /// The host of a definition placed at `placed`.
@@ -415,16 +427,23 @@ pub fn xml_record(
 ) -> RawEvent {
     let text = decode(bytes);
     let text = text.trim_start_matches('\u{feff}').to_string();
-    if crate::profile::task_xml::parse(&text).is_none_or(|x| x.malformed) {
+    let parsed = crate::profile::task_xml::parse(&text);
+    if parsed.as_ref().is_none_or(|x| x.malformed) {
         report.problem("malformed task XML: what comes before the error is read");
     }
     let mut data = base_data(path, placed, host);
     data.push(("TaskContent".into(), text));
     // What the TaskCache's `Hash` is of: the file's bytes after its byte-order mark.
     let body = bytes.strip_prefix(&[0xff, 0xfe]).unwrap_or(bytes);
-    data.push(("Sha256".into(), sha256_hex(body)));
+    let digest = sha256_bytes(body);
+    data.push(("Sha256".into(), to_hex(&digest)));
     if let Some(cache) = registry {
-        data.extend(super::registry::file_facts(&placed.name, bytes, cache));
+        data.extend(super::registry::file_facts(
+            &placed.name,
+            &digest,
+            parsed.as_ref(),
+            cache,
+        ));
     }
     definition_event(DEF_XML, data, bytes, modified, placed, host, &report.path)
 }
@@ -489,12 +508,9 @@ pub fn sha256_bytes(bytes: &[u8]) -> [u8; 32] {
     sha2::Sha256::digest(bytes).into()
 }
 
-/// Lower-case hex of the SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    sha256_bytes(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+/// Bytes as lower-case hex.
+pub fn to_hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 pub(super) fn base_data(path: &str, placed: &Placed, host: &HostOf) -> Vec<(String, String)> {

@@ -164,30 +164,29 @@ fn read_definition(
         return r;
     }
     let placed = definitions::place(&r.path);
-    let (host, copied, registry) = match rd.hosts {
-        Some(map) => {
-            let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
-            let registry = match kind {
-                Kind::TaskXml => map.registry_beside(&r.path),
-                _ => None,
-            };
-            (map.host_of(&placed), map.copied_time(&r.path), registry)
-        }
-        None => return FileReport::deferred(r.path),
+    let Some(hosts) = rd.hosts else {
+        return FileReport::deferred(r.path);
     };
+    let (host, copied, hive) = {
+        let mut map = hosts.lock().unwrap_or_else(|e| e.into_inner());
+        let hive = match kind {
+            Kind::TaskXml => map.hive_beside(&r.path),
+            _ => None,
+        };
+        (map.host_of(&placed), map.copied_time(&r.path), hive)
+    };
+    let registry = hive.map(|h| registry_file(hosts, &h));
+    let registry = registry
+        .as_deref()
+        .and_then(|read| read.as_ref().ok())
+        .map(|(cache, _)| cache);
     // The source's time a KAPE copy log keeps wins over the copy's own.
     let modified = copied.or(modified);
     let path = r.path.clone();
     let ev = match kind {
         Kind::Job => definitions::job_record(&path, bytes, modified, &placed, &host, &mut r),
         _ => Some(definitions::xml_record(
-            &path,
-            bytes,
-            modified,
-            &placed,
-            &host,
-            &mut r,
-            registry.as_deref(),
+            &path, bytes, modified, &placed, &host, &mut r, registry,
         )),
     };
     if let Some(ev) = ev {
@@ -937,6 +936,37 @@ struct Member<'a, R> {
 impl<R: Read> Member<'_, R> {
     /// The member whole, inflated up to one byte past `cap` (so that a caller can tell it
     /// went over), the bytes inflated counted in `inflated`.
+    /// The member streamed to an unnamed temporary file (`O_TMPFILE` where the system has
+    /// it, else created exclusively under a random name and unlinked at once: no name
+    /// another user could plant a link at, and nothing left behind, whatever happens to this
+    /// process), rewound; at most `limit` bytes, else why it was not read.
+    fn spill(&mut self, limit: u64, inflated: &mut u64) -> Result<std::fs::File, String> {
+        let cap = limit.min(self.left);
+        let head = std::mem::take(&mut self.head);
+        let copied = tempfile::tempfile().and_then(|mut f| {
+            use std::io::{Seek, Write};
+            f.write_all(&head)?;
+            let n = std::io::copy(
+                &mut (&mut *self.input).take(cap - head.len() as u64 + 1),
+                &mut f,
+            )?;
+            f.flush()?;
+            f.rewind()?;
+            Ok((n, f))
+        });
+        match copied {
+            Err(e) => Err(format!("cannot unpack to a temporary file: {e}")),
+            Ok((n, _)) if head.len() as u64 + n > cap => {
+                *inflated += n;
+                Err(format!("not read: inflates past {} MiB", cap >> 20))
+            }
+            Ok((n, f)) => {
+                *inflated += n;
+                Ok(f)
+            }
+        }
+    }
+
     fn whole(&mut self, cap: u64, inflated: &mut u64) -> std::io::Result<Vec<u8>> {
         let mut bytes = std::mem::take(&mut self.head);
         let n = (&mut *self.input)
@@ -979,37 +1009,17 @@ const MAX_HIVE_MEMBER: u64 = 2 << 30;
 /// there (its transaction logs, other members, are not applied: the note says so where the
 /// hive is dirty).
 fn member_hive(
-    m: Member<'_, impl Read>,
+    mut m: Member<'_, impl Read>,
     inflated: &mut u64,
     rd: &Reading<'_>,
     sink: &mut dyn Sink,
 ) -> FileReport {
-    let cap = MAX_HIVE_MEMBER.min(m.left);
-    let (head, input, name) = (m.head, m.input, m.name);
-    let copied = tempfile::tempfile().and_then(|mut f| {
-        use std::io::{Seek, Write};
-        f.write_all(&head)?;
-        let n = std::io::copy(&mut input.take(cap - head.len() as u64 + 1), &mut f)?;
-        f.flush()?;
-        f.rewind()?;
-        Ok((n, f))
-    });
-    match copied {
-        Err(e) => member_failed(name, format!("cannot unpack to a temporary file: {e}")),
-        Ok((n, _)) if head.len() as u64 + n > cap => {
-            *inflated += n;
-            member_failed(
-                name,
-                format!("not read: a hive larger than {} MiB", cap >> 20),
-            )
-        }
-        Ok((n, f)) => {
-            *inflated += n;
-            match hive::FileAt::new(f) {
-                Ok(src) => read_hive(&src, &[], name, None, rd, sink),
-                Err(e) => member_failed(name, format!("cannot read the unpacked hive: {e}")),
-            }
-        }
+    match m.spill(MAX_HIVE_MEMBER, inflated) {
+        Ok(f) => match hive::FileAt::new(f) {
+            Ok(src) => read_hive(&src, m.name, rd, sink),
+            Err(e) => member_failed(m.name, format!("cannot read the unpacked hive: {e}")),
+        },
+        Err(why) => member_failed(m.name, why),
     }
 }
 
@@ -1053,21 +1063,36 @@ pub(crate) fn transaction_logs(path: &Path) -> Vec<hive::FileAt> {
 /// coverage; a transaction log or a hive of another kind is passed over.
 fn read_hive(
     src: &dyn hive::ReadAt,
-    logs: &[hive::FileAt],
     name: String,
-    tasks_folder: Option<&Path>,
     rd: &Reading<'_>,
     sink: &mut dyn Sink,
 ) -> FileReport {
-    let logs: Vec<&dyn hive::ReadAt> = logs.iter().map(|l| l as &dyn hive::ReadAt).collect();
-    match hive::Hive::open(src, &logs) {
-        Ok(h) => read_registry(&h, name, None, tasks_folder, rd, sink),
-        Err(e) => registry_failed(FileReport::new(name, "hive"), e),
+    let read = hive::Hive::open(src, &[]).and_then(|h| registry::read_registry(&h));
+    registry_report(&read, name, None, None, rd, sink)
+}
+
+/// A hive file's TaskCache, read once per run however many readers ask (the Tasks folder's
+/// files, the hive itself): read outside the lock, the first read kept.
+fn registry_file(
+    hosts: &std::sync::Mutex<definitions::HostMap>,
+    hive: &Path,
+) -> Arc<registry::RegistryRead> {
+    let known = hosts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .known_registry(hive);
+    if let Some(read) = known {
+        return read;
     }
+    let read = Arc::new(registry::read_hive_file(hive));
+    hosts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remember_registry(hive.to_path_buf(), read)
 }
 
 /// A registry that could not be read: passed over (not a SOFTWARE hive), or a warning.
-fn registry_failed(mut r: FileReport, e: hive::HiveError) -> FileReport {
+fn registry_failed(mut r: FileReport, e: &hive::HiveError) -> FileReport {
     match e {
         hive::HiveError::NotAHive(why) => {
             r.problem(format!("passed over: {why}"));
@@ -1083,8 +1108,8 @@ fn registry_failed(mut r: FileReport, e: hive::HiveError) -> FileReport {
 
 /// The TaskCache of a registry (a hive file, the live one) as definitions of the host the
 /// logs beside it name, its channel settings that host's coverage.
-fn read_registry<R: hive::RegistryView + hive::Notes>(
-    reg: &R,
+fn registry_report(
+    read: &registry::RegistryRead,
     name: String,
     placed_at: Option<&str>,
     tasks_folder: Option<&Path>,
@@ -1092,14 +1117,12 @@ fn read_registry<R: hive::RegistryView + hive::Notes>(
     sink: &mut dyn Sink,
 ) -> FileReport {
     let mut r = FileReport::new(name, "hive");
-    let notes = reg.notes().to_vec();
-    let cache = taskcache::read(reg).map(|c| (c, notes));
-    let (cache, notes) = match cache {
+    let (cache, notes) = match read {
         Ok(c) => c,
         Err(e) => return registry_failed(r, e),
     };
-    for n in notes.into_iter().chain(cache.problems.iter().cloned()) {
-        r.problem(n);
+    for n in notes.iter().chain(&cache.problems) {
+        r.problem(n.clone());
     }
     let placed = definitions::place(placed_at.unwrap_or(&r.path));
     let host = match rd.hosts {
@@ -1130,7 +1153,7 @@ fn read_registry<R: hive::RegistryView + hive::Notes>(
     let file_of = |name: &str| tasks_folder.and_then(|dir| registry::file_below(dir, name));
     let (records, confirmed) = registry::registry_records(
         &path,
-        &cache,
+        cache,
         &placed,
         &host,
         tasks_folder.map(|_| &file_of as &registry::FileOf<'_>),
@@ -1145,35 +1168,14 @@ fn read_registry<R: hive::RegistryView + hive::Notes>(
 
 /// An `.evtx` member, streamed to an unnamed temporary file and parsed from there.
 fn member_evtx(
-    m: Member<'_, impl Read>,
+    mut m: Member<'_, impl Read>,
     inflated: &mut u64,
     rd: &Reading<'_>,
     sink: &mut dyn Sink,
 ) -> FileReport {
-    let cap = MAX_EVTX_MEMBER.min(m.left);
-    let head = m.head;
-    let input = m.input;
-    // An unnamed temporary file (`O_TMPFILE` where the system has it, else created
-    // exclusively under a random name and unlinked at once): no name another user could
-    // plant a link at, and nothing left behind, whatever happens to this process.
-    let copied = tempfile::tempfile().and_then(|mut f| {
-        use std::io::{Seek, Write};
-        f.write_all(&head)?;
-        let n = std::io::copy(&mut input.take(cap - head.len() as u64 + 1), &mut f)?;
-        f.flush()?;
-        f.rewind()?;
-        Ok((n, f))
-    });
-    match copied {
-        Err(e) => member_failed(m.name, format!("cannot unpack to a temporary file: {e}")),
-        Ok((n, _)) if head.len() as u64 + n > cap => {
-            *inflated += n;
-            member_failed(m.name, format!("not read: inflates past {} MiB", cap >> 20))
-        }
-        Ok((n, f)) => {
-            *inflated += n;
-            evtx_reader::read_evtx_file(f, m.name, rd, sink)
-        }
+    match m.spill(MAX_EVTX_MEMBER, inflated) {
+        Ok(f) => evtx_reader::read_evtx_file(f, m.name, rd, sink),
+        Err(why) => member_failed(m.name, why),
     }
 }
 
@@ -1249,14 +1251,8 @@ fn read_live_software(name: String, rd: &Reading<'_>, sink: &mut dyn Sink) -> Fi
         .join("SOFTWARE")
         .display()
         .to_string();
-    read_registry(
-        &live_registry::LiveSoftware,
-        name,
-        Some(&at),
-        tasks.as_deref(),
-        rd,
-        sink,
-    )
+    let read = registry::read_registry(&live_registry::LiveSoftware);
+    registry_report(&read, name, Some(&at), tasks.as_deref(), rd, sink)
 }
 
 #[cfg(not(windows))]
@@ -1302,18 +1298,18 @@ fn read_file(path: &Path, rd: &Reading<'_>, sink: &mut dyn Sink) -> Vec<FileRepo
                 return vec![FileReport::deferred(name)];
             }
             drop(input);
-            let logs = transaction_logs(path);
-            match hive::FileAt::open(path) {
-                Ok(src) => vec![read_hive(
-                    &src,
-                    &logs,
-                    name,
-                    tasks_beside(path).as_deref(),
-                    rd,
-                    sink,
-                )],
-                Err(e) => cannot(name, "open", e),
-            }
+            let Some(hosts) = rd.hosts else {
+                return vec![FileReport::deferred(name)];
+            };
+            let read = registry_file(hosts, path);
+            vec![registry_report(
+                &read,
+                name,
+                None,
+                tasks_beside(path).as_deref(),
+                rd,
+                sink,
+            )]
         }
         Kind::TaskXml | Kind::Job => {
             if rd.hosts.is_none() {

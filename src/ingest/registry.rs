@@ -18,6 +18,26 @@ use super::definitions::{HostOf, Placed, base_data, definition_event, sha256_byt
 use super::taskcache::{Action, RegTask, TaskCache};
 use crate::event::{DEF_REG, RawEvent};
 
+/// A registry's TaskCache as read, with what was noticed opening it (a bad checksum, logs
+/// applied or not); or why it could not be (not a SOFTWARE hive, damaged).
+pub type RegistryRead = Result<(TaskCache, Vec<String>), super::hive::HiveError>;
+
+/// Read a registry's TaskCache ([`RegistryRead`]).
+pub fn read_registry<R: super::hive::RegistryView + super::hive::Notes>(reg: &R) -> RegistryRead {
+    let notes = reg.notes().to_vec();
+    super::taskcache::read(reg).map(|c| (c, notes))
+}
+
+/// Open a hive file on disk with its transaction logs beside it and read its TaskCache.
+pub fn read_hive_file(path: &std::path::Path) -> RegistryRead {
+    let src =
+        super::hive::FileAt::open(path).map_err(|e| super::hive::HiveError::Io(e.to_string()))?;
+    let logs = super::transaction_logs(path);
+    let logs: Vec<&dyn super::hive::ReadAt> =
+        logs.iter().map(|l| l as &dyn super::hive::ReadAt).collect();
+    read_registry(&super::hive::Hive::open(&src, &logs)?)
+}
+
 /// How a task's file compares with its registry entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compared {
@@ -51,21 +71,31 @@ fn file_action(x: &crate::profile::task_xml::TaskXml) -> (String, String) {
     }
 }
 
-/// Compare a task file's bytes with its registry entry.
-pub fn compare(t: &RegTask, file: &[u8]) -> Compared {
-    let body = file.strip_prefix(&[0xff, 0xfe]).unwrap_or(file);
-    let hash_matches = (t.hash.len() == 32).then(|| sha256_bytes(body)[..] == t.hash[..]);
-    let text = super::definitions::decode(file);
-    let actions_agree = crate::profile::task_xml::parse(text.trim_start_matches('\u{feff}'))
-        .is_some_and(|x| {
-            let (fc, fa) = file_action(&x);
-            let (rc, ra) = registry_action(t);
-            fc.eq_ignore_ascii_case(&rc) && fa == ra
-        });
+/// Compare a task file with its registry entry: the file's SHA-256 (after its byte-order
+/// mark) and its XML as parsed.
+pub fn compare(
+    t: &RegTask,
+    digest: &[u8; 32],
+    parsed: Option<&crate::profile::task_xml::TaskXml>,
+) -> Compared {
+    let hash_matches = (t.hash.len() == 32).then(|| digest[..] == t.hash[..]);
+    let actions_agree = parsed.is_some_and(|x| {
+        let (fc, fa) = file_action(x);
+        let (rc, ra) = registry_action(t);
+        fc.eq_ignore_ascii_case(&rc) && fa == ra
+    });
     Compared {
         hash_matches,
         actions_agree,
     }
+}
+
+/// [`compare`] of a task file's bytes.
+pub fn compare_file(t: &RegTask, file: &[u8]) -> Compared {
+    let body = file.strip_prefix(&[0xff, 0xfe]).unwrap_or(file);
+    let text = super::definitions::decode(file);
+    let parsed = crate::profile::task_xml::parse(text.trim_start_matches('\u{feff}'));
+    compare(t, &sha256_bytes(body), parsed.as_ref())
 }
 
 /// Whether a registry entry's Tree key hides it.
@@ -99,7 +129,7 @@ pub fn registry_records(
             match file_of(&t.name) {
                 None => data.push(("FileState".into(), "no file".into())),
                 Some(bytes) => {
-                    let c = compare(t, &bytes);
+                    let c = compare_file(t, &bytes);
                     if c.hash_matches != Some(false) && c.actions_agree && !hidden_in_tree(t) {
                         confirmed += 1;
                         continue;
@@ -137,15 +167,25 @@ pub fn registry_records(
 
 /// What the registry beside a task file says of it (`Registry`, `RegistryHash`,
 /// `RegistryActions`): nothing where no hive was read beside its Tasks folder.
-pub fn file_facts(name: &str, file: &[u8], cache: &TaskCache) -> Vec<(String, String)> {
+pub fn file_facts(
+    name: &str,
+    digest: &[u8; 32],
+    parsed: Option<&crate::profile::task_xml::TaskXml>,
+    cache: &TaskCache,
+) -> Vec<(String, String)> {
+    // The tasks are sorted by lower-case name: a search, not a scan per file.
+    let lower = name.to_lowercase();
+    let at = cache
+        .tasks
+        .partition_point(|t| t.name.to_lowercase() < lower);
     let Some(t) = cache
         .tasks
-        .iter()
-        .find(|t| t.name.eq_ignore_ascii_case(name))
+        .get(at)
+        .filter(|t| t.name.to_lowercase() == lower)
     else {
         return vec![("Registry".into(), "not registered".into())];
     };
-    let c = compare(t, file);
+    let c = compare(t, digest, parsed);
     let mut out = vec![("Registry".into(), "registered".into())];
     if c.hash_matches == Some(false) {
         out.push(("RegistryHash".into(), "differs".into()));
@@ -233,7 +273,7 @@ fn registry_fields(
     );
     push("StartsFrom", t.registered.join(","));
     if !t.hash.is_empty() {
-        push("Hash", t.hash.iter().map(|b| format!("{b:02x}")).collect());
+        push("Hash", super::definitions::to_hex(&t.hash));
     }
     if let Some(dy) = &t.dynamic {
         push("Created", crate::event::rfc3339(dy.created));

@@ -68,7 +68,7 @@ fn bstr(r: &mut LeReader<'_>, what: &str) -> Result<String, BlobError> {
 }
 
 /// A GUID's 16 bytes as the registry and task XML write it.
-fn guid(b: &[u8]) -> String {
+pub fn guid(b: &[u8]) -> String {
     let u32le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
     let a = u16::from_le_bytes([b[4], b[5]]);
     let c = u16::from_le_bytes([b[6], b[7]]);

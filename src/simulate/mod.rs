@@ -1508,35 +1508,29 @@ fn summary_definitions(
         .map_err(io::Error::other)?;
     for (k, (task, def)) in on_disk.iter().enumerate() {
         let file = tasks_file(&host.name, task);
+        let bytes = utf16_file(&def.xml);
+        let digest = crate::ingest::definitions::sha256_bytes(&bytes[2..]);
         files.push(crate::event::RawEvent {
             source: std::sync::Arc::from(out.join(&file).display().to_string()),
             channel: crate::event::CH_TASK_DEFINITION.into(),
             event_id: crate::event::DEF_XML,
             provider: String::new(),
             computer: computer.to_string(),
-            time: Some(
-                def.written
-                    .unwrap_or(cfg.start - US_PER_DAY - (k as i64 % 48) * US_PER_H),
-            ),
+            time: Some(written_at(cfg, k, def)),
             // The identity the Tasks folder's reader gives the file: its name and bytes.
-            record_id: Some(crate::ingest::definitions::identity(
-                task,
-                &utf16_file(&def.xml),
-            )),
+            record_id: Some(crate::ingest::definitions::identity(task, &bytes)),
             data: vec![
                 ("TaskName".into(), task.clone()),
                 ("File".into(), file),
                 ("HostFrom".into(), "logs under its collection".into()),
                 ("TaskContent".into(), def.xml.clone()),
-                (
-                    "Sha256".into(),
-                    crate::ingest::definitions::sha256_hex(&utf16_file(&def.xml)[2..]),
-                ),
+                ("Sha256".into(), crate::ingest::definitions::to_hex(&digest)),
             ]
             .into_iter()
             .chain(crate::ingest::registry::file_facts(
                 task,
-                &utf16_file(&def.xml),
+                &digest,
+                crate::profile::task_xml::parse(&def.xml).as_ref(),
                 &cache,
             ))
             .collect(),

@@ -52,19 +52,6 @@ fn guid_of(name: &str) -> [u8; 16] {
     g
 }
 
-/// A GUID's bytes as the registry names keys: `{XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX}`.
-fn guid_text(b: &[u8; 16]) -> String {
-    let d1 = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-    let d2 = u16::from_le_bytes([b[4], b[5]]);
-    let d3 = u16::from_le_bytes([b[6], b[7]]);
-    let tail: String = b[8..].iter().map(|x| format!("{x:02X}")).collect();
-    format!(
-        "{{{d1:08X}-{d2:04X}-{d3:04X}-{}-{}}}",
-        &tail[..4],
-        &tail[4..]
-    )
-}
-
 /// `{0358B920-0AC7-461F-98F4-58E32CD89148}` as the 16 bytes a COM action holds.
 fn guid_bytes(text: &str) -> [u8; 16] {
     let hex: Vec<u8> = text
@@ -272,7 +259,7 @@ pub fn software_root(entries: &[Entry<'_>], operational: bool, written: i64) -> 
         let Some(x) = task_xml::parse(e.xml) else {
             continue;
         };
-        let id = guid_text(&guid_of(e.name));
+        let id = crate::ingest::taskcache::guid(&guid_of(e.name));
         let folders: Vec<&str> = e.name.split('\\').filter(|p| !p.is_empty()).collect();
         let mut path = format!("{cache_path}\\Tree");
         for (i, part) in folders.iter().enumerate() {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::util::{anomalog, jsonl, root, samples};
+use crate::util::{anomalog, root, samples};
 
 /// `../shared/tasks` beside the checkout, when present.
 fn shared_tasks() -> Option<PathBuf> {
@@ -36,15 +36,9 @@ fn shared_hosts() -> Option<PathBuf> {
 
 /// `rank ARGS` on `paths`, as JSON Lines rows (and stderr).
 fn rank(args: &[&str], paths: &[&Path]) -> (Vec<Value>, String) {
-    let out = anomalog()
-        .args(["rank", "-m", "rarity", "-f", "jsonl"])
-        .args(args)
-        .args(paths)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{err}");
-    (jsonl(&String::from_utf8_lossy(&out.stdout)), err)
+    let mut all = vec!["-m", "rarity"];
+    all.extend_from_slice(args);
+    crate::util::rank_rows(&all, paths)
 }
 
 /// Task XML as Windows writes it: UTF-16LE with a byte-order mark, CRLF.

@@ -211,22 +211,6 @@ fn positions(h: &[u8], sig: &[u8]) -> Vec<usize> {
         .collect()
 }
 
-/// `rank` as JSON Lines, and its warnings.
-fn rank(args: &[&str], paths: &[&std::path::Path]) -> (Vec<serde_json::Value>, String) {
-    let out = crate::util::anomalog()
-        .args(["rank", "-f", "jsonl"])
-        .args(args)
-        .args(paths)
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "{err}");
-    (
-        crate::util::jsonl(&String::from_utf8_lossy(&out.stdout)),
-        err,
-    )
-}
-
 /// The flag each registry-level attack of the simulator must carry.
 fn flag_of(id: &str) -> &'static str {
     match id {
@@ -262,7 +246,7 @@ fn the_samples_registry_attacks_are_flagged_in_the_top_10_definitions() {
     for model in [&["-m", "rarity"][..], &[][..]] {
         let mut args = vec!["--by", "definition", "-n", "10", "-q"];
         args.extend_from_slice(model);
-        let (rows, _) = rank(&args, &[&samples]);
+        let (rows, _) = crate::util::rank_rows(&args, &[&samples]);
         for a in &planted {
             let flag = flag_of(a["id"].as_str().unwrap());
             let hit = rows.iter().find(|r| {
@@ -276,6 +260,14 @@ fn the_samples_registry_attacks_are_flagged_in_the_top_10_definitions() {
                 a["id"],
                 a["task_name"]
             );
+            // The JSON row says what the comparison with the task file found.
+            let hit = hit.unwrap();
+            let state = if flag == "registry-only" {
+                "no file"
+            } else {
+                "matches"
+            };
+            assert_eq!(hit["file_state"], state, "{hit:#}");
         }
     }
 }

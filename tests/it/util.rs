@@ -181,3 +181,16 @@ pub fn without_paths(line: &str) -> serde_json::Value {
     }
     v
 }
+
+/// `anomalog rank -f jsonl ARGS PATHS`, asserted to succeed: its rows and its stderr.
+pub fn rank_rows(args: &[&str], paths: &[&std::path::Path]) -> (Vec<serde_json::Value>, String) {
+    let out = anomalog()
+        .args(["rank", "-f", "jsonl"])
+        .args(args)
+        .args(paths)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    (jsonl(&String::from_utf8_lossy(&out.stdout)), err)
+}

@@ -947,9 +947,10 @@ impl Autoencoder {
         let mut ranking = Ranking::from_scores(super::ModelKind::Ae, ds, scores, field_scores);
         ranking.field_z = field_z;
         ranking.expected = self.expected_values(ds, data, &expect, &probs);
-        // Field 0 is the event kind; the profile's fields follow. The split means something
-        // only when the field was predicted without seeing itself.
-        if self.config.objective == Objective::Masked {
+        // Field 0 is the event kind; the profile's fields follow. With the masked objective
+        // the first part is the surprise of the field predicted without seeing itself; with
+        // the swap objective everything beyond the value's rarity.
+        {
             ranking.field_parts = (0..rows)
                 .map(|r| {
                     (1..nf)

@@ -5,6 +5,7 @@
 pub mod ae;
 pub mod ds4n6;
 pub mod encode;
+pub mod evidence;
 pub mod hybrid;
 pub mod rarity;
 pub mod worker;
@@ -48,12 +49,14 @@ pub enum Saved {
 }
 
 impl Saved {
-    /// Rank `ds` (which must come from the profile the model was trained on).
+    /// Rank `ds` (which must come from the profile the model was trained on), scored by its
+    /// evidence ([`evidence::rank`]) as a training ranks.
     pub fn score(&self, ds: &Dataset) -> Result<Ranking, ModelError> {
-        match self {
-            Saved::Ae(m) => m.score(ds),
-            Saved::Hybrid(m) => m.score(ds),
-        }
+        let raw = match self {
+            Saved::Ae(m) => m.score(ds)?,
+            Saved::Hybrid(m) => m.score(ds)?,
+        };
+        Ok(evidence::rank(ds, raw))
     }
 
     /// Autoencoders in it.
@@ -135,6 +138,9 @@ pub struct Ranking {
     pub field_parts: Vec<Vec<(f32, f32)>>,
     /// Unique-event indices, best (most unusual) first.
     pub order: Vec<usize>,
+    /// What each row's task usually holds and how often each value is seen
+    /// ([`evidence::rank`]; `None` for rankings not scored by their evidence).
+    pub history: Option<Arc<evidence::History>>,
 }
 
 impl Ranking {
@@ -162,6 +168,7 @@ impl Ranking {
             expected: Vec::new(),
             field_parts: Vec::new(),
             order,
+            history: None,
         }
     }
 

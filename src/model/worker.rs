@@ -8,7 +8,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::thread::JoinHandle;
 
 use super::ae::{AeConfig, Autoencoder};
-use super::{EpochReport, ModelError, ModelKind, Ranking, Saved, ds4n6, rarity};
+use super::{EpochReport, ModelError, ModelKind, Ranking, Saved, ds4n6, evidence, rarity};
 use crate::frame::Dataset;
 
 /// What a finished job gives.
@@ -132,7 +132,7 @@ pub fn run(
         } if config.objective == super::ae::Objective::Hybrid => {
             let (model, ranking) = super::hybrid::Hybrid::train(ds, config, cancel, on_epoch)?;
             Ok(Trained {
-                ranking,
+                ranking: evidence::rank(ds, ranking),
                 model: Some(Saved::Hybrid(Box::new(model))),
             })
         }
@@ -142,7 +142,7 @@ pub fn run(
         } => {
             let (model, ranking) = Autoencoder::train_and_score(ds, config, cancel, on_epoch)?;
             Ok(Trained {
-                ranking,
+                ranking: evidence::rank(ds, ranking),
                 model: Some(Saved::Ae(Box::new(model))),
             })
         }

@@ -270,6 +270,10 @@ impl<'a> Rows<'a> {
         if let Some(ex) = self.expected(u) {
             obj.insert("expected".into(), ex);
         }
+        let reasons = crate::model::evidence::reasons(self.ds, self.ranking, u, 3);
+        if !reasons.is_empty() {
+            obj.insert("reasons".into(), json!(reasons));
+        }
         if self.raw
             && let Some(r) = self.raw_event(u)
         {

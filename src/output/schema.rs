@@ -83,6 +83,8 @@ pub const EVENT_COLUMNS: &[Col] = &[
     col("format", Source::Text(&["format"], "")),
     col("file", Source::Text(&["file"], "")),
     col("host_from", Source::Text(&["host_from"], "")),
+    // The strongest evidence in words (the autoencoder's rankings).
+    col("reasons", Source::Text(&["reasons"], "; ")),
 ];
 
 /// The host rows' columns (`rank --by host`), in their order.

@@ -520,7 +520,8 @@ fn a_run_of_a_program_no_definition_names_is_flagged() {
     assert_eq!(others, flagged.len());
     // In the top 25 tasks, counting none of the other planted attacks' tasks above it. (It
     // ties with a cluster of stock tasks near 38 by counting: its flag adds little. Was the
-    // 19th of 20 before the registry's rows; issue 25's evidence-once scoring is to lift it.)
+    // 19th of 20 before the registry's rows; issue 25's evidence-once scoring did not lift
+    // it back into the top 20.)
     let others: Vec<&Value> = truth["attacks"]
         .as_array()
         .unwrap()

@@ -11,6 +11,7 @@ mod app;
 mod cli;
 mod definitions;
 mod e2e_tmux;
+mod evidence;
 mod evtx_writer;
 mod golden;
 mod hostile;

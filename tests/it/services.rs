@@ -97,8 +97,16 @@ fn psexec_services_stand_out_among_the_shared_system_logs() {
         .unwrap();
         let rank = |u: usize| t.ranking.order.iter().position(|&x| x == u).unwrap() + 1;
         assert_eq!(rank(pipe), 1, "{}", kind.name());
+        // Every install here is a one-off: counted once per piece of evidence (the
+        // autoencoder's `evidence::rank`), the random name and its binary weigh what any
+        // one-off install's name and binary weigh, and it lands in the top third rather than
+        // the top quarter that counting its derived fields again gave.
+        let within = match kind {
+            ModelKind::Ae => ds.uniques.len() / 3,
+            _ => ds.uniques.len() / 4,
+        };
         assert!(
-            rank(random) <= ds.uniques.len() / 4,
+            rank(random) <= within,
             "{}: the random-named service ranks {} of {}",
             kind.name(),
             rank(random),

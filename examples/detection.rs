@@ -88,6 +88,13 @@ const SHARED_ATTACKS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Whether `e` is one of an attack's events: `marker` in its task name or command line.
+fn marked(e: &RawEvent, marker: &str) -> bool {
+    let t = e.get("TaskName").unwrap_or("").to_lowercase();
+    let c = e.get("CommandLine").unwrap_or("").to_lowercase();
+    t.contains(marker) || c.contains(marker)
+}
+
 fn shared_attacks(profile: &dyn Profile) -> Vec<(String, Vec<RawEvent>)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/evtx");
     if !dir.is_dir() {
@@ -105,11 +112,7 @@ fn shared_attacks(profile: &dyn Profile) -> Vec<(String, Vec<RawEvent>)> {
             let events: Vec<RawEvent> = ing
                 .events
                 .into_iter()
-                .filter(|e| {
-                    let t = e.get("TaskName").unwrap_or("").to_lowercase();
-                    let c = e.get("CommandLine").unwrap_or("").to_lowercase();
-                    t.contains(marker) || c.contains(marker)
-                })
+                .filter(|e| marked(e, marker))
                 .map(|mut e| {
                     e.source = Arc::from(format!("planted:{name}:{}", e.source));
                     e
@@ -292,11 +295,9 @@ fn real_background(profile: &dyn Profile) -> Option<Vec<RawEvent>> {
         .events
         .into_iter()
         .map(|mut e| {
-            let attack = SHARED_ATTACKS.iter().find(|(_, file, marker)| {
-                let t = e.get("TaskName").unwrap_or("").to_lowercase();
-                let c = e.get("CommandLine").unwrap_or("").to_lowercase();
-                e.source.contains(file) && (t.contains(marker) || c.contains(marker))
-            });
+            let attack = SHARED_ATTACKS
+                .iter()
+                .find(|(_, file, marker)| e.source.contains(file) && marked(&e, marker));
             if let Some((name, _, _)) = attack {
                 e.source = Arc::from(format!("planted:{name}:{}", e.source));
             }
@@ -1078,31 +1079,15 @@ fn measure(
             .iter()
             .filter(|r| r.is_some_and(|r| r <= 60))
             .count() as f64;
-        for (i, r) in ev.attack_ranks.iter().enumerate() {
-            if let Some(r) = r {
-                bench
-                    .per_attack
-                    .entry((name, names[i].clone()))
-                    .or_default()
-                    .push(*r);
-            }
-        }
-        for (i, r) in ev.attack_task_ranks.iter().enumerate() {
-            if let Some(r) = r {
-                bench
-                    .per_attack_task
-                    .entry((name, names[i].clone()))
-                    .or_default()
-                    .push(*r);
-            }
-        }
-        for (i, r) in ev.attack_worst.iter().enumerate() {
-            if let Some(r) = r {
-                bench
-                    .per_attack_worst
-                    .entry((name, names[i].clone()))
-                    .or_default()
-                    .push(*r);
+        for (table, ranks) in [
+            (&mut bench.per_attack, &ev.attack_ranks),
+            (&mut bench.per_attack_task, &ev.attack_task_ranks),
+            (&mut bench.per_attack_worst, &ev.attack_worst),
+        ] {
+            for (i, r) in ranks.iter().enumerate() {
+                if let Some(r) = r {
+                    table.entry((name, names[i].clone())).or_default().push(*r);
+                }
             }
         }
     }

@@ -24,15 +24,16 @@
 //! The words a hunter reads come from the same facts ([`reasons`]). docs/benchmarks.md
 //! ("Evidence once") has what was measured and what else was tried.
 
-use serde::{Deserialize, Serialize};
-
 use super::Ranking;
-use super::encode::FIELD_GROUPS;
+use super::encode::Encoder;
 use crate::frame::{Dataset, RowKind};
 
 /// Training rows kept per group and kind (evenly spaced quantiles of the sorted surprises):
-/// enough for a tail share of 1/1024, small enough to save in a model file.
+/// enough for a tail share of 1/1024 at a bounded size whatever the rows.
 const KEPT: usize = 1024;
+
+/// Pieces of evidence said in words ([`reasons`]) in the drill-down and the exports.
+pub const SAID: usize = 3;
 
 /// Weight of a group's shares after its largest ([`Groups::surprises`]).
 pub const WITHIN: f32 = 0.5;
@@ -50,16 +51,19 @@ pub struct Groups {
 }
 
 impl Groups {
-    /// Fields named in one of [`FIELD_GROUPS`] share a group; every other field is its own.
+    /// The groups the masked objective hides together ([`Encoder::groups_of`]: fields named
+    /// in one of [`super::encode::FIELD_GROUPS`] share a group, every other field is its own),
+    /// in the order of their first field.
     pub fn of(fields: &[&str]) -> Groups {
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); FIELD_GROUPS.len()];
-        for (f, name) in fields.iter().enumerate() {
-            match FIELD_GROUPS.iter().position(|g| g.contains(name)) {
-                Some(g) => members[g].push(f),
-                None => members.push(vec![f]),
-            }
+        let mut members: Vec<Vec<usize>> = Vec::new();
+        let mut slot: std::collections::HashMap<u32, usize> = Default::default();
+        for (f, id) in Encoder::groups_of(fields).into_iter().enumerate() {
+            let g = *slot.entry(id).or_insert_with(|| {
+                members.push(Vec::new());
+                members.len() - 1
+            });
+            members[g].push(f);
         }
-        members.retain(|m| !m.is_empty());
         Groups { members }
     }
 
@@ -105,10 +109,8 @@ impl Groups {
 
 /// Per row kind and group, the training set's surprises (sorted quantiles): what a group's
 /// surprise is compared with.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Calibration {
-    /// Rows it was fitted on, per kind (events, definitions).
-    rows: [usize; 2],
     /// Per kind, per group: sorted surprises (at most [`KEPT`], evenly spaced quantiles).
     sorted: [Vec<Vec<f32>>; 2],
 }
@@ -138,13 +140,11 @@ impl Calibration {
             vec![Vec::new(); groups.len()],
             vec![Vec::new(); groups.len()],
         ];
-        let mut rows = [0usize; 2];
         for (u, shares) in field_scores.iter().enumerate() {
             if !ds.trains_on(u) {
                 continue;
             }
             let k = ds.uniques.get(u).map_or(0, |e| kind_slot(e.kind()));
-            rows[k] += 1;
             for (g, s) in groups
                 .surprises_with(shares, within)
                 .into_iter()
@@ -162,12 +162,7 @@ impl Calibration {
                 }
             }
         }
-        Calibration { rows, sorted: all }
-    }
-
-    /// Whether it can calibrate rows of `groups` (fitted on the same fields).
-    pub fn fits(&self, groups: &Groups) -> bool {
-        self.sorted.iter().all(|k| k.len() == groups.len())
+        Calibration { sorted: all }
     }
 
     /// `-ln` of the share of training rows of `kind` at least `s` surprising in group `g`
@@ -263,16 +258,13 @@ impl History {
             let c = global[f].get(v).copied().unwrap_or(0);
             ((c as f64 + 1.0) / (all as f64 + 1.0)).min(1.0)
         };
-        // An empty field that is no value of its own (no author) is no evidence.
-        let counted =
-            |u: usize, f: usize| !ds.uniques[u].values[f].is_empty() || ds.empty_is_value(f);
         let mut surprise = vec![0f32; n * nf];
         let mut seen = vec![0u64; n * nf];
         for u in 0..n {
             for f in 0..nf {
                 let v = &*ds.uniques[u].values[f];
                 seen[u * nf + f] = global[f].get(v).copied().unwrap_or(0);
-                if counted(u, f) {
+                if is_value(ds, u, f) {
                     surprise[u * nf + f] = -rarity(u, f).ln() as f32;
                 }
             }
@@ -329,7 +321,7 @@ impl History {
             let own = weight(u);
             let history = total - own;
             let v = &*ds.uniques[u].values[f];
-            if history == 0 || (v.is_empty() && !ds.empty_is_value(f)) {
+            if history == 0 || !is_value(ds, u, f) {
                 continue;
             }
             let with = counts.get(v).copied().unwrap_or(0) - own;
@@ -393,6 +385,12 @@ impl History {
             .ok()
             .map(|i| &self.usual[i].1)
     }
+}
+
+/// Whether row `u` holds a value in field `f`: an empty field that is no value of its own
+/// (no author) is no evidence either way.
+fn is_value(ds: &Dataset, u: usize, f: usize) -> bool {
+    !ds.uniques[u].values[f].is_empty() || ds.empty_is_value(f)
 }
 
 /// Per row and field, the evidence a field gives: what the model adds beyond the value's
@@ -661,7 +659,6 @@ mod tests {
             usual.abs() < 1e-9,
             "every row is at least that surprising: {usual}"
         );
-        assert!(cal.fits(&groups));
     }
 
     #[test]

@@ -270,7 +270,8 @@ impl<'a> Rows<'a> {
         if let Some(ex) = self.expected(u) {
             obj.insert("expected".into(), ex);
         }
-        let reasons = crate::model::evidence::reasons(self.ds, self.ranking, u, 3);
+        let reasons =
+            crate::model::evidence::reasons(self.ds, self.ranking, u, crate::model::evidence::SAID);
         if !reasons.is_empty() {
             obj.insert("reasons".into(), json!(reasons));
         }

@@ -204,14 +204,12 @@ fn registry_and_file(app: &App, ds: &Dataset, u: usize, lines: &mut Vec<Line<'st
 const BAR: usize = 12;
 /// The fields that explain the score most: what their rows cut is shown whole below them.
 const EXPLAINED: usize = 5;
-/// Pieces of evidence said in words above the fields.
-const REASONS: usize = 3;
 
 /// Why it is unusual: a row per field with a value or a real loss, the largest share first.
 fn why(app: &App, ds: &Dataset, r: &Ranking, u: usize, width: usize, doc: &mut Doc) {
     doc.heading("why it is unusual");
     // The strongest evidence in words first, then every field's share.
-    for reason in crate::model::evidence::reasons(ds, r, u, REASONS) {
+    for reason in crate::model::evidence::reasons(ds, r, u, crate::model::evidence::SAID) {
         doc.lines.push(Line::styled(
             format!("  {}", safe(&reason, 600)),
             style(app, Color::Yellow),

@@ -2,14 +2,11 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 
 use anomalog::event::RawEvent;
 use anomalog::frame::Dataset;
 use anomalog::ingest::{self, Progress};
 use anomalog::model::ModelKind;
-use anomalog::model::ae::AeConfig;
-use anomalog::model::worker::{Task, run};
 
 use crate::util;
 
@@ -57,16 +54,7 @@ fn dc_log_with_a_plant() -> Option<(Vec<RawEvent>, String, String)> {
 }
 
 fn rank_of(ds: &Dataset, kind: ModelKind) -> (usize, anomalog::model::Ranking) {
-    let t = run(
-        ds,
-        Task::Train {
-            kind,
-            config: AeConfig::default(),
-        },
-        &AtomicBool::new(false),
-        &mut |_| {},
-    )
-    .unwrap();
+    let ranking = util::trained(ds, kind);
     let plant = (0..ds.uniques.len())
         .find(|&u| {
             ds.uniques[u]
@@ -75,8 +63,8 @@ fn rank_of(ds: &Dataset, kind: ModelKind) -> (usize, anomalog::model::Ranking) {
                 .any(|&o| ds.source_of(&ds.occurrences[o as usize]) == "planted")
         })
         .unwrap();
-    let rank = t.ranking.order.iter().position(|&u| u == plant).unwrap() + 1;
-    (rank, t.ranking)
+    let rank = ranking.order.iter().position(|&u| u == plant).unwrap() + 1;
+    (rank, ranking)
 }
 
 /// A real task's start run as another account ranks near the top with the default model,

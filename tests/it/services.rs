@@ -4,13 +4,10 @@
 use crate::util;
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 
 use crate::util::{fixture, shared_file};
 use anomalog::frame::Dataset;
 use anomalog::model::ModelKind;
-use anomalog::model::ae::AeConfig;
-use anomalog::model::worker::{Task, run};
 
 fn services(paths: &[PathBuf]) -> Dataset {
     util::load_with(paths, "services").dataset
@@ -85,17 +82,8 @@ fn psexec_services_stand_out_among_the_shared_system_logs() {
     );
     let (random, pipe) = (find(&ds, "KgXItsbKgTJzdzwl"), find(&ds, "hgabms"));
     for kind in [ModelKind::Rarity, ModelKind::Ae] {
-        let t = run(
-            &ds,
-            Task::Train {
-                kind,
-                config: AeConfig::default(),
-            },
-            &AtomicBool::new(false),
-            &mut |_| {},
-        )
-        .unwrap();
-        let rank = |u: usize| t.ranking.order.iter().position(|&x| x == u).unwrap() + 1;
+        let ranking = util::trained(&ds, kind);
+        let rank = |u: usize| ranking.order.iter().position(|&x| x == u).unwrap() + 1;
         assert_eq!(rank(pipe), 1, "{}", kind.name());
         // Every install here is a one-off: counted once per piece of evidence (the
         // autoencoder's `evidence::rank`), the random name and its binary weigh what any

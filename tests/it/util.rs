@@ -194,3 +194,21 @@ pub fn rank_rows(args: &[&str], paths: &[&std::path::Path]) -> (Vec<serde_json::
     assert!(out.status.success(), "{err}");
     (jsonl(&String::from_utf8_lossy(&out.stdout)), err)
 }
+
+/// The ranking the worker gives for `kind` with the default configuration (seed included).
+pub fn trained(
+    ds: &anomalog::frame::Dataset,
+    kind: anomalog::model::ModelKind,
+) -> anomalog::model::Ranking {
+    anomalog::model::worker::run(
+        ds,
+        anomalog::model::worker::Task::Train {
+            kind,
+            config: anomalog::model::ae::AeConfig::default(),
+        },
+        &std::sync::atomic::AtomicBool::new(false),
+        &mut |_| {},
+    )
+    .unwrap()
+    .ranking
+}

@@ -22,12 +22,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Optimizer, ParamsAdamW};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
 
+use super::adam::{Adam, AdamParams};
+use super::cross_entropy::FieldCrossEntropy;
 use super::encode::{EncodeConfig, Encoded, Encoder, RARE, TOKEN_BUCKETS};
 use super::{EpochReport, ModelError, Ranking};
 use crate::frame::Dataset;
@@ -216,6 +217,10 @@ pub struct Autoencoder {
     heads: Heads,
     /// `0` for real slots, a large negative number for padding: added to the logits.
     mask: Tensor,
+    /// The same, as numbers, and each field's slots: the training loss's layout
+    /// ([`FieldCrossEntropy`]).
+    pad: Arc<[f32]>,
+    spans: Arc<[(usize, usize)]>,
 }
 
 /// The output layer's layout. Fields of about the same vocabulary size share a width and
@@ -400,6 +405,8 @@ impl Autoencoder {
             let at = heads.slot(f, 0);
             mask[at..at + len].fill(0.0);
         }
+        let spans: Arc<[(usize, usize)]> = (0..nf).map(|f| heads.span(f)).collect();
+        let pad: Arc<[f32]> = Arc::from(mask.as_slice());
         let mask = Tensor::from_vec(mask, heads.total, &Device::Cpu)?;
         let n_in =
             nf * config.embed_dim + 2 + encoder.token_fields.len() * super::encode::TOKEN_BUCKETS;
@@ -432,6 +439,8 @@ impl Autoencoder {
             vmax,
             heads,
             mask,
+            pad,
+            spans,
         })
     }
 
@@ -539,6 +548,9 @@ impl Autoencoder {
     /// Weighted training loss of a batch: `input` is what the model sees (mask tokens
     /// included), `target` the true indices, `field_w` the weight of each (row, field)'s
     /// cross-entropy and `weights` each row's weight (for the numeric head).
+    ///
+    /// The cross-entropy is [`Autoencoder::forward`]'s log-softmax per field and the
+    /// target's log-probability, computed by [`FieldCrossEntropy`] in one operation.
     #[allow(clippy::too_many_arguments)]
     fn loss(
         &self,
@@ -551,18 +563,27 @@ impl Autoencoder {
         b: usize,
     ) -> Result<Tensor, ModelError> {
         let dev = &Device::Cpu;
-        let (lp, nout) = self.forward(input, numeric, tokens, b)?;
+        let nf = self.encoder.fields.len();
+        let h3 = self.hidden(input, numeric, tokens, b)?;
+        let ones = Tensor::ones((b, 1), DType::F32, dev)?;
+        let logits = self.affine(&h3, "wo", "bo", &ones)?;
+        let targets = target
+            .chunks(nf.max(1))
+            .flat_map(|row| {
+                row.iter().zip(self.spans.iter()).map(|(&t, &(lo, n))| {
+                    // A target past its field's slots (never from the encoder) reads the last.
+                    (lo + (t as usize).min(n.saturating_sub(1))) as u32
+                })
+            })
+            .collect();
+        let ce = logits.apply_op1(FieldCrossEntropy {
+            spans: self.spans.clone(),
+            pad: self.pad.clone(),
+            targets,
+            weights: field_w.to_vec(),
+        })?;
+        let nout = self.affine(&h3, "wn", "bn", &ones)?;
         let w = Tensor::from_vec(weights.to_vec(), (b, 1), dev)?;
-        let targets = self.by_class(target, b)?;
-        let picked = lp
-            .iter()
-            .zip(&targets)
-            .map(|(lp, t)| lp.gather(t, 2))
-            .collect::<Result<Vec<_>, _>>()?;
-        // (B, F, 1) log p in class order, weighted in the same order.
-        let picked = Tensor::cat(&picked, 1)?;
-        let fw = Tensor::cat(&self.by_class(field_w, b)?, 1)?;
-        let ce = (picked * fw)?.sum_all()?.neg()?;
         let target = Tensor::from_vec(numeric.to_vec(), (b, 2), dev)?;
         let mse = (nout - target)?.sqr()?.broadcast_mul(&w)?.sum_all()?;
         Ok((ce + mse)?)
@@ -620,14 +641,14 @@ impl Autoencoder {
         let data = encoder.encode(ds);
         let mut model = Autoencoder::new(encoder, config)?;
         let vars: Vec<Var> = model.vars.iter().map(|(_, v)| v.clone()).collect();
-        let mut opt = AdamW::new(
+        let mut opt = Adam::new(
             vars,
-            ParamsAdamW {
+            AdamParams {
                 lr: config.learning_rate,
                 weight_decay: 1e-5,
-                ..Default::default()
+                ..AdamParams::default()
             },
-        )?;
+        );
         let mut rng = StdRng::seed_from_u64(config.seed.wrapping_add(0x5EED));
         let rows = data.rows;
         let nf = data.n_fields;

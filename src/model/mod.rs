@@ -2,7 +2,9 @@
 //! (higher = more unusual) and each field's share of it, so that every front end can say
 //! *why* an event ranks where it does.
 
+mod adam;
 pub mod ae;
+mod cross_entropy;
 pub mod ds4n6;
 pub mod encode;
 pub mod evidence;

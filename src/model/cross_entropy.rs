@@ -1,0 +1,196 @@
+//! The autoencoder's training loss over its output layer as one tensor operation with its own
+//! gradient: every field's log-softmax over its slots, the target's negative log-probability,
+//! weighted and summed.
+//!
+//! Why: done with candle's operations, a field's cross-entropy took eight to ten of them per
+//! class of heads (narrow, copy, max, subtract, exponential, sum, logarithm, gather), each a
+//! fresh buffer and each again in the gradient; at a few hundred unique events those
+//! operations, not the arithmetic, were most of a training's time (issue 25,
+//! docs/benchmarks.md "Speed"). Here the forward pass and the gradient are each one loop over
+//! the logits, and fields whose weight is zero (the masked objective's visible fields) are
+//! skipped in both.
+
+use std::sync::Arc;
+
+use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
+
+/// `sum over rows r and fields f of weight[r, f] * -log softmax_f(logits[r])[target[r, f]]`,
+/// where `softmax_f` runs over field `f`'s slots, each logit plus its padding mask (0 for a
+/// real slot, a large negative number for padding). The result is a scalar.
+pub struct FieldCrossEntropy {
+    /// Per field: its first slot and its number of slots in a row of logits.
+    pub spans: Arc<[(usize, usize)]>,
+    /// Per slot: the padding mask.
+    pub pad: Arc<[f32]>,
+    /// Per row and field (row-major): the target's slot in the row.
+    pub targets: Vec<u32>,
+    /// Per row and field: the weight of its cross-entropy.
+    pub weights: Vec<f32>,
+}
+
+impl FieldCrossEntropy {
+    /// Rows, checked against the logits' shape `(rows, slots)`.
+    fn rows(&self, shape: &Shape) -> candle_core::Result<usize> {
+        let (b, total) = shape.dims2()?;
+        let nf = self.spans.len();
+        if total != self.pad.len()
+            || self.targets.len() != b * nf
+            || self.weights.len() != b * nf
+            || self.spans.iter().any(|&(lo, n)| n == 0 || lo + n > total)
+        {
+            candle_core::bail!(
+                "field cross-entropy: logits {b}x{total} do not match {nf} fields over {} slots",
+                self.pad.len()
+            );
+        }
+        Ok(b)
+    }
+
+    /// For each weighted (row, field): its slots' logits plus padding, the maximum and the
+    /// log of the sum of exponentials less the maximum.
+    fn each(&self, logits: &[f32], b: usize, mut visit: impl FnMut(usize, usize, f32, f32)) {
+        let (nf, total) = (self.spans.len(), self.pad.len());
+        for r in 0..b {
+            let row = &logits[r * total..(r + 1) * total];
+            for (f, &(lo, n)) in self.spans.iter().enumerate() {
+                if self.weights[r * nf + f] == 0.0 {
+                    continue;
+                }
+                let (xs, pad) = (&row[lo..lo + n], &self.pad[lo..lo + n]);
+                let max = xs
+                    .iter()
+                    .zip(pad)
+                    .map(|(x, p)| x + p)
+                    .fold(f32::NEG_INFINITY, f32::max);
+                let sum: f32 = xs.iter().zip(pad).map(|(x, p)| (x + p - max).exp()).sum();
+                visit(r, f, max, sum.ln());
+            }
+        }
+    }
+}
+
+fn contiguous<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(all) = storage else {
+        candle_core::bail!("field cross-entropy: logits must be f32");
+    };
+    match layout.contiguous_offsets() {
+        Some((lo, hi)) => Ok(&all[lo..hi]),
+        None => candle_core::bail!("field cross-entropy: logits must be contiguous"),
+    }
+}
+
+impl CustomOp1 for FieldCrossEntropy {
+    fn name(&self) -> &'static str {
+        "field-cross-entropy"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let b = self.rows(layout.shape())?;
+        let logits = contiguous(storage, layout)?;
+        let (nf, total) = (self.spans.len(), self.pad.len());
+        let mut loss = 0f32;
+        self.each(logits, b, |r, f, max, log_sum| {
+            let t = self.targets[r * nf + f] as usize;
+            let picked = logits[r * total + t] + self.pad[t] - max - log_sum;
+            loss -= self.weights[r * nf + f] * picked;
+        });
+        Ok((CpuStorage::F32(vec![loss]), Shape::from(())))
+    }
+
+    /// `d loss / d logit = grad * weight * (softmax - [slot is the target])` over each
+    /// weighted field's slots; zero elsewhere.
+    fn bwd(
+        &self,
+        arg: &Tensor,
+        _res: &Tensor,
+        grad_res: &Tensor,
+    ) -> candle_core::Result<Option<Tensor>> {
+        let b = self.rows(arg.shape())?;
+        let g = grad_res.flatten_all()?.to_vec1::<f32>()?;
+        let g = g.first().copied().unwrap_or(0.0);
+        let logits = arg.flatten_all()?.to_vec1::<f32>()?;
+        let (nf, total) = (self.spans.len(), self.pad.len());
+        let mut grad = vec![0f32; b * total];
+        self.each(&logits, b, |r, f, max, log_sum| {
+            let (lo, n) = self.spans[f];
+            let scale = g * self.weights[r * nf + f];
+            let shift = max + log_sum;
+            for s in lo..lo + n {
+                let p = (logits[r * total + s] + self.pad[s] - shift).exp();
+                grad[r * total + s] = scale * p;
+            }
+            let t = self.targets[r * nf + f] as usize;
+            grad[r * total + t] -= scale;
+        });
+        Ok(Some(Tensor::from_vec(grad, (b, total), arg.device())?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{D, Device, Var};
+
+    /// Two fields of 3 and 2 slots (the second's last slot padding), two rows.
+    fn op(weights: Vec<f32>) -> FieldCrossEntropy {
+        FieldCrossEntropy {
+            spans: Arc::from(vec![(0, 3), (3, 2)]),
+            pad: Arc::from(vec![0.0, 0.0, 0.0, 0.0, -80.0]),
+            targets: vec![2, 3, 0, 3],
+            weights,
+        }
+    }
+
+    /// The same loss and gradient as candle's own operations (log-softmax per field, gather).
+    #[test]
+    fn matches_candle_ops() {
+        let dev = Device::Cpu;
+        let values: Vec<f32> = (0..10).map(|i| (i as f32 * 0.7).sin() * 3.0).collect();
+        let weights = vec![0.5, 2.0, 1.5, 0.0];
+        let ours = Var::from_vec(values.clone(), (2, 5), &dev).unwrap();
+        let theirs = Var::from_vec(values, (2, 5), &dev).unwrap();
+        let loss = ours.as_tensor().apply_op1(op(weights.clone())).unwrap();
+        // Reference: per field, log_softmax of (logits + pad), the target's entry, weighted.
+        let pad = Tensor::new(&[0f32, 0.0, 0.0, 0.0, -80.0], &dev).unwrap();
+        let x = theirs.as_tensor().broadcast_add(&pad).unwrap();
+        let a = candle_nn::ops::log_softmax(&x.narrow(1, 0, 3).unwrap(), D::Minus1).unwrap();
+        let c = candle_nn::ops::log_softmax(&x.narrow(1, 3, 2).unwrap(), D::Minus1).unwrap();
+        let picked = |lp: &Tensor, idx: &[u32]| {
+            lp.gather(&Tensor::new(idx, &dev).unwrap().reshape((2, 1)).unwrap(), 1)
+                .unwrap()
+        };
+        let both = Tensor::cat(&[picked(&a, &[2, 0]), picked(&c, &[0, 0])], 1).unwrap();
+        let w = Tensor::from_vec(weights, (2, 2), &dev).unwrap();
+        let reference = (both * w).unwrap().sum_all().unwrap().neg().unwrap();
+        let (l1, l2) = (
+            loss.to_scalar::<f32>().unwrap(),
+            reference.to_scalar::<f32>().unwrap(),
+        );
+        assert!((l1 - l2).abs() < 1e-5, "{l1} vs {l2}");
+        let g1 = loss.backward().unwrap();
+        let g2 = reference.backward().unwrap();
+        let (g1, g2) = (
+            g1.get(ours.as_tensor()).unwrap().flatten_all().unwrap(),
+            g2.get(theirs.as_tensor()).unwrap().flatten_all().unwrap(),
+        );
+        let diff = (g1 - g2)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "gradients differ by {diff}");
+    }
+
+    #[test]
+    fn mismatched_shapes_are_an_error() {
+        let x = Tensor::zeros((3, 5), candle_core::DType::F32, &Device::Cpu).unwrap();
+        assert!(x.apply_op1(op(vec![1.0; 4])).is_err());
+    }
+}

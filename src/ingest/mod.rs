@@ -574,7 +574,7 @@ where
         files,
         next: AtomicU64::new(0),
         window: 2 * workers,
-        folded: std::sync::Mutex::new(0),
+        state: std::sync::Mutex::new(Folding::default()),
         fold_moved: std::sync::Condvar::new(),
         broken: AtomicBool::new(false),
     };
@@ -588,19 +588,20 @@ where
         }
         drop(tx);
         // Hand sinks on in file order; later files wait (a few at most: one per worker).
-        let mut waiting: BTreeMap<usize, S> = BTreeMap::new();
+        let mut waiting: BTreeMap<usize, (S, bool)> = BTreeMap::new();
         let mut next_done = 0usize;
         for (i, sink, reps) in rx {
+            let held = holds_events(&reps);
             per_file[i] = Some(reps);
-            waiting.insert(i, sink);
-            while let Some(sink) = waiting.remove(&next_done) {
+            waiting.insert(i, (sink, held));
+            while let Some((sink, held)) = waiting.remove(&next_done) {
                 done(sink);
                 next_done += 1;
-                queue.folded_up_to(next_done);
+                queue.folded(next_done, held);
             }
         }
         // A worker that died (a bug) leaves a gap: hand on what came after it anyway.
-        for (_, sink) in std::mem::take(&mut waiting) {
+        for (_, (sink, _)) in std::mem::take(&mut waiting) {
             done(sink);
         }
     });
@@ -617,36 +618,63 @@ where
         .collect()
 }
 
-/// The files of one read, handed to the workers in order. Backpressure: a worker starts
-/// file i only when the fold has taken the files before i - `window`, so that finished files
-/// do not pile up when folding is the slower side (docs/benchmarks.md, "Speed").
+/// Whether a file's sink may hold events: a definition put aside for the second pass
+/// ([`FileReport::deferred`]) holds none, so it takes no room in the queue's window.
+fn holds_events(reps: &[FileReport]) -> bool {
+    !(reps.len() == 1 && reps[0].deferred)
+}
+
+/// The files of one read, handed to the workers in order. Backpressure: a worker starts a
+/// file only while fewer than `window` files that hold events are read and wait to be
+/// folded, so that finished files do not pile up when folding is the slower side
+/// (docs/benchmarks.md, "Speed"). Files that hold nothing (definitions put aside) do not
+/// count: a host's hundred definition files between two large logs would otherwise stop
+/// every other worker until the large log is read.
 struct Queue<'a> {
     files: &'a [(PathBuf, bool)],
     next: AtomicU64,
     window: usize,
-    /// Files folded so far.
-    folded: std::sync::Mutex<usize>,
+    state: std::sync::Mutex<Folding>,
     fold_moved: std::sync::Condvar,
     /// Set when a worker dies (a bug): the others stop waiting for the file it held.
     broken: AtomicBool,
 }
 
+/// Where the fold is: files folded, and files read that hold events and are not yet folded.
+#[derive(Default)]
+struct Folding {
+    folded: usize,
+    waiting: usize,
+}
+
 impl Queue<'_> {
-    /// The fold has taken the first `n` files.
-    fn folded_up_to(&self, n: usize) {
-        *self.folded.lock().unwrap_or_else(|e| e.into_inner()) = n;
+    /// The fold has taken the first `n` files, the last of which `held` events.
+    fn folded(&self, n: usize, held: bool) {
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        st.folded = n;
+        if held {
+            st.waiting = st.waiting.saturating_sub(1);
+        }
+        drop(st);
         self.fold_moved.notify_all();
+    }
+
+    /// A worker has read a file that holds events; it waits for the fold.
+    fn read_one(&self) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).waiting += 1;
     }
 
     /// The next file to read, once the window lets it start; `None` when all are taken.
     fn take(&self) -> Option<(usize, &(PathBuf, bool))> {
         let i = self.next.fetch_add(1, Ordering::Relaxed) as usize;
         let file = self.files.get(i)?;
-        let mut done = self.folded.lock().unwrap_or_else(|e| e.into_inner());
-        while i >= *done + self.window && !self.broken.load(Ordering::Relaxed) {
-            done = self
+        let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        // The next file to fold is never held back: the files waiting need it.
+        while i > st.folded && st.waiting >= self.window && !self.broken.load(Ordering::Relaxed)
+        {
+            st = self
                 .fold_moved
-                .wait(done)
+                .wait(st)
                 .unwrap_or_else(|e| e.into_inner());
         }
         Some((i, file))
@@ -665,7 +693,7 @@ impl Queue<'_> {
             fn drop(&mut self) {
                 if std::thread::panicking() {
                     // Under the lock, so that no waiter misses it.
-                    let _held = self.0.folded.lock().unwrap_or_else(|e| e.into_inner());
+                    let _held = self.0.state.lock().unwrap_or_else(|e| e.into_inner());
                     self.0.broken.store(true, Ordering::Relaxed);
                     self.0.fold_moved.notify_all();
                 }
@@ -683,6 +711,9 @@ impl Queue<'_> {
                 r.found_in_folder |= *in_folder;
             }
             rd.progress.files_done.fetch_add(1, Ordering::Relaxed);
+            if holds_events(&reps) {
+                self.read_one();
+            }
             if tx.send((i, sink, reps)).is_err() {
                 break;
             }

@@ -670,12 +670,8 @@ impl Queue<'_> {
         let file = self.files.get(i)?;
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         // The next file to fold is never held back: the files waiting need it.
-        while i > st.folded && st.waiting >= self.window && !self.broken.load(Ordering::Relaxed)
-        {
-            st = self
-                .fold_moved
-                .wait(st)
-                .unwrap_or_else(|e| e.into_inner());
+        while i > st.folded && st.waiting >= self.window && !self.broken.load(Ordering::Relaxed) {
+            st = self.fold_moved.wait(st).unwrap_or_else(|e| e.into_inner());
         }
         Some((i, file))
     }
@@ -1592,6 +1588,55 @@ mod tests {
         assert!(bomb.0 <= SNIFF_BYTES + 64 * 1024, "read {} bytes", bomb.0);
         assert_eq!(inflated, SNIFF_BYTES);
         assert!(r.not_a_log && events.is_empty());
+    }
+
+    fn queue(files: &[(PathBuf, bool)], window: usize) -> Queue<'_> {
+        Queue {
+            files,
+            next: AtomicU64::new(0),
+            window,
+            state: std::sync::Mutex::new(Folding::default()),
+            fold_moved: std::sync::Condvar::new(),
+            broken: AtomicBool::new(false),
+        }
+    }
+
+    /// The fold's window holds back a reader only for files that hold events: files that
+    /// hold nothing (definitions put aside) never stop the others, and the next file to fold
+    /// is never held back.
+    #[test]
+    fn the_window_counts_files_that_hold_events() {
+        let files: Vec<(PathBuf, bool)> = (0..6)
+            .map(|i| (PathBuf::from(format!("f{i}")), false))
+            .collect();
+        let q = queue(&files, 1);
+        // File 0 (a large log) is being read; files 1-3 hold nothing and are read meanwhile:
+        // nothing waits to be folded, so nothing holds the reader back.
+        assert_eq!(q.take().map(|(i, _)| i), Some(0));
+        for want in 1..=3 {
+            assert_eq!(q.take().map(|(i, _)| i), Some(want));
+        }
+        // File 1 held events after all: one file waits for the fold, the window (1) is full,
+        // and the reader asking for file 4 waits until the fold moves.
+        q.read_one();
+        std::thread::scope(|s| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let q = &q;
+            s.spawn(move || tx.send(q.take().map(|(i, _)| i)).unwrap());
+            assert!(
+                rx.recv_timeout(std::time::Duration::from_millis(100))
+                    .is_err(),
+                "a reader went past a full window"
+            );
+            q.folded(2, true); // files 0 and 1 folded: nothing waits any more
+            let got = rx.recv_timeout(std::time::Duration::from_secs(30));
+            assert_eq!(got, Ok(Some(4)), "the reader was not let on");
+        });
+        // The next file to fold is never held back, however full the window.
+        let q = queue(&files, 1);
+        q.read_one();
+        q.read_one();
+        assert_eq!(q.take().map(|(i, _)| i), Some(0));
     }
 
     /// An `.evtx` member is streamed to an unnamed temporary file and read from there: the

@@ -134,14 +134,27 @@ impl Default for AeConfig {
 /// 2.3 s for the hybrid's three models on `samples/`, against 0.05 s of reading).
 pub const PASSES: usize = 40;
 /// The same for a masked model, which learns what each field's value is given the others
-/// (the conditional plants need more passes to be seen).
-pub const MASKED_PASSES: usize = 120;
+/// (the conditional plants need more passes to be seen). 120 passes in batches of 64 ranked
+/// no better on the detection benchmark than 80 in batches of 128, at three times the steps
+/// (docs/benchmarks.md, "Speed").
+pub const MASKED_PASSES: usize = 80;
+/// The smallest batch.
+pub const MIN_BATCH: usize = 64;
+/// The smallest batch of a masked model: a step of 128 rows costs about 1.5 times one of 64
+/// (the operations' overhead, not their arithmetic, decides at this size), and
+/// [`AeConfig::epochs_for`] keeps at least 120 steps. The swap model keeps batches of 64:
+/// with 128, a real plant on the DC's log fell from 26th to 44th (`tests/it/evidence.rs`).
+pub const MASKED_MIN_BATCH: usize = 128;
 
 impl AeConfig {
     /// The batch size for `rows` training rows: smaller batches for small datasets, so that
-    /// they still get enough optimiser steps.
+    /// they still get enough optimiser steps, down to [`MIN_BATCH`] ([`MASKED_MIN_BATCH`]).
     pub fn batch_for(&self, rows: usize) -> usize {
-        (rows / 16).clamp(64, self.batch_size.max(64))
+        let lo = match self.objective {
+            Objective::Masked => MASKED_MIN_BATCH,
+            _ => MIN_BATCH,
+        };
+        (rows / 16).clamp(lo, self.batch_size.max(lo))
     }
 
     /// Epochs: the configured number, or a budget that grows with the data: [`PASSES`]
@@ -576,12 +589,12 @@ impl Autoencoder {
                 })
             })
             .collect();
-        let ce = logits.apply_op1(FieldCrossEntropy {
-            spans: self.spans.clone(),
-            pad: self.pad.clone(),
+        let ce = logits.apply_op1(FieldCrossEntropy::new(
+            self.spans.clone(),
+            self.pad.clone(),
             targets,
-            weights: field_w.to_vec(),
-        })?;
+            field_w.to_vec(),
+        ))?;
         let nout = self.affine(&h3, "wn", "bn", &ones)?;
         let w = Tensor::from_vec(weights.to_vec(), (b, 1), dev)?;
         let target = Tensor::from_vec(numeric.to_vec(), (b, 2), dev)?;

@@ -26,9 +26,28 @@ pub struct FieldCrossEntropy {
     pub targets: Vec<u32>,
     /// Per row and field: the weight of its cross-entropy.
     pub weights: Vec<f32>,
+    /// The gradient of the loss with respect to the logits, `(rows, slots)` row-major, left
+    /// by the forward pass (which computes every softmax anyway) for the backward one to
+    /// scale: no exponential is computed twice.
+    grad: std::sync::Mutex<Option<Vec<f32>>>,
 }
 
 impl FieldCrossEntropy {
+    pub fn new(
+        spans: Arc<[(usize, usize)]>,
+        pad: Arc<[f32]>,
+        targets: Vec<u32>,
+        weights: Vec<f32>,
+    ) -> Self {
+        FieldCrossEntropy {
+            spans,
+            pad,
+            targets,
+            weights,
+            grad: std::sync::Mutex::new(None),
+        }
+    }
+
     /// Rows, checked against the logits' shape `(rows, slots)`.
     fn rows(&self, shape: &Shape) -> candle_core::Result<usize> {
         let (b, total) = shape.dims2()?;
@@ -48,12 +67,17 @@ impl FieldCrossEntropy {
 
     /// For each weighted (row, field): its slots' logits plus padding, the maximum and the
     /// log of the sum of exponentials less the maximum.
-    fn each(&self, logits: &[f32], b: usize, mut visit: impl FnMut(usize, usize, f32, f32)) {
+    /// The loss of `b` rows of `logits` and its gradient with respect to them.
+    fn loss_and_grad(&self, logits: &[f32], b: usize) -> (f32, Vec<f32>) {
         let (nf, total) = (self.spans.len(), self.pad.len());
+        let mut loss = 0f32;
+        let mut grad = vec![0f32; b * total];
         for r in 0..b {
             let row = &logits[r * total..(r + 1) * total];
+            let out = &mut grad[r * total..(r + 1) * total];
             for (f, &(lo, n)) in self.spans.iter().enumerate() {
-                if self.weights[r * nf + f] == 0.0 {
+                let w = self.weights[r * nf + f];
+                if w == 0.0 {
                     continue;
                 }
                 let (xs, pad) = (&row[lo..lo + n], &self.pad[lo..lo + n]);
@@ -62,10 +86,23 @@ impl FieldCrossEntropy {
                     .zip(pad)
                     .map(|(x, p)| x + p)
                     .fold(f32::NEG_INFINITY, f32::max);
-                let sum: f32 = xs.iter().zip(pad).map(|(x, p)| (x + p - max).exp()).sum();
-                visit(r, f, max, sum.ln());
+                // The exponentials, kept where the gradient goes, then normalised there.
+                let ps = &mut out[lo..lo + n];
+                let mut sum = 0f32;
+                for ((p, x), m) in ps.iter_mut().zip(xs).zip(pad) {
+                    *p = (x + m - max).exp();
+                    sum += *p;
+                }
+                let t = self.targets[r * nf + f] as usize;
+                loss -= w * (row[t] + self.pad[t] - max - sum.ln());
+                let scale = w / sum;
+                for p in ps.iter_mut() {
+                    *p *= scale;
+                }
+                out[t] -= w;
             }
         }
+        (loss, grad)
     }
 }
 
@@ -91,13 +128,8 @@ impl CustomOp1 for FieldCrossEntropy {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let b = self.rows(layout.shape())?;
         let logits = contiguous(storage, layout)?;
-        let (nf, total) = (self.spans.len(), self.pad.len());
-        let mut loss = 0f32;
-        self.each(logits, b, |r, f, max, log_sum| {
-            let t = self.targets[r * nf + f] as usize;
-            let picked = logits[r * total + t] + self.pad[t] - max - log_sum;
-            loss -= self.weights[r * nf + f] * picked;
-        });
+        let (loss, grad) = self.loss_and_grad(logits, b);
+        *self.grad.lock().unwrap_or_else(|e| e.into_inner()) = Some(grad);
         Ok((CpuStorage::F32(vec![loss]), Shape::from(())))
     }
 
@@ -112,21 +144,20 @@ impl CustomOp1 for FieldCrossEntropy {
         let b = self.rows(arg.shape())?;
         let g = grad_res.flatten_all()?.to_vec1::<f32>()?;
         let g = g.first().copied().unwrap_or(0.0);
-        let logits = arg.flatten_all()?.to_vec1::<f32>()?;
-        let (nf, total) = (self.spans.len(), self.pad.len());
-        let mut grad = vec![0f32; b * total];
-        self.each(&logits, b, |r, f, max, log_sum| {
-            let (lo, n) = self.spans[f];
-            let scale = g * self.weights[r * nf + f];
-            let shift = max + log_sum;
-            for s in lo..lo + n {
-                let p = (logits[r * total + s] + self.pad[s] - shift).exp();
-                grad[r * total + s] = scale * p;
+        // The forward pass's gradient (taken: a graph runs its backward pass once), else
+        // computed again.
+        let kept = self.grad.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let mut grad = match kept {
+            Some(grad) if grad.len() == arg.elem_count() => grad,
+            _ => {
+                let logits = arg.flatten_all()?.to_vec1::<f32>()?;
+                self.loss_and_grad(&logits, b).1
             }
-            let t = self.targets[r * nf + f] as usize;
-            grad[r * total + t] -= scale;
-        });
-        Ok(Some(Tensor::from_vec(grad, (b, total), arg.device())?))
+        };
+        if g != 1.0 {
+            grad.iter_mut().for_each(|x| *x *= g);
+        }
+        Ok(Some(Tensor::from_vec(grad, arg.shape(), arg.device())?))
     }
 }
 
@@ -137,12 +168,12 @@ mod tests {
 
     /// Two fields of 3 and 2 slots (the second's last slot padding), two rows.
     fn op(weights: Vec<f32>) -> FieldCrossEntropy {
-        FieldCrossEntropy {
-            spans: Arc::from(vec![(0, 3), (3, 2)]),
-            pad: Arc::from(vec![0.0, 0.0, 0.0, 0.0, -80.0]),
-            targets: vec![2, 3, 0, 3],
+        FieldCrossEntropy::new(
+            Arc::from(vec![(0, 3), (3, 2)]),
+            Arc::from(vec![0.0, 0.0, 0.0, 0.0, -80.0]),
+            vec![2, 3, 0, 3],
             weights,
-        }
+        )
     }
 
     /// The same loss and gradient as candle's own operations (log-softmax per field, gather).
@@ -171,8 +202,9 @@ mod tests {
             reference.to_scalar::<f32>().unwrap(),
         );
         assert!((l1 - l2).abs() < 1e-5, "{l1} vs {l2}");
-        let g1 = loss.backward().unwrap();
-        let g2 = reference.backward().unwrap();
+        // Scaled, so that the upstream gradient is not 1.
+        let g1 = (loss * 3.0).unwrap().backward().unwrap();
+        let g2 = (reference * 3.0).unwrap().backward().unwrap();
         let (g1, g2) = (
             g1.get(ours.as_tensor()).unwrap().flatten_all().unwrap(),
             g2.get(theirs.as_tensor()).unwrap().flatten_all().unwrap(),

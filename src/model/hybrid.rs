@@ -71,10 +71,15 @@ impl Hybrid {
             });
         };
         std::thread::scope(|s| {
+            // Each masked model's thread holds a sender: when all are dropped (the models are
+            // trained, or failed), the wait below ends at once.
+            let (alive, finished) = std::sync::mpsc::channel::<()>();
             let masked: Vec<_> = (0..AGREEING)
                 .map(|j| {
                     let done = &done;
+                    let alive = alive.clone();
                     s.spawn(move || {
+                        let _alive = alive;
                         Autoencoder::train_contradicting(
                             ds,
                             masked_config(config, j),
@@ -92,9 +97,11 @@ impl Hybrid {
                 loss = r.loss;
                 report(&mut *on_epoch, r.loss);
             });
+            drop(alive);
             // The masked models' epochs, reported from here (the callback is this thread's).
-            while !masked.iter().all(|h| h.is_finished()) {
-                std::thread::sleep(std::time::Duration::from_millis(50));
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                finished.recv_timeout(std::time::Duration::from_millis(50))
+            {
                 report(&mut *on_epoch, loss);
             }
             let mut models = Vec::with_capacity(masked.len());

@@ -244,6 +244,9 @@ pub struct HostMap {
     /// Each hive's TaskCache as read, once per run: the Tasks folder's files and the hive
     /// reader share it.
     registries: HashMap<std::path::PathBuf, Arc<super::registry::RegistryRead>>,
+    /// Per hive, per registry entry (its exact name): how the task file read beside it
+    /// compared, so that the hive's report need not read the file again.
+    compared: HashMap<std::path::PathBuf, HashMap<String, super::registry::Compared>>,
 }
 
 impl HostMap {
@@ -273,7 +276,29 @@ impl HostMap {
             copied: super::copylog::CopyTimes::default(),
             hive_of_tasks: HashMap::new(),
             registries: HashMap::new(),
+            compared: HashMap::new(),
         }
+    }
+
+    /// A task file read beside `hive` compared as `c` with the entry `name` there.
+    pub fn remember_compared(
+        &mut self,
+        hive: &std::path::Path,
+        name: String,
+        c: super::registry::Compared,
+    ) {
+        self.compared
+            .entry(hive.to_path_buf())
+            .or_default()
+            .insert(name, c);
+    }
+
+    /// The comparisons [`HostMap::remember_compared`] kept for `hive`.
+    pub fn compared_beside(
+        &self,
+        hive: &std::path::Path,
+    ) -> HashMap<String, super::registry::Compared> {
+        self.compared.get(hive).cloned().unwrap_or_default()
     }
 
     /// The time a KAPE copy log above a definition file on disk gives its source (a zip
@@ -415,7 +440,8 @@ pub fn identity(name: &str, content: &[u8]) -> u64 {
     h.finish()
 }
 
-/// The record of a task XML file.
+/// The record of a task XML file, and where a registry was given, how the file compares with
+/// its entry there (the entry's name and the comparison).
 pub fn xml_record(
     path: &str,
     bytes: &[u8],
@@ -424,7 +450,7 @@ pub fn xml_record(
     host: &HostOf,
     report: &mut FileReport,
     registry: Option<&super::taskcache::TaskCache>,
-) -> RawEvent {
+) -> (RawEvent, Option<super::registry::EntryCompared>) {
     let text = decode(bytes);
     let text = text.trim_start_matches('\u{feff}').to_string();
     let parsed = crate::profile::task_xml::parse(&text);
@@ -437,15 +463,15 @@ pub fn xml_record(
     let body = bytes.strip_prefix(&[0xff, 0xfe]).unwrap_or(bytes);
     let digest = sha256_bytes(body);
     data.push(("Sha256".into(), to_hex(&digest)));
+    let mut compared = None;
     if let Some(cache) = registry {
-        data.extend(super::registry::file_facts(
-            &placed.name,
-            &digest,
-            parsed.as_ref(),
-            cache,
-        ));
+        let (facts, c) =
+            super::registry::file_facts_compared(&placed.name, &digest, parsed.as_ref(), cache);
+        data.extend(facts);
+        compared = c;
     }
-    definition_event(DEF_XML, data, bytes, modified, placed, host, &report.path)
+    let ev = definition_event(DEF_XML, data, bytes, modified, placed, host, &report.path);
+    (ev, compared)
 }
 
 /// A definition file's record on the [`CH_TASK_DEFINITION`] channel, its identity the

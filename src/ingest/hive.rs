@@ -65,10 +65,17 @@ impl ReadAt for Vec<u8> {
     }
 }
 
-/// A file read at offsets (its length taken once, when opened).
+/// A file of at most this many bytes is read whole when opened and served from memory: a
+/// hive's cells are read one at a time (thousands of reads for a small hive, each a system
+/// call), and the hives of collections are mostly small. Larger ones are read at offsets,
+/// so that memory does not follow a hive's size.
+pub const HELD_BYTES: u64 = 16 << 20;
+
+/// A file read at offsets (its length taken once, when opened); a small one from memory.
 pub struct FileAt {
     file: std::fs::File,
     len: u64,
+    held: Option<Vec<u8>>,
 }
 
 impl FileAt {
@@ -78,7 +85,25 @@ impl FileAt {
 
     pub fn new(file: std::fs::File) -> std::io::Result<FileAt> {
         let len = file.metadata()?.len();
-        Ok(FileAt { file, len })
+        let mut at = FileAt {
+            file,
+            len,
+            held: None,
+        };
+        if len <= HELD_BYTES {
+            let mut whole = vec![0u8; len as usize];
+            // A file that shrank since its length was taken is read at offsets, and fails
+            // there where it is short.
+            if at.read_file_at(0, &mut whole).is_ok() {
+                at.held = Some(whole);
+            }
+        }
+        Ok(at)
+    }
+
+    /// Whether the file is served from memory.
+    pub fn is_held(&self) -> bool {
+        self.held.is_some()
     }
 }
 
@@ -86,12 +111,21 @@ impl ReadAt for FileAt {
     fn size(&self) -> u64 {
         self.len
     }
-    #[cfg(unix)]
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        match &self.held {
+            Some(whole) => whole.read_at(offset, buf),
+            None => self.read_file_at(offset, buf),
+        }
+    }
+}
+
+impl FileAt {
+    #[cfg(unix)]
+    fn read_file_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         std::os::unix::fs::FileExt::read_exact_at(&self.file, buf, offset)
     }
     #[cfg(windows)]
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+    fn read_file_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
         let mut done = 0;
         while done < buf.len() {
             let n = std::os::windows::fs::FileExt::seek_read(

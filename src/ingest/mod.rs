@@ -175,7 +175,7 @@ fn read_definition(
         };
         (map.host_of(&placed), map.copied_time(&r.path), hive)
     };
-    let registry = hive.map(|h| registry_file(hosts, &h));
+    let registry = hive.as_ref().map(|h| registry_file(hosts, h));
     let registry = registry
         .as_deref()
         .and_then(|read| read.as_ref().ok())
@@ -185,9 +185,17 @@ fn read_definition(
     let path = r.path.clone();
     let ev = match kind {
         Kind::Job => definitions::job_record(&path, bytes, modified, &placed, &host, &mut r),
-        _ => Some(definitions::xml_record(
-            &path, bytes, modified, &placed, &host, &mut r, registry,
-        )),
+        _ => {
+            let (ev, compared) =
+                definitions::xml_record(&path, bytes, modified, &placed, &host, &mut r, registry);
+            if let (Some(hive), Some((name, c))) = (&hive, compared) {
+                hosts
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remember_compared(hive, name, c);
+            }
+            Some(ev)
+        }
     };
     if let Some(ev) = ev {
         r.record(ev, sink, rd.progress);
@@ -1177,13 +1185,27 @@ fn registry_report(
         e.sysmon_enabled = sysmon;
     });
     let path = r.path.clone();
-    let file_of = |name: &str| tasks_folder.and_then(|dir| registry::file_below(dir, name));
+    // The files this run read beside the hive compared already; the others are read here.
+    let known = match (tasks_folder, rd.hosts) {
+        (Some(_), Some(map)) => map
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .compared_beside(Path::new(&path)),
+        _ => HashMap::new(),
+    };
+    let compare_of = |t: &taskcache::RegTask| {
+        known.get(&t.name).copied().or_else(|| {
+            tasks_folder
+                .and_then(|dir| registry::file_below(dir, &t.name))
+                .map(|bytes| registry::compare_file(t, &bytes))
+        })
+    };
     let (records, confirmed) = registry::registry_records(
         &path,
         cache,
         &placed,
         &host,
-        tasks_folder.map(|_| &file_of as &registry::FileOf<'_>),
+        tasks_folder.map(|_| &compare_of as &registry::CompareOf<'_>),
     );
     for ev in records {
         r.record(ev, sink, rd.progress);

@@ -103,11 +103,11 @@ fn hidden_in_tree(t: &RegTask) -> bool {
     t.tree.is_some_and(|e| !e.has_sd || e.index == Some(0))
 }
 
-/// A task file's bytes by task name (none: no such file).
-pub type FileOf<'a> = dyn Fn(&str) -> Option<Vec<u8>> + 'a;
+/// How a registry entry's task file compares with it (none: no such file).
+pub type CompareOf<'a> = dyn Fn(&RegTask) -> Option<Compared> + 'a;
 
 /// The records of the tasks a SOFTWARE hive's TaskCache holds that its Tasks folder does
-/// not confirm. `file_of` gives a task file's bytes by task name, where the hive was read
+/// not confirm. `compare_of` compares a task's file with its entry, where the hive was read
 /// beside its Tasks folder (`None` as a whole: no folder to compare with). Returns the
 /// records and how many tasks the files confirmed.
 pub fn registry_records(
@@ -115,7 +115,7 @@ pub fn registry_records(
     cache: &TaskCache,
     placed: &Placed,
     host: &HostOf,
-    file_of: Option<&FileOf<'_>>,
+    compare_of: Option<&CompareOf<'_>>,
 ) -> (Vec<RawEvent>, u64) {
     let mut out = Vec::new();
     let mut confirmed = 0;
@@ -125,11 +125,10 @@ pub fn registry_records(
             ..placed.clone()
         };
         let mut data = registry_fields(path, t, &on, host);
-        if let Some(file_of) = file_of {
-            match file_of(&t.name) {
+        if let Some(compare_of) = compare_of {
+            match compare_of(t) {
                 None => data.push(("FileState".into(), "no file".into())),
-                Some(bytes) => {
-                    let c = compare_file(t, &bytes);
+                Some(c) => {
                     if c.hash_matches != Some(false) && c.actions_agree && !hidden_in_tree(t) {
                         confirmed += 1;
                         continue;
@@ -173,6 +172,21 @@ pub fn file_facts(
     parsed: Option<&crate::profile::task_xml::TaskXml>,
     cache: &TaskCache,
 ) -> Vec<(String, String)> {
+    file_facts_compared(name, digest, parsed, cache).0
+}
+
+/// A registry entry's exact name and how its task file compared with it.
+pub type EntryCompared = (String, Compared);
+
+/// [`file_facts`], and the comparison made on the way with the registry entry's exact name:
+/// the hive's own report reuses it instead of reading the file again
+/// ([`crate::ingest::definitions::HostMap::remember_compared`]).
+pub fn file_facts_compared(
+    name: &str,
+    digest: &[u8; 32],
+    parsed: Option<&crate::profile::task_xml::TaskXml>,
+    cache: &TaskCache,
+) -> (Vec<(String, String)>, Option<EntryCompared>) {
     // The tasks are sorted by lower-case name: a search, not a scan per file.
     let lower = name.to_lowercase();
     let at = cache
@@ -183,7 +197,7 @@ pub fn file_facts(
         .get(at)
         .filter(|t| t.name.to_lowercase() == lower)
     else {
-        return vec![("Registry".into(), "not registered".into())];
+        return (vec![("Registry".into(), "not registered".into())], None);
     };
     let c = compare(t, digest, parsed);
     let mut out = vec![("Registry".into(), "registered".into())];
@@ -193,7 +207,7 @@ pub fn file_facts(
     if !c.actions_agree {
         out.push(("RegistryActions".into(), "differ".into()));
     }
-    out
+    (out, Some((t.name.clone(), c)))
 }
 
 fn registry_fields(

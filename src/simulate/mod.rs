@@ -1545,13 +1545,17 @@ fn summary_definitions(
         aliases: Vec::new(),
         from: "logs under its collection".into(),
     };
-    let file_of = |name: &str| on_disk.get(name).map(|d| utf16_file(&d.xml));
+    let compare_of = |t: &crate::ingest::taskcache::RegTask| {
+        on_disk
+            .get(&t.name)
+            .map(|d| crate::ingest::registry::compare_file(t, &utf16_file(&d.xml)))
+    };
     let (records_of_registry, confirmed) = crate::ingest::registry::registry_records(
         &hive_path,
         &cache,
         &crate::ingest::definitions::place(&hive_path),
         &of,
-        Some(&file_of),
+        Some(&compare_of),
     );
     files.extend(records_of_registry);
     Ok((files, confirmed))

@@ -2,7 +2,7 @@
 //! hive writer (`simulate::regf`), both checked by an independent reader (hivex); the
 //! TaskCache decoded; hostile hives refused where they break.
 
-use anomalog::ingest::hive::{FileAt, Hive, HiveError, dword, text};
+use anomalog::ingest::hive::{FileAt, HELD_BYTES, Hive, HiveError, dword, text};
 use anomalog::simulate::regf::{self, RegKey};
 
 /// hivex's tools, or `None` with the reason printed (the test then checks our side only).
@@ -52,6 +52,39 @@ fn sample_root() -> RegKey {
         .set("tiny", regf::REG_BINARY, vec![7, 8]);
     root.at("Ünïcode ключ", t).set_sz("Wert", "ok");
     root
+}
+
+/// A hive file past [`HELD_BYTES`] is read at offsets, a smaller one from memory: the same
+/// keys and values either way.
+#[test]
+fn a_hive_is_read_alike_from_memory_and_at_offsets() {
+    let bytes = regf::hive(&sample_root(), "\\SystemRoot\\System32\\Config\\TEST", 0);
+    let dir = tempfile::tempdir().unwrap();
+    let (small, large) = (dir.path().join("SMALL"), dir.path().join("LARGE"));
+    std::fs::write(&small, &bytes).unwrap();
+    std::fs::write(&large, &bytes).unwrap();
+    // Zeros past the hive's own length (sparse: no 16 MiB written).
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&large)
+        .unwrap();
+    f.set_len(HELD_BYTES + 4096).unwrap();
+    drop(f);
+    let (held, at_offsets) = (FileAt::open(&small).unwrap(), FileAt::open(&large).unwrap());
+    assert!(held.is_held() && !at_offsets.is_held());
+    let read = |src: &FileAt| {
+        let hive = Hive::open(src, &[]).unwrap();
+        let k = hive.path("Many\\k0699").unwrap().unwrap();
+        let n = dword(&hive.value(&k, "n").unwrap().unwrap().1);
+        let cv = hive
+            .path("microsoft\\WINDOWS NT\\currentversion")
+            .unwrap()
+            .unwrap();
+        let name = text(&hive.value(&cv, "productname").unwrap().unwrap().1);
+        (n, name)
+    };
+    assert_eq!(read(&held), (Some(699), "Windows 10 Pro".to_string()));
+    assert_eq!(read(&at_offsets), read(&held));
 }
 
 #[test]

@@ -32,9 +32,21 @@ pub struct CopyTimes {
 }
 
 impl CopyTimes {
-    /// The source modification time a copy log above `file` gives it, if any.
+    /// The source modification time a copy log above `file` gives it, if any. A copy log
+    /// lies at a collection's root, above the Tasks folder: the folders inside it are not
+    /// listed (a host's Tasks folder has dozens of them, each a directory listing).
     pub fn time_of(&mut self, file: &Path) -> Option<i64> {
-        for folder in file.ancestors().skip(1).take(LEVELS) {
+        let inside_tasks = file
+            .ancestors()
+            .skip(1)
+            .take(LEVELS)
+            .position(|a| {
+                a.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.eq_ignore_ascii_case("tasks"))
+            })
+            .map_or(0, |at| at + 1);
+        for folder in file.ancestors().skip(1).take(LEVELS).skip(inside_tasks) {
             let times = self
                 .folders
                 .entry(folder.to_path_buf())
@@ -206,6 +218,17 @@ mod tests {
             )
         );
         assert_eq!(ct.time_of(&tasks.join("Bar")), None, "not listed");
+        // The folders inside Tasks are never listed: only the collection's root and the
+        // folders between it and Tasks.
+        std::fs::create_dir_all(tasks.join("Microsoft/Windows/X")).unwrap();
+        std::fs::write(tasks.join("Microsoft/Windows/X/Baz"), "x").unwrap();
+        assert_eq!(ct.time_of(&tasks.join("Microsoft/Windows/X/Baz")), None);
+        assert!(
+            ct.folders.keys().all(|f| !f.starts_with(&tasks)),
+            "{:?}",
+            ct.folders.keys()
+        );
+        assert!(ct.folders.contains_key(&dir.path().join("PC1")));
     }
 
     #[test]

@@ -293,12 +293,13 @@ impl HostMap {
             .insert(name, c);
     }
 
-    /// The comparisons [`HostMap::remember_compared`] kept for `hive`.
-    pub fn compared_beside(
-        &self,
+    /// The comparisons [`HostMap::remember_compared`] kept for `hive`, handed over (the
+    /// hive's report reads them once).
+    pub fn take_compared(
+        &mut self,
         hive: &std::path::Path,
     ) -> HashMap<String, super::registry::Compared> {
-        self.compared.get(hive).cloned().unwrap_or_default()
+        self.compared.remove(hive).unwrap_or_default()
     }
 
     /// The time a KAPE copy log above a definition file on disk gives its source (a zip

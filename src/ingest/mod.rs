@@ -1190,7 +1190,7 @@ fn registry_report(
         (Some(_), Some(map)) => map
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .compared_beside(Path::new(&path)),
+            .take_compared(Path::new(&path)),
         _ => HashMap::new(),
     };
     let compare_of = |t: &taskcache::RegTask| {

@@ -175,14 +175,7 @@ mod tests {
             a.backward_step(&loss(&ours)).unwrap();
             b.backward_step(&loss(&theirs)).unwrap();
         }
-        let diff = (ours.as_tensor() - theirs.as_tensor())
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = crate::model::max_abs_diff(ours.as_tensor(), theirs.as_tensor());
         assert!(diff < 1e-5, "parameters differ by {diff}");
         let last = loss(&ours).to_scalar::<f32>().unwrap();
         assert!(last < first * 0.95, "loss {first} -> {last}");

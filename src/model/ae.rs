@@ -228,11 +228,11 @@ pub struct Autoencoder {
     vmax: usize,
     /// Where each field's logits sit in the output layer.
     heads: Heads,
-    /// `0` for real slots, a large negative number for padding: added to the logits.
-    mask: Tensor,
-    /// The same, as numbers, and each field's slots: the training loss's layout
-    /// ([`FieldCrossEntropy`]).
+    /// Per output slot, `0` for a real slot and a large negative number for padding: added
+    /// to the logits.
     pad: Arc<[f32]>,
+    /// Per field, its first output slot and its number of slots ([`Heads::span`]), shared
+    /// with every training step's loss ([`FieldCrossEntropy`]).
     spans: Arc<[(usize, usize)]>,
 }
 
@@ -419,8 +419,7 @@ impl Autoencoder {
             mask[at..at + len].fill(0.0);
         }
         let spans: Arc<[(usize, usize)]> = (0..nf).map(|f| heads.span(f)).collect();
-        let pad: Arc<[f32]> = Arc::from(mask.as_slice());
-        let mask = Tensor::from_vec(mask, heads.total, &Device::Cpu)?;
+        let pad: Arc<[f32]> = Arc::from(mask);
         let n_in =
             nf * config.embed_dim + 2 + encoder.token_fields.len() * super::encode::TOKEN_BUCKETS;
         let g = |a: usize, b: usize| (6.0 / (a + b) as f32).sqrt();
@@ -451,7 +450,6 @@ impl Autoencoder {
             vars,
             vmax,
             heads,
-            mask,
             pad,
             spans,
         })
@@ -499,6 +497,20 @@ impl Autoencoder {
         Ok(x.matmul(self.var(w))?.add(&bias)?)
     }
 
+    /// The output layers on the `b` hidden states `h3`: the logits `(B, slots)`, padding not
+    /// yet masked, and the numeric output `(B, 2)`.
+    fn outputs(&self, h3: &Tensor, b: usize) -> Result<(Tensor, Tensor), ModelError> {
+        let ones = Tensor::ones((b, 1), DType::F32, &Device::Cpu)?;
+        let logits = self.affine(h3, "wo", "bo", &ones)?;
+        let nout = self.affine(h3, "wn", "bn", &ones)?;
+        Ok((logits, nout))
+    }
+
+    /// The padding mask of output slots `lo..lo + n`, as a tensor.
+    fn mask(&self, lo: usize, n: usize) -> Result<Tensor, ModelError> {
+        Ok(Tensor::from_slice(&self.pad[lo..lo + n], n, &Device::Cpu)?)
+    }
+
     /// Forward pass: per class of [`Heads`], log-probabilities `(B, fields, width)`, and the
     /// numeric output `(B, 2)`.
     fn forward(
@@ -509,10 +521,8 @@ impl Autoencoder {
         b: usize,
     ) -> Result<(Vec<Tensor>, Tensor), ModelError> {
         let h3 = self.hidden(idx, numeric, tokens, b)?;
-        let ones = Tensor::ones((b, 1), DType::F32, &Device::Cpu)?;
-        let logits = self
-            .affine(&h3, "wo", "bo", &ones)?
-            .broadcast_add(&self.mask)?;
+        let (logits, nout) = self.outputs(&h3, b)?;
+        let logits = logits.broadcast_add(&self.mask(0, self.pad.len())?)?;
         let lp = self
             .heads
             .classes
@@ -525,7 +535,6 @@ impl Autoencoder {
                 log_softmax(&part, 2)
             })
             .collect::<Result<Vec<_>, ModelError>>()?;
-        let nout = self.affine(&h3, "wn", "bn", &ones)?;
         Ok((lp, nout))
     }
 
@@ -550,11 +559,11 @@ impl Autoencoder {
 
     /// Log-probabilities `(B, width)` of field `f`'s head alone, from hidden states.
     fn head(&self, h3: &Tensor, f: usize) -> Result<Tensor, ModelError> {
-        let (lo, n) = self.heads.span(f);
+        let (lo, n) = self.spans[f];
         let logits = h3
             .matmul(&self.var("wo").narrow(1, lo, n)?)?
             .broadcast_add(&self.var("bo").narrow(0, lo, n)?)?
-            .broadcast_add(&self.mask.narrow(0, lo, n)?)?;
+            .broadcast_add(&self.mask(lo, n)?)?;
         log_softmax(&logits, 1)
     }
 
@@ -578,8 +587,7 @@ impl Autoencoder {
         let dev = &Device::Cpu;
         let nf = self.encoder.fields.len();
         let h3 = self.hidden(input, numeric, tokens, b)?;
-        let ones = Tensor::ones((b, 1), DType::F32, dev)?;
-        let logits = self.affine(&h3, "wo", "bo", &ones)?;
+        let (logits, nout) = self.outputs(&h3, b)?;
         let targets = target
             .chunks(nf.max(1))
             .flat_map(|row| {
@@ -595,7 +603,6 @@ impl Autoencoder {
             targets,
             field_w.to_vec(),
         ))?;
-        let nout = self.affine(&h3, "wn", "bn", &ones)?;
         let w = Tensor::from_vec(weights.to_vec(), (b, 1), dev)?;
         let target = Tensor::from_vec(numeric.to_vec(), (b, 2), dev)?;
         let mse = (nout - target)?.sqr()?.broadcast_mul(&w)?.sum_all()?;

@@ -19,13 +19,13 @@ use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 /// real slot, a large negative number for padding). The result is a scalar.
 pub struct FieldCrossEntropy {
     /// Per field: its first slot and its number of slots in a row of logits.
-    pub spans: Arc<[(usize, usize)]>,
+    spans: Arc<[(usize, usize)]>,
     /// Per slot: the padding mask.
-    pub pad: Arc<[f32]>,
+    pad: Arc<[f32]>,
     /// Per row and field (row-major): the target's slot in the row.
-    pub targets: Vec<u32>,
+    targets: Vec<u32>,
     /// Per row and field: the weight of its cross-entropy.
-    pub weights: Vec<f32>,
+    weights: Vec<f32>,
     /// The gradient of the loss with respect to the logits, `(rows, slots)` row-major, left
     /// by the forward pass (which computes every softmax anyway) for the backward one to
     /// scale: no exponential is computed twice.
@@ -65,8 +65,6 @@ impl FieldCrossEntropy {
         Ok(b)
     }
 
-    /// For each weighted (row, field): its slots' logits plus padding, the maximum and the
-    /// log of the sum of exponentials less the maximum.
     /// The loss of `b` rows of `logits` and its gradient with respect to them.
     fn loss_and_grad(&self, logits: &[f32], b: usize) -> (f32, Vec<f32>) {
         let (nf, total) = (self.spans.len(), self.pad.len());
@@ -209,14 +207,7 @@ mod tests {
             g1.get(ours.as_tensor()).unwrap().flatten_all().unwrap(),
             g2.get(theirs.as_tensor()).unwrap().flatten_all().unwrap(),
         );
-        let diff = (g1 - g2)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
+        let diff = crate::model::max_abs_diff(&g1, &g2);
         assert!(diff < 1e-5, "gradients differ by {diff}");
     }
 

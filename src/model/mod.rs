@@ -284,3 +284,18 @@ impl Ranking {
         r
     }
 }
+
+/// The largest absolute difference between two tensors of one shape (tests comparing an
+/// operation of ours with candle's own).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}

@@ -2,7 +2,9 @@
 //! see where each model ranks them.
 //!
 //! `cargo run --release --example detection [-- SEEDS]` (default 5 seeds;
-//! `DETECTION_FAMILIES=real,definitions` runs only those families).
+//! `DETECTION_FAMILIES=real,definitions` runs only those families; `DETECTION_MODELS=a,b`
+//! only those models; `DETECTION_TOP=N` prints each ranking's top N rows with their attack
+//! and strongest fields, each as `share=model part+history part`).
 //!
 //! Families, real backgrounds first (when ../shared is there):
 //! - `real`: every scheduled-task event of the real public logs in ../shared/evtx (the
@@ -1053,6 +1055,40 @@ fn measure(
                         p * 100.0
                     );
                 }
+            }
+        }
+        // `DETECTION_TOP=N`: the top N rows of this ranking, each with its attack (if any)
+        // and its three highest fields (what crowds the attacks out).
+        if let Some(n) = std::env::var("DETECTION_TOP")
+            .ok()
+            .and_then(|n| n.parse::<usize>().ok())
+        {
+            let r = &trained.ranking;
+            for (rank, &u) in r.order.iter().take(n).enumerate() {
+                let o = &ds.occurrences[ds.uniques[u].occurrences[0] as usize];
+                let label = attack_of(ds, o).map_or("-".to_string(), |a| names[a].clone());
+                let mut f: Vec<usize> = (0..ds.fields.len()).collect();
+                f.sort_by(|&a, &b| r.field_scores[u][b].total_cmp(&r.field_scores[u][a]));
+                let top: Vec<String> = f
+                    .iter()
+                    .take(4)
+                    .map(|&i| {
+                        let (c, h) = r.field_parts.get(u).map_or((0.0, 0.0), |p| p[i]);
+                        format!(
+                            "{}={}({:.1}={c:.1}+{h:.1})",
+                            ds.fields[i],
+                            ds.uniques[u].values[i].chars().take(24).collect::<String>(),
+                            r.field_scores[u][i]
+                        )
+                    })
+                    .collect();
+                eprintln!(
+                    "  #{:<3} {:6.1} {:<28} {}",
+                    rank + 1,
+                    r.scores[u],
+                    label.chars().take(28).collect::<String>(),
+                    top.join("  ")
+                );
             }
         }
         eprintln!(

@@ -10,9 +10,11 @@
 //! - **Rarity against the task's history** ([`History`]): a field's share is what the model
 //!   adds beyond the value's rarity (at most what a never-seen value weighs) plus how
 //!   surprising the value is *for this task*, given its other events of the same kind on
-//!   every host (Bayesian: with no history, its plain rarity fleet-wide). A value the task
+//!   every host (Bayesian: with no history, its rarity among the other tasks of its folder
+//!   ([`folder_prior`]), and with none there its plain rarity fleet-wide). A value the task
 //!   always has is no evidence however rare; a common value it never had is ("for this task
-//!   the user is always SYSTEM, here a person").
+//!   the user is always SYSTEM, here a person"). Some values count in a class
+//!   ([`crate::profile::features::rarity_class`]: a resource-string author as its folder).
 //! - **Once per group** ([`Groups`]): a group's surprise is its largest share plus
 //!   [`WITHIN`] times the others (what a derived field adds beyond the value it is read
 //!   from), and the score is the sum over groups.
@@ -244,28 +246,43 @@ impl History {
             .collect();
         // Fleet-wide counts per field over every kind (as the models' frequency prior
         // counts): a value is as rare as it is among all rows.
-        let mut global: Vec<HashMap<&str, u64>> = vec![HashMap::new(); nf];
+        let mut global: Vec<HashMap<std::borrow::Cow<'_, str>, u64>> = vec![HashMap::new(); nf];
         let mut all = 0u64;
         for u in 0..n {
             let w = weight(u);
             all += w;
             for (f, v) in ds.uniques[u].values.iter().enumerate().take(nf) {
-                *global[f].entry(&**v).or_default() += w;
+                *global[f]
+                    .entry(crate::profile::features::rarity_class(ds.fields[f], v))
+                    .or_default() += w;
             }
         }
         let rarity = |u: usize, f: usize| -> f64 {
             let v = &*ds.uniques[u].values[f];
-            let c = global[f].get(v).copied().unwrap_or(0);
+            let c = global[f]
+                .get(&crate::profile::features::rarity_class(ds.fields[f], v))
+                .copied()
+                .unwrap_or(0);
             ((c as f64 + 1.0) / (all as f64 + 1.0)).min(1.0)
         };
-        let mut surprise = vec![0f32; n * nf];
         let mut seen = vec![0u64; n * nf];
+        let mut prior = vec![1f64; n * nf];
         for u in 0..n {
             for f in 0..nf {
                 let v = &*ds.uniques[u].values[f];
-                seen[u * nf + f] = global[f].get(v).copied().unwrap_or(0);
+                seen[u * nf + f] = global[f]
+                    .get(&crate::profile::features::rarity_class(ds.fields[f], v))
+                    .copied()
+                    .unwrap_or(0);
+                prior[u * nf + f] = rarity(u, f);
+            }
+        }
+        folder_prior(ds, &kind, &weight, &mut prior);
+        let mut surprise = vec![0f32; n * nf];
+        for u in 0..n {
+            for f in 0..nf {
                 if is_value(ds, u, f) {
-                    surprise[u * nf + f] = -rarity(u, f).ln() as f32;
+                    surprise[u * nf + f] = -prior[u * nf + f].ln() as f32;
                 }
             }
         }
@@ -289,7 +306,7 @@ impl History {
             // definition's fields lent to events) depends on what was collected where, not
             // on the task, and keeps its plain rarity.
             for f in (0..nf).filter(|&f| Some(f) != name_field && !ds.empty_is_value(f)) {
-                history.learn(ds, rows, f, &weight, &rarity);
+                history.learn(ds, rows, f, &weight, &prior);
             }
         }
         history.usual.sort_by_key(|(at, _)| *at);
@@ -304,7 +321,7 @@ impl History {
         rows: &[usize],
         f: usize,
         weight: &dyn Fn(usize) -> u64,
-        rarity: &dyn Fn(usize, usize) -> f64,
+        prior: &[f64],
     ) {
         use std::collections::HashMap;
         let nf = self.fields;
@@ -325,7 +342,7 @@ impl History {
                 continue;
             }
             let with = counts.get(v).copied().unwrap_or(0) - own;
-            let p = (with as f64 + PRIOR_ROWS * rarity(u, f)) / (history as f64 + PRIOR_ROWS);
+            let p = (with as f64 + PRIOR_ROWS * prior[u * nf + f]) / (history as f64 + PRIOR_ROWS);
             self.surprise[u * nf + f] = -p.ln() as f32;
             // The most common other value, this row's own occurrences left out: said only
             // where it outweighs them (a row that is most of its task's history is what the
@@ -384,6 +401,62 @@ impl History {
             .binary_search_by_key(&at, |(k, _)| *k)
             .ok()
             .map(|i| &self.usual[i].1)
+    }
+}
+
+/// The folder of a task key (`\\microsoft\\windows\\updateorchestrator` of
+/// `\\microsoft\\windows\\updateorchestrator\\schedule scan`); `None` at the root.
+fn folder_of(key: &str) -> Option<&str> {
+    let at = key.rfind('\\')?;
+    (at > 0).then(|| &key[..at])
+}
+
+/// Each row's prior for its values, read against its task's *siblings* (the other tasks of
+/// its folder, rows of the same kind, on every host) before the fleet:
+/// `(n(v) + a p(v)) / (n + a)` with `n` the siblings' occurrences, `n(v)` those holding the
+/// value, `p(v)` the fleet-wide prior in `prior` and `a` = [`PRIOR_ROWS`]. Windows' own
+/// tasks of one folder share an author, a principal, a kind of action: a value one sibling
+/// never had but the others do is no news; a value none of them has is.
+fn folder_prior(ds: &Dataset, kind: &[usize], weight: &dyn Fn(usize) -> u64, prior: &mut [f64]) {
+    use std::collections::HashMap;
+    let nf = ds.fields.len();
+    let name_field = ds.fields.iter().position(|f| *f == "task_name");
+    let mut folders: HashMap<(&str, usize), Vec<(usize, usize)>> = HashMap::new();
+    for (u, &k) in kind.iter().enumerate() {
+        let Some(t) = ds.tasks.of(u) else { continue };
+        if let Some(folder) = folder_of(&ds.tasks.tasks[t].key) {
+            folders.entry((folder, k)).or_default().push((t, u));
+        }
+    }
+    let context = |f: usize| crate::context::CONTEXT_FIELDS.contains(&ds.fields[f]);
+    for rows in folders.values() {
+        if rows.iter().all(|&(t, _)| t == rows[0].0) {
+            continue;
+        }
+        for f in (0..nf).filter(|&f| Some(f) != name_field && !context(f)) {
+            let mut counts: HashMap<&str, u64> = HashMap::new();
+            let mut own: HashMap<(usize, &str), u64> = HashMap::new();
+            let mut per_task: HashMap<usize, u64> = HashMap::new();
+            let mut total = 0u64;
+            for &(t, u) in rows {
+                let v = &*ds.uniques[u].values[f];
+                let w = weight(u);
+                *counts.entry(v).or_default() += w;
+                *own.entry((t, v)).or_default() += w;
+                *per_task.entry(t).or_default() += w;
+                total += w;
+            }
+            for &(t, u) in rows {
+                let v = &*ds.uniques[u].values[f];
+                let siblings = total - per_task[&t];
+                if siblings == 0 || !is_value(ds, u, f) {
+                    continue;
+                }
+                let with = counts[v] - own[&(t, v)];
+                let at = u * nf + f;
+                prior[at] = (with as f64 + PRIOR_ROWS * prior[at]) / (siblings as f64 + PRIOR_ROWS);
+            }
+        }
     }
 }
 
@@ -626,6 +699,43 @@ mod tests {
         // The task's name itself is read by its plain rarity: never history.
         let name = ds.fields.iter().position(|f| *f == "task_name").unwrap();
         assert!(h.usual(odd, name).is_none());
+    }
+
+    #[test]
+    fn a_task_is_read_against_its_folder_before_the_fleet() {
+        // Three tasks of \\F run as a service account; the fleet's other tasks as SYSTEM.
+        let mut events = Vec::new();
+        for (i, t) in ["\\F\\A", "\\F\\B", "\\F\\C"].iter().enumerate() {
+            for j in 0..2 {
+                events.push(start(t, "corp\\svc", (10 * i + j) as u64));
+            }
+        }
+        for i in 0..60 {
+            events.push(start(
+                &format!("\\U{}", i % 3),
+                "NT AUTHORITY\\SYSTEM",
+                100 + i,
+            ));
+        }
+        // A new sibling as the service account and as SYSTEM; tasks of a folder of their
+        // own (no siblings) alike.
+        events.push(start("\\F\\D", "corp\\svc", 900));
+        events.push(start("\\F\\E", "NT AUTHORITY\\SYSTEM", 901));
+        events.push(start("\\G\\D", "corp\\svc", 902));
+        events.push(start("\\H\\E", "NT AUTHORITY\\SYSTEM", 903));
+        let mut ds = Dataset::build(by_name("scheduled-tasks").unwrap().as_ref(), events);
+        crate::context::add(&mut ds);
+        let user = ds.fields.iter().position(|f| *f == "user").unwrap();
+        let h = History::of(&ds);
+        let at = |task: &str, who: &str| h.surprise(find(&ds, task, who), user);
+        // What the siblings share is no news for a new sibling, though as rare fleet-wide.
+        assert!(at("\\F\\D", "svc") + 1.0 < at("\\G\\D", "svc"));
+        // What none of them has is news, though common fleet-wide.
+        assert!(at("\\F\\E", "system") > at("\\H\\E", "system") + 1.0);
+        assert_eq!(folder_of("\\f\\d"), Some("\\f"));
+        assert_eq!(folder_of("\\a\\b\\c"), Some("\\a\\b"));
+        assert_eq!(folder_of("\\root"), None);
+        assert_eq!(folder_of("plain"), None);
     }
 
     #[test]

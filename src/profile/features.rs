@@ -37,9 +37,9 @@ pub fn normalize_user(domain: &str, user: &str) -> String {
     if let Some((_, name)) = WELL_KNOWN.iter().find(|(sid, _)| *sid == u) {
         return (*name).to_string();
     }
-    let (dom, name) = match u.rsplit_once('\\') {
-        Some((d, n)) => (d.to_string(), n.to_string()),
-        None => (String::new(), u.clone()),
+    let name = match u.rsplit_once('\\') {
+        Some((_, n)) => n.to_string(),
+        None => u.clone(),
     };
     match name.as_str() {
         "system" | "local service" | "localservice" | "network service" | "networkservice" => {
@@ -58,21 +58,44 @@ pub fn normalize_user(domain: &str, user: &str) -> String {
             _ => format!("s-1-5-21-*-{rid}"),
         };
     }
+    // A computer account is the host itself acting (its SYSTEM on the network): its name and
+    // its domain are the host's identity, masked alike, so that one host's servicing is one
+    // value with every other host's.
     if name.ends_with('$') {
-        return if dom.is_empty() {
-            "<machine>$".to_string()
-        } else {
-            format!("{dom}\\<machine>$")
-        };
+        return "<machine>$".to_string();
     }
     u
 }
 
+/// The class a value is counted in where its rarity is evidence
+/// ([`crate::model::evidence::History`]); the value itself stays what the models read. A
+/// definition's author that is a resource reference (`$(@%systemroot%\\system32\\wofutil.dll,
+/// -1)`, how Windows' own definitions name theirs) counts as the folder it points into
+/// (`$(@%systemroot%\\system32\\*)`): which string of which library is the task's identity
+/// (its siblings share it, and it tells the models which command to expect), but a new one is
+/// no news the way a person's name as author is. A reference into another folder stays apart.
+pub fn rarity_class<'a>(field: &str, value: &'a str) -> std::borrow::Cow<'a, str> {
+    if (field == "author" || field == "task_author")
+        && let Some(rest) = value.strip_prefix("$(@")
+        && let Some((dir, _)) = rest.rsplit_once('\\')
+    {
+        return std::borrow::Cow::Owned(format!("$(@{dir}\\*)"));
+    }
+    std::borrow::Cow::Borrowed(value)
+}
+
 /// A value as this release's [`normalize_user`] writes it, from one an earlier release wrote
 /// (summaries made on endpoints that run an older anomalog): an ordinary account's reduced
-/// SID (`s-1-5-21-*-1106`) becomes `s-1-5-21-*-user`; every other value is returned as it
-/// is (the shape is [`normalize_user`]'s own, which no other feature writes whole).
+/// SID (`s-1-5-21-*-1106`) becomes `s-1-5-21-*-user`, a computer account with its domain
+/// (`corp\\<machine>$`) `<machine>$`; every other value is returned as it is (the shapes
+/// are [`normalize_user`]'s own, which no other feature writes whole).
 pub fn upgrade_value(v: String) -> String {
+    if let Some((domain, "<machine>$")) = v.rsplit_once('\\')
+        && !domain.is_empty()
+        && !domain.contains(char::is_whitespace)
+    {
+        return "<machine>$".to_string();
+    }
     let ordinary = v
         .strip_prefix("s-1-5-21-*-")
         .filter(|rid| !rid.is_empty() && rid.bytes().all(|b| b.is_ascii_digit()))
@@ -649,10 +672,9 @@ mod tests {
             "nt authority\\system"
         );
         assert_eq!(normalize_user("", "System"), "nt authority\\system");
-        assert_eq!(
-            normalize_user("THESHIRE", "WORKSTATION5$"),
-            "theshire\\<machine>$"
-        );
+        // A computer account is the host acting: its domain is masked with its name.
+        assert_eq!(normalize_user("THESHIRE", "WORKSTATION5$"), "<machine>$");
+        assert_eq!(normalize_user("", "WORKGROUP\\DESKTOP-1$"), "<machine>$");
         assert_eq!(normalize_user("THESHIRE", "pgustavo"), "theshire\\pgustavo");
         assert_eq!(
             normalize_user("", "THESHIRE\\pgustavo"),
@@ -667,6 +689,22 @@ mod tests {
         assert_eq!(up("s-1-5-21-*-"), "s-1-5-21-*-");
         assert_eq!(up("s-1-5-21-*-+1104"), "s-1-5-21-*-+1104");
         assert_eq!(up("corp\\jdoe"), "corp\\jdoe");
+        assert_eq!(up("corp\\<machine>$"), "<machine>$");
+        assert_eq!(up("<machine>$"), "<machine>$");
+        // A resource reference as author counts as the folder it points into.
+        let class = |f: &str, v: &str| rarity_class(f, v).into_owned();
+        assert_eq!(
+            class("author", "$(@%systemroot%\\system32\\wofutil.dll,-1)"),
+            "$(@%systemroot%\\system32\\*)"
+        );
+        assert_eq!(
+            class("task_author", "$(@c:\\users\\x\\evil.dll,-1)"),
+            "$(@c:\\users\\x\\*)"
+        );
+        assert_eq!(class("author", "corp\\jdoe"), "corp\\jdoe");
+        assert_eq!(class("command", "$(@a\\b)"), "$(@a\\b)");
+        assert_eq!(class("author", "$(@nofolder)"), "$(@nofolder)");
+        assert_eq!(up("a b\\<machine>$"), "a b\\<machine>$");
         assert_eq!(up("x s-1-5-21-*-1104"), "x s-1-5-21-*-1104");
         assert_eq!(normalize_user("", "S-1-5-21-9-8-7-1000"), "s-1-5-21-*-user");
         assert_eq!(normalize_user("", "S-1-5-21-1-2-3-500"), "s-1-5-21-*-500");

@@ -1611,7 +1611,7 @@ fn paths_are_cut_in_the_middle() {
     }
 }
 
-/// A computer account is one value to the model (`corp\<machine>$`); the list names the
+/// A computer account is one value to the model (`<machine>$`); the list names the
 /// computer where the row is one host's.
 #[test]
 fn the_user_column_names_the_computer_account() {

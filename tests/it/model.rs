@@ -743,7 +743,9 @@ fn the_autoencoder_scores_a_field_from_the_others() {
     );
     assert!((agreed.scores[planted] - swap.scores[planted] - gain).abs() < 1e-3);
     assert_eq!(&*agreed.expected[planted][p].0, "nt authority\\system");
-    assert!(agreed.order.iter().position(|&u| u == planted).unwrap() < s_rank);
+    let a_rank = agreed.order.iter().position(|&u| u == planted).unwrap();
+    let raw_rank = swap.order.iter().position(|&u| u == planted).unwrap();
+    assert!(a_rank < raw_rank, "{a_rank} {raw_rank} {s_rank}");
     // "Expected nothing there" is no contradiction: the same gain with an empty expectation
     // adds nothing.
     let mut blank = found.clone();

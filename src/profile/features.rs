@@ -664,6 +664,29 @@ pub fn parse_schtasks(command_line: &str) -> Option<SchtasksCall> {
 mod tests {
     use super::*;
 
+    /// A resource reference as author counts as the folder it points into; nothing else
+    /// changes class.
+    #[test]
+    fn rarity_classes() {
+        for (field, value, class) in [
+            (
+                "author",
+                "$(@%systemroot%\\system32\\wofutil.dll,-1)",
+                "$(@%systemroot%\\system32\\*)",
+            ),
+            (
+                "task_author",
+                "$(@c:\\users\\x\\evil.dll,-1)",
+                "$(@c:\\users\\x\\*)",
+            ),
+            ("author", "corp\\jdoe", "corp\\jdoe"),
+            ("command", "$(@a\\b)", "$(@a\\b)"),
+            ("author", "$(@nofolder)", "$(@nofolder)"),
+        ] {
+            assert_eq!(rarity_class(field, value), class, "{field} {value}");
+        }
+    }
+
     #[test]
     fn users() {
         assert_eq!(normalize_user("", "S-1-5-18"), "nt authority\\system");
@@ -681,7 +704,8 @@ mod tests {
             "theshire\\pgustavo"
         );
         assert_eq!(normalize_user("", "S-1-5-21-1-2-3-1104"), "s-1-5-21-*-user");
-        // Values of older summaries: only an ordinary account's reduced SID changes.
+        // Values of older summaries: an ordinary account's reduced SID and a computer account
+        // with its domain change, nothing else.
         let up = |v: &str| upgrade_value(v.to_string());
         assert_eq!(up("s-1-5-21-*-1104"), "s-1-5-21-*-user");
         assert_eq!(up("s-1-5-21-*-500"), "s-1-5-21-*-500");
@@ -691,19 +715,6 @@ mod tests {
         assert_eq!(up("corp\\jdoe"), "corp\\jdoe");
         assert_eq!(up("corp\\<machine>$"), "<machine>$");
         assert_eq!(up("<machine>$"), "<machine>$");
-        // A resource reference as author counts as the folder it points into.
-        let class = |f: &str, v: &str| rarity_class(f, v).into_owned();
-        assert_eq!(
-            class("author", "$(@%systemroot%\\system32\\wofutil.dll,-1)"),
-            "$(@%systemroot%\\system32\\*)"
-        );
-        assert_eq!(
-            class("task_author", "$(@c:\\users\\x\\evil.dll,-1)"),
-            "$(@c:\\users\\x\\*)"
-        );
-        assert_eq!(class("author", "corp\\jdoe"), "corp\\jdoe");
-        assert_eq!(class("command", "$(@a\\b)"), "$(@a\\b)");
-        assert_eq!(class("author", "$(@nofolder)"), "$(@nofolder)");
         assert_eq!(up("a b\\<machine>$"), "a b\\<machine>$");
         assert_eq!(up("x s-1-5-21-*-1104"), "x s-1-5-21-*-1104");
         assert_eq!(normalize_user("", "S-1-5-21-9-8-7-1000"), "s-1-5-21-*-user");

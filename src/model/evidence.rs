@@ -257,24 +257,19 @@ impl History {
                     .or_default() += w;
             }
         }
-        let rarity = |u: usize, f: usize| -> f64 {
-            let v = &*ds.uniques[u].values[f];
-            let c = global[f]
-                .get(&crate::profile::features::rarity_class(ds.fields[f], v))
-                .copied()
-                .unwrap_or(0);
-            ((c as f64 + 1.0) / (all as f64 + 1.0)).min(1.0)
-        };
+        // Per row and field: how often its value (its class) is seen, and that as the
+        // value's plain rarity, the prior the folder and the task's history refine.
         let mut seen = vec![0u64; n * nf];
         let mut prior = vec![1f64; n * nf];
         for u in 0..n {
             for f in 0..nf {
                 let v = &*ds.uniques[u].values[f];
-                seen[u * nf + f] = global[f]
+                let c = global[f]
                     .get(&crate::profile::features::rarity_class(ds.fields[f], v))
                     .copied()
                     .unwrap_or(0);
-                prior[u * nf + f] = rarity(u, f);
+                seen[u * nf + f] = c;
+                prior[u * nf + f] = ((c as f64 + 1.0) / (all as f64 + 1.0)).min(1.0);
             }
         }
         folder_prior(ds, &kind, &weight, &mut prior);
@@ -404,8 +399,8 @@ impl History {
     }
 }
 
-/// The folder of a task key (`\\microsoft\\windows\\updateorchestrator` of
-/// `\\microsoft\\windows\\updateorchestrator\\schedule scan`); `None` at the root.
+/// The folder of a task key (`\microsoft\windows\updateorchestrator` of
+/// `\microsoft\windows\updateorchestrator\schedule scan`); `None` at the root.
 fn folder_of(key: &str) -> Option<&str> {
     let at = key.rfind('\\')?;
     (at > 0).then(|| &key[..at])
@@ -433,18 +428,20 @@ fn folder_prior(ds: &Dataset, kind: &[usize], weight: &dyn Fn(usize) -> u64, pri
         if rows.iter().all(|&(t, _)| t == rows[0].0) {
             continue;
         }
+        // Occurrences per task of the folder, and in all.
+        let mut per_task: HashMap<usize, u64> = HashMap::new();
+        for &(t, u) in rows {
+            *per_task.entry(t).or_default() += weight(u);
+        }
+        let total: u64 = per_task.values().sum();
         for f in (0..nf).filter(|&f| Some(f) != name_field && !context(f)) {
             let mut counts: HashMap<&str, u64> = HashMap::new();
             let mut own: HashMap<(usize, &str), u64> = HashMap::new();
-            let mut per_task: HashMap<usize, u64> = HashMap::new();
-            let mut total = 0u64;
             for &(t, u) in rows {
                 let v = &*ds.uniques[u].values[f];
                 let w = weight(u);
                 *counts.entry(v).or_default() += w;
                 *own.entry((t, v)).or_default() += w;
-                *per_task.entry(t).or_default() += w;
-                total += w;
             }
             for &(t, u) in rows {
                 let v = &*ds.uniques[u].values[f];

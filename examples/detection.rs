@@ -375,12 +375,21 @@ fn swap_plants(
         .iter()
         .filter(|e| ids.contains(&e.event_id) && e.get(field).is_some_and(|v| !v.is_empty()))
         .collect();
+    // Values as the profile reads them: accounts normalised (two computer accounts are one
+    // value, `<machine>$`), so that a swap is a new combination to the models too.
+    let read = |v: &str| {
+        if field.contains("User") {
+            anomalog::profile::features::normalize_user("", v)
+        } else {
+            v.to_string()
+        }
+    };
     let mut counts: HashMap<&str, usize> = HashMap::new();
-    let mut seen: std::collections::HashSet<(String, &str)> = Default::default();
+    let mut seen: std::collections::HashSet<(String, String)> = Default::default();
     for e in &of_ids {
         let v = e.get(field).unwrap_or("");
         *counts.entry(v).or_default() += 1;
-        seen.insert((key(e), v));
+        seen.insert((key(e), read(v)));
     }
     let mut common: Vec<&str> = counts
         .iter()
@@ -392,7 +401,7 @@ fn swap_plants(
     let mut choices: Vec<(usize, &str)> = Vec::new();
     for (i, e) in of_ids.iter().enumerate() {
         for &v in &common {
-            if !seen.contains(&(key(e), v)) {
+            if !seen.contains(&(key(e), read(v))) {
                 choices.push((i, v));
             }
         }

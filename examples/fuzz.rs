@@ -329,7 +329,7 @@ fn main() {
             "verdict=malicious",
             "flags~short",
             "(?i)power[s]hell.*-enc",
-            "name~hyujmcok",
+            "name~rjjjthqy",
             "prevalence=1 host",
             "note~ticket 4711",
             "a{1000}{1000}",

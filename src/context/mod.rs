@@ -1,9 +1,11 @@
 //! What is derived from a whole dataset, once it is read: the task lifecycles and their
-//! flags ([`lifecycle`]), the tasks and the names and commands as read ([`tasks`]), and the
+//! flags ([`lifecycle`]), the tasks and the names and commands as read ([`tasks`]), Windows'
+//! servicing batches ([`batches`]), and the
 //! context fields every model, filter and export reads like a profile's own ([`add`]):
 //! prevalence across the fleet, the lifecycle flags, and what a task's definition lends its
 //! other events.
 
+pub mod batches;
 pub mod coverage;
 pub mod definitions;
 pub mod lifecycle;
@@ -77,6 +79,13 @@ pub fn add_with(ds: &mut Dataset, enrich: bool) {
     let grouped = tasks::build(ds, &display);
     let lifecycles = std::mem::take(&mut ds.lifecycles);
     ds.set_derived(lifecycles, display, grouped);
+    append_fields(ds, enrich);
+    ds.batches = batches::build(ds);
+}
+
+/// Append the [`CONTEXT_FIELDS`] (and with `enrich` the [`ENRICHED`] ones) to every unique
+/// event, once.
+fn append_fields(ds: &mut Dataset, enrich: bool) {
     if ds.fields.len() > ds.profile_fields {
         return;
     }

@@ -94,6 +94,7 @@ pub struct Builder {
     summary_lives: Vec<(Vec<Life>, bool)>,
     /// Per unique event: the definitions summaries lend it, with counts.
     summary_lent: Vec<LentCounts>,
+    summary_batches: Vec<Vec<crate::ingest::summary::BatchOut>>,
     /// (unique, host) -> what the summaries claim of it, reconciled in [`Builder::finish`].
     claimed: FxHashMap<(u32, u32), Claimed>,
     /// Every summary read (`file`, `file (client C)`).
@@ -133,6 +134,7 @@ impl Builder {
             summary_flags: Vec::new(),
             summary_lives: Vec::new(),
             summary_lent: Vec::new(),
+            summary_batches: Vec::new(),
             claimed: FxHashMap::default(),
             inputs: Vec::new(),
             host_inputs: FxHashMap::default(),
@@ -339,6 +341,9 @@ impl Builder {
                 let src = index_of(&mut self.source_index, &mut self.ds.sources, src);
                 self.list_source(u as u32, src);
             }
+            for b in x.batches {
+                super::part::Extra::add_batch(&mut self.summary_batches[u], b);
+            }
         }
     }
 
@@ -376,6 +381,7 @@ impl Builder {
         self.summary_flags.push(BTreeSet::new());
         self.summary_lives.push((Vec::new(), false));
         self.summary_lent.push(HashMap::new());
+        self.summary_batches.push(Vec::new());
         self.index.insert(key, u);
         u
     }
@@ -543,6 +549,7 @@ impl Builder {
             .collect();
         ds.summary_lives = self.summary_lives;
         ds.summary_lent = self.summary_lent;
+        ds.summary_batches = self.summary_batches;
         ds.summary_flags = self
             .summary_flags
             .into_iter()
@@ -574,6 +581,9 @@ impl Builder {
         }
         if ds.summary_lent.iter().all(HashMap::is_empty) {
             ds.summary_lent = Vec::new();
+        }
+        if ds.summary_batches.iter().all(Vec::is_empty) {
+            ds.summary_batches = Vec::new();
         }
         if ds.summary_flags.iter().all(Vec::is_empty) {
             ds.summary_flags = Vec::new();
@@ -627,5 +637,6 @@ fn canonical_order(ds: &mut Dataset) {
     permute(&mut ds.summary_flags, &order);
     permute(&mut ds.summary_lives, &order);
     permute(&mut ds.summary_lent, &order);
+    permute(&mut ds.summary_batches, &order);
     ds.occurrences.renumber(|u| new_of[u as usize]);
 }

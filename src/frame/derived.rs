@@ -226,3 +226,78 @@ impl HostCoverage {
         verdict
     }
 }
+
+/// A servicing batch: one of Windows' own accounts changing several tasks on one host at
+/// once (a cumulative update re-registering its tasks), found by
+/// [`crate::context::batches`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Its host, an index into [`Dataset::hosts`].
+    pub host: u32,
+    /// The account that made the changes (normalised).
+    pub account: Arc<str>,
+    /// Distinct tasks it changed.
+    pub tasks: u32,
+    /// From its first change to its last, microseconds.
+    pub span: i64,
+}
+
+/// Per unique event, how much of it came in servicing batches: the weight its rare values
+/// keep (an occurrence in a batch of `n` tasks weighs `1/n`, any other 1, averaged over its
+/// occurrences) and the largest batch it came in; and for the events a batched definition
+/// lends its fields to (a run of a task the batch re-registered), the weight of those lent
+/// fields. Rows in no batch are not kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Batches {
+    /// Sorted by unique event.
+    rows: Vec<(u32, f32, Batch)>,
+    /// Sorted by unique event: the weight of the fields a batched definition lent.
+    lent: Vec<(u32, f32)>,
+}
+
+impl Batches {
+    /// From per-row entries in any order (the first entry of a row counts).
+    pub fn new(mut rows: Vec<(u32, f32, Batch)>, mut lent: Vec<(u32, f32)>) -> Batches {
+        rows.sort_by_key(|r| r.0);
+        rows.dedup_by_key(|r| r.0);
+        lent.sort_by_key(|r| r.0);
+        lent.dedup_by_key(|r| r.0);
+        Batches { rows, lent }
+    }
+
+    /// The weight of the fields unique event `u`'s task definition lent it, where that
+    /// definition came in a servicing batch: 1 otherwise.
+    pub fn lent_weight(&self, u: usize) -> f32 {
+        let Ok(u) = u32::try_from(u) else { return 1.0 };
+        self.lent
+            .binary_search_by_key(&u, |r| r.0)
+            .map_or(1.0, |i| self.lent[i].1)
+    }
+
+    fn find(&self, u: usize) -> Option<&(u32, f32, Batch)> {
+        let u = u32::try_from(u).ok()?;
+        self.rows
+            .binary_search_by_key(&u, |r| r.0)
+            .ok()
+            .map(|i| &self.rows[i])
+    }
+
+    /// The weight unique event `u`'s rare values keep: 1 outside any batch.
+    pub fn weight(&self, u: usize) -> f32 {
+        self.find(u).map_or(1.0, |r| r.1)
+    }
+
+    /// The largest servicing batch unique event `u` came in.
+    pub fn of(&self, u: usize) -> Option<&Batch> {
+        self.find(u).map(|r| &r.2)
+    }
+
+    /// Unique events that came in a batch.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+}

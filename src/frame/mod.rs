@@ -25,7 +25,9 @@ mod builder;
 mod derived;
 mod part;
 pub use builder::{Builder, Merged, Options, SameHost};
-pub use derived::{Display, HostCoverage, Lifecycles, Task, TaskLife, Tasks, Visibility};
+pub use derived::{
+    Batch, Batches, Display, HostCoverage, Lifecycles, Task, TaskLife, Tasks, Visibility,
+};
 pub use part::{Claimed, Part};
 
 /// No index (no lifecycle step, say).
@@ -232,6 +234,9 @@ pub struct Dataset {
     /// Per unique event: the task definitions its summaries lent it, with counts (empty
     /// when none came; [`tasks::lent_counts`]).
     summary_lent: Vec<LentCounts>,
+    /// Per unique event: per host, its occurrences summaries say came in servicing batches
+    /// (empty when none came).
+    summary_batches: Vec<Vec<crate::ingest::summary::BatchOut>>,
     /// What each host's logs could say about tasks ([`crate::ingest::evidence`]): its logs'
     /// records, or a summary's account of them (the larger where several describe a host:
     /// the same evidence counts once).
@@ -240,6 +245,8 @@ pub struct Dataset {
     pub summary_inputs: std::collections::BTreeMap<String, usize>,
     /// Per host: what evidence about tasks the inputs hold ([`crate::context::coverage`]).
     pub coverage: Vec<HostCoverage>,
+    /// Changes Windows' own accounts made to many tasks at once ([`crate::context::batches`]).
+    pub batches: Batches,
     /// Records seen more than once (same host, channel, record id and time), dropped.
     pub duplicates_dropped: u64,
     /// Events the profile's prefilter kept but its extractor rejected.
@@ -327,6 +334,11 @@ impl Dataset {
         self.summary_lives
             .get(u)
             .map_or((&[][..], false), |(l, m)| (l.as_slice(), *m))
+    }
+
+    /// Per host, unique event `u`'s occurrences summaries say came in servicing batches.
+    pub fn summary_batches(&self, u: usize) -> &[crate::ingest::summary::BatchOut] {
+        self.summary_batches.get(u).map_or(&[], Vec::as_slice)
     }
 
     /// The task definitions summaries lent unique event `u`, with counts.

@@ -13,7 +13,7 @@ use rustc_hash::FxHashMap;
 use super::{LentCounts, Life, NO_RECORD, NO_TIME, NONE, Occurrence, StepFacts};
 use crate::event::RawEvent;
 use crate::ingest::Sink;
-use crate::ingest::summary::{SummaryEvent, SummaryInfo, SummarySink};
+use crate::ingest::summary::{BatchOut, SummaryEvent, SummaryInfo, SummarySink};
 use crate::profile::Profile;
 use crate::timeline::Flag;
 
@@ -196,9 +196,24 @@ pub(super) struct Extra {
     pub(super) more: bool,
     pub(super) lent: LentCounts,
     pub(super) sources: Vec<Arc<str>>,
+    /// Per host (lower-case), its occurrences that came in servicing batches.
+    pub(super) batches: Vec<BatchOut>,
 }
 
 impl Extra {
+    /// Keep a host's batched occurrences; where two summaries describe the host, the larger
+    /// (the same evidence counts once).
+    pub(super) fn add_batch(batches: &mut Vec<BatchOut>, b: BatchOut) {
+        match batches.iter_mut().find(|x| x.host == b.host) {
+            Some(x) => {
+                if (b.occurrences, b.tasks) > (x.occurrences, x.tasks) {
+                    *x = b;
+                }
+            }
+            None => batches.push(b),
+        }
+    }
+
     /// Keep a lifecycle (one per host and task; past the cap, the event just has more).
     pub(super) fn add_life(&mut self, life: Life) {
         if self.lives.iter().any(|l| l.0 == life.0 && l.1 == life.1) {
@@ -538,6 +553,11 @@ impl SummarySink for Part<'_> {
             if !x.sources.contains(&src) {
                 x.sources.push(src);
             }
+        }
+        for mut b in e.batches {
+            b.host = b.host.to_lowercase();
+            b.account = upgrade(b.account);
+            Extra::add_batch(&mut x.batches, b);
         }
     }
 }

@@ -235,6 +235,42 @@ pub struct Line {
     /// occurrences: merged centrally so that a summary lends what its logs would.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lent: Vec<(Vec<String>, u64)>,
+    /// Per host, the event's occurrences that came in Windows' servicing batches there
+    /// ([`crate::context::batches`]): merged centrally so that a summary weighs them as its
+    /// logs would.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batches: Vec<BatchOut>,
+}
+
+/// An event's occurrences on one host that came in servicing batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchOut {
+    /// The host (lower-case), one of the line's `hosts`.
+    pub host: String,
+    /// The account of its largest batch (normalised).
+    pub account: String,
+    /// Distinct tasks of its largest batch.
+    pub tasks: u32,
+    /// Microseconds from the first change of its largest batch to the last.
+    pub span: i64,
+    /// Its occurrences on the host that came in batches.
+    pub occurrences: u64,
+    /// The weight those keep: the sum of `1/n` over them, `n` their batch's tasks.
+    pub weight: f64,
+}
+
+impl BatchOut {
+    /// Whether it can be what a line's occurrences on its host were: at most `on_host` of
+    /// them, a weight between nothing and one per occurrence, a batch of several tasks.
+    fn fits(&self, on_host: u64) -> bool {
+        self.occurrences > 0
+            && self.occurrences <= on_host
+            && self.weight.is_finite()
+            && self.weight >= 0.0
+            && self.weight <= self.occurrences as f64
+            && self.tasks >= 2
+            && self.span >= 0
+    }
 }
 
 /// A lifecycle in a summary: its steps folded as the drill-down shows them (the event's own
@@ -359,6 +395,9 @@ pub struct SummaryEvent {
     pub more_lifecycles: bool,
     /// Definitions lent to the event's occurrences on the endpoint, with counts.
     pub lent: Vec<(Vec<String>, u64)>,
+    /// Per host (at most one each, one of `hosts`), its occurrences that came in servicing
+    /// batches.
+    pub batches: Vec<BatchOut>,
 }
 
 /// Where summaries go: a sink that merges them ([`crate::frame::Part`]).
@@ -417,6 +456,8 @@ pub struct Reader<'s> {
     over_cap: u64,
     problems: Problems,
     unknown_flags: BTreeSet<String>,
+    /// Servicing batches that did not fit their line's hosts or counts, dropped.
+    bad_batches: u64,
     records: u64,
 }
 
@@ -440,6 +481,7 @@ impl<'s> Reader<'s> {
             over_cap: 0,
             problems: Problems::default(),
             unknown_flags: BTreeSet::new(),
+            bad_batches: 0,
             records: 0,
         }
     }
@@ -609,6 +651,16 @@ impl<'s> Reader<'s> {
         }
         current.counted = counted;
         self.events += 1;
+        // A host's batches once, and only as many occurrences as the host has.
+        let mut batches: Vec<BatchOut> = Vec::new();
+        for b in l.batches.into_iter().take(l.hosts.len()) {
+            let on_host = l.hosts.iter().find(|(h, _)| *h == b.host).map(|(_, n)| *n);
+            if on_host.is_some_and(|n| b.fits(n)) && !batches.iter().any(|x| x.host == b.host) {
+                batches.push(b);
+            } else {
+                self.bad_batches = self.bad_batches.saturating_add(1);
+            }
+        }
         let mut flags = Vec::new();
         for f in &l.flags {
             match crate::timeline::Flag::named(f) {
@@ -651,6 +703,7 @@ impl<'s> Reader<'s> {
                 .into_iter()
                 .filter(|(v, _)| v.len() == crate::timeline::ENRICHED.len())
                 .collect(),
+            batches,
         });
     }
 
@@ -689,6 +742,14 @@ impl<'s> Reader<'s> {
             report.problem(format!(
                 "more than {MAX_EVENTS} unique events in this file or {MAX_RUN_EVENTS} in all summaries: {} skipped",
                 self.over_cap
+            ));
+        }
+        if self.bad_batches > 0 {
+            report.problem(format!(
+                "{} servicing batch{} that did not fit its line's hosts or counts dropped (those \
+                 occurrences weigh as unbatched)",
+                self.bad_batches,
+                if self.bad_batches == 1 { "" } else { "es" }
             ));
         }
         if !self.unknown_flags.is_empty() {
@@ -1066,6 +1127,8 @@ fn rows_of(
     );
     // Written since the `task_*` context fields; older files have none.
     let lent = s("lent").ok();
+    // Written since servicing batches; older files have none.
+    let batches = s("batches").ok();
     let u64s = |name: &str| -> Result<UInt64Chunked, SummaryError> {
         df.column(name).and_then(|c| c.u64().cloned()).map_err(bad)
     };
@@ -1112,6 +1175,10 @@ fn rows_of(
                 more_lifecycles: more.get(i).unwrap_or(false),
                 lent: match &lent {
                     Some(l) => json(l.get(i))?,
+                    None => Vec::new(),
+                },
+                batches: match &batches {
+                    Some(b) => json(b.get(i))?,
                     None => Vec::new(),
                 },
             })

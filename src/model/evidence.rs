@@ -203,7 +203,9 @@ pub struct Usual {
 /// kind and `a` = [`PRIOR_ROWS`]. Without history it is the value's plain rarity; with
 /// history a value the task always has is no evidence however rare it is fleet-wide, and a
 /// common value the task never had is ("for this task the user is always SYSTEM, here a
-/// person"). The task's name itself, and rows naming no task, get the plain rarity.
+/// person"). The task's name itself, and rows naming no task, get the plain rarity. A row
+/// that came in a servicing batch ([`crate::context::batches`]) keeps its share of the batch:
+/// `1/n` of its surprise for a batch of `n` tasks.
 #[derive(Debug, Clone, Default)]
 pub struct History {
     fields: usize,
@@ -305,6 +307,26 @@ impl History {
             }
         }
         history.usual.sort_by_key(|(at, _)| *at);
+        // A servicing batch is one piece of evidence however many tasks it changed: each of
+        // its rows keeps its share of the batch's surprise.
+        // The fields a batched definition lends the task's runs count as the batch does.
+        let lent: Vec<bool> = ds
+            .fields
+            .iter()
+            .map(|f| crate::timeline::ENRICHED.iter().any(|(name, _)| name == f))
+            .collect();
+        for u in 0..n {
+            let (own, lent_weight) = (ds.batches.weight(u), ds.batches.lent_weight(u));
+            if own >= 1.0 && lent_weight >= 1.0 {
+                continue;
+            }
+            for (f, s) in history.surprise[u * nf..(u + 1) * nf]
+                .iter_mut()
+                .enumerate()
+            {
+                *s *= if lent[f] { own.min(lent_weight) } else { own };
+            }
+        }
         history
     }
 
@@ -587,8 +609,20 @@ pub fn reasons(ds: &Dataset, r: &Ranking, u: usize, n: usize) -> Vec<String> {
         "event"
     };
     let hosts = format!("on {} of {} hosts", e.hosts.len(), ds.fleet_size());
-    best.into_iter()
-        .take(n)
+    // A row of a servicing batch says so (its rarity counts for the batch), in place of its
+    // weakest piece.
+    let batch = match ds.batches.of(u) {
+        Some(b) => Some(batch_reason(ds, b)),
+        None => (ds.batches.lent_weight(u) < 1.0).then(|| {
+            "its task's definition came in a servicing batch: the task_* fields count once for \
+             the batch"
+                .to_string()
+        }),
+    };
+    let pieces = n.saturating_sub(usize::from(batch.is_some() && n > 0));
+    let mut said: Vec<String> = best
+        .into_iter()
+        .take(pieces)
         .map(|(f, _)| {
             let field = ds.fields[f];
             let value = &*e.values[f];
@@ -626,7 +660,27 @@ pub fn reasons(ds: &Dataset, r: &Ranking, u: usize, n: usize) -> Vec<String> {
                 format!("{field} {shown} is rare: {seen} of {total} occurrences")
             }
         })
-        .collect()
+        .collect();
+    if n > 0 {
+        said.extend(batch);
+    }
+    said
+}
+
+/// A servicing batch in words: who changed how many tasks, where, how fast.
+fn batch_reason(ds: &Dataset, b: &crate::frame::Batch) -> String {
+    let who = if &*b.account == "<machine>$" {
+        "the computer account"
+    } else {
+        &b.account
+    };
+    let host = ds.hosts.get(b.host as usize).map_or("", String::as_str);
+    format!(
+        "one of {} tasks {who} changed within {} s on {host} (a servicing batch): \
+         its rare values count once for the batch",
+        b.tasks,
+        (b.span + 999_999) / 1_000_000
+    )
 }
 
 #[cfg(test)]

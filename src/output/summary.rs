@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use crate::ingest::summary::{
-    FORMAT_VERSION, Header, LifeOut, Line, PARQUET_HEADER_KEY, PARQUET_ROW_GROUP, Raw, StepOut,
+    BatchOut, FORMAT_VERSION, Header, LifeOut, Line, PARQUET_HEADER_KEY, PARQUET_ROW_GROUP, Raw,
+    StepOut,
 };
 use crate::pipeline::Loaded;
 
@@ -46,6 +47,17 @@ fn lines(loaded: &Loaded) -> (Header, impl Iterator<Item = Line> + '_) {
             .collect(),
     };
     let mut lent = crate::context::tasks::lent_counts(ds);
+    let mut batches: Vec<Vec<BatchOut>> = vec![Vec::new(); ds.uniques.len()];
+    for ((u, h), on) in crate::context::batches::per_host(ds) {
+        batches[u as usize].push(BatchOut {
+            host: ds.hosts[h as usize].clone(),
+            account: on.batch.account.to_string(),
+            tasks: on.batch.tasks,
+            span: on.batch.span,
+            occurrences: on.occurrences,
+            weight: on.weight,
+        });
+    }
     let lines = ds
         .uniques
         .iter()
@@ -80,6 +92,7 @@ fn lines(loaded: &Loaded) -> (Header, impl Iterator<Item = Line> + '_) {
                 l.sort();
                 l
             },
+            batches: std::mem::take(&mut batches[u]),
         })
         .enumerate()
         .map(move |(u, mut line)| {
@@ -156,6 +169,7 @@ pub fn write_parquet(loaded: &Loaded, out: &mut dyn Write) -> std::io::Result<()
         col_str("raw", &|l| json(&l.raw)),
         col_str("lifecycles", &|l| json(&l.lifecycles)),
         col_str("lent", &|l| json(&l.lent)),
+        col_str("batches", &|l| json(&l.batches)),
         Column::new(
             "more_lifecycles".into(),
             lines.iter().map(|l| l.more_lifecycles).collect::<Vec<_>>(),

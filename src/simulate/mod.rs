@@ -778,14 +778,16 @@ fn benign(g: &mut Gen<'_>, cfg: &Config, tasks: &[HostTask]) {
                 g.run(at, t, None, None);
             }
         }
-        // Windows Update day: the orchestrator re-registers its tasks everywhere.
+        // Windows Update day: the orchestrator re-registers its tasks everywhere, one after
+        // the other within seconds, as real servicing does (a batch: `context::batches`).
         if day == cfg.days / 2 {
+            let mut at = midnight + 4 * US_PER_H + g.rng.random_range(0..US_PER_H);
             for t in tasks
                 .iter()
                 .filter(|t| t.path.contains("UpdateOrchestrator"))
             {
-                let at = midnight + 4 * US_PER_H + g.rng.random_range(0..US_PER_H);
                 g.lifecycle(at, 4702, &t.path, &t.xml, None, None);
+                at += g.rng.random_range(200_000..3_000_000);
             }
         }
         // Edge's updater rewrites its tasks each day it runs.

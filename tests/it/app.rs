@@ -953,7 +953,7 @@ fn the_task_view_has_one_row_per_task_and_keeps_each_views_place() {
         .rows()
         .iter()
         .copied()
-        .filter(|&t| app.cell(t, Column::Task) == "\\hYujmcOk")
+        .filter(|&t| app.cell(t, Column::Task) == "\\RJJJThqy")
         .collect();
     assert_eq!(atexec.len(), 1);
     let t = atexec[0];
@@ -989,7 +989,7 @@ fn the_task_view_has_one_row_per_task_and_keeps_each_views_place() {
         .collect();
     assert!(counts.windows(2).all(|w| w[0] <= w[1]));
     app.update(Action::StartFilter);
-    typed(&mut app, "name~hyujmcok");
+    typed(&mut app, "name~rjjjthqy");
     app.update(Action::Submit);
     assert_eq!(app.rows(), vec![t]);
     // Selected, the drill-down opens on the task, then its best event.
@@ -1036,7 +1036,7 @@ fn a_verdict_on_a_task_goes_to_its_events_and_both_are_kept() {
     let (mut app, mut ex) = samples_with_session(&path);
     act(&mut app, &mut ex, Action::ToggleView);
     act(&mut app, &mut ex, Action::StartFilter);
-    typed(&mut app, "name~hyujmcok");
+    typed(&mut app, "name~rjjjthqy");
     act(&mut app, &mut ex, Action::Submit);
     let t = app.current().unwrap();
     let events: Vec<usize> = app.dataset().unwrap().tasks.tasks[t]
@@ -1073,7 +1073,7 @@ fn a_verdict_on_a_task_goes_to_its_events_and_both_are_kept() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(rows.len(), 1, "the marked task");
-    assert_eq!(rows[0]["task"], "\\hYujmcOk");
+    assert_eq!(rows[0]["task"], "\\RJJJThqy");
     assert_eq!(rows[0]["verdict"], "malicious");
     assert_eq!(rows[0]["note"], "atexec");
     assert_eq!(rows[0]["events"].as_array().unwrap().len(), events.len());
@@ -1207,7 +1207,7 @@ fn a_task_row_shows_its_events_verdicts() {
     let dir = tempfile::tempdir().unwrap();
     let (mut app, mut ex) = samples_with_session(&dir.path().join("s.json"));
     act(&mut app, &mut ex, Action::StartFilter);
-    typed(&mut app, "task_name=\\hYujmcOk");
+    typed(&mut app, "task_name=\\RJJJThqy");
     act(&mut app, &mut ex, Action::Submit);
     let rows = app.rows().to_vec();
     assert!(rows.len() > 2, "{}", rows.len());
@@ -1225,7 +1225,7 @@ fn a_task_row_shows_its_events_verdicts() {
     let table = app.table().unwrap();
     let t = (0..app.rows().len())
         .map(|k| app.rows()[k])
-        .find(|&t| table.name_parts(t).0.eq_ignore_ascii_case("\\hYujmcOk"))
+        .find(|&t| table.name_parts(t).0.eq_ignore_ascii_case("\\RJJJThqy"))
         .expect("the task row");
     let judged = table.judged(t);
     assert_eq!(judged.worst, Some(Verdict::Malicious));
@@ -1259,7 +1259,7 @@ fn a_verdict_on_marks_judges_only_the_marks_in_view() {
     for _ in 0..20 {
         act(&mut app, &mut ex, Action::Backspace);
     }
-    typed(&mut app, "task_name~hyujmcok");
+    typed(&mut app, "task_name~rjjjthqy");
     act(&mut app, &mut ex, Action::Submit);
     let visible: Vec<usize> = app.rows().to_vec();
     assert!(visible.len() > 2 && visible.iter().all(|u| marked.contains(u)));
@@ -1398,8 +1398,8 @@ fn the_drill_down_scrolls_with_every_movement_key_and_stops_at_its_end() {
     assert_eq!(app.drill().scroll(), end, "no scrolling past the end");
     let s = screen(&app, 150, 42);
     assert!(
-        // The top row: the SQL service account's `schtasks /create`, its command line last.
-        s.contains("/ru SYSTEM /f"),
+        // The top row: the atexec task's registration, its raw fields last (FQDN the last).
+        s.contains("FQDN = srv01.corp.example"),
         "the last raw field: {s}"
     );
     app.update(Action::PageUp);
@@ -1520,7 +1520,7 @@ fn render_at_80x24_120x40_and_200x60() {
         let s = screen(&app, w, h);
         let lines: Vec<&str> = s.lines().collect();
         assert!(
-            lines[0].contains("5443 records, 539 files")
+            lines[0].contains("5437 records, 538 files")
                 && lines[0].contains("240 unique, 8 hosts"),
             "the header keeps its numbers at {w}x{h}:\n{s}"
         );

@@ -396,7 +396,7 @@ fn verdicts_and_notes_go_out_with_the_rows_and_benign_leaves_training() {
             .unwrap()
     };
     let mut s = Session::open(path.clone(), ds).unwrap();
-    s.update(ds, find("\\hYujmcOk", 4698), |e| {
+    s.update(ds, find("\\RJJJThqy", 4698), |e| {
         e.verdict = Some(Verdict::Malicious);
         e.note = "=cmd|' /C calc'!A0".into();
     });
@@ -431,7 +431,7 @@ fn verdicts_and_notes_go_out_with_the_rows_and_benign_leaves_training() {
             .clone()
     };
     let (plain, _) = run(&[]);
-    let evil = row(&plain, "\\hYujmcOk");
+    let evil = row(&plain, "\\RJJJThqy");
     assert_eq!(evil["verdict"], "malicious");
     assert_eq!(evil["note"], "=cmd|' /C calc'!A0");
     assert_eq!(row(&plain, BENIGN)["verdict"], "benign");
@@ -589,12 +589,12 @@ fn rank_by_task_gives_one_row_per_task_with_its_events() {
         .count();
     assert!(spread > 5, "{spread}");
     // One row per task: the atexec task's seven-plus event rows are one task row.
-    let atexec: Vec<&Value> = tasks.iter().filter(|t| t["task"] == "\\hYujmcOk").collect();
+    let atexec: Vec<&Value> = tasks.iter().filter(|t| t["task"] == "\\RJJJThqy").collect();
     assert_eq!(atexec.len(), 1);
     let its_events = atexec[0]["events"].as_array().unwrap();
     let event_rows = events
         .iter()
-        .filter(|e| e["fields"]["task_name"] == "\\hYujmcOk")
+        .filter(|e| e["fields"]["task_name"] == "\\RJJJThqy")
         .count();
     assert!(event_rows >= 7, "{event_rows}");
     assert_eq!(its_events.len(), event_rows);
@@ -679,7 +679,7 @@ fn rank_by_task_gives_one_row_per_task_with_its_events() {
             .unwrap();
         assert!(out.status.success(), "{f}");
         let text = String::from_utf8(out.stdout).unwrap();
-        assert!(text.contains("hYujmcOk"), "{f}: {text}");
+        assert!(text.contains("RJJJThqy"), "{f}: {text}");
     }
 }
 

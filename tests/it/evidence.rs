@@ -98,3 +98,74 @@ fn a_task_run_as_an_account_it_never_used_stands_out_in_a_real_log() {
         "{reasons:#?}"
     );
 }
+
+/// The real logs' servicing batches (Windows re-registering its own tasks, a dozen one-off
+/// definitions at once) are found, each counts once, and none of their rows crowds the real
+/// attacks out of the top 20.
+#[test]
+fn windows_servicing_batches_in_real_logs_count_once() {
+    let Some(dir) = util::shared_dir() else {
+        return;
+    };
+    let ds = util::load(&[dir]).dataset;
+    let b = &ds.batches;
+    let host = |u: usize| {
+        b.of(u)
+            .map(|x| ds.hosts[x.host as usize].as_str())
+            .unwrap_or("")
+    };
+    let batched: Vec<usize> = (0..ds.uniques.len())
+        .filter(|&u| b.of(u).is_some())
+        .collect();
+    // pandalab's IT01: six built-in tasks updated or disabled by the computer account within
+    // nine seconds.
+    let it01: Vec<usize> = batched
+        .iter()
+        .copied()
+        .filter(|&u| host(u) == "it01.pandalab.com")
+        .collect();
+    assert!(it01.len() >= 5, "{it01:?}");
+    for &u in &it01 {
+        let x = b.of(u).unwrap();
+        assert_eq!((x.tasks, &*x.account), (6, "<machine>$"));
+        assert!(x.span <= 10_000_000, "{}", x.span);
+        assert!(
+            ds.value(u, "task_name")
+                .starts_with("\\Microsoft\\Windows\\")
+        );
+    }
+    // The attackers' changes are people's accounts': never batched.
+    let attacks = ["\\lmst", "\\bouwfqyo", "\\eviltask", "eventcachemanager"];
+    let attack = |u: usize| {
+        let name = ds.value(u, "task_name").to_lowercase();
+        attacks.iter().any(|a| name.ends_with(a))
+    };
+    assert!(batched.iter().all(|&u| !attack(u)));
+    let r = util::trained(&ds, ModelKind::Ae);
+    let top: Vec<usize> = r.order.iter().take(20).copied().collect();
+    // Every attack task has an event in the top 20; no row that came wholly in a batch is.
+    for a in attacks {
+        assert!(
+            top.iter()
+                .any(|&u| ds.value(u, "task_name").to_lowercase().ends_with(a)),
+            "{a} not in the top 20"
+        );
+    }
+    for &u in &top {
+        assert!(
+            ds.batches.weight(u) > 0.5,
+            "{} (batched, weight {}) in the top 20",
+            ds.value(u, "task_name"),
+            ds.batches.weight(u)
+        );
+    }
+    // A batched row says so.
+    let u = it01[0];
+    let said = anomalog::model::evidence::reasons(&ds, &r, u, 3);
+    assert!(
+        said.last()
+            .is_some_and(|s| s.contains("one of 6 tasks the computer account")
+                && s.contains("servicing batch")),
+        "{said:#?}"
+    );
+}

@@ -49,7 +49,7 @@ fn judged_session(dir: &Path) -> PathBuf {
             loaded
                 .dataset
                 .value(u, "task_name")
-                .eq_ignore_ascii_case("\\hyujmcok")
+                .eq_ignore_ascii_case("\\rjjjthqy")
         })
         .expect("the atexec task");
     s.update(&loaded.dataset, u, |e| {
@@ -119,7 +119,7 @@ fn the_report_is_one_page_with_the_top_rows_coverage_and_triage() {
     let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains("The 20 most unusual unique events"), "{dom}");
     assert!(dom.contains("Marked, judged and noted (1)"), "{dom}");
-    assert!(dom.contains("hYujmcOk"), "{dom}");
+    assert!(dom.contains("RJJJThqy"), "{dom}");
     let shot = dir.path().join("report.png");
     let out = headless(&browser, profile.path())
         .arg(format!("--screenshot={}", shot.display()))

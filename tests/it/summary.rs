@@ -46,7 +46,8 @@ fn facts(ds: &Dataset) -> Vec<String> {
         .map(|u| {
             let e = &ds.uniques[u];
             format!(
-                "{} {} {:?} count={} hosts={:?} {:?} unnamed={} {:?}-{:?} flags={:?} raw={:?}",
+                "{} {} {:?} count={} hosts={:?} {:?} unnamed={} {:?}-{:?} flags={:?} raw={:?} \
+                 batched={} {:?}",
                 e.channel,
                 e.event_id,
                 e.values,
@@ -58,6 +59,10 @@ fn facts(ds: &Dataset) -> Vec<String> {
                 e.last_seen,
                 ds.flags(u),
                 ds.first_raw(u).record_id,
+                ds.batches.weight(u),
+                ds.batches
+                    .of(u)
+                    .map(|b| (b.tasks, b.span, b.account.to_string())),
             )
         })
         .collect()
@@ -228,6 +233,51 @@ fn bad_summaries_are_reported_and_the_rest_is_used() {
         third_kept > 0,
         "the readable part of the truncated summary is used"
     );
+}
+
+/// A summary's servicing batches (Windows re-registering its tasks at once) come with it;
+/// one that cannot be what its line counts is dropped with a warning, the line kept.
+#[test]
+fn servicing_batches_come_with_the_summaries_and_a_forged_one_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let samples = util::samples();
+    let (hosts, sums) = summarise_hosts(&samples, dir.path());
+    // SRV01 audits task changes: Windows Update's batch on the second day is in its logs.
+    assert!(hosts[0].ends_with("SRV01"));
+    let raw = load(&hosts[..1]);
+    let batched = (0..raw.dataset.uniques.len())
+        .filter(|&u| raw.dataset.batches.of(u).is_some())
+        .count();
+    assert!(batched >= 3, "{batched}");
+    let merged = load(&sums[..1]);
+    assert_eq!(facts(&merged.dataset), facts(&raw.dataset));
+    // One line claims more batched occurrences than it has.
+    let text = std::fs::read_to_string(&sums[0]).unwrap();
+    let forged: Vec<String> = text
+        .lines()
+        .map(|l| {
+            if l.contains("\"batches\"") {
+                l.replacen("\"occurrences\":1,", "\"occurrences\":999999,", 1)
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    assert_ne!(forged.join("\n"), text.trim_end());
+    std::fs::write(&sums[0], forged.join("\n") + "\n").unwrap();
+    let read = load(&sums[..1]);
+    let warnings: Vec<String> = read.warnings().collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("servicing batch") && w.contains("dropped")),
+        "{warnings:?}"
+    );
+    assert_eq!(read.dataset.uniques.len(), raw.dataset.uniques.len());
+    let still = (0..read.dataset.uniques.len())
+        .filter(|&u| read.dataset.batches.of(u).is_some())
+        .count();
+    assert!(still < batched, "{still} of {batched}");
 }
 
 #[test]

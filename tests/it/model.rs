@@ -198,10 +198,12 @@ fn per_field_losses_z_and_expected_values() {
     );
     // The row's score is its evidence counted once per group of fields (`evidence::rank`):
     // the sum of the groups' surprises, plus `STRONGEST` times the strongest group's
-    // calibrated surprise, which is at most `ln(rows + 1)`; each share splits into what the
-    // model adds and the value's rarity given its task's history.
+    // calibrated surprise and `CONTRADICTION` times the strongest calibrated contradiction,
+    // each at most `ln(rows + 1)`; each share splits into what the model adds and the
+    // value's rarity given its task's history.
     let groups = anomalog::model::evidence::Groups::of(&ds.fields);
-    let most = anomalog::model::evidence::STRONGEST * ((ds.uniques.len() + 1) as f64).ln();
+    let most = (anomalog::model::evidence::STRONGEST + anomalog::model::evidence::CONTRADICTION)
+        * ((ds.uniques.len() + 1) as f64).ln();
     for u in 0..ds.uniques.len() {
         let shares = &r.field_scores[u];
         let max = shares.iter().fold(0f32, |a, &b| a.max(b));

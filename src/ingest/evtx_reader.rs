@@ -4,9 +4,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use evtx::{EvtxParser, ParserSettings};
+use evtx::{EvtxChunkData, EvtxParser, EvtxRecord, EvtxRecordHeader, ParserSettings};
 
-use super::{FileReport, Reading, Sink, layout};
+use super::{FileReport, Prefilter, Reading, Sink, layout};
 use crate::event::RawEvent;
 
 /// Parser settings: `threads` workers over chunks (0: one per core; 1: inline, on the
@@ -110,65 +110,269 @@ struct LastChannel {
     canonical: &'static str,
 }
 
+/// What one chunk's records are decoded with: the channel and computer last decoded.
+#[derive(Clone, Default)]
+struct Decoded {
+    channel: Option<LastChannel>,
+    computer: Option<(Vec<u8>, Arc<str>)>,
+}
+
+impl Decoded {
+    /// The channel's text and canonical name.
+    fn channel(&mut self, p: &super::peek::Peeked<'_>) -> (Arc<str>, &'static str) {
+        let known = match &self.channel {
+            Some(l) if l.utf16 == p.channel_utf16 => l,
+            _ => {
+                let text = p.channel();
+                self.channel.insert(LastChannel {
+                    utf16: p.channel_utf16.to_vec(),
+                    canonical: crate::event::canonical_channel(&text),
+                    text: Arc::from(text),
+                })
+            }
+        };
+        (known.text.clone(), known.canonical)
+    }
+
+    fn computer(&mut self, p: &super::peek::Peeked<'_>) -> Arc<str> {
+        match &self.computer {
+            Some((utf16, text)) if utf16 == p.computer_utf16 => text.clone(),
+            _ => {
+                let text: Arc<str> = Arc::from(p.computer());
+                self.computer = Some((p.computer_utf16.to_vec(), text.clone()));
+                text
+            }
+        }
+    }
+
+    /// The record as a passed item when the peek reads it and no profile wants it.
+    fn passed(
+        &mut self,
+        p: &super::peek::Peeked<'_>,
+        pre: &Prefilter,
+        time: &evtx::Timestamp,
+    ) -> Option<Item> {
+        let (channel, canonical) = self.channel(p);
+        if pre.wants_canonical(canonical, p.event_id) {
+            return None;
+        }
+        Some(Item::Passed {
+            channel,
+            canonical,
+            event_id: p.event_id,
+            computer: self.computer(p),
+            time: time.as_microsecond(),
+        })
+    }
+}
+
+/// Where a chunk's records start (after its 512-byte header).
+const CHUNK_HEADER: usize = 512;
+/// A record's header: magic, size, record id, FILETIME.
+const RECORD_HEADER: usize = 24;
+
+/// Every record of a chunk as passed items, read from their headers and a peek of their
+/// BinXML alone, when no profile wants any of them; `None` as soon as one is wanted or
+/// anything is not as expected (the chunk is then parsed and its records rendered by the
+/// crate, which reports what is wrong). Building a record's content is most of what reading
+/// costs, and on a real host most chunks of the large logs (Security, System, Sysmon) hold
+/// nothing a profile reads: those are never built. The walk is the crate's: live records
+/// from the chunk header to the free space, ending at the chunk's last record id.
+fn skim(data: &EvtxChunkData, pre: &Prefilter, dec: &mut Decoded) -> Option<Vec<Item>> {
+    let bytes = data.data.as_slice();
+    let live_end = (data.header.free_space_offset as usize).min(bytes.len());
+    let mut items = Vec::new();
+    let mut at = CHUNK_HEADER;
+    while at < live_end {
+        let header = EvtxRecordHeader::from_bytes_at(bytes, at).ok()?;
+        let size = header.record_data_size().ok()? as usize;
+        let start = at.checked_add(RECORD_HEADER)?;
+        let end = start.checked_add(size)?;
+        if end > bytes.len() {
+            return None;
+        }
+        let p = super::peek::peek(bytes, start, end)?;
+        items.push(dec.passed(&p, pre, &header.timestamp)?);
+        if header.event_record_id == data.header.last_event_record_id {
+            break;
+        }
+        at = at.checked_add(header.data_size as usize)?;
+    }
+    Some(items)
+}
+
+/// One chunk's items, in record order: skimmed ([`skim`]) or parsed and rendered.
+fn chunk_items(
+    data: evtx::err::Result<EvtxChunkData>,
+    settings: &Arc<ParserSettings>,
+    pre: &Prefilter,
+    src: &Arc<str>,
+) -> Vec<Result<Item, String>> {
+    let mut data = match data {
+        Ok(d) => d,
+        Err(e) => return vec![Err(e.to_string())],
+    };
+    let mut dec = Decoded::default();
+    if let Some(items) = skim(&data, pre, &mut dec) {
+        return items.into_iter().map(Ok).collect();
+    }
+    let number = data.number;
+    let mut chunk = match data.parse(settings.clone()) {
+        Ok(c) => c,
+        Err(e) => {
+            let at = number.map_or(String::new(), |n| format!("chunk {n}: "));
+            return vec![Err(format!("{at}{e}"))];
+        }
+    };
+    chunk
+        .iter()
+        .filter_map(|record| {
+            let recovered = record.as_ref().is_ok_and(|r| r.recovered);
+            let out = record.and_then(|r| render(r, pre, src, &mut dec));
+            // Carved hits that fail to render are noise, as the crate treats them.
+            (!recovered || out.is_ok()).then(|| out.map_err(|e| e.to_string()))
+        })
+        .collect()
+}
+
+/// A record of a parsed chunk: passed when the peek reads it and no profile wants it,
+/// rendered otherwise.
+fn render(
+    r: EvtxRecord<'_>,
+    pre: &Prefilter,
+    src: &Arc<str>,
+    dec: &mut Decoded,
+) -> evtx::err::Result<Item> {
+    if let Some(p) = super::peek::channel_and_id(&r)
+        && let Some(item) = dec.passed(&p, pre, &r.timestamp)
+    {
+        return Ok(item);
+    }
+    r.into_json_bytes().and_then(|rec| {
+        let mut ev = to_event(&rec.data, src)?;
+        ev.record_id = Some(rec.event_record_id);
+        ev.time = ev.time.or(Some(rec.timestamp.as_microsecond()));
+        Ok(Item::Event(ev))
+    })
+}
+
+/// Chunks read ahead and handed to the workers at once (per worker).
+const CHUNKS_PER_WORKER: usize = 4;
+
+/// Chunks of a file's head [`skims`] tries.
+const PROBE: usize = 8;
+
 fn drain<T: std::io::Read + std::io::Seek>(
     mut parser: EvtxParser<T>,
     name: String,
     rd: &Reading<'_>,
     sink: &mut dyn Sink,
 ) -> FileReport {
-    let source: Arc<str> = Arc::from(name.as_str());
+    let src: Arc<str> = Arc::from(name.as_str());
     let mut report = FileReport::new(name, "evtx");
-    // Peeking, rendering to JSON and normalising run inside the evtx crate's workers (in
-    // parallel over chunks); this thread only counts and hands events to the sink.
-    let src = source.clone();
+    let threads = rd.evtx_threads.max(1);
+    if skims(&mut parser, rd.prefilter) {
+        drain_skimming(&mut parser, threads, &src, rd, &mut report, sink);
+    } else {
+        drain_rendering(&mut parser, &src, rd, &mut report, sink);
+    }
+    report
+}
+
+/// Whether most chunks of the file's head are skimmed ([`skim`]): a default host's large
+/// logs, where reading skips whole chunks. A log where most chunks hold a record a profile
+/// wants (a Security log with process auditing on) is read by the crate's own pipeline
+/// instead, which keeps what it compiled of one chunk's templates for the next. Both give
+/// the same items (`peek_agrees_with_rendering`).
+fn skims<T: std::io::Read + std::io::Seek>(parser: &mut EvtxParser<T>, pre: &Prefilter) -> bool {
+    let (mut probed, mut skimmed) = (0, 0);
+    for data in parser.chunks().take(PROBE) {
+        probed += 1;
+        if let Ok(data) = data
+            && skim(&data, pre, &mut Decoded::default()).is_some()
+        {
+            skimmed += 1;
+        }
+    }
+    probed > 0 && skimmed * 2 >= probed
+}
+
+/// Read chunk by chunk: skimmed where no record is wanted, parsed and rendered elsewhere;
+/// on the rayon pool when this file has more than one thread, inline otherwise. Chunks are
+/// read here (serial I/O); items come back in record order.
+fn drain_skimming<T: std::io::Read + std::io::Seek>(
+    parser: &mut EvtxParser<T>,
+    threads: usize,
+    src: &Arc<str>,
+    rd: &Reading<'_>,
+    report: &mut FileReport,
+    sink: &mut dyn Sink,
+) {
+    let settings = Arc::new(settings(threads));
+    let pre = rd.prefilter;
+    let ahead = if threads > 1 {
+        CHUNKS_PER_WORKER * threads
+    } else {
+        1
+    };
+    let mut chunks = parser.chunks();
+    let mut seen = 0usize;
+    loop {
+        let batch: Vec<_> = chunks.by_ref().take(ahead).collect();
+        if batch.is_empty() {
+            return;
+        }
+        let items: Vec<Vec<Result<Item, String>>> = if threads > 1 {
+            use rayon::prelude::*;
+            batch
+                .into_par_iter()
+                .map(|d| chunk_items(d, &settings, pre, src))
+                .collect()
+        } else {
+            batch
+                .into_iter()
+                .map(|d| chunk_items(d, &settings, pre, src))
+                .collect()
+        };
+        if !take(items.into_iter().flatten(), &mut seen, rd, report, sink) {
+            return;
+        }
+    }
+}
+
+/// Read through the crate's pipeline (parallel over chunks when the parser has threads):
+/// every record built, those no profile wants passed after a peek.
+fn drain_rendering<T: std::io::Read + std::io::Seek>(
+    parser: &mut EvtxParser<T>,
+    src: &Arc<str>,
+    rd: &Reading<'_>,
+    report: &mut FileReport,
+    sink: &mut dyn Sink,
+) {
     let pre = rd.prefilter.clone();
+    let from = src.clone();
+    let mut dec = Decoded::default();
+    let items = parser
+        .serialized_records(move |r| r.and_then(|r| render(r, &pre, &from, &mut dec)))
+        .map(|i| i.map_err(|e| e.to_string()));
+    take(items, &mut 0, rd, report, sink);
+}
+
+/// Count or keep each item; `false` when reading was cancelled.
+fn take(
+    items: impl Iterator<Item = Result<Item, String>>,
+    seen: &mut usize,
+    rd: &Reading<'_>,
+    report: &mut FileReport,
+    sink: &mut dyn Sink,
+) -> bool {
     let progress = rd.progress;
-    let mut last: Option<LastChannel> = None;
-    let mut last_computer: Option<(Vec<u8>, Arc<str>)> = None;
-    let records = parser.serialized_records(move |r| {
-        let r = r?;
-        if let Some(p) = super::peek::channel_and_id(&r) {
-            let known = match &last {
-                Some(l) if l.utf16 == p.channel_utf16 => l,
-                _ => {
-                    let text = p.channel();
-                    last.insert(LastChannel {
-                        utf16: p.channel_utf16.to_vec(),
-                        canonical: crate::event::canonical_channel(&text),
-                        text: Arc::from(text),
-                    })
-                }
-            };
-            if !pre.wants_canonical(known.canonical, p.event_id) {
-                let computer = match &last_computer {
-                    Some((utf16, text)) if utf16 == p.computer_utf16 => text.clone(),
-                    _ => {
-                        let text: Arc<str> = Arc::from(p.computer());
-                        last_computer = Some((p.computer_utf16.to_vec(), text.clone()));
-                        text
-                    }
-                };
-                return Ok(Item::Passed {
-                    channel: known.text.clone(),
-                    canonical: known.canonical,
-                    event_id: p.event_id,
-                    computer,
-                    time: r.timestamp.as_microsecond(),
-                });
-            }
-        }
-        r.into_json_bytes().and_then(|rec| {
-            let mut ev = to_event(&rec.data, &src)?;
-            ev.record_id = Some(rec.event_record_id);
-            ev.time = ev.time.or(Some(rec.timestamp.as_microsecond()));
-            Ok(Item::Event(ev))
-        })
-    });
-    for (i, item) in records.enumerate() {
-        if i % 4096 == 0 && progress.cancelled() {
+    for item in items {
+        if seen.is_multiple_of(4096) && progress.cancelled() {
             report.problem("cancelled");
-            break;
+            return false;
         }
+        *seen += 1;
         match item {
             Ok(Item::Event(ev)) => report.record(ev, sink, progress),
             Ok(Item::Passed {
@@ -185,11 +389,11 @@ fn drain<T: std::io::Read + std::io::Seek>(
             }
             Err(e) => {
                 report.skipped += 1;
-                report.problem(one_line(&e.to_string()));
+                report.problem(one_line(&e));
             }
         }
     }
-    report
+    true
 }
 
 /// A channel and event id.
@@ -211,6 +415,12 @@ pub struct PeekCheck {
     pub json_disagreed: Vec<u64>,
     /// Peeked with a computer other than the rendered one: a bug (record ids of the first few).
     pub computer_disagreed: Vec<u64>,
+    /// Chunks read, and those [`skim`] reads whole (when no profile wants a record).
+    pub chunks: u64,
+    pub skimmed: u64,
+    /// Chunks whose skimmed records differ from the rendered ones (channel, event id,
+    /// computer, time, in order): a bug (chunk numbers of the first few).
+    pub skim_disagreed: Vec<u64>,
 }
 
 /// Peek and render every record of an `.evtx` file and compare (for tests and the bench).
@@ -220,6 +430,7 @@ pub fn peek_check(path: &Path) -> PeekCheck {
         return out;
     };
     let mut parser = parser.with_configuration(settings(0));
+    skim_check(&mut parser, &mut out);
     let src: Arc<str> = Arc::from("check");
     let items = parser.serialized_records(move |r| {
         let r = r?;
@@ -263,4 +474,52 @@ pub fn peek_check(path: &Path) -> PeekCheck {
         }
     }
     out
+}
+
+/// Skim every chunk of `parser` as if no profile wanted a record, and compare with the
+/// crate's rendering of the same chunk.
+fn skim_check<T: std::io::Read + std::io::Seek>(parser: &mut EvtxParser<T>, out: &mut PeekCheck) {
+    let nothing = Prefilter::new(&[]);
+    let settings = Arc::new(settings(1));
+    let src: Arc<str> = Arc::from("check");
+    type Seen = (String, u32, String, i64);
+    for (n, data) in parser.chunks().enumerate() {
+        let Ok(mut data) = data else {
+            continue;
+        };
+        out.chunks += 1;
+        let Some(items) = skim(&data, &nothing, &mut Decoded::default()) else {
+            continue;
+        };
+        out.skimmed += 1;
+        let skimmed: Vec<Seen> = items
+            .into_iter()
+            .filter_map(|i| match i {
+                Item::Passed {
+                    channel,
+                    event_id,
+                    computer,
+                    time,
+                    ..
+                } => Some((channel.to_string(), event_id, computer.to_string(), time)),
+                Item::Event(_) => None,
+            })
+            .collect();
+        let rendered: Vec<Seen> = match data.parse(settings.clone()) {
+            Ok(mut chunk) => chunk
+                .iter()
+                .filter_map(|r| {
+                    let r = r.ok()?;
+                    let time = r.timestamp.as_microsecond();
+                    let rec = r.into_json_bytes().ok()?;
+                    let ev = to_event(&rec.data, &src).ok()?;
+                    Some((ev.channel, ev.event_id, ev.computer, time))
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if skimmed != rendered && out.skim_disagreed.len() < 5 {
+            out.skim_disagreed.push(n as u64);
+        }
+    }
 }

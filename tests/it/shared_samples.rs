@@ -230,7 +230,8 @@ fn schtasks_query_xml_is_an_xml_export_not_an_import() {
 }
 
 /// The pre-render peek (channel and event id read from BinXML) agrees with the rendered
-/// record for every record it reads, in every real `.evtx` and in the samples.
+/// record for every record it reads, in every real `.evtx` and in the samples; so do whole
+/// chunks skimmed without building a record.
 #[test]
 fn peek_agrees_with_rendering() {
     let mut files: Vec<PathBuf> = walkdir::WalkDir::new("samples")
@@ -248,7 +249,7 @@ fn peek_agrees_with_rendering() {
                 .filter(|p| p.extension().is_some_and(|x| x == "evtx")),
         );
     }
-    let (mut records, mut agreed) = (0, 0);
+    let (mut records, mut agreed, mut chunks, mut skimmed) = (0, 0, 0, 0);
     for f in &files {
         let c = ingest::peek_check(f);
         assert!(
@@ -276,17 +277,32 @@ fn peek_agrees_with_rendering() {
             c.json_fallbacks,
             c.records
         );
+        assert!(
+            c.skim_disagreed.is_empty(),
+            "{}: skimmed chunks differ from their rendering: {:?}",
+            f.display(),
+            c.skim_disagreed
+        );
         records += c.records;
         agreed += c.agreed;
+        chunks += c.chunks;
+        skimmed += c.skimmed;
         eprintln!(
-            "{}: {} records, {} peeked, {} rendered",
+            "{}: {} records, {} peeked, {} rendered; {} of {} chunks skimmed",
             f.display(),
             c.records,
             c.agreed,
-            c.unpeeked
+            c.unpeeked,
+            c.skimmed,
+            c.chunks
         );
     }
     assert!(records > 0);
+    // A chunk is skimmed (never built) when every record of it is peeked.
+    assert!(
+        skimmed * 100 >= chunks * 90,
+        "{skimmed} of {chunks} chunks skimmed"
+    );
     // Nearly every record is peeked (the rest are rendered: slower, never wrong).
     assert!(
         agreed * 100 >= records * 95,

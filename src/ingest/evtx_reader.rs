@@ -208,14 +208,25 @@ fn chunk_items(
     pre: &Prefilter,
     src: &Arc<str>,
 ) -> Vec<Result<Item, String>> {
+    if let Ok(d) = &data
+        && let Some(items) = skim(d, pre, &mut Decoded::default())
+    {
+        return items.into_iter().map(Ok).collect();
+    }
+    parsed_items(data, settings, pre, src)
+}
+
+/// One chunk's items, parsed by the crate: each record passed or rendered ([`render`]).
+fn parsed_items(
+    data: evtx::err::Result<EvtxChunkData>,
+    settings: &Arc<ParserSettings>,
+    pre: &Prefilter,
+    src: &Arc<str>,
+) -> Vec<Result<Item, String>> {
     let mut data = match data {
         Ok(d) => d,
         Err(e) => return vec![Err(e.to_string())],
     };
-    let mut dec = Decoded::default();
-    if let Some(items) = skim(&data, pre, &mut dec) {
-        return items.into_iter().map(Ok).collect();
-    }
     let number = data.number;
     let mut chunk = match data.parse(settings.clone()) {
         Ok(c) => c,
@@ -224,6 +235,7 @@ fn chunk_items(
             return vec![Err(format!("{at}{e}"))];
         }
     };
+    let mut dec = Decoded::default();
     chunk
         .iter()
         .filter_map(|record| {
@@ -259,9 +271,15 @@ fn render(
 /// Chunks read ahead and handed to the workers at once (per worker).
 const CHUNKS_PER_WORKER: usize = 4;
 
-/// Chunks of a file's head [`skims`] tries.
+/// Chunks of a file's head that decide how it is read ([`drain`]).
 const PROBE: usize = 8;
 
+/// A file's first [`PROBE`] chunks decide how it is read. When at least half of them are
+/// skimmed ([`skim`]: a default host's large logs), chunk by chunk, skimming whole chunks,
+/// the head's skims kept. A log where most chunks hold a record a profile wants (a Security
+/// log with process auditing on) is read by the crate's own pipeline instead, which keeps
+/// what it compiled of one chunk's templates for the next. Both give the same items
+/// (`peek_agrees_with_rendering`).
 fn drain<T: std::io::Read + std::io::Seek>(
     mut parser: EvtxParser<T>,
     name: String,
@@ -269,54 +287,58 @@ fn drain<T: std::io::Read + std::io::Seek>(
     sink: &mut dyn Sink,
 ) -> FileReport {
     let src: Arc<str> = Arc::from(name.as_str());
-    let mut report = FileReport::new(name, "evtx");
+    let mut out = Out {
+        rd,
+        report: FileReport::new(name, "evtx"),
+        sink,
+        seen: 0,
+    };
     let threads = rd.evtx_threads.max(1);
-    if skims(&mut parser, rd.prefilter) {
-        drain_skimming(&mut parser, threads, &src, rd, &mut report, sink);
-    } else {
-        drain_rendering(&mut parser, &src, rd, &mut report, sink);
-    }
-    report
-}
-
-/// Whether most chunks of the file's head are skimmed ([`skim`]): a default host's large
-/// logs, where reading skips whole chunks. A log where most chunks hold a record a profile
-/// wants (a Security log with process auditing on) is read by the crate's own pipeline
-/// instead, which keeps what it compiled of one chunk's templates for the next. Both give
-/// the same items (`peek_agrees_with_rendering`).
-fn skims<T: std::io::Read + std::io::Seek>(parser: &mut EvtxParser<T>, pre: &Prefilter) -> bool {
-    let (mut probed, mut skimmed) = (0, 0);
-    for data in parser.chunks().take(PROBE) {
-        probed += 1;
-        if let Ok(data) = data
-            && skim(&data, pre, &mut Decoded::default()).is_some()
-        {
-            skimmed += 1;
-        }
-    }
-    probed > 0 && skimmed * 2 >= probed
-}
-
-/// Read chunk by chunk: skimmed where no record is wanted, parsed and rendered elsewhere;
-/// on the rayon pool when this file has more than one thread, inline otherwise. Chunks are
-/// read here (serial I/O); items come back in record order.
-fn drain_skimming<T: std::io::Read + std::io::Seek>(
-    parser: &mut EvtxParser<T>,
-    threads: usize,
-    src: &Arc<str>,
-    rd: &Reading<'_>,
-    report: &mut FileReport,
-    sink: &mut dyn Sink,
-) {
     let settings = Arc::new(settings(threads));
     let pre = rd.prefilter;
+    let mut chunks = parser.chunks();
+    let head: Vec<_> = chunks
+        .by_ref()
+        .take(PROBE)
+        .map(|d| {
+            let items = d
+                .as_ref()
+                .ok()
+                .and_then(|d| skim(d, pre, &mut Decoded::default()));
+            (d, items)
+        })
+        .collect();
+    let skimmed = head.iter().filter(|(_, items)| items.is_some()).count();
+    if head.is_empty() || skimmed * 2 < head.len() {
+        drain_rendering(&mut parser, &src, &mut out);
+        return out.report;
+    }
+    let head = head.into_iter().flat_map(|(d, items)| match items {
+        Some(items) => items.into_iter().map(Ok).collect(),
+        None => parsed_items(d, &settings, pre, &src),
+    });
+    if out.take(head) {
+        drain_skimming(chunks, threads, &settings, &src, &mut out);
+    }
+    out.report
+}
+
+/// Read the rest chunk by chunk: skimmed where no record is wanted, parsed and rendered
+/// elsewhere; on the rayon pool when this file has more than one thread, inline otherwise.
+/// Chunks are read here (serial I/O); items come back in record order.
+fn drain_skimming(
+    mut chunks: impl Iterator<Item = evtx::err::Result<EvtxChunkData>>,
+    threads: usize,
+    settings: &Arc<ParserSettings>,
+    src: &Arc<str>,
+    out: &mut Out<'_, '_>,
+) {
+    let pre = out.rd.prefilter;
     let ahead = if threads > 1 {
         CHUNKS_PER_WORKER * threads
     } else {
         1
     };
-    let mut chunks = parser.chunks();
-    let mut seen = 0usize;
     loop {
         let batch: Vec<_> = chunks.by_ref().take(ahead).collect();
         if batch.is_empty() {
@@ -326,15 +348,15 @@ fn drain_skimming<T: std::io::Read + std::io::Seek>(
             use rayon::prelude::*;
             batch
                 .into_par_iter()
-                .map(|d| chunk_items(d, &settings, pre, src))
+                .map(|d| chunk_items(d, settings, pre, src))
                 .collect()
         } else {
             batch
                 .into_iter()
-                .map(|d| chunk_items(d, &settings, pre, src))
+                .map(|d| chunk_items(d, settings, pre, src))
                 .collect()
         };
-        if !take(items.into_iter().flatten(), &mut seen, rd, report, sink) {
+        if !out.take(items.into_iter().flatten()) {
             return;
         }
     }
@@ -345,55 +367,59 @@ fn drain_skimming<T: std::io::Read + std::io::Seek>(
 fn drain_rendering<T: std::io::Read + std::io::Seek>(
     parser: &mut EvtxParser<T>,
     src: &Arc<str>,
-    rd: &Reading<'_>,
-    report: &mut FileReport,
-    sink: &mut dyn Sink,
+    out: &mut Out<'_, '_>,
 ) {
-    let pre = rd.prefilter.clone();
+    let pre = out.rd.prefilter.clone();
     let from = src.clone();
     let mut dec = Decoded::default();
     let items = parser
         .serialized_records(move |r| r.and_then(|r| render(r, &pre, &from, &mut dec)))
         .map(|i| i.map_err(|e| e.to_string()));
-    take(items, &mut 0, rd, report, sink);
+    out.take(items);
 }
 
-/// Count or keep each item; `false` when reading was cancelled.
-fn take(
-    items: impl Iterator<Item = Result<Item, String>>,
-    seen: &mut usize,
-    rd: &Reading<'_>,
-    report: &mut FileReport,
-    sink: &mut dyn Sink,
-) -> bool {
-    let progress = rd.progress;
-    for item in items {
-        if seen.is_multiple_of(4096) && progress.cancelled() {
-            report.problem("cancelled");
-            return false;
-        }
-        *seen += 1;
-        match item {
-            Ok(Item::Event(ev)) => report.record(ev, sink, progress),
-            Ok(Item::Passed {
-                channel,
-                canonical,
-                event_id,
-                computer,
-                time,
-            }) => {
-                report.count(&channel, event_id, progress);
-                report
-                    .witnessed
-                    .count(&computer, canonical, event_id, Some(time));
+/// Where a file's items go: its report and the sink, with the items seen so far (for the
+/// cancel check every 4096).
+struct Out<'r, 'a> {
+    rd: &'r Reading<'a>,
+    report: FileReport,
+    sink: &'r mut dyn Sink,
+    seen: usize,
+}
+
+impl Out<'_, '_> {
+    /// Count or keep each item; `false` when reading was cancelled.
+    fn take(&mut self, items: impl Iterator<Item = Result<Item, String>>) -> bool {
+        let progress = self.rd.progress;
+        let report = &mut self.report;
+        for item in items {
+            if self.seen.is_multiple_of(4096) && progress.cancelled() {
+                report.problem("cancelled");
+                return false;
             }
-            Err(e) => {
-                report.skipped += 1;
-                report.problem(one_line(&e));
+            self.seen += 1;
+            match item {
+                Ok(Item::Event(ev)) => report.record(ev, self.sink, progress),
+                Ok(Item::Passed {
+                    channel,
+                    canonical,
+                    event_id,
+                    computer,
+                    time,
+                }) => {
+                    report.count(&channel, event_id, progress);
+                    report
+                        .witnessed
+                        .count(&computer, canonical, event_id, Some(time));
+                }
+                Err(e) => {
+                    report.skipped += 1;
+                    report.problem(one_line(&e));
+                }
             }
         }
+        true
     }
-    true
 }
 
 /// A channel and event id.

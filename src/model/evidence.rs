@@ -593,36 +593,22 @@ pub fn rank(ds: &Dataset, ranking: Ranking) -> Ranking {
 pub const CONTRADICTION: f64 = 4.0;
 
 /// The fields whose contradiction is evidence: what runs, as whom, how privileged, whether
-/// hidden, by whom registered (and what a definition lends of those). A task's result code,
-/// trigger, settings or prevalence changing to a value common elsewhere is what updates and
-/// failures do every day (a run failing with "file not found" where the task usually
-/// succeeds): measured, they crowded the simulated fleets' attacks (worst rank +6 to +11).
-const CONTRADICTABLE: &[&str] = &[
-    "user",
-    "principal",
-    "logon_type",
-    "task_principal",
-    "run_level",
-    "task_run_level",
-    "hidden",
-    "task_hidden",
-    "author",
-    "task_author",
-    "parent",
-    "command",
-    "image",
-    "arguments",
-    "exe",
-    "dir_class",
-    "lolbin",
-    "cmd_flags",
-    "working_dir",
-    "task_command",
-    "task_arguments",
-    "task_lolbin",
-    "task_dir_class",
-    "task_cmd_flags",
-];
+/// hidden, by whom registered (and what a definition lends of those): every field of the
+/// masked objective's groups ([`super::encode::FIELD_GROUPS`]) but the triggers', plus these.
+/// A task's result code, trigger, settings or prevalence changing to a value common
+/// elsewhere is what updates and failures do every day (a run failing with "file not found"
+/// where the task usually succeeds): measured, they crowded the simulated fleets' attacks
+/// (worst rank +6 to +11).
+const CONTRADICTABLE_ALONE: &[&str] = &["user", "parent"];
+
+/// Whether `field` can contradict its task's history ([`CONTRADICTABLE_ALONE`]).
+fn contradictable(field: &str) -> bool {
+    CONTRADICTABLE_ALONE.contains(&field)
+        || super::encode::FIELD_GROUPS
+            .iter()
+            .filter(|g| !g.contains(&"triggers"))
+            .any(|g| g.contains(&field))
+}
 
 /// Per row and field, its surprise where it contradicts its task's history with a value
 /// common elsewhere (seen at least three times in all; the task usually holds another), and
@@ -630,11 +616,7 @@ const CONTRADICTABLE: &[&str] = &[
 /// never seen", so that a broken combination is compared with the other broken
 /// combinations, not with every one-off value.
 fn contradictions(ds: &Dataset, history: &History) -> Vec<Vec<f32>> {
-    let says_who_or_what: Vec<bool> = ds
-        .fields
-        .iter()
-        .map(|f| CONTRADICTABLE.contains(f))
-        .collect();
+    let says_who_or_what: Vec<bool> = ds.fields.iter().map(|f| contradictable(f)).collect();
     (0..ds.uniques.len())
         .map(|u| {
             (0..says_who_or_what.len())
@@ -786,13 +768,22 @@ mod tests {
 
     /// Ten starts of `\T` as SYSTEM, a common account on other tasks, and one start of `\T`
     /// as that account.
-    fn fleet() -> Dataset {
+    fn fleet_events() -> Vec<RawEvent> {
         let mut events = Vec::new();
         for i in 0..10 {
             events.push(start("\\T", "NT AUTHORITY\\SYSTEM", i));
             events.push(start(&format!("\\U{}", i % 3), "corp\\jdoe", 100 + i));
         }
         events.push(start("\\T", "corp\\jdoe", 999));
+        events
+    }
+
+    fn fleet() -> Dataset {
+        dataset(fleet_events())
+    }
+
+    /// The scheduled-task dataset of `events`, with its context.
+    fn dataset(events: Vec<RawEvent>) -> Dataset {
         let mut ds = Dataset::build(by_name("scheduled-tasks").unwrap().as_ref(), events);
         crate::context::add(&mut ds);
         ds
@@ -851,8 +842,7 @@ mod tests {
         events.push(start("\\F\\E", "NT AUTHORITY\\SYSTEM", 901));
         events.push(start("\\G\\D", "corp\\svc", 902));
         events.push(start("\\H\\E", "NT AUTHORITY\\SYSTEM", 903));
-        let mut ds = Dataset::build(by_name("scheduled-tasks").unwrap().as_ref(), events);
-        crate::context::add(&mut ds);
+        let ds = dataset(events);
         let user = ds.fields.iter().position(|f| *f == "user").unwrap();
         let h = History::of(&ds);
         let at = |task: &str, who: &str| h.surprise(find(&ds, task, who), user);
@@ -901,16 +891,11 @@ mod tests {
 
     #[test]
     fn only_a_common_value_against_its_tasks_history_is_a_contradiction() {
-        let mut events = Vec::new();
-        for i in 0..10 {
-            events.push(start("\\T", "NT AUTHORITY\\SYSTEM", i));
-            events.push(start(&format!("\\U{}", i % 3), "corp\\jdoe", 100 + i));
-        }
-        // \T once as jdoe (common elsewhere), once as an account seen nowhere else.
-        events.push(start("\\T", "corp\\jdoe", 999));
+        // \T once as jdoe (common elsewhere: `fleet_events`), once as an account seen
+        // nowhere else.
+        let mut events = fleet_events();
         events.push(start("\\T", "corp\\nobody", 998));
-        let mut ds = Dataset::build(by_name("scheduled-tasks").unwrap().as_ref(), events);
-        crate::context::add(&mut ds);
+        let ds = dataset(events);
         let user = ds.fields.iter().position(|f| *f == "user").unwrap();
         let h = History::of(&ds);
         let c = contradictions(&ds, &h);
@@ -926,6 +911,26 @@ mod tests {
         assert_eq!(c[new][user], 0.0);
         assert_eq!(c[usual][user], 0.0);
         assert_eq!(c[elsewhere][user], 0.0);
+        // Who and what can contradict; triggers, result codes and context cannot.
+        for f in [
+            "user",
+            "parent",
+            "command",
+            "task_author",
+            "task_run_level",
+            "principal",
+        ] {
+            assert!(contradictable(f), "{f}");
+        }
+        for f in [
+            "triggers",
+            "task_triggers",
+            "result_code",
+            "settings",
+            "prevalence",
+        ] {
+            assert!(!contradictable(f), "{f}");
+        }
     }
 
     #[test]

@@ -200,7 +200,7 @@ pub fn load_with(
     let mut builder = Builder::with_options(profile, options);
     let reports = ingest::read_paths_with(
         paths,
-        &Prefilter::new(profile.sources()),
+        &Prefilter::of(profile),
         || Part::new(profile),
         |part| builder.add(part),
         progress,

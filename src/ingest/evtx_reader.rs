@@ -153,7 +153,11 @@ impl Decoded {
         time: &evtx::Timestamp,
     ) -> Option<Item> {
         let (channel, canonical) = self.channel(p);
-        if pre.wants_canonical(canonical, p.event_id) {
+        if pre.wants_canonical(canonical, p.event_id)
+            && pre
+                .gate(canonical, p.event_id)
+                .is_none_or(|test| p.may_hold(test))
+        {
             return None;
         }
         Some(Item::Passed {
@@ -447,10 +451,18 @@ pub struct PeekCheck {
     /// Chunks whose skimmed records differ from the rendered ones (channel, event id,
     /// computer, time, in order): a bug (chunk numbers of the first few).
     pub skim_disagreed: Vec<u64>,
+    /// Records of a gated source ([`crate::profile::Profile::gates`]), and those the gate
+    /// refused before rendering.
+    pub gated: u64,
+    pub gate_refused: u64,
+    /// Refused by the gate yet wanted by the profile once rendered: a bug (record ids of the
+    /// first few).
+    pub gate_missed: Vec<u64>,
 }
 
-/// Peek and render every record of an `.evtx` file and compare (for tests and the bench).
-pub fn peek_check(path: &Path) -> PeekCheck {
+/// Peek and render every record of an `.evtx` file and compare (for tests and the bench);
+/// `profile`'s gates are checked against what it wants of the rendered records.
+pub fn peek_check(path: &Path, profile: &'static dyn crate::profile::Profile) -> PeekCheck {
     let mut out = PeekCheck::default();
     let Ok(parser) = EvtxParser::from_path(path) else {
         return out;
@@ -458,10 +470,17 @@ pub fn peek_check(path: &Path) -> PeekCheck {
     let mut parser = parser.with_configuration(settings(0));
     skim_check(&mut parser, &mut out);
     let src: Arc<str> = Arc::from("check");
+    let pre = Prefilter::of(profile);
     let items = parser.serialized_records(move |r| {
         let r = r?;
-        let peeked =
-            super::peek::channel_and_id(&r).map(|p| (p.channel(), p.event_id, p.computer()));
+        let p = super::peek::channel_and_id(&r);
+        // Whether a gate applies, and whether it lets the record through.
+        let gate = p.and_then(|p| {
+            let ch = crate::event::canonical_channel(&p.channel());
+            let test = pre.gate(ch, p.event_id)?;
+            Some(p.may_hold(test))
+        });
+        let peeked = p.map(|p| (p.channel(), p.event_id, p.computer()));
         let id = r.event_record_id;
         r.into_json_bytes().map(|rec| {
             let fast = super::evtx_json::read(&rec.data, &src);
@@ -473,11 +492,28 @@ pub fn peek_check(path: &Path) -> PeekCheck {
                     None => layout::from_evtx_dump(&data, &src),
                 });
             let json = fast.map(|f| Some(f) == slow);
-            (id, peeked, (ev.channel, ev.event_id), ev.computer, json)
+            let gate = gate.map(|through| (through, profile.wants(&ev)));
+            (
+                id,
+                peeked,
+                (ev.channel, ev.event_id),
+                ev.computer,
+                json,
+                gate,
+            )
         })
     });
-    for (id, peeked, rendered, computer, json) in items.flatten() {
+    for (id, peeked, rendered, computer, json, gate) in items.flatten() {
         out.records += 1;
+        if let Some((through, wanted)) = gate {
+            out.gated += 1;
+            if !through {
+                out.gate_refused += 1;
+                if wanted && out.gate_missed.len() < 5 {
+                    out.gate_missed.push(id);
+                }
+            }
+        }
         match json {
             None => out.json_fallbacks += 1,
             Some(false) if out.json_disagreed.len() < 5 => out.json_disagreed.push(id),

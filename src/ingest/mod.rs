@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::event::RawEvent;
+use crate::profile::Gate;
 
 /// What reading one file (or zip member) gave.
 #[derive(Debug, Clone, Default)]
@@ -377,6 +378,9 @@ impl<F: Fn(&RawEvent) -> bool + Sync> Sink for Keep<'_, F> {
 pub struct Prefilter {
     /// (canonical channel, or `*` for any; event ids, empty for every id).
     wanted: Vec<(&'static str, &'static [u32])>,
+    /// Records wanted only when some text of theirs passes a test
+    /// ([`crate::profile::Profile::gates`]).
+    gates: &'static [Gate],
     /// Take everything (no prefilter).
     all: bool,
 }
@@ -386,6 +390,7 @@ impl Prefilter {
     pub fn everything() -> Prefilter {
         Prefilter {
             wanted: Vec::new(),
+            gates: &[],
             all: true,
         }
     }
@@ -393,8 +398,29 @@ impl Prefilter {
     pub fn new(wanted: &[(&'static str, &'static [u32])]) -> Prefilter {
         Prefilter {
             wanted: wanted.to_vec(),
+            gates: &[],
             all: false,
         }
+    }
+
+    /// What `profile` may want: its sources and its gates.
+    pub fn of(profile: &dyn crate::profile::Profile) -> Prefilter {
+        Prefilter {
+            gates: profile.gates(),
+            ..Prefilter::new(profile.sources())
+        }
+    }
+
+    /// The test some text of a record of canonical channel `ch` and `event_id` must pass for
+    /// the record to be wanted, if one applies.
+    pub fn gate(&self, ch: &str, event_id: u32) -> Option<fn(&str) -> bool> {
+        if self.all {
+            return None;
+        }
+        self.gates
+            .iter()
+            .find(|g| g.channel == ch && g.ids.contains(&event_id))
+            .map(|g| g.test)
     }
 
     /// Whether a record of `channel` (as the log spells it) and `event_id` may be wanted.

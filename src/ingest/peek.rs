@@ -19,12 +19,16 @@ use evtx::EvtxRecord;
 const MAX_TOKENS: usize = 256;
 
 /// What the peek read: the channel and the computer as UTF-16LE bytes of the chunk (empty
-/// when the record has none; decoded only when a caller needs the text) and the event id.
+/// when the record has none; decoded only when a caller needs the text) and the event id,
+/// and where the rest of the record's text lies ([`Peeked::may_hold`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Peeked<'a> {
     pub channel_utf16: &'a [u8],
     pub event_id: u32,
     pub computer_utf16: &'a [u8],
+    chunk: &'a [u8],
+    /// The record's BinXML window in the chunk.
+    body: (usize, usize),
 }
 
 impl Peeked<'_> {
@@ -37,21 +41,50 @@ impl Peeked<'_> {
     pub fn computer(&self) -> String {
         utf16(self.computer_utf16)
     }
+
+    /// Whether some text of the record, as it will be rendered, may pass `test`: `false` only
+    /// when every piece of text was read and none passes. Each element's content and each
+    /// attribute's value must be a single piece (one literal or one substitution: what the
+    /// crate renders is then that piece, never a concatenation); string values are also tried
+    /// piece by piece between NULs. A shape not read this way (CDATA, character or entity
+    /// references, nested XML, ANSI strings, anything unexpected) gives `true`: the record is
+    /// rendered and judged on its fields.
+    pub fn may_hold(&self, test: fn(&str) -> bool) -> bool {
+        self.texts_pass(test).unwrap_or(true)
+    }
+
+    fn texts_pass(&self, test: fn(&str) -> bool) -> Option<bool> {
+        let mut budget = MAX_STEPS;
+        fragment_pass(self.chunk, self.body, test, 0, &mut budget)
+    }
 }
 
-/// The channel and event id of `record`, or `None` when they cannot be read cheaply.
-pub fn channel_and_id<'a>(record: &EvtxRecord<'a>) -> Option<Peeked<'a>> {
-    let chunk = record.chunk.data;
-    let start = usize::try_from(record.binxml_offset).ok()?;
-    let end = start.checked_add(record.binxml_size as usize)?;
-    if end > chunk.len() {
+/// Nested XML values read inside one another before giving up.
+const MAX_NESTING: usize = 4;
+
+/// Tokens and values [`Peeked::may_hold`] reads in one record before giving up (a real
+/// record has a few hundred).
+const MAX_STEPS: usize = 16_384;
+
+/// One more step of the budget, or `None` when it is spent.
+fn step(budget: &mut usize) -> Option<()> {
+    *budget = budget.checked_sub(1)?;
+    Some(())
+}
+
+/// Whether some text of the BinXML fragment at `start..end` passes `test` (see
+/// [`Peeked::may_hold`]): its literal text, and in a template instance its definition's
+/// literals and every value of its substitution array, nested XML values read the same way.
+fn fragment_pass(
+    chunk: &[u8],
+    (start, end): (usize, usize),
+    test: fn(&str) -> bool,
+    depth: usize,
+    budget: &mut usize,
+) -> Option<bool> {
+    if depth > MAX_NESTING {
         return None;
     }
-    peek(chunk, start, end)
-}
-
-/// [`channel_and_id`] on a chunk's bytes and the record's BinXML window in it.
-pub(crate) fn peek<'a>(chunk: &'a [u8], start: usize, end: usize) -> Option<Peeked<'a>> {
     let mut c = Cursor {
         buf: chunk,
         pos: start,
@@ -60,33 +93,95 @@ pub(crate) fn peek<'a>(chunk: &'a [u8], start: usize, end: usize) -> Option<Peek
     if c.peek_u8()? == FRAGMENT_HEADER {
         c.skip(4)?;
     }
-    if c.peek_u8()? == TEMPLATE_INSTANCE {
-        c.skip(1)?;
-        return from_template(chunk, &mut c);
+    if c.peek_u8()? != TEMPLATE_INSTANCE {
+        return literals_pass(chunk, &mut c, false, test, &mut Vec::new(), budget);
     }
-    let found = walk(chunk, &mut c, false)?;
-    let event_id = match found.event_id? {
-        Found::Text(t) => t.id()?,
-        Found::Substitution(_) => return None,
-    };
-    let text = |f: Option<Found<'a>>| match f {
-        Some(Found::Text(Text::Utf16(t))) => Some(t),
-        None => Some(&[][..]),
-        Some(_) => None,
-    };
-    Some(Peeked {
-        channel_utf16: text(found.channel)?,
-        event_id,
-        computer_utf16: text(found.computer)?,
-    })
+    c.skip(1)?;
+    let inst = instance(chunk, &mut c)?;
+    let mut d = inst.definition(chunk);
+    // Substitutions the definition places where nested XML goes.
+    let mut nested = Vec::new();
+    if literals_pass(chunk, &mut d, true, test, &mut nested, budget)? {
+        return Some(true);
+    }
+    for (k, ty, at, size) in inst.values(chunk) {
+        step(budget)?;
+        // Values lie within the fragment: nested ones are smaller than their parent.
+        let to = at.checked_add(size)?;
+        if to > end {
+            return None;
+        }
+        let bytes = chunk.get(at..to)?;
+        match ty {
+            // Null, numbers, GUIDs, times, SIDs, binary and their arrays: digits, hex and
+            // punctuation, never a name.
+            0x00 | 0x03..=0x15 | 0x83..=0x95 => {}
+            // A string, or an array of them (NUL-separated); one where nested XML goes
+            // would be rendered among other content.
+            0x01 | 0x81 => {
+                if nested.contains(&k) {
+                    return None;
+                }
+                if utf16_passes(bytes, test) {
+                    return Some(true);
+                }
+            }
+            0x21 => {
+                if fragment_pass(chunk, (at, to), test, depth + 1, budget)? {
+                    return Some(true);
+                }
+            }
+            _ => return None,
+        }
+    }
+    Some(false)
 }
 
-const FRAGMENT_HEADER: u8 = 0x0f;
-const TEMPLATE_INSTANCE: u8 = 0x0c;
+/// A template instance's header read: where its definition's BinXML lies and its
+/// substitution array.
+struct Instance {
+    def_start: usize,
+    def_end: usize,
+    /// `n` descriptors (size u16, type u8, padding u8) at `descriptors`, the values one after
+    /// another from `values` on.
+    descriptors: usize,
+    values: usize,
+    n: usize,
+}
 
-/// A template instance: its definition says where EventID and Channel come from, its
-/// substitution array holds their values.
-fn from_template<'a>(chunk: &'a [u8], c: &mut Cursor<'a>) -> Option<Peeked<'a>> {
+impl Instance {
+    fn definition<'a>(&self, chunk: &'a [u8]) -> Cursor<'a> {
+        Cursor {
+            buf: chunk,
+            pos: self.def_start,
+            end: self.def_end,
+        }
+    }
+
+    /// (index, type, offset in the chunk, size) of each value, in order; stops at a
+    /// descriptor outside the chunk.
+    fn values<'c>(&self, chunk: &'c [u8]) -> impl Iterator<Item = (u16, u8, usize, usize)> + 'c {
+        let (descriptors, n) = (self.descriptors, self.n);
+        let mut at = self.values;
+        (0..n).map_while(move |k| {
+            let d = chunk.get(descriptors + 4 * k..descriptors + 4 * k + 4)?;
+            let size = u16::from_le_bytes([d[0], d[1]]) as usize;
+            let here = at;
+            at = at.checked_add(size)?;
+            Some((u16::try_from(k).ok()?, d[2], here, size))
+        })
+    }
+
+    /// The value at `i`: its type and bytes.
+    fn value<'c>(&self, chunk: &'c [u8], i: u16) -> Option<(u8, &'c [u8])> {
+        let (_, ty, at, size) = self.values(chunk).nth(usize::from(i))?;
+        Some((ty, chunk.get(at..at.checked_add(size)?)?))
+    }
+}
+
+/// Read a template instance's header (after its token) and its substitution array's
+/// descriptors, leaving `c` at the first value.
+fn instance(chunk: &[u8], c: &mut Cursor<'_>) -> Option<Instance> {
     c.skip(1)?; // unknown
     let _template_id = c.u32()?;
     let def_offset = c.u32()? as usize;
@@ -104,44 +199,177 @@ fn from_template<'a>(chunk: &'a [u8], c: &mut Cursor<'a>) -> Option<Peeked<'a>> 
     };
     d.skip(4 + 16)?;
     let size = d.u32()? as usize;
-    let body_start = d.pos;
-    d.end = body_start.checked_add(size)?.min(chunk.len());
+    d.end = d.pos.checked_add(size)?.min(chunk.len());
     if d.peek_u8()? == FRAGMENT_HEADER {
         d.skip(4)?;
     }
-    let found = walk(chunk, &mut d, true)?;
-    // The substitution array: count, then (size u16, type u8, padding u8) per value, then
-    // the values one after another.
+    // The substitution array: count, then the descriptors, then the values.
     let n = c.u32()? as usize;
     if n > 4096 {
         return None;
     }
     let descriptors = c.pos;
     c.skip(n.checked_mul(4)?)?;
-    let value = |i: u16| -> Option<(u8, &[u8])> {
-        let i = i as usize;
-        if i >= n {
-            return None;
+    Some(Instance {
+        def_start: d.pos,
+        def_end: d.end,
+        descriptors,
+        values: c.pos,
+        n,
+    })
+}
+
+/// Whether a UTF-16LE string, whole or any of its NUL-separated pieces, passes `test`.
+fn utf16_passes(bytes: &[u8], test: fn(&str) -> bool) -> bool {
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|p| u16::from_le_bytes([p[0], p[1]]))
+        .collect();
+    let s = String::from_utf16_lossy(&units);
+    test(&s) || (s.contains('\0') && s.split('\0').any(test))
+}
+
+/// What an element's content or an attribute's value holds so far ([`literals_pass`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pieces {
+    Empty,
+    One,
+    AfterChild,
+}
+
+/// Whether a literal text of a BinXML stream passes `test` (`template`: a definition, whose
+/// element starts carry a dependency id and whose text may be substitutions; those declared
+/// as nested XML are pushed on `nested`). `None` when the stream holds a shape whose
+/// rendering is not one piece per content or attribute value, or the budget is spent.
+fn literals_pass(
+    chunk: &[u8],
+    c: &mut Cursor<'_>,
+    template: bool,
+    test: fn(&str) -> bool,
+    nested: &mut Vec<u16>,
+    budget: &mut usize,
+) -> Option<bool> {
+    // What the current element content or attribute value holds so far.
+    let mut state = Pieces::Empty;
+    // One more piece of text: only the first of a content or a value.
+    let text = |state: &mut Pieces| match state {
+        Pieces::Empty => {
+            *state = Pieces::One;
+            Some(())
         }
-        let mut at = c.pos;
-        for k in 0..i {
-            let size = u16::from_le_bytes(
-                chunk
-                    .get(descriptors + 4 * k..descriptors + 4 * k + 2)?
-                    .try_into()
-                    .ok()?,
-            );
-            at = at.checked_add(size as usize)?;
-        }
-        let size = u16::from_le_bytes(
-            chunk
-                .get(descriptors + 4 * i..descriptors + 4 * i + 2)?
-                .try_into()
-                .ok()?,
-        ) as usize;
-        let ty = *chunk.get(descriptors + 4 * i + 2)?;
-        Some((ty, chunk.get(at..at.checked_add(size)?)?))
+        Pieces::One | Pieces::AfterChild => None,
     };
+    loop {
+        step(budget)?;
+        let token = c.u8()?;
+        match token {
+            0x00 => return Some(false),
+            0x01 | 0x41 => {
+                // A child after text: mixed content.
+                if state == Pieces::One {
+                    return None;
+                }
+                if template {
+                    c.skip(2)?;
+                }
+                c.skip(4)?;
+                name_at(chunk, c)?;
+                if token & 0x40 != 0 {
+                    c.skip(4)?;
+                }
+            }
+            // Close start element: the content begins.
+            0x02 => state = Pieces::Empty,
+            // Close empty element, end element: the parent's content goes on after a child.
+            0x03 | 0x04 => state = Pieces::AfterChild,
+            // An attribute: its value follows.
+            0x06 | 0x46 => {
+                name_at(chunk, c)?;
+                state = Pieces::Empty;
+            }
+            0x05 | 0x45 => {
+                text(&mut state)?;
+                if let Some(Text::Utf16(t)) = value_text(c)?
+                    && utf16_passes(t, test)
+                {
+                    return Some(true);
+                }
+            }
+            0x0d | 0x0e if template => {
+                let index = c.u16()?;
+                // Nested XML renders as elements, not text: its values are read on their own.
+                if c.u8()? == 0x21 {
+                    if nested.len() >= 64 {
+                        return None;
+                    }
+                    nested.push(index);
+                } else {
+                    text(&mut state)?;
+                }
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// The channel and event id of `record`, or `None` when they cannot be read cheaply.
+pub fn channel_and_id<'a>(record: &EvtxRecord<'a>) -> Option<Peeked<'a>> {
+    let chunk = record.chunk.data;
+    let start = usize::try_from(record.binxml_offset).ok()?;
+    let end = start.checked_add(record.binxml_size as usize)?;
+    if end > chunk.len() {
+        return None;
+    }
+    peek(chunk, start, end)
+}
+
+/// [`channel_and_id`] on a chunk's bytes and the record's BinXML window in it.
+pub(crate) fn peek<'a>(chunk: &'a [u8], start: usize, end: usize) -> Option<Peeked<'a>> {
+    let body = (start, end);
+    let mut c = Cursor {
+        buf: chunk,
+        pos: start,
+        end,
+    };
+    if c.peek_u8()? == FRAGMENT_HEADER {
+        c.skip(4)?;
+    }
+    if c.peek_u8()? == TEMPLATE_INSTANCE {
+        c.skip(1)?;
+        return from_template(chunk, &mut c, body);
+    }
+    let found = walk(chunk, &mut c, false)?;
+    let event_id = match found.event_id? {
+        Found::Text(t) => t.id()?,
+        Found::Substitution(_) => return None,
+    };
+    let text = |f: Option<Found<'a>>| match f {
+        Some(Found::Text(Text::Utf16(t))) => Some(t),
+        None => Some(&[][..]),
+        Some(_) => None,
+    };
+    Some(Peeked {
+        channel_utf16: text(found.channel)?,
+        event_id,
+        computer_utf16: text(found.computer)?,
+        chunk,
+        body,
+    })
+}
+
+const FRAGMENT_HEADER: u8 = 0x0f;
+const TEMPLATE_INSTANCE: u8 = 0x0c;
+
+/// A template instance: its definition says where EventID and Channel come from, its
+/// substitution array holds their values.
+fn from_template<'a>(
+    chunk: &'a [u8],
+    c: &mut Cursor<'a>,
+    body: (usize, usize),
+) -> Option<Peeked<'a>> {
+    let inst = instance(chunk, c)?;
+    let found = walk(chunk, &mut inst.definition(chunk), true)?;
+    let value = |i: u16| inst.value(chunk, i);
     let event_id = match found.event_id? {
         Found::Text(t) => t.id()?,
         Found::Substitution(i) => {
@@ -172,6 +400,8 @@ fn from_template<'a>(chunk: &'a [u8], c: &mut Cursor<'a>) -> Option<Peeked<'a>> 
         channel_utf16: text(found.channel)?,
         event_id,
         computer_utf16: text(found.computer)?,
+        chunk,
+        body,
     })
 }
 
@@ -469,6 +699,202 @@ impl<'a> Cursor<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A BinXML writer: names inline, sizes left at 0 (the peek never reads them).
+    #[derive(Default)]
+    struct Bx {
+        b: Vec<u8>,
+        /// Writing a template definition (element starts carry a dependency id).
+        template: bool,
+    }
+
+    impl Bx {
+        fn u16(&mut self, v: u16) {
+            self.b.extend(v.to_le_bytes());
+        }
+        fn u32(&mut self, v: u32) {
+            self.b.extend(v.to_le_bytes());
+        }
+        fn utf16(&mut self, s: &str) {
+            for u in s.encode_utf16() {
+                self.u16(u);
+            }
+        }
+        fn name(&mut self, n: &str) {
+            let here = self.b.len() as u32 + 4;
+            self.u32(here);
+            self.u32(0);
+            self.u16(0);
+            self.u16(n.encode_utf16().count() as u16);
+            self.utf16(n);
+            self.u16(0);
+        }
+        fn open(&mut self, n: &str, attributes: bool) {
+            self.b.push(if attributes { 0x41 } else { 0x01 });
+            if self.template {
+                self.u16(0);
+            }
+            self.u32(0);
+            self.name(n);
+            if attributes {
+                self.u32(0);
+            }
+        }
+        fn attr(&mut self, n: &str) {
+            self.b.push(0x06);
+            self.name(n);
+        }
+        fn text(&mut self, t: &str) {
+            self.b.extend([0x05, 0x01]);
+            self.u16(t.encode_utf16().count() as u16);
+            self.utf16(t);
+        }
+        fn sub(&mut self, index: u16, ty: u8) {
+            self.b.push(0x0d);
+            self.u16(index);
+            self.b.push(ty);
+        }
+        /// `<name>text</name>`.
+        fn leaf(&mut self, n: &str, t: &str) {
+            self.open(n, false);
+            self.b.push(0x02);
+            self.text(t);
+            self.b.push(0x04);
+        }
+        /// `<Event><System>EventID, Channel</System><EventData>data</EventData></Event>`.
+        fn event(&mut self, channel: &str, id: &str, data: impl FnOnce(&mut Bx)) {
+            self.open("Event", false);
+            self.b.push(0x02);
+            self.open("System", false);
+            self.b.push(0x02);
+            self.leaf("EventID", id);
+            self.leaf("Channel", channel);
+            self.b.push(0x04);
+            self.open("EventData", false);
+            self.b.push(0x02);
+            data(self);
+            self.b.extend([0x04, 0x04, 0x00]);
+        }
+    }
+
+    fn tool(v: &str) -> bool {
+        v.to_ascii_lowercase().contains("schtasks") || v == "at"
+    }
+
+    /// An inline (template-less) 4688 whose EventData is written by `data`: what the gate
+    /// makes of it.
+    fn inline(data: impl FnOnce(&mut Bx)) -> bool {
+        let mut bx = Bx::default();
+        bx.b.extend([0x0f, 1, 1, 0]);
+        bx.event("Security", "4688", data);
+        let p = peek(&bx.b, 0, bx.b.len()).expect("peeked");
+        assert_eq!((p.channel().as_str(), p.event_id), ("Security", 4688));
+        p.may_hold(tool)
+    }
+
+    /// `<Data Name="NewProcessName">` holding `content`.
+    fn data(bx: &mut Bx, content: impl FnOnce(&mut Bx)) {
+        bx.open("Data", true);
+        bx.attr("Name");
+        bx.text("NewProcessName");
+        bx.b.push(0x02);
+        content(bx);
+        bx.b.push(0x04);
+    }
+
+    #[test]
+    fn the_gate_refuses_only_what_it_read_whole() {
+        // Read whole, no task tool: refused; a task tool: through.
+        assert!(!inline(|bx| data(bx, |bx| bx.text("C:\\Windows\\cmd.exe"))));
+        assert!(inline(
+            |bx| data(bx, |bx| bx.text("C:\\Windows\\SchTasks.exe"))
+        ));
+        // A name split in two pieces would be rendered as one: never refused.
+        assert!(inline(|bx| data(bx, |bx| {
+            bx.text("C:\\sch");
+            bx.text("tasks.exe");
+        })));
+        // Mixed content (text, a child, text): never refused.
+        assert!(inline(|bx| data(bx, |bx| {
+            bx.text("C:\\sch");
+            bx.open("b", false);
+            bx.b.push(0x03);
+            bx.text("tasks.exe");
+        })));
+        // A character reference: not read, never refused.
+        assert!(inline(|bx| data(bx, |bx| {
+            bx.text("C:\\sch");
+            bx.b.extend([0x08, b't', 0]);
+        })));
+        // A NUL inside a value: each piece is tried.
+        assert!(inline(|bx| data(bx, |bx| bx.text("cmd.exe\0at"))));
+        // Cut short (no end of stream): never refused.
+        let mut bx = Bx::default();
+        bx.event("Security", "4688", |bx| {
+            data(bx, |bx| bx.text("C:\\Windows\\cmd.exe"))
+        });
+        bx.b.pop();
+        let p = peek(&bx.b, 0, bx.b.len()).expect("peeked");
+        assert!(p.may_hold(tool));
+    }
+
+    /// A Sysmon 1 template instance (definition inline) whose `Image` is a string value and
+    /// whose second value is nested XML holding `nested`: what the gate makes of it.
+    fn instance_with(image: &str, nested: &str) -> bool {
+        let mut bx = Bx::default();
+        bx.b.extend([0x0f, 1, 1, 0, 0x0c, 0x01]);
+        bx.u32(7);
+        let def = bx.b.len() as u32 + 4;
+        bx.u32(def);
+        bx.u32(0);
+        bx.b.extend([0u8; 16]);
+        let size_at = bx.b.len();
+        bx.u32(0);
+        let body = bx.b.len();
+        bx.template = true;
+        bx.b.extend([0x0f, 1, 1, 0]);
+        bx.event("Microsoft-Windows-Sysmon/Operational", "1", |bx| {
+            bx.open("Data", true);
+            bx.attr("Name");
+            bx.text("Image");
+            bx.b.push(0x02);
+            bx.sub(0, 0x01);
+            bx.b.push(0x04);
+            bx.sub(1, 0x21);
+        });
+        let size = (bx.b.len() - body) as u32;
+        bx.b[size_at..size_at + 4].copy_from_slice(&size.to_le_bytes());
+        bx.template = false;
+        // The substitution array: two descriptors, then the values.
+        bx.u32(2);
+        let desc = bx.b.len();
+        bx.b.extend([0u8; 8]);
+        let v0 = bx.b.len();
+        bx.utf16(image);
+        let v1 = bx.b.len();
+        bx.b.extend([0x0f, 1, 1, 0]);
+        bx.leaf("Rule", nested);
+        bx.b.push(0x00);
+        let end = bx.b.len();
+        let (s0, s1) = ((v1 - v0) as u16, (end - v1) as u16);
+        bx.b[desc..desc + 4].copy_from_slice(&[s0.to_le_bytes()[0], s0.to_le_bytes()[1], 0x01, 0]);
+        bx.b[desc + 4..desc + 8].copy_from_slice(&[
+            s1.to_le_bytes()[0],
+            s1.to_le_bytes()[1],
+            0x21,
+            0,
+        ]);
+        let p = peek(&bx.b, 0, end).expect("peeked");
+        assert_eq!(p.event_id, 1);
+        p.may_hold(tool)
+    }
+
+    #[test]
+    fn the_gate_reads_substitutions_and_nested_xml() {
+        assert!(!instance_with("C:\\x\\ping.exe", "C:\\x\\ping.exe"));
+        assert!(instance_with("C:\\x\\schtasks.exe", "C:\\x\\ping.exe"));
+        assert!(instance_with("C:\\x\\ping.exe", "schtasks /run"));
+    }
 
     #[test]
     fn garbage_never_panics_and_gives_up() {

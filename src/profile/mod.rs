@@ -24,6 +24,13 @@ pub trait Profile: Sync + Send {
     /// of the channel and `*` any channel: a record outside them is counted but never rendered
     /// ([`crate::ingest::Prefilter`]). [`Profile::wants`] must refuse every record outside.
     fn sources(&self) -> &'static [(&'static str, &'static [u32])];
+    /// Records of these sources [`Profile::wants`] keeps only when one of their values
+    /// passes a test: read before a record is rendered, on every text of the record
+    /// ([`crate::ingest::Prefilter::gate`]), so that `wants` must refuse a record none of
+    /// whose values passes.
+    fn gates(&self) -> &'static [Gate] {
+        &[]
+    }
     /// Whether ingest should keep this record (channel / event id / image tests only).
     fn wants(&self, ev: &RawEvent) -> bool;
     /// One value per field (empty where the event has none), or `None` to drop the event.
@@ -43,6 +50,15 @@ pub trait Profile: Sync + Send {
         let _ = ev;
         [String::new(), String::new()]
     }
+}
+
+/// Records of a (canonical channel, event ids) a profile wants only when some value of
+/// theirs passes `test` ([`Profile::gates`]).
+#[derive(Debug)]
+pub struct Gate {
+    pub channel: &'static str,
+    pub ids: &'static [u32],
+    pub test: fn(&str) -> bool,
 }
 
 /// The profiles `--profile` accepts.

@@ -9,9 +9,9 @@
 //!   legacy `.job` files, a collector's parsed tasks), with the same features as a 4698's
 //!   definition, so that what is on disk compares with what was logged.
 
-use super::Profile;
 use super::features::*;
 use super::task_xml;
+use super::{Gate, Profile};
 use crate::event::{CH_SECURITY, CH_SYSMON, CH_TASK_DEFINITION, CH_TASKSCHEDULER, RawEvent};
 
 pub struct ScheduledTasks;
@@ -105,6 +105,26 @@ fn mentions_task_tool(command_line: &str) -> bool {
     l.contains("schtasks") || l.contains("at.exe")
 }
 
+/// What a process creation must name for [`ScheduledTasks::wants`] to keep it.
+fn names_task_tool(value: &str) -> bool {
+    is_task_tool(value) || mentions_task_tool(value)
+}
+
+/// Process creations are kept only when they run or mention a task tool: most of a Security
+/// log with process auditing on, never rendered.
+static GATES: [Gate; 2] = [
+    Gate {
+        channel: CH_SECURITY,
+        ids: &[4688],
+        test: names_task_tool,
+    },
+    Gate {
+        channel: CH_SYSMON,
+        ids: &[1],
+        test: names_task_tool,
+    },
+];
+
 impl Profile for ScheduledTasks {
     fn name(&self) -> &'static str {
         "scheduled-tasks"
@@ -159,6 +179,10 @@ impl Profile for ScheduledTasks {
             (CH_SYSMON, &[1]),
             (CH_TASK_DEFINITION, &[]),
         ]
+    }
+
+    fn gates(&self) -> &'static [Gate] {
+        &GATES
     }
 
     fn wants(&self, ev: &RawEvent) -> bool {
@@ -663,6 +687,22 @@ mod tests {
                             profile.name()
                         );
                     }
+                    // Under a gate, a record is wanted only when one of its values passes.
+                    let ch = crate::event::canonical_channel(channel);
+                    let Some(test) = pre.gate(ch, id) else {
+                        continue;
+                    };
+                    for &(k, v) in task_tool.iter().chain(&[
+                        ("NewProcessName", "C:\\Windows\\System32\\AT.EXE"),
+                        ("CommandLine", "cmd /c at 12:00 evil.exe"),
+                        ("NewProcessName", "C:\\Windows\\System32\\cmd.exe"),
+                        ("CommandLine", "cmd /c whoami"),
+                    ]) {
+                        if profile.wants(&ev(channel, id, &[(k, v)])) {
+                            assert!(test(v), "{} wants {k}={v} its gate refuses", profile.name());
+                        }
+                    }
+                    assert!(!test("C:\\Windows\\System32\\cmd.exe"));
                 }
             }
         }

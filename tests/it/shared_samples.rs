@@ -250,8 +250,9 @@ fn peek_agrees_with_rendering() {
         );
     }
     let (mut records, mut agreed, mut chunks, mut skimmed) = (0, 0, 0, 0);
+    let (mut gated, mut refused) = (0, 0);
     for f in &files {
-        let c = ingest::peek_check(f);
+        let c = ingest::peek_check(f, &ScheduledTasks);
         assert!(
             c.disagreed.is_empty(),
             "{}: peek disagrees with rendering: {:?}",
@@ -283,18 +284,28 @@ fn peek_agrees_with_rendering() {
             f.display(),
             c.skim_disagreed
         );
+        assert!(
+            c.gate_missed.is_empty(),
+            "{}: records the gate refused yet the profile wants: {:?}",
+            f.display(),
+            c.gate_missed
+        );
         records += c.records;
         agreed += c.agreed;
         chunks += c.chunks;
         skimmed += c.skimmed;
+        gated += c.gated;
+        refused += c.gate_refused;
         eprintln!(
-            "{}: {} records, {} peeked, {} rendered; {} of {} chunks skimmed",
+            "{}: {} records, {} peeked, {} rendered; {} of {} chunks skimmed; {} gated, {} refused",
             f.display(),
             c.records,
             c.agreed,
             c.unpeeked,
             c.skimmed,
-            c.chunks
+            c.chunks,
+            c.gated,
+            c.gate_refused
         );
     }
     assert!(records > 0);
@@ -307,5 +318,11 @@ fn peek_agrees_with_rendering() {
     assert!(
         agreed * 100 >= records * 95,
         "{agreed} of {records} records peeked"
+    );
+    // Process creations that name no task tool are refused before rendering (the samples'
+    // Security logs audit process creation).
+    assert!(
+        refused * 10 >= gated * 8,
+        "the gate refused {refused} of {gated} process creations"
     );
 }

@@ -1091,12 +1091,18 @@ fn measure(
                         )
                     })
                     .collect();
+                let ue = &ds.uniques[u];
                 eprintln!(
-                    "  #{:<3} {:6.1} {:<28} {}",
+                    "  #{:<3} {:6.1} {:<28} {}\n        {}/{} x{} on {} from {}",
                     rank + 1,
                     r.scores[u],
                     label.chars().take(28).collect::<String>(),
-                    top.join("  ")
+                    top.join("  "),
+                    ue.channel,
+                    ue.event_id,
+                    ue.count(),
+                    ue.hosts.join(","),
+                    ds.source_of(o).chars().take(80).collect::<String>(),
                 );
             }
         }

@@ -17,7 +17,9 @@
 //!   ([`crate::profile::features::rarity_class`]: a resource-string author as its folder).
 //! - **Once per group** ([`Groups`]): a group's surprise is its largest share plus
 //!   [`WITHIN`] times the others (what a derived field adds beyond the value it is read
-//!   from), and the score is the sum over groups.
+//!   from), and the score is the four largest groups' surprises plus a quarter of the
+//!   others' ([`pile`]), less a little for each host beyond the first the row was seen on
+//!   ([`spread`], up to four).
 //! - **The strongest piece calibrated** ([`Calibration`]): each group's surprise against how
 //!   often the rows of the same kind are at least that surprising there (`-ln` of the tail
 //!   share); the largest, times [`STRONGEST`], is added, so that one group broken as no other
@@ -566,9 +568,8 @@ pub fn rank(ds: &Dataset, ranking: Ranking) -> Ranking {
                 .enumerate()
                 .map(|(i, &x)| contradiction.surprise(kind, i, x))
                 .fold(0f64, f64::max);
-            g.iter().map(|&x| f64::from(x)).sum::<f64>()
-                + STRONGEST * strongest
-                + CONTRADICTION * broken
+            let hosts = ds.uniques.get(u).map_or(1, |e| e.hosts.len());
+            pile(&g) - spread(hosts) + STRONGEST * strongest + CONTRADICTION * broken
         })
         .collect();
     let Ranking {
@@ -583,6 +584,41 @@ pub fn rank(ds: &Dataset, ranking: Ranking) -> Ranking {
     r.field_parts = parts;
     r.history = Some(std::sync::Arc::new(history));
     r
+}
+
+/// Groups counted whole in a row's score, the most surprising first ([`pile`]); the
+/// others count [`PILE_REST`] of theirs.
+pub const PILE_WHOLE: usize = 4;
+
+/// Weight of the groups after the [`PILE_WHOLE`] most surprising ([`pile`]).
+pub const PILE_REST: f64 = 0.25;
+
+/// The groups' surprises as one figure: the [`PILE_WHOLE`] largest whole, each other at
+/// [`PILE_REST`]. One-off settings, triggers, principal and run level beside a one-off
+/// command are each a little rare on any host Windows configured itself; summed whole,
+/// such a pile outranked a single broken group (measured in docs/benchmarks.md, "A pile
+/// counted to four").
+pub fn pile(groups: &[f32]) -> f64 {
+    let mut v: Vec<f64> = groups.iter().map(|&x| f64::from(x)).collect();
+    v.sort_by(|a, b| b.total_cmp(a));
+    v.iter()
+        .enumerate()
+        .map(|(i, &x)| if i < PILE_WHOLE { x } else { PILE_REST * x })
+        .sum()
+}
+
+/// Taken off a row's score per natural log of the hosts it was seen on, up to
+/// [`SPREAD_HOSTS`]: what Windows does is seen on many hosts, an intrusion on few
+/// (hunters' stacking). Capped, so that a task pushed to a whole fleet loses at most
+/// `SPREAD * ln(SPREAD_HOSTS)` (22 points, about one strongly calibrated group).
+pub const SPREAD: f64 = 16.0;
+
+/// Hosts beyond which being seen on more takes nothing more off ([`SPREAD`]).
+pub const SPREAD_HOSTS: usize = 4;
+
+/// What [`SPREAD`] takes off a row seen on `hosts` hosts.
+pub fn spread(hosts: usize) -> f64 {
+    SPREAD * (hosts.clamp(1, SPREAD_HOSTS) as f64).ln()
 }
 
 /// Weight of the strongest *contradiction* (a common value its task's history says it
@@ -887,6 +923,25 @@ mod tests {
             usual.abs() < 1e-9,
             "every row is at least that surprising: {usual}"
         );
+    }
+
+    #[test]
+    fn a_pile_counts_its_four_largest_whole_and_spread_is_capped() {
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-9;
+        // Whatever the order of the groups.
+        assert!(close(
+            pile(&[1.0, 5.0, 2.0, 4.0, 3.0]),
+            5.0 + 4.0 + 3.0 + 2.0 + 0.25
+        ));
+        assert!(close(pile(&[3.0, 2.0]), 5.0));
+        assert!(close(pile(&[]), 0.0));
+        // Twelve mildly rare groups weigh half their sum (24).
+        assert!(close(pile(&[2.0; 12]), 4.0 * 2.0 + 8.0 * 2.0 * PILE_REST));
+        assert!(close(spread(1), 0.0));
+        assert!(close(spread(0), 0.0));
+        assert!(close(spread(2), SPREAD * 2f64.ln()));
+        assert!(close(spread(1000), spread(SPREAD_HOSTS)));
+        assert!(spread(3) < spread(4));
     }
 
     #[test]

@@ -197,18 +197,21 @@ fn per_field_losses_z_and_expected_values() {
             .all(|e| e.len() == n && e.iter().all(|(_, p)| (0.0..=1.0).contains(p)))
     );
     // The row's score is its evidence counted once per group of fields (`evidence::rank`):
-    // the sum of the groups' surprises, plus `STRONGEST` times the strongest group's
-    // calibrated surprise and `CONTRADICTION` times the strongest calibrated contradiction,
-    // each at most `ln(rows + 1)`; each share splits into what the model adds and the
-    // value's rarity given its task's history.
-    let groups = anomalog::model::evidence::Groups::of(&ds.fields);
-    let most = (anomalog::model::evidence::STRONGEST + anomalog::model::evidence::CONTRADICTION)
-        * ((ds.uniques.len() + 1) as f64).ln();
+    // the groups' surprises piled (the four largest whole, the others at a quarter), less
+    // the spread over hosts, plus `STRONGEST` times the strongest group's calibrated
+    // surprise and `CONTRADICTION` times the strongest calibrated contradiction, each at
+    // most `ln(rows + 1)`; each share splits into what the model adds and the value's
+    // rarity given its task's history.
+    use anomalog::model::evidence::{self, pile, spread};
+    let groups = evidence::Groups::of(&ds.fields);
+    let most =
+        (evidence::STRONGEST + evidence::CONTRADICTION) * ((ds.uniques.len() + 1) as f64).ln();
     for u in 0..ds.uniques.len() {
         let shares = &r.field_scores[u];
         let max = shares.iter().fold(0f32, |a, &b| a.max(b));
-        assert!(r.scores[u] >= f64::from(max) - 1e-3, "{u}");
-        let grouped: f64 = groups.surprises(shares).iter().map(|&x| f64::from(x)).sum();
+        let spread = spread(ds.uniques[u].hosts.len());
+        assert!(r.scores[u] >= f64::from(max) - spread - 1e-3, "{u}");
+        let grouped = pile(&groups.surprises(shares)) - spread;
         let extra = r.scores[u] - grouped;
         assert!((-1e-3..=most + 1e-3).contains(&extra), "{u}: {extra}");
         for (f, &(c, h)) in r.field_parts[u].iter().enumerate() {

@@ -12,6 +12,10 @@
 //! token, a value type of unknown size, a name outside the chunk) gives `None`, and the
 //! record is rendered and judged on its fields as before. A test checks the peek against
 //! the rendered record for every record of the real sample logs.
+//!
+//! A profile's gates ([`crate::profile::Profile::gates`]) go one step further for the
+//! sources they name: [`Peeked::may_hold`] tests every text of the unrendered record, and a
+//! record none of whose texts passes is passed over like one of an unwanted event id.
 
 use evtx::EvtxRecord;
 
@@ -46,9 +50,10 @@ impl Peeked<'_> {
     /// when every piece of text was read and none passes. Each element's content and each
     /// attribute's value must be a single piece (one literal or one substitution: what the
     /// crate renders is then that piece, never a concatenation); string values are also tried
-    /// piece by piece between NULs. A shape not read this way (CDATA, character or entity
-    /// references, nested XML, ANSI strings, anything unexpected) gives `true`: the record is
-    /// rendered and judged on its fields.
+    /// piece by piece between NULs, and nested XML values are read the same way (up to
+    /// four deep). A shape not read this way (CDATA, character or entity
+    /// references, ANSI strings, a spent budget, anything unexpected) gives `true`: the
+    /// record is rendered and judged on its fields.
     pub fn may_hold(&self, test: fn(&str) -> bool) -> bool {
         self.texts_pass(test).unwrap_or(true)
     }

@@ -185,6 +185,14 @@ impl Calibration {
     }
 }
 
+/// TaskScheduler/Operational events whose account is the context the task runs in (task
+/// started, finished, triggered by a user: their `UserContext`).
+const RUN_CONTEXT: &[u32] = &[100, 102, 110];
+
+/// Other occurrences of a row's own kind below which its task's other run-context kinds are
+/// read too ([`History::across_kinds`]).
+const THIN: u64 = 3;
+
 /// Weight of the fleet-wide frequency against a task's own history: with no history a value
 /// is as surprising as it is rare; each row of history weighs as much as this prior.
 const PRIOR_ROWS: f64 = 1.0;
@@ -308,6 +316,7 @@ impl History {
                 history.learn(ds, rows, f, &weight, &prior);
             }
         }
+        history.across_kinds(ds, &kind, &groups, &weight, &prior);
         history.usual.sort_by_key(|(at, _)| *at);
         // A servicing batch is one piece of evidence however many tasks it changed: each of
         // its rows keeps its share of the batch's surprise.
@@ -332,12 +341,88 @@ impl History {
         history
     }
 
-    /// Field `f` of one task's rows of one kind: each row's surprise given the others, and
-    /// what they usually hold where the row differs. Linear in the rows.
+    /// Rows whose own kind says little of their task (fewer than [`THIN`] other
+    /// occurrences) read the task's rows of every kind that names the same account
+    /// ([`RUN_CONTEXT`]: the context it runs in when started, finished or triggered by a
+    /// user): "this task always runs as c137\administrator, here SYSTEM" holds for a one-off
+    /// `110` as for the task's hundred `100`s. What the kind itself said is replaced.
+    fn across_kinds(
+        &mut self,
+        ds: &Dataset,
+        kind: &[usize],
+        groups: &std::collections::HashMap<(usize, usize), Vec<usize>>,
+        weight: &dyn Fn(usize) -> u64,
+        prior: &[f64],
+    ) {
+        use std::collections::{BTreeMap, HashSet};
+        let nf = self.fields;
+        let name_field = ds.fields.iter().position(|f| *f == "task_name");
+        // Per task, its rows of the run-context kinds, in row order.
+        let mut families: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for u in 0..ds.uniques.len() {
+            let e = &ds.uniques[u];
+            if e.channel == crate::event::CH_TASKSCHEDULER
+                && RUN_CONTEXT.contains(&e.event_id)
+                && let Some(t) = ds.tasks.of(u)
+            {
+                families.entry(t).or_default().push(u);
+            }
+        }
+        let before = self.usual.len();
+        for (t, rows) in families.iter().filter(|(_, r)| r.len() >= 2) {
+            let thin = |u: usize| {
+                groups.get(&(*t, kind[u])).is_none_or(|g| {
+                    g.iter()
+                        .filter(|&&o| o != u)
+                        .map(|&o| weight(o))
+                        .sum::<u64>()
+                        < THIN
+                })
+            };
+            for &u in rows.iter().filter(|&&u| thin(u)) {
+                for f in (0..nf).filter(|&f| Some(f) != name_field && !ds.empty_is_value(f)) {
+                    if !is_value(ds, u, f) {
+                        continue;
+                    }
+                    let with: Vec<usize> = rows
+                        .iter()
+                        .copied()
+                        .filter(|&o| o == u || is_value(ds, o, f))
+                        .collect();
+                    if with.len() >= 2 {
+                        self.learn_rows(ds, &with, Some(u), f, weight, prior);
+                    }
+                }
+            }
+        }
+        // What a row's own kind said of it gives way to what the task's kinds say.
+        let replaced: HashSet<(u32, u32)> = self.usual[before..].iter().map(|(k, _)| *k).collect();
+        let mut i = 0;
+        self.usual.retain(|(k, _)| {
+            i += 1;
+            i > before || !replaced.contains(k)
+        });
+    }
+
+    /// [`History::learn_rows`] for every row of `rows`.
     fn learn(
         &mut self,
         ds: &Dataset,
         rows: &[usize],
+        f: usize,
+        weight: &dyn Fn(usize) -> u64,
+        prior: &[f64],
+    ) {
+        self.learn_rows(ds, rows, None, f, weight, prior);
+    }
+
+    /// Field `f` of one task's rows of one kind: each row's surprise given the others, and
+    /// what they usually hold where the row differs. Linear in the rows.
+    fn learn_rows(
+        &mut self,
+        ds: &Dataset,
+        rows: &[usize],
+        only: Option<usize>,
         f: usize,
         weight: &dyn Fn(usize) -> u64,
         prior: &[f64],
@@ -354,6 +439,9 @@ impl History {
         top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         top.truncate(2);
         for &u in rows {
+            if only.is_some_and(|o| o != u) {
+                continue;
+            }
             let own = weight(u);
             let history = total - own;
             let v = &*ds.uniques[u].values[f];
@@ -854,6 +942,38 @@ mod tests {
         // The task's name itself is read by its plain rarity: never history.
         let name = ds.fields.iter().position(|f| *f == "task_name").unwrap();
         assert!(h.usual(odd, name).is_none());
+    }
+
+    #[test]
+    fn a_kind_the_task_rarely_logs_is_read_against_its_other_run_contexts() {
+        // \T starts ten times as SYSTEM and once as jdoe (`fleet_events`); one `110`
+        // (triggered by a user)
+        // names jdoe, an account common elsewhere; a `110` of \U0 names jdoe as its starts.
+        let mut events = fleet_events();
+        let triggered = |task: &str, user: &str, id: u64| RawEvent {
+            event_id: 110,
+            ..start(task, user, id)
+        };
+        events.push(triggered("\\T", "corp\\jdoe", 500));
+        events.push(triggered("\\U0", "corp\\jdoe", 501));
+        let ds = dataset(events);
+        let user = ds.fields.iter().position(|f| *f == "user").unwrap();
+        let of = |task: &str| {
+            (0..ds.uniques.len())
+                .find(|&u| ds.uniques[u].event_id == 110 && ds.value(u, "task_name") == task)
+                .unwrap()
+        };
+        let (odd, fine) = (of("\\T"), of("\\U0"));
+        let h = History::of(&ds);
+        // Its only `110`: read against the task's starts, it contradicts them.
+        let said = h.usual(odd, user).expect("the starts' account");
+        assert_eq!(&*said.value, "nt authority\\system");
+        assert_eq!(said.rows, 11);
+        assert!(h.surprise(odd, user) > h.surprise(fine, user) + 1.0);
+        assert!(contradictions(&ds, &h)[odd][user] > 2.0);
+        // The same account as the task's starts: no evidence.
+        assert!(h.usual(fine, user).is_none());
+        assert_eq!(contradictions(&ds, &h)[fine][user], 0.0);
     }
 
     #[test]

@@ -711,10 +711,11 @@ pub fn spread(hosts: usize) -> f64 {
 
 /// Weight of the strongest *contradiction* (a common value its task's history says it
 /// does not hold), calibrated against how often rows contradict their history there, added
-/// to the score. Measured on five seeds (docs/benchmarks.md, "Contradictions"): 0 / 4 / 8
-/// gave real P@20 0.71 / 0.83 / 0.84, but 8 cost the simulated fleets' worst ranks 10-25
-/// places; 4 kept them within noise.
-pub const CONTRADICTION: f64 = 4.0;
+/// to the score. Measured on five seeds (docs/benchmarks.md, "Contradictions", "The
+/// contradiction weight again"): before the pile ([`pile`]) 0 / 4 / 8 gave real P@20 0.71 /
+/// 0.83 / 0.84 and 8 cost the simulated worst ranks 10-25 places; with it, 4 / 5 / 6 / 8 give
+/// 0.88 / 0.90 / 0.91 / 0.91, the simulated worst ranks 2-8 places lower at 6, 4-22 at 8.
+pub const CONTRADICTION: f64 = 6.0;
 
 /// The fields whose contradiction is evidence: what runs, as whom, how privileged, whether
 /// hidden, by whom registered (and what a definition lends of those): every field of the

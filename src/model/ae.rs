@@ -131,18 +131,24 @@ impl Default for AeConfig {
 
 /// Passes over the data a training makes at most when the epochs are chosen from it: the
 /// fixed 60 000-sample budget made 200 passes over a few hundred unique events (issue 25:
-/// 2.3 s for the hybrid's three models on `samples/`, against 0.05 s of reading).
-pub const PASSES: usize = 40;
+/// 2.3 s for the hybrid's three models on `samples/`, against 0.05 s of reading). Since the
+/// evidence scoring reads each value against its task's history, 30 passes (and 50 for a
+/// masked model, at least [`MIN_STEPS`] steps) rank as well as 40 / 80 / 120 on every
+/// family of the detection benchmark, in two thirds of the time (docs/benchmarks.md,
+/// "Fewer passes").
+pub const PASSES: usize = 30;
 /// The same for a masked model, which learns what each field's value is given the others
 /// (the conditional plants need more passes to be seen). 120 passes in batches of 64 ranked
 /// no better on the detection benchmark than 80 in batches of 128, at three times the steps
-/// (docs/benchmarks.md, "Speed").
-pub const MASKED_PASSES: usize = 80;
+/// (docs/benchmarks.md, "Speed"); 50 no worse than 80 since the evidence scoring.
+pub const MASKED_PASSES: usize = 50;
+/// Optimiser steps a training makes at least when the epochs are chosen from the data.
+pub const MIN_STEPS: usize = 60;
 /// The smallest batch.
 pub const MIN_BATCH: usize = 64;
 /// The smallest batch of a masked model: a step of 128 rows costs about 1.5 times one of 64
 /// (the operations' overhead, not their arithmetic, decides at this size), and
-/// [`AeConfig::epochs_for`] keeps at least 120 steps. The swap model keeps batches of 64:
+/// [`AeConfig::epochs_for`] keeps at least [`MIN_STEPS`] steps. The swap model keeps batches of 64:
 /// with 128, a real plant on the DC's log fell from 26th to 44th (`tests/it/evidence.rs`).
 pub const MASKED_MIN_BATCH: usize = 128;
 
@@ -158,7 +164,7 @@ impl AeConfig {
     }
 
     /// Epochs: the configured number, or a budget that grows with the data: [`PASSES`]
-    /// passes over it, at most about 60 000 samples, and at least 120 optimiser steps
+    /// passes over it, at most about 60 000 samples, and at least [`MIN_STEPS`] optimiser steps
     /// (between 6 and 200 epochs). A few hundred unique events train in a fraction of a
     /// second; past 1 500 the sample budget decides, as before.
     pub fn epochs_for(&self, rows: usize) -> usize {
@@ -173,7 +179,7 @@ impl AeConfig {
         };
         (60_000 / rows)
             .min(passes)
-            .max(120_usize.div_ceil(batches))
+            .max(MIN_STEPS.div_ceil(batches))
             .clamp(6, 200)
     }
 }

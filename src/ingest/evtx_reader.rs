@@ -474,13 +474,12 @@ pub fn peek_check(path: &Path, profile: &'static dyn crate::profile::Profile) ->
     let items = parser.serialized_records(move |r| {
         let r = r?;
         let p = super::peek::channel_and_id(&r);
+        let peeked = p.map(|p| (p.channel(), p.event_id, p.computer()));
         // Whether a gate applies, and whether it lets the record through.
-        let gate = p.and_then(|p| {
-            let ch = crate::event::canonical_channel(&p.channel());
-            let test = pre.gate(ch, p.event_id)?;
+        let gate = p.zip(peeked.as_ref()).and_then(|(p, (channel, ..))| {
+            let test = pre.gate(crate::event::canonical_channel(channel), p.event_id)?;
             Some(p.may_hold(test))
         });
-        let peeked = p.map(|p| (p.channel(), p.event_id, p.computer()));
         let id = r.event_record_id;
         r.into_json_bytes().map(|rec| {
             let fast = super::evtx_json::read(&rec.data, &src);

@@ -90,14 +90,7 @@ fn fragment_pass(
     if depth > MAX_NESTING {
         return None;
     }
-    let mut c = Cursor {
-        buf: chunk,
-        pos: start,
-        end,
-    };
-    if c.peek_u8()? == FRAGMENT_HEADER {
-        c.skip(4)?;
-    }
+    let mut c = fragment(chunk, start, end)?;
     if c.peek_u8()? != TEMPLATE_INSTANCE {
         return literals_pass(chunk, &mut c, false, test, &mut Vec::new(), budget);
     }
@@ -109,8 +102,10 @@ fn fragment_pass(
     if literals_pass(chunk, &mut d, true, test, &mut nested, budget)? {
         return Some(true);
     }
+    let mut read = 0;
     for (k, ty, at, size) in inst.values(chunk) {
         step(budget)?;
+        read += 1;
         // Values lie within the fragment: nested ones are smaller than their parent.
         let to = at.checked_add(size)?;
         if to > end {
@@ -139,7 +134,22 @@ fn fragment_pass(
             _ => return None,
         }
     }
-    Some(false)
+    // Every value read, or no answer.
+    (read == inst.n).then_some(false)
+}
+
+/// A cursor over the BinXML fragment at `start..end` of the chunk, past its header if it
+/// has one.
+fn fragment(chunk: &[u8], start: usize, end: usize) -> Option<Cursor<'_>> {
+    let mut c = Cursor {
+        buf: chunk,
+        pos: start,
+        end,
+    };
+    if c.peek_u8()? == FRAGMENT_HEADER {
+        c.skip(4)?;
+    }
+    Some(c)
 }
 
 /// A template instance's header read: where its definition's BinXML lies and its
@@ -331,14 +341,7 @@ pub fn channel_and_id<'a>(record: &EvtxRecord<'a>) -> Option<Peeked<'a>> {
 /// [`channel_and_id`] on a chunk's bytes and the record's BinXML window in it.
 pub(crate) fn peek<'a>(chunk: &'a [u8], start: usize, end: usize) -> Option<Peeked<'a>> {
     let body = (start, end);
-    let mut c = Cursor {
-        buf: chunk,
-        pos: start,
-        end,
-    };
-    if c.peek_u8()? == FRAGMENT_HEADER {
-        c.skip(4)?;
-    }
+    let mut c = fragment(chunk, start, end)?;
     if c.peek_u8()? == TEMPLATE_INSTANCE {
         c.skip(1)?;
         return from_template(chunk, &mut c, body);

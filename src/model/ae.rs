@@ -148,8 +148,9 @@ pub const MIN_STEPS: usize = 60;
 pub const MIN_BATCH: usize = 64;
 /// The smallest batch of a masked model: a step of 128 rows costs about 1.5 times one of 64
 /// (the operations' overhead, not their arithmetic, decides at this size), and
-/// [`AeConfig::epochs_for`] keeps at least [`MIN_STEPS`] steps. The swap model keeps batches of 64:
-/// with 128, a real plant on the DC's log fell from 26th to 44th (`tests/it/evidence.rs`).
+/// [`AeConfig::epochs_for`] keeps at least [`MIN_STEPS`] steps. The swap model keeps
+/// batches of 64: with 128, a real plant on the DC's log fell from 26th to 44th
+/// (`tests/it/evidence.rs`).
 pub const MASKED_MIN_BATCH: usize = 128;
 
 impl AeConfig {
@@ -164,8 +165,8 @@ impl AeConfig {
     }
 
     /// Epochs: the configured number, or a budget that grows with the data: [`PASSES`]
-    /// passes over it, at most about 60 000 samples, and at least [`MIN_STEPS`] optimiser steps
-    /// (between 6 and 200 epochs). A few hundred unique events train in a fraction of a
+    /// passes over it, at most about 60 000 samples, and at least [`MIN_STEPS`] optimiser
+    /// steps (between 6 and 200 epochs). A few hundred unique events train in a fraction of a
     /// second; past 1 500 the sample budget decides, as before.
     pub fn epochs_for(&self, rows: usize) -> usize {
         if self.epochs > 0 {

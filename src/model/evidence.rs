@@ -396,12 +396,10 @@ impl History {
             }
         }
         // What a row's own kind said of it gives way to what the task's kinds say.
-        let replaced: HashSet<(u32, u32)> = self.usual[before..].iter().map(|(k, _)| *k).collect();
-        let mut i = 0;
-        self.usual.retain(|(k, _)| {
-            i += 1;
-            i > before || !replaced.contains(k)
-        });
+        let across = self.usual.split_off(before);
+        let replaced: HashSet<(u32, u32)> = across.iter().map(|(k, _)| *k).collect();
+        self.usual.retain(|(k, _)| !replaced.contains(k));
+        self.usual.extend(across);
     }
 
     /// [`History::learn_rows`] for every row of `rows`.
@@ -947,9 +945,9 @@ mod tests {
 
     #[test]
     fn a_kind_the_task_rarely_logs_is_read_against_its_other_run_contexts() {
-        // \T starts ten times as SYSTEM and once as jdoe (`fleet_events`); one `110`
-        // (triggered by a user)
-        // names jdoe, an account common elsewhere; a `110` of \U0 names jdoe as its starts.
+        // \T starts ten times as SYSTEM and once as jdoe (`fleet_events`); its one `110`
+        // (triggered by a user) names jdoe, an account common elsewhere; a `110` of \U0
+        // names jdoe as its starts do.
         let mut events = fleet_events();
         let triggered = |task: &str, user: &str, id: u64| RawEvent {
             event_id: 110,

@@ -348,7 +348,9 @@ pub(crate) fn init(
 /// Added to the logits of a field's padding slots. Low enough that a padding slot never
 /// counts (`e^-80` is 1.8e-35 of the softmax's mass), high enough that its exponential stays
 /// a normal float: `-1e9` sent every padding slot down libm's slow underflow path (17 % of a
-/// training's time on a 1 M-record fleet).
+/// training's time on a 1 M-record fleet). Training's loss leaves padding out altogether
+/// (its gradient there would be subnormal: `cross_entropy::FieldCrossEntropy`); scoring's
+/// log-softmax adds the mask.
 const MASKED: f32 = -80.0;
 
 /// Embedding rows per field: its vocabulary (padded to `vmax`), and with the masked objective

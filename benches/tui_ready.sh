@@ -31,7 +31,8 @@ round() {
   tmux kill-session -t "$session" 2>/dev/null || true
   tmux new-session -d -s "$session" -x 200 -y 50 "sleep 600"
   tmux set-option -t "$session" window-size manual >/dev/null
-  coproc TM { tmux -C attach -t "$session"; }
+  # `exec`: the coproc's pid is the client's, so that ending the round ends it.
+  coproc TM { exec tmux -C attach -t "$session"; }
   printf 'respawn-pane -k -t %s %q\n' "$session" "$(printf '%q %q' "$bin" "$dir")" >&"${TM[1]}"
   # Microseconds, with no process spawned per line.
   local start=${EPOCHREALTIME/./}
@@ -57,9 +58,10 @@ round() {
     esac
     ((${EPOCHREALTIME/./} - start < 60000000)) || break
   done
-  kill "$TM_PID" 2>/dev/null || true
-  wait "$TM_PID" 2>/dev/null || true
+  local pid=$TM_PID
   tmux kill-session -t "$session" 2>/dev/null || true
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
   [ -n "$ready" ] || { echo "no model ranking within the wait ($bin)" >&2; return 1; }
   awk -v us=$((ready - listed)) 'BEGIN { printf "%.2f", us / 1e6 }'
 }

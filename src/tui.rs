@@ -1,12 +1,14 @@
-//! The terminal loop: thin on purpose. It reads keys and mouse events, turns them into
-//! [`Action`]s, forwards the loader's and the worker's messages, carries out [`Effect`]s, and
-//! draws. Loading and training run on their own threads; the loop never blocks on them.
+//! The terminal loop: thin on purpose. It waits on one channel, into which the input thread
+//! (keys and mouse events), the loader, the training worker and the effect executor all
+//! send; it turns terminal events into [`Action`]s, hands messages to the app, carries out
+//! [`Effect`]s, and draws. Reading the terminal, loading, training and writing files run on
+//! their own threads; the loop never blocks on them, and a message is drawn as it comes.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use ratatui::crossterm::event::{
@@ -19,7 +21,7 @@ use crate::app::{Action, App, Effect, Key, LoadState, Msg};
 use crate::ingest::Progress;
 use crate::model::ModelKind;
 use crate::model::ae::AeConfig;
-use crate::model::worker::{self, Job, Task};
+use crate::model::worker::{self, Task};
 use crate::pipeline::Loaded;
 use crate::profile::Profile;
 use crate::session::Session;
@@ -140,26 +142,33 @@ fn load(options: &Options, progress: &Progress) -> (Loaded, Option<Session>) {
     (loaded, session)
 }
 
-/// Start training the autoencoder on its own thread.
-fn train(app: &mut App, ds: Arc<crate::frame::Dataset>, config: AeConfig) -> Job {
-    app.set_training(crate::app::Training::Running {
-        last: None,
-        losses: Vec::new(),
-    });
-    worker::spawn(
-        ds,
-        Task::Train {
-            kind: ModelKind::Ae,
-            config,
-        },
-    )
+/// What wakes the loop. Every thread sends into the one channel the loop waits on, so a
+/// message is handled and drawn as it comes, not at the next poll of the terminal.
+enum Wake {
+    /// A terminal event (the input thread's).
+    Input(Event),
+    /// The terminal could not be read: the loop ends with this error.
+    InputFailed(std::io::Error),
+    /// The loader's or the executor's message for the app.
+    App(Msg),
+    /// A training's message, with the number of the training that sent it: a cancelled
+    /// training's last messages are dropped.
+    Train(u64, worker::WorkerMsg),
 }
+
+/// How often the loop draws with nothing else to draw: the loader's progress and the
+/// training's.
+const TICK: Duration = Duration::from_millis(60);
+
+/// How long a burst of waiting events is handled before a frame is drawn: a paste is
+/// thousands of keys, one frame for all of them, not one each.
+const BURST: Duration = Duration::from_millis(30);
 
 fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Result<()> {
     let config = options.config;
     let app = App::new(options.monochrome);
     let progress = Arc::new(Progress::default());
-    let (tx, rx) = mpsc::channel::<Msg>();
+    let (tx, rx) = mpsc::channel::<Wake>();
     {
         let progress = progress.clone();
         let tx = tx.clone();
@@ -167,22 +176,49 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
             .name("anomalog-load".into())
             .spawn(move || {
                 let (loaded, session) = load(&options, &progress);
-                let _ = tx.send(Msg::Loaded(Box::new(loaded), session.map(Box::new)));
+                let _ = tx.send(Wake::App(Msg::Loaded(
+                    Box::new(loaded),
+                    session.map(Box::new),
+                )));
+            })?;
+    }
+    // The terminal is read on its own thread, which blocks in `read` and ends with the
+    // process (or when the loop no longer listens).
+    {
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .name("anomalog-input".into())
+            .spawn(move || {
+                loop {
+                    let wake = match event::read() {
+                        Ok(ev) => Wake::Input(ev),
+                        Err(e) => Wake::InputFailed(e),
+                    };
+                    let failed = matches!(wake, Wake::InputFailed(_));
+                    if tx.send(wake).is_err() || failed {
+                        return;
+                    }
+                }
             })?;
     }
     // Effects that touch files (session saves, exports) run here, off the render loop; a
     // burst of triage keys becomes one save. Quitting waits for the saves queued.
     let (etx, erx) = mpsc::channel::<Effect>();
-    let executor = std::thread::Builder::new()
-        .name("anomalog-effects".into())
-        .spawn(move || run_effects(erx, tx))?;
+    let executor = {
+        let tx = tx.clone();
+        std::thread::Builder::new()
+            .name("anomalog-effects".into())
+            .spawn(move || run_effects(erx, tx))?
+    };
     let mut l = Looper {
         app,
         config,
         progress,
+        tx,
         rx,
         etx,
         job: None,
+        trainings: 0,
     };
     let result = (|| -> Result<()> {
         loop {
@@ -195,11 +231,11 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
                 l.app.update(Action::Resize(page));
             }
             terminal.draw(|f| ui::render(&l.app, f))?;
+            let drawn = Instant::now();
             if l.app.should_quit() {
                 return Ok(());
             }
-            let mut effects = l.input(size)?;
-            effects.extend(l.messages());
+            let effects = l.wait(size, drawn)?;
             l.carry_out(effects);
         }
     })();
@@ -217,50 +253,47 @@ struct Looper {
     app: App,
     config: AeConfig,
     progress: Arc<Progress>,
-    /// The loader's and the executor's messages.
-    rx: mpsc::Receiver<Msg>,
+    /// For the trainings the loop starts.
+    tx: mpsc::Sender<Wake>,
+    /// Everything the loop hears: input, the loader, the executor, the trainings.
+    rx: mpsc::Receiver<Wake>,
     /// Effects for the executor's thread (it ends when this is dropped).
     etx: mpsc::Sender<Effect>,
     /// The training running, if any.
-    job: Option<Job>,
+    job: Option<worker::Handle>,
+    /// Trainings started: the number of the running one.
+    trainings: u64,
 }
 
 impl Looper {
-    /// Input, with a short timeout so that progress keeps moving. Every event already
-    /// waiting is handled before the next frame (a paste is thousands of keys: one frame for
-    /// all of them, not one each), for at most a frame's time.
-    fn input(&mut self, size: ratatui::layout::Size) -> Result<Vec<Effect>> {
+    /// Wait for something to draw, then handle it and everything already waiting behind
+    /// it, for at most [`BURST`]. Terminal events and messages are drawn at once; a
+    /// training's progress (a message per epoch, hundreds a second) and the loader's at the
+    /// next tick, [`TICK`] after the last frame (`drawn`): a frame per epoch took the cores
+    /// the trainings need.
+    fn wait(&mut self, size: ratatui::layout::Size, drawn: Instant) -> Result<Vec<Effect>> {
         let mut effects = Vec::new();
-        if !event::poll(Duration::from_millis(60))? {
-            return Ok(effects);
-        }
-        let burst = std::time::Instant::now();
-        loop {
-            let ev = event::read()?;
-            // Debug builds only: a way for tests/it/e2e_tmux.rs to make the UI panic.
-            #[cfg(debug_assertions)]
-            if let Event::Key(k) = &ev
-                && k.code == KeyCode::F(12)
-                && std::env::var_os("ANOMALOG_TEST_PANIC").is_some()
-            {
-                panic!("ANOMALOG_TEST_PANIC: F12 pressed");
+        let tick = drawn + TICK;
+        while let Ok(first) = self
+            .rx
+            .recv_timeout(tick.saturating_duration_since(Instant::now()))
+        {
+            let burst = Instant::now();
+            let mut draw = false;
+            let mut next = Some(first);
+            while let Some(wake) = next.take() {
+                draw |= !matches!(wake, Wake::Train(_, worker::WorkerMsg::Epoch(_)));
+                self.handle(wake, size, &mut effects)?;
+                if self.app.should_quit() || burst.elapsed() > BURST {
+                    draw = true;
+                    break;
+                }
+                next = self.rx.try_recv().ok();
             }
-            for a in actions_of(&self.app, ev, size) {
-                effects.extend(self.app.update(a));
-            }
-            if self.app.should_quit()
-                || burst.elapsed() > Duration::from_millis(30)
-                || !event::poll(Duration::ZERO)?
-            {
-                return Ok(effects);
+            if draw {
+                break;
             }
         }
-    }
-
-    /// Messages from the loader, the worker and the executor; training starts when the
-    /// logs are loaded.
-    fn messages(&mut self) -> Vec<Effect> {
-        let mut effects = Vec::new();
         if self.app.loading().is_some() {
             let p = &self.progress;
             effects.extend(self.app.on_msg(Msg::Loading(LoadState {
@@ -269,28 +302,75 @@ impl Looper {
                 records: p.records.load(Ordering::Relaxed),
             })));
         }
-        while let Ok(m) = self.rx.try_recv() {
-            let loaded = matches!(m, Msg::Loaded(..));
-            effects.extend(self.app.on_msg(m));
-            if loaded && let Some(ds) = self.app.dataset().cloned() {
-                // With no events the status line already says so (and which profile
-                // would find some).
-                if !ds.uniques.is_empty() {
-                    self.job = Some(train(&mut self.app, ds, self.config));
+        Ok(effects)
+    }
+
+    /// One thing that woke the loop.
+    fn handle(
+        &mut self,
+        wake: Wake,
+        size: ratatui::layout::Size,
+        effects: &mut Vec<Effect>,
+    ) -> Result<()> {
+        match wake {
+            Wake::Input(ev) => {
+                // Debug builds only: a way for tests/it/e2e_tmux.rs to make the UI panic.
+                #[cfg(debug_assertions)]
+                if let Event::Key(k) = &ev
+                    && k.code == KeyCode::F(12)
+                    && std::env::var_os("ANOMALOG_TEST_PANIC").is_some()
+                {
+                    panic!("ANOMALOG_TEST_PANIC: F12 pressed");
+                }
+                for a in actions_of(&self.app, ev, size) {
+                    effects.extend(self.app.update(a));
                 }
             }
-        }
-        if let Some(j) = &self.job {
-            let mut finished = false;
-            while let Ok(m) = j.rx.try_recv() {
-                finished |= !matches!(m, worker::WorkerMsg::Epoch(_));
+            Wake::InputFailed(e) => return Err(e.into()),
+            Wake::App(m) => {
+                let loaded = matches!(m, Msg::Loaded(..));
+                effects.extend(self.app.on_msg(m));
+                // Training starts when the logs are loaded. With no events the status line
+                // already says so (and which profile would find some).
+                if loaded
+                    && let Some(ds) = self.app.dataset().cloned()
+                    && !ds.uniques.is_empty()
+                {
+                    self.train(ds);
+                }
+            }
+            Wake::Train(n, m) if n == self.trainings => {
+                if !matches!(m, worker::WorkerMsg::Epoch(_))
+                    && let Some(j) = self.job.take()
+                {
+                    j.join();
+                }
                 effects.extend(self.app.on_msg(Msg::Worker(m)));
             }
-            if finished && let Some(j) = self.job.take() {
-                j.join();
-            }
+            // A cancelled training's last words.
+            Wake::Train(..) => {}
         }
-        effects
+        Ok(())
+    }
+
+    /// Start training the autoencoder on its own thread; its messages wake the loop.
+    fn train(&mut self, ds: Arc<crate::frame::Dataset>) {
+        self.app.set_training(crate::app::Training::Running {
+            last: None,
+            losses: Vec::new(),
+        });
+        self.trainings += 1;
+        let (n, tx) = (self.trainings, self.tx.clone());
+        self.job = Some(worker::spawn_to(
+            ds,
+            Task::Train {
+                kind: ModelKind::Ae,
+                config: self.config,
+            },
+            move |m| {
+                let _ = tx.send(Wake::Train(n, m));
+            },
+        ));
     }
 
     /// Carry out effects: training's here, the rest on the executor's thread; the prompt's
@@ -316,14 +396,15 @@ impl Looper {
                     }
                 }
                 Effect::Retrain { exclude } => {
-                    // The old job stops within a batch; its messages go with it.
+                    // The old job stops within a batch; its messages are dropped (they
+                    // carry its number).
                     if let Some(j) = self.job.take() {
                         j.cancel();
                         j.join();
                     }
                     if let Some(ds) = self.app.dataset().cloned() {
                         ds.set_excluded(&exclude);
-                        self.job = Some(train(&mut self.app, ds, self.config));
+                        self.train(ds);
                     }
                 }
                 e => {
@@ -340,7 +421,7 @@ impl Looper {
 
 /// The effect executor's thread: saves and exports, one at a time, each answered with a
 /// message; consecutive saves are merged into one write.
-fn run_effects(rx: mpsc::Receiver<Effect>, tx: mpsc::Sender<Msg>) {
+fn run_effects(rx: mpsc::Receiver<Effect>, tx: mpsc::Sender<Wake>) {
     let mut ex = crate::app::Executor::default();
     let mut next = rx.recv().ok();
     while let Some(effect) = next.take() {
@@ -362,7 +443,7 @@ fn run_effects(rx: mpsc::Receiver<Effect>, tx: mpsc::Sender<Msg>) {
             other => other,
         };
         if let Some(m) = ex.run(effect) {
-            let _ = tx.send(m);
+            let _ = tx.send(Wake::App(m));
         }
         if next.is_none() {
             next = rx.recv().ok();

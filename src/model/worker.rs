@@ -1,6 +1,7 @@
-//! Training off the caller's thread. The worker sends [`WorkerMsg`]s over a std channel: one
-//! per epoch, then the ranking (or a failure). Setting the cancel flag stops it within a
-//! batch. The headless `rank` command and the terminal UI consume the same messages.
+//! Training off the caller's thread. The worker sends [`WorkerMsg`]s, one per epoch, then
+//! the ranking (or a failure): over the job's own channel ([`spawn`], the headless `rank`
+//! command) or to the caller's function ([`spawn_to`], the terminal UI, into the channel its
+//! loop waits on). Cancelling stops it within a batch.
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -26,14 +27,31 @@ pub enum WorkerMsg {
     Cancelled,
 }
 
-/// A running job.
+/// A running job whose messages come over its own channel ([`spawn`]).
 pub struct Job {
     pub rx: Receiver<WorkerMsg>,
-    pub cancel: Arc<AtomicBool>,
-    handle: Option<JoinHandle<()>>,
+    handle: Handle,
 }
 
 impl Job {
+    pub fn cancel(&self) {
+        self.handle.cancel();
+    }
+
+    /// Wait for the thread to end (after `Done`, `Failed` or `Cancelled`).
+    pub fn join(self) {
+        self.handle.join();
+    }
+}
+
+/// A running job whose messages go where its caller said ([`spawn_to`]): cancel it, wait
+/// for it. Dropped, it stops its thread rather than leaving it to train for nothing.
+pub struct Handle {
+    cancel: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Handle {
     pub fn cancel(&self) {
         self.cancel
             .store(true, std::sync::atomic::Ordering::Relaxed);
@@ -41,15 +59,14 @@ impl Job {
 
     /// Wait for the thread to end (after `Done`, `Failed` or `Cancelled`).
     pub fn join(mut self) {
-        if let Some(h) = self.handle.take() {
+        if let Some(h) = self.thread.take() {
             let _ = h.join();
         }
     }
 }
 
-impl Drop for Job {
+impl Drop for Handle {
     fn drop(&mut self) {
-        // A dropped job stops its thread rather than leaving it to train for nothing.
         self.cancel();
     }
 }
@@ -64,34 +81,46 @@ pub enum Task {
     Baseline(Box<Saved>),
 }
 
-/// Run `task` on `ds` in a new thread.
+/// Run `task` on `ds` in a new thread; its messages come over the job's channel.
 pub fn spawn(ds: Arc<Dataset>, task: Task) -> Job {
     let (tx, rx) = mpsc::channel();
+    let handle = spawn_to(ds, task, move |m| {
+        let _ = tx.send(m);
+    });
+    Job { rx, handle }
+}
+
+/// Run `task` on `ds` in a new thread, handing each message to `send` on that thread: one
+/// per epoch, then `Done`, `Failed` or `Cancelled` (the terminal UI sends them into the one
+/// channel its loop waits on).
+pub fn spawn_to(
+    ds: Arc<Dataset>,
+    task: Task,
+    send: impl FnMut(WorkerMsg) + Send + 'static,
+) -> Handle {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
-    let handle = std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("anomalog-train".into())
         .spawn(move || {
-            let progress_tx = tx.clone();
-            let mut on_epoch = move |r: EpochReport| {
-                let _ = progress_tx.send(WorkerMsg::Epoch(r));
+            let mut send = send;
+            let result = {
+                let mut on_epoch = |r: EpochReport| send(WorkerMsg::Epoch(r));
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run(&ds, task, &flag, &mut on_epoch)
+                }))
             };
-            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                run(&ds, task, &flag, &mut on_epoch)
-            }));
-            let msg = match result {
+            send(match result {
                 Ok(Ok(t)) => WorkerMsg::Done(Box::new(t)),
                 Ok(Err(ModelError::Cancelled)) => WorkerMsg::Cancelled,
                 Ok(Err(e)) => WorkerMsg::Failed(e.to_string()),
                 Err(_) => WorkerMsg::Failed("the model failed (internal error)".into()),
-            };
-            let _ = tx.send(msg);
+            });
         })
         .expect("spawn the training thread");
-    Job {
-        rx,
+    Handle {
         cancel,
-        handle: Some(handle),
+        thread: Some(thread),
     }
 }
 

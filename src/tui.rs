@@ -450,3 +450,81 @@ fn run_effects(rx: mpsc::Receiver<Effect>, tx: mpsc::Sender<Wake>) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::Training;
+    use crate::model::worker::WorkerMsg;
+
+    fn looper() -> Looper {
+        let (tx, rx) = mpsc::channel();
+        let (etx, _) = mpsc::channel();
+        Looper {
+            app: App::new(true),
+            config: AeConfig::default(),
+            progress: Arc::new(Progress::default()),
+            tx,
+            rx,
+            etx,
+            job: None,
+            trainings: 2,
+        }
+    }
+
+    /// A retrained model's predecessor still sends its last words: they are dropped, and the
+    /// running training's are handled.
+    #[test]
+    fn a_cancelled_trainings_late_messages_are_dropped() {
+        let mut l = looper();
+        l.app.set_training(Training::Running {
+            last: None,
+            losses: Vec::new(),
+        });
+        let size = ratatui::layout::Size::new(80, 24);
+        let mut effects = Vec::new();
+        l.handle(Wake::Train(1, WorkerMsg::Cancelled), size, &mut effects)
+            .unwrap();
+        assert!(matches!(l.app.training(), Training::Running { .. }));
+        l.handle(Wake::Train(2, WorkerMsg::Cancelled), size, &mut effects)
+            .unwrap();
+        assert!(matches!(l.app.training(), Training::Cancelled));
+    }
+
+    /// Terminal events and messages are drawn at once; a training's progress waits for the
+    /// tick, and what came with it is handled by then.
+    #[test]
+    fn progress_waits_for_the_tick_and_anything_else_is_drawn_at_once() {
+        let mut l = looper();
+        let size = ratatui::layout::Size::new(80, 24);
+        let report = crate::model::EpochReport {
+            epoch: 1,
+            epochs: 10,
+            loss: 2.0,
+            elapsed: 0.1,
+            eta: 0.9,
+        };
+        l.tx.send(Wake::Train(2, WorkerMsg::Epoch(report))).unwrap();
+        let start = Instant::now();
+        l.wait(size, start).unwrap();
+        assert!(
+            start.elapsed() >= TICK,
+            "progress alone is drawn at the tick"
+        );
+        assert!(matches!(
+            l.app.training(),
+            Training::Running { last: Some(_), .. }
+        ));
+        l.tx.send(Wake::Train(2, WorkerMsg::Epoch(report))).unwrap();
+        l.tx.send(Wake::Train(2, WorkerMsg::Failed("x".into())))
+            .unwrap();
+        // A tick far off: only the message can end the wait.
+        let start = Instant::now();
+        l.wait(size, start + Duration::from_secs(60)).unwrap();
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "a training's end is drawn at once"
+        );
+        assert!(matches!(l.app.training(), Training::Failed(_)));
+    }
+}

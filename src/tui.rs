@@ -190,12 +190,11 @@ fn event_loop(terminal: &mut ratatui::DefaultTerminal, options: Options) -> Resu
             .name("anomalog-input".into())
             .spawn(move || {
                 loop {
-                    let wake = match event::read() {
-                        Ok(ev) => Wake::Input(ev),
-                        Err(e) => Wake::InputFailed(e),
+                    let (wake, last) = match event::read() {
+                        Ok(ev) => (Wake::Input(ev), false),
+                        Err(e) => (Wake::InputFailed(e), true),
                     };
-                    let failed = matches!(wake, Wake::InputFailed(_));
-                    if tx.send(wake).is_err() || failed {
+                    if tx.send(wake).is_err() || last {
                         return;
                     }
                 }
